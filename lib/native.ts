@@ -1,0 +1,240 @@
+/**
+ * The native boundary: loads the C++ addon and declares its types.
+ *
+ * Everything here works on raw file descriptor numbers. The addon knows nothing of
+ * protocols, transports or Deferreds (DESIGN.md, "The native boundary"):
+ * - pollers fill a caller-owned `Uint32Array` with events (`EVENT_STRIDE` words each:
+ *   slot, generation, bits) and return the count: no allocation, no JS call per event;
+ * - socket calls are non-blocking; EAGAIN/EWOULDBLOCK is returned as the sentinel
+ *   `AGAIN` (-1), EINTR is retried inside the call, every other failure throws a
+ *   {@link SyscallError} carrying `code`, `errno` and `syscall`, like Node's own;
+ * - a wrong argument throws a TypeError or RangeError naming the argument.
+ *
+ * Set `FDREACTOR_ADDON` to the path of a `.node` file to load another build of the addon
+ * (the sanitizer build, the kqueue-emulation test build).
+ */
+import * as path from "node:path";
+
+/** Interest and readiness bit: the fd has data to read (or a pending accept). */
+export const READABLE = 1;
+/** Interest and readiness bit: the fd can take a write (or a connect finished). */
+export const WRITABLE = 2;
+/** Readiness bit: an error is pending on the fd (read it with `socketError`). */
+export const ERROR = 4;
+/** Readiness bit: the peer closed its end (or hung up). */
+export const HANGUP = 8;
+/** Registration option: edge-triggered (EPOLLET / EV_CLEAR). */
+export const EDGE = 16;
+/** Registration option: disarm after one event until `modify` re-arms (EPOLLONESHOT / EV_ONESHOT). */
+export const ONESHOT = 32;
+/** Words per event in a poller's event array: `[slot, generation, bits]`. */
+export const EVENT_STRIDE = 3;
+/** Sentinel returned by non-blocking calls instead of throwing EAGAIN/EWOULDBLOCK. */
+export const AGAIN = -1;
+
+/** Backends a build may contain; {@link backends} says which this one has. */
+export type Backend = "epoll" | "kqueue" | "poll" | "select";
+
+/** A socket address as returned by `getsockname`/`getpeername`/`accept`/`recvfrom`. */
+export type SockAddr =
+  | { family: "IPv4" | "IPv6"; address: string; port: number }
+  | { family: "unix"; path: string };
+
+/** Socket options understood by {@link NativeAddon.setsockopt} and `getsockopt`. */
+export type SockOpt =
+  | "SO_REUSEADDR"
+  | "SO_REUSEPORT"
+  | "SO_KEEPALIVE"
+  | "SO_RCVBUF"
+  | "SO_SNDBUF"
+  | "SO_BROADCAST"
+  | "TCP_NODELAY"
+  | "IP_MULTICAST_TTL"
+  | "IP_MULTICAST_LOOP"
+  | "IPV6_V6ONLY";
+
+/** A readiness poller over raw fds (one backend). */
+export interface Poller {
+  /** Backend name, e.g. `"epoll"`. */
+  readonly backend: Backend;
+  /** Options (`EDGE`, `ONESHOT` bits) this backend supports. */
+  readonly supportedOptions: number;
+  /** Registers `fd` under token (slot, generation) for `interest` (READABLE|WRITABLE plus options). */
+  add(fd: number, slot: number, generation: number, interest: number): void;
+  /** Changes the token or interest of a registered fd (re-arms a ONESHOT registration). */
+  modify(fd: number, slot: number, generation: number, interest: number): void;
+  /** Unregisters `fd`; throws ENOENT (code) when it was never added. */
+  remove(fd: number): void;
+  /**
+   * Waits up to `timeoutMs` (-1 forever, 0 poll) and writes events into the array given to
+   * the constructor; returns their count (0 on timeout or EINTR).
+   */
+  wait(timeoutMs: number): number;
+  /** The backend's own pollable fd (epoll, kqueue) or -1. */
+  fd(): number;
+  /** Releases the kernel object; idempotent. */
+  close(): void;
+}
+
+/** Constructor of {@link Poller}: `events` must hold `capacity * EVENT_STRIDE` words. */
+export interface PollerConstructor {
+  new (backend: Backend, events: Uint32Array): Poller;
+}
+
+/** Watches one fd for readability from libuv's loop (integrated run mode). */
+export interface FdWatcher {
+  /** Starts calling `onReadable()` whenever the fd is readable. */
+  start(): void;
+  /** Stops watching (may be started again). */
+  stop(): void;
+  /** Makes the watcher keep (ref) or not keep (unref) Node's loop alive while started. */
+  ref(): void;
+  unref(): void;
+  /** Stops and releases the libuv handle; idempotent. */
+  close(): void;
+}
+
+/** Constructor of {@link FdWatcher}. */
+export interface FdWatcherConstructor {
+  new (fd: number, onReadable: () => void): FdWatcher;
+}
+
+/** One accepted connection. */
+export interface Accepted {
+  fd: number;
+  address: SockAddr;
+}
+
+/** One received datagram. */
+export interface Datagram {
+  bytes: number;
+  address: SockAddr;
+}
+
+/** The addon's exports. */
+export interface NativeAddon {
+  Poller: PollerConstructor;
+  FdWatcher: FdWatcherConstructor;
+  /** Backends compiled into this build, best first. */
+  backends(): Backend[];
+  /** FD_SETSIZE of this build (select refuses fds at or above it). */
+  readonly FD_SETSIZE: number;
+
+  // -- sockets (all fds are O_NONBLOCK and O_CLOEXEC) ---------------------------------
+  /** Creates a socket: `domain` "IPv4" | "IPv6" | "unix", `type` "tcp" | "udp" (unix: stream | dgram). */
+  socket(domain: "IPv4" | "IPv6" | "unix", type: "tcp" | "udp"): number;
+  /** Binds to host:port (IPv4/IPv6 literal; port 0 picks one). */
+  bind(fd: number, host: string, port: number): void;
+  /** Binds a Unix socket to a path (a leading "\0" names the Linux abstract namespace). */
+  bindUnix(fd: number, path: string): void;
+  listen(fd: number, backlog: number): void;
+  /** Accepts until EAGAIN or `max` connections; [] when none is pending. Throws EMFILE etc. only when nothing was accepted. */
+  accept(fd: number, max: number): Accepted[];
+  /** Starts a connect: true when connected at once, false when in progress (EINPROGRESS). */
+  connect(fd: number, host: string, port: number): boolean;
+  /** As {@link NativeAddon.connect} for a Unix socket path. */
+  connectUnix(fd: number, path: string): boolean;
+  /** SO_ERROR: 0 or a pending errno (clears it). */
+  socketError(fd: number): number;
+  /** Reads into buf[offset, offset+length): bytes read, 0 at EOF, or AGAIN. */
+  read(fd: number, buf: Uint8Array, offset: number, length: number): number;
+  /** Scatter read into `bufs` in order: bytes read, 0 at EOF, or AGAIN. */
+  readv(fd: number, bufs: Uint8Array[]): number;
+  /** Receives one datagram into buf[offset, offset+length): the datagram or null on EAGAIN. */
+  recvfrom(fd: number, buf: Uint8Array, offset: number, length: number): Datagram | null;
+  /** Writes buf[offset, offset+length): bytes written (may be partial) or AGAIN. */
+  write(fd: number, buf: Uint8Array, offset: number, length: number): number;
+  /** Gathers `bufs` into one writev (at most IOV_MAX used): bytes written (may be partial) or AGAIN. */
+  writev(fd: number, bufs: Uint8Array[]): number;
+  /** Sends one datagram to host:port, or to the connected peer when host is null: bytes or AGAIN. */
+  sendto(fd: number, buf: Uint8Array, offset: number, length: number, host: string | null, port: number): number;
+  /** shutdown(2): how 0 = read, 1 = write, 2 = both. */
+  shutdown(fd: number, how: 0 | 1 | 2): void;
+  /** Closes the fd (EINTR is not retried: the fd is gone either way). */
+  close(fd: number): void;
+  setsockopt(fd: number, option: SockOpt, value: number | boolean): void;
+  getsockopt(fd: number, option: SockOpt): number;
+  /** Joins (`join` true) or leaves a multicast group on an interface address ("" = any). */
+  setMembership(fd: number, group: string, iface: string, join: boolean): void;
+  getsockname(fd: number): SockAddr;
+  getpeername(fd: number): SockAddr;
+  /** A non-blocking socketpair: `type` "stream" | "dgram" (AF_UNIX). */
+  socketpair(type: "stream" | "dgram"): [number, number];
+  /** pipe2(O_NONBLOCK | O_CLOEXEC): [readFd, writeFd]. */
+  pipe(): [number, number];
+
+  // -- wakers ------------------------------------------------------------------------
+  /** An eventfd (both numbers equal) or, where absent, a pipe: [readFd, writeFd]. */
+  makeWaker(): [number, number];
+  /** Wakes: safe from any thread (worker_threads); never blocks, never throws EAGAIN. */
+  wake(writeFd: number): void;
+  /** Drains all pending wake-ups; returns how many writes were pending (eventfd) or bytes (pipe). */
+  drainWaker(readFd: number): number;
+
+  // -- limits ------------------------------------------------------------------------
+  /** RLIMIT_NOFILE as { soft, hard }. */
+  getNofileLimit(): { soft: number; hard: number };
+  /** Sets the soft RLIMIT_NOFILE (raising past hard throws EPERM/EINVAL); returns the new limits. */
+  setNofileLimit(soft: number): { soft: number; hard: number };
+
+  // -- batched I/O (one N-API call for many fds) -------------------------------------
+  /**
+   * Reads each of `fds[0..count)` once into consecutive regions of `slab` starting at
+   * `offset`, at most `maxPerFd` bytes each, stopping early when fewer than `maxPerFd`
+   * bytes of slab remain. Writes `[fd, offset, result]` triples into `out`, where result
+   * is bytes read (> 0), 0 at EOF, AGAIN, or -errno. Returns how many fds were processed.
+   */
+  readBatch(fds: Int32Array, count: number, slab: Uint8Array, offset: number, maxPerFd: number, out: Int32Array): number;
+  /**
+   * One writev per fd for many fds: fd `fds[i]` gets the next `counts[i]` buffers of
+   * `bufs`. Writes bytes written (possibly partial), AGAIN, or -errno into `out[i]`.
+   */
+  writevBatch(fds: Int32Array, count: number, counts: Int32Array, bufs: Uint8Array[], out: Int32Array): void;
+
+  /** errno constants of this platform by name (EAGAIN, ECONNREFUSED, ...). */
+  readonly errno: Readonly<Record<string, number>>;
+  /** Does nothing: the cost of one N-API call, for benchmarks. */
+  noop(): void;
+}
+
+/** An Error thrown by a failed syscall, shaped like Node's system errors. */
+export interface SyscallError extends Error {
+  code: string;
+  errno: number;
+  syscall: string;
+}
+
+function load(): NativeAddon {
+  const override = process.env.FDREACTOR_ADDON;
+  if (override) {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    return require(path.resolve(override)) as NativeAddon;
+  }
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const nodeGypBuild = require("node-gyp-build") as (dir: string) => unknown;
+  return nodeGypBuild(findPackageRoot()) as NativeAddon;
+}
+
+function findPackageRoot(): string {
+  // lib/native.ts (ts-jest) and dist/lib/native.js (compiled) both sit under the root.
+  let dir = __dirname;
+  for (let i = 0; i < 4; i++) {
+    try {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const pkg = require(path.join(dir, "package.json")) as { name?: string };
+      if (pkg.name === "fdreactor") return dir;
+    } catch {
+      /* not here: go up */
+    }
+    dir = path.dirname(dir);
+  }
+  throw new Error("fdreactor: cannot find the package root to load the native addon from");
+}
+
+/** The loaded addon. */
+export const native: NativeAddon = load();
+
+/** Is `e` a {@link SyscallError} (optionally with this `code`)? */
+export function isSyscallError(e: unknown, code?: string): e is SyscallError {
+  return e instanceof Error && typeof (e as SyscallError).errno === "number" && (code === undefined || (e as SyscallError).code === code);
+}

@@ -1,0 +1,21 @@
+// Module entry: each binding file contributes its exports.
+#include <napi.h>
+
+namespace fdr {
+void InitErrors(Napi::Env env, Napi::Object exports);
+void InitPoller(Napi::Env env, Napi::Object exports);
+void InitSockets(Napi::Env env, Napi::Object exports);
+void InitBatchIo(Napi::Env env, Napi::Object exports);
+void InitUvWatch(Napi::Env env, Napi::Object exports);
+}  // namespace fdr
+
+static Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  fdr::InitErrors(env, exports);
+  fdr::InitPoller(env, exports);
+  fdr::InitSockets(env, exports);
+  fdr::InitBatchIo(env, exports);
+  fdr::InitUvWatch(env, exports);
+  return exports;
+}
+
+NODE_API_MODULE(fdreactor, Init)

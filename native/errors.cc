@@ -1,0 +1,119 @@
+#include "errors.h"
+
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <string>
+
+namespace fdr {
+
+namespace {
+struct ErrnoEntry {
+  const char* name;
+  int value;
+};
+#define E(x) {#x, x}
+const ErrnoEntry kErrnos[] = {
+    E(EAGAIN),      E(EWOULDBLOCK), E(EINTR),       E(EINPROGRESS), E(EALREADY),   E(EISCONN),
+    E(ENOTCONN),    E(ECONNREFUSED), E(ECONNRESET), E(ECONNABORTED), E(EPIPE),      E(ETIMEDOUT),
+    E(EHOSTUNREACH), E(ENETUNREACH), E(EADDRINUSE), E(EADDRNOTAVAIL), E(EAFNOSUPPORT), E(EACCES),
+    E(EPERM),       E(EBADF),       E(EINVAL),      E(EMFILE),      E(ENFILE),     E(ENOBUFS),
+    E(ENOMEM),      E(ENOENT),      E(EEXIST),      E(ENOTSOCK),    E(EMSGSIZE),   E(EPROTO),
+    E(EOPNOTSUPP),  E(ENOPROTOOPT), E(EFAULT),      E(ENOSPC),      E(EIO),        E(ENODEV),
+    E(ENAMETOOLONG), E(ESRCH),      E(ENOSYS),      E(ESHUTDOWN),   E(ENETDOWN),   E(EDESTADDRREQ),
+};
+#undef E
+}  // namespace
+
+const char* ErrnoName(int err) {
+  if (err == EWOULDBLOCK) return "EAGAIN";
+  for (const auto& e : kErrnos)
+    if (e.value == err) return e.name;
+  static thread_local char buf[24];
+  snprintf(buf, sizeof buf, "E%d", err);
+  return buf;
+}
+
+Napi::Object ErrnoTable(Napi::Env env) {
+  Napi::Object o = Napi::Object::New(env);
+  for (const auto& e : kErrnos) o.Set(e.name, Napi::Number::New(env, e.value));
+  o.Freeze();
+  return o;
+}
+
+void ThrowErrno(Napi::Env env, int err, const char* syscall) {
+  const char* code = ErrnoName(err);
+  std::string msg = std::string(syscall) + " " + code + " (" + strerror(err) + ")";
+  Napi::Error e = Napi::Error::New(env, msg);
+  e.Set("code", Napi::String::New(env, code));
+  e.Set("errno", Napi::Number::New(env, err));
+  e.Set("syscall", Napi::String::New(env, syscall));
+  e.ThrowAsJavaScriptException();
+}
+
+void ThrowType(Napi::Env env, const char* arg, const char* expected) {
+  Napi::TypeError::New(env, std::string("The \"") + arg + "\" argument must be " + expected)
+      .ThrowAsJavaScriptException();
+}
+
+void ThrowRange(Napi::Env env, const char* arg, const char* why) {
+  Napi::RangeError::New(env, std::string("The \"") + arg + "\" argument is out of range: " + why)
+      .ThrowAsJavaScriptException();
+}
+
+bool ArgInt(const Napi::CallbackInfo& info, size_t i, const char* name, int64_t lo, int64_t hi,
+            int64_t* out) {
+  if (i >= info.Length() || !info[i].IsNumber()) {
+    ThrowType(info.Env(), name, "a number");
+    return false;
+  }
+  double d = info[i].As<Napi::Number>().DoubleValue();
+  if (!std::isfinite(d) || d != std::floor(d)) {
+    ThrowRange(info.Env(), name, "must be an integer");
+    return false;
+  }
+  if (d < static_cast<double>(lo) || d > static_cast<double>(hi)) {
+    std::string why = ">= " + std::to_string(lo) + " and <= " + std::to_string(hi) +
+                      ", received " + std::to_string(static_cast<long long>(d));
+    ThrowRange(info.Env(), name, why.c_str());
+    return false;
+  }
+  *out = static_cast<int64_t>(d);
+  return true;
+}
+
+bool ArgFd(const Napi::CallbackInfo& info, size_t i, const char* name, int* out) {
+  int64_t v;
+  if (!ArgInt(info, i, name, 0, 0x7fffffff, &v)) return false;
+  *out = static_cast<int>(v);
+  return true;
+}
+
+bool ArgString(const Napi::CallbackInfo& info, size_t i, const char* name, std::string* out) {
+  if (i >= info.Length() || !info[i].IsString()) {
+    ThrowType(info.Env(), name, "a string");
+    return false;
+  }
+  *out = info[i].As<Napi::String>().Utf8Value();
+  return true;
+}
+
+bool ArgBytes(const Napi::CallbackInfo& info, size_t i, const char* name, uint8_t** data,
+              size_t* size) {
+  if (i >= info.Length() || !info[i].IsTypedArray() ||
+      info[i].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+    ThrowType(info.Env(), name, "a Buffer or Uint8Array");
+    return false;
+  }
+  Napi::Uint8Array a = info[i].As<Napi::Uint8Array>();
+  *data = a.Data();
+  *size = a.ByteLength();
+  return true;
+}
+
+void InitErrors(Napi::Env env, Napi::Object exports) {
+  exports.Set("errno", ErrnoTable(env));
+  exports.Set("noop", Napi::Function::New(env, [](const Napi::CallbackInfo&) {}, "noop"));
+}
+
+}  // namespace fdr

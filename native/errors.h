@@ -1,0 +1,26 @@
+// Errors thrown into JavaScript, shaped like Node's own system errors, and argument checks
+// that name the offending argument. Every binding file uses these; none throws by hand.
+#pragma once
+
+#include <napi.h>
+
+namespace fdr {
+
+// Throws Error{code:'ECONNREFUSED', errno, syscall} for errno `err` from `syscall`.
+void ThrowErrno(Napi::Env env, int err, const char* syscall);
+// Throws a TypeError / RangeError whose message names the argument.
+void ThrowType(Napi::Env env, const char* arg, const char* expected);
+void ThrowRange(Napi::Env env, const char* arg, const char* why);
+// errno name ("ECONNREFUSED") or "E<number>" when unknown.
+const char* ErrnoName(int err);
+// Exports an object of errno names → numbers.
+Napi::Object ErrnoTable(Napi::Env env);
+
+// Argument readers: on a bad value they throw (naming `name`) and return false.
+bool ArgFd(const Napi::CallbackInfo& info, size_t i, const char* name, int* out);
+bool ArgInt(const Napi::CallbackInfo& info, size_t i, const char* name, int64_t lo, int64_t hi, int64_t* out);
+bool ArgString(const Napi::CallbackInfo& info, size_t i, const char* name, std::string* out);
+// A Uint8Array/Buffer with an in-bounds [offset, offset+length) window.
+bool ArgBytes(const Napi::CallbackInfo& info, size_t i, const char* name, uint8_t** data, size_t* size);
+
+}  // namespace fdr

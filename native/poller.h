@@ -1,0 +1,76 @@
+// One interface for every readiness backend (epoll, kqueue, poll, select).
+// A backend registers raw fds under a token and fills a caller-owned event array;
+// it knows nothing of sockets, protocols or JavaScript. Platform #ifdefs live in the
+// backend files and the build files only.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace fdr {
+
+// Interest and readiness bits, identical to the constants in lib/native.ts.
+enum : uint32_t {
+  kReadable = 1u << 0,
+  kWritable = 1u << 1,
+  kError = 1u << 2,   // readiness only
+  kHangup = 1u << 3,  // readiness only: peer closed (EPOLLHUP/EPOLLRDHUP, POLLHUP, EV_EOF)
+  kEdge = 1u << 4,    // option: edge-triggered (EPOLLET, EV_CLEAR)
+  kOneshot = 1u << 5, // option: disarm after one event (EPOLLONESHOT, EV_ONESHOT)
+};
+constexpr uint32_t kInterestMask = kReadable | kWritable;
+constexpr uint32_t kOptionMask = kEdge | kOneshot;
+
+// A token is the reactor's slot index plus the slot's generation. The kernel hands it
+// back untouched, so a stale event for a closed-and-reused fd can be told apart.
+struct Token {
+  uint32_t slot;
+  uint32_t generation;
+};
+
+// One event as written into the shared array: three uint32 words.
+constexpr int kEventStride = 3;  // [slot, generation, bits]
+
+// Result of a poller operation: 0 on success, else an errno value (the caller throws),
+// or kUnsupported with a message for a clear refusal (an option the backend lacks,
+// an fd past FD_SETSIZE).
+struct Status {
+  int err = 0;                 // errno, 0 = ok
+  const char* syscall = "";    // which call failed
+  std::string message;         // set for refusals that are not an errno
+  bool ok() const { return err == 0 && message.empty(); }
+  static Status Ok() { return Status{}; }
+  static Status Errno(int e, const char* sc) { Status s; s.err = e; s.syscall = sc; return s; }
+  static Status Refuse(std::string m) { Status s; s.message = std::move(m); return s; }
+};
+
+class Poller {
+ public:
+  virtual ~Poller() = default;
+  virtual const char* name() const = 0;
+  // Options (kEdge, kOneshot) this backend honours; others are refused by add/modify.
+  virtual uint32_t supportedOptions() const = 0;
+  virtual Status add(int fd, Token token, uint32_t interest) = 0;
+  virtual Status modify(int fd, Token token, uint32_t interest) = 0;
+  virtual Status remove(int fd) = 0;
+  // Waits at most timeoutMs (-1 = forever, 0 = poll). Writes at most `capacity` events
+  // (kEventStride words each) into `out` and returns their count, or -errno on failure.
+  // EINTR returns 0 so that the caller can run signal handlers.
+  virtual int wait(int timeoutMs, uint32_t* out, int capacity) = 0;
+  // The backend's own pollable fd (epoll, kqueue), or -1 (poll, select).
+  virtual int fd() const { return -1; }
+  // Releases kernel resources; idempotent.
+  virtual void close() = 0;
+};
+
+// Factories, one per backend file. A backend not built on this platform returns nullptr
+// from MakePoller, and BackendNames() lists only those that are built.
+std::unique_ptr<Poller> MakeEpollPoller(Status* status);
+std::unique_ptr<Poller> MakeKqueuePoller(Status* status);
+std::unique_ptr<Poller> MakePollPoller(Status* status);
+std::unique_ptr<Poller> MakeSelectPoller(Status* status);
+std::unique_ptr<Poller> MakePoller(const std::string& backend, Status* status);
+const char* const* BackendNames();  // nullptr-terminated
+
+}  // namespace fdr

@@ -1,0 +1,5 @@
+// STUB: replaced by its owner. Keeps the addon buildable meanwhile.
+#include <napi.h>
+namespace fdr {
+void InitPoller(Napi::Env env, Napi::Object exports) {}
+}  // namespace fdr
