@@ -1,0 +1,59 @@
+/**
+ * The roles the reactor deals with (Twisted's IReadDescriptor, IWriteDescriptor, ...),
+ * plus the two batch roles through which transports let the reactor do their reads and
+ * writes for many fds in one native call (DESIGN.md: batching is the performance lever).
+ * This file is the contract between lib/reactor and lib/net.
+ */
+
+/** Anything registered with the reactor: it owns one fd. */
+export interface IFileDescriptor {
+  /** The raw fd number (must not change while registered). */
+  fileno(): number;
+  /**
+   * Called once when the reactor drops this descriptor because `doRead`/`doWrite`
+   * returned or threw an error (the reason), or on `removeAll` at shutdown.
+   */
+  connectionLost(reason: Error): void;
+}
+
+/** Twisted's IReadDescriptor: `doRead` runs when the fd is readable. */
+export interface IReadDescriptor extends IFileDescriptor {
+  /** Reads what is ready; returning (or throwing) an Error drops the descriptor with that reason. */
+  doRead(): Error | void;
+}
+
+/** Twisted's IWriteDescriptor: `doWrite` runs when the fd is writable. */
+export interface IWriteDescriptor extends IFileDescriptor {
+  /** Writes what is pending; returning (or throwing) an Error drops the descriptor with that reason. */
+  doWrite(): Error | void;
+}
+
+/**
+ * A reader whose reads the reactor performs itself: all batch readers that are ready in
+ * one iteration are read with one native `readBatch` call into the reactor's slab.
+ * The reactor calls `readResult` instead of `doRead`.
+ */
+export interface IBatchReadDescriptor extends IReadDescriptor {
+  /** Marks the descriptor as a batch reader (checked once, at addReader). */
+  readonly batchRead: true;
+  /**
+   * Bytes read for this fd: `data` is a view into the reactor's slab that now belongs to
+   * the callee (it stays valid; the reactor never writes over it) when result > 0;
+   * otherwise `data` is null and `result` is 0 (EOF) or -errno. Returning (or throwing) an
+   * Error drops the descriptor with that reason.
+   */
+  readResult(data: Buffer | null, result: number): Error | void;
+}
+
+/**
+ * A writer with buffered bytes that the reactor flushes for it at the end of the current
+ * iteration, batched with every other such writer into one native `writevBatch` call.
+ * Ask for a flush with `reactor.requestFlush(w)`; when the kernel does not take
+ * everything, the writer registers itself with `addWriter` and finishes in `doWrite`.
+ */
+export interface IBatchWriter extends IFileDescriptor {
+  /** The buffers to write now, in order (the writer's own array: the reactor only reads it). */
+  pendingBuffers(): Uint8Array[];
+  /** How many bytes the kernel took (>= 0, possibly partial), AGAIN (-1), or -errno. */
+  wrote(result: number): void;
+}
