@@ -1,0 +1,116 @@
+/**
+ * Roles of the transport layer (Twisted's ITransport, ITCPTransport, IConsumer,
+ * IProducer, IPushProducer, IAddress). Protocols see their connection only through these.
+ */
+
+/** An endpoint address (Twisted's IPv4Address / IPv6Address / UNIXAddress). */
+export type Address =
+  | { type: "TCP" | "UDP"; host: string; port: number; family: "IPv4" | "IPv6" }
+  | { type: "UNIX"; name: string };
+
+/** Something that produces data for a consumer, resumable and pausable (Twisted's IPushProducer). */
+export interface IPushProducer {
+  /** Stop producing until resumeProducing is called. */
+  pauseProducing(): void;
+  /** Resume producing after pauseProducing. */
+  resumeProducing(): void;
+  /** Stop producing for good: the consumer is going away. */
+  stopProducing(): void;
+}
+
+/** A pull producer: the consumer asks for each chunk (Twisted's IPullProducer). */
+export interface IPullProducer {
+  /** Produce one more chunk by writing it to the consumer. */
+  resumeProducing(): void;
+  /** Stop producing for good. */
+  stopProducing(): void;
+}
+
+/** Something that takes data and can throttle a producer (Twisted's IConsumer). */
+export interface IConsumer {
+  /** Attach a producer: streaming true for an IPushProducer, false for an IPullProducer. */
+  registerProducer(producer: IPushProducer | IPullProducer, streaming: boolean): void;
+  /** Detach the current producer. */
+  unregisterProducer(): void;
+  /** Take bytes. */
+  write(data: Uint8Array | string): void;
+}
+
+/** A connection's transport as a protocol sees it (Twisted's ITransport + ITCPTransport). */
+export interface ITransport extends IConsumer, IPushProducer {
+  /** Queue bytes for sending; never blocks, never drops. */
+  write(data: Uint8Array | string): void;
+  /** Queue several buffers in order. */
+  writeSequence(data: ReadonlyArray<Uint8Array | string>): void;
+  /** Close after everything queued has been written. */
+  loseConnection(): void;
+  /** Close now, dropping anything queued. */
+  abortConnection(): void;
+  /** The remote address. */
+  getPeer(): Address;
+  /** The local address. */
+  getHost(): Address;
+}
+
+/** A TCP transport's extras (Twisted's ITCPTransport, IHalfCloseableDescriptor). */
+export interface ITCPTransport extends ITransport {
+  /** Close the write side after flushing (half-close); reading goes on. */
+  loseWriteConnection(): void;
+  /** Enable or disable Nagle's algorithm off (TCP_NODELAY). */
+  setTcpNoDelay(enabled: boolean): void;
+  /** Enable or disable SO_KEEPALIVE. */
+  setTcpKeepAlive(enabled: boolean): void;
+}
+
+/**
+ * What a transport drives (Twisted's IProtocol). `lib/protocols` implements it; the
+ * transport layer only calls it: makeConnection → dataReceived* → connectionLost.
+ */
+export interface IProtocol {
+  /** Called by the transport once connected: sets `transport`, then calls connectionMade. */
+  makeConnection(transport: ITransport): void;
+  /** Bytes arrived. `data` belongs to the protocol (it stays valid after the call). */
+  dataReceived(data: Buffer): void;
+  /** The connection is gone; `reason` is a ConnectionDone (clean) or ConnectionLost (with errno). */
+  connectionLost(reason: Error): void;
+}
+
+/** A protocol that wants to know when the peer half-closes (Twisted's IHalfCloseableProtocol). */
+export interface IHalfCloseableProtocol extends IProtocol {
+  /** The peer closed its write side; this side may still write. */
+  readConnectionLost(): void;
+  /** Our write side has been closed by loseWriteConnection. */
+  writeConnectionLost?(): void;
+}
+
+/** Builds protocols for connections (Twisted's IProtocolFactory). */
+export interface IProtocolFactory {
+  /** Make the protocol for a new connection from/to `addr`; null refuses the connection. */
+  buildProtocol(addr: Address): IProtocol | null;
+  /** Called when a port starts listening / a connector first connects (counts nested starts). */
+  doStart(): void;
+  /** Called when the last port/connector using the factory stops. */
+  doStop(): void;
+}
+
+/** Callbacks of a client connection's factory (Twisted's ClientFactory). */
+export interface IClientFactory extends IProtocolFactory {
+  /** A connection attempt is starting. */
+  startedConnecting(connector: unknown): void;
+  /** The attempt failed (refused, timed out, DNS failure): `reason` says which. */
+  clientConnectionFailed(connector: unknown, reason: Error): void;
+  /** An established connection was lost. */
+  clientConnectionLost(connector: unknown, reason: Error): void;
+}
+
+/** What a UDP port drives (Twisted's DatagramProtocol). */
+export interface IDatagramProtocol {
+  /** Called by the port once listening. */
+  makeConnection(transport: unknown): void;
+  /** One datagram: `data` belongs to the protocol. */
+  datagramReceived(data: Buffer, addr: Address): void;
+  /** A connected UDP socket's peer refused a datagram (ICMP port unreachable). */
+  connectionRefused(): void;
+  /** The port stopped listening. */
+  doStop(): void;
+}
