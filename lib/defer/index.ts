@@ -1,0 +1,7 @@
+/**
+ * lib/defer: Deferred, Failure, inlineCallbacks and Twisted's task helpers. No I/O and no
+ * dependency on the reactor: time comes in through `IReactorTime` (interfaces.ts).
+ */
+export * from "./interfaces";
+export * from "./errors";
+export * from "./failure";
