@@ -1,0 +1,5 @@
+/**
+ * lib/protocols: Twisted's protocol API (Protocol, Factory, ClientFactory, ...) on top of
+ * the transports of lib/net.
+ */
+export * from "./protocol";
