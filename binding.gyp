@@ -6,6 +6,7 @@
         "native/addon.cc",
         "native/errors.cc",
         "native/poller_binding.cc",
+        "native/poller_factory.cc",
         "native/socket_binding.cc",
         "native/batch_io.cc",
         "native/uv_watch.cc",
@@ -16,8 +17,8 @@
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],
       "cflags_cc": ["-std=c++17", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"],
       "conditions": [
-        ["OS=='linux'", { "sources": ["native/epoll_poller.cc"] }],
-        ["OS=='mac' or OS=='freebsd' or OS=='openbsd' or OS=='netbsd'", { "sources": ["native/kqueue_poller.cc"] }],
+        ["OS=='linux'", { "sources": ["native/epoll_poller.cc"], "defines": ["FDR_HAVE_EPOLL=1"] }],
+        ["OS=='mac' or OS=='freebsd' or OS=='openbsd' or OS=='netbsd'", { "sources": ["native/kqueue_poller.cc"], "defines": ["FDR_HAVE_KQUEUE=1"] }],
         ["OS=='mac'", { "xcode_settings": { "CLANG_CXX_LANGUAGE_STANDARD": "c++17", "GCC_OPTIMIZATION_LEVEL": "2" } }]
       ]
     }

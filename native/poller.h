@@ -39,10 +39,12 @@ struct Status {
   int err = 0;                 // errno, 0 = ok
   const char* syscall = "";    // which call failed
   std::string message;         // set for refusals that are not an errno
+  bool range = false;          // the refusal is about a value out of range (RangeError)
   bool ok() const { return err == 0 && message.empty(); }
   static Status Ok() { return Status{}; }
   static Status Errno(int e, const char* sc) { Status s; s.err = e; s.syscall = sc; return s; }
   static Status Refuse(std::string m) { Status s; s.message = std::move(m); return s; }
+  static Status RefuseRange(std::string m) { Status s = Refuse(std::move(m)); s.range = true; return s; }
 };
 
 class Poller {

@@ -1,5 +1,252 @@
-// STUB: replaced by its owner. Keeps the addon buildable meanwhile.
+// The JS class `Poller` (lib/native.ts): a thin ObjectWrap over one fdr::Poller. wait()
+// writes into the caller's Uint32Array; the array is re-read on every wait (two N-API
+// calls) because JS can detach or shrink its buffer between calls.
 #include <napi.h>
+#include <sys/select.h>
+
+#include <cmath>
+#include <string>
+
+#include "errors.h"
+#include "poller.h"
+
 namespace fdr {
-void InitPoller(Napi::Env env, Napi::Object exports) {}
+namespace {
+
+// Tags Poller objects so that a method called on a foreign object (another class's
+// instance passed as `this`) throws instead of reinterpreting its memory.
+const napi_type_tag kPollerTag = {0x6664726561637472ULL, 0x506f6c6c65723031ULL};
+
+// More events per wait gain nothing and would size the kernel buffer from a JS value.
+constexpr uint32_t kMaxCapacity = 1u << 16;
+
+void ThrowCoded(Napi::Env env, bool range, const std::string& msg, const char* code) {
+  Napi::Error e = range ? Napi::RangeError::New(env, msg) : Napi::Error::New(env, msg);
+  e.Set("code", Napi::String::New(env, code));
+  e.ThrowAsJavaScriptException();
+}
+
+std::string AvailableBackends() {
+  std::string s;
+  for (const char* const* n = BackendNames(); *n; n++) s += (s.empty() ? "" : ", ") + std::string(*n);
+  return s;
+}
+
+std::string OptionNames(uint32_t opts) {
+  std::string s;
+  if (opts & kEdge) s += "EDGE";
+  if (opts & kOneshot) s += s.empty() ? "ONESHOT" : ", ONESHOT";
+  return s.empty() ? "none" : s;
+}
+
+class PollerWrap : public Napi::ObjectWrap<PollerWrap> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "Poller",
+                       {InstanceAccessor<&PollerWrap::Backend>("backend"),
+                        InstanceAccessor<&PollerWrap::SupportedOptions>("supportedOptions"),
+                        InstanceMethod<&PollerWrap::Add>("add"),
+                        InstanceMethod<&PollerWrap::Modify>("modify"),
+                        InstanceMethod<&PollerWrap::Remove>("remove"),
+                        InstanceMethod<&PollerWrap::Wait>("wait"),
+                        InstanceMethod<&PollerWrap::Fd>("fd"),
+                        InstanceMethod<&PollerWrap::Close>("close")});
+  }
+
+  explicit PollerWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<PollerWrap>(info) {
+    Napi::Env env = info.Env();
+    std::string backend;
+    if (!ArgString(info, 0, "backend", &backend)) return;
+    if (info.Length() < 2 || !info[1].IsTypedArray() ||
+        info[1].As<Napi::TypedArray>().TypedArrayType() != napi_uint32_array) {
+      ThrowType(env, "events", "a Uint32Array");
+      return;
+    }
+    Napi::Uint32Array events = info[1].As<Napi::Uint32Array>();
+    size_t capacity = events.ElementLength() / kEventStride;
+    if (capacity == 0) {
+      ThrowRange(env, "events", "must hold at least one event (EVENT_STRIDE = 3 words)");
+      return;
+    }
+    Status status;
+    poller_ = MakePoller(backend, &status);
+    if (!poller_) {
+      if (status.err) {
+        ThrowErrno(env, status.err, status.syscall);
+      } else {
+        ThrowCoded(env, false,
+                   "Unknown poller backend \"" + backend + "\": this build has " + AvailableBackends(),
+                   "ERR_UNKNOWN_BACKEND");
+      }
+      return;
+    }
+    backend_ = poller_->name();
+    options_ = poller_->supportedOptions();
+    waitSyscall_ = backend_ == "epoll" ? "epoll_wait" : backend_ == "kqueue" ? "kevent" : backend_;
+    capacity_ = capacity < kMaxCapacity ? static_cast<uint32_t>(capacity) : kMaxCapacity;
+    events_ = Napi::Reference<Napi::Uint32Array>::New(events, 1);
+    napi_type_tag_object(env, info.This(), &kPollerTag);
+  }
+
+  ~PollerWrap() override {
+    if (poller_) poller_->close();
+  }
+
+ private:
+  // False (with a JS exception pending) unless `this` is an open Poller.
+  bool Usable(const Napi::CallbackInfo& info, bool mustBeOpen = true) {
+    bool tagged = false;
+    if (!info.This().IsObject() ||
+        napi_check_object_type_tag(info.Env(), info.This(), &kPollerTag, &tagged) != napi_ok ||
+        !tagged) {
+      Napi::TypeError::New(info.Env(), "Illegal invocation: `this` is not a Poller")
+          .ThrowAsJavaScriptException();
+      return false;
+    }
+    if (mustBeOpen && closed_) {
+      ThrowCoded(info.Env(), false, "Poller (" + backend_ + ") is closed", "ERR_POLLER_CLOSED");
+      return false;
+    }
+    return true;
+  }
+
+  Napi::Value Backend(const Napi::CallbackInfo& info) {
+    if (!Usable(info, false)) return Napi::Value();
+    return Napi::String::New(info.Env(), backend_);
+  }
+
+  Napi::Value SupportedOptions(const Napi::CallbackInfo& info) {
+    if (!Usable(info, false)) return Napi::Value();
+    return Napi::Number::New(info.Env(), options_);
+  }
+
+  // Reads (fd, slot, generation, interest) and refuses unsupported options.
+  bool Registration(const Napi::CallbackInfo& info, int* fd, Token* token, uint32_t* interest) {
+    int64_t slot, generation, bits;
+    if (!ArgFd(info, 0, "fd", fd) || !ArgInt(info, 1, "slot", 0, 0xffffffffLL, &slot) ||
+        !ArgInt(info, 2, "generation", 0, 0xffffffffLL, &generation) ||
+        !ArgInt(info, 3, "interest", 0, 0xffffffffLL, &bits))
+      return false;
+    uint32_t b = static_cast<uint32_t>(bits);
+    if (b & ~(kInterestMask | kOptionMask)) {
+      ThrowRange(info.Env(), "interest",
+                 "only READABLE, WRITABLE, EDGE and ONESHOT may be set (ERROR and HANGUP are "
+                 "always reported)");
+      return false;
+    }
+    if (b & kOptionMask & ~options_) {
+      ThrowCoded(info.Env(), false,
+                 "The " + backend_ + " backend does not support " + OptionNames(b & kOptionMask & ~options_) +
+                     " (supported options: " + OptionNames(options_) + ")",
+                 "ERR_UNSUPPORTED_OPTION");
+      return false;
+    }
+    token->slot = static_cast<uint32_t>(slot);
+    token->generation = static_cast<uint32_t>(generation);
+    *interest = b;
+    return true;
+  }
+
+  void Throw(Napi::Env env, const Status& s) {
+    if (!s.message.empty())
+      ThrowCoded(env, s.range, s.message, s.range ? "ERR_OUT_OF_RANGE" : "ERR_UNSUPPORTED");
+    else
+      ThrowErrno(env, s.err, s.syscall);
+  }
+
+  void Add(const Napi::CallbackInfo& info) {
+    int fd;
+    Token token;
+    uint32_t interest;
+    if (!Usable(info) || !Registration(info, &fd, &token, &interest)) return;
+    Status s = poller_->add(fd, token, interest);
+    if (!s.ok()) Throw(info.Env(), s);
+  }
+
+  void Modify(const Napi::CallbackInfo& info) {
+    int fd;
+    Token token;
+    uint32_t interest;
+    if (!Usable(info) || !Registration(info, &fd, &token, &interest)) return;
+    Status s = poller_->modify(fd, token, interest);
+    if (!s.ok()) Throw(info.Env(), s);
+  }
+
+  void Remove(const Napi::CallbackInfo& info) {
+    int fd;
+    if (!Usable(info) || !ArgFd(info, 0, "fd", &fd)) return;
+    Status s = poller_->remove(fd);
+    if (!s.ok()) Throw(info.Env(), s);
+  }
+
+  Napi::Value Wait(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!Usable(info)) return Napi::Value();
+    if (info.Length() < 1 || !info[0].IsNumber()) {
+      ThrowType(env, "timeoutMs", "a number");
+      return Napi::Value();
+    }
+    double t = info[0].As<Napi::Number>().DoubleValue();
+    // -1 waits forever; a fractional delay is rounded up so that a timer is never early.
+    if (std::isnan(t) || t < -1 || t > 2147483647.0 || (t < 0 && t != -1)) {
+      ThrowRange(env, "timeoutMs", "must be -1 (forever) or between 0 and 2147483647");
+      return Napi::Value();
+    }
+    int timeout = static_cast<int>(std::ceil(t));
+    Napi::Uint32Array events = events_.Value();
+    size_t words = events.ElementLength();
+    uint32_t* data = events.Data();
+    uint32_t capacity = capacity_;
+    if (words / kEventStride < capacity) capacity = static_cast<uint32_t>(words / kEventStride);
+    if (capacity == 0 || data == nullptr) {
+      ThrowCoded(env, false, "The events array was detached or shrunk below one event",
+                 "ERR_EVENTS_DETACHED");
+      return Napi::Value();
+    }
+    int n = poller_->wait(timeout, data, static_cast<int>(capacity));
+    if (n < 0) {
+      ThrowErrno(env, -n, waitSyscall_.c_str());
+      return Napi::Value();
+    }
+    return Napi::Number::New(env, n);
+  }
+
+  Napi::Value Fd(const Napi::CallbackInfo& info) {
+    if (!Usable(info)) return Napi::Value();
+    return Napi::Number::New(info.Env(), poller_->fd());
+  }
+
+  void Close(const Napi::CallbackInfo& info) {
+    if (!Usable(info, false) || closed_) return;
+    closed_ = true;
+    poller_->close();
+    events_.Reset();
+  }
+
+  std::unique_ptr<Poller> poller_;
+  Napi::Reference<Napi::Uint32Array> events_;
+  std::string backend_;
+  std::string waitSyscall_;
+  uint32_t options_ = 0;
+  uint32_t capacity_ = 0;
+  bool closed_ = false;
+};
+
+}  // namespace
+
+void InitPoller(Napi::Env env, Napi::Object exports) {
+  exports.Set("Poller", PollerWrap::Define(env));
+  exports.Set("backends", Napi::Function::New(
+                              env,
+                              [](const Napi::CallbackInfo& info) -> Napi::Value {
+                                Napi::Array a = Napi::Array::New(info.Env());
+                                uint32_t i = 0;
+                                for (const char* const* n = BackendNames(); *n; n++)
+                                  a.Set(i++, Napi::String::New(info.Env(), *n));
+                                return a;
+                              },
+                              "backends"));
+  exports.Set("FD_SETSIZE", Napi::Number::New(env, FD_SETSIZE));
+}
+
 }  // namespace fdr
