@@ -9,6 +9,7 @@
         "native/poller_factory.cc",
         "native/socket_binding.cc",
         "native/batch_io.cc",
+        "native/sockaddr.cc",
         "native/uv_watch.cc",
         "native/poll_poller.cc",
         "native/select_poller.cc"

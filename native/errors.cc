@@ -41,9 +41,12 @@ Napi::Object ErrnoTable(Napi::Env env) {
   return o;
 }
 
-void ThrowErrno(Napi::Env env, int err, const char* syscall) {
+void ThrowErrno(Napi::Env env, int err, const char* syscall) { ThrowErrnoDetail(env, err, syscall, ""); }
+
+void ThrowErrnoDetail(Napi::Env env, int err, const char* syscall, const std::string& detail) {
   const char* code = ErrnoName(err);
   std::string msg = std::string(syscall) + " " + code + " (" + strerror(err) + ")";
+  if (!detail.empty()) msg += ": " + detail;
   Napi::Error e = Napi::Error::New(env, msg);
   e.Set("code", Napi::String::New(env, code));
   e.Set("errno", Napi::Number::New(env, err));
@@ -108,6 +111,34 @@ bool ArgBytes(const Napi::CallbackInfo& info, size_t i, const char* name, uint8_
   Napi::Uint8Array a = info[i].As<Napi::Uint8Array>();
   *data = a.Data();
   *size = a.ByteLength();
+  return true;
+}
+
+bool ArgWindow(const Napi::CallbackInfo& info, size_t i, const char* name, size_t minLength,
+               uint8_t** data, size_t* length) {
+  uint8_t* base;
+  size_t size;
+  int64_t off, len;
+  if (!ArgBytes(info, i, name, &base, &size)) return false;
+  if (!ArgInt(info, i + 1, "offset", 0, static_cast<int64_t>(size), &off)) return false;
+  if (!ArgInt(info, i + 2, "length", static_cast<int64_t>(minLength),
+              static_cast<int64_t>(size) - off, &len))
+    return false;
+  *data = base + off;
+  *length = static_cast<size_t>(len);
+  return true;
+}
+
+bool ArgInt32Array(const Napi::CallbackInfo& info, size_t i, const char* name, int32_t** data,
+                   size_t* count) {
+  if (i >= info.Length() || !info[i].IsTypedArray() ||
+      info[i].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array) {
+    ThrowType(info.Env(), name, "an Int32Array");
+    return false;
+  }
+  Napi::Int32Array a = info[i].As<Napi::Int32Array>();
+  *data = a.Data();
+  *count = a.ElementLength();
   return true;
 }
 

@@ -22,5 +22,14 @@ bool ArgInt(const Napi::CallbackInfo& info, size_t i, const char* name, int64_t 
 bool ArgString(const Napi::CallbackInfo& info, size_t i, const char* name, std::string* out);
 // A Uint8Array/Buffer with an in-bounds [offset, offset+length) window.
 bool ArgBytes(const Napi::CallbackInfo& info, size_t i, const char* name, uint8_t** data, size_t* size);
+// A Uint8Array at i, then integer offset (i+1) and length (i+2) that fit inside it, length >=
+// minLength; `*data` points at the window. Errors name "offset" / "length".
+bool ArgWindow(const Napi::CallbackInfo& info, size_t i, const char* name, size_t minLength,
+               uint8_t** data, size_t* length);
+// An Int32Array (its elements and count).
+bool ArgInt32Array(const Napi::CallbackInfo& info, size_t i, const char* name, int32_t** data,
+                   size_t* count);
+// As ThrowErrno, with a sentence of detail appended to the message.
+void ThrowErrnoDetail(Napi::Env env, int err, const char* syscall, const std::string& detail);
 
 }  // namespace fdr

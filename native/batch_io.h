@@ -1,0 +1,34 @@
+// Vectored I/O shared by the socket bindings and the batched calls: gathering JavaScript
+// arrays of Uint8Array into iovecs, and writes that can never raise SIGPIPE.
+#pragma once
+
+#include <napi.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+#include <climits>
+#include <vector>
+
+namespace fdr {
+
+#ifdef IOV_MAX
+constexpr int kIovMax = IOV_MAX < 1024 ? IOV_MAX : 1024;
+#else
+constexpr int kIovMax = 1024;
+#endif
+
+// Fetches the handles bufs[0..min(length, limit)) into `out` (TypeError naming `name` when
+// bufs is not an Array). Element reads may run JavaScript (getters), which could detach a
+// typed array: callers therefore fetch first and take data pointers only afterwards.
+bool FetchBufs(Napi::Env env, Napi::Value bufs, const char* name, uint32_t limit,
+               std::vector<napi_value>* out);
+// iov[j] from vals[j], j < n; each must be a Uint8Array (TypeError naming `name[j]`).
+// Runs no JavaScript.
+bool BufsToIovecs(Napi::Env env, const napi_value* vals, uint32_t n, const char* name, iovec* iov);
+
+// write/writev that never raise SIGPIPE on sockets (send/sendmsg with MSG_NOSIGNAL) and
+// still work on pipes and other fds (plain write/writev after ENOTSOCK). EINTR retried.
+ssize_t WriteNoSignal(int fd, const void* data, size_t len);
+ssize_t WritevNoSignal(int fd, const iovec* iov, int n);
+
+}  // namespace fdr
