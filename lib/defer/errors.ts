@@ -60,4 +60,9 @@ export class AlreadyCalled extends DeferError {}
 export class AlreadyCancelled extends DeferError {}
 
 /** ensureDeferred was given something that is neither a Deferred, a thenable nor a generator. */
-export class NotAnAwaitableError extends DeferError {}
+export class NotAnAwaitableError extends TypeError {
+  constructor(message?: string) {
+    super(message);
+    this.name = new.target.name;
+  }
+}

@@ -23,6 +23,12 @@ export class Failure {
   readonly type: Function | undefined;
   /** Stack captured when a non-Error was wrapped (an Error carries its own); "" otherwise. */
   private readonly capturedStack: string;
+  /**
+   * Set when a Promise made from a Deferred (`then`, `await`, `asPromise`) was rejected
+   * with this Failure's value: the Promise now owns the error, so the Deferred does not
+   * also report it as unhandled.
+   */
+  observed = false;
 
   /**
    * Wraps `value`. A Failure given a Failure copies it; an Error keeps its own stack;
