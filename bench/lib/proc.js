@@ -1,0 +1,119 @@
+"use strict";
+/**
+ * Reading a process's cost from /proc: CPU time (utime+stime, fields 14 and 15 of
+ * /proc/PID/stat, in clock ticks) and resident memory (VmRSS of /proc/PID/status), for
+ * one process or for a process and all its descendants (nginx's master and worker).
+ */
+const fs = require("node:fs");
+const { execFileSync } = require("node:child_process");
+
+let clkTck = 0;
+
+/** Clock ticks per second (`getconf CLK_TCK`), read once. */
+function clockTicksPerSecond() {
+  if (clkTck === 0) {
+    const out = execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim();
+    const n = Number(out);
+    if (!Number.isInteger(n) || n <= 0) throw new Error(`getconf CLK_TCK said ${JSON.stringify(out)}`);
+    clkTck = n;
+  }
+  return clkTck;
+}
+
+/**
+ * Parses one /proc/PID/stat line. The command name (field 2) may hold spaces and ')',
+ * so the fields are counted from the last ')'.
+ */
+function parseStat(text) {
+  const close = text.lastIndexOf(")");
+  const open = text.indexOf("(");
+  if (open < 0 || close < open) throw new Error(`not a /proc/PID/stat line: ${JSON.stringify(text.slice(0, 80))}`);
+  const pid = Number(text.slice(0, open).trim());
+  const comm = text.slice(open + 1, close);
+  // After ")": field 3 (state) is rest[0], so field N is rest[N - 3].
+  const rest = text.slice(close + 2).trim().split(/\s+/);
+  const field = (n) => Number(rest[n - 3]);
+  return { pid, comm, state: rest[0], ppid: field(4), utime: field(14), stime: field(15) };
+}
+
+/** Parses the VmRSS line of /proc/PID/status into kibibytes (0 for a zombie with none). */
+function parseRssKb(statusText) {
+  const m = /^VmRSS:\s+(\d+)\s+kB$/m.exec(statusText);
+  return m ? Number(m[1]) : 0;
+}
+
+/** utime+stime of one process in clock ticks, or null when it is gone. */
+function readCpuTicks(pid) {
+  try {
+    const s = parseStat(fs.readFileSync(`/proc/${pid}/stat`, "utf8"));
+    return s.utime + s.stime;
+  } catch (err) {
+    if (err && err.code === "ENOENT") return null;
+    throw err;
+  }
+}
+
+/** VmRSS of one process in KiB, or null when it is gone. */
+function readRssKb(pid) {
+  try {
+    return parseRssKb(fs.readFileSync(`/proc/${pid}/status`, "utf8"));
+  } catch (err) {
+    if (err && err.code === "ENOENT") return null;
+    throw err;
+  }
+}
+
+/** PIDs of every live descendant of `pid` (children, grandchildren, ...), from /proc. */
+function descendants(pid) {
+  const children = new Map();
+  for (const name of fs.readdirSync("/proc")) {
+    if (!/^\d+$/.test(name)) continue;
+    let ppid;
+    try {
+      ppid = parseStat(fs.readFileSync(`/proc/${name}/stat`, "utf8")).ppid;
+    } catch {
+      continue; // exited while we looked
+    }
+    if (!children.has(ppid)) children.set(ppid, []);
+    children.get(ppid).push(Number(name));
+  }
+  const out = [];
+  const todo = [pid];
+  for (let guard = 0; todo.length > 0 && guard < 100000; guard++) {
+    for (const c of children.get(todo.pop()) || []) {
+      out.push(c);
+      todo.push(c);
+    }
+  }
+  return out;
+}
+
+/**
+ * One sample of a process tree's cost: CPU ticks and RSS summed over `pid` and its
+ * descendants, with the wall clock (ns) it was taken at.
+ */
+function sampleTree(pid) {
+  const pids = [pid, ...descendants(pid)];
+  let ticks = 0;
+  let rssKb = 0;
+  let alive = 0;
+  for (const p of pids) {
+    const t = readCpuTicks(p);
+    const r = readRssKb(p);
+    if (t === null) continue;
+    alive++;
+    ticks += t;
+    rssKb += r || 0;
+  }
+  return { at: process.hrtime.bigint(), ticks, rssKb, pids: alive };
+}
+
+/** CPU seconds and wall seconds between two samples of the same tree. */
+function cpuBetween(a, b) {
+  return {
+    cpuSeconds: (b.ticks - a.ticks) / clockTicksPerSecond(),
+    wallSeconds: Number(b.at - a.at) / 1e9,
+  };
+}
+
+module.exports = { clockTicksPerSecond, parseStat, parseRssKb, readCpuTicks, readRssKb, descendants, sampleTree, cpuBetween };

@@ -1,0 +1,59 @@
+"use strict";
+/**
+ * nginx peer (Debian `nginx-light`): writes a config for one port into
+ * bench/out/nginx-<port>/ — one worker, access log off, `return 200 "Hello, World!"`
+ * as text/plain, keep-alive without a request cap — and names the binary.
+ */
+const fs = require("node:fs");
+const path = require("node:path");
+const { OUT_DIR } = require("../lib/build");
+
+/** The nginx binary Debian installs (or the one on PATH). */
+function nginxBinary() {
+  for (const p of ["/usr/sbin/nginx", "/usr/local/sbin/nginx", "/usr/local/nginx/sbin/nginx"]) if (fs.existsSync(p)) return p;
+  return null;
+}
+
+/** The config text for `port`, with every file nginx writes kept under `dir`. */
+function nginxConfig(port, dir) {
+  return `# written by bench/peers/nginx.js for one benchmark server
+daemon off;
+master_process on;
+worker_processes 1;
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log warn;
+events {
+  worker_connections 8192;
+  use epoll;
+}
+http {
+  access_log off;
+  server_tokens off;
+  keepalive_timeout 65;
+  keepalive_requests 100000000;
+  client_body_temp_path ${dir}/body;
+  proxy_temp_path ${dir}/proxy;
+  fastcgi_temp_path ${dir}/fastcgi;
+  uwsgi_temp_path ${dir}/uwsgi;
+  scgi_temp_path ${dir}/scgi;
+  server {
+    listen 127.0.0.1:${port} backlog=4096;
+    default_type text/plain;
+    location / {
+      return 200 "Hello, World!";
+    }
+  }
+}
+`;
+}
+
+/** Writes the config for `port`; returns { dir, conf } for the spec's argument template. */
+function prepareNginx({ port }) {
+  const dir = path.join(OUT_DIR, `nginx-${port}`);
+  fs.mkdirSync(dir, { recursive: true });
+  const conf = path.join(dir, "nginx.conf");
+  fs.writeFileSync(conf, nginxConfig(port, dir));
+  return { dir, conf };
+}
+
+module.exports = { nginxBinary, nginxConfig, prepareNginx };

@@ -1,0 +1,146 @@
+"use strict";
+/**
+ * The servers the benchmarks know. Each entry is a spec:
+ *
+ *   {
+ *     name:    "node-net",                 // unique, used by --peers
+ *     label:   "Node net (libuv)",          // shown in tables
+ *     modes:   ["echo", "http"],            // workloads it can serve
+ *     optionalIn: ["http"],                 // modes where it runs only when asked (--peers)
+ *     cmd:     process.execPath,            // program (or ({mode, port, ...}) => program)
+ *     args:    ["{root}/bench/peers/node_net.js", "{mode}", "{port}"],
+ *                                           // "{port}", "{mode}", "{root}" and whatever
+ *                                           // prepare() returns are filled in (or a function)
+ *     env:     {},                          // added to the environment
+ *     ready:   "stdout",                    // "stdout": waits for "READY <port>";
+ *                                           // "connect": waits until the port accepts
+ *     check:   () => null | "why not + how to install",  // availability, cheap
+ *     prepare: ({mode, port}) => ({...}),   // optional: build, write configs, extra vars
+ *   }
+ *
+ * The harness runs each one as its own process pinned to CPU 0 (taskset -c 0) on a port it
+ * chose, checks its answer bytes once, measures it, and stops it by PID. A spec whose
+ * check() fails is listed as skipped with its reason; none is silently left out.
+ */
+const fs = require("node:fs");
+const path = require("node:path");
+const { execFileSync } = require("node:child_process");
+const { ROOT, haveCompiler, ensureBuilt } = require("../lib/build");
+const { nginxBinary, prepareNginx } = require("./nginx");
+
+const PYTHON = "/usr/bin/python3";
+
+/** null when Debian's python3-twisted (with epollreactor) can be imported by /usr/bin/python3. */
+function checkTwisted() {
+  if (!fs.existsSync(PYTHON)) return `${PYTHON} missing: apt-get install python3 python3-twisted`;
+  try {
+    execFileSync(PYTHON, ["-c", "import twisted.internet.epollreactor, twisted.web.server"], { stdio: "ignore" });
+    return null;
+  } catch {
+    return "python3-twisted not installed: apt-get install python3-twisted";
+  }
+}
+
+/** null when the uWebSockets.js package and its native binary for this Node are present. */
+function checkUws() {
+  let dir;
+  try {
+    dir = path.dirname(require.resolve("@trufflesuite/uws-js-unofficial/package.json"));
+  } catch {
+    return "uWebSockets.js missing: npm install (devDependency @trufflesuite/uws-js-unofficial)";
+  }
+  const bin = path.join(dir, "binaries", `uws_${process.platform}_${process.arch}_${process.versions.modules}.node`);
+  return fs.existsSync(bin) ? null : `uWebSockets.js has no binary for this Node (ABI ${process.versions.modules}): ${bin}`;
+}
+
+const nodeScript = (file) => [path.join(ROOT, "bench", "peers", file), "{mode}", "{port}"];
+
+/** The peers: what a user would pick instead of fdreactor. */
+const PEERS = [
+  {
+    name: "c-reference",
+    label: "C epoll reference",
+    modes: ["echo", "http"],
+    cmd: ({ bin }) => bin,
+    args: ["{mode}", "{port}"],
+    ready: "stdout",
+    check: () => (haveCompiler() ? null : "no C compiler: apt-get install gcc libc6-dev"),
+    prepare: () => ({ bin: ensureBuilt("c_reference") }),
+  },
+  {
+    name: "node-net",
+    label: "Node net",
+    modes: ["echo", "http"],
+    optionalIn: ["http"],
+    cmd: process.execPath,
+    args: nodeScript("node_net.js"),
+    ready: "stdout",
+    check: () => null,
+  },
+  {
+    name: "node-http",
+    label: "Node http",
+    modes: ["http"],
+    cmd: process.execPath,
+    args: nodeScript("node_http.js"),
+    ready: "stdout",
+    check: () => null,
+  },
+  {
+    name: "uws",
+    label: "uWebSockets.js",
+    modes: ["http"],
+    cmd: process.execPath,
+    args: nodeScript("uws_http.js"),
+    ready: "stdout",
+    check: checkUws,
+  },
+  {
+    name: "twisted",
+    label: "Twisted raw Protocol (epoll)",
+    modes: ["echo", "http"],
+    optionalIn: ["http"],
+    cmd: PYTHON,
+    args: [path.join(ROOT, "bench", "peers", "twisted_raw.py"), "{mode}", "{port}"],
+    ready: "stdout",
+    check: checkTwisted,
+  },
+  {
+    name: "twisted-web",
+    label: "Twisted web (epoll)",
+    modes: ["http"],
+    cmd: PYTHON,
+    args: [path.join(ROOT, "bench", "peers", "twisted_web.py"), "{mode}", "{port}"],
+    ready: "stdout",
+    check: checkTwisted,
+  },
+  {
+    name: "nginx",
+    label: "nginx (1 worker)",
+    modes: ["http"],
+    cmd: () => nginxBinary(),
+    args: ["-p", "{dir}", "-c", "{conf}", "-e", "{dir}/error.log"],
+    ready: "connect",
+    check: () => (nginxBinary() ? null : "nginx not installed: apt-get install nginx-light"),
+    prepare: prepareNginx,
+  },
+];
+
+// ───────────────────────────── fdreactor servers: add entries here ─────────────────────────────
+// One entry per run mode / backend worth comparing, e.g.
+//   { name: "fdreactor-epoll", label: "fdreactor (epoll, libuv mode)", modes: ["echo", "http"],
+//     cmd: process.execPath, args: ["{root}/bench/echo/fdreactor_server.js", "{mode}", "{port}"],
+//     env: { FDREACTOR_BACKEND: "epoll" }, ready: "stdout", check: requireDist },
+// The script must print "READY <port>" once listening on 127.0.0.1:<port> and exit on SIGTERM.
+const FDREACTOR = [];
+// ────────────────────────────────────────────────────────────────────────────────────────────────
+
+/** Every known server, peers first, then fdreactor's entries. */
+const SERVERS = [...PEERS, ...FDREACTOR];
+
+/** The spec named `name`, or undefined. */
+function findServer(name) {
+  return SERVERS.find((s) => s.name === name);
+}
+
+module.exports = { SERVERS, PEERS, FDREACTOR, findServer, checkTwisted, checkUws, PYTHON };

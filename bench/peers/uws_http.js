@@ -1,0 +1,33 @@
+"use strict";
+/**
+ * uWebSockets.js peer (npm `@trufflesuite/uws-js-unofficial`, its prebuilt native binary).
+ * `node uws_http.js http PORT` — hello world with the 13-byte body; uWS adds Date and
+ * "uWebSockets" headers of its own. Prints "READY <port>". Refuses to run on the package's
+ * pure-JS fallback, which would not be uWebSockets at all.
+ */
+const path = require("node:path");
+const fs = require("node:fs");
+
+const pkgDir = path.dirname(require.resolve("@trufflesuite/uws-js-unofficial/package.json"));
+const binary = path.join(pkgDir, "binaries", `uws_${process.platform}_${process.arch}_${process.versions.modules}.node`);
+if (!fs.existsSync(binary)) {
+  process.stderr.write(`no uWebSockets.js binary for this platform/Node ABI: ${binary}\n`);
+  process.exit(3);
+}
+const uws = require(binary);
+const { BODY } = require("./http_response");
+
+const port = Number(process.argv[3]) || 0;
+uws
+  .App()
+  .any("/*", (res) => {
+    res.writeHeader("Content-Type", "text/plain").end(BODY);
+  })
+  .listen("127.0.0.1", port, (token) => {
+    if (!token) {
+      process.stderr.write(`uWS could not listen on ${port}\n`);
+      process.exit(1);
+    }
+    process.stdout.write(`READY ${uws.us_socket_local_port(token)}\n`);
+  });
+process.on("SIGTERM", () => process.exit(0));
