@@ -127,7 +127,7 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
   private readonly _cbs: unknown[] = [];
   /** Index in `_cbs` of the next pair to run. */
   private _head = 0;
-  private readonly _canceller: Canceller<any> | null;
+  private _canceller: Canceller<any> | null;
   private _runningCallbacks = false;
   private _suppressAlreadyCalled = false;
   private _debugInfo: DebugInfo | null = null;
@@ -330,8 +330,8 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
 
   /** "<Deferred at current result: ...>" for logs. */
   toString(): string {
+    if (this._chainedTo !== null) return "<Deferred waiting on Deferred>";
     if (!this.called) return "<Deferred>";
-    if (this.result instanceof Deferred) return "<Deferred waiting on Deferred>";
     return `<Deferred current result: ${String(this.result)}>`;
   }
 
@@ -361,6 +361,7 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
     }
     this.called = true;
     this.result = result;
+    this._canceller = null; // a canceller often holds its Deferred: drop the cycle once fired
     this._runCallbacks();
   }
 
