@@ -119,7 +119,9 @@ bool InetAddrFor(const Napi::CallbackInfo& info, int fd, const char* syscall,
                  sockaddr_storage* ss, socklen_t* len) {
   std::string host;
   int port;
-  if (!ArgString(info, 1, "host", &host) || !ArgPort(info, 2, &port)) return false;
+  if (!ArgString(info, 1, "host", &host) || !ArgPort(info, 2, &port) ||
+      !ParseInet(info.Env(), host, port, AF_UNSPEC, "host", ss, len))
+    return false;
   int family = SocketFamily(fd);
   if (family < 0) {
     ThrowErrno(info.Env(), errno, syscall);
@@ -129,7 +131,9 @@ bool InetAddrFor(const Napi::CallbackInfo& info, int fd, const char* syscall,
     ThrowErrnoDetail(info.Env(), EAFNOSUPPORT, syscall, "not an IPv4/IPv6 socket (use the Unix variant)");
     return false;
   }
-  return ParseInet(info.Env(), host, port, family, "host", ss, len);
+  if (family == AF_INET6 && ss->ss_family == AF_INET)
+    return ParseInet(info.Env(), host, port, family, "host", ss, len);
+  return true;
 }
 
 Napi::Value Bind(const Napi::CallbackInfo& info) {
