@@ -21,19 +21,21 @@ function thrown(fn: () => unknown): Thrown {
 
 let a = -1;
 let b = -1;
-beforeAll(() => {
-  [a, b] = native.socketpair("stream");
-});
-afterAll(() => {
-  native.close(a);
-  native.close(b);
-});
 
 const u8 = (n: number) => new Uint8Array(n);
 // `as never` lets the table pass values the TypeScript signatures forbid, as JS callers can.
 const X = (v: unknown) => v as never;
 
 describe("argument checks", () => {
+  // Scoped here so that the pair is closed before the file's fd-leak check runs.
+  beforeAll(() => {
+    [a, b] = native.socketpair("stream");
+  });
+  afterAll(() => {
+    native.close(a);
+    native.close(b);
+  });
+
   const cases: Array<[string, () => unknown, "TypeError" | "RangeError", string]> = [
     // fds
     ["negative fd", () => native.read(-1, u8(4), 0, 4), "RangeError", "fd"],
