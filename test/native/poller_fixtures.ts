@@ -66,10 +66,10 @@ export function addonLoader(): string {
 }
 
 /** Runs `script` in a child node (the addon loaded as `addon`); returns its exit status and output. */
-export function runNode(script: string): { status: number | null; signal: string | null; stdout: string; stderr: string } {
+export function runNode(script: string, nodeArgs: string[] = []): { status: number | null; signal: string | null; stdout: string; stderr: string } {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { spawnSync } = require("node:child_process") as typeof import("node:child_process");
-  const r = spawnSync(process.execPath, ["-e", `const addon = ${addonLoader()};\n${script}`], {
+  const r = spawnSync(process.execPath, [...nodeArgs, "-e", `const addon = ${addonLoader()};\n${script}`], {
     encoding: "utf8",
     timeout: 20000,
   });
