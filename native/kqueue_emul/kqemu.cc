@@ -1,0 +1,325 @@
+// TEST SUPPORT ONLY, never shipped: kqueue()/kevent() emulated over epoll for the subset the
+// kqueue backend uses (EVFILT_READ/EVFILT_WRITE on fds; EV_ADD, EV_DELETE, EV_ENABLE,
+// EV_DISABLE, EV_CLEAR, EV_ONESHOT, EV_RECEIPT; EV_EOF and EV_ERROR out). Each fd holds one
+// epoll registration whose mask is the union of its enabled knotes; an epoll event is split
+// back into one kevent per filter. The behaviour copied is FreeBSD's kern_event.c as
+// documented in kqueue(2); departures are listed in docs/platforms.md.
+#include "sys/event.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <sys/epoll.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <linux/sockios.h>
+
+#include <algorithm>
+#include <iterator>
+#include <memory>
+#include <mutex>
+#include <unordered_map>
+#include <vector>
+
+namespace {
+
+// Linux cannot read a socket's pending error without clearing it (SO_ERROR is destructive),
+// and clearing it would steal the errno from the owner's own SO_ERROR read. So an EV_EOF
+// with an error pending carries this stand-in in fflags: non-zero, as on a real kqueue.
+constexpr uint32_t kStandInSoError = EIO;
+
+struct Knote {
+  bool exists = false;
+  bool enabled = false;
+  uint16_t flags = 0;  // EV_CLEAR | EV_ONESHOT as given at creation
+  void* udata = nullptr;
+};
+
+struct Ident {
+  dev_t dev = 0;
+  ino_t ino = 0;       // identity of the open file: a closed-and-reused number is told apart
+  uint32_t serial = 0; // travels in epoll_data with the fd, so stale epoll events are dropped
+  uint32_t epmask = 0; // mask registered in epoll, 0 = not registered
+  Knote rd, wr;
+  Knote& of(int16_t filter) { return filter == EVFILT_READ ? rd : wr; }
+  bool empty() const { return !rd.exists && !wr.exists; }
+};
+
+struct Kq {
+  int epfd = -1;
+  dev_t dev = 0;
+  ino_t ino = 0;
+  uint32_t serials = 0;
+  std::unordered_map<int, Ident> idents;
+  std::vector<struct epoll_event> buf;
+};
+
+std::mutex g_mu;
+std::unordered_map<int, std::shared_ptr<Kq>> g_kqs;
+
+bool SameFile(int fd, dev_t dev, ino_t ino) {
+  struct stat st;
+  return fstat(fd, &st) == 0 && st.st_dev == dev && st.st_ino == ino;
+}
+
+std::shared_ptr<Kq> Find(int kq) {
+  std::lock_guard<std::mutex> lock(g_mu);
+  auto it = g_kqs.find(kq);
+  if (it == g_kqs.end()) return nullptr;
+  // The backend closes the kq fd with close(2): a number that now names another file is
+  // a closed queue.
+  if (!SameFile(kq, it->second->dev, it->second->ino)) {
+    g_kqs.erase(it);
+    return nullptr;
+  }
+  return it->second;
+}
+
+// Makes the fd's epoll registration match its enabled knotes. Always re-registers when
+// something is enabled: EPOLL_CTL_MOD re-evaluates readiness, as EV_ADD/EV_ENABLE does.
+int Sync(Kq& q, int fd, Ident& id) {
+  uint32_t mask = 0;
+  if (id.rd.exists && id.rd.enabled) mask |= EPOLLIN | EPOLLRDHUP;
+  if (id.wr.exists && id.wr.enabled) mask |= EPOLLOUT;
+  bool clear = (id.rd.exists && (id.rd.flags & EV_CLEAR)) || (id.wr.exists && (id.wr.flags & EV_CLEAR));
+  if (mask && clear) mask |= EPOLLET;
+  if (mask == 0) {
+    if (id.epmask) epoll_ctl(q.epfd, EPOLL_CTL_DEL, fd, nullptr);  // may be gone already
+    id.epmask = 0;
+    return 0;
+  }
+  struct epoll_event ev = {};
+  ev.events = mask;
+  ev.data.u64 = static_cast<uint32_t>(fd) | (static_cast<uint64_t>(id.serial) << 32);
+  int rc = epoll_ctl(q.epfd, id.epmask ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, fd, &ev);
+  if (rc != 0 && errno == ENOENT && id.epmask)  // epoll dropped it when the file closed
+    rc = epoll_ctl(q.epfd, EPOLL_CTL_ADD, fd, &ev);
+  if (rc != 0) return errno;
+  id.epmask = mask;
+  return 0;
+}
+
+// Applies one change; returns 0 or the errno kevent reports for it.
+int Apply(Kq& q, const struct kevent& c) {
+  if (c.filter != EVFILT_READ && c.filter != EVFILT_WRITE) return EINVAL;
+  const uint16_t supported = EV_ADD | EV_DELETE | EV_ENABLE | EV_DISABLE | EV_ONESHOT | EV_CLEAR | EV_RECEIPT;
+  if (c.flags & ~supported) return EINVAL;
+  if (c.ident > static_cast<uintptr_t>(INT_MAX)) return EBADF;
+  int fd = static_cast<int>(c.ident);
+  auto it = q.idents.find(fd);
+  struct stat st;
+  if (fstat(fd, &st) != 0) {
+    if (it != q.idents.end()) q.idents.erase(it);  // close(2) removed its knotes
+    return EBADF;
+  }
+  if (it != q.idents.end() && (it->second.dev != st.st_dev || it->second.ino != st.st_ino)) {
+    q.idents.erase(it);  // the number was closed and reused: the old knotes died with it
+    it = q.idents.end();
+  }
+
+  if (c.flags & EV_DELETE) {
+    if (it == q.idents.end() || !it->second.of(c.filter).exists) return ENOENT;
+    it->second.of(c.filter) = Knote{};
+    Sync(q, fd, it->second);
+    if (it->second.empty()) q.idents.erase(it);
+    return 0;
+  }
+
+  if (c.flags & EV_ADD) {
+    if (it == q.idents.end()) {
+      Ident fresh;
+      fresh.dev = st.st_dev;
+      fresh.ino = st.st_ino;
+      fresh.serial = ++q.serials;
+      it = q.idents.emplace(fd, fresh).first;
+    }
+    Ident& id = it->second;
+    Knote& k = id.of(c.filter);
+    Knote saved = k;
+    if (!k.exists) {
+      // A new knote is enabled unless EV_DISABLE says otherwise; EV_CLEAR and EV_ONESHOT
+      // are fixed at creation (FreeBSD does not update them on a re-add).
+      k.exists = true;
+      k.flags = c.flags & (EV_CLEAR | EV_ONESHOT);
+      k.enabled = !(c.flags & EV_DISABLE);
+    } else {
+      if (c.flags & EV_ENABLE) k.enabled = true;
+      if (c.flags & EV_DISABLE) k.enabled = false;
+    }
+    k.udata = c.udata;
+    int err = 0;
+    if (id.rd.exists && id.wr.exists && ((id.rd.flags ^ id.wr.flags) & EV_CLEAR))
+      err = EINVAL;  // one epoll registration per fd: both filters must agree on EV_CLEAR
+    else
+      err = Sync(q, fd, id);
+    if (err) {
+      k = saved;
+      if (id.empty()) {
+        Sync(q, fd, id);
+        q.idents.erase(it);
+      }
+    }
+    return err;
+  }
+
+  if (it == q.idents.end() || !it->second.of(c.filter).exists) return ENOENT;
+  Knote& k = it->second.of(c.filter);
+  if (c.flags & EV_ENABLE) k.enabled = true;
+  if (c.flags & EV_DISABLE) k.enabled = false;
+  return Sync(q, fd, it->second);
+}
+
+intptr_t Readable(int fd) {
+  int n = 0;
+  return ioctl(fd, FIONREAD, &n) == 0 ? n : 0;  // 0 where FIONREAD has no meaning (listeners)
+}
+
+intptr_t Writable(int fd) {
+  int sndbuf = 0, queued = 0;
+  socklen_t len = sizeof sndbuf;
+  if (getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, &len) != 0) return 0;
+  if (ioctl(fd, SIOCOUTQ, &queued) != 0) return 0;
+  return sndbuf > queued ? sndbuf - queued : 0;
+}
+
+// Splits one epoll event into the kevents of its enabled knotes; returns how many it wrote.
+int Deliver(Kq& q, const struct epoll_event& e, struct kevent* out, int room) {
+  int fd = static_cast<int>(static_cast<uint32_t>(e.data.u64));
+  uint32_t serial = static_cast<uint32_t>(e.data.u64 >> 32);
+  auto it = q.idents.find(fd);
+  if (it == q.idents.end() || it->second.serial != serial) return 0;  // stale registration
+  Ident& id = it->second;
+  uint32_t ev = e.events;
+  int n = 0;
+  bool oneshotFired = false;
+  for (int16_t filter : {static_cast<int16_t>(EVFILT_READ), static_cast<int16_t>(EVFILT_WRITE)}) {
+    Knote& k = id.of(filter);
+    if (!k.exists || !k.enabled) continue;
+    bool ready, eof;
+    if (filter == EVFILT_READ) {
+      ready = ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR);
+      eof = ev & (EPOLLRDHUP | EPOLLHUP);
+    } else {
+      ready = ev & (EPOLLOUT | EPOLLHUP | EPOLLERR);
+      eof = ev & EPOLLHUP;
+    }
+    if (!ready) continue;
+    if (n == room) {
+      // No room for this filter: re-register so that an edge-triggered registration
+      // reports it again (a level-triggered one would anyway).
+      Sync(q, fd, id);
+      break;
+    }
+    struct kevent& o = out[n++];
+    o.ident = static_cast<uintptr_t>(fd);
+    o.filter = filter;
+    o.flags = k.flags;
+    o.fflags = 0;
+    o.data = filter == EVFILT_READ ? Readable(fd) : Writable(fd);
+    o.udata = k.udata;
+    if (eof) {
+      o.flags |= EV_EOF;
+      if (ev & EPOLLERR) o.fflags = kStandInSoError;
+    }
+    if (k.flags & EV_ONESHOT) {
+      k = Knote{};  // EV_ONESHOT: the knote is deleted once its event is retrieved
+      oneshotFired = true;
+    }
+  }
+  if (oneshotFired) {
+    Sync(q, fd, id);
+    if (id.empty()) q.idents.erase(it);
+  }
+  return n;
+}
+
+int64_t NowMs() {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
+}
+
+}  // namespace
+
+int kqueue(void) {
+  int epfd = epoll_create1(EPOLL_CLOEXEC);
+  if (epfd < 0) return -1;
+  auto q = std::make_shared<Kq>();
+  struct stat st;
+  if (fstat(epfd, &st) != 0) {
+    int e = errno;
+    close(epfd);
+    errno = e;
+    return -1;
+  }
+  q->epfd = epfd;
+  q->dev = st.st_dev;
+  q->ino = st.st_ino;
+  std::lock_guard<std::mutex> lock(g_mu);
+  // Forget queues whose fds were closed since: they can no longer be named.
+  for (auto it = g_kqs.begin(); it != g_kqs.end();)
+    it = SameFile(it->first, it->second->dev, it->second->ino) ? std::next(it) : g_kqs.erase(it);
+  g_kqs[epfd] = q;
+  return epfd;
+}
+
+int kevent(int kq, const struct kevent* changelist, int nchanges, struct kevent* eventlist,
+           int nevents, const struct timespec* timeout) {
+  std::shared_ptr<Kq> q = Find(kq);
+  if (!q) {
+    errno = EBADF;
+    return -1;
+  }
+  if (nchanges < 0 || nevents < 0) {
+    errno = EINVAL;
+    return -1;
+  }
+  // Changes first, in order. A failed change, or any change with EV_RECEIPT, is reported as
+  // an EV_ERROR entry while there is room; without room, kevent fails with that errno and
+  // the changes after it are not applied. Once any such entry was written, kevent returns
+  // them at once without collecting events (FreeBSD).
+  int nerrors = 0;
+  for (int i = 0; i < nchanges; i++) {
+    const struct kevent& c = changelist[i];
+    int err = Apply(*q, c);
+    if (err == 0 && !(c.flags & EV_RECEIPT)) continue;
+    if (nevents == 0) {
+      if (err == 0) return nerrors;
+      errno = err;
+      return -1;
+    }
+    struct kevent& o = eventlist[nerrors++];
+    o = c;
+    o.flags = EV_ERROR;
+    o.data = err;
+    nevents--;
+  }
+  if (nerrors) return nerrors;
+  if (nevents == 0) return 0;
+
+  int64_t waitMs = -1;
+  if (timeout) {
+    if (timeout->tv_sec < 0 || timeout->tv_nsec < 0 || timeout->tv_nsec >= 1000000000L) {
+      errno = EINVAL;
+      return -1;
+    }
+    // Rounded up: a kevent timeout is a minimum, never cut short.
+    waitMs = static_cast<int64_t>(timeout->tv_sec) * 1000 + (timeout->tv_nsec + 999999) / 1000000;
+  }
+  int64_t deadline = waitMs >= 0 ? NowMs() + waitMs : -1;
+  // At most half as many fds as entries: each fd can yield two kevents (READ and WRITE).
+  int maxfds = nevents > 1 ? nevents / 2 : 1;
+  if (q->buf.size() < static_cast<size_t>(maxfds)) q->buf.resize(maxfds);
+  for (;;) {
+    int ms = static_cast<int>(deadline < 0 ? -1 : std::max<int64_t>(0, deadline - NowMs()));
+    int n = epoll_wait(q->epfd, q->buf.data(), maxfds, ms);
+    if (n < 0) return -1;  // EINTR included, as from a real kevent
+    int count = 0;
+    for (int i = 0; i < n && count < nevents; i++)
+      count += Deliver(*q, q->buf[i], eventlist + count, nevents - count);
+    // Only stale registrations answered: keep waiting out the caller's timeout.
+    if (count > 0 || n == 0 || ms == 0) return count;
+  }
+}

@@ -1,0 +1,305 @@
+// kqueue backend (macOS, FreeBSD and the other BSDs; on Linux only in the kqemu test build,
+// over the epoll emulation in kqueue_emul/). READ and WRITE are separate knotes (filters),
+// so one fd can yield two events in one batch, one per filter.
+//
+// Changes are batched: add/modify/remove only append to a changelist that rides on the
+// next kevent() call, the one that waits. Two exceptions, both flushed with EV_RECEIPT
+// (which applies changes without draining events and reports each one's errno):
+// - the changelist grows past kMaxPending (10,000 adds must not hold 20,000 changes);
+// - fd() was handed out: integrated mode polls the kqueue fd from libuv between our
+//   waits, so the kernel must know every registration at once.
+// Validation the caller can act on (ENOENT for an fd never added, EBADF for a closed fd
+// at add) is synchronous, from this poller's own registration table, as epoll's is.
+#include "poller.h"
+
+#if defined(FDR_KQUEUE_EMULATION)
+#include "kqueue_emul/sys/event.h"  // test build only: kqueue()/kevent() over epoll
+#define FDR_KQUEUE_AVAILABLE 1
+#elif defined(__APPLE__) || defined(__FreeBSD__) || defined(__OpenBSD__) || defined(__NetBSD__) || \
+    defined(__DragonFly__)
+#include <sys/types.h>
+#include <sys/event.h>
+#include <sys/time.h>
+#define FDR_KQUEUE_AVAILABLE 1
+#endif
+
+#if defined(FDR_KQUEUE_AVAILABLE)
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdint>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+namespace fdr {
+namespace {
+
+// udata is void* on FreeBSD/macOS/OpenBSD and intptr_t on older NetBSD.
+using UData = decltype(std::declval<struct kevent>().udata);
+static_assert(sizeof(UData) >= 8, "kqueue backend: udata must hold a 64-bit token (slot + generation)");
+
+// Marks changes whose failure nobody needs to hear of (EV_DELETE, EV_DISABLE).
+const uint64_t kNoToken = ~uint64_t{0};
+// Past this many pending changes, they are flushed without waiting.
+constexpr size_t kMaxPending = 1024;
+
+uint64_t Pack(Token t) { return (static_cast<uint64_t>(t.generation) << 32) | t.slot; }
+UData ToUData(uint64_t v) { return (UData)(uintptr_t)v; }
+uint64_t FromUData(UData u) { return static_cast<uint64_t>((uintptr_t)u); }
+
+class KqueuePoller final : public Poller {
+ public:
+  explicit KqueuePoller(int kq) : kq_(kq) {}
+  ~KqueuePoller() override { close(); }
+
+  const char* name() const override { return "kqueue"; }
+  uint32_t supportedOptions() const override { return kEdge | kOneshot; }
+
+  Status add(int fd, Token token, uint32_t interest) override {
+    if (kq_ < 0) return Status::Errno(EBADF, "kevent");
+    // A closed fd is refused now, as epoll_ctl does, not one batch later.
+    if (fd < 0 || fcntl(fd, F_GETFD) < 0) return Status::Errno(fd < 0 ? EBADF : errno, "fcntl");
+    // EV_ADD is add-or-modify: an fd already in the table is re-registered (it may be a new
+    // file that reused the number of one closed without remove: close dropped its knotes).
+    auto it = regs_.find(fd);
+    Registration prev = it != regs_.end() ? it->second : Registration{};
+    Queue(fd, prev, it != regs_.end(), token, interest);
+    return Commit(fd, true);
+  }
+
+  Status modify(int fd, Token token, uint32_t interest) override {
+    if (kq_ < 0) return Status::Errno(EBADF, "kevent");
+    auto it = regs_.find(fd);
+    if (it == regs_.end()) return Status::Errno(ENOENT, "kevent");
+    Queue(fd, it->second, true, token, interest);
+    return Commit(fd, false);
+  }
+
+  Status remove(int fd) override {
+    if (kq_ < 0) return Status::Errno(EBADF, "kevent");
+    auto it = regs_.find(fd);
+    if (it == regs_.end()) return Status::Errno(ENOENT, "kevent");
+    if (it->second.rd) Push(fd, EVFILT_READ, EV_DELETE, kNoToken);
+    if (it->second.wr) Push(fd, EVFILT_WRITE, EV_DELETE, kNoToken);
+    regs_.erase(it);
+    Forget(fd);
+    return Commit(fd, false);
+  }
+
+  int wait(int timeoutMs, uint32_t* out, int capacity) override {
+    if (kq_ < 0) return -EBADF;
+    if (capacity <= 0) return 0;
+    int count = 0;
+    // Events left over from an earlier batch go first.
+    size_t taken = 0;
+    while (taken < carry_.size() && count < capacity) Put(out, &count, carry_[taken++]);
+    carry_.erase(carry_.begin(), carry_.begin() + taken);
+    if (count == capacity) return count;
+
+    for (int attempt = 0; attempt < 2; attempt++) {
+      int room = capacity - count;
+      // Room for every change's EV_ERROR as well as for `room` events: a failed change
+      // without room would make kevent fail and drop the changes after it.
+      size_t size = static_cast<size_t>(room) + changes_.size();
+      if (events_.size() < size) events_.resize(size);
+      struct timespec ts, *pts = nullptr;
+      if (timeoutMs >= 0 || count > 0) {
+        int ms = count > 0 ? 0 : timeoutMs;
+        ts.tv_sec = ms / 1000;
+        ts.tv_nsec = static_cast<long>(ms % 1000) * 1000000L;
+        pts = &ts;
+      }
+      int n = kevent(kq_, changes_.data(), static_cast<int>(changes_.size()), events_.data(),
+                     static_cast<int>(size), pts);
+      int err = errno;
+      changes_.clear();  // applied (also on EINTR: changes are processed before the scan)
+      if (n < 0) return err == EINTR || count > 0 ? count : -err;
+      bool onlyErrors = n > 0;
+      for (int i = 0; i < n; i++) {
+        const struct kevent& e = events_[i];
+        if (e.flags & EV_ERROR) {
+          Failed(e);
+          continue;
+        }
+        onlyErrors = false;
+        uint32_t bits = e.filter == EVFILT_READ ? kReadable : kWritable;
+        if (e.flags & EV_EOF) {
+          bits |= kHangup;  // READ: the peer shut down its side; WRITE: we can send no more
+          if (e.fflags != 0) bits |= kError;  // fflags holds the socket's pending errno
+        }
+        uint64_t t = FromUData(e.udata);
+        Event ev{static_cast<int>(e.ident), static_cast<uint32_t>(t), static_cast<uint32_t>(t >> 32), bits};
+        if (count < capacity)
+          Put(out, &count, ev);
+        else
+          carry_.push_back(ev);  // the eventlist also had room for the changes' errors
+      }
+      while (!carry_.empty() && count < capacity) {  // failed changes reported just now
+        Put(out, &count, carry_.front());
+        carry_.erase(carry_.begin());
+      }
+      // FreeBSD returns at once when a change failed, without waiting: if every failure
+      // was harmless, wait as asked.
+      if (!(onlyErrors && count == 0 && timeoutMs != 0)) break;
+    }
+    return count;
+  }
+
+  int fd() const override {
+    // Integrated mode starts here: from now on the kernel must see each change at once.
+    auto* self = const_cast<KqueuePoller*>(this);
+    self->immediate_ = true;
+    self->FlushWithReceipts(-1, nullptr);
+    return kq_;
+  }
+
+  void close() override {
+    if (kq_ >= 0) {
+      ::close(kq_);  // the fd is released even when close reports EINTR
+      kq_ = -1;
+    }
+    regs_.clear();
+    std::vector<struct kevent>().swap(changes_);
+    std::vector<struct kevent>().swap(events_);
+    std::vector<struct kevent>().swap(receipts_);
+    std::vector<Event>().swap(carry_);
+  }
+
+ private:
+  // What this poller asked of the kernel for one fd. rd/wr: a knote may exist for that
+  // filter (enabled or disabled; a fired EV_ONESHOT one is gone, which EV_DELETE tolerates).
+  struct Registration {
+    Token token{0, 0};
+    uint32_t interest = 0;
+    bool rd = false;
+    bool wr = false;
+  };
+  struct Event {
+    int fd;
+    uint32_t slot, generation, bits;
+  };
+
+  void Push(int fd, int16_t filter, uint16_t flags, uint64_t token) {
+    struct kevent k;
+    EV_SET(&k, static_cast<uintptr_t>(fd), filter, flags, 0, 0, ToUData(token));
+    changes_.push_back(k);
+  }
+
+  void Queue(int fd, Registration prev, bool known, Token token, uint32_t interest) {
+    uint16_t mode = ((interest & kEdge) ? EV_CLEAR : 0) | ((interest & kOneshot) ? EV_ONESHOT : 0);
+    if (known && (prev.interest & kOptionMask) != (interest & kOptionMask)) {
+      // EV_CLEAR and EV_ONESHOT are fixed when a knote is created: a new mode needs new knotes.
+      if (prev.rd) Push(fd, EVFILT_READ, EV_DELETE, kNoToken);
+      if (prev.wr) Push(fd, EVFILT_WRITE, EV_DELETE, kNoToken);
+      prev.rd = prev.wr = false;
+    }
+    Registration next{token, interest, prev.rd, prev.wr};
+    // EV_DISABLE rather than EV_DELETE for a dropped interest: toggling WRITABLE on and off
+    // as a send buffer fills and drains is the common case, and keeps the knote.
+    if (interest & kReadable) {
+      Push(fd, EVFILT_READ, EV_ADD | EV_ENABLE | mode, Pack(token));
+      next.rd = true;
+    } else if (next.rd) {
+      Push(fd, EVFILT_READ, EV_DISABLE, kNoToken);
+    }
+    if (interest & kWritable) {
+      Push(fd, EVFILT_WRITE, EV_ADD | EV_ENABLE | mode, Pack(token));
+      next.wr = true;
+    } else if (next.wr) {
+      Push(fd, EVFILT_WRITE, EV_DISABLE, kNoToken);
+    }
+    regs_[fd] = next;
+    Forget(fd);
+  }
+
+  // Sends the changelist now when it must not wait; otherwise leaves it for wait().
+  Status Commit(int fd, bool isAdd) {
+    if (!immediate_ && changes_.size() < kMaxPending) return Status::Ok();
+    int err = 0;
+    FlushWithReceipts(immediate_ ? fd : -1, &err);
+    if (err == 0) return Status::Ok();
+    if (isAdd) regs_.erase(fd);
+    return Status::Errno(err, "kevent");
+  }
+
+  // Applies the pending changes without collecting events. A failed registration of
+  // `opFd` is returned in *opErr; one of any other fd becomes an ERROR event for its token.
+  void FlushWithReceipts(int opFd, int* opErr) {
+    if (changes_.empty() || kq_ < 0) return;
+    size_t n = changes_.size();
+    for (struct kevent& k : changes_) k.flags |= EV_RECEIPT;
+    if (receipts_.size() < n) receipts_.resize(n);
+    struct timespec zero = {0, 0};
+    int r = kevent(kq_, changes_.data(), static_cast<int>(n), receipts_.data(), static_cast<int>(n), &zero);
+    changes_.clear();
+    for (int i = 0; i < r; i++) {
+      const struct kevent& e = receipts_[i];
+      if (!(e.flags & EV_ERROR) || e.data == 0 || FromUData(e.udata) == kNoToken) continue;
+      if (opErr && static_cast<int>(e.ident) == opFd) {
+        if (*opErr == 0) *opErr = static_cast<int>(e.data);
+        continue;
+      }
+      Failed(e);
+    }
+  }
+
+  // A registration the kernel refused in a batch (the fd was closed before the batch went
+  // out, typically) is reported to its owner as ERROR. Failures of EV_DELETE/EV_DISABLE
+  // mean the knote is already gone, which is what was asked.
+  void Failed(const struct kevent& e) {
+    uint64_t t = FromUData(e.udata);
+    if (e.data == 0 || t == kNoToken) return;
+    carry_.push_back(Event{static_cast<int>(e.ident), static_cast<uint32_t>(t), static_cast<uint32_t>(t >> 32), kError});
+  }
+
+  void Put(uint32_t* out, int* count, const Event& e) {
+    uint32_t* o = out + *count * kEventStride;
+    o[0] = e.slot;
+    o[1] = e.generation;
+    o[2] = e.bits;
+    ++*count;
+  }
+
+  // Drops carried events of an fd whose registration changed or went.
+  void Forget(int fd) {
+    if (carry_.empty()) return;
+    size_t j = 0;
+    for (size_t i = 0; i < carry_.size(); i++)
+      if (carry_[i].fd != fd) carry_[j++] = carry_[i];
+    carry_.resize(j);
+  }
+
+  int kq_;
+  bool immediate_ = false;
+  std::unordered_map<int, Registration> regs_;
+  std::vector<struct kevent> changes_;   // the changelist of the next kevent call
+  std::vector<struct kevent> events_;    // kevent's eventlist, grown once and reused
+  std::vector<struct kevent> receipts_;  // EV_RECEIPT answers of a flush
+  std::vector<Event> carry_;             // events not yet handed out (no room, failed changes)
+};
+
+}  // namespace
+
+std::unique_ptr<Poller> MakeKqueuePoller(Status* status) {
+  int kq = kqueue();
+  if (kq < 0) {
+    *status = Status::Errno(errno, "kqueue");
+    return nullptr;
+  }
+  // kqueue fds are not inherited across fork; CLOEXEC keeps exec'd children clean too.
+  if (fcntl(kq, F_SETFD, FD_CLOEXEC) < 0) {
+    int e = errno;
+    ::close(kq);
+    *status = Status::Errno(e, "fcntl");
+    return nullptr;
+  }
+  *status = Status::Ok();
+  return std::make_unique<KqueuePoller>(kq);
+}
+
+}  // namespace fdr
+
+#endif  // FDR_KQUEUE_AVAILABLE
