@@ -1,0 +1,388 @@
+/**
+ * The shared base of every connection-oriented transport (Twisted's abstract.FileDescriptor):
+ * the write queue, its flush through the reactor's batch writer, the producer/consumer
+ * logic with high and low water marks, and the reading switch. tcp.ts and unix.ts only add
+ * what differs (addresses, socket options); connection.ts adds the stream semantics.
+ *
+ * Writing never makes a syscall in `write()`: the bytes are queued and the reactor is asked
+ * for a flush at the end of its iteration, where one native `writevBatch` writes the queues
+ * of every connection that wrote. Only when the kernel takes less than everything does the
+ * transport register for WRITABLE, and it unregisters as soon as the queue is empty.
+ * Queued buffers are referenced, not copied: a caller must not change a buffer it wrote.
+ */
+import { log } from "../log";
+import { AGAIN, native, isSyscallError } from "../native";
+import type { IBatchReadDescriptor, IBatchWriter, IWriteDescriptor } from "../reactor/interfaces";
+import type { IReactorFDSet } from "./fdset";
+import type { IPullProducer, IPushProducer } from "./interfaces";
+import { connectionLostFrom, syscallError } from "./oserror";
+
+/** Queued bytes above which a streaming producer is paused (Twisted's bufferSize is 64 KiB). */
+export const DEFAULT_HIGH_WATER_MARK = 64 * 1024;
+/** Queued bytes at or below which a paused streaming producer is resumed. */
+export const DEFAULT_LOW_WATER_MARK = 16 * 1024;
+
+/** Size of the private buffer used by the rare unbatched `doRead`. */
+const FALLBACK_READ_SIZE = 64 * 1024;
+
+/**
+ * A registered socket with a write queue and producer support. Subclasses implement
+ * `readResult` (what to do with bytes read) and `closed` (tell the protocol).
+ */
+export abstract class FileDescriptor implements IBatchReadDescriptor, IWriteDescriptor, IBatchWriter, IPushProducer {
+  /** The reactor performs this descriptor's reads in its batch (IBatchReadDescriptor). */
+  readonly batchRead = true as const;
+  /** True while the connection is up. */
+  connected = false;
+  /** True once loseConnection was called (closing after the flush). */
+  disconnecting = false;
+  /** True once the connection is closed for good. */
+  disconnected = false;
+  /** Queued bytes above which a streaming producer is paused. */
+  writeHighWaterMark = DEFAULT_HIGH_WATER_MARK;
+  /** Queued bytes at or below which a paused streaming producer is resumed. */
+  writeLowWaterMark = DEFAULT_LOW_WATER_MARK;
+  /** The registered producer, or null. */
+  producer: IPushProducer | IPullProducer | null = null;
+  /** True when `producer` is a push (streaming) producer. */
+  streamingProducer = false;
+  /** True while this transport has paused a streaming producer. */
+  producerPaused = false;
+
+  /** The raw fd (-1 once closed). */
+  protected fd: number;
+  /** The reactor this descriptor is registered with. */
+  protected readonly reactor: IReactorFDSet;
+  /** loseWriteConnection was called: shut the write side once the queue is empty. */
+  protected writeDisconnecting = false;
+  /** The write side is shut. */
+  protected writeDisconnected = false;
+
+  private readonly queue: Uint8Array[] = [];
+  private queued = 0;
+  private reading = false;
+  private writing = false;
+  private flushRequested = false;
+
+  constructor(reactor: IReactorFDSet, fd: number) {
+    this.reactor = reactor;
+    this.fd = fd;
+  }
+
+  /** The raw fd number (-1 once closed). */
+  fileno(): number {
+    return this.fd;
+  }
+
+  /** Bytes queued and not yet taken by the kernel. */
+  bufferedBytes(): number {
+    return this.queued;
+  }
+
+  // -- reading ---------------------------------------------------------------------------
+
+  /** Bytes read by the reactor's batch (`data` is a slab view that now belongs to us), EOF (0) or -errno. */
+  abstract readResult(data: Buffer | null, result: number): Error | void;
+
+  /** Reads once into a private buffer: used only by a reactor that does not batch this reader. */
+  doRead(): Error | void {
+    const buf = Buffer.allocUnsafe(FALLBACK_READ_SIZE);
+    let n: number;
+    try {
+      n = native.read(this.fd, buf, 0, buf.length);
+    } catch (e) {
+      if (isSyscallError(e)) return this.readResult(null, -e.errno);
+      throw e;
+    }
+    if (n === AGAIN) return;
+    return this.readResult(n > 0 ? buf.subarray(0, n) : null, n);
+  }
+
+  /** Registers for reading (idempotent). */
+  startReading(): void {
+    if (!this.reading && !this.disconnected) {
+      this.reading = true;
+      this.reactor.addReader(this);
+    }
+  }
+
+  /** Unregisters from reading (idempotent). */
+  stopReading(): void {
+    if (this.reading) {
+      this.reading = false;
+      this.reactor.removeReader(this);
+    }
+  }
+
+  // -- writing ---------------------------------------------------------------------------
+
+  /** Queues bytes (a string is sent as UTF-8); ignored once the connection or its write side is closed. */
+  write(data: Uint8Array | string): void {
+    if (!this.connected || this.writeDisconnected || this.writeDisconnecting) return;
+    let buf: Uint8Array;
+    if (typeof data === "string") buf = Buffer.from(data, "utf8");
+    else if (data instanceof Uint8Array) buf = data;
+    else throw new TypeError("write: data must be a Buffer, Uint8Array or string");
+    if (buf.length === 0) return;
+    this.queue.push(buf);
+    this.queued += buf.length;
+    this.scheduleFlush();
+    if (this.queued > this.writeHighWaterMark) this.overHighWater();
+  }
+
+  /** Queues several buffers in order. */
+  writeSequence(data: ReadonlyArray<Uint8Array | string>): void {
+    if (!Array.isArray(data)) throw new TypeError("writeSequence: data must be an array of Buffers or strings");
+    for (let i = 0; i < data.length; i++) this.write(data[i]);
+  }
+
+  /** The queue the reactor's batch flush writes (our own array: the reactor only reads it). */
+  pendingBuffers(): Uint8Array[] {
+    return this.queue;
+  }
+
+  /** The batch flush took `result` bytes (possibly partial), AGAIN, or failed with -errno. */
+  wrote(result: number): void {
+    this.flushRequested = false;
+    if (this.disconnected) return;
+    if (result > 0) {
+      this.consume(result);
+    } else if (result < 0 && result !== AGAIN) {
+      this.lose(connectionLostFrom(syscallError(-result, "writev")));
+      return;
+    }
+    if (this.queued > 0) this.startWriting();
+    else this.drained();
+  }
+
+  /** The fd is writable again: writes what is queued; stops watching WRITABLE once empty. */
+  doWrite(): Error | void {
+    if (this.queued > 0) {
+      let n: number;
+      try {
+        n = native.writev(this.fd, this.queue);
+      } catch (e) {
+        if (!isSyscallError(e)) throw e;
+        this.lose(connectionLostFrom(e));
+        return;
+      }
+      if (n > 0) this.consume(n);
+      if (this.queued > 0) return;
+    }
+    this.stopWriting();
+    this.drained();
+  }
+
+  /** Registers for WRITABLE (idempotent). */
+  protected startWriting(): void {
+    if (!this.writing && !this.disconnected) {
+      this.writing = true;
+      this.reactor.addWriter(this);
+    }
+  }
+
+  /** Unregisters from WRITABLE (idempotent). */
+  protected stopWriting(): void {
+    if (this.writing) {
+      this.writing = false;
+      this.reactor.removeWriter(this);
+    }
+  }
+
+  private scheduleFlush(): void {
+    // While registered for WRITABLE, doWrite will take the new bytes with the rest.
+    if (!this.flushRequested && !this.writing) {
+      this.flushRequested = true;
+      this.reactor.requestFlush(this);
+    }
+  }
+
+  private consume(n: number): void {
+    const q = this.queue;
+    if (n >= this.queued) {
+      q.length = 0;
+      this.queued = 0;
+    } else {
+      this.queued -= n;
+      let i = 0;
+      while (n > 0) {
+        const b = q[i];
+        if (b.length <= n) {
+          n -= b.length;
+          i++;
+        } else {
+          q[i] = b.subarray(n);
+          n = 0;
+        }
+      }
+      if (i > 0) q.splice(0, i);
+    }
+    if (this.producerPaused && this.queued <= this.writeLowWaterMark) this.resumeProducer();
+  }
+
+  /** The queue is empty: feed a pull producer, or finish a pending close/half-close. */
+  private drained(): void {
+    if (this.producer !== null && (!this.streamingProducer || this.producerPaused)) {
+      this.resumeProducer();
+      return;
+    }
+    if (this.queued > 0) return;
+    if (this.disconnecting) {
+      if (this.producer === null || this.streamingProducer) this.closeCleanly();
+    } else if (this.writeDisconnecting && !this.writeDisconnected) {
+      this.shutdownWrite();
+    }
+  }
+
+  // -- closing ---------------------------------------------------------------------------
+
+  /** Closes after everything queued has been written (and an attached pull producer unregistered). */
+  loseConnection(): void {
+    if (!this.connected || this.disconnecting) return;
+    if (this.writeDisconnected) {
+      this.closeCleanly();
+      return;
+    }
+    this.disconnecting = true;
+    this.stopReading();
+    // Close from doWrite, as Twisted does: never inside the caller's own stack frame.
+    if (!this.flushRequested) this.startWriting();
+  }
+
+  /** Half-close: shuts the write side once the queue is flushed; reading goes on. */
+  loseWriteConnection(): void {
+    if (!this.connected || this.writeDisconnecting || this.writeDisconnected) return;
+    this.writeDisconnecting = true;
+    if (!this.flushRequested) this.startWriting();
+  }
+
+  /** Closes now, dropping whatever is queued; the protocol gets ConnectionAborted. */
+  abstract abortConnection(): void;
+
+  /** Closes with ConnectionDone. */
+  protected abstract closeCleanly(): void;
+
+  /** Shuts down the write side (the queue is empty). */
+  protected abstract shutdownWrite(): void;
+
+  /** Closes with `reason` (a ConnectionLost or ConnectionDone): the single way out. */
+  protected lose(reason: Error): void {
+    this.connectionLost(reason);
+  }
+
+  /**
+   * The connection is gone (called by the transport itself, or by the reactor when it
+   * drops the descriptor): unregisters, stops the producer, closes the fd once, then
+   * tells the owner through `closed(reason)`.
+   */
+  connectionLost(reason: Error): void {
+    if (this.disconnected) return;
+    this.disconnected = true;
+    this.connected = false;
+    this.stopReading();
+    this.stopWriting();
+    this.queue.length = 0;
+    this.queued = 0;
+    const p = this.producer;
+    this.producer = null;
+    if (p !== null) {
+      try {
+        p.stopProducing();
+      } catch (e) {
+        log("error", "producer.stopProducing threw", e);
+      }
+    }
+    const fd = this.fd;
+    this.fd = -1;
+    try {
+      native.close(fd);
+    } catch (e) {
+      log("warn", `close(${fd}) failed`, e);
+    }
+    this.closed(reason);
+  }
+
+  /** Told once, after the fd is closed: subclasses pass `reason` to the protocol. */
+  protected abstract closed(reason: Error): void;
+
+  // -- producers and consumers (IConsumer) -------------------------------------------------
+
+  /**
+   * Attaches a producer: a streaming (push) producer is paused while more than
+   * `writeHighWaterMark` bytes are queued and resumed at `writeLowWaterMark`; a pull
+   * producer is asked for a chunk each time the queue empties.
+   */
+  registerProducer(producer: IPushProducer | IPullProducer, streaming: boolean): void {
+    if (producer === null || typeof producer !== "object" || typeof producer.resumeProducing !== "function") {
+      throw new TypeError("registerProducer: producer must have resumeProducing and stopProducing");
+    }
+    if (this.producer !== null) {
+      throw new Error(`registerProducer: a producer is already registered (unregister it first)`);
+    }
+    if (this.disconnected) {
+      producer.stopProducing();
+      return;
+    }
+    this.producer = producer;
+    this.streamingProducer = streaming === true;
+    this.producerPaused = false;
+    if (!this.streamingProducer) producer.resumeProducing();
+    else if (this.queued > this.writeHighWaterMark) this.overHighWater();
+  }
+
+  /** Detaches the producer; a pending loseConnection then completes. */
+  unregisterProducer(): void {
+    this.producer = null;
+    this.producerPaused = false;
+    if (this.connected && this.disconnecting && this.queued === 0 && !this.flushRequested) this.startWriting();
+  }
+
+  private overHighWater(): void {
+    const p = this.producer;
+    if (p !== null && this.streamingProducer && !this.producerPaused) {
+      this.producerPaused = true;
+      try {
+        (p as IPushProducer).pauseProducing();
+      } catch (e) {
+        this.producerThrew("pauseProducing", e);
+      }
+    }
+  }
+
+  private resumeProducer(): void {
+    const p = this.producer;
+    if (p === null) return;
+    this.producerPaused = false;
+    try {
+      p.resumeProducing();
+    } catch (e) {
+      this.producerThrew("resumeProducing", e);
+    }
+  }
+
+  private producerThrew(what: string, e: unknown): void {
+    log("error", `producer.${what} threw: closing the connection`, e);
+    this.producer = null;
+    this.lose(this.callbackError(what, e));
+  }
+
+  /** The reason given to the protocol when one of its callbacks threw `e`. */
+  protected abstract callbackError(what: string, e: unknown): Error;
+
+  // -- this transport as a push producer (IPushProducer) -----------------------------------
+
+  /** Stops reading from the peer until resumeProducing. */
+  pauseProducing(): void {
+    this.stopReading();
+  }
+
+  /** Reads from the peer again. */
+  resumeProducing(): void {
+    if (this.connected && !this.disconnecting) this.startReading();
+  }
+
+  /** Stops for good: loseConnection. */
+  stopProducing(): void {
+    this.loseConnection();
+  }
+}

@@ -1,0 +1,185 @@
+/**
+ * A connected stream socket driving one protocol (Twisted's tcp.Connection): bytes read go
+ * to `dataReceived`, EOF and errors become `connectionLost(ConnectionDone | ConnectionLost)`,
+ * half-close is offered to protocols that implement `readConnectionLost`. TCP and Unix
+ * connections (tcp.ts, unix.ts) differ from this only in addresses and socket options.
+ *
+ * A protocol callback that throws loses its own connection (logged); the reason it gets is
+ * a ConnectionLost whose `cause` is the thrown value.
+ */
+import { ConnectionAborted, ConnectionDone, ConnectionLost } from "../error";
+import { log } from "../log";
+import { native, type SockAddr } from "../native";
+import { FileDescriptor } from "./abstract";
+import type { IReactorFDSet } from "./fdset";
+import type { Address, IHalfCloseableProtocol, IProtocol, ITCPTransport } from "./interfaces";
+import { connectionLostFrom, syscallError } from "./oserror";
+
+/** Does `p` want to hear about half-closes (Twisted's IHalfCloseableProtocol)? */
+function isHalfCloseable(p: IProtocol): p is IHalfCloseableProtocol {
+  return typeof (p as Partial<IHalfCloseableProtocol>).readConnectionLost === "function";
+}
+
+/** Makes the Address a protocol sees from a socket address (TCP or UNIX flavour). */
+export type AddressOf = (a: SockAddr) => Address;
+
+/**
+ * A stream connection: the transport a protocol writes through (Twisted's tcp.Server for
+ * accepted connections; Client in client.ts for outgoing ones).
+ */
+export class Connection extends FileDescriptor implements ITCPTransport {
+  /** The protocol this connection drives (null until attached). */
+  protocol: IProtocol | null = null;
+  /** The peer closed its write side (seen by a half-close-aware protocol). */
+  protected readDisconnected = false;
+  /** How socket addresses become Addresses for this kind of socket. */
+  protected readonly addressOf: AddressOf;
+  private peer: Address | null;
+  private host: Address | null = null;
+
+  /** Wraps connected socket `fd`; `peer` is the peer's address when already known (from accept). */
+  constructor(reactor: IReactorFDSet, fd: number, addressOf: AddressOf, peer: SockAddr | null) {
+    super(reactor, fd);
+    this.addressOf = addressOf;
+    this.peer = peer === null ? null : addressOf(peer);
+  }
+
+  /** The remote address (cached; read with getpeername the first time when not known). */
+  getPeer(): Address {
+    if (this.peer === null) this.peer = this.addressOf(native.getpeername(this.fd));
+    return this.peer;
+  }
+
+  /** The local address (cached after the first getsockname). */
+  getHost(): Address {
+    if (this.host === null) this.host = this.addressOf(native.getsockname(this.fd));
+    return this.host;
+  }
+
+  /** Marks the connection up, starts reading and calls `protocol.makeConnection(this)` (ports and clients call it). */
+  attach(protocol: IProtocol): void {
+    this.protocol = protocol;
+    this.connected = true;
+    this.startReading();
+    try {
+      protocol.makeConnection(this);
+    } catch (e) {
+      this.protocolThrew("makeConnection", e);
+    }
+  }
+
+  /** Bytes from the reactor's batch read, EOF (0) or -errno. */
+  readResult(data: Buffer | null, result: number): Error | void {
+    if (result > 0) {
+      if (this.disconnecting || this.disconnected) return;
+      try {
+        this.protocol!.dataReceived(data!);
+      } catch (e) {
+        this.protocolThrew("dataReceived", e);
+      }
+    } else if (result === 0) {
+      this.readEOF();
+    } else {
+      this.lose(connectionLostFrom(syscallError(-result, "read")));
+    }
+  }
+
+  private readEOF(): void {
+    const p = this.protocol!;
+    if (!isHalfCloseable(p) || this.disconnecting) {
+      this.closeCleanly();
+      return;
+    }
+    this.readDisconnected = true;
+    this.stopReading();
+    try {
+      p.readConnectionLost();
+    } catch (e) {
+      this.protocolThrew("readConnectionLost", e);
+      return;
+    }
+    // Both directions are finished: nothing more can happen on this connection.
+    if (this.writeDisconnected && !this.disconnected) this.closeCleanly();
+  }
+
+  /** Reads from the peer again (unless the peer has half-closed). */
+  override resumeProducing(): void {
+    if (!this.readDisconnected) super.resumeProducing();
+  }
+
+  /** Closes now, dropping whatever is queued: the protocol gets ConnectionAborted. */
+  abortConnection(): void {
+    if (this.disconnected) return;
+    this.lose(new ConnectionAborted("Connection was aborted locally using abortConnection."));
+  }
+
+  /** Closes with ConnectionDone. */
+  protected closeCleanly(): void {
+    this.lose(new ConnectionDone());
+  }
+
+  /** shutdown(SHUT_WR), then `writeConnectionLost`; closes when the read side is also done. */
+  protected shutdownWrite(): void {
+    this.writeDisconnected = true;
+    this.stopWriting();
+    try {
+      native.shutdown(this.fd, 1);
+    } catch (e) {
+      this.lose(new ConnectionLost("shutdown of the write side failed", { cause: e }));
+      return;
+    }
+    const p = this.protocol!;
+    if (isHalfCloseable(p) && typeof p.writeConnectionLost === "function") {
+      try {
+        p.writeConnectionLost();
+      } catch (e) {
+        this.protocolThrew("writeConnectionLost", e);
+        return;
+      }
+    }
+    if (this.readDisconnected && !this.disconnected) this.closeCleanly();
+  }
+
+  /** Enables or disables TCP_NODELAY. */
+  setTcpNoDelay(enabled: boolean): void {
+    native.setsockopt(this.fd, "TCP_NODELAY", enabled === true);
+  }
+
+  /** Enables or disables SO_KEEPALIVE. */
+  setTcpKeepAlive(enabled: boolean): void {
+    native.setsockopt(this.fd, "SO_KEEPALIVE", enabled === true);
+  }
+
+  /** Is TCP_NODELAY on? */
+  getTcpNoDelay(): boolean {
+    return native.getsockopt(this.fd, "TCP_NODELAY") !== 0;
+  }
+
+  /** Is SO_KEEPALIVE on? */
+  getTcpKeepAlive(): boolean {
+    return native.getsockopt(this.fd, "SO_KEEPALIVE") !== 0;
+  }
+
+  /** Tells the protocol (once the fd is closed). */
+  protected closed(reason: Error): void {
+    const p = this.protocol;
+    if (p === null) return;
+    try {
+      p.connectionLost(reason);
+    } catch (e) {
+      log("error", `${p.constructor.name}.connectionLost threw`, e);
+    }
+  }
+
+  /** Logs a protocol callback that threw and loses the connection with it as the cause. */
+  protected protocolThrew(what: string, e: unknown): void {
+    const name = this.protocol ? this.protocol.constructor.name : "protocol";
+    log("error", `${name}.${what} threw: closing its connection`, e);
+    this.lose(this.callbackError(`${name}.${what}`, e));
+  }
+
+  /** The reason given to the protocol when one of its callbacks threw `e`. */
+  protected callbackError(what: string, e: unknown): Error {
+    return new ConnectionLost(`${what} threw: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+  }
+}

@@ -1,0 +1,30 @@
+/**
+ * What the transport layer needs from a reactor (Twisted's IReactorFDSet + IReactorTime,
+ * plus the batch-flush request of lib/reactor/interfaces.ts and the resolver hook).
+ * lib/net depends on this shape only, never on the Reactor class: any reactor that has
+ * these methods can carry TCP and Unix transports.
+ */
+import type { IReactorTime } from "../defer/interfaces";
+import type { IBatchWriter, IReadDescriptor, IWriteDescriptor } from "../reactor/interfaces";
+
+/** A host name resolver: the address (IPv4 or IPv6 literal) for `name`, as a Deferred or promise. */
+export type Resolver = (name: string) => PromiseLike<string>;
+
+/** The reactor services used by ports, connectors and connections. */
+export interface IReactorFDSet extends IReactorTime {
+  /** Starts calling `r.doRead` (or `readResult` for batch readers) while the fd is readable. */
+  addReader(r: IReadDescriptor): void;
+  /** Starts calling `w.doWrite` while the fd is writable. */
+  addWriter(w: IWriteDescriptor): void;
+  /** Stops reading; a descriptor that is not a reader is ignored. */
+  removeReader(r: IReadDescriptor): void;
+  /** Stops writing; a descriptor that is not a writer is ignored. */
+  removeWriter(w: IWriteDescriptor): void;
+  /** Flushes `w.pendingBuffers()` at the end of this iteration, batched with other writers. */
+  requestFlush(w: IBatchWriter): void;
+  /**
+   * Resolves a host name (the DNS layer installs it; Twisted's IReactorPluggableResolver).
+   * When absent, connectors use the hosts-file resolver of lib/net/resolve.ts.
+   */
+  resolve?: Resolver;
+}

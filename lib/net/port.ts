@@ -1,0 +1,186 @@
+/**
+ * A listening stream socket (Twisted's tcp.Port): accepts connections in batches, builds a
+ * protocol for each through its factory and hands it a transport. tcp.ts and unix.ts say
+ * how the socket is made and what its addresses look like.
+ *
+ * When the process runs out of file descriptors (EMFILE/ENFILE, or the kernel of memory),
+ * the port stops accepting for a moment instead of spinning on a level-triggered readable
+ * listener, logs the first time, keeps serving its connections, and tries again.
+ */
+import { Deferred } from "../defer";
+import type { IDelayedCall } from "../defer/interfaces";
+import { CannotListenError, ConnectionDone } from "../error";
+import { log } from "../log";
+import { native, isSyscallError, type SockAddr } from "../native";
+import type { IReadDescriptor } from "../reactor/interfaces";
+import type { Connection } from "./connection";
+import type { IReactorFDSet } from "./fdset";
+import type { Address, IProtocol, IProtocolFactory } from "./interfaces";
+
+/** Connections accepted per readable event at most (the rest wait for the next iteration). */
+const ACCEPT_BATCH = 128;
+/** First pause after EMFILE/ENFILE, in seconds; doubled on each failure in a row up to the max. */
+const ACCEPT_PAUSE_MIN = 0.1;
+const ACCEPT_PAUSE_MAX = 1;
+/** accept errnos that mean "out of a resource for now", not "this listener is broken". */
+const RESOURCE_ERRORS = new Set(["EMFILE", "ENFILE", "ENOBUFS", "ENOMEM"]);
+
+/** A listening port: `getHost()`, `stopListening()`. */
+export abstract class Port implements IReadDescriptor {
+  /** True while listening. */
+  connected = false;
+  /** The factory building a protocol per accepted connection. */
+  readonly factory: IProtocolFactory;
+  /** Connections accepted so far. */
+  acceptedCount = 0;
+
+  protected fd = -1;
+  protected readonly reactor: IReactorFDSet;
+  protected readonly backlog: number;
+  private reading = false;
+  private pauseSeconds = ACCEPT_PAUSE_MIN;
+  private pauseCall: IDelayedCall | null = null;
+  private warnedResource = false;
+
+  constructor(reactor: IReactorFDSet, factory: IProtocolFactory, backlog: number) {
+    if (factory === null || typeof factory !== "object" || typeof factory.buildProtocol !== "function") {
+      throw new TypeError("factory must be a protocol factory (with buildProtocol, doStart, doStop)");
+    }
+    if (!Number.isInteger(backlog) || backlog < 0) throw new RangeError(`backlog must be an integer >= 0, received ${backlog}`);
+    this.reactor = reactor;
+    this.factory = factory;
+    this.backlog = backlog;
+  }
+
+  /** Makes the socket and binds it (throws the syscall error; the caller wraps it). */
+  protected abstract bindSocket(): number;
+  /** Words for messages: "TCP port 127.0.0.1:8080". */
+  protected abstract describe(): string;
+  /** The transport for an accepted connection. */
+  protected abstract makeTransport(fd: number, peer: SockAddr): Connection;
+  /** The address a protocol's factory sees for a peer. */
+  protected abstract peerAddress(peer: SockAddr): Address;
+  /** The local address. */
+  abstract getHost(): Address;
+  /** Called once the fd is closed (unix.ts removes its socket file). */
+  protected afterClose(): void {}
+
+  /** The raw fd of the listening socket (-1 when not listening). */
+  fileno(): number {
+    return this.fd;
+  }
+
+  /** Binds, listens, starts the factory and starts accepting; throws CannotListenError. */
+  startListening(): void {
+    let fd = -1;
+    try {
+      fd = this.bindSocket();
+      native.listen(fd, this.backlog);
+    } catch (e) {
+      if (fd >= 0) native.close(fd);
+      const code = isSyscallError(e) ? `: ${e.code}` : e instanceof Error ? `: ${e.message}` : "";
+      throw new CannotListenError(`Couldn't listen on ${this.describe()}${code}.`, { cause: e });
+    }
+    this.fd = fd;
+    this.connected = true;
+    this.factory.doStart();
+    this.startReading();
+  }
+
+  /** Accepts what is pending, up to a batch, building a protocol and a transport for each. */
+  doRead(): Error | void {
+    let batch;
+    try {
+      batch = native.accept(this.fd, ACCEPT_BATCH);
+    } catch (e) {
+      this.acceptFailed(e);
+      return;
+    }
+    this.pauseSeconds = ACCEPT_PAUSE_MIN;
+    for (let i = 0; i < batch.length && this.connected; i++) this.accepted(batch[i].fd, batch[i].address);
+    // Close anything accepted after a protocol stopped us in the middle of the batch.
+    for (let i = 0; i < batch.length && !this.connected; i++) if (batch[i].fd >= 0) native.close(batch[i].fd);
+  }
+
+  private accepted(fd: number, peer: SockAddr): void {
+    let protocol: IProtocol | null;
+    try {
+      protocol = this.factory.buildProtocol(this.peerAddress(peer));
+    } catch (e) {
+      log("error", `${this.factory.constructor.name}.buildProtocol threw: connection from ${JSON.stringify(peer)} closed`, e);
+      protocol = null;
+    }
+    if (protocol === null) {
+      native.close(fd);
+      return;
+    }
+    this.acceptedCount++;
+    this.makeTransport(fd, peer).attach(protocol);
+  }
+
+  private acceptFailed(e: unknown): void {
+    if (!isSyscallError(e) || !RESOURCE_ERRORS.has(e.code)) {
+      log("error", `accept on ${this.describe()} failed`, e);
+      return;
+    }
+    // Out of fds: the pending connection stays queued, so a level-triggered listener would
+    // wake at once forever. Step back, let connections close, and try again.
+    const level = this.warnedResource ? "debug" : "warn";
+    this.warnedResource = true;
+    log(level, `accept on ${this.describe()}: ${e.code}; not accepting for ${this.pauseSeconds} s (existing connections are still served)`);
+    this.stopReading();
+    this.pauseCall = this.reactor.callLater(this.pauseSeconds, () => {
+      this.pauseCall = null;
+      if (this.connected) this.startReading();
+    });
+    this.pauseSeconds = Math.min(this.pauseSeconds * 2, ACCEPT_PAUSE_MAX);
+  }
+
+  /** Stops accepting and closes the listening socket; the Deferred fires once closed. */
+  stopListening(): Deferred<void> {
+    this.closePort(new ConnectionDone("Port stopped listening."));
+    const d = new Deferred<void>();
+    d.callback(undefined);
+    return d;
+  }
+
+  /** Alias of stopListening (Twisted's IListeningPort.loseConnection). */
+  loseConnection(): Deferred<void> {
+    return this.stopListening();
+  }
+
+  /** The reactor dropped the listener (error or shutdown): close it. */
+  connectionLost(reason: Error): void {
+    this.closePort(reason);
+  }
+
+  private closePort(reason: Error): void {
+    void reason;
+    if (!this.connected) return;
+    this.connected = false;
+    this.stopReading();
+    if (this.pauseCall !== null) {
+      if (this.pauseCall.active()) this.pauseCall.cancel();
+      this.pauseCall = null;
+    }
+    const fd = this.fd;
+    this.fd = -1;
+    native.close(fd);
+    this.afterClose();
+    this.factory.doStop();
+  }
+
+  private startReading(): void {
+    if (!this.reading) {
+      this.reading = true;
+      this.reactor.addReader(this);
+    }
+  }
+
+  private stopReading(): void {
+    if (this.reading) {
+      this.reading = false;
+      this.reactor.removeReader(this);
+    }
+  }
+}

@@ -1,0 +1,71 @@
+/**
+ * The resolver used when the reactor has none of its own (before the DNS layer installs
+ * `reactor.resolve`): address literals as they are, and names from the hosts file
+ * (/etc/hosts), IPv4 first as Twisted's gethostbyname-based resolver does. `localhost`
+ * resolves to 127.0.0.1 even without a hosts file. Anything else fails with DNSLookupError.
+ */
+import * as fs from "node:fs";
+import { DNSLookupError } from "../error";
+import { literalFamily } from "./address";
+import type { IReactorFDSet } from "./fdset";
+
+/** Where the hosts-file resolver reads (tests may point it elsewhere). */
+export let hostsPath = "/etc/hosts";
+
+/** Changes the hosts file the default resolver reads; returns the previous path. */
+export function setHostsPath(path: string): string {
+  const previous = hostsPath;
+  hostsPath = path;
+  return previous;
+}
+
+/** Every address the hosts file gives for `name` (case-insensitive), in file order. */
+export function hostsFileAddresses(name: string, path: string = hostsPath): string[] {
+  let text: string;
+  try {
+    text = fs.readFileSync(path, "latin1");
+  } catch {
+    return [];
+  }
+  const wanted = name.toLowerCase();
+  const found: string[] = [];
+  for (const raw of text.split("\n")) {
+    const line = raw.replace(/#.*/, "").trim();
+    if (line === "") continue;
+    const fields = line.split(/\s+/);
+    if (literalFamily(fields[0]) === null) continue;
+    for (let i = 1; i < fields.length; i++) {
+      if (fields[i].toLowerCase() === wanted) {
+        found.push(fields[0]);
+        break;
+      }
+    }
+  }
+  return found;
+}
+
+/**
+ * Resolves `name` without the network: a literal is itself; otherwise the first IPv4
+ * address of the hosts file, else its first IPv6 one; "localhost" falls back to
+ * 127.0.0.1. Throws DNSLookupError for anything else.
+ */
+export function resolveFromHosts(name: string): string {
+  if (typeof name !== "string" || name === "") throw new TypeError("name must be a non-empty host name");
+  if (literalFamily(name) !== null) return name;
+  const all = hostsFileAddresses(name);
+  const v4 = all.find((a) => literalFamily(a) === "IPv4");
+  if (v4 !== undefined) return v4;
+  if (all.length > 0) return all[0];
+  if (name.toLowerCase() === "localhost") return "127.0.0.1";
+  throw new DNSLookupError(`DNS lookup failed: address '${name}' not found: no DNS resolver installed, and not in ${hostsPath}.`);
+}
+
+/**
+ * The address for `host`: a literal at once (a string), else through `reactor.resolve`
+ * when the reactor has one, else from the hosts file (throws DNSLookupError on failure).
+ */
+export function resolveHost(reactor: IReactorFDSet, host: string): string | PromiseLike<string> {
+  if (literalFamily(host) !== null) return host;
+  if (typeof reactor.resolve === "function") return reactor.resolve(host);
+  return resolveFromHosts(host);
+}
