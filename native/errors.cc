@@ -116,16 +116,33 @@ bool ArgBytes(const Napi::CallbackInfo& info, size_t i, const char* name, uint8_
 
 bool ArgWindow(const Napi::CallbackInfo& info, size_t i, const char* name, size_t minLength,
                uint8_t** data, size_t* length) {
-  uint8_t* base;
-  size_t size;
-  int64_t off, len;
-  if (!ArgBytes(info, i, name, &base, &size)) return false;
-  if (!ArgInt(info, i + 1, "offset", 0, static_cast<int64_t>(size), &off)) return false;
+  // The per-fd read/write path: one typed-array query and one double per integer when the
+  // arguments are good; the checked readers above only run to word the error.
+  napi_env env = info.Env();
+  napi_typedarray_type type;
+  size_t size = 0;
+  void* base = nullptr;
+  double off = -1, len = -1;
+  if (info.Length() > i + 2 &&
+      napi_get_typedarray_info(env, info[i], &type, &size, &base, nullptr, nullptr) == napi_ok &&
+      type == napi_uint8_array && napi_get_value_double(env, info[i + 1], &off) == napi_ok &&
+      napi_get_value_double(env, info[i + 2], &len) == napi_ok && off >= 0 &&
+      off <= static_cast<double>(size) && off == static_cast<double>(static_cast<size_t>(off)) &&
+      len >= static_cast<double>(minLength) && len <= static_cast<double>(size) - off &&
+      len == static_cast<double>(static_cast<size_t>(len))) {
+    *data = static_cast<uint8_t*>(base) + static_cast<size_t>(off);
+    *length = static_cast<size_t>(len);
+    return true;
+  }
+  uint8_t* b;
+  int64_t o, l;
+  if (!ArgBytes(info, i, name, &b, &size)) return false;
+  if (!ArgInt(info, i + 1, "offset", 0, static_cast<int64_t>(size), &o)) return false;
   if (!ArgInt(info, i + 2, "length", static_cast<int64_t>(minLength),
-              static_cast<int64_t>(size) - off, &len))
+              static_cast<int64_t>(size) - o, &l))
     return false;
-  *data = base + off;
-  *length = static_cast<size_t>(len);
+  *data = b + o;
+  *length = static_cast<size_t>(l);
   return true;
 }
 
