@@ -422,6 +422,17 @@ describe("UDP", () => {
   });
 });
 
+describe("IPv6 multicast membership", () => {
+  test("joining and leaving a link-local group on the loopback interface by name", () => {
+    if (!hasIPv6Loopback() || !os.networkInterfaces().lo) return;
+    const u = track(native.socket("IPv6", "udp"));
+    native.setMembership(u, "ff02::1:77", "lo", true);
+    native.setMembership(u, "ff02::1:77", "lo", false);
+    expect(() => native.setMembership(u, "ff02::1:77", "lo", false)).toThrow(expect.objectContaining({ syscall: "setsockopt" }));
+    closeAll(u);
+  });
+});
+
 describe("Unix sockets", () => {
   test("a path socket: bind, listen, connect, accept, names and bytes", () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "fdr-"));
