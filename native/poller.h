@@ -11,6 +11,16 @@
 namespace fdr {
 
 // Interest and readiness bits, identical to the constants in lib/native.ts.
+//
+// What each backend reports (the kernels' vocabularies differ; the tests pin these down):
+// - epoll, poll: a peer's close or shutdown(SHUT_WR) is HANGUP (plus READABLE on a socket),
+//   a pipe whose writer closed is HANGUP alone, a pipe whose reader closed is
+//   WRITABLE|ERROR. HANGUP and ERROR come even for an fd registered with no interest.
+// - poll also reports an fd closed while registered (POLLNVAL) as ERROR.
+// - select has neither: EOF is READABLE, a broken pipe WRITABLE; an fd closed while
+//   registered is reported as ERROR (found with fcntl after select's EBADF).
+// So a reader treats READABLE|HANGUP|ERROR as "try a read", a writer WRITABLE|ERROR|HANGUP
+// as "try a write": the syscall then tells EOF, the error, or more data.
 enum : uint32_t {
   kReadable = 1u << 0,
   kWritable = 1u << 1,
