@@ -17,6 +17,7 @@
  *   `blockCapMs` so that Node timers and signals still get their turn.
  */
 import { performance } from "node:perf_hooks";
+import { types } from "node:util";
 import { native, READABLE, WRITABLE, ERROR, HANGUP, AGAIN, EVENT_STRIDE } from "../native";
 import type { Backend, FdWatcher, Poller } from "../native";
 import { ConnectionLost, ReactorAlreadyRunning, ReactorNotRunning, UnknownBackendError } from "../error";
@@ -433,7 +434,7 @@ export class Reactor implements IReactorTime {
       log("error", `Unhandled error in doRead of ${describe(r)}`, e);
       why = asError(e);
     }
-    if (why instanceof Error) this.disconnect(r, why);
+    if (why !== undefined && isError(why)) this.disconnect(r, why);
   }
 
   private doWrite(w: IWriteDescriptor): void {
@@ -444,7 +445,7 @@ export class Reactor implements IReactorTime {
       log("error", `Unhandled error in doWrite of ${describe(w)}`, e);
       why = asError(e);
     }
-    if (why instanceof Error) this.disconnect(w, why);
+    if (why !== undefined && isError(why)) this.disconnect(w, why);
   }
 
   /**
@@ -508,7 +509,7 @@ export class Reactor implements IReactorTime {
       log("error", `Unhandled error in readResult of ${describe(r)}`, e);
       why = asError(e);
     }
-    if (why instanceof Error) this.disconnect(r, why);
+    if (why !== undefined && isError(why)) this.disconnect(r, why);
   }
 
   private newSlab(): void {
@@ -819,8 +820,13 @@ function drainMicrotasks(): Promise<void> {
   return new Promise((resolve) => process.nextTick(resolve));
 }
 
+/** Is `e` an Error, from this realm or another (the addon's errors under jest's vm contexts)? */
+function isError(e: unknown): e is Error {
+  return e instanceof Error || types.isNativeError(e);
+}
+
 function asError(e: unknown): Error {
-  return e instanceof Error ? e : new Error(`non-Error thrown: ${String(e)}`);
+  return isError(e) ? e : new Error(`non-Error thrown: ${String(e)}`);
 }
 
 function describe(d: IFileDescriptor): string {
