@@ -350,7 +350,7 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
       let extra = "";
       const info = this._debugInfo;
       if (info !== null && (info.creator !== null || info.invoker !== null)) {
-        extra = `\n${info.describe()}\n (debug:  I: Second Invoker was:\n${stackHere()})`;
+        extra = info.describe();
       }
       throw new AlreadyCalledError(`Deferred has already been called${extra}`);
     }
