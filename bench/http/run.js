@@ -1,52 +1,14 @@
 #!/usr/bin/env node
 "use strict";
 /**
- * HTTP benchmark: keep-alive `GET /` answered with the 13-byte body "Hello, World!", load
- * from Debian's wrk (`wrk -t1 -cN --latency`, on CPU 1) against every http server of
- * bench/peers/registry.js (each on CPU 0). Primary figure: server CPU µs per request.
- *
- *   node bench/http/run.js [--rounds 3] [--duration 3] [--conns 100,1000] [--record] ...
+ * http benchmark: see bench/http/bench.js and docs/benchmarks.md.
  *   node bench/http/run.js --help
  */
 const { main } = require("../lib/runner");
-const { SERVERS } = require("../peers/registry");
-const { verifyHttp } = require("../lib/verify");
-const { runWrk, haveWrk } = require("../lib/wrk");
-
-/** One measured round: a wrk warm-up run, then the server sampled around the measured wrk run. */
-async function measure({ server, workload, opts, loadCpu, sample, cpuBetween }) {
-  if (opts.warmup > 0) await runWrk({ port: server.port, conns: workload.conns, seconds: opts.warmup, cpu: loadCpu });
-  const start = sample();
-  const r = await runWrk({ port: server.port, conns: workload.conns, seconds: opts.duration, cpu: loadCpu });
-  const end = sample();
-  const { cpuSeconds, wallSeconds } = cpuBetween(start, end);
-  return {
-    count: r.requests,
-    seconds: r.seconds,
-    rate: r.rps,
-    latencyUs: r.latencyUs,
-    errors: r.errors.total,
-    errorDetail: r.errors,
-    cpuSeconds,
-    wallSeconds,
-    rssKb: end.rssKb,
-    processes: end.pids,
-    command: r.command.replace(/-s \S+wrk_report\.lua/, "-s bench/peers/wrk_report.lua").replace(/:\d+\/$/, ":PORT/"),
-  };
-}
+const { haveWrk } = require("../lib/wrk");
 
 if (!haveWrk() && !process.argv.includes("--help")) {
   process.stderr.write("wrk is not installed: apt-get install wrk\n");
   process.exit(2);
 }
-main({
-  kind: "http",
-  script: "bench/http/run.js",
-  unit: "req",
-  registry: SERVERS,
-  defaults: { kind: "http", unit: "request", rounds: 3, duration: 3, warmup: 1, conns: [100, 1000], baseline: "node-http", wholeSeconds: true, heading: "## Peers (baseline)" },
-  workloadName: (conns) => `http-c${conns}`,
-  settings: () => "keep-alive GET /, 13-byte body; wrk counts requests, the peers' answers were checked once (status 200, body)",
-  verify: verifyHttp,
-  measure,
-});
+main(require("./bench"));

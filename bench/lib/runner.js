@@ -169,22 +169,22 @@ function checkTargets(rows, targets, unit) {
 }
 
 /**
- * Runs one benchmark. `bench` = { kind, script, unit, registry, defaults, workloadName(conns),
+ * Runs one benchmark, writing its report to `out` and progress to `err`. `bench` = { kind, script, unit, registry, defaults, workloadName(conns),
  * verify(port) → Promise<info>, measure({ server, workload, opts, sample }) → Promise<m> }
  * where m = { count, seconds, rate, latencyUs, errors, errorDetail, cpuSeconds,
  * wallSeconds, rssKb, command }. Returns the process exit code.
  */
-async function runBench(bench, argv) {
+async function runBench(bench, argv, { out = process.stdout, err: errOut = process.stderr } = {}) {
   let opts;
   try {
     opts = parseOptions(argv, bench.defaults);
   } catch (err) {
     if (!(err instanceof UsageError)) throw err;
-    process.stderr.write(`${err.message}\n${usage(bench.script, bench.defaults)}\n`);
+    errOut.write(`${err.message}\n${usage(bench.script, bench.defaults)}\n`);
     return 2;
   }
   if (opts.help) {
-    process.stdout.write(`${usage(bench.script, bench.defaults)}\n`);
+    out.write(`${usage(bench.script, bench.defaults)}\n`);
     return 0;
   }
   installCleanup();
@@ -195,14 +195,14 @@ async function runBench(bench, argv) {
   const machine = machineLine({ ...info, pinned });
   const command = `node ${bench.script}${argv.length ? " " + argv.join(" ") : ""}`;
   const date = new Date().toISOString().replace(/\.\d+Z$/, "Z");
-  process.stdout.write(`${bench.kind} benchmark · ${date}\n${machine}\n`);
+  out.write(`${bench.kind} benchmark · ${date}\n${machine}\n`);
 
   let choice;
   try {
     choice = chooseServers(bench.registry, bench.kind, opts.peers);
   } catch (err) {
     if (!(err instanceof UsageError)) throw err;
-    process.stderr.write(`${err.message}\n`);
+    errOut.write(`${err.message}\n`);
     return 2;
   }
   const notes = [];
@@ -210,7 +210,7 @@ async function runBench(bench, argv) {
   for (const s of choice.skipped) notes.push(`skipped ${s.name}: ${s.reason}`);
   if (choice.notSelected.length) notes.push(`not selected (add with --peers or --peers all): ${choice.notSelected.join(", ")}`);
   if (!pinned) notes.push(opts.pin ? "NOT pinned: taskset or CPU 1 unavailable" : "NOT pinned (--no-pin)");
-  for (const n of notes) process.stdout.write(`${n}\n`);
+  for (const n of notes) out.write(`${n}\n`);
 
   // Start every chosen server once; each is idle while another is measured.
   const running = new Map();
@@ -224,14 +224,14 @@ async function runBench(bench, argv) {
       peerInfo[spec.name] = { label: spec.label || spec.name, status: "ok", answer };
     } catch (err) {
       notes.push(`failed ${spec.name}: ${err.message.split("\n")[0]}`);
-      process.stdout.write(`failed to start or check ${spec.name}: ${err.message}\n`);
+      out.write(`failed to start or check ${spec.name}: ${err.message}\n`);
       peerInfo[spec.name] = { label: spec.label || spec.name, status: "failed", error: err.message };
       if (srv) await srv.stop();
     }
   }
   const servers = choice.chosen.filter((s) => running.has(s.name));
   if (servers.length === 0) {
-    process.stderr.write("no server could be run\n");
+    errOut.write("no server could be run\n");
     killAllNow();
     return 2;
   }
@@ -239,7 +239,7 @@ async function runBench(bench, argv) {
 
   const workloads = opts.conns.map((conns) => ({ name: bench.workloadName(conns), conns }));
   const order = interleave(servers.map((s) => s.name), workloads, opts.rounds);
-  const progress = new Progress(order.length, opts.warmup + opts.duration + 0.5);
+  const progress = new Progress(order.length, opts.warmup + opts.duration + 0.5, errOut);
   const rounds = [];
   let loadCommand = "";
   try {
@@ -258,8 +258,8 @@ async function runBench(bench, argv) {
         rounds.push({ ...base, ...derive(m) });
       } catch (err) {
         rounds.push({ ...base, error: err.message });
-        if (progress.tty) process.stderr.write("\n");
-        process.stderr.write(`${peer} round ${round} at ${workload.conns} conns failed: ${err.message}\n`);
+        if (progress.tty) errOut.write("\n");
+        errOut.write(`${peer} round ${round} at ${workload.conns} conns failed: ${err.message}\n`);
       }
     }
   } finally {
@@ -276,16 +276,16 @@ async function runBench(bench, argv) {
   if (noisy.length) notes.push(`noisy (CPU per ${bench.unit} spread > 15%): ${noisy.join(", ")}`);
   const targetResults = checkTargets(rows, opts.targets, bench.unit);
 
-  process.stdout.write(`\n${formatTable(table.headers, table.body)}\n\n`);
-  process.stdout.write(`CPU µs/${bench.unit}: server user+sys time (/proc/PID/stat) over the measured interval ÷ ${bench.unit}s; medians of ${opts.rounds} interleaved rounds, spread = (max−min)/median.\n`);
-  for (const n of notes) process.stdout.write(`note: ${n}\n`);
-  for (const t of targetResults) process.stdout.write(`${t.text}\n`);
+  out.write(`\n${formatTable(table.headers, table.body)}\n\n`);
+  out.write(`CPU µs/${bench.unit}: server user+sys time (/proc/PID/stat) over the measured interval ÷ ${bench.unit}s; medians of ${opts.rounds} interleaved rounds, spread = (max−min)/median.\n`);
+  for (const n of notes) out.write(`note: ${n}\n`);
+  for (const t of targetResults) out.write(`${t.text}\n`);
 
   const settings = `${opts.rounds} interleaved rounds, ${opts.warmup} s warm-up + ${opts.duration} s measured per round${bench.settings ? `; ${bench.settings(opts)}` : ""}; load generator: \`${loadCommand}\``;
   const jsonPath = opts.json || path.join(OUT_DIR, `${bench.kind}-${date.replace(/[:]/g, "")}.json`);
   fs.mkdirSync(path.dirname(jsonPath), { recursive: true });
   fs.writeFileSync(jsonPath, JSON.stringify({ kind: bench.kind, command, date, machine: { ...info, pinned, line: machine }, options: opts, settings, peers: peerInfo, notes, rounds, summary: rows, targets: targetResults }, null, 2));
-  process.stdout.write(`raw results: ${path.relative(process.cwd(), jsonPath)}\n`);
+  out.write(`raw results: ${path.relative(process.cwd(), jsonPath)}\n`);
 
   if (opts.record) {
     const raw = roundsTable(rounds, bench.unit);
@@ -300,7 +300,7 @@ async function runBench(bench, argv) {
       notes: [...notes, ...targetResults.map((t) => t.text)],
       rawTable: formatMarkdownTable(raw.headers, raw.body),
     });
-    process.stdout.write(`appended to ${path.relative(process.cwd(), file)} under "${opts.heading}"\n`);
+    out.write(`appended to ${path.relative(process.cwd(), file)} under "${opts.heading}"\n`);
   }
   return targetResults.some((t) => !t.ok) ? 1 : 0;
 }

@@ -1,0 +1,111 @@
+/**
+ * Reading a server's cost from /proc, checked against real processes: a child that burns a
+ * known amount of CPU and holds a known amount of memory, and a process tree whose
+ * grandchild must be found (and ended with it).
+ */
+import * as fs from "node:fs";
+import { expectNoFdLeaks } from "../support/fds";
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const proc = require("../../bench/lib/proc");
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const children = require("../../bench/lib/children");
+
+expectNoFdLeaks();
+
+/** Resolves with the first stdout line of `child` matching `re`. */
+function lineMatching(child: { stdout: NodeJS.ReadableStream }, re: RegExp): Promise<RegExpExecArray> {
+  return new Promise((resolve, reject) => {
+    let buf = "";
+    child.stdout.setEncoding("utf8");
+    child.stdout.on("data", (d: string) => {
+      buf += d;
+      const m = re.exec(buf);
+      if (m) resolve(m);
+    });
+    child.stdout.on("end", () => reject(new Error(`no line matching ${re} in ${JSON.stringify(buf)}`)));
+  });
+}
+
+describe("parseStat", () => {
+  test("counts fields from the last ')' so a command name with spaces and parentheses parses", () => {
+    // Fields 3.. of a real line, after a hostile comm.
+    const line = "4242 (my (odd) server) S 17 4242 4242 0 -1 4194560 900 0 0 0 1234 567 0 0 20 0 3 0 100 0 0\n";
+    expect(proc.parseStat(line)).toEqual({ pid: 4242, comm: "my (odd) server", state: "S", ppid: 17, utime: 1234, stime: 567 });
+  });
+  test("refuses text that is not a stat line", () => {
+    expect(() => proc.parseStat("hello")).toThrow(/not a \/proc\/PID\/stat line/);
+  });
+});
+
+describe("parseRssKb", () => {
+  test("reads the VmRSS line in KiB", () => {
+    expect(proc.parseRssKb("Name:\tnode\nVmPeak:\t  999 kB\nVmRSS:\t   51234 kB\nVmData:\t 1 kB\n")).toBe(51234);
+  });
+  test("is 0 when the process has no VmRSS line (a zombie)", () => {
+    expect(proc.parseRssKb("Name:\tx\nState:\tZ (zombie)\n")).toBe(0);
+  });
+});
+
+test("clock ticks per second comes from getconf and is a positive integer", () => {
+  const hz = proc.clockTicksPerSecond();
+  expect(Number.isInteger(hz)).toBe(true);
+  expect(hz).toBeGreaterThan(0);
+});
+
+test("a child that burned 0.3 s of CPU and holds 64 MiB shows both in its /proc sample", async () => {
+  // The child spins until its own CPU clock says 300 ms, touches 64 MiB, reports, then idles.
+  const script = `
+    const start = process.cpuUsage();
+    let used = 0;
+    while (used < 300000) { const u = process.cpuUsage(start); used = u.user + u.system; }
+    const mem = Buffer.alloc(64 * 1024 * 1024, 1);
+    const total = process.cpuUsage();
+    process.stdout.write("BURNED " + (total.user + total.system) + " " + mem[12345] + "\\n");
+    setInterval(() => {}, 1000);`;
+  const child = children.spawnTracked("burner", process.execPath, ["-e", script], { cpu: null });
+  try {
+    const m = await lineMatching(child, /BURNED (\d+) 1\n/);
+    const reportedSeconds = Number(m[1]) / 1e6;
+    const s = proc.sampleTree(child.pid);
+    const seconds = s.ticks / proc.clockTicksPerSecond();
+    // /proc counts in ticks: allow one tick below what the child measured itself.
+    expect(seconds).toBeGreaterThanOrEqual(0.3 - 1 / proc.clockTicksPerSecond());
+    expect(seconds).toBeGreaterThanOrEqual(reportedSeconds - 2 / proc.clockTicksPerSecond());
+    expect(s.rssKb).toBeGreaterThanOrEqual(64 * 1024);
+    expect(s.pids).toBe(1);
+    expect(proc.readCpuTicks(child.pid)).toBeGreaterThanOrEqual(s.ticks);
+  } finally {
+    await children.stopTracked(child);
+  }
+  expect(proc.readCpuTicks(child.pid)).toBeNull();
+  expect(children.liveCount()).toBe(0);
+});
+
+test("a process tree is sampled with its grandchild, and stopping it ends the grandchild by PID", async () => {
+  const child = children.spawnTracked("tree", "/bin/sh", ["-c", "sleep 60 & echo SLEEPER $!; wait"], { cpu: null });
+  let sleeper = 0;
+  try {
+    sleeper = Number((await lineMatching(child, /SLEEPER (\d+)\n/))[1]);
+    expect(proc.descendants(child.pid)).toContain(sleeper);
+    expect(proc.sampleTree(child.pid).pids).toBe(2);
+  } finally {
+    children.rememberFamily(child);
+    await children.stopTracked(child);
+  }
+  // SIGKILL is delivered asynchronously: give the kernel a bounded moment. Gone, or a
+  // zombie waiting for init to reap it: either way no longer running.
+  const stateOf = (): string => {
+    try {
+      return proc.parseStat(fs.readFileSync(`/proc/${sleeper}/stat`, "utf8")).state;
+    } catch {
+      return "gone";
+    }
+  };
+  let state = stateOf();
+  for (let i = 0; i < 100 && !["gone", "Z", "X"].includes(state); i++) {
+    await new Promise((r) => setTimeout(r, 20));
+    state = stateOf();
+  }
+  expect(["gone", "Z", "X"]).toContain(state);
+});
