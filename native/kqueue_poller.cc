@@ -1,15 +1,19 @@
 // kqueue backend (macOS, FreeBSD and the other BSDs; on Linux only in the kqemu test build,
-// over the epoll emulation in kqueue_emul/). READ and WRITE are separate knotes (filters),
-// so one fd can yield two events in one batch, one per filter.
+// over the epoll emulation in kqueue_emul/). READ and WRITE are separate knotes (filters);
+// their kevents for one fd are merged into one event per wait, as the other backends report.
+// ONESHOT follows the contract (the fd is disarmed after one event): EV_ONESHOT deletes
+// only the knote that fired, so the other filter is disabled in the next changelist.
 //
-// Changes are batched: add/modify/remove only append to a changelist that rides on the
-// next kevent() call, the one that waits. Two exceptions, both flushed with EV_RECEIPT
-// (which applies changes without draining events and reports each one's errno):
+// Changes are batched: add and modify only append to a changelist that rides on the next
+// kevent() call, the one that waits. remove() sends nothing at all: close(2) drops an fd's
+// knotes by itself, and one that outlives remove() (the fd stays open) is deleted the first
+// time it fires, its event dropped (as libuv does). Two exceptions flush at once, with
+// EV_RECEIPT (applies changes without draining events; reports each change's errno):
 // - the changelist grows past kMaxPending (10,000 adds must not hold 20,000 changes);
 // - fd() was handed out: integrated mode polls the kqueue fd from libuv between our
 //   waits, so the kernel must know every registration at once.
-// Validation the caller can act on (ENOENT for an fd never added, EBADF for a closed fd
-// at add) is synchronous, from this poller's own registration table, as epoll's is.
+// Errors the caller can act on are synchronous, from this poller's own table (ENOENT for
+// an fd never added, EBADF for a closed fd at add), as epoll's are.
 #include "poller.h"
 
 #if defined(FDR_KQUEUE_EMULATION)
@@ -28,9 +32,9 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdint>
-#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -62,36 +66,35 @@ class KqueuePoller final : public Poller {
     if (kq_ < 0) return Status::Errno(EBADF, "kevent");
     // A closed fd is refused now, as epoll_ctl does, not one batch later.
     if (fd < 0 || fcntl(fd, F_GETFD) < 0) return Status::Errno(fd < 0 ? EBADF : errno, "fcntl");
-    // EV_ADD is add-or-modify: an fd already in the table is re-registered (it may be a new
-    // file that reused the number of one closed without remove: close dropped its knotes).
-    auto it = regs_.find(fd);
-    Registration prev = it != regs_.end() ? it->second : Registration{};
-    Queue(fd, prev, it != regs_.end(), token, interest);
+    if (static_cast<size_t>(fd) >= regs_.size()) regs_.resize(static_cast<size_t>(fd) + 1024);
+    // An fd already live here is re-registered (EV_ADD is add-or-modify): it may be a new
+    // file that reused the number of one closed without remove(), whose knotes close dropped.
+    Queue(fd, token, interest);
     return Commit(fd, true);
   }
 
   Status modify(int fd, Token token, uint32_t interest) override {
     if (kq_ < 0) return Status::Errno(EBADF, "kevent");
-    auto it = regs_.find(fd);
-    if (it == regs_.end()) return Status::Errno(ENOENT, "kevent");
-    Queue(fd, it->second, true, token, interest);
+    if (!Live(fd)) return Status::Errno(ENOENT, "kevent");
+    Queue(fd, token, interest);
     return Commit(fd, false);
   }
 
   Status remove(int fd) override {
     if (kq_ < 0) return Status::Errno(EBADF, "kevent");
-    auto it = regs_.find(fd);
-    if (it == regs_.end()) return Status::Errno(ENOENT, "kevent");
-    if (it->second.rd) Push(fd, EVFILT_READ, EV_DELETE, kNoToken);
-    if (it->second.wr) Push(fd, EVFILT_WRITE, EV_DELETE, kNoToken);
-    regs_.erase(it);
+    if (!Live(fd)) return Status::Errno(ENOENT, "kevent");
+    regs_[fd].live = false;  // knotes stay recorded in rd/wr: a re-add must know of them
     Forget(fd);
-    return Commit(fd, false);
+    return Status::Ok();
   }
 
   int wait(int timeoutMs, uint32_t* out, int capacity) override {
     if (kq_ < 0) return -EBADF;
     if (capacity <= 0) return 0;
+    if (++stamp_ == 0) {  // the stamp wrapped: forget every mark rather than trust one
+      std::fill(seen_.begin(), seen_.end(), 0);
+      stamp_ = 1;
+    }
     int count = 0;
     // Events left over from an earlier batch go first.
     size_t taken = 0;
@@ -118,6 +121,7 @@ class KqueuePoller final : public Poller {
       changes_.clear();  // applied (also on EINTR: changes are processed before the scan)
       if (n < 0) return err == EINTR || count > 0 ? count : -err;
       bool onlyErrors = n > 0;
+      int dropped = 0;
       for (int i = 0; i < n; i++) {
         const struct kevent& e = events_[i];
         if (e.flags & EV_ERROR) {
@@ -125,26 +129,38 @@ class KqueuePoller final : public Poller {
           continue;
         }
         onlyErrors = false;
+        int fd = static_cast<int>(e.ident);
+        if (!Live(fd)) {
+          Unwanted(fd, e.filter);
+          dropped++;
+          continue;
+        }
         uint32_t bits = e.filter == EVFILT_READ ? kReadable : kWritable;
         if (e.flags & EV_EOF) {
           bits |= kHangup;  // READ: the peer shut down its side; WRITE: we can send no more
           if (e.fflags != 0) bits |= kError;  // fflags holds the socket's pending errno
         }
         uint64_t t = FromUData(e.udata);
-        Event ev{static_cast<int>(e.ident), static_cast<uint32_t>(t), static_cast<uint32_t>(t >> 32), bits};
-        if (count < capacity)
+        Event ev{fd, static_cast<uint32_t>(t), static_cast<uint32_t>(t >> 32), bits};
+        if (e.flags & EV_ONESHOT) DisarmOther(fd, e.filter);
+        if (Merge(out, ev)) continue;
+        if (count < capacity) {
+          Mark(fd, count);
           Put(out, &count, ev);
-        else
+        } else {
           carry_.push_back(ev);  // the eventlist also had room for the changes' errors
+        }
       }
       while (!carry_.empty() && count < capacity) {  // failed changes reported just now
         Put(out, &count, carry_.front());
         carry_.erase(carry_.begin());
       }
-      // FreeBSD returns at once when a change failed, without waiting: if every failure
-      // was harmless, wait as asked.
-      if (!(onlyErrors && count == 0 && timeoutMs != 0)) break;
+      // A kernel that meets a failed change returns the EV_ERROR entries at once, without
+      // scanning (FreeBSD): scan now, without waiting if there is something to return.
+      // Likewise when every event was a dropped one: the deletes go out with the rescan.
+      if (!onlyErrors && !(count == 0 && dropped > 0)) break;
     }
+    if (immediate_) FlushWithReceipts(-1, nullptr);  // lazy deletes and oneshot disarms
     return count;
   }
 
@@ -161,19 +177,22 @@ class KqueuePoller final : public Poller {
       ::close(kq_);  // the fd is released even when close reports EINTR
       kq_ = -1;
     }
-    regs_.clear();
+    std::vector<Registration>().swap(regs_);
     std::vector<struct kevent>().swap(changes_);
     std::vector<struct kevent>().swap(events_);
     std::vector<struct kevent>().swap(receipts_);
     std::vector<Event>().swap(carry_);
+    std::vector<uint64_t>().swap(seen_);
   }
 
  private:
   // What this poller asked of the kernel for one fd. rd/wr: a knote may exist for that
   // filter (enabled or disabled; a fired EV_ONESHOT one is gone, which EV_DELETE tolerates).
+  // live: registered (remove() clears it and leaves rd/wr for the lazy deletion).
   struct Registration {
     Token token{0, 0};
     uint32_t interest = 0;
+    bool live = false;
     bool rd = false;
     bool wr = false;
   };
@@ -182,36 +201,40 @@ class KqueuePoller final : public Poller {
     uint32_t slot, generation, bits;
   };
 
+  bool Live(int fd) const { return fd >= 0 && static_cast<size_t>(fd) < regs_.size() && regs_[fd].live; }
+
   void Push(int fd, int16_t filter, uint16_t flags, uint64_t token) {
     struct kevent k;
     EV_SET(&k, static_cast<uintptr_t>(fd), filter, flags, 0, 0, ToUData(token));
     changes_.push_back(k);
   }
 
-  void Queue(int fd, Registration prev, bool known, Token token, uint32_t interest) {
+  void Queue(int fd, Token token, uint32_t interest) {
+    Registration& r = regs_[fd];
     uint16_t mode = ((interest & kEdge) ? EV_CLEAR : 0) | ((interest & kOneshot) ? EV_ONESHOT : 0);
-    if (known && (prev.interest & kOptionMask) != (interest & kOptionMask)) {
+    if ((r.rd || r.wr) && (r.interest & kOptionMask) != (interest & kOptionMask)) {
       // EV_CLEAR and EV_ONESHOT are fixed when a knote is created: a new mode needs new knotes.
-      if (prev.rd) Push(fd, EVFILT_READ, EV_DELETE, kNoToken);
-      if (prev.wr) Push(fd, EVFILT_WRITE, EV_DELETE, kNoToken);
-      prev.rd = prev.wr = false;
+      if (r.rd) Push(fd, EVFILT_READ, EV_DELETE, kNoToken);
+      if (r.wr) Push(fd, EVFILT_WRITE, EV_DELETE, kNoToken);
+      r.rd = r.wr = false;
     }
-    Registration next{token, interest, prev.rd, prev.wr};
     // EV_DISABLE rather than EV_DELETE for a dropped interest: toggling WRITABLE on and off
     // as a send buffer fills and drains is the common case, and keeps the knote.
     if (interest & kReadable) {
       Push(fd, EVFILT_READ, EV_ADD | EV_ENABLE | mode, Pack(token));
-      next.rd = true;
-    } else if (next.rd) {
+      r.rd = true;
+    } else if (r.rd) {
       Push(fd, EVFILT_READ, EV_DISABLE, kNoToken);
     }
     if (interest & kWritable) {
       Push(fd, EVFILT_WRITE, EV_ADD | EV_ENABLE | mode, Pack(token));
-      next.wr = true;
-    } else if (next.wr) {
+      r.wr = true;
+    } else if (r.wr) {
       Push(fd, EVFILT_WRITE, EV_DISABLE, kNoToken);
     }
-    regs_[fd] = next;
+    r.token = token;
+    r.interest = interest;
+    r.live = true;
     Forget(fd);
   }
 
@@ -221,7 +244,7 @@ class KqueuePoller final : public Poller {
     int err = 0;
     FlushWithReceipts(immediate_ ? fd : -1, &err);
     if (err == 0) return Status::Ok();
-    if (isAdd) regs_.erase(fd);
+    if (isAdd) regs_[fd].live = false;
     return Status::Errno(err, "kevent");
   }
 
@@ -255,12 +278,44 @@ class KqueuePoller final : public Poller {
     carry_.push_back(Event{static_cast<int>(e.ident), static_cast<uint32_t>(t), static_cast<uint32_t>(t >> 32), kError});
   }
 
+  // A knote of an fd removed while still open fired: delete it, drop its event.
+  void Unwanted(int fd, int16_t filter) {
+    Push(fd, filter, EV_DELETE, kNoToken);
+    if (fd >= 0 && static_cast<size_t>(fd) < regs_.size())
+      (filter == EVFILT_READ ? regs_[fd].rd : regs_[fd].wr) = false;
+  }
+
+  // The other filter of an fd whose EV_ONESHOT knote fired is disabled before the next
+  // scan (if it fired too, it is already gone and the EV_DISABLE fails harmlessly).
+  void DisarmOther(int fd, int16_t filter) {
+    const Registration& r = regs_[fd];
+    if (filter == EVFILT_READ && (r.interest & kWritable)) Push(fd, EVFILT_WRITE, EV_DISABLE, kNoToken);
+    if (filter == EVFILT_WRITE && (r.interest & kReadable)) Push(fd, EVFILT_READ, EV_DISABLE, kNoToken);
+  }
+
   void Put(uint32_t* out, int* count, const Event& e) {
     uint32_t* o = out + *count * kEventStride;
     o[0] = e.slot;
     o[1] = e.generation;
     o[2] = e.bits;
     ++*count;
+  }
+
+  // Records that `fd` has its event at `index` of this wait's output.
+  void Mark(int fd, int index) {
+    if (static_cast<size_t>(fd) >= seen_.size()) seen_.resize(regs_.size(), 0);
+    seen_[fd] = (static_cast<uint64_t>(stamp_) << 32) | static_cast<uint32_t>(index);
+  }
+
+  // ORs `e` into the event this wait already wrote for the same fd and token, if any.
+  bool Merge(uint32_t* out, const Event& e) {
+    if (static_cast<size_t>(e.fd) >= seen_.size()) return false;
+    uint64_t m = seen_[e.fd];
+    if (static_cast<uint32_t>(m >> 32) != stamp_) return false;
+    uint32_t* o = out + static_cast<uint32_t>(m) * kEventStride;
+    if (o[0] != e.slot || o[1] != e.generation) return false;
+    o[2] |= e.bits;
+    return true;
   }
 
   // Drops carried events of an fd whose registration changed or went.
@@ -274,11 +329,13 @@ class KqueuePoller final : public Poller {
 
   int kq_;
   bool immediate_ = false;
-  std::unordered_map<int, Registration> regs_;
+  std::vector<Registration> regs_;       // by fd
   std::vector<struct kevent> changes_;   // the changelist of the next kevent call
   std::vector<struct kevent> events_;    // kevent's eventlist, grown once and reused
   std::vector<struct kevent> receipts_;  // EV_RECEIPT answers of a flush
   std::vector<Event> carry_;             // events not yet handed out (no room, failed changes)
+  std::vector<uint64_t> seen_;           // by fd: this wait's stamp << 32 | output index
+  uint32_t stamp_ = 0;                   // numbers the waits, for seen_
 };
 
 }  // namespace

@@ -40,6 +40,7 @@ struct Knote {
 struct Ident {
   dev_t dev = 0;
   ino_t ino = 0;       // identity of the open file: a closed-and-reused number is told apart
+  bool fifo = false;   // a pipe: EPOLLERR on its write end means the reader is gone (EV_EOF)
   uint32_t serial = 0; // travels in epoll_data with the fd, so stale epoll events are dropped
   uint32_t epmask = 0; // mask registered in epoll, 0 = not registered
   Knote rd, wr;
@@ -132,6 +133,7 @@ int Apply(Kq& q, const struct kevent& c) {
       Ident fresh;
       fresh.dev = st.st_dev;
       fresh.ino = st.st_ino;
+      fresh.fifo = S_ISFIFO(st.st_mode);
       fresh.serial = ++q.serials;
       it = q.idents.emplace(fd, fresh).first;
     }
@@ -184,6 +186,13 @@ intptr_t Writable(int fd) {
   return sndbuf > queued ? sndbuf - queued : 0;
 }
 
+// An edge-triggered readiness taken from epoll but not handed out (no room in the
+// eventlist) would be lost: re-registering makes epoll report it again. A level-triggered
+// one is reported again anyway.
+void Rearm(Kq& q, int fd, Ident& id) {
+  if (id.epmask & EPOLLET) Sync(q, fd, id);
+}
+
 // Splits one epoll event into the kevents of its enabled knotes; returns how many it wrote.
 int Deliver(Kq& q, const struct epoll_event& e, struct kevent* out, int room) {
   int fd = static_cast<int>(static_cast<uint32_t>(e.data.u64));
@@ -203,13 +212,11 @@ int Deliver(Kq& q, const struct epoll_event& e, struct kevent* out, int room) {
       eof = ev & (EPOLLRDHUP | EPOLLHUP);
     } else {
       ready = ev & (EPOLLOUT | EPOLLHUP | EPOLLERR);
-      eof = ev & EPOLLHUP;
+      eof = (ev & EPOLLHUP) || (id.fifo && (ev & EPOLLERR));
     }
     if (!ready) continue;
     if (n == room) {
-      // No room for this filter: re-register so that an edge-triggered registration
-      // reports it again (a level-triggered one would anyway).
-      Sync(q, fd, id);
+      Rearm(q, fd, id);
       break;
     }
     struct kevent& o = out[n++];
@@ -221,7 +228,8 @@ int Deliver(Kq& q, const struct epoll_event& e, struct kevent* out, int room) {
     o.udata = k.udata;
     if (eof) {
       o.flags |= EV_EOF;
-      if (ev & EPOLLERR) o.fflags = kStandInSoError;
+      // A pipe's EOF carries no error; a socket's EPOLLERR is its pending SO_ERROR.
+      if ((ev & EPOLLERR) && !id.fifo) o.fflags = kStandInSoError;
     }
     if (k.flags & EV_ONESHOT) {
       k = Knote{};  // EV_ONESHOT: the knote is deleted once its event is retrieved
@@ -309,16 +317,20 @@ int kevent(int kq, const struct kevent* changelist, int nchanges, struct kevent*
     waitMs = static_cast<int64_t>(timeout->tv_sec) * 1000 + (timeout->tv_nsec + 999999) / 1000000;
   }
   int64_t deadline = waitMs >= 0 ? NowMs() + waitMs : -1;
-  // At most half as many fds as entries: each fd can yield two kevents (READ and WRITE).
-  int maxfds = nevents > 1 ? nevents / 2 : 1;
-  if (q->buf.size() < static_cast<size_t>(maxfds)) q->buf.resize(maxfds);
+  if (q->buf.size() < static_cast<size_t>(nevents)) q->buf.resize(nevents);
   for (;;) {
     int ms = static_cast<int>(deadline < 0 ? -1 : std::max<int64_t>(0, deadline - NowMs()));
-    int n = epoll_wait(q->epfd, q->buf.data(), maxfds, ms);
+    int n = epoll_wait(q->epfd, q->buf.data(), nevents, ms);
     if (n < 0) return -1;  // EINTR included, as from a real kevent
-    int count = 0;
-    for (int i = 0; i < n && count < nevents; i++)
+    int count = 0, i = 0;
+    for (; i < n && count < nevents; i++)
       count += Deliver(*q, q->buf[i], eventlist + count, nevents - count);
+    for (; i < n; i++) {  // fds with two filters ready filled the list before these
+      int fd = static_cast<int>(static_cast<uint32_t>(q->buf[i].data.u64));
+      auto it = q->idents.find(fd);
+      if (it != q->idents.end() && it->second.serial == static_cast<uint32_t>(q->buf[i].data.u64 >> 32))
+        Rearm(*q, fd, it->second);
+    }
     // Only stale registrations answered: keep waiting out the caller's timeout.
     if (count > 0 || n == 0 || ms == 0) return count;
   }
