@@ -1,0 +1,102 @@
+/**
+ * Shared pieces of the UDP tests: run a real reactor until the test says it is finished,
+ * and a datagram protocol that records what happens to it.
+ */
+import type { Address } from "../../lib/net/interfaces";
+import { native } from "../../lib/native";
+import { DatagramProtocol } from "../../lib/protocols/datagram";
+import { Reactor, type ReactorOptions } from "../../lib/reactor";
+
+/**
+ * Runs a new reactor, calls `body(reactor, finish, fail)` once it runs, stops it when the
+ * body finishes or fails, and resolves with what `finish` was given. A guard fails the run
+ * after `limitSeconds` so that a broken test ends instead of hanging.
+ */
+export async function runUDP<T>(
+  body: (reactor: Reactor, finish: (v: T) => void, fail: (e: unknown) => void) => void,
+  options: ReactorOptions = {},
+  limitSeconds = 10,
+): Promise<T> {
+  const reactor = new Reactor(options);
+  let outcome: { ok: true; value: T } | { ok: false; error: unknown } | null = null;
+  const end = (o: { ok: true; value: T } | { ok: false; error: unknown }): void => {
+    if (outcome !== null) return;
+    outcome = o;
+    reactor.stop();
+  };
+  reactor.callLater(limitSeconds, () => end({ ok: false, error: new Error(`test did not finish within ${limitSeconds} s`) }));
+  reactor.callWhenRunning(() => {
+    try {
+      body(
+        reactor,
+        (value) => end({ ok: true, value }),
+        (error) => end({ ok: false, error }),
+      );
+    } catch (error) {
+      end({ ok: false, error });
+    }
+  });
+  await reactor.run();
+  const o = outcome as { ok: true; value: T } | { ok: false; error: unknown } | null;
+  if (o === null) throw new Error("the reactor stopped before the test finished");
+  if (!o.ok) throw o.error;
+  return o.value;
+}
+
+/** Records a datagram protocol's life: "start", "dgram:<latin1>@host:port", "refused", "stop". */
+export class DatagramRecorder extends DatagramProtocol {
+  /** What happened, in order. */
+  events: string[] = [];
+  /** Every datagram received, with its source. */
+  datagrams: { data: Buffer; addr: Address }[] = [];
+  /** Called after each datagram (tests set it). */
+  onDatagram: ((data: Buffer, addr: Address) => void) | null = null;
+  /** Called after a refusal (tests set it). */
+  onRefused: (() => void) | null = null;
+
+  override startProtocol(): void {
+    this.events.push("start");
+  }
+
+  override stopProtocol(): void {
+    this.events.push("stop");
+  }
+
+  override datagramReceived(data: Buffer, addr: Address): void {
+    const where = addr.type === "UNIX" ? addr.name : `${addr.host}:${addr.port}`;
+    this.events.push(`dgram:${data.toString("latin1")}@${where}`);
+    this.datagrams.push({ data, addr });
+    this.onDatagram?.(data, addr);
+  }
+
+  override connectionRefused(): void {
+    this.events.push("refused");
+    this.onRefused?.();
+  }
+}
+
+/** A UDP port number on 127.0.0.1 that nothing listens on (bound, read, closed). */
+export function closedUDPPort(): number {
+  const fd = native.socket("IPv4", "udp");
+  try {
+    native.bind(fd, "127.0.0.1", 0);
+    const a = native.getsockname(fd);
+    return a.family === "unix" ? 0 : a.port;
+  } finally {
+    native.close(fd);
+  }
+}
+
+/** True when this machine has ::1 (an IPv6 loopback socket can be bound). */
+export function hasIPv6Loopback(): boolean {
+  let fd = -1;
+  try {
+    fd = native.socket("IPv6", "udp");
+    native.bind(fd, "::1", 0);
+    return true;
+  } catch {
+    return false;
+  } finally {
+    if (fd >= 0) native.close(fd);
+  }
+}
