@@ -3,7 +3,8 @@
  * Poller cost: one wait(0) per backend as idle registered fds grow (one active fd that is
  * always readable), and one trivial N-API call (native.noop) against a plain JS call.
  *
- *   npx tsc -p tsconfig.json && taskset -c 0 node bench/poller/run.js [--rounds 5] [--append]
+ *   taskset -c 0 node bench/poller/run.js [--rounds 5] [--append]
+ * (loads dist/lib/native.js when `npx tsc -p tsconfig.json` has built it, else the addon directly)
  *
  * Idle fds are both ends of pipes, registered READABLE (a pipe's write end is never
  * readable, its read end stays empty). RLIMIT_NOFILE (20,000 here) caps the largest count;
@@ -12,6 +13,7 @@
  */
 const path = require("node:path");
 const fs = require("node:fs");
+const os = require("node:os");
 const { summarize } = require("../lib/stats");
 const { fmt, formatMarkdownTable, formatTable } = require("../lib/table");
 const { machineInfo } = require("../lib/machine");
@@ -144,13 +146,15 @@ function main() {
     })();
     appendResults(path.join(root, "bench/RESULTS.md"), "## Poller", {
       title: `wait(0) cost vs idle registered fds, and the cost of one N-API call (${new Date().toISOString().slice(0, 10)})`,
-      command: `npx tsc -p tsconfig.json && taskset -c 0 node bench/poller/run.js --rounds ${rounds} --append`,
+      command: `taskset -c 0 node bench/poller/run.js --rounds ${rounds} --append`,
       date: new Date().toISOString(),
-      machine: `nproc ${info.nproc} · Linux ${info.kernel} · node ${info.node} · ${info.cpu} · CPUs allowed: ${pinned}`,
+      machine: `${os.cpus().length} CPUs (this run allowed on: ${pinned}) · Linux ${info.kernel} · node ${info.node} · ${info.cpu}`,
       settings: `${rounds} rounds, backends and sizes interleaved per round, ~40 ms per measurement; one active fd (a pipe holding 1 byte) always readable, so every wait returns 1 event; idle fds = both ends of pipes registered READABLE; RLIMIT_NOFILE ${limit} caps the largest size at ${maxIdle}${maxIdle < 50000 ? " (50,000 does not fit)" : ""}; select measured only below FD_SETSIZE (${fdsetMax}): its ${sizes.find((m) => m >= selectCap)} row has ${selectCap} idle fds`,
       table: formatMarkdownTable(headers, rows) + "\n\n" + formatMarkdownTable(["call", "ns/call median (min–max)"], callRows),
       notes: [
-        "Medians of the rounds in ns per call; a spread over 15% is marked noisy. The machine has 2 cores shared with other work.",
+        "Medians of the rounds in ns per call; a spread over 15% is marked noisy. The machine has 2 cores shared with other work: " +
+          `load average ${os.loadavg().map((l) => l.toFixed(1)).join(" / ")} (1/5/15 min) at the end of the run.`,
+        `The addon was loaded ${fs.existsSync(compiled) ? "through dist/lib/native.js" : "with node-gyp-build (dist/ not built)"}.`,
         "The plain JS call is likely inlined by TurboFan: it is the floor of a JS call, not of a real one.",
       ],
       rawTable: formatMarkdownTable(["series", "per-round figures (ns)"], rawRows),
