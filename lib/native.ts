@@ -236,5 +236,9 @@ export const native: NativeAddon = load();
 
 /** Is `e` a {@link SyscallError} (optionally with this `code`)? */
 export function isSyscallError(e: unknown, code?: string): e is SyscallError {
-  return e instanceof Error && typeof (e as SyscallError).errno === "number" && (code === undefined || (e as SyscallError).code === code);
+  // Not `instanceof Error`: the addon creates its errors in Node's main realm, which is
+  // another realm than a jest test's or a vm context's.
+  if (typeof e !== "object" || e === null) return false;
+  const s = e as Partial<SyscallError>;
+  return typeof s.errno === "number" && typeof s.code === "string" && (code === undefined || s.code === code);
 }
