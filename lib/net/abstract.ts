@@ -11,11 +11,11 @@
  * Queued buffers are referenced, not copied: a caller must not change a buffer it wrote.
  */
 import { log } from "../log";
-import { AGAIN, native, isSyscallError } from "../native";
+import { AGAIN, native } from "../native";
 import type { IBatchReadDescriptor, IBatchWriter, IWriteDescriptor } from "../reactor/interfaces";
 import type { IReactorFDSet } from "./fdset";
 import type { IPullProducer, IPushProducer } from "./interfaces";
-import { connectionLostFrom, syscallError } from "./oserror";
+import { connectionLostFrom, isOSError, syscallError } from "./oserror";
 
 /** Queued bytes above which a streaming producer is paused (Twisted's bufferSize is 64 KiB). */
 export const DEFAULT_HIGH_WATER_MARK = 64 * 1024;
@@ -91,7 +91,7 @@ export abstract class FileDescriptor implements IBatchReadDescriptor, IWriteDesc
     try {
       n = native.read(this.fd, buf, 0, buf.length);
     } catch (e) {
-      if (isSyscallError(e)) return this.readResult(null, -e.errno);
+      if (isOSError(e)) return this.readResult(null, -e.errno);
       throw e;
     }
     if (n === AGAIN) return;
@@ -162,7 +162,7 @@ export abstract class FileDescriptor implements IBatchReadDescriptor, IWriteDesc
       try {
         n = native.writev(this.fd, this.queue);
       } catch (e) {
-        if (!isSyscallError(e)) throw e;
+        if (!isOSError(e)) throw e;
         this.lose(connectionLostFrom(e));
         return;
       }

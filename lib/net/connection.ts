@@ -44,16 +44,21 @@ export class Connection extends FileDescriptor implements ITCPTransport {
     this.peer = peer === null ? null : addressOf(peer);
   }
 
-  /** The remote address (cached; read with getpeername the first time when not known). */
+  /** The remote address (known from accept or connect, so it still answers after the close). */
   getPeer(): Address {
-    if (this.peer === null) this.peer = this.addressOf(native.getpeername(this.fd));
+    if (this.peer === null) this.peer = this.addressOf(native.getpeername(this.openFd("getPeer")));
     return this.peer;
   }
 
-  /** The local address (cached after the first getsockname). */
+  /** The local address (read once with getsockname; after the close only if it was read before). */
   getHost(): Address {
-    if (this.host === null) this.host = this.addressOf(native.getsockname(this.fd));
+    if (this.host === null) this.host = this.addressOf(native.getsockname(this.openFd("getHost")));
     return this.host;
+  }
+
+  private openFd(what: string): number {
+    if (this.fd < 0) throw new Error(`${what}: the connection is closed (ask for the address while it is open)`);
+    return this.fd;
   }
 
   /** Marks the connection up, starts reading and calls `protocol.makeConnection(this)` (ports and clients call it). */

@@ -13,11 +13,11 @@
 import type { IDelayedCall } from "../defer/interfaces";
 import { ConnectError, DNSLookupError, FdReactorError, TCPTimedOutError, UserError } from "../error";
 import { log } from "../log";
-import { native, isSyscallError } from "../native";
+import { native } from "../native";
 import { Connection, type AddressOf } from "./connection";
 import type { IReactorFDSet } from "./fdset";
 import type { Address, IClientFactory, IProtocol } from "./interfaces";
-import { connectErrorFrom, syscallError } from "./oserror";
+import { connectErrorFrom, isOSError, syscallError } from "./oserror";
 
 /** stopConnecting() was called on a connector that is not connecting (Twisted's NotConnectingError). */
 export class NotConnectingError extends FdReactorError {}
@@ -199,7 +199,7 @@ export class Client extends Connection {
       connectedNow = this.connector.startConnect(this.fd, target);
     } catch (e) {
       this.failIfNotConnected(
-        isSyscallError(e) ? connectErrorFrom(e, this.connector.describe()) : new ConnectError(`Couldn't connect to ${this.connector.describe()}: ${String(e)}`, { cause: e }),
+        isOSError(e) ? connectErrorFrom(e, this.connector.describe()) : new ConnectError(`Couldn't connect to ${this.connector.describe()}: ${String(e)}`, { cause: e }),
       );
       return;
     }
@@ -222,7 +222,7 @@ export class Client extends Connection {
     try {
       err = native.socketError(this.fd);
     } catch (e) {
-      this.failIfNotConnected(isSyscallError(e) ? connectErrorFrom(e, this.connector.describe()) : new ConnectError(String(e), { cause: e }));
+      this.failIfNotConnected(isOSError(e) ? connectErrorFrom(e, this.connector.describe()) : new ConnectError(String(e), { cause: e }));
       return;
     }
     if (err !== 0) {

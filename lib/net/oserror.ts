@@ -43,3 +43,14 @@ export function connectErrorFrom(cause: SyscallError, destination: string): Erro
       return new ConnectError(`An error occurred while connecting: ${destination}: ${cause.code}.`, { cause });
   }
 }
+
+/**
+ * Is `e` a failed syscall (optionally with this `code`)? Checks the shape, not the class:
+ * errors thrown by the addon come from the main realm's Error, so `instanceof Error` is
+ * false for them inside another realm (a vm context, as jest runs tests in).
+ */
+export function isOSError(e: unknown, code?: string): e is SyscallError {
+  if (typeof e !== "object" || e === null) return false;
+  const s = e as Partial<SyscallError>;
+  return typeof s.errno === "number" && typeof s.code === "string" && (code === undefined || s.code === code);
+}

@@ -11,11 +11,12 @@ import { Deferred } from "../defer";
 import type { IDelayedCall } from "../defer/interfaces";
 import { CannotListenError, ConnectionDone } from "../error";
 import { log } from "../log";
-import { native, isSyscallError, type SockAddr } from "../native";
+import { native, type SockAddr } from "../native";
 import type { IReadDescriptor } from "../reactor/interfaces";
 import type { Connection } from "./connection";
 import type { IReactorFDSet } from "./fdset";
 import type { Address, IProtocol, IProtocolFactory } from "./interfaces";
+import { isOSError } from "./oserror";
 
 /** Connections accepted per readable event at most (the rest wait for the next iteration). */
 const ACCEPT_BATCH = 128;
@@ -78,7 +79,7 @@ export abstract class Port implements IReadDescriptor {
       native.listen(fd, this.backlog);
     } catch (e) {
       if (fd >= 0) native.close(fd);
-      const code = isSyscallError(e) ? `: ${e.code}` : e instanceof Error ? `: ${e.message}` : "";
+      const code = isOSError(e) ? `: ${e.code}` : e instanceof Error ? `: ${e.message}` : "";
       throw new CannotListenError(`Couldn't listen on ${this.describe()}${code}.`, { cause: e });
     }
     this.fd = fd;
@@ -119,7 +120,7 @@ export abstract class Port implements IReadDescriptor {
   }
 
   private acceptFailed(e: unknown): void {
-    if (!isSyscallError(e) || !RESOURCE_ERRORS.has(e.code)) {
+    if (!isOSError(e) || !RESOURCE_ERRORS.has(e.code)) {
       log("error", `accept on ${this.describe()} failed`, e);
       return;
     }

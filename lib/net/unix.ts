@@ -9,14 +9,14 @@
  * stops listening.
  */
 import * as fs from "node:fs";
-import { native, isSyscallError, type SockAddr } from "../native";
+import { native, type SockAddr } from "../native";
 import { unixAddress } from "./address";
 import { Connection } from "./connection";
 import { Connector, DEFAULT_CONNECT_TIMEOUT } from "./connector";
 import type { IReactorFDSet } from "./fdset";
 import type { Address, IClientFactory, IProtocolFactory } from "./interfaces";
 import { Port } from "./port";
-import { syscallError } from "./oserror";
+import { isOSError, syscallError } from "./oserror";
 import { DEFAULT_BACKLOG } from "./tcp";
 
 /** Options of listenUNIX. */
@@ -62,7 +62,7 @@ function clearStaleSocket(path: string): void {
     live = true;
   } catch (e) {
     // EAGAIN: a full backlog, so somebody is listening. Refused: a leftover file.
-    live = !(isSyscallError(e, "ECONNREFUSED") || isSyscallError(e, "ENOENT"));
+    live = !(isOSError(e, "ECONNREFUSED") || isOSError(e, "ENOENT"));
   } finally {
     native.close(probe);
   }
