@@ -432,6 +432,7 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
         }
         const r = current.result;
         if (r instanceof Failure) {
+          r.cleanFailure(); // the registry holds it: it must not keep this Deferred alive through its frames
           let info = current._debugInfo;
           if (info === null) info = current._debugInfo = new DebugInfo();
           info.failResult = r;

@@ -142,9 +142,15 @@ export class Failure {
     return `${this.getTypeName()}: ${this.getErrorMessage()}`;
   }
 
-  /** Kept for Twisted parity: there is nothing to clean (frames are not held). */
+  /**
+   * Drops references to live frames: V8 keeps an Error's call sites (functions and
+   * receivers, such as the Deferred that was running) until `stack` is first read, so
+   * reading it once turns them into a string. A Failure kept for later must be cleaned,
+   * or whatever its frames reference stays alive.
+   */
   cleanFailure(): void {
-    /* JavaScript stacks are strings: nothing to release */
+    const v = this.value;
+    if (v instanceof Error) void v.stack;
   }
 
   /** "[Failure instance: TypeName: message]", as Twisted prints a Failure. */
