@@ -43,6 +43,7 @@ struct Ident {
   bool fifo = false;   // a pipe: EPOLLERR on its write end means the reader is gone (EV_EOF)
   uint32_t serial = 0; // travels in epoll_data with the fd, so stale epoll events are dropped
   uint32_t epmask = 0; // mask registered in epoll, 0 = not registered
+  int16_t first = EVFILT_READ;  // the filter a short eventlist cut off goes first next time
   Knote rd, wr;
   Knote& of(int16_t filter) { return filter == EVFILT_READ ? rd : wr; }
   bool empty() const { return !rd.exists && !wr.exists; }
@@ -203,7 +204,9 @@ int Deliver(Kq& q, const struct epoll_event& e, struct kevent* out, int room) {
   uint32_t ev = e.events;
   int n = 0;
   bool oneshotFired = false;
-  for (int16_t filter : {static_cast<int16_t>(EVFILT_READ), static_cast<int16_t>(EVFILT_WRITE)}) {
+  const int16_t order[2] = {id.first, static_cast<int16_t>(id.first == EVFILT_READ ? EVFILT_WRITE : EVFILT_READ)};
+  id.first = EVFILT_READ;
+  for (int16_t filter : order) {
     Knote& k = id.of(filter);
     if (!k.exists || !k.enabled) continue;
     bool ready, eof;
@@ -216,6 +219,7 @@ int Deliver(Kq& q, const struct epoll_event& e, struct kevent* out, int room) {
     }
     if (!ready) continue;
     if (n == room) {
+      id.first = filter;
       Rearm(q, fd, id);
       break;
     }
