@@ -40,7 +40,7 @@ async function measure({ server, workload, opts, loadCpu, sample, cpuBetween }) 
     wallSeconds,
     rssKb: end.rssKb,
     processes: end.pids,
-    command: r.command,
+    command: r.command.replace(/--port \d+/, "--port PORT").replace(/--conns \d+/, "--conns N"),
   };
 }
 

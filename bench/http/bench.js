@@ -29,7 +29,7 @@ async function measure({ server, workload, opts, loadCpu, sample, cpuBetween }) 
     wallSeconds,
     rssKb: end.rssKb,
     processes: end.pids,
-    command: r.command.replace(/-s \S+wrk_report\.lua/, "-s bench/peers/wrk_report.lua").replace(/:\d+\/$/, ":PORT/"),
+    command: r.command.replace(/-s \S+wrk_report\.lua/, "-s bench/peers/wrk_report.lua").replace(/ -c\d+ /, " -cN ").replace(/:\d+\/$/, ":PORT/"),
   };
 }
 
