@@ -55,6 +55,23 @@ describe.each(configTable())("UDP round trip (%s)", (_label, config) => {
     expect(out.server).toEqual(["start", `dgram:one@${c}`, `dgram:two@${c}`, `dgram:3@${c}`]);
     expect(out.client).toEqual(["start", `dgram:one@${s}`, `dgram:two@${s}`, `dgram:3@${s}`]);
   });
+
+  test("a connected port's write to a closed port makes connectionRefused run once", async () => {
+    const closed = closedUDPPort();
+    const out = await runUDP<{ events: string[]; peer: Address | null }>((reactor, finish) => {
+      const p = new DatagramRecorder();
+      const port = listenUDP(reactor, 0, p, { interface: "127.0.0.1" });
+      port.connect("127.0.0.1", closed);
+      p.onRefused = () => {
+        const r = { events: p.events.slice(), peer: port.getPeer() };
+        port.stopListening();
+        finish(r);
+      };
+      expect(port.write("anyone there?")).toBe(13);
+    }, { backend: config.backend, mode: config.mode });
+    expect(out.events).toEqual(["start", "refused"]);
+    expect(out.peer).toEqual({ type: "UDP", host: "127.0.0.1", port: closed, family: "IPv4" });
+  });
 });
 
 describe("UDP ports", () => {
@@ -80,23 +97,6 @@ describe("UDP ports", () => {
     expect(out.connected).toBe(false);
   });
 
-  test("a connected port's write to a closed port makes connectionRefused run once", async () => {
-    const closed = closedUDPPort();
-    const out = await runUDP<{ events: string[]; peer: Address | null }>((reactor, finish) => {
-      const p = new DatagramRecorder();
-      const port = listenUDP(reactor, 0, p, { interface: "127.0.0.1" });
-      port.connect("127.0.0.1", closed);
-      p.onRefused = () => {
-        const r = { events: p.events.slice(), peer: port.getPeer() };
-        port.stopListening();
-        finish(r);
-      };
-      expect(port.write("anyone there?")).toBe(13);
-    });
-    expect(out.events).toEqual(["start", "refused"]);
-    expect(out.peer).toEqual({ type: "UDP", host: "127.0.0.1", port: closed, family: "IPv4" });
-  });
-
   test("a connected port hears only its peer and writes to it without an address", async () => {
     const out = await runUDP<string[]>((reactor, finish) => {
       const peer = new DatagramRecorder();
@@ -120,6 +120,41 @@ describe("UDP ports", () => {
       port.write("hello");
     });
     expect(out).toEqual(["start", expect.stringMatching(/^dgram:from peer@127\.0\.0\.1:\d+$/)]);
+  });
+
+  test("stopListening inside datagramReceived delivers nothing more, though datagrams were queued", async () => {
+    const logged: string[] = [];
+    const restore = setLogObservers([(level, message) => logged.push(`${level}:${message}`)]);
+    try {
+      const out = await runUDP<string[]>((reactor, finish) => {
+        const p = new DatagramRecorder();
+        const port = listenUDP(reactor, 0, p, { interface: "127.0.0.1" });
+        const to = { host: "127.0.0.1", port: portOf(port.getHost()) };
+        p.onDatagram = () => {
+          port.stopListening();
+          reactor.callLater(0.05, () => finish(p.events.map((e) => e.replace(/@.*/, ""))));
+        };
+        for (const d of ["a", "b", "c"]) port.write(d, to);
+      });
+      expect(out).toEqual(["start", "dgram:a", "stop"]);
+      expect(logged.filter((l) => !l.startsWith("debug:"))).toEqual([]);
+    } finally {
+      restore();
+    }
+  });
+
+  test("a port still listening when the reactor shuts down is closed and its protocol stopped", async () => {
+    const p = new DatagramRecorder();
+    let port: UDPPort | null = null;
+    let fd = -1;
+    await runUDP<void>((reactor, finish) => {
+      port = listenUDP(reactor, 0, p, { interface: "127.0.0.1" });
+      fd = port.fileno();
+      finish();
+    });
+    expect(p.events).toEqual(["start", "stop"]);
+    expect((port as UDPPort | null)?.connected).toBe(false);
+    expect(isOpen(fd)).toBe(false);
   });
 
   test("wrong destinations throw TypeErrors naming addr, and reconnecting throws UDPAlreadyConnectedError", async () => {
