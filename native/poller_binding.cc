@@ -7,15 +7,12 @@
 #include <cmath>
 #include <string>
 
+#include "checked_method.h"
 #include "errors.h"
 #include "poller.h"
 
 namespace fdr {
 namespace {
-
-// Tags Poller objects so that a method called on a foreign object (another class's
-// instance passed as `this`) throws instead of reinterpreting its memory.
-const napi_type_tag kPollerTag = {0x6664726561637472ULL, 0x506f6c6c65723031ULL};
 
 // More events per wait gain nothing and would size the kernel buffer from a JS value.
 constexpr uint32_t kMaxCapacity = 1u << 16;
@@ -41,16 +38,21 @@ std::string OptionNames(uint32_t opts) {
 
 class PollerWrap : public Napi::ObjectWrap<PollerWrap> {
  public:
+  // Tags Poller objects: see checked_method.h.
+  static const napi_type_tag kTypeTag;
+  static constexpr const char* kWhat = "a Poller";
+
   static Napi::Function Define(Napi::Env env) {
+    using W = PollerWrap;
     return DefineClass(env, "Poller",
-                       {InstanceAccessor<&PollerWrap::Backend>("backend"),
-                        InstanceAccessor<&PollerWrap::SupportedOptions>("supportedOptions"),
-                        InstanceMethod<&PollerWrap::Add>("add"),
-                        InstanceMethod<&PollerWrap::Modify>("modify"),
-                        InstanceMethod<&PollerWrap::Remove>("remove"),
-                        InstanceMethod<&PollerWrap::Wait>("wait"),
-                        InstanceMethod<&PollerWrap::Fd>("fd"),
-                        InstanceMethod<&PollerWrap::Close>("close")});
+                       {CheckedGetter<W, &W::Backend>("backend"),
+                        CheckedGetter<W, &W::SupportedOptions>("supportedOptions"),
+                        CheckedMethod<W, &W::Add>("add"),
+                        CheckedMethod<W, &W::Modify>("modify"),
+                        CheckedMethod<W, &W::Remove>("remove"),
+                        CheckedMethod<W, &W::Wait>("wait"),
+                        CheckedMethod<W, &W::Fd>("fd"),
+                        CheckedMethod<W, &W::Close>("close")});
   }
 
   explicit PollerWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<PollerWrap>(info) {
@@ -85,7 +87,7 @@ class PollerWrap : public Napi::ObjectWrap<PollerWrap> {
     waitSyscall_ = backend_ == "epoll" ? "epoll_wait" : backend_ == "kqueue" ? "kevent" : backend_;
     capacity_ = capacity < kMaxCapacity ? static_cast<uint32_t>(capacity) : kMaxCapacity;
     events_ = Napi::Reference<Napi::Uint32Array>::New(events, 1);
-    napi_type_tag_object(env, info.This(), &kPollerTag);
+    napi_type_tag_object(env, info.This(), &kTypeTag);
   }
 
   ~PollerWrap() override {
@@ -93,17 +95,9 @@ class PollerWrap : public Napi::ObjectWrap<PollerWrap> {
   }
 
  private:
-  // False (with a JS exception pending) unless `this` is an open Poller.
-  bool Usable(const Napi::CallbackInfo& info, bool mustBeOpen = true) {
-    bool tagged = false;
-    if (!info.This().IsObject() ||
-        napi_check_object_type_tag(info.Env(), info.This(), &kPollerTag, &tagged) != napi_ok ||
-        !tagged) {
-      Napi::TypeError::New(info.Env(), "Illegal invocation: `this` is not a Poller")
-          .ThrowAsJavaScriptException();
-      return false;
-    }
-    if (mustBeOpen && closed_) {
+  // False (with a JS exception pending) when the poller is closed.
+  bool Usable(const Napi::CallbackInfo& info) {
+    if (closed_) {
       ThrowCoded(info.Env(), false, "Poller (" + backend_ + ") is closed", "ERR_POLLER_CLOSED");
       return false;
     }
@@ -111,12 +105,10 @@ class PollerWrap : public Napi::ObjectWrap<PollerWrap> {
   }
 
   Napi::Value Backend(const Napi::CallbackInfo& info) {
-    if (!Usable(info, false)) return Napi::Value();
     return Napi::String::New(info.Env(), backend_);
   }
 
   Napi::Value SupportedOptions(const Napi::CallbackInfo& info) {
-    if (!Usable(info, false)) return Napi::Value();
     return Napi::Number::New(info.Env(), options_);
   }
 
@@ -154,29 +146,32 @@ class PollerWrap : public Napi::ObjectWrap<PollerWrap> {
       ThrowErrno(env, s.err, s.syscall);
   }
 
-  void Add(const Napi::CallbackInfo& info) {
+  Napi::Value Add(const Napi::CallbackInfo& info) {
     int fd;
     Token token;
     uint32_t interest;
-    if (!Usable(info) || !Registration(info, &fd, &token, &interest)) return;
+    if (!Usable(info) || !Registration(info, &fd, &token, &interest)) return Napi::Value();
     Status s = poller_->add(fd, token, interest);
     if (!s.ok()) Throw(info.Env(), s);
+    return Napi::Value();
   }
 
-  void Modify(const Napi::CallbackInfo& info) {
+  Napi::Value Modify(const Napi::CallbackInfo& info) {
     int fd;
     Token token;
     uint32_t interest;
-    if (!Usable(info) || !Registration(info, &fd, &token, &interest)) return;
+    if (!Usable(info) || !Registration(info, &fd, &token, &interest)) return Napi::Value();
     Status s = poller_->modify(fd, token, interest);
     if (!s.ok()) Throw(info.Env(), s);
+    return Napi::Value();
   }
 
-  void Remove(const Napi::CallbackInfo& info) {
+  Napi::Value Remove(const Napi::CallbackInfo& info) {
     int fd;
-    if (!Usable(info) || !ArgFd(info, 0, "fd", &fd)) return;
+    if (!Usable(info) || !ArgFd(info, 0, "fd", &fd)) return Napi::Value();
     Status s = poller_->remove(fd);
     if (!s.ok()) Throw(info.Env(), s);
+    return Napi::Value();
   }
 
   Napi::Value Wait(const Napi::CallbackInfo& info) {
@@ -216,11 +211,12 @@ class PollerWrap : public Napi::ObjectWrap<PollerWrap> {
     return Napi::Number::New(info.Env(), poller_->fd());
   }
 
-  void Close(const Napi::CallbackInfo& info) {
-    if (!Usable(info, false) || closed_) return;
+  Napi::Value Close(const Napi::CallbackInfo& info) {
+    if (closed_) return Napi::Value();
     closed_ = true;
     poller_->close();
     events_.Reset();
+    return Napi::Value();
   }
 
   std::unique_ptr<Poller> poller_;
@@ -231,6 +227,8 @@ class PollerWrap : public Napi::ObjectWrap<PollerWrap> {
   uint32_t capacity_ = 0;
   bool closed_ = false;
 };
+
+const napi_type_tag PollerWrap::kTypeTag = {0x6664726561637472ULL, 0x506f6c6c65723031ULL};
 
 }  // namespace
 

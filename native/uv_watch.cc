@@ -10,22 +10,24 @@
 
 #include <cerrno>
 
+#include "checked_method.h"
 #include "errors.h"
 
 namespace fdr {
 namespace {
 
-const napi_type_tag kWatcherTag = {0x6664726561637472ULL, 0x5761746368657231ULL};
-
 class FdWatcherWrap : public Napi::ObjectWrap<FdWatcherWrap> {
  public:
+  // Tags FdWatcher objects: see checked_method.h.
+  static const napi_type_tag kTypeTag;
+  static constexpr const char* kWhat = "an FdWatcher";
+
   static Napi::Function Define(Napi::Env env) {
+    using W = FdWatcherWrap;
     return DefineClass(env, "FdWatcher",
-                       {InstanceMethod<&FdWatcherWrap::Start>("start"),
-                        InstanceMethod<&FdWatcherWrap::Stop>("stop"),
-                        InstanceMethod<&FdWatcherWrap::JsRef>("ref"),
-                        InstanceMethod<&FdWatcherWrap::JsUnref>("unref"),
-                        InstanceMethod<&FdWatcherWrap::Close>("close")});
+                       {CheckedMethod<W, &W::Start>("start"), CheckedMethod<W, &W::Stop>("stop"),
+                        CheckedMethod<W, &W::JsRef>("ref"), CheckedMethod<W, &W::JsUnref>("unref"),
+                        CheckedMethod<W, &W::Close>("close")});
   }
 
   explicit FdWatcherWrap(const Napi::CallbackInfo& info)
@@ -54,63 +56,55 @@ class FdWatcherWrap : public Napi::ObjectWrap<FdWatcherWrap> {
     if (napi_async_init(env, nullptr, Napi::String::New(env, "FdWatcher"), &context_) != napi_ok)
       context_ = nullptr;
     napi_add_env_cleanup_hook(env, CleanupHook, this);
-    napi_type_tag_object(env, info.This(), &kWatcherTag);
+    napi_type_tag_object(env, info.This(), &kTypeTag);
   }
 
   ~FdWatcherWrap() override { Release(true); }
 
  private:
-  bool Usable(const Napi::CallbackInfo& info) {
-    bool tagged = false;
-    if (!info.This().IsObject() ||
-        napi_check_object_type_tag(info.Env(), info.This(), &kWatcherTag, &tagged) != napi_ok ||
-        !tagged) {
-      Napi::TypeError::New(info.Env(), "Illegal invocation: `this` is not an FdWatcher")
-          .ThrowAsJavaScriptException();
-      return false;
-    }
-    return true;
-  }
-
-  void Start(const Napi::CallbackInfo& info) {
+  Napi::Value Start(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    if (!Usable(info)) return;
     if (!handle_) {
       Napi::Error e = Napi::Error::New(env, "FdWatcher is closed");
       e.Set("code", Napi::String::New(env, "ERR_WATCHER_CLOSED"));
       e.ThrowAsJavaScriptException();
-      return;
+      return Napi::Value();
     }
     // A closed fd handed to libuv's epoll makes it abort(); refuse it here instead.
     if (fcntl(fd_, F_GETFD) < 0) {
       ThrowErrno(env, errno, "fcntl");
-      return;
+      return Napi::Value();
     }
     int r = uv_poll_start(handle_, UV_READABLE, OnPoll);
     if (r < 0) {
       ThrowErrno(env, -r, "uv_poll_start");
-      return;
+      return Napi::Value();
     }
     Pin(true);
+    return Napi::Value();
   }
 
-  void Stop(const Napi::CallbackInfo& info) {
-    if (!Usable(info) || !handle_) return;
-    uv_poll_stop(handle_);
-    Pin(false);
+  Napi::Value Stop(const Napi::CallbackInfo& info) {
+    if (handle_) {
+      uv_poll_stop(handle_);
+      Pin(false);
+    }
+    return Napi::Value();
   }
 
-  void JsRef(const Napi::CallbackInfo& info) {
-    if (Usable(info) && handle_) uv_ref(reinterpret_cast<uv_handle_t*>(handle_));
+  Napi::Value JsRef(const Napi::CallbackInfo& info) {
+    if (handle_) uv_ref(reinterpret_cast<uv_handle_t*>(handle_));
+    return Napi::Value();
   }
 
-  void JsUnref(const Napi::CallbackInfo& info) {
-    if (Usable(info) && handle_) uv_unref(reinterpret_cast<uv_handle_t*>(handle_));
+  Napi::Value JsUnref(const Napi::CallbackInfo& info) {
+    if (handle_) uv_unref(reinterpret_cast<uv_handle_t*>(handle_));
+    return Napi::Value();
   }
 
-  void Close(const Napi::CallbackInfo& info) {
-    if (!Usable(info)) return;
+  Napi::Value Close(const Napi::CallbackInfo& info) {
     Release(false);
+    return Napi::Value();
   }
 
   // A started watcher keeps its JS object alive (as Node's own handles do), so that a
@@ -191,6 +185,8 @@ class FdWatcherWrap : public Napi::ObjectWrap<FdWatcherWrap> {
   napi_async_context context_ = nullptr;
   bool pinned_ = false;
 };
+
+const napi_type_tag FdWatcherWrap::kTypeTag = {0x6664726561637472ULL, 0x5761746368657231ULL};
 
 }  // namespace
 
