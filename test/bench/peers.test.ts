@@ -129,3 +129,47 @@ test("a server that never prints READY is stopped and reported with its stderr",
   await expect(startServer(spec, "echo", { cpu: null, readyTimeoutMs: 500 })).rejects.toThrow(/mute printed no READY line within 500 ms[\s\S]*busy elsewhere/);
   expect(children.liveCount()).toBe(0);
 });
+
+test("two C reference processes share one port with --reuseport", async () => {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { ensureBuilt } = require("../../bench/lib/build");
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { freePort } = require("../../bench/lib/server");
+  const bin = ensureBuilt("c_reference");
+  const port = await freePort();
+  const started = [0, 1].map(() => children.spawnTracked("c_reference", bin, ["echo", String(port), "--reuseport"], { cpu: null }));
+  try {
+    const lines = await Promise.all(
+      started.map(
+        (c: { stdout: NodeJS.ReadableStream }) =>
+          new Promise<string>((resolve) => {
+            let buf = "";
+            c.stdout.setEncoding("utf8");
+            c.stdout.on("data", (d: string) => {
+              buf += d;
+              if (buf.includes("\n")) resolve(buf.trim());
+            });
+            c.stdout.on("end", () => resolve(buf.trim()));
+          }),
+      ),
+    );
+    expect(lines).toEqual([`READY ${port}`, `READY ${port}`]);
+    await expect(verifyEcho(port)).resolves.toBe(true);
+  } finally {
+    for (const c of started) await children.stopTracked(c);
+  }
+});
+
+test("the http check refuses a server whose body differs by one byte", async () => {
+  const server = net.createServer((s) => {
+    // The harness sends two pipelined requests: both answered, with the wrong last byte.
+    s.once("data", () => s.write("HTTP/1.1 200 OK\r\nContent-Length: 13\r\n\r\nHello, World?".repeat(2)));
+    s.on("error", () => s.destroy());
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+  try {
+    await expect(verifyHttp((server.address() as net.AddressInfo).port)).rejects.toThrow(/^http answered .*Hello, World\?/s);
+  } finally {
+    await new Promise((r) => server.close(r));
+  }
+});
