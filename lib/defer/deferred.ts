@@ -127,6 +127,8 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
   private readonly _cbs: unknown[] = [];
   /** Index in `_cbs` of the next pair to run. */
   private _head = 0;
+  /** Index in `_cbs` past the last pair (the array is reused, never truncated: no reallocation). */
+  private _tail = 0;
   private _canceller: Canceller<any> | null;
   private _runningCallbacks = false;
   private _suppressAlreadyCalled = false;
@@ -178,7 +180,7 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
     }
     const n1 = callbackArgs as unknown[] | undefined;
     const n2 = errbackArgs as unknown[] | undefined;
-    this._cbs.push(
+    this._push(
       callback,
       n1 !== undefined && n1 !== null && n1.length > 0 ? n1 : undefined,
       errback ?? null,
@@ -194,7 +196,7 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
     if (typeof callback !== "function") throw new TypeError("addCallback: callback must be a function");
     let args: unknown[] | undefined;
     if (arguments.length > 1) args = Array.prototype.slice.call(arguments, 1);
-    this._cbs.push(callback, args, null, undefined);
+    this._push(callback, args, null, undefined);
     if (this.called) this._runCallbacks();
     return this;
   }
@@ -205,7 +207,7 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
     if (typeof errback !== "function") throw new TypeError("addErrback: errback must be a function");
     let args: unknown[] | undefined;
     if (arguments.length > 1) args = Array.prototype.slice.call(arguments, 1);
-    this._cbs.push(null, undefined, errback, args);
+    this._push(null, undefined, errback, args);
     if (this.called) this._runCallbacks();
     return this;
   }
@@ -216,7 +218,7 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
     if (typeof f !== "function") throw new TypeError("addBoth: f must be a function");
     let args: unknown[] | undefined;
     if (arguments.length > 1) args = Array.prototype.slice.call(arguments, 1);
-    this._cbs.push(f, args, f, args);
+    this._push(f, args, f, args);
     if (this.called) this._runCallbacks();
     return this;
   }
@@ -338,6 +340,22 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
   /** Inserts a pair before every pending one (inlineCallbacks' cancellation needs to run first). */
   _addFirst(callback: unknown, errback: unknown): void {
     this._cbs.splice(this._head, 0, callback, undefined, errback, undefined);
+    this._tail += 4;
+  }
+
+  /** Appends one pair at `_tail`, overwriting the slots of pairs already run. */
+  private _push(callback: unknown, callbackArgs: unknown, errback: unknown, errbackArgs: unknown): void {
+    const cbs = this._cbs;
+    const t = this._tail;
+    if (t === cbs.length) {
+      cbs.push(callback, callbackArgs, errback, errbackArgs);
+    } else {
+      cbs[t] = callback;
+      cbs[t + 1] = callbackArgs;
+      cbs[t + 2] = errback;
+      cbs[t + 3] = errbackArgs;
+    }
+    this._tail = t + 4;
   }
 
   /** callback/errback's common path: AlreadyCalled check, debug stack, run. */
@@ -380,13 +398,15 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
       let finished = true;
       current._chainedTo = null;
       const cbs = current._cbs;
-      while (current._head < cbs.length) {
+      while (current._head < current._tail) {
         const i = current._head;
         current._head = i + 4;
         const r = current.result;
         const failed = r instanceof Failure;
         const fn = (failed ? cbs[i + 2] : cbs[i]) as ((...a: unknown[]) => unknown) | null;
         const args = (failed ? cbs[i + 3] : cbs[i + 1]) as unknown[] | undefined;
+        // release what this pair references (closures often hold large things)
+        cbs[i] = cbs[i + 1] = cbs[i + 2] = cbs[i + 3] = undefined;
         if (fn === null) continue;
         if (fn === CONTINUE) {
           const waiting = args as unknown as Deferred<unknown>;
@@ -417,7 +437,7 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
           if (!inner.called || inner.paused !== 0 || inner.result instanceof Deferred) {
             current.paused++;
             current._chainedTo = inner;
-            inner._cbs.push(CONTINUE, current, CONTINUE, current);
+            inner._push(CONTINUE, current, CONTINUE, current);
             break;
           }
           current.result = inner.result;
@@ -426,9 +446,9 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
         }
       }
       if (finished) {
-        if (current._head >= cbs.length) {
-          cbs.length = 0;
+        if (current._head >= current._tail) {
           current._head = 0;
+          current._tail = 0;
         }
         const r = current.result;
         if (r instanceof Failure) {

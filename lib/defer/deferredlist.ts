@@ -21,8 +21,8 @@ export interface DeferredListOptions {
 }
 
 /** Records one Deferred's outcome in the list and fires the list when it is complete. */
-function cbDeferred(result: unknown, list: DeferredList<unknown>, index: number, succeeded: boolean): unknown {
-  list.resultList[index] = [succeeded, result] as DeferredListEntry<unknown>;
+function record(result: unknown, list: DeferredList<unknown>, index: number, succeeded: boolean): unknown {
+  (list.resultList as unknown[])[index] = list._valuesOnly ? result : [succeeded, result];
   list.finishedCount++;
   if (!list.called) {
     if (succeeded && list.fireOnOneCallback) {
@@ -35,6 +35,16 @@ function cbDeferred(result: unknown, list: DeferredList<unknown>, index: number,
   }
   if (!succeeded && list.consumeErrors) return undefined;
   return result;
+}
+
+/** A watched Deferred succeeded: record it (one args array [list, index] serves both paths). */
+function onSuccess(result: unknown, list: DeferredList<unknown>, index: number): unknown {
+  return record(result, list, index, true);
+}
+
+/** A watched Deferred failed: record it. */
+function onFailure(result: unknown, list: DeferredList<unknown>, index: number): unknown {
+  return record(result, list, index, false);
 }
 
 /** cancel() of a DeferredList: cancel every given Deferred, logging (not raising) canceller errors. */
@@ -65,9 +75,11 @@ export class DeferredList<T> extends Deferred<DeferredListEntry<T>[]> {
   readonly fireOnOneErrback: boolean;
   /** See DeferredListOptions. */
   readonly consumeErrors: boolean;
+  /** gatherResults' mode: resultList holds bare values (it always fails on the first failure). */
+  readonly _valuesOnly: boolean;
 
   /** Watches `deferredList`; with no Deferreds and no fireOnOneCallback it fires at once with []. */
-  constructor(deferredList: Iterable<Deferred<T>>, options: DeferredListOptions = {}) {
+  constructor(deferredList: Iterable<Deferred<T>>, options: DeferredListOptions = {}, valuesOnly = false) {
     super(cancelAll as (d: Deferred<DeferredListEntry<T>[]>) => void);
     if (deferredList === null || typeof (deferredList as { [Symbol.iterator]?: unknown })[Symbol.iterator] !== "function") {
       throw new TypeError("DeferredList: deferredList must be an iterable of Deferreds");
@@ -79,25 +91,20 @@ export class DeferredList<T> extends Deferred<DeferredListEntry<T>[]> {
     this.fireOnOneCallback = !!options.fireOnOneCallback;
     this.fireOnOneErrback = !!options.fireOnOneErrback;
     this.consumeErrors = !!options.consumeErrors;
+    this._valuesOnly = valuesOnly && this.fireOnOneErrback && !this.fireOnOneCallback;
     if (ds.length === 0 && !this.fireOnOneCallback) this.callback([]);
     for (let i = 0; i < ds.length; i++) {
-      ds[i].addCallbacks(cbDeferred, cbDeferred, [this, i, true], [this, i, false]);
+      const args: [DeferredList<unknown>, number] = [this as DeferredList<unknown>, i];
+      ds[i].addCallbacks(onSuccess, onFailure, args, args);
     }
   }
-}
-
-/** gatherResults' callback: the values of an all-successful DeferredList. */
-function valuesOf<T>(entries: DeferredListEntry<T>[]): T[] {
-  const out = new Array<T>(entries.length);
-  for (let i = 0; i < entries.length; i++) out[i] = entries[i][1] as T;
-  return out;
 }
 
 /**
  * A Deferred of all the values, in order; it fails with FirstError (wrapping the first
  * Failure and its index) as soon as one fails. Cancelling it cancels them all.
+ * (A DeferredList that records bare values: no [success, value] pairs to build and unpack.)
  */
 export function gatherResults<T>(deferredList: Iterable<Deferred<T>>, consumeErrors = false): Deferred<T[]> {
-  const dl = new DeferredList<T>(deferredList, { fireOnOneErrback: true, consumeErrors });
-  return dl.addCallback(valuesOf) as Deferred<T[]>;
+  return new DeferredList<T>(deferredList, { fireOnOneErrback: true, consumeErrors }, true) as unknown as Deferred<T[]>;
 }
