@@ -24,6 +24,7 @@ function usage(script, d) {
   --target A/B<=R    fail (exit 1) unless A's median CPU per ${d.unit} is at most R times
                      B's, at every connection count; repeatable
   --json FILE        raw results as JSON (default bench/out/${d.kind}-<date>.json)
+  --chart FILE       SVG chart of the summary (default bench/out/${d.kind}-<date>.svg)
   --record           append the run to bench/RESULTS.md
   --heading TEXT     the "## " section --record appends under (default "${d.heading}")
   --no-pin           do not pin with taskset (say so in the results)
@@ -53,6 +54,7 @@ function parseOptions(argv, defaults) {
         baseline: { type: "string" },
         target: { type: "string", multiple: true },
         json: { type: "string" },
+        chart: { type: "string" },
         record: { type: "boolean" },
         heading: { type: "string" },
         "no-pin": { type: "boolean" },
@@ -92,6 +94,7 @@ function parseOptions(argv, defaults) {
     baseline: values.baseline ?? defaults.baseline,
     targets: (values.target || []).map(parseTarget),
     json: values.json ?? null,
+    chart: values.chart ?? null,
     record: Boolean(values.record),
     heading,
     pin: !values["no-pin"],

@@ -17,6 +17,7 @@ const { machineInfo, machineLine } = require("./machine");
 const { fmt, fmtUs, formatTable, formatMarkdownTable } = require("./table");
 const { Progress } = require("./progress");
 const { appendResults } = require("./results");
+const { chartSvg } = require("./chart");
 const { OUT_DIR, ROOT } = require("./build");
 const { UsageError, usage, parseOptions } = require("./options");
 
@@ -286,6 +287,13 @@ async function runBench(bench, argv, { out = process.stdout, err: errOut = proce
   fs.mkdirSync(path.dirname(jsonPath), { recursive: true });
   fs.writeFileSync(jsonPath, JSON.stringify({ kind: bench.kind, command, date, machine: { ...info, pinned, line: machine }, options: opts, settings, peers: peerInfo, notes, rounds, summary: rows, targets: targetResults }, null, 2));
   out.write(`raw results: ${path.relative(process.cwd(), jsonPath)}\n`);
+  const chartPath = opts.chart || jsonPath.replace(/\.json$/, "") + ".svg";
+  try {
+    fs.writeFileSync(chartPath, await chartSvg(rows, { unit: bench.defaults.unit, title: `${bench.kind}: ${date}` }));
+    out.write(`chart: ${path.relative(process.cwd(), chartPath)}\n`);
+  } catch (err) {
+    out.write(`chart skipped: ${err.message}\n`);
+  }
 
   if (opts.record) {
     const raw = roundsTable(rounds, bench.unit);

@@ -153,3 +153,24 @@ test("a tiny real echo run against the C reference produces 3 interleaved rounds
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("the chart is an SVG naming every measured server, with CPU, throughput and p99 panels", async () => {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const chart = require("../../bench/lib/chart");
+  const s = (median: number) => ({ median, min: median * 0.9, max: median * 1.1 });
+  const rows = [
+    { label: "C epoll reference", conns: 100, rounds: 3, cpuUsPer: s(4.5), rate: s(30000), p99: s(2500) },
+    { label: "Node net", conns: 100, rounds: 3, cpuUsPer: s(7.5), rate: s(25000), p99: s(4000) },
+    { label: "never ran", conns: 100, rounds: 0, cpuUsPer: s(NaN), rate: s(NaN), p99: s(NaN) },
+  ];
+  expect(chart.chartRecords(rows)).toEqual([
+    { server: "C epoll reference", conns: "100", cpu: 4.5, cpuMin: 4.05, cpuMax: 4.95, rate: 30000, p99ms: 2.5 },
+    { server: "Node net", conns: "100", cpu: 7.5, cpuMin: 6.75, cpuMax: 8.25, rate: 25000, p99ms: 4 },
+  ]);
+  const svg: string = await chart.chartSvg(rows, { unit: "message", title: "echo" });
+  expect(svg.startsWith("<svg")).toBe(true);
+  for (const text of ["C epoll reference", "Node net", "server CPU µs per message (median, min–max)", "messages per second (median)", "p99 latency, ms (median)"]) {
+    expect(svg).toContain(text);
+  }
+  expect(svg).not.toContain("never ran");
+});
