@@ -33,6 +33,10 @@ const expected = {
   peerClosed: { epoll: R | H, kqueue: R | H, poll: R | H, select: R },
   /** Bits for a TCP socket registered READABLE|WRITABLE whose peer shut down writing. */
   peerHalfClosed: { epoll: R | W | H, kqueue: R | W | H, poll: R | W | H, select: R | W },
+  /** Bits for a pipe's read end whose writer closed (select has no hang-up: EOF is readable). */
+  pipeWriterClosed: { epoll: H, kqueue: R | H, poll: H, select: R },
+  /** Bits for a pipe's write end whose reader closed (kqueue: EV_EOF, no error in fflags). */
+  pipeReaderClosed: { epoll: W | E, kqueue: W | H, poll: W | E, select: W },
   /** Bits for a TCP socket registered WRITABLE whose connect was refused. */
   connectRefused: { epoll: W | E | H, kqueue: W | E | H, poll: W | E | H, select: W },
   /** Does the poller keep watching an fd that was closed without remove()? (poll/select keep a stale entry) */
@@ -115,6 +119,24 @@ describe.each(backendCases())("the $backend backend", (c) => {
       expect(waitFor(poller, events)).toEqual([[3, 1, expected.peerHalfClosed[backend]]]);
       send(server, "still open");
       expect(drain(client)).toBe("still open");
+    });
+
+    test("reports a pipe whose writer closed", () => {
+      const [r, w] = native.pipe();
+      fds.track(r);
+      fds.track(w);
+      poller.add(r, 2, 1, R);
+      fds.close(w);
+      expect(now()).toEqual([[2, 1, expected.pipeWriterClosed[backend]]]);
+    });
+
+    test("reports a pipe's write end whose reader closed", () => {
+      const [r, w] = native.pipe();
+      fds.track(r);
+      fds.track(w);
+      poller.add(w, 2, 1, W);
+      fds.close(r);
+      expect(now()).toEqual([[2, 1, expected.pipeReaderClosed[backend]]]);
     });
 
     test("reports WRITABLE again once a full send buffer drains", () => {
