@@ -20,6 +20,11 @@ import { Protocol } from "./protocol";
 const EMPTY = Buffer.alloc(0);
 /** Smallest buffer allocated for pending bytes (below it, allocUnsafe slices Node's pool). */
 const MIN_CAPACITY = 256;
+/**
+ * Most room reserved up front for an announced frame: beyond it the buffer grows by
+ * doubling as bytes arrive, so a 4-byte header cannot make us allocate MAX_LENGTH at once.
+ */
+const MAX_RESERVE = 1024 * 1024;
 
 /**
  * Received bytes not yet framed: `buf[pos, end)`. `buf` is either the caller's chunk
@@ -52,10 +57,11 @@ class ReceiveBuffer {
     this.end += n;
   }
 
-  /** Makes sure the pending bytes sit in our own buffer with room for `total` bytes from `pos`. */
+  /** Makes sure the pending bytes sit in our own buffer with room for `total` bytes from `pos` (at most MAX_RESERVE). */
   reserve(total: number): void {
-    if (this.owned && this.buf.length - this.pos >= total) return;
-    this.relocate(total);
+    const want = Math.max(this.length, Math.min(total, MAX_RESERVE));
+    if (this.owned && this.buf.length - this.pos >= want) return;
+    this.relocate(want);
   }
 
   /** Copies the pending bytes, if they are a view of the caller's chunk, into our own buffer. */

@@ -99,6 +99,16 @@ test.each([
   expect(t.value().length).toBe(p.prefixLength + size - 1);
 });
 
+test("a huge announced length reserves at most 1 MiB up front, growing only as bytes arrive", () => {
+  const p = new Int32StringReceiver();
+  p.MAX_LENGTH = 2 ** 31;
+  p.makeConnection(new StringTransport());
+  p.dataReceived(Buffer.from([0x40, 0, 0, 0, 1, 2, 3])); // announces 1 GiB
+  const rb = (p as unknown as { received: { buf: Buffer; pos: number; end: number } }).received;
+  expect(rb.end - rb.pos).toBe(7);
+  expect(rb.buf.length).toBe(1024 * 1024);
+});
+
 test("sendString with a non-bytes argument throws a TypeError naming data", () => {
   const p = new Int32StringReceiver();
   p.makeConnection(new StringTransport());
