@@ -98,9 +98,10 @@ export abstract class Port implements IReadDescriptor {
       return;
     }
     this.pauseSeconds = ACCEPT_PAUSE_MIN;
-    for (let i = 0; i < batch.length && this.connected; i++) this.accepted(batch[i].fd, batch[i].address);
-    // Close anything accepted after a protocol stopped us in the middle of the batch.
-    for (let i = 0; i < batch.length && !this.connected; i++) if (batch[i].fd >= 0) native.close(batch[i].fd);
+    let i = 0;
+    while (i < batch.length && this.connected) this.accepted(batch[i].fd, batch[i++].address);
+    // A protocol stopped the port in the middle of the batch: the rest are refused.
+    while (i < batch.length) native.close(batch[i++].fd);
   }
 
   private accepted(fd: number, peer: SockAddr): void {

@@ -3,3 +3,4 @@
  * the transports of lib/net.
  */
 export * from "./protocol";
+export * from "./client";
