@@ -1,6 +1,7 @@
 /**
- * lib/net: TCP and Unix stream transports, listening ports and connectors (UDP in udp.ts).
- * Importing lib/net/install adds listenTCP/connectTCP/listenUNIX/connectUNIX to Reactor.
+ * lib/net: TCP and Unix stream transports, listening ports and connectors, UDP ports.
+ * Importing lib/net (this file imports ./install) adds listenTCP, connectTCP, listenUNIX,
+ * connectUNIX, listenUDP and listenMulticast to Reactor.
  */
 export * from "./interfaces";
 export * from "./fdset";
@@ -12,4 +13,6 @@ export * from "./connector";
 export * from "./tcp";
 export * from "./unix";
 export * from "./resolve";
+export * from "./udp";
 export { errnoName } from "./oserror";
+import "./install";

@@ -1,0 +1,58 @@
+/**
+ * Gives Reactor the methods of Twisted's IReactorTCP, IReactorUNIX, IReactorUDP and
+ * IReactorMulticast: `reactor.listenTCP(...)`, `connectTCP`, `listenUNIX`, `connectUNIX`,
+ * `listenUDP`, `listenMulticast`. Importing this module (lib/net's index does) installs them.
+ *
+ * Why a separate module: lib/reactor sits below lib/net and must not import it, yet Twisted
+ * users expect these calls on the reactor. TypeScript declaration merging adds the methods
+ * to the Reactor type, and the prototype gets thin wrappers around the free functions of
+ * tcp.ts, unix.ts and udp.ts (which take any IReactorFDSet and stay the primary API).
+ */
+import { Reactor } from "../reactor/reactor";
+import type { IClientFactory, IDatagramProtocol, IProtocolFactory } from "./interfaces";
+import { connectTCP, listenTCP, type ConnectTCPOptions, type ListenTCPOptions, type TCPConnector, type TCPPort } from "./tcp";
+import { listenMulticast, listenUDP, type ListenMulticastOptions, type ListenUDPOptions, type UDPPort } from "./udp";
+import { connectUNIX, listenUNIX, type ConnectUNIXOptions, type ListenUNIXOptions, type UNIXConnector, type UNIXPort } from "./unix";
+
+declare module "../reactor/reactor" {
+  interface Reactor {
+    /** Listens on TCP `port` (0 picks one) for `factory` (Twisted's IReactorTCP.listenTCP). */
+    listenTCP(port: number, factory: IProtocolFactory, options?: ListenTCPOptions): TCPPort;
+    /** Connects `factory` to host:port over TCP (Twisted's IReactorTCP.connectTCP). */
+    connectTCP(host: string, port: number, factory: IClientFactory, options?: ConnectTCPOptions): TCPConnector;
+    /** Listens on a Unix socket path or "\0"-prefixed abstract name (Twisted's IReactorUNIX.listenUNIX). */
+    listenUNIX(path: string, factory: IProtocolFactory, options?: ListenUNIXOptions): UNIXPort;
+    /** Connects `factory` to a Unix socket (Twisted's IReactorUNIX.connectUNIX). */
+    connectUNIX(path: string, factory: IClientFactory, options?: ConnectUNIXOptions): UNIXConnector;
+    /** Binds UDP `port` for a DatagramProtocol (Twisted's IReactorUDP.listenUDP). */
+    listenUDP(port: number, protocol: IDatagramProtocol, options?: ListenUDPOptions): UDPPort;
+    /** A UDP port ready for multicast, shareable between processes (Twisted's IReactorMulticast.listenMulticast). */
+    listenMulticast(port: number, protocol: IDatagramProtocol, options?: ListenMulticastOptions): UDPPort;
+  }
+}
+
+const proto = Reactor.prototype;
+
+proto.listenTCP = function listenTCPMethod(this: Reactor, port: number, factory: IProtocolFactory, options?: ListenTCPOptions): TCPPort {
+  return listenTCP(this, port, factory, options);
+};
+
+proto.connectTCP = function connectTCPMethod(this: Reactor, host: string, port: number, factory: IClientFactory, options?: ConnectTCPOptions): TCPConnector {
+  return connectTCP(this, host, port, factory, options);
+};
+
+proto.listenUNIX = function listenUNIXMethod(this: Reactor, path: string, factory: IProtocolFactory, options?: ListenUNIXOptions): UNIXPort {
+  return listenUNIX(this, path, factory, options);
+};
+
+proto.connectUNIX = function connectUNIXMethod(this: Reactor, path: string, factory: IClientFactory, options?: ConnectUNIXOptions): UNIXConnector {
+  return connectUNIX(this, path, factory, options);
+};
+
+proto.listenUDP = function listenUDPMethod(this: Reactor, port: number, protocol: IDatagramProtocol, options?: ListenUDPOptions): UDPPort {
+  return listenUDP(this, port, protocol, options);
+};
+
+proto.listenMulticast = function listenMulticastMethod(this: Reactor, port: number, protocol: IDatagramProtocol, options?: ListenMulticastOptions): UDPPort {
+  return listenMulticast(this, port, protocol, options);
+};
