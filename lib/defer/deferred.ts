@@ -223,11 +223,6 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
     return this;
   }
 
-  /** Alias of addBoth: `f` runs whatever the outcome. */
-  addFinally<U, A extends unknown[]>(f: (result: T | Failure, ...args: A) => U, ...args: A): Deferred<ChainResult<U>> {
-    return (this.addBoth as (f: unknown, ...a: unknown[]) => Deferred<ChainResult<U>>)(f, ...args);
-  }
-
   /**
    * Fires `d` with this Deferred's result when it arrives (this one's result becomes
    * undefined afterwards, as `d.callback` returns nothing). Returns this.
@@ -422,7 +417,10 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
         }
         current._runningCallbacks = true;
         try {
-          current.result = args === undefined ? fn(r) : fn(r, ...args);
+          if (args === undefined) current.result = fn(r);
+          else if (args.length === 1) current.result = fn(r, args[0]);
+          else if (args.length === 2) current.result = fn(r, args[0], args[1]);
+          else current.result = fn(r, ...args);
         } catch (e) {
           current.result = failed && e === (r as Failure).value ? r : new Failure(e);
         }
