@@ -21,6 +21,7 @@ export class DelayedCall implements IDelayedCall {
   /** Extra time added by `delay` and later-moving `reset`s. */
   delayedTime = 0;
 
+  /** A call of `func(...args)` due at `time`, unscheduled by `canceller` and re-placed by `resetter`. */
   constructor(
     time: number,
     /** The function to run. */

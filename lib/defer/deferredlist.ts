@@ -78,7 +78,10 @@ export class DeferredList<T> extends Deferred<DeferredListEntry<T>[]> {
   /** gatherResults' mode: resultList holds bare values (it always fails on the first failure). */
   readonly _valuesOnly: boolean;
 
-  /** Watches `deferredList`; with no Deferreds and no fireOnOneCallback it fires at once with []. */
+  /**
+   * Watches `deferredList`; with no Deferreds and no fireOnOneCallback it fires at once
+   * with []. (`valuesOnly` is gatherResults' internal mode.)
+   */
   constructor(deferredList: Iterable<Deferred<T>>, options: DeferredListOptions = {}, valuesOnly = false) {
     super(cancelAll as (d: Deferred<DeferredListEntry<T>[]>) => void);
     if (deferredList === null || typeof (deferredList as { [Symbol.iterator]?: unknown })[Symbol.iterator] !== "function") {

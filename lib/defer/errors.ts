@@ -5,6 +5,7 @@
 
 /** Base of every lib/defer error. */
 export class DeferError extends Error {
+  /** An error with `message`, its name set to the class name, `cause` kept. */
   constructor(message?: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = new.target.name;
@@ -16,6 +17,7 @@ export class AlreadyCalledError extends DeferError {}
 
 /** A Deferred was cancelled before it had a result. */
 export class CancelledError extends DeferError {
+  /** A cancellation, with an optional message and cause. */
   constructor(message = "Deferred was cancelled", options?: { cause?: unknown }) {
     super(message, options);
   }
@@ -25,6 +27,7 @@ export class CancelledError extends DeferError {
 export class TimeoutError extends DeferError {
   /** The timeout that expired, in seconds. */
   readonly seconds: number;
+  /** "`what` timed out after `seconds` seconds". */
   constructor(seconds: number, what = "Deferred", options?: { cause?: unknown }) {
     super(`${what} timed out after ${seconds} seconds`, options);
     this.seconds = seconds;
@@ -40,6 +43,7 @@ export class FirstError extends DeferError {
   readonly subFailure: unknown;
   /** The index of that Deferred in the list. */
   readonly index: number;
+  /** The first failure `subFailure` of the Deferred at `index`. */
   constructor(subFailure: { getErrorMessage(): string; value: unknown }, index: number) {
     super(`FirstError[#${index}, ${subFailure.getErrorMessage()}]`, { cause: subFailure.value });
     this.subFailure = subFailure;
@@ -61,6 +65,7 @@ export class AlreadyCancelled extends DeferError {}
 
 /** ensureDeferred was given something that is neither a Deferred, a thenable nor a generator. */
 export class NotAnAwaitableError extends TypeError {
+  /** A TypeError named NotAnAwaitableError. */
   constructor(message?: string) {
     super(message);
     this.name = new.target.name;
