@@ -269,6 +269,10 @@ export class UDPPort implements IReadDescriptor, IUDPTransport {
           throw new TypeError(`addr must be the connected peer ${hostPort(this.peer.host, this.peer.port)} or omitted, received ${hostPort(h, p)}`);
         }
       }
+    } else if (addr !== undefined && addr === this.lastFrom && this.lastFrom.type === "UDP") {
+      // An echo to the source of the last datagram: an address the kernel gave us, already valid.
+      host = this.lastFrom.host;
+      port = this.lastFrom.port;
     } else {
       if (addr === undefined || addr === null) throw new TypeError("addr is required on a port that is not connected");
       [host, port] = destination(addr);
