@@ -177,6 +177,7 @@ async function echoBench(list) {
 async function main() {
   installCleanup();
   const loadBefore = os.loadavg()[0];
+  const info = machineInfo(); // before pinning: nproc would say 1 after
   const list = backends();
   const pinned = pinSelf();
   const waits = waitBench(list);
@@ -228,7 +229,6 @@ async function main() {
   console.log(formatTable(echoHeaders, echoRows));
 
   if (args.includes("--append")) {
-    const info = machineInfo();
     const svg = await renderChart({ waits: waits.raw, echo: echo.raw, sizes: SIZES, conns: CONNS, labels });
     fs.writeFileSync(path.join(root, "bench/platforms.svg"), svg);
     const rawRows = [
