@@ -1,0 +1,134 @@
+/**
+ * getPage and redirects (Twisted's client.getPage and RedirectAgent): the one-call way
+ * to fetch a URL's body.
+ */
+import { Deferred, Failure, fail } from "../defer";
+import type { IReactorFDSet } from "../net";
+import { getDefaultReactor } from "../reactor/default";
+import { Agent, BytesBodyProducer, readBody, type HeadersInit, type HTTPConnectionPool, type IBodyProducer, type Response } from "./client";
+import { PageError, RedirectError } from "./errors";
+import { Headers } from "./headers";
+import { parseURL } from "./url";
+
+/** Options of RedirectAgent. */
+export interface RedirectOptions {
+  /** Most redirects followed for one request (default 20, as Twisted). */
+  redirectLimit?: number;
+}
+
+/** Follows redirects around another agent (Twisted's RedirectAgent; 303, and 301/302 after POST, become GET). */
+export class RedirectAgent {
+  /** Most redirects followed for one request. */
+  readonly redirectLimit: number;
+  constructor(readonly agent: Agent, options: RedirectOptions = {}) {
+    this.redirectLimit = options.redirectLimit ?? 20;
+    if (!Number.isInteger(this.redirectLimit) || this.redirectLimit < 0) throw new RangeError("redirectLimit must be an integer >= 0");
+  }
+
+  /** Like Agent.request, but a 301/302/303/307/308 with a Location is followed; the final Response is given. */
+  request(method: string, url: string, headers?: HeadersInit | null, bodyProducer?: IBodyProducer | string | Uint8Array | null): Deferred<Response> {
+    let current: Deferred<unknown> | null = null;
+    const out = new Deferred<Response>(() => current?.cancel());
+    const hdrs = headers === undefined || headers === null ? new Headers() : headers instanceof Headers ? new Headers(headers) : new Headers(headers);
+    const step = (m: string, u: string, body: IBodyProducer | string | Uint8Array | null | undefined, left: number, previous: Response | null): void => {
+      const d = this.agent.request(m, u, hdrs, body);
+      current = d;
+      d.addCallbacks(
+        (r: Response) => {
+          r.previousResponse = previous;
+          const code = r.code;
+          const location = r.headers.get("location");
+          if (!(code === 301 || code === 302 || code === 303 || code === 307 || code === 308) || location === undefined) {
+            if (!out.called) out.callback(r);
+            return;
+          }
+          if (left <= 0) {
+            r.connection?.abandon();
+            if (!out.called) out.errback(new RedirectError(code, u, `Infinite redirection detected: more than ${this.redirectLimit} redirects from ${url}`));
+            return;
+          }
+          let next: string;
+          try {
+            next = parseURL(location, u).href;
+          } catch (e) {
+            r.connection?.abandon();
+            if (!out.called) out.errback(e);
+            return;
+          }
+          // Drain (and so release) the redirect's body before the next request.
+          readBody(r).addBoth(() => undefined);
+          let nm = m;
+          let nb = body;
+          if (code === 303 ? m !== "HEAD" : (code === 301 || code === 302) && m === "POST") {
+            nm = "GET";
+            nb = null;
+          }
+          if ((code === 307 || code === 308) && nb !== null && nb !== undefined && typeof nb === "object" && !(nb instanceof Uint8Array) && !(nb instanceof BytesBodyProducer)) {
+            if (!out.called) out.errback(new RedirectError(code, u, `cannot repeat a streamed request body for a ${code} redirect to ${next}`));
+            return;
+          }
+          step(nm, next, nb, left - 1, r);
+        },
+        (f: Failure) => {
+          if (!out.called) out.errback(f);
+        },
+      );
+    };
+    step(method, url, bodyProducer, this.redirectLimit, null);
+    return out;
+  }
+}
+
+/** Options of getPage. */
+export interface GetPageOptions {
+  /** Method (default GET). */
+  method?: string;
+  /** Request header fields. */
+  headers?: HeadersInit;
+  /** Request body. */
+  body?: string | Uint8Array | IBodyProducer;
+  /** Seconds before the whole fetch fails with TimeoutError (default: none). */
+  timeout?: number;
+  /** Follow redirects (default true). */
+  followRedirect?: boolean;
+  /** Most redirects (default 20). */
+  redirectLimit?: number;
+  /** Most body bytes (BodyTooLargeError beyond). Default: no limit. */
+  maxBodySize?: number;
+  /** The reactor (default: the global one). */
+  reactor?: IReactorFDSet;
+  /** A connection pool to use (default: one connection per call, closed after). */
+  pool?: HTTPConnectionPool;
+}
+
+/**
+ * Fetches `url` and fires with its body (Twisted's getPage). A 4xx/5xx response fails
+ * with PageError (status, body, headers); a bad URL with InvalidURLError; network
+ * failures with the connect error or ResponseFailed; `timeout` with TimeoutError.
+ */
+export function getPage(url: string, options: GetPageOptions = {}): Deferred<Buffer> {
+  if (options === null || typeof options !== "object") return fail(new TypeError("options must be an object"));
+  const reactor = options.reactor ?? (getDefaultReactor() as unknown as IReactorFDSet);
+  const agent = new Agent(reactor, { pool: options.pool, maxBodySize: options.maxBodySize });
+  const method = options.method ?? "GET";
+  const requester = options.followRedirect === false ? agent : new RedirectAgent(agent, { redirectLimit: options.redirectLimit });
+  let d: Deferred<Buffer>;
+  try {
+    parseURL(url);
+  } catch (e) {
+    return fail(e);
+  }
+  const rd = requester.request(method, url, options.headers, options.body);
+  d = rd.addCallback((r: Response) => {
+    const body = readBody(r, options.maxBodySize ?? Infinity);
+    if (r.code < 400) return body;
+    return body.addCallback((b: Buffer) => {
+      throw new PageError(r.code, r.phrase, r.request.url, b, r.headers);
+    });
+  }) as Deferred<Buffer>;
+  if (options.timeout !== undefined) {
+    if (typeof options.timeout !== "number" || !(options.timeout > 0)) return fail(new RangeError(`timeout must be a number of seconds > 0, received ${String(options.timeout)}`));
+    d = d.addTimeout(options.timeout, reactor);
+  }
+  return d;
+}

@@ -1,0 +1,276 @@
+/**
+ * One HTTP request on the server and its response (Twisted's server.Request): what the
+ * client asked (method, uri, path, args, headers, content) and the calls that answer it
+ * (setResponseCode, setHeader, write, finish).
+ *
+ * The response goes out in as few transport writes as possible: `finish(body)` (or a
+ * render method returning the body) writes the whole response — status line, headers,
+ * Content-Length and body — in one write. `write` before `finish` streams: the head goes
+ * out first, and the body is chunked unless a Content-Length was set (HTTP/1.0 clients
+ * get a close-delimited body instead).
+ */
+import { Deferred } from "../defer";
+import { ConnectionDone } from "../error";
+import type { Address, ITransport } from "../net/interfaces";
+import { Headers, checkField } from "./headers";
+import { currentDateLine, parseQuery, reasonPhrase } from "./http";
+
+/** What a Request needs from its connection (the server's HTTPChannel). */
+export interface IRequestChannel {
+  /** The connection's transport. */
+  readonly transport: ITransport | null;
+  /** The default Content-Type of responses that set none ("" for none). */
+  readonly defaultContentType: string;
+  /** The request has finished its response. */
+  requestDone(request: Request): void;
+}
+
+const STATUS_LINES: Record<number, string> = {};
+for (const code of [200, 201, 204, 301, 302, 304, 400, 404, 405, 413, 431, 500]) STATUS_LINES[code] = `HTTP/1.1 ${code} ${reasonPhrase(code)}\r\n`;
+
+const LAST_CHUNK = Buffer.from("0\r\n\r\n", "latin1");
+const EMPTY = Buffer.alloc(0);
+
+/** A request and its response (see the file comment). */
+export class Request {
+  /** The method ("GET"). */
+  readonly method: string;
+  /** The request-target as sent ("/a/b?x=1"). */
+  readonly uri: string;
+  /** The protocol version, "HTTP/1.1" or "HTTP/1.0". */
+  readonly clientproto: string;
+  /** The request's header fields. */
+  readonly requestHeaders: Headers;
+  /** The request body (empty when none). */
+  content: Buffer = EMPTY;
+  /** The connection may carry another request after this one. */
+  keepAlive: boolean;
+  /** Path segments already consumed by resource traversal. */
+  prepath: string[] = [];
+  /** Path segments still to consume. */
+  postpath: string[] = [];
+
+  /** The response status code. */
+  code = 200;
+  /** The response reason phrase. */
+  codeMessage = "";
+  /** Response header fields, flat [name, value, ...] with the caller's casing. */
+  readonly responseHeaders: string[] = [];
+  /** True once the head has been written. */
+  startedWriting = false;
+  /** True once finish() was called. */
+  finished = false;
+  /** Body bytes written so far. */
+  sentLength = 0;
+  /** The connection was lost before the response finished. */
+  lost = false;
+  /** The channel (connection) this request arrived on. */
+  readonly channel: IRequestChannel;
+
+  private readonly minor: number;
+  private chunked = false;
+  private hasLength = false;
+  private hasType = false;
+  private pathCache: string | null = null;
+  private argsCache: Record<string, string[]> | null = null;
+  private finishWaiters: Deferred<void>[] | null = null;
+
+  /** Made by the channel once a request's head and body have arrived. */
+  constructor(channel: IRequestChannel, method: string, uri: string, versionMinor: number, headers: string[], keepAlive: boolean) {
+    this.channel = channel;
+    this.method = method;
+    this.uri = uri;
+    this.minor = versionMinor;
+    this.clientproto = versionMinor === 1 ? "HTTP/1.1" : "HTTP/1.0";
+    this.requestHeaders = new Headers(headers);
+    this.keepAlive = keepAlive;
+  }
+
+  /** The path part of the uri ("/a/b"), without the query. */
+  get path(): string {
+    if (this.pathCache === null) {
+      const q = this.uri.indexOf("?");
+      this.pathCache = q < 0 ? this.uri : this.uri.slice(0, q);
+    }
+    return this.pathCache;
+  }
+
+  /** The query arguments: name → values (Twisted's request.args). */
+  get args(): Record<string, string[]> {
+    if (this.argsCache === null) {
+      const q = this.uri.indexOf("?");
+      this.argsCache = parseQuery(q < 0 ? "" : this.uri.slice(q + 1));
+    }
+    return this.argsCache;
+  }
+
+  /** The transport of the connection (null once gone). */
+  get transport(): ITransport | null {
+    return this.channel.transport;
+  }
+
+  /** The first value of request header `name`, or undefined. */
+  getHeader(name: string): string | undefined {
+    return this.requestHeaders.get(name);
+  }
+
+  /** The client's address. */
+  getClientAddress(): Address | null {
+    const t = this.channel.transport;
+    return t === null ? null : t.getPeer();
+  }
+
+  /** Sets the response status (and reason phrase; default the standard one). */
+  setResponseCode(code: number, message?: string): void {
+    if (!Number.isInteger(code) || code < 100 || code > 999) throw new RangeError(`code must be an integer from 100 to 999, received ${String(code)}`);
+    if (this.startedWriting) throw new Error("setResponseCode: the response head has already been written");
+    this.code = code;
+    this.codeMessage = message ?? "";
+  }
+
+  /** Sets response header `name` to `value` (replacing earlier values of it). */
+  setHeader(name: string, value: string | number): void {
+    const v = typeof value === "number" ? String(value) : value;
+    checkField(name, v);
+    if (this.startedWriting) throw new Error(`setHeader(${name}): the response head has already been written`);
+    const h = this.responseHeaders;
+    const lower = name.toLowerCase();
+    for (let i = 0; i < h.length; i += 2) {
+      if (h[i].toLowerCase() === lower) {
+        h.splice(i, 2);
+        i -= 2;
+      }
+    }
+    this.noteHeader(lower, v);
+    h.push(name, v);
+  }
+
+  /** Adds a value for response header `name` (Set-Cookie style: several lines). */
+  addHeader(name: string, value: string): void {
+    checkField(name, value);
+    if (this.startedWriting) throw new Error(`addHeader(${name}): the response head has already been written`);
+    this.noteHeader(name.toLowerCase(), value);
+    this.responseHeaders.push(name, value);
+  }
+
+  private noteHeader(lower: string, value: string): void {
+    if (lower === "content-length") this.hasLength = true;
+    else if (lower === "content-type") this.hasType = true;
+    else if (lower === "connection" && value.toLowerCase().includes("close")) this.keepAlive = false;
+  }
+
+  /** Answers with a redirect to `url` (302 unless another 3xx is given). */
+  redirect(url: string, code = 302): void {
+    this.setResponseCode(code);
+    this.setHeader("Location", url);
+  }
+
+  /** Streams body bytes: writes the head first (chunked unless a Content-Length was set). */
+  write(data: Uint8Array | string): void {
+    if (this.finished) throw new Error("write: the request has already finished");
+    if (this.lost) return;
+    const t = this.channel.transport;
+    if (t === null) return;
+    const buf = typeof data === "string" ? Buffer.from(data, "utf8") : data;
+    if (!this.startedWriting) {
+      if (!this.hasLength && this.bodyAllowed()) {
+        if (this.minor === 1) this.chunked = true;
+        else this.keepAlive = false; // HTTP/1.0: the body ends with the connection
+      }
+      t.write(this.head(-1));
+    }
+    if (buf.length === 0 || !this.bodyAllowed()) return;
+    this.sentLength += buf.length;
+    if (this.chunked) t.writeSequence([`${buf.length.toString(16)}\r\n`, buf, "\r\n"]);
+    else t.write(buf);
+  }
+
+  /**
+   * Ends the response. With `body` and nothing written yet, the whole response goes out
+   * in one write with its Content-Length.
+   */
+  finish(body?: string | Uint8Array): void {
+    if (this.finished) throw new Error("finish: the request has already finished");
+    const t = this.channel.transport;
+    if (!this.startedWriting && !this.lost && t !== null) {
+      const allowed = this.bodyAllowed();
+      if (body === undefined || body.length === 0) {
+        t.write(this.head(allowed ? 0 : -1));
+      } else if (typeof body === "string") {
+        const n = Buffer.byteLength(body, "utf8");
+        this.sentLength = n;
+        t.write(this.method === "HEAD" || !allowed ? this.head(n) : this.head(n) + body);
+      } else {
+        this.sentLength = body.length;
+        const head = this.head(body.length);
+        if (this.method === "HEAD" || !allowed) {
+          t.write(head);
+        } else {
+          const out = Buffer.allocUnsafe(head.length + body.length);
+          out.latin1Write(head, 0, head.length);
+          out.set(body, head.length);
+          t.write(out);
+        }
+      }
+    } else {
+      if (body !== undefined && body.length > 0) this.write(body);
+      if (this.chunked && !this.lost && t !== null) t.write(LAST_CHUNK);
+    }
+    this.finished = true;
+    this.channel.requestDone(this);
+    const w = this.finishWaiters;
+    if (w !== null) {
+      this.finishWaiters = null;
+      for (const d of w) d.callback(undefined);
+    }
+  }
+
+  /** A Deferred that fires when the response is finished, or fails when the connection is lost first. */
+  notifyFinish(): Deferred<void> {
+    const d = new Deferred<void>();
+    if (this.finished) d.callback(undefined);
+    else if (this.lost) d.errback(new ConnectionDone("The connection was lost before the response finished."));
+    else (this.finishWaiters ??= []).push(d);
+    return d;
+  }
+
+  /** The connection is gone before finish(): fails the notifyFinish Deferreds. */
+  connectionLost(reason: Error): void {
+    if (this.finished || this.lost) return;
+    this.lost = true;
+    const w = this.finishWaiters;
+    this.finishWaiters = null;
+    if (w !== null) for (const d of w) d.errback(reason);
+  }
+
+  private bodyAllowed(): boolean {
+    const c = this.code;
+    return !(c === 204 || c === 304 || (c >= 100 && c < 200));
+  }
+
+  /** The response head; `length` >= 0 adds Content-Length (unless the caller set one). */
+  private head(length: number): string {
+    this.startedWriting = true;
+    const code = this.code;
+    let h = this.codeMessage === "" ? STATUS_LINES[code] ?? `HTTP/1.1 ${code} ${reasonPhrase(code)}\r\n` : `HTTP/1.1 ${code} ${this.codeMessage}\r\n`;
+    h += currentDateLine();
+    const rh = this.responseHeaders;
+    for (let i = 0; i < rh.length; i += 2) h += `${rh[i]}: ${rh[i + 1]}\r\n`;
+    const allowed = this.bodyAllowed();
+    if (!this.hasType && allowed && this.channel.defaultContentType !== "") h += `Content-Type: ${this.channel.defaultContentType}\r\n`;
+    if (!this.hasLength && allowed) {
+      if (length >= 0) h += `Content-Length: ${length}\r\n`;
+      else if (this.chunked) h += "Transfer-Encoding: chunked\r\n";
+    }
+    if (!this.keepAlive) h += "Connection: close\r\n";
+    else if (this.minor === 0) h += "Connection: keep-alive\r\n";
+    return h + "\r\n";
+  }
+}
+
+declare module "node:buffer" {
+  interface Buffer {
+    /** Node's fast latin1 encoder (undocumented, stable). */
+    latin1Write(s: string, offset: number, length: number): number;
+  }
+}
