@@ -51,6 +51,13 @@ export class FirstError extends DeferError {
   }
 }
 
+/**
+ * An operation the object's current state does not allow: releasing a DeferredLock that
+ * is not locked, a DeferredSemaphore more often than acquired, starting a LoopingCall that
+ * is running or stopping one that is not.
+ */
+export class InvalidStateError extends DeferError {}
+
 /** DeferredQueue.put when the queue already holds `size` items. */
 export class QueueOverflow extends DeferError {}
 

@@ -4,6 +4,7 @@
  * order; cancelling a waiting acquire removes it from the queue.
  */
 import { Deferred, maybeDeferred, succeed, type ChainResult } from "./deferred";
+import { InvalidStateError } from "./errors";
 
 /** Shared by lock and semaphore: the waiting queue and `run`. */
 abstract class ConcurrencyPrimitive {
@@ -52,7 +53,7 @@ export class DeferredLock extends ConcurrencyPrimitive {
 
   /** Releases the lock, handing it straight to the first waiter if there is one. */
   release(): void {
-    if (!this.locked) throw new Error("release: the lock is not locked");
+    if (!this.locked) throw new InvalidStateError("release: the lock is not locked");
     const next = this.waiting.shift();
     if (next !== undefined) next.callback(this);
     else this.locked = false;
@@ -88,7 +89,7 @@ export class DeferredSemaphore extends ConcurrencyPrimitive {
 
   /** Returns a token, handing it straight to the first waiter if there is one. */
   release(): void {
-    if (this.tokens >= this.limit) throw new Error("release: semaphore released more often than acquired");
+    if (this.tokens >= this.limit) throw new InvalidStateError("release: semaphore released more often than acquired");
     this.tokens++;
     const next = this.waiting.shift();
     if (next !== undefined) {

@@ -3,6 +3,7 @@
  * The clock is always injected (an IReactorTime: the reactor, or a Clock in tests).
  */
 import { Deferred, maybeDeferred } from "./deferred";
+import { InvalidStateError } from "./errors";
 import type { IDelayedCall, IReactorTime } from "./interfaces";
 
 /** Checks that `clock` looks like an IReactorTime; `what` names the argument. */
@@ -124,7 +125,7 @@ export class LoopingCall {
    * Returns a Deferred fired with this LoopingCall by stop, or failed by a failing call.
    */
   start(interval: number, now = true): Deferred<LoopingCall> {
-    if (this.running) throw new Error("LoopingCall: already running");
+    if (this.running) throw new InvalidStateError("LoopingCall: already running");
     if (typeof interval !== "number" || Number.isNaN(interval)) throw new TypeError("start: interval must be a number");
     if (interval < 0) throw new RangeError("start: interval must be >= 0");
     const clock = this.effectiveClock();
@@ -140,7 +141,7 @@ export class LoopingCall {
 
   /** Stops the loop; the Deferred from start fires now, or when a call in progress finishes. */
   stop(): void {
-    if (!this.running) throw new Error("LoopingCall: not running");
+    if (!this.running) throw new InvalidStateError("LoopingCall: not running");
     this.running = false;
     if (this.call !== null) {
       this.call.cancel();
@@ -153,7 +154,7 @@ export class LoopingCall {
 
   /** Restarts the interval count from now (the next call is one interval from now). */
   reset(): void {
-    if (!this.running) throw new Error("LoopingCall: not running");
+    if (!this.running) throw new InvalidStateError("LoopingCall: not running");
     if (this.call !== null) {
       this.call.cancel();
       this.call = null;

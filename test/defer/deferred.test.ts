@@ -76,6 +76,14 @@ describe("Deferred callbacks", () => {
     ]);
   });
 
+  test("addCallbacks treats null argument lists as none", () => {
+    const calls: unknown[][] = [];
+    const d = new Deferred<string>();
+    d.addCallbacks((...a: unknown[]) => calls.push(a), null, null as unknown as [], null as unknown as []);
+    d.callback("hello");
+    expect(calls).toEqual([["hello"]]);
+  });
+
   test("addBoth runs on success and on failure", () => {
     const seen: unknown[] = [];
     succeed(1).addBoth((r) => seen.push(r));

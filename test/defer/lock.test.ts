@@ -1,6 +1,6 @@
 /** DeferredLock: one holder at a time, FIFO waiters, cancellable acquire. */
 import { expectNoFdLeaks } from "../support/fds";
-import { CancelledError, Deferred, DeferredLock, Failure, succeed } from "../../lib/defer";
+import { CancelledError, Deferred, DeferredLock, Failure, InvalidStateError, succeed } from "../../lib/defer";
 import { failureResultOf, successResultOf } from "./support";
 
 expectNoFdLeaks();
@@ -97,6 +97,7 @@ describe("DeferredLock", () => {
   });
 
   test("releasing a lock that is not held throws", () => {
+    expect(() => new DeferredLock().release()).toThrow(InvalidStateError);
     expect(() => new DeferredLock().release()).toThrow(/not locked/);
   });
 
