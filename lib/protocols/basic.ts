@@ -165,6 +165,8 @@ export class LineReceiver extends PausableFramer {
   private readonly received = new ReceiveBuffer();
   /** Pending bytes already searched for a delimiter without success. */
   private searched = 0;
+  /** The delimiter `searched` is about. */
+  private searchedFor: Buffer | null = null;
   /** True while dataReceived runs: re-entrant data is queued behind what is pending. */
   private busy = false;
 
@@ -183,11 +185,13 @@ export class LineReceiver extends PausableFramer {
         }
         const delimiter = checkDelimiter(this.delimiter);
         const dl = delimiter.length;
+        if (delimiter !== this.searchedFor) this.searched = 0; // a new delimiter: search it all
         const from = rb.pos + (this.searched >= dl ? this.searched - dl + 1 : 0);
         const at = dl === 1 ? rb.buf.indexOf(delimiter[0], from) : rb.buf.indexOf(delimiter, from);
         if (at < 0 || at + dl > rb.end) {
           // No whole delimiter among the pending bytes (an owned buffer's tail past `end` is garbage).
           this.searched = rb.length;
+          this.searchedFor = delimiter;
           if (rb.length >= this.MAX_LENGTH + dl) {
             this.searched = 0;
             this.lineLengthExceeded(rb.clear());
@@ -265,7 +269,10 @@ export class LineOnlyReceiver extends Protocol {
   MAX_LENGTH = 16384;
 
   private readonly received = new ReceiveBuffer();
+  /** Pending bytes already searched for the delimiter without success. */
   private searched = 0;
+  /** The delimiter `searched` is about. */
+  private searchedFor: Buffer | null = null;
 
   /** Frames `data` into lines; never throws for any input. */
   override dataReceived(data: Buffer): void {
@@ -273,6 +280,8 @@ export class LineOnlyReceiver extends Protocol {
     rb.append(data);
     const delimiter = checkDelimiter(this.delimiter);
     const dl = delimiter.length;
+    if (delimiter !== this.searchedFor) this.searched = 0;
+    this.searchedFor = delimiter;
     try {
       for (;;) {
         if (disconnecting(this)) break; // still bound what stays pending

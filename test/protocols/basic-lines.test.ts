@@ -57,6 +57,15 @@ describe("LineReceiver", () => {
     expect(p.events).toEqual(["line:x<EO", "line:y"]);
   });
 
+  test("a delimiter changed between reads is looked for in the bytes already pending", () => {
+    const [p] = connected(new Lines());
+    p.dataReceived(b("a\nb"));
+    expect(p.events).toEqual([]);
+    p.delimiter = b("\n");
+    p.dataReceived(b("\n"));
+    expect(p.events).toEqual(["line:a", "line:b"]);
+  });
+
   test("a line of exactly MAX_LENGTH is delivered, one byte more is lineLengthExceeded and closes", () => {
     const [p, t] = connected(new Lines());
     p.MAX_LENGTH = 8;
