@@ -1,8 +1,10 @@
 /**
  * Timed calls of the real reactor: `DelayedCall` (Twisted's IDelayedCall) kept in a binary
  * min-heap ordered by (due time, scheduling sequence). Every call knows its heap index, so
- * cancel/reset/delay move or remove it in O(log n) and the heap never holds dead entries:
- * `getDelayedCalls()` and the next deadline are always exact.
+ * reset/delay re-place it in O(log n). Cancel is lazy (O(1)): the call stays in the heap,
+ * marked, until it reaches the top (where it is discarded before anyone looks at the next
+ * deadline) or until cancelled calls make up half the heap, which is then rebuilt in O(n).
+ * The schedule-then-cancel pattern of timeouts thus costs one push and one flag.
  *
  * The sequence number breaks ties in scheduling order and lets the reactor run only the
  * calls that were due *and scheduled* before its timer phase began: a callLater(0) made by
@@ -103,6 +105,8 @@ function before(a: DelayedCall, b: DelayedCall): boolean {
 export class TimerQueue implements CallOwner {
   private readonly heap: DelayedCall[] = [];
   private nextSeq = 0;
+  /** Cancelled calls still in the heap. */
+  private dead = 0;
 
   /** `now` is the clock the calls' times are measured in; `onMoved` hears of every new or earlier deadline. */
   constructor(
@@ -124,11 +128,12 @@ export class TimerQueue implements CallOwner {
 
   /** Number of active calls. */
   get size(): number {
-    return this.heap.length;
+    return this.heap.length - this.dead;
   }
 
   /** The earliest active call, or undefined. */
   peek(): DelayedCall | undefined {
+    this.dropCancelledTop();
     return this.heap[0];
   }
 
@@ -139,20 +144,23 @@ export class TimerQueue implements CallOwner {
 
   /** A copy of the active calls (heap order, not sorted). */
   list(): DelayedCall[] {
-    return this.heap.slice();
+    return this.dead === 0 ? this.heap.slice() : this.heap.filter((c) => !c.cancelled);
   }
 
   /** Removes and returns the earliest call if it is due at `now` and was scheduled before `seqLimit`. */
   popDue(now: number, seqLimit: number): DelayedCall | undefined {
+    this.dropCancelledTop();
     const top = this.heap[0];
     if (top === undefined || top.time > now || top.seq >= seqLimit) return undefined;
     this.removeAt(0);
     return top;
   }
 
-  /** CallOwner: unschedules a cancelled call. */
+  /** CallOwner: a call was cancelled (it is already marked); it leaves the heap lazily. */
   remove(call: DelayedCall): void {
-    if (call.heapIndex >= 0) this.removeAt(call.heapIndex);
+    if (call.heapIndex < 0) return;
+    this.dead++;
+    if (this.dead > 64 && this.dead * 2 > this.heap.length) this.compact();
   }
 
   /** CallOwner: re-places a call whose time changed; it counts as newly scheduled. */
@@ -168,6 +176,30 @@ export class TimerQueue implements CallOwner {
   clear(): void {
     for (const c of this.heap) c.heapIndex = -1;
     this.heap.length = 0;
+    this.dead = 0;
+  }
+
+  private dropCancelledTop(): void {
+    const heap = this.heap;
+    while (heap.length > 0 && heap[0].cancelled) {
+      this.removeAt(0);
+      this.dead--;
+    }
+  }
+
+  /** Rebuilds the heap without its cancelled calls (Floyd's heapify, O(n)). */
+  private compact(): void {
+    const heap = this.heap;
+    let n = 0;
+    for (let i = 0; i < heap.length; i++) {
+      const c = heap[i];
+      if (c.cancelled) c.heapIndex = -1;
+      else heap[n++] = c;
+    }
+    heap.length = n;
+    for (let i = 0; i < n; i++) heap[i].heapIndex = i;
+    for (let i = (n >> 1) - 1; i >= 0; i--) this.siftDown(i);
+    this.dead = 0;
   }
 
   private insert(call: DelayedCall): void {
