@@ -170,12 +170,13 @@ function checkTargets(rows, targets, unit) {
 }
 
 /**
- * Runs one benchmark, writing its report to `out` and progress to `err`. `bench` = { kind, script, unit, registry, defaults, workloadName(conns),
+ * Runs one benchmark, writing its report to `out` and progress to `err`; with `cleanup`
+ * (default) it installs the handlers that end its processes on exit and Ctrl-C. `bench` = { kind, script, unit, registry, defaults, workloadName(conns),
  * verify(port) → Promise<info>, measure({ server, workload, opts, sample }) → Promise<m> }
  * where m = { count, seconds, rate, latencyUs, errors, errorDetail, cpuSeconds,
  * wallSeconds, rssKb, command }. Returns the process exit code.
  */
-async function runBench(bench, argv, { out = process.stdout, err: errOut = process.stderr } = {}) {
+async function runBench(bench, argv, { out = process.stdout, err: errOut = process.stderr, cleanup = true } = {}) {
   let opts;
   try {
     opts = parseOptions(argv, bench.defaults);
@@ -188,7 +189,7 @@ async function runBench(bench, argv, { out = process.stdout, err: errOut = proce
     out.write(`${usage(bench.script, bench.defaults)}\n`);
     return 0;
   }
-  installCleanup();
+  if (cleanup) installCleanup(); // exit/Ctrl-C handlers; an embedding caller (a test) may own those
   const info = machineInfo();
   const pinned = opts.pin && info.pinned;
   const serverCpu = pinned ? 0 : null;

@@ -73,17 +73,24 @@ async function startServer(spec, mode, { cpu = 0, readyTimeoutMs = 15000 } = {})
   child.stderr.on("data", (d) => {
     stderr = (stderr + d).slice(-4000);
   });
+  const stderrClosed = new Promise((resolve) => {
+    const t = setTimeout(resolve, 1000);
+    child.stderr.once("close", () => {
+      clearTimeout(t);
+      resolve();
+    });
+  });
   child.stdout.setEncoding("utf8");
   const deadline = Date.now() + readyTimeoutMs;
   let timer;
   const ready = new Promise((resolve, reject) => {
     if (spec.ready === "connect") {
       waitForConnect(port, deadline).then((ok) =>
-        ok ? resolve(port) : reject(new ServerStartError(`${spec.name} did not accept on port ${port} within ${readyTimeoutMs} ms`, stderr)),
+        ok ? resolve(port) : reject(new Error(`${spec.name} did not accept on port ${port} within ${readyTimeoutMs} ms`)),
       );
     } else {
       timer = setTimeout(
-        () => reject(new ServerStartError(`${spec.name} printed no READY line within ${readyTimeoutMs} ms`, stderr)),
+        () => reject(new Error(`${spec.name} printed no READY line within ${readyTimeoutMs} ms`)),
         readyTimeoutMs,
       );
     }
@@ -93,7 +100,7 @@ async function startServer(spec, mode, { cpu = 0, readyTimeoutMs = 15000 } = {})
       if (m && spec.ready !== "connect") resolve(Number(m[1]));
     });
     child.exited.then(({ code, signal, error }) =>
-      reject(new ServerStartError(`${spec.name} exited before it was ready (code ${code}, signal ${signal}${error ? `, ${error.message}` : ""})`, stderr)),
+      reject(new Error(`${spec.name} exited before it was ready (code ${code}, signal ${signal}${error ? `, ${error.message}` : ""})`)),
     );
   });
   let actualPort;
@@ -102,7 +109,9 @@ async function startServer(spec, mode, { cpu = 0, readyTimeoutMs = 15000 } = {})
   } catch (err) {
     clearTimeout(timer);
     await stopTracked(child, 1000);
-    throw err;
+    // What it wrote before it was stopped explains the failure: read the pipe to its end.
+    await stderrClosed;
+    throw new ServerStartError(err.message, stderr);
   }
   clearTimeout(timer);
   if (actualPort !== port) {

@@ -68,12 +68,12 @@ test("the C echo client verifies every byte over 100 connections against the C r
 });
 
 test("the C echo client counts a server that changes a byte as a mismatch, not as a message", async () => {
-  // Echoes, but flips the last byte of every 5th chunk it sees.
-  let seen = 0;
+  // Echoes, but flips the last byte of the 3rd chunk on each connection.
   const server = net.createServer((s) => {
+    let seen = 0;
     s.on("data", (d: Buffer) => {
       const out = Buffer.from(d);
-      if (++seen % 5 === 0) out[out.length - 1] ^= 0xff;
+      if (++seen === 3) out[out.length - 1] ^= 0xff;
       s.write(out);
     });
     s.on("error", () => s.destroy());
@@ -85,6 +85,7 @@ test("the C echo client counts a server that changes a byte as a mismatch, not a
     expect(r.errors.mismatch).toBe(10); // each connection is closed at its first wrong byte
     expect(r.errors.total).toBe(10);
     expect(r.open_at_end).toBe(0);
+    expect(r.messages).toBeLessThanOrEqual(20); // at most the 2 good ones per connection
     expect(r.bytes_verified).toBe(r.messages * 64);
   } finally {
     await new Promise((r) => server.close(r));
@@ -125,8 +126,13 @@ test("the C reference echoes exact bytes and answers the harness's checks", asyn
 });
 
 test("a server that never prints READY is stopped and reported with its stderr", async () => {
-  const spec = { name: "mute", modes: ["echo"], cmd: process.execPath, args: ["-e", "process.stderr.write('busy elsewhere'); setTimeout(() => {}, 60000)"], ready: "stdout" };
-  await expect(startServer(spec, "echo", { cpu: null, readyTimeoutMs: 500 })).rejects.toThrow(/mute printed no READY line within 500 ms[\s\S]*busy elsewhere/);
+  const spec = { name: "mute", modes: ["echo"], cmd: "/bin/sh", args: ["-c", "echo busy elsewhere >&2; exec sleep 60"], ready: "stdout" };
+  await expect(startServer(spec, "echo", { cpu: null, readyTimeoutMs: 1000 })).rejects.toThrow(/^mute printed no READY line within 1000 ms\n--- its stderr ---\nbusy elsewhere\n$/);
+});
+
+test("a server that exits before READY is reported with everything it wrote to stderr", async () => {
+  const spec = { name: "crash", modes: ["echo"], cmd: "/bin/sh", args: ["-c", "echo cannot bind >&2; exit 3"], ready: "stdout" };
+  await expect(startServer(spec, "echo", { cpu: null })).rejects.toThrow(/^crash exited before it was ready \(code 3, signal null\)\n--- its stderr ---\ncannot bind\n$/);
   expect(children.liveCount()).toBe(0);
 });
 

@@ -135,7 +135,7 @@ test("a tiny real echo run against the C reference produces 3 interleaved rounds
   const err = sink();
   try {
     const bench = { ...echoBench, registry: [findServer("c-reference")] };
-    const code = await runner.runBench(bench, ["--rounds", "3", "--duration", "0.5", "--warmup", "0", "--conns", "10,20", "--no-pin", "--baseline", "c-reference", "--json", json], { out, err });
+    const code = await runner.runBench(bench, ["--rounds", "3", "--duration", "0.5", "--warmup", "0", "--conns", "10,20", "--no-pin", "--baseline", "c-reference", "--json", json], { out, err, cleanup: false });
     expect(code).toBe(0);
     const r = JSON.parse(fs.readFileSync(json, "utf8"));
     expect(r.rounds.map((x: { conns: number; round: number }) => `${x.conns}:${x.round}`)).toEqual(["10:1", "10:2", "10:3", "20:1", "20:2", "20:3"]);
@@ -149,6 +149,7 @@ test("a tiny real echo run against the C reference produces 3 interleaved rounds
     expect(r.peers["c-reference"].status).toBe("ok");
     expect(out.text).toContain("C epoll reference");
     expect(out.text).toContain("NOT pinned (--no-pin)");
+    expect(fs.existsSync(path.join(dir, "echo.svg"))).toBe(true);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
