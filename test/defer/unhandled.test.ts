@@ -147,4 +147,19 @@ describe("unhandled errors", () => {
     expect(logged[0].message).toMatch(/\(debug: {2}C: Deferred was created:\n[^]*createAndFireHere/);
     expect(logged[0].message).toMatch(/\(debug: {2}I: First Invoker was:\n[^]*createAndFireHere/);
   });
+
+  test("a failing Deferred that references itself (a cycle) is still collected and logged", async () => {
+    (() => {
+      const d = new Deferred<number>() as Deferred<number> & { self?: unknown };
+      d.self = d;
+      d.addCallback(() => {
+        void d; // the callback closes over its own Deferred
+        throw new RangeError("cycle");
+      });
+      d.callback(1);
+    })();
+    const logged = await collectUntilLogged("cycle");
+    expect(logged).toHaveLength(1);
+  });
 });
+
