@@ -109,6 +109,7 @@ async function startServer(spec, mode, { cpu = 0, readyTimeoutMs = 15000 } = {})
   } catch (err) {
     clearTimeout(timer);
     await stopTracked(child, 1000);
+    if (spec.cleanup) spec.cleanup(vars);
     // What it wrote before it was stopped explains the failure: read the pipe to its end.
     await stderrClosed;
     throw new ServerStartError(err.message, stderr);
@@ -129,7 +130,10 @@ async function startServer(spec, mode, { cpu = 0, readyTimeoutMs = 15000 } = {})
     child,
     stderr: () => stderr,
     alive: () => child.exitCode === null && child.signalCode === null,
-    stop: () => stopTracked(child),
+    stop: async () => {
+      await stopTracked(child);
+      if (spec.cleanup) spec.cleanup(vars);
+    },
   };
 }
 

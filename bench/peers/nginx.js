@@ -56,4 +56,9 @@ function prepareNginx({ port }) {
   return { dir, conf };
 }
 
-module.exports = { nginxBinary, nginxConfig, prepareNginx };
+/** Removes what prepareNginx wrote (after nginx has exited). */
+function cleanupNginx({ dir }) {
+  if (dir && dir.startsWith(OUT_DIR)) fs.rmSync(dir, { recursive: true, force: true });
+}
+
+module.exports = { nginxBinary, nginxConfig, prepareNginx, cleanupNginx };

@@ -16,6 +16,7 @@
  *                                           // "connect": waits until the port accepts
  *     check:   () => null | "why not + how to install",  // availability, cheap
  *     prepare: ({mode, port}) => ({...}),   // optional: build, write configs, extra vars
+ *     cleanup: (vars) => {},                 // optional: undo prepare() once it has stopped
  *   }
  *
  * The harness runs each one as its own process pinned to CPU 0 (taskset -c 0) on a port it
@@ -26,7 +27,7 @@ const fs = require("node:fs");
 const path = require("node:path");
 const { execFileSync } = require("node:child_process");
 const { ROOT, haveCompiler, ensureBuilt } = require("../lib/build");
-const { nginxBinary, prepareNginx } = require("./nginx");
+const { nginxBinary, prepareNginx, cleanupNginx } = require("./nginx");
 
 const PYTHON = "/usr/bin/python3";
 
@@ -123,6 +124,7 @@ const PEERS = [
     ready: "connect",
     check: () => (nginxBinary() ? null : "nginx not installed: apt-get install nginx-light"),
     prepare: prepareNginx,
+    cleanup: cleanupNginx,
   },
 ];
 
@@ -132,7 +134,57 @@ const PEERS = [
 //     cmd: process.execPath, args: ["{root}/bench/echo/fdreactor_server.js", "{mode}", "{port}"],
 //     env: { FDREACTOR_BACKEND: "epoll" }, ready: "stdout", check: requireDist },
 // The script must print "READY <port>" once listening on 127.0.0.1:<port> and exit on SIGTERM.
-const FDREACTOR = [];
+const FDREACTOR = [
+  // lib/net echo (issue 5): the same script in each run mode of the reactor, on epoll.
+  {
+    name: "fdreactor",
+    label: "fdreactor (epoll, integrated)",
+    modes: ["echo"],
+    cmd: process.execPath,
+    args: [path.join(ROOT, "bench", "echo", "fdreactor_server.js"), "{mode}", "{port}"],
+    env: { FDREACTOR_BACKEND: "epoll", FDREACTOR_MODE: "integrated" },
+    ready: "stdout",
+    check: requireNetDist,
+  },
+  {
+    name: "fdreactor-exclusive",
+    label: "fdreactor (epoll, exclusive)",
+    modes: ["echo"],
+    cmd: process.execPath,
+    args: [path.join(ROOT, "bench", "echo", "fdreactor_server.js"), "{mode}", "{port}"],
+    env: { FDREACTOR_BACKEND: "epoll", FDREACTOR_MODE: "exclusive" },
+    ready: "stdout",
+    check: requireNetDist,
+  },
+  // lib/web Site (issue 6): bench/http/fdreactor_server.js in each run mode, on epoll.
+  {
+    name: "fdreactor-web",
+    label: "fdreactor web Site (epoll, integrated)",
+    modes: ["http"],
+    cmd: process.execPath,
+    args: [path.join(ROOT, "bench", "http", "fdreactor_server.js"), "{mode}", "{port}"],
+    env: { FDREACTOR_BACKEND: "epoll", FDREACTOR_MODE: "integrated" },
+    ready: "stdout",
+    check: () => (fs.existsSync(path.join(ROOT, "dist", "lib", "web", "index.js")) ? null : "dist/lib/web/index.js missing: run npx tsc -p tsconfig.json first"),
+  },
+  {
+    name: "fdreactor-web-exclusive",
+    label: "fdreactor web Site (epoll, exclusive)",
+    modes: ["http"],
+    cmd: process.execPath,
+    args: [path.join(ROOT, "bench", "http", "fdreactor_server.js"), "{mode}", "{port}"],
+    env: { FDREACTOR_BACKEND: "epoll", FDREACTOR_MODE: "exclusive" },
+    ready: "stdout",
+    check: () => (fs.existsSync(path.join(ROOT, "dist", "lib", "web", "index.js")) ? null : "dist/lib/web/index.js missing: run npx tsc -p tsconfig.json first"),
+  },
+];
+
+/** null when the compiled transports the fdreactor echo server needs exist in dist/. */
+function requireNetDist() {
+  const need = ["dist/lib/net/index.js", "dist/lib/reactor/index.js", "dist/lib/protocols/protocol.js"];
+  const missing = need.filter((f) => !fs.existsSync(path.join(ROOT, f)));
+  return missing.length === 0 ? null : `${missing.join(", ")} missing: run npx tsc -p tsconfig.json first`;
+}
 // ────────────────────────────────────────────────────────────────────────────────────────────────
 
 /** Every known server, peers first, then fdreactor's entries. */
