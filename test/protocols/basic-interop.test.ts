@@ -1,0 +1,158 @@
+/**
+ * Wire compatibility with Twisted's own framers (Debian python3-twisted under
+ * /usr/bin/python3, fixtures/twisted_framers.py): for Int32/Int16/Int8 strings, netstrings
+ * and lines, a Twisted server echoes an fdreactor client's frames and an fdreactor server
+ * echoes a Twisted client's, frames of 0 B up to each prefix's limit (300 kB for 32 bits),
+ * checked byte for byte on both sides.
+ */
+import { spawn } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { connectTCP, listenTCP, type TCPPort } from "../../lib/net";
+import type { Address } from "../../lib/net/interfaces";
+import { Int16StringReceiver, Int32StringReceiver, Int8StringReceiver, LineReceiver, NetstringReceiver } from "../../lib/protocols/basic";
+import { ClientFactory, Protocol, ServerFactory } from "../../lib/protocols/protocol";
+import { Reactor } from "../../lib/reactor";
+import { expectNoFdLeaks } from "../support/fds";
+
+expectNoFdLeaks();
+
+const PYTHON = "/usr/bin/python3";
+const PEER = path.join(__dirname, "fixtures", "twisted_framers.py");
+const available = fs.existsSync(PYTHON);
+
+type Kind = "int32" | "int16" | "int8" | "netstring" | "line";
+const LIMITS: Record<Kind, number> = { int32: 300000, int16: 65535, int8: 255, netstring: 300000, line: 1000 };
+
+/** The frames both sides agree on (as fixtures/twisted_framers.py makes them). */
+function frames(kind: Kind): Buffer[] {
+  return [0, 1, 2, 100, 255, 1000, 65535, 300000]
+    .filter((s) => s <= LIMITS[kind])
+    .map((size, n) => {
+      const b = Buffer.allocUnsafe(size);
+      for (let i = 0; i < size; i++) b[i] = (n + i) % 251;
+      if (kind === "line") for (let i = 0; i < size; i++) b[i] = b[i] === 13 ? 114 : b[i] === 10 ? 110 : b[i];
+      return b;
+    });
+}
+
+/** A framer of `kind` that calls `onFrame(self, frame)` and can `send(frame)`. */
+function framer(kind: Kind, onFrame: (p: Protocol & { send(d: Buffer): void }, frame: Buffer) => void): Protocol & { send(d: Buffer): void } {
+  if (kind === "line") {
+    const p = new (class extends LineReceiver {
+      override MAX_LENGTH = 1000000;
+      send(d: Buffer): void {
+        this.sendLine(d);
+      }
+      override lineReceived(line: Buffer): void {
+        onFrame(this, line);
+      }
+    })();
+    return p;
+  }
+  if (kind === "netstring") {
+    return new (class extends NetstringReceiver {
+      override MAX_LENGTH = 1000000;
+      send(d: Buffer): void {
+        this.sendString(d);
+      }
+      override stringReceived(data: Buffer): void {
+        onFrame(this, data);
+      }
+    })();
+  }
+  // The three differ only in prefixLength: one subclass body serves them all.
+  const Base = (kind === "int32" ? Int32StringReceiver : kind === "int16" ? Int16StringReceiver : Int8StringReceiver) as typeof Int32StringReceiver;
+  return new (class extends Base {
+    override MAX_LENGTH = 1000000;
+    send(d: Buffer): void {
+      this.sendString(d);
+    }
+    override stringReceived(data: Buffer): void {
+      onFrame(this, data);
+    }
+  })();
+}
+
+/** Runs the Twisted peer with `args`; resolves with its stdout lines once it exits. */
+function runPeer(args: string[], onLine: (line: string) => void = () => undefined): Promise<{ code: number | null; lines: string[]; stderr: string }> {
+  const child = spawn(PYTHON, [PEER, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+  const lines: string[] = [];
+  let out = "";
+  let stderr = "";
+  child.stdout.setEncoding("utf8");
+  child.stdout.on("data", (chunk: string) => {
+    out += chunk;
+    let nl: number;
+    while ((nl = out.indexOf("\n")) >= 0) {
+      const line = out.slice(0, nl);
+      out = out.slice(nl + 1);
+      lines.push(line);
+      onLine(line);
+    }
+  });
+  child.stderr.setEncoding("utf8");
+  child.stderr.on("data", (c: string) => (stderr += c));
+  return new Promise((resolve) => child.on("close", (code) => resolve({ code, lines, stderr })));
+}
+
+const KINDS: Kind[] = ["int32", "int16", "int8", "netstring", "line"];
+
+(available ? describe : describe.skip).each(KINDS)("%s against Twisted", (kind) => {
+  test("a Twisted server echoes an fdreactor client's frames exactly", async () => {
+    const reactor = new Reactor();
+    const expected = frames(kind);
+    const got: Buffer[] = [];
+    const cf = new ClientFactory();
+    cf.buildProtocol = (addr: Address) => {
+      void addr;
+      const p = framer(kind, (self, frame) => {
+        got.push(frame);
+        if (got.length === expected.length) self.transport?.loseConnection();
+      });
+      p.connectionMade = () => expected.forEach((f) => p.send(f));
+      return p;
+    };
+    const peer = runPeer(["server", kind], (line) => {
+      const m = /^PORT (\d+)$/.exec(line);
+      // Node's loop runs the reactor (integrated mode): calling in from its callbacks is safe.
+      if (m) connectTCP(reactor, "127.0.0.1", Number(m[1]), cf);
+    });
+    const guard = reactor.callLater(25, () => reactor.stop());
+    void peer.then(() => reactor.stop());
+    await reactor.run();
+    if (guard.active()) guard.cancel();
+    const result = await peer;
+    expect(result.stderr).toBe("");
+    expect(result.code).toBe(0);
+    expect(got.map((g) => g.length)).toEqual(expected.map((e) => e.length));
+    got.forEach((g, i) => expect(g.equals(expected[i])).toBe(true));
+  });
+
+  test("an fdreactor server echoes a Twisted client's frames exactly", async () => {
+    const reactor = new Reactor();
+    let port: TCPPort | null = null;
+    const sf = new ServerFactory();
+    sf.buildProtocol = (addr: Address) => {
+      void addr;
+      return framer(kind, (p, frame) => p.send(frame));
+    };
+    let peer: Promise<{ code: number | null; lines: string[]; stderr: string }> | null = null;
+    const guard = reactor.callLater(25, () => reactor.stop());
+    reactor.callWhenRunning(() => {
+      port = listenTCP(reactor, 0, sf, { interface: "127.0.0.1" });
+      const host = port.getHost();
+      peer = runPeer(["client", kind, String(host.type === "UNIX" ? 0 : host.port)]);
+      void peer.then(() => {
+        port?.stopListening();
+        reactor.stop();
+      });
+    });
+    await reactor.run();
+    if (guard.active()) guard.cancel();
+    const result = await (peer as unknown as Promise<{ code: number | null; lines: string[]; stderr: string }>);
+    expect(result.stderr).toBe("");
+    expect(result.code).toBe(0);
+    expect(result.lines).toEqual([`OK ${frames(kind).length}`]);
+  });
+});
