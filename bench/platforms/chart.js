@@ -1,12 +1,13 @@
 "use strict";
 /**
  * The platforms chart (bench/platforms.svg), drawn by vega-lite 5 + vega 5: wait() cost
- * against idle fds (log–log), and echo server CPU per message per backend.
+ * against idle fds (log–log), and echo server CPU per message per backend, for the native
+ * and the reactor echo servers.
  */
 const { summarize } = require("../lib/stats");
 
 /** SVG text of the chart for the raw figures of one run. */
-async function renderChart({ waits, echo, sizes, conns, labels }) {
+async function renderChart({ waits, echo, sizes, conns, kinds, labels }) {
   const vega = require("vega");
   const vl = require("vega-lite");
   const waitData = [];
@@ -17,10 +18,11 @@ async function renderChart({ waits, echo, sizes, conns, labels }) {
     }
   const echoData = [];
   for (const c of conns)
-    for (const label of labels) {
-      const r = echo[`${label}@${c}`];
-      if (r) echoData.push({ backend: label, conns: `${c} connections`, cpuUs: summarize(r.map((x) => x.cpuUs)).median });
-    }
+    for (const kind of kinds)
+      for (const label of labels) {
+        const r = echo[`${kind}:${label}@${c}`];
+        if (r) echoData.push({ backend: label, panel: `${kind}, ${c} conns`, cpuUs: summarize(r.map((x) => x.cpuUs)).median });
+      }
   const spec = {
     $schema: "https://vega.github.io/schema/vega-lite/v5.json",
     title: "fdreactor backends on Linux (kqueue through the test emulation)",
@@ -39,12 +41,12 @@ async function renderChart({ waits, echo, sizes, conns, labels }) {
       },
       {
         title: "echo, 64-byte messages",
-        width: 240,
+        width: 110,
         height: 240,
         data: { values: echoData },
         mark: "bar",
         encoding: {
-          column: { field: "conns", type: "nominal", title: null },
+          column: { field: "panel", type: "nominal", title: null, sort: null },
           x: { field: "backend", type: "nominal", axis: { labelAngle: -40 }, title: null },
           y: { field: "cpuUs", type: "quantitative", title: "server CPU µs per message (median)" },
           color: { field: "backend", type: "nominal" },

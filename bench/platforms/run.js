@@ -10,10 +10,13 @@
  *    pinned to CPU 0 when possible). RLIMIT_NOFILE is 20,000 here and cannot be raised, so
  *    the issue's 100,000 does not fit: the largest size is 10,000 (see bench/poller for
  *    19,916). select stops below FD_SETSIZE.
- * 2. echo at 100 and 5,000 connections: bench/platforms/echo_server.js on each backend
- *    (CPU 0) against the C echo client (bench/peers/echo_client.c, CPU 1), 64-byte
- *    messages; primary figure: server CPU µs per echoed message (BENCH.md). select cannot
- *    hold 5,000 connections (FD_SETSIZE).
+ * 2. echo at 100 and 5,000 connections, two servers on each backend (CPU 0): "native",
+ *    bench/platforms/echo_server.js (the addon's Poller + read/write, nothing else), and
+ *    "reactor", bench/platforms/reactor_echo_server.js (examples/echo-server's program:
+ *    Reactor + TCP transport + Protocol, exclusive mode; needs `npx tsc -p tsconfig.json`),
+ *    against the C echo client (bench/peers/echo_client.c, CPU 1), 64-byte messages;
+ *    primary figure: server CPU µs per echoed message (BENCH.md). select cannot hold 5,000
+ *    connections (FD_SETSIZE).
  * Backends are interleaved within each round. --append writes bench/RESULTS.md
  * ("## Platforms") and the chart bench/platforms.svg.
  */
@@ -45,7 +48,9 @@ function option(name, dflt) {
   return v;
 }
 const rounds = option("--rounds", 3);
-const duration = option("--duration", 2);
+const duration = option("--duration", 1.5);
+const DIST_REACTOR = path.join(root, "dist/lib/reactor/index.js");
+const KINDS = ["native", "reactor"];
 const SIZES = [10, 100, 1000, 10000];
 const CONNS = [100, 5000];
 const TARGET_NS = 40e6; // each wait() measurement runs ~40 ms
@@ -128,19 +133,33 @@ function waitBench(list) {
   return { raw, selectSizes };
 }
 
+/** How to start the `kind` echo server on backend `b`. */
+function serverSpec(kind, b) {
+  if (kind === "native")
+    return {
+      name: `echo-native-${b.backend}`,
+      cmd: process.execPath,
+      args: [path.join(__dirname, "echo_server.js"), b.backend, "{port}", ...(b.addonPath ? [b.addonPath] : [])],
+      modes: ["echo"],
+    };
+  return {
+    name: `echo-reactor-${b.backend}`,
+    cmd: process.execPath,
+    args: [path.join(__dirname, "reactor_echo_server.js"), b.backend, "{port}"],
+    env: b.addonPath ? { FDREACTOR_ADDON: b.addonPath } : undefined,
+    modes: ["echo"],
+  };
+}
+
 async function echoBench(list) {
-  const raw = {}; // "label@conns" → { cpuUsPerMsg, rate, p99 } per round
+  if (!fs.existsSync(DIST_REACTOR)) throw new Error(`${DIST_REACTOR} is missing: run \`npx tsc -p tsconfig.json\` first`);
+  const raw = {}; // "kind:label@conns" → { cpuUs, rate, p99 } per round
   let clientCommand = "";
   for (let round = 1; round <= rounds; round++) {
     for (const conns of CONNS) {
-      for (const b of list) {
+      for (const [kind, b] of KINDS.flatMap((k) => list.map((x) => [k, x]))) {
         if (b.backend === "select" && conns >= native.FD_SETSIZE) continue;
-        const spec = {
-          name: `echo-${b.backend}`,
-          cmd: process.execPath,
-          args: [path.join(__dirname, "echo_server.js"), b.backend, "{port}", ...(b.addonPath ? [b.addonPath] : [])],
-          modes: ["echo"],
-        };
+        const spec = serverSpec(kind, b);
         const server = await startServer(spec, "echo", { cpu: 0 });
         try {
           let start = null;
@@ -159,7 +178,7 @@ async function echoBench(list) {
           if (!start || !end) throw new Error("echo_client never marked its measured interval");
           if (r.connected < conns) throw new Error(`${b.label}: only ${r.connected} of ${conns} connections opened`);
           const { cpuSeconds } = cpuBetween(start, end);
-          (raw[`${b.label}@${conns}`] ||= []).push({
+          (raw[`${kind}:${b.label}@${conns}`] ||= []).push({
             cpuUs: (cpuSeconds * 1e6) / r.messages,
             rate: r.rate,
             p99: r.latency_us.p99,
@@ -200,13 +219,13 @@ async function main() {
   const waitHeaders = ["idle fds", ...labels.map((l) => `${l} ns/wait`), ...labels.slice(1).map((l) => `${l} / ${labels[0]}`)];
 
   const echoRows = [];
-  for (const conns of CONNS) {
-    const base = echo.raw[`${labels[0]}@${conns}`];
+  for (const [conns, kind] of CONNS.flatMap((c) => KINDS.map((k) => [c, k]))) {
+    const base = echo.raw[`${kind}:${labels[0]}@${conns}`];
     const baseCpu = base ? summarize(base.map((x) => x.cpuUs)).median : NaN;
     for (const l of labels) {
-      const r = echo.raw[`${l}@${conns}`];
+      const r = echo.raw[`${kind}:${l}@${conns}`];
       if (!r) {
-        echoRows.push([conns.toLocaleString("en-US"), l, "– (FD_SETSIZE)", "–", "–", "–"]);
+        echoRows.push([conns.toLocaleString("en-US"), kind, l, "– (FD_SETSIZE)", "–", "–", "–"]);
         continue;
       }
       const cpu = summarize(r.map((x) => x.cpuUs));
@@ -214,6 +233,7 @@ async function main() {
       const p99 = summarize(r.map((x) => x.p99));
       echoRows.push([
         conns.toLocaleString("en-US"),
+        kind,
         l,
         `${fmt(cpu.median, 2)} (${fmt(cpu.min, 2)}–${fmt(cpu.max, 2)})${cpu.noisy ? " noisy" : ""}`,
         `×${fmt(cpu.median / baseCpu, 2)}`,
@@ -222,18 +242,19 @@ async function main() {
       ]);
     }
   }
-  const echoHeaders = ["conns", "backend", "server CPU µs/msg (min–max)", `CPU vs ${labels[0]}`, "msgs/s (min–max)", "p99 µs"];
+  const echoHeaders = ["conns", "server", "backend", "server CPU µs/msg (min–max)", `CPU vs ${labels[0]} (same server)`, "msgs/s (min–max)", "p99 µs"];
 
   console.log(formatTable(waitHeaders, waitRows));
   console.log();
   console.log(formatTable(echoHeaders, echoRows));
 
   if (args.includes("--append")) {
-    const svg = await renderChart({ waits: waits.raw, echo: echo.raw, sizes: SIZES, conns: CONNS, labels });
+    const svg = await renderChart({ waits: waits.raw, echo: echo.raw, sizes: SIZES, conns: CONNS, kinds: KINDS, labels });
     fs.writeFileSync(path.join(root, "bench/platforms.svg"), svg);
     const rawRows = [
       ...Object.entries(waits.raw).map(([k, v]) => [`wait ns ${k}`, v.map((x) => fmt(x)).join(", ")]),
       ...Object.entries(echo.raw).map(([k, v]) => [`echo CPU µs/msg ${k}`, v.map((x) => fmt(x.cpuUs, 2)).join(", ")]),
+      ...Object.entries(echo.raw).map(([k, v]) => [`echo p99 µs ${k}`, v.map((x) => fmt(x.p99)).join(", ")]),
       ...Object.entries(echo.raw).map(([k, v]) => [`echo msgs/s ${k}`, v.map((x) => fmt(x.rate)).join(", ")]),
     ];
     appendResults(path.join(root, "bench/RESULTS.md"), "## Platforms", {
@@ -244,7 +265,7 @@ async function main() {
       settings:
         `${rounds} rounds, backends interleaved in each; wait(): ~40 ms per measurement, one active pipe always readable, idle fds = both ends of pipes registered READABLE, ` +
         `sizes capped at 10,000 (RLIMIT_NOFILE 20,000 per process cannot be raised: 100,000 does not fit), select only below FD_SETSIZE ${native.FD_SETSIZE}; ` +
-        `echo: bench/platforms/echo_server.js (addon Poller + read/write, no reactor) on CPU 0, C echo client on CPU 1 (\`${echo.clientCommand}\`), 64-byte messages, 1 s warm-up + ${duration} s measured`,
+        `echo: servers on CPU 0 — native = bench/platforms/echo_server.js (addon Poller + read/write, no reactor), reactor = bench/platforms/reactor_echo_server.js (Reactor + TCP transport + Protocol, exclusive mode, dist/ from \`npx tsc -p tsconfig.json\`) — C echo client on CPU 1 (\`${echo.clientCommand}\`), 64-byte messages, 1 s warm-up + ${duration} s measured`,
       table: `${formatMarkdownTable(waitHeaders, waitRows)}\n\n${formatMarkdownTable(echoHeaders, echoRows)}`,
       notes: [
         "kqueue (emulated) is the kqueue backend over the test-only epoll emulation (kqemu/): its figures are the emulation's cost (an fstat per change, a split per event), not a kqueue kernel's.",
