@@ -316,6 +316,11 @@ async function runBench(bench, argv, { out = process.stdout, err: errOut = proce
 
 /** Runs `bench` with process.argv and exits with its code (2 on an unexpected error). */
 function main(bench) {
+  // A reader that went away (`| head`) ends the run quietly; the exit handler stops our processes.
+  process.stdout.on("error", (err) => {
+    if (err.code === "EPIPE") process.exit(0);
+    throw err;
+  });
   runBench(bench, process.argv.slice(2)).then(
     (code) => process.exit(code),
     (err) => {
