@@ -16,6 +16,7 @@ import type { IBatchReadDescriptor, IBatchWriter, IWriteDescriptor } from "../re
 import type { IReactorFDSet } from "./fdset";
 import type { IPullProducer, IPushProducer } from "./interfaces";
 import { connectionLostFrom, isOSError, syscallError } from "./oserror";
+import { track, untrack } from "./tracking";
 
 /** Queued bytes above which a streaming producer is paused (Twisted's bufferSize is 64 KiB). */
 export const DEFAULT_HIGH_WATER_MARK = 64 * 1024;
@@ -67,6 +68,7 @@ export abstract class FileDescriptor implements IBatchReadDescriptor, IWriteDesc
   constructor(reactor: IReactorFDSet, fd: number) {
     this.reactor = reactor;
     this.fd = fd;
+    track(reactor, this);
   }
 
   /** The raw fd number (-1 once closed). */
@@ -279,6 +281,7 @@ export abstract class FileDescriptor implements IBatchReadDescriptor, IWriteDesc
     if (this.disconnected) return;
     this.disconnected = true;
     this.connected = false;
+    untrack(this.reactor, this);
     this.stopReading();
     this.stopWriting();
     this.queue.length = 0;
@@ -294,10 +297,12 @@ export abstract class FileDescriptor implements IBatchReadDescriptor, IWriteDesc
     }
     const fd = this.fd;
     this.fd = -1;
-    try {
-      native.close(fd);
-    } catch (e) {
-      log("warn", `close(${fd}) failed`, e);
+    if (fd >= 0) {
+      try {
+        native.close(fd);
+      } catch (e) {
+        log("warn", `close(${fd}) failed`, e);
+      }
     }
     this.closed(reason);
   }

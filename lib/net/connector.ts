@@ -18,6 +18,7 @@ import { Connection, type AddressOf } from "./connection";
 import type { IReactorFDSet } from "./fdset";
 import type { Address, IClientFactory, IProtocol } from "./interfaces";
 import { connectErrorFrom, isOSError, syscallError } from "./oserror";
+import { untrack } from "./tracking";
 
 /** stopConnecting() was called on a connector that is not connecting (Twisted's NotConnectingError). */
 export class NotConnectingError extends FdReactorError {}
@@ -251,6 +252,7 @@ export class Client extends Connection {
   failIfNotConnected(reason: Error): void {
     if (this.connected || this.disconnected || !this.connecting) return;
     this.disconnected = true;
+    untrack(this.reactor, this);
     this.stopWriting();
     if (this.fd >= 0) {
       const fd = this.fd;

@@ -27,4 +27,9 @@ export interface IReactorFDSet extends IReactorTime {
    * When absent, connectors use the hosts-file resolver of lib/net/resolve.ts.
    */
   resolve?: Resolver;
+  /**
+   * Runs `f` in a phase of a system event (the Reactor has it): lib/net uses "during
+   * shutdown" to close ports and connections that are not registered at that moment.
+   */
+  addSystemEventTrigger?(phase: "before" | "during" | "after", eventType: string, f: () => unknown): unknown;
 }

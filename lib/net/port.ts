@@ -17,6 +17,7 @@ import type { Connection } from "./connection";
 import type { IReactorFDSet } from "./fdset";
 import type { Address, IProtocol, IProtocolFactory } from "./interfaces";
 import { isOSError } from "./oserror";
+import { track, untrack } from "./tracking";
 
 /** Connections accepted per readable event at most (the rest wait for the next iteration). */
 const ACCEPT_BATCH = 128;
@@ -84,6 +85,7 @@ export abstract class Port implements IReadDescriptor {
     }
     this.fd = fd;
     this.connected = true;
+    track(this.reactor, this);
     this.factory.doStart();
     this.startReading();
   }
@@ -160,6 +162,7 @@ export abstract class Port implements IReadDescriptor {
     void reason;
     if (!this.connected) return;
     this.connected = false;
+    untrack(this.reactor, this);
     this.stopReading();
     if (this.pauseCall !== null) {
       if (this.pauseCall.active()) this.pauseCall.cancel();

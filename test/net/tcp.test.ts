@@ -578,6 +578,37 @@ describe.each(MODES)("TCP (%s mode)", (mode) => {
     expect((errs[8] as Error).message).toContain("bindAddress");
   });
 
+  test("the reactor's shutdown closes every port and connection, paused and idle ones included", async () => {
+    const seen: Recorder[] = [];
+    let port: TCPPort | null = null;
+    await runReactor<void>(mode, (reactor, finish) => {
+      const sf = new KeepingFactory(() => {
+        const p = new Recorder();
+        // Not reading and nothing to write: registered with the reactor for nothing.
+        p.onMade = () => p.transport!.pauseProducing();
+        seen.push(p);
+        return p;
+      });
+      port = listenTCP(reactor, 0, sf, { interface: "127.0.0.1" });
+      const cf = new RecordingClientFactory(() => {
+        const p = new Recorder();
+        p.onMade = () => {
+          p.transport!.pauseProducing();
+          seen.push(p);
+          if (seen.length === 2) finish(undefined);
+        };
+        return p;
+      });
+      connectTCP(reactor, "127.0.0.1", portOf(port.getHost()), cf);
+    });
+    expect(seen.map((p) => p.events)).toEqual([
+      ["made", "lost:ConnectionLost"],
+      ["made", "lost:ConnectionLost"],
+    ]);
+    expect(port!.connected).toBe(false);
+    expect(port!.fileno()).toBe(-1);
+  });
+
   test("transport.write rejects a non-bytes value with a TypeError naming data", async () => {
     const err = await runReactor<unknown>(mode, (reactor, finish) => {
       const sf = new KeepingFactory(() => {
