@@ -71,30 +71,25 @@ class SelectPoller final : public Poller {
       ptv = &tv;
     }
     int ready = ::select(maxfd_ + 1, &r, &w, nullptr, ptv);
-    if (ready < 0) {
-      if (errno == EINTR) return 0;
-      if (errno == EBADF) return ReportClosed(out, capacity);
-      return -errno;
-    }
-    size_t n = fds_.size();
+    if (ready >= 0) return Collect(&r, &w, ready, out, 0, capacity);
+    if (errno == EINTR) return 0;
+    if (errno != EBADF) return -errno;
+    // select fails as a whole with EBADF when a registered fd was closed; poll would say
+    // POLLNVAL for that fd alone. Report each closed fd as ERROR, like poll, then poll the
+    // others without waiting so that they are not held back a round.
     int count = 0;
-    // Rotating start: when more fds are ready than the array holds, none is starved.
-    size_t start = n ? next_ % n : 0;
-    for (size_t k = 0; k < n && ready > 0; k++) {
-      size_t i = (start + k) % n;
-      int fd = fds_[i];
-      uint32_t bits = 0;
-      if (FD_ISSET(fd, &r)) bits |= kReadable, ready--;
-      if (FD_ISSET(fd, &w)) bits |= kWritable, ready--;
-      if (!bits) continue;
-      if (count == capacity) {
-        next_ = i;
-        return count;
-      }
-      Emit(out, count++, fd, bits);
+    r = read_;
+    w = write_;
+    for (int fd : fds_) {
+      if (fcntl(fd, F_GETFD) >= 0 || errno != EBADF) continue;
+      FD_CLR(fd, &r);
+      FD_CLR(fd, &w);
+      if (count < capacity) Emit(out, count++, fd, kError);
     }
-    next_ = 0;
-    return count;
+    struct timeval zero = {0, 0};
+    ready = ::select(maxfd_ + 1, &r, &w, nullptr, &zero);
+    if (ready <= 0) return count;  // EINTR or another error: the ERRORs are news enough
+    return Collect(&r, &w, ready, out, count, capacity);
   }
 
   void close() override {
@@ -120,14 +115,26 @@ class SelectPoller final : public Poller {
     out[i * kEventStride + 2] = bits;
   }
 
-  // select fails as a whole with EBADF when a registered fd was closed; poll would say
-  // POLLNVAL for that fd alone. Find the closed ones and report each as ERROR, like poll.
-  int ReportClosed(uint32_t* out, int capacity) {
-    int count = 0;
-    for (int fd : fds_) {
-      if (count == capacity) break;
-      if (fcntl(fd, F_GETFD) < 0 && errno == EBADF) Emit(out, count++, fd, kError);
+  // Writes events for the fds set in r/w (`ready` bits in all) after the `count` already
+  // written; returns the new count.
+  int Collect(const fd_set* r, const fd_set* w, int ready, uint32_t* out, int count, int capacity) {
+    size_t n = fds_.size();
+    // Rotating start: when more fds are ready than the array holds, none is starved.
+    size_t start = n ? next_ % n : 0;
+    for (size_t k = 0; k < n && ready > 0; k++) {
+      size_t i = (start + k) % n;
+      int fd = fds_[i];
+      uint32_t bits = 0;
+      if (FD_ISSET(fd, r)) bits |= kReadable, ready--;
+      if (FD_ISSET(fd, w)) bits |= kWritable, ready--;
+      if (!bits) continue;
+      if (count == capacity) {
+        next_ = i;
+        return count;
+      }
+      Emit(out, count++, fd, bits);
     }
+    next_ = 0;
     return count;
   }
 

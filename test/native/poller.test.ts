@@ -170,6 +170,25 @@ describe.each(native.backends())("the %s poller", (backend) => {
     expect(waitNow()).toEqual([[6, 1, expected.pipeReaderClosed[backend]]]);
   });
 
+  test("an fd closed while registered is dropped (epoll, kqueue) or reported as ERROR (poll, select)", () => {
+    // epoll and kqueue forget a closed fd by themselves; poll says POLLNVAL and select fails
+    // with EBADF, which the backends turn into ERROR for that fd alone: the other fds'
+    // events still come in the same wait.
+    const [r, w] = pipe();
+    const [r2, w2] = pipe();
+    poller.add(r, 1, 1, READABLE);
+    poller.add(r2, 2, 1, READABLE);
+    write(w2, "x");
+    closeFd(r);
+    const kernelDrops = backend === "epoll" || backend === "kqueue";
+    expect(waitNow()).toEqual(kernelDrops ? [[2, 1, READABLE]] : [[1, 1, ERROR], [2, 1, READABLE]]);
+    if (!kernelDrops) {
+      poller.remove(r);
+      expect(waitNow()).toEqual([[2, 1, READABLE]]);
+    }
+    closeFd(w);
+  });
+
   test("modify changes the token and the interest", () => {
     const [a, b] = socketpair();
     write(b, "x");
