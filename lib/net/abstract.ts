@@ -10,6 +10,7 @@
  * transport register for WRITABLE, and it unregisters as soon as the queue is empty.
  * Queued buffers are referenced, not copied: a caller must not change a buffer it wrote.
  */
+import { types } from "node:util";
 import { log } from "../log";
 import { AGAIN, native } from "../native";
 import type { IBatchReadDescriptor, IBatchWriter, IWriteDescriptor } from "../reactor/interfaces";
@@ -123,7 +124,7 @@ export abstract class FileDescriptor implements IBatchReadDescriptor, IWriteDesc
     if (!this.connected || this.writeDisconnected || this.writeDisconnecting) return;
     let buf: Uint8Array;
     if (typeof data === "string") buf = Buffer.from(data, "utf8");
-    else if (data instanceof Uint8Array) buf = data;
+    else if (data instanceof Uint8Array || types.isUint8Array(data)) buf = data; // the second: another realm's bytes
     else throw new TypeError("write: data must be a Buffer, Uint8Array or string");
     if (buf.length === 0) return;
     this.queue.push(buf);
