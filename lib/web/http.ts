@@ -26,11 +26,11 @@ let dateSecond = -1;
 let dateLine = "";
 
 /**
- * "Date: <IMF-fixdate>\r\n" for now: formatted at most once per second (a response costs
- * one Date.now() and a compare, not a date formatting).
+ * "Date: <IMF-fixdate>\r\n" for now (or for `nowMs`, a clock reading the caller already
+ * has): formatted at most once per second, so a response costs a compare, not a formatting.
  */
-export function currentDateLine(): string {
-  const s = Math.floor(Date.now() / 1000);
+export function currentDateLine(nowMs = 0): string {
+  const s = Math.floor((nowMs > 0 ? nowMs : Date.now()) / 1000);
   if (s !== dateSecond) {
     dateSecond = s;
     dateLine = `Date: ${new Date(s * 1000).toUTCString()}\r\n`;

@@ -77,6 +77,8 @@ const SP = 32;
 const HT = 9;
 const COLON = 58;
 const HEAD_END = Buffer.from("\r\n\r\n", "latin1");
+/** parseHead's answer when the bytes ran out first. */
+const INCOMPLETE = -2;
 
 /** tchar (RFC 9110 §5.6.2): 1; else 0. */
 const TCHAR = new Uint8Array(256);
@@ -222,6 +224,7 @@ export class HTTPParser {
         case S_HEAD: {
           let end: number;
           if (this.headParts.length > 0) {
+            // The head began in an earlier buffer: find its end first, parse once.
             end = this.findHeadEndAcross(buf, pos);
             const taken = end < 0 ? buf.length - pos : end - pos;
             if (this.partialHead + taken > this.maxHeaderSize) return this.headTooLarge();
@@ -231,22 +234,26 @@ export class HTTPParser {
             if (end < 0) return;
             buf = Buffer.concat([...this.headParts, buf.subarray(end)]);
             pos = 0;
-            end = this.partialHead;
             this.headParts.length = 0;
-          } else {
-            const i = buf.indexOf(HEAD_END, pos);
-            end = i < 0 ? -1 : i + 4;
-            const taken = end < 0 ? buf.length - pos : end - pos;
-            if (taken > this.maxHeaderSize) return this.headTooLarge();
+            this.partialHead = 0;
+            end = this.parseHead(buf, 0, buf.length);
             if (end < 0) {
-              if (bareLF(buf, pos, -1)) return this.fail(400, "bare LF in the message head");
+              if (end === INCOMPLETE) this.fail(400, "malformed message head");
+              return;
+            }
+          } else {
+            // Fast path: parse in place; only an incomplete head is kept for later.
+            end = this.parseHead(buf, pos, buf.length);
+            if (end === INCOMPLETE) {
+              const taken = buf.length - pos;
+              if (taken > this.maxHeaderSize) return this.headTooLarge();
               this.headParts.push(buf.subarray(pos));
               this.partialHead = taken;
               return;
             }
+            if (end < 0) return;
+            if (end - pos > this.maxHeaderSize) return this.headTooLarge();
           }
-          this.partialHead = 0;
-          if (!this.parseHead(buf, pos, end - 2)) return;
           pos = end;
           if (this.state === S_HEAD) continue; // an interim (1xx) response was skipped
           this.handler.headComplete(this);
@@ -333,11 +340,19 @@ export class HTTPParser {
     this.fail(this.kind === REQUEST ? 431 : 502, `header section larger than ${this.maxHeaderSize} bytes`);
   }
 
-  /** Parses the head in buf[start, end) (end is just after the last field line's CRLF). */
-  private parseHead(buf: Buffer, start: number, end: number): boolean {
+  /**
+   * Parses a head starting at `start`, reading no further than `limit`: the index after
+   * its final CRLFCRLF, -1 after failing, or INCOMPLETE when `limit` came first.
+   */
+  private parseHead(buf: Buffer, start: number, limit: number): number {
     let i = start;
     // Up to two empty lines may precede a message.
-    for (let k = 0; k < 2 && i + 1 < end && buf[i] === CR && buf[i + 1] === LF; k++) i += 2;
+    for (let k = 0; k < 2 && buf[i] === CR; k++) {
+      if (i + 1 >= limit) return INCOMPLETE;
+      if (buf[i + 1] !== LF) return this.bad(400, "bare CR before the start line");
+      i += 2;
+    }
+    if (i >= limit) return INCOMPLETE;
     this.headers = [];
     this.trailers = null;
     this.contentLength = -1;
@@ -346,38 +361,43 @@ export class HTTPParser {
     this.connClose = false;
     this.connKeepAlive = false;
     this.te = null;
-    i = this.kind === REQUEST ? this.requestLine(buf, i, end) : this.statusLine(buf, i, end);
-    if (i < 0) return false;
-    i = this.fieldLines(buf, i, end, this.headers);
-    if (i < 0) return false;
-    return this.kind === REQUEST ? this.requestFraming() : this.responseFraming();
+    i = this.kind === REQUEST ? this.requestLine(buf, i, limit) : this.statusLine(buf, i, limit);
+    if (i < 0) return i;
+    i = this.fieldLines(buf, i, limit, this.headers);
+    if (i < 0) return i;
+    const ok = this.kind === REQUEST ? this.requestFraming() : this.responseFraming();
+    return ok ? i : -1;
   }
 
-  private requestLine(buf: Buffer, i: number, end: number): number {
+  private requestLine(buf: Buffer, i: number, limit: number): number {
     const m0 = i;
-    if (i + 4 <= end && buf[i] === 71 && buf[i + 1] === 69 && buf[i + 2] === 84 && buf[i + 3] === SP) {
+    if (i + 4 <= limit && buf[i] === 71 && buf[i + 1] === 69 && buf[i + 2] === 84 && buf[i + 3] === SP) {
       this.method = "GET";
       i += 3;
     } else {
-      while (i < end && TCHAR[buf[i]] === 1) i++;
+      while (TCHAR[buf[i]] === 1) i++;
+      if (i >= limit) return INCOMPLETE;
       if (i === m0 || buf[i] !== SP) return this.bad(400, "malformed request line (method)");
-      this.method = buf.latin1Slice(m0, i);
+      this.method = internMethod(buf, m0, i);
     }
     i++;
     const t0 = i;
-    while (i < end && TARGET[buf[i]] === 1) i++;
+    while (TARGET[buf[i]] === 1) i++;
+    if (i >= limit) return INCOMPLETE;
     if (i === t0 || buf[i] !== SP) return this.bad(400, "malformed request line (target)");
-    this.target = buf.latin1Slice(t0, i);
+    this.target = i === t0 + 1 && buf[t0] === 47 ? "/" : buf.latin1Slice(t0, i);
     i++;
-    i = this.version(buf, i, end);
+    i = this.version(buf, i, limit);
     if (i < 0) return i;
+    if (i + 1 >= limit) return INCOMPLETE;
     if (buf[i] !== CR || buf[i + 1] !== LF) return this.bad(400, "malformed request line (after version)");
     return i + 2;
   }
 
-  /** "HTTP/1.x" at i: sets versionMinor, returns the index after it (or -1). */
-  private version(buf: Buffer, i: number, end: number): number {
-    if (i + 8 > end || buf[i] !== 72 || buf[i + 1] !== 84 || buf[i + 2] !== 84 || buf[i + 3] !== 80 || buf[i + 4] !== 47 || buf[i + 6] !== 46) {
+  /** "HTTP/1.x" at i: sets versionMinor, returns the index after it (-1 failed, INCOMPLETE). */
+  private version(buf: Buffer, i: number, limit: number): number {
+    if (i + 8 > limit) return INCOMPLETE;
+    if (buf[i] !== 72 || buf[i + 1] !== 84 || buf[i + 2] !== 84 || buf[i + 3] !== 80 || buf[i + 4] !== 47 || buf[i + 6] !== 46) {
       return this.bad(400, "malformed HTTP version");
     }
     const major = buf[i + 5] - 48;
@@ -388,9 +408,10 @@ export class HTTPParser {
     return i + 8;
   }
 
-  private statusLine(buf: Buffer, i: number, end: number): number {
-    i = this.version(buf, i, end);
+  private statusLine(buf: Buffer, i: number, limit: number): number {
+    i = this.version(buf, i, limit);
     if (i < 0) return i;
+    if (i + 4 > limit) return INCOMPLETE;
     if (buf[i] !== SP) return this.bad(400, "malformed status line");
     const d0 = buf[i + 1] - 48;
     const d1 = buf[i + 2] - 48;
@@ -398,32 +419,39 @@ export class HTTPParser {
     if (d0 < 1 || d0 > 9 || d1 < 0 || d1 > 9 || d2 < 0 || d2 > 9) return this.bad(400, "malformed status code");
     this.status = d0 * 100 + d1 * 10 + d2;
     i += 4;
+    if (i >= limit) return INCOMPLETE;
     if (buf[i] === SP) {
       const r0 = ++i;
-      while (i < end && VCHAR[buf[i]] === 1) i++;
-      this.reason = buf.latin1Slice(r0, i);
+      while (VCHAR[buf[i]] === 1) i++;
+      this.reason = buf.latin1Slice(r0, Math.min(i, limit));
     } else {
       this.reason = "";
     }
+    if (i + 1 >= limit) return INCOMPLETE;
     if (buf[i] !== CR || buf[i + 1] !== LF) return this.bad(400, "malformed status line");
     return i + 2;
   }
 
-  /** Field lines in buf[i, end) into `out`; returns end, or -1 after failing. */
-  private fieldLines(buf: Buffer, i: number, end: number, out: string[]): number {
-    while (i < end) {
+  /**
+   * Field lines from i up to and including the empty line that ends them, into `out`;
+   * returns the index after that empty line, -1 after failing, or INCOMPLETE.
+   */
+  private fieldLines(buf: Buffer, i: number, limit: number, out: string[]): number {
+    for (;;) {
+      if (i >= limit) return INCOMPLETE;
       const n0 = i;
       const c0 = buf[i];
-      if (c0 === SP || c0 === HT) return this.bad(400, "obsolete line folding in header field");
-      let upper = false;
-      let c = c0;
-      while (TCHAR[c] === 1) {
-        if (c >= 65 && c <= 90) upper = true;
-        c = buf[++i];
+      if (c0 === CR) {
+        if (i + 1 >= limit) return INCOMPLETE;
+        if (buf[i + 1] !== LF) return this.bad(400, "bare CR in the message head");
+        return i + 2;
       }
-      if (i === n0 || c !== COLON) return this.bad(400, "malformed header field name");
-      let name = buf.latin1Slice(n0, i);
-      if (upper) name = name.toLowerCase();
+      if (c0 === SP || c0 === HT) return this.bad(400, "obsolete line folding in header field");
+      let c = c0;
+      while (TCHAR[c] === 1) c = buf[++i];
+      if (i >= limit) return INCOMPLETE;
+      if (i === n0 || c !== COLON) return this.bad(400, c === LF ? "bare LF in the message head" : "malformed header field name");
+      const name = internName(buf, n0, i);
       i++;
       while (buf[i] === SP || buf[i] === HT) i++;
       const v0 = i;
@@ -434,13 +462,13 @@ export class HTTPParser {
         i++;
         if (c !== SP && c !== HT) v1 = i;
       }
+      if (i >= limit || (c === CR && i + 1 >= limit)) return INCOMPLETE;
       if (c !== CR || buf[i + 1] !== LF) return this.bad(400, c === CR ? "bare CR in header field" : c === LF ? "bare LF in header field" : "invalid character in header field");
       const value = v1 === v0 ? "" : buf.latin1Slice(v0, v1);
       i += 2;
       out.push(name, value);
       if (out === this.headers && !this.special(name, value)) return -1;
     }
-    return end;
   }
 
   /** Notes the fields that shape framing and connection reuse; false after failing. */
@@ -659,13 +687,13 @@ export class HTTPParser {
           if (c !== LF) return this.bad(400, "bare CR in trailer");
           pos++;
           if (this.trailerLen > 1) {
-            // Fields are everything but the final CRLF.
+            // The section ends with its empty line, as a head does.
             const start = this.trailerStart < 0 ? 0 : this.trailerStart;
             this.trailerParts.push(buf.subarray(start, pos));
             const all = this.trailerParts.length === 1 ? this.trailerParts[0] : Buffer.concat(this.trailerParts);
             this.trailerParts.length = 0;
             const t: string[] = [];
-            if (this.fieldLines(all, 0, all.length - 2, t) < 0) return -1;
+            if (this.fieldLines(all, 0, all.length, t) < 0) return -1;
             this.trailers = t;
           }
           this.trailerParts.length = 0;
@@ -720,6 +748,52 @@ declare module "node:buffer" {
     /** Node's fast latin1 decoder (undocumented, stable since Node 0.x). */
     latin1Slice(start: number, end: number): string;
   }
+}
+
+/** Lowercased field names common enough to be worth not allocating (by length). */
+const KNOWN_NAMES: string[][] = [];
+for (const n of [
+  "host", "connection", "content-length", "content-type", "transfer-encoding", "accept", "accept-encoding", "accept-language",
+  "user-agent", "expect", "cookie", "date", "server", "location", "cache-control", "keep-alive", "upgrade", "te", "trailer",
+  "referer", "origin", "authorization", "if-modified-since", "if-none-match", "last-modified", "etag", "content-encoding", "vary",
+]) (KNOWN_NAMES[n.length] ??= []).push(n);
+
+/** The lowercased field name in buf[start, end): a shared string for common names. */
+function internName(buf: Buffer, start: number, end: number): string {
+  const cands = KNOWN_NAMES[end - start];
+  if (cands !== undefined) {
+    for (let k = 0; k < cands.length; k++) {
+      const n = cands[k];
+      let j = 0;
+      // ASCII letters fold to lower case with | 0x20; the other tchars must match exactly.
+      for (; j < n.length; j++) {
+        const b = buf[start + j];
+        const want = n.charCodeAt(j);
+        if (b !== want && (b | 0x20) !== want) break;
+      }
+      if (j === n.length) return n;
+    }
+  }
+  const s = buf.latin1Slice(start, end);
+  for (let j = start; j < end; j++) {
+    const b = buf[j];
+    if (b >= 65 && b <= 90) return s.toLowerCase();
+  }
+  return s;
+}
+
+const KNOWN_METHODS = ["GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "CONNECT", "TRACE"];
+
+/** The method in buf[start, end): a shared string for the standard ones. */
+function internMethod(buf: Buffer, start: number, end: number): string {
+  for (let k = 0; k < KNOWN_METHODS.length; k++) {
+    const m = KNOWN_METHODS[k];
+    if (m.length !== end - start) continue;
+    let j = 0;
+    while (j < m.length && buf[start + j] === m.charCodeAt(j)) j++;
+    if (j === m.length) return m;
+  }
+  return buf.latin1Slice(start, end);
 }
 
 /** Whether buf[from..] holds an LF not preceded by CR (`prev`: the byte before `from`, or -1). */

@@ -23,10 +23,35 @@ export interface IRequestChannel {
   readonly defaultContentType: string;
   /** The request has finished its response. */
   requestDone(request: Request): void;
+  /** The time of the latest read, in ms since the epoch (0: unknown), for the Date header. */
+  readonly now: number;
 }
 
 const STATUS_LINES: Record<number, string> = {};
 for (const code of [200, 201, 204, 301, 302, 304, 400, 404, 405, 413, 431, 500]) STATUS_LINES[code] = `HTTP/1.1 ${code} ${reasonPhrase(code)}\r\n`;
+
+/** Header names already checked (and their lowercase), so a hot setHeader skips the checks. */
+const checkedNames = new Map<string, string>();
+
+/** The lowercase of a header name, cached for names seen before. */
+function lowerName(name: string): string {
+  return checkedNames.get(name) ?? name.toLowerCase();
+}
+
+/** checkField, with the name's check remembered (bounded) and the value checked by a loop. */
+function checkFieldCached(name: string, value: string): void {
+  if (typeof name !== "string" || typeof value !== "string" || !checkedNames.has(name)) {
+    checkField(name, value);
+    if (checkedNames.size < 1024) checkedNames.set(name, name.toLowerCase());
+    return;
+  }
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if ((c < 0x20 && c !== 9) || c === 0x7f || c > 0xff) {
+      checkField(name, value); // throws with the message
+    }
+  }
+}
 
 const LAST_CHUNK = Buffer.from("0\r\n\r\n", "latin1");
 const EMPTY = Buffer.alloc(0);
@@ -39,8 +64,8 @@ export class Request {
   readonly uri: string;
   /** The protocol version, "HTTP/1.1" or "HTTP/1.0". */
   readonly clientproto: string;
-  /** The request's header fields. */
-  readonly requestHeaders: Headers;
+  /** The request's header fields, flat [lowercased name, value, ...] as parsed. */
+  readonly rawHeaders: string[];
   /** The request body (empty when none). */
   content: Buffer = EMPTY;
   /** The connection may carry another request after this one. */
@@ -74,6 +99,7 @@ export class Request {
   private pathCache: string | null = null;
   private argsCache: Record<string, string[]> | null = null;
   private finishWaiters: Deferred<void>[] | null = null;
+  private headersCache: Headers | null = null;
 
   /** Made by the channel once a request's head and body have arrived. */
   constructor(channel: IRequestChannel, method: string, uri: string, versionMinor: number, headers: string[], keepAlive: boolean) {
@@ -82,8 +108,13 @@ export class Request {
     this.uri = uri;
     this.minor = versionMinor;
     this.clientproto = versionMinor === 1 ? "HTTP/1.1" : "HTTP/1.0";
-    this.requestHeaders = new Headers(headers);
+    this.rawHeaders = headers;
     this.keepAlive = keepAlive;
+  }
+
+  /** The request's header fields (made on first use). */
+  get requestHeaders(): Headers {
+    return (this.headersCache ??= new Headers(this.rawHeaders));
   }
 
   /** The path part of the uri ("/a/b"), without the query. */
@@ -111,7 +142,10 @@ export class Request {
 
   /** The first value of request header `name`, or undefined. */
   getHeader(name: string): string | undefined {
-    return this.requestHeaders.get(name);
+    const n = name.toLowerCase();
+    const r = this.rawHeaders;
+    for (let i = 0; i < r.length; i += 2) if (r[i] === n) return r[i + 1];
+    return undefined;
   }
 
   /** The client's address. */
@@ -131,12 +165,12 @@ export class Request {
   /** Sets response header `name` to `value` (replacing earlier values of it). */
   setHeader(name: string, value: string | number): void {
     const v = typeof value === "number" ? String(value) : value;
-    checkField(name, v);
+    checkFieldCached(name, v);
     if (this.startedWriting) throw new Error(`setHeader(${name}): the response head has already been written`);
     const h = this.responseHeaders;
-    const lower = name.toLowerCase();
+    const lower = lowerName(name);
     for (let i = 0; i < h.length; i += 2) {
-      if (h[i].toLowerCase() === lower) {
+      if (lowerName(h[i]) === lower) {
         h.splice(i, 2);
         i -= 2;
       }
@@ -253,7 +287,7 @@ export class Request {
     this.startedWriting = true;
     const code = this.code;
     let h = this.codeMessage === "" ? STATUS_LINES[code] ?? `HTTP/1.1 ${code} ${reasonPhrase(code)}\r\n` : `HTTP/1.1 ${code} ${this.codeMessage}\r\n`;
-    h += currentDateLine();
+    h += currentDateLine(this.channel.now);
     const rh = this.responseHeaders;
     for (let i = 0; i < rh.length; i += 2) h += `${rh[i]}: ${rh[i + 1]}\r\n`;
     const allowed = this.bodyAllowed();

@@ -55,7 +55,7 @@ export class Resource implements IResource {
   /** Calls `render_<METHOD>` (HEAD falls back to render_GET); 405 with Allow when there is none. */
   render(request: Request): RenderResult {
     const self = this as unknown as Record<string, unknown>;
-    let m = self[`render_${request.method}`];
+    let m = self[renderName(request.method)];
     if (typeof m !== "function" && request.method === "HEAD") m = self.render_GET;
     if (typeof m !== "function") {
       const allowed = allowedMethods(this);
@@ -66,6 +66,18 @@ export class Resource implements IResource {
     }
     return (m as (r: Request) => RenderResult).call(this, request);
   }
+}
+
+const RENDER_NAMES = new Map<string, string>();
+
+/** "render_GET" for "GET", cached (bounded) so that routing allocates nothing. */
+function renderName(method: string): string {
+  let n = RENDER_NAMES.get(method);
+  if (n === undefined) {
+    n = `render_${method}`;
+    if (RENDER_NAMES.size < 64) RENDER_NAMES.set(method, n);
+  }
+  return n;
 }
 
 function allowedMethods(r: object): string[] {

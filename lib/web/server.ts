@@ -18,7 +18,7 @@
 import type { IDelayedCall } from "../defer/interfaces";
 import { log } from "../log";
 import { getDefaultReactor } from "../reactor/default";
-import type { Address, IProtocol } from "../net/interfaces";
+import type { Address, IProtocol, ITCPTransport } from "../net/interfaces";
 import { Protocol, ServerFactory } from "../protocols/protocol";
 import type { HTTPParseError } from "./errors";
 import { reasonPhrase } from "./http";
@@ -38,6 +38,8 @@ export interface SiteOptions {
   headerTimeout?: number;
   /** Content-Type of responses that set none. Default "text/html" (as Twisted); "" for none. */
   defaultContentType?: string;
+  /** Set TCP_NODELAY on each connection (default true, as Node's http and uWS do). */
+  tcpNoDelay?: boolean;
 }
 
 /** Default request body limit. */
@@ -53,6 +55,8 @@ export class HTTPChannel extends Protocol implements IHTTPParserHandler, IReques
   readonly defaultContentType: string;
   /** Requests completed on this connection. */
   requestCount = 0;
+  /** Wall-clock ms of the latest read (the Date header uses it; 0 before any). */
+  now = 0;
 
   private readonly parser: HTTPParser;
   /** The request being answered (its response not finished), or null. */
@@ -65,6 +69,7 @@ export class HTTPChannel extends Protocol implements IHTTPParserHandler, IReques
   private timer: IDelayedCall | null = null;
   private lastActivity = 0;
   private headStarted = 0;
+  private timerDue = 0;
 
   constructor(site: Site) {
     super();
@@ -75,15 +80,27 @@ export class HTTPChannel extends Protocol implements IHTTPParserHandler, IReques
 
   /** Starts the connection's timer. */
   override connectionMade(): void {
-    this.lastActivity = this.site.reactorSeconds();
+    if (this.site.tcpNoDelay) {
+      const t = this.transport as Partial<ITCPTransport> | null;
+      if (t !== null && typeof t.setTcpNoDelay === "function") {
+        try {
+          t.setTcpNoDelay(true);
+        } catch {
+          /* not a TCP socket (Unix): nothing to set */
+        }
+      }
+    }
+    this.lastActivity = Date.now() / 1000;
     this.armTimer(this.site.idleTimeout);
   }
 
   /** Feeds the parser; stops reading while a pipelined request waits for its turn. */
   override dataReceived(data: Buffer): void {
     const site = this.site;
+    // One clock reading per read serves the timeouts and the Date header.
+    this.now = Date.now();
     if (site.idleTimeout > 0 || site.headerTimeout > 0) {
-      this.lastActivity = site.reactorSeconds();
+      this.lastActivity = this.now / 1000;
       const wasIdle = this.parser.idle;
       this.parser.feed(data);
       if (wasIdle && this.parser.partialHead > 0 && site.headerTimeout > 0) this.headBegan();
@@ -179,11 +196,15 @@ export class HTTPChannel extends Protocol implements IHTTPParserHandler, IReques
     const t = this.timer;
     const due = this.site.headerTimeout;
     if (t === null || !t.active()) this.armTimer(due);
-    else if (t.getTime() > this.headStarted + due) t.reset(due);
+    else if (this.timerDue > this.headStarted + due) {
+      t.reset(due);
+      this.timerDue = this.headStarted + due;
+    }
   }
 
   private armTimer(seconds: number): void {
     if (seconds <= 0) return;
+    this.timerDue = Date.now() / 1000 + seconds;
     this.timer = this.site.reactor.callLater(seconds, channelTimer, this);
   }
 
@@ -192,7 +213,7 @@ export class HTTPChannel extends Protocol implements IHTTPParserHandler, IReques
     this.timer = null;
     const site = this.site;
     if (this.transport === null || !this.connected) return;
-    const now = site.reactorSeconds();
+    const now = Date.now() / 1000;
     let next = Infinity;
     if (site.headerTimeout > 0 && this.parser.partialHead > 0 && this.current === null) {
       const due = this.headStarted + site.headerTimeout;
@@ -247,6 +268,8 @@ export class Site extends ServerFactory {
   readonly headerTimeout: number;
   /** Content-Type of responses that set none. */
   readonly defaultContentType: string;
+  /** TCP_NODELAY on each connection. */
+  readonly tcpNoDelay: boolean;
   /** The reactor whose clock the timeouts use (options.reactor, else the global reactor). */
   reactor: SiteReactor;
 
@@ -270,6 +293,7 @@ export class Site extends ServerFactory {
     const ct = options.defaultContentType ?? "text/html";
     if (typeof ct !== "string") throw new TypeError("defaultContentType must be a string");
     this.defaultContentType = ct;
+    this.tcpNoDelay = options.tcpNoDelay ?? true;
   }
 
   /** A new HTTPChannel for each connection. */
@@ -278,11 +302,6 @@ export class Site extends ServerFactory {
     const p = new HTTPChannel(this);
     p.factory = this;
     return p;
-  }
-
-  /** Now, in the reactor's seconds. */
-  reactorSeconds(): number {
-    return this.reactor.seconds();
   }
 
   /** Walks the resource tree for `request` (Twisted's getResourceFor), filling prepath/postpath. */
