@@ -267,9 +267,7 @@ export class Reactor implements IReactorTime {
 
   /** Runs `f(...args)` `delay` seconds from now; the DelayedCall can cancel, reset or delay it. */
   callLater(delay: number, f: (...a: any[]) => unknown, ...args: unknown[]): DelayedCall {
-    checkSeconds("delay", delay);
-    if (delay < 0) throw new RangeError(`delay must not be negative, got ${delay}`);
-    if (typeof f !== "function") throw new TypeError("callable must be a function");
+    if (typeof delay !== "number" || !(delay >= 0) || delay === Infinity || typeof f !== "function") badCallLater(delay, f);
     return this.timers.schedule(delay, f, args);
   }
 
@@ -810,6 +808,14 @@ export class Reactor implements IReactorTime {
     process.removeListener("SIGTERM", this.signalHandler);
     this.signalHandler = null;
   }
+}
+
+/** Throws the error callLater's arguments deserve (kept out of the hot path). */
+function badCallLater(delay: unknown, f: unknown): never {
+  checkSeconds("delay", delay);
+  if (delay < 0) throw new RangeError(`delay must not be negative, got ${delay}`);
+  if (typeof f !== "function") throw new TypeError("callable must be a function");
+  throw new RangeError(`delay must be a finite number of seconds, got ${String(delay)}`);
 }
 
 function yieldToNode(): Promise<void> {

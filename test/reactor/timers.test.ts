@@ -154,6 +154,20 @@ describe("DelayedCall", () => {
     }
   });
 
+  test("cancelling most calls (the heap is compacted) leaves exactly the others, still in due order", () => {
+    const ran: number[] = [];
+    const calls: DelayedCall[] = [];
+    for (let i = 0; i < 1000; i++) calls.push(r.callLater(((i * 7919) % 1000) / 1e6, () => ran.push(i)));
+    const kept = [3, 250, 500, 999];
+    calls.forEach((c, i) => {
+      if (!kept.includes(i)) c.cancel();
+    });
+    expect(new Set(r.getDelayedCalls())).toEqual(new Set(kept.map((i) => calls[i])));
+    for (let i = 0; i < 100 && r.getDelayedCalls().length > 0; i++) r.iterate(0.002);
+    const byDue = [...kept].sort((a, b) => calls[a].getTime() - calls[b].getTime());
+    expect(ran).toEqual(byDue);
+  });
+
   test("bad arguments are refused, naming the argument", () => {
     expect(() => r.callLater(-1, () => undefined)).toThrow(RangeError);
     expect(() => r.callLater(NaN, () => undefined)).toThrow(/delay/);
