@@ -4,7 +4,8 @@
  */
 export * from "./error";
 export * from "./log";
-export * as native from "./native";
+export { native, isSyscallError, READABLE, WRITABLE, ERROR, HANGUP, EDGE, ONESHOT, EVENT_STRIDE, AGAIN } from "./native";
+export type { Backend, SockAddr, SockOpt, Poller, FdWatcher, NativeAddon, SyscallError } from "./native";
 export * from "./defer";
 export * from "./reactor";
 // Both lib/defer (Clock's calls) and lib/reactor define a DelayedCall; the reactor's is the
