@@ -735,6 +735,7 @@ export class HTTPParser {
     if (this.state === S_ERROR) return;
     this.state = S_ERROR;
     this.headParts.length = 0;
+    this.partialHead = 0;
     this.trailerParts.length = 0;
     this.pending = null;
     const e = new HTTPParseError(status, message);
