@@ -108,6 +108,26 @@ function disconnecting(p: Protocol): boolean {
   return t !== null && t.disconnecting === true;
 }
 
+/**
+ * Start of the first whole `delimiter` in `buf[from, end)`, or -1. Searches for its last
+ * byte with the single-byte `indexOf` (several times faster than `indexOf(Buffer)` for
+ * short delimiters) and checks the bytes before it. Bytes of `buf` past `end` are ignored.
+ */
+function findDelimiter(buf: Buffer, delimiter: Buffer, from: number, end: number): number {
+  const dl = delimiter.length;
+  const last = delimiter[dl - 1];
+  let i = from + dl - 1;
+  while (i < end) {
+    i = buf.indexOf(last, i);
+    if (i < 0 || i >= end) return -1;
+    let k = 1;
+    while (k < dl && buf[i - k] === delimiter[dl - 1 - k]) k++;
+    if (k === dl) return i - dl + 1;
+    i++;
+  }
+  return -1;
+}
+
 /** Bytes of `s` (UTF-8 for a string). */
 function bytesOf(s: Uint8Array | string, argument: string): Uint8Array {
   if (typeof s === "string") return Buffer.from(s, "utf8");
@@ -187,9 +207,8 @@ export class LineReceiver extends PausableFramer {
         const dl = delimiter.length;
         if (delimiter !== this.searchedFor) this.searched = 0; // a new delimiter: search it all
         const from = rb.pos + (this.searched >= dl ? this.searched - dl + 1 : 0);
-        const at = dl === 1 ? rb.buf.indexOf(delimiter[0], from) : rb.buf.indexOf(delimiter, from);
-        if (at < 0 || at + dl > rb.end) {
-          // No whole delimiter among the pending bytes (an owned buffer's tail past `end` is garbage).
+        const at = findDelimiter(rb.buf, delimiter, from, rb.end);
+        if (at < 0) {
           this.searched = rb.length;
           this.searchedFor = delimiter;
           if (rb.length >= this.MAX_LENGTH + dl) {
@@ -286,8 +305,8 @@ export class LineOnlyReceiver extends Protocol {
       for (;;) {
         if (disconnecting(this)) break; // still bound what stays pending
         const from = rb.pos + (this.searched >= dl ? this.searched - dl + 1 : 0);
-        const at = dl === 1 ? rb.buf.indexOf(delimiter[0], from) : rb.buf.indexOf(delimiter, from);
-        if (at < 0 || at + dl > rb.end) {
+        const at = findDelimiter(rb.buf, delimiter, from, rb.end);
+        if (at < 0) {
           this.searched = rb.length;
           break;
         }
