@@ -41,6 +41,11 @@ export interface IBatchReadDescriptor extends IReadDescriptor {
    * the callee (it stays valid; the reactor never writes over it) when result > 0;
    * otherwise `data` is null and `result` is 0 (EOF) or -errno. Returning (or throwing) an
    * Error drops the descriptor with that reason.
+   *
+   * (Added with the Reactor, compatible:) a spurious wake-up (EAGAIN) calls nothing. A
+   * reader removed before the batch read of its iteration is not read (its fd may be
+   * closed already); bytes once read are always delivered, even to a reader that called
+   * removeReader in between (a paused transport must buffer them), so nothing is lost.
    */
   readResult(data: Buffer | null, result: number): Error | void;
 }
@@ -50,6 +55,12 @@ export interface IBatchReadDescriptor extends IReadDescriptor {
  * iteration, batched with every other such writer into one native `writevBatch` call.
  * Ask for a flush with `reactor.requestFlush(w)`; when the kernel does not take
  * everything, the writer registers itself with `addWriter` and finishes in `doWrite`.
+ *
+ * (Added with the Reactor, compatible:) outside an iteration the flush runs in a
+ * microtask. Writers whose `fileno()` is negative or whose `pendingBuffers()` is empty at
+ * flush time are skipped and not told; so a writer that closes its fd with a flush pending
+ * must first set its fileno to -1 (or empty its queue) or call `reactor.cancelFlush(w)`:
+ * the fd number may be reused by then. A flush whose `wrote()` throws drops the writer.
  */
 export interface IBatchWriter extends IFileDescriptor {
   /** The buffers to write now, in order (the writer's own array: the reactor only reads it). */

@@ -115,6 +115,7 @@ export class Reactor implements IReactorTime {
   private inIteration = false;
   private runPromise: Promise<void> | null = null;
   private resolveRun: (() => void) | null = null;
+  private rejectRun: ((err: Error) => void) | null = null;
   private signalHandler: ((signal: NodeJS.Signals) => void) | null = null;
 
   // callFromThread on this thread: FIFO of functions and their arguments.
@@ -203,8 +204,9 @@ export class Reactor implements IReactorTime {
     if (this.state === ENDED) throw new ReactorNotRestartable("This reactor has already run and stopped; make a new Reactor");
     if (this.state !== IDLE) throw new ReactorAlreadyRunning("The reactor is already running");
     this.state = RUNNING;
-    this.runPromise = new Promise<void>((resolve) => {
+    this.runPromise = new Promise<void>((resolve, reject) => {
       this.resolveRun = resolve;
+      this.rejectRun = reject;
     });
     try {
       this.ensureRegistry();
@@ -375,6 +377,7 @@ export class Reactor implements IReactorTime {
   iterate(delay = 0): void {
     checkSeconds("delay", delay);
     if (this.state === ENDED) throw new ReactorNotRestartable("This reactor has stopped");
+    if (this.inIteration) throw new ReactorAlreadyRunning("iterate() called from inside an iteration");
     this.ensureRegistry();
     this.iteration(Math.min(Math.ceil(delay * 1000), MAX_TIMEOUT_MS));
   }
@@ -587,7 +590,18 @@ export class Reactor implements IReactorTime {
       for (let b = 0; b < pending.length; b++) bufs.push(pending[b]);
       queue[m++] = w;
     }
-    if (m > 0) native.writevBatch(fds, m, counts, bufs, this.flushOut);
+    if (m > 0) {
+      try {
+        native.writevBatch(fds, m, counts, bufs, this.flushOut);
+      } catch (e) {
+        // The batch refuses every write when one writer handed it a bad buffer (it checks
+        // all before writing any): write each alone so that only the culprit is dropped.
+        this.flushOneByOne(queue, m, e);
+        bufs.length = 0;
+        queue.length = 0;
+        return;
+      }
+    }
     bufs.length = 0;
     for (let i = 0; i < m; i++) {
       const w = queue[i];
@@ -599,6 +613,32 @@ export class Reactor implements IReactorTime {
       }
     }
     queue.length = 0;
+  }
+
+  /** flush() without the batch: one writev per writer, errors isolated per writer. */
+  private flushOneByOne(queue: IBatchWriter[], m: number, batchError: unknown): void {
+    log("warn", "writevBatch refused the batch; flushing writers one by one", batchError);
+    for (let i = 0; i < m; i++) {
+      const w = queue[i];
+      let result: number;
+      try {
+        result = native.writev(w.fileno(), w.pendingBuffers());
+      } catch (e) {
+        if (typeof (e as { errno?: unknown }).errno === "number") {
+          result = -(e as { errno: number }).errno;
+        } else {
+          log("error", `Bad pendingBuffers() of ${describe(w)}`, e);
+          this.disconnect(w, asError(e));
+          continue;
+        }
+      }
+      try {
+        w.wrote(result);
+      } catch (e) {
+        log("error", `Unhandled error in wrote() of ${describe(w)}`, e);
+        this.disconnect(w, asError(e));
+      }
+    }
   }
 
   /** Drops a descriptor that failed and tells it why; the reactor goes on. */
@@ -639,8 +679,8 @@ export class Reactor implements IReactorTime {
     this.triggers.fire("shutdown", () => this.teardown());
   }
 
-  /** Releases everything the run acquired; resolves run(). */
-  private teardown(): void {
+  /** Releases everything the run acquired; resolves run(), or rejects it with `failure`. */
+  private teardown(failure?: Error): void {
     this.isRunning = false;
     this.state = ENDED;
     if (this.watcher !== null) {
@@ -654,8 +694,11 @@ export class Reactor implements IReactorTime {
     this.removeSignals();
     this.release();
     const resolve = this.resolveRun;
+    const reject = this.rejectRun;
     this.resolveRun = null;
-    if (resolve) resolve();
+    this.rejectRun = null;
+    if (failure !== undefined) reject?.(failure);
+    else resolve?.();
   }
 
   /**
@@ -689,8 +732,22 @@ export class Reactor implements IReactorTime {
   /** Integrated mode: one non-blocking iteration per wake-up from libuv. */
   private step(): void {
     if (this.state === IDLE || this.state === ENDED || this.inIteration) return;
-    this.iteration(0);
+    try {
+      this.iteration(0);
+    } catch (e) {
+      this.crash(e);
+      return;
+    }
     if (this.state !== ENDED) this.arm();
+  }
+
+  /**
+   * The loop itself failed (the poller's wait threw, say): descriptors' own errors never
+   * get here. Nothing sensible can run any more, so release everything and reject run().
+   */
+  private crash(e: unknown): void {
+    log("error", "The reactor's loop failed; stopping without shutdown triggers", e);
+    if (this.state !== ENDED) this.teardown(asError(e));
   }
 
   private readonly onImmediate = (): void => {
@@ -765,8 +822,7 @@ export class Reactor implements IReactorTime {
         }
       }
     } catch (e) {
-      log("error", "The reactor's exclusive loop failed; shutting down", e);
-      if (this.state !== ENDED) this.teardown();
+      this.crash(e);
     }
   }
 

@@ -278,4 +278,40 @@ describe("flush batching", () => {
       closeAll(a, b, c, d);
     }
   });
+
+  test("a writer handing over a bad buffer is dropped alone: the other writers of the batch are still written", () => {
+    const records: string[] = [];
+    const restore = setLogObservers([(level, msg) => records.push(`${level}: ${msg}`)]);
+    const r = new Reactor();
+    const [a, b] = native.socketpair("stream");
+    const [c, d] = native.socketpair("stream");
+    let lost: Error | null = null;
+    const told: number[] = [];
+    const bad: IBatchWriter = {
+      fileno: () => a,
+      pendingBuffers: () => ["not bytes" as unknown as Uint8Array],
+      wrote: () => undefined,
+      connectionLost: (e: Error) => void (lost = e),
+    };
+    const ok: IBatchWriter = { fileno: () => c, pendingBuffers: () => [Buffer.from("fine")], wrote: (n) => void told.push(n), connectionLost: () => undefined };
+    try {
+      r.callLater(0, () => {
+        r.requestFlush(bad);
+        r.requestFlush(ok);
+      });
+      r.iterate(0);
+      expect(told).toEqual([4]);
+      expect((lost as unknown as Error).name).toBe("TypeError"); // the addon's TypeError: another realm under jest
+      expect(records).toEqual([
+        "warn: writevBatch refused the batch; flushing writers one by one",
+        `error: Bad pendingBuffers() of Object(fd ${a})`,
+      ]);
+      const buf = Buffer.alloc(8);
+      expect(buf.toString("latin1", 0, native.read(d, buf, 0, 8))).toBe("fine");
+    } finally {
+      restore();
+      r.close();
+      closeAll(a, b, c, d);
+    }
+  });
 });

@@ -157,6 +157,41 @@ describe.each(configTable())("lifecycle (%s)", (_label, config) => {
   });
 });
 
+describe("failures of the loop itself", () => {
+  test("iterate() from inside an iteration is refused", () => {
+    const r = new Reactor();
+    let err: unknown;
+    r.callLater(0, () => {
+      try {
+        r.iterate(0);
+      } catch (e) {
+        err = e;
+      }
+    });
+    r.iterate(0);
+    expect(err).toBeInstanceOf(ReactorAlreadyRunning);
+    r.close();
+  });
+
+  test.each(configTable())("a poller that fails makes run() reject with its error (%s)", async (_label, config) => {
+    const records: string[] = [];
+    const restore = setLogObservers([(level, msg) => records.push(`${level}: ${msg}`)]);
+    try {
+      const r = makeReactor(config);
+      // White box: break the poller under the running loop.
+      r.callLater(0.001, () => (r as unknown as { poller: { wait(): number } }).poller.wait = () => {
+        throw new Error("poller broke");
+      });
+      r.callLater(0.01, () => undefined); // something for the loop to wake up for
+      await expect(r.run()).rejects.toThrow("poller broke");
+      expect(r.running).toBe(false);
+      expect(records).toEqual(["error: The reactor's loop failed; stopping without shutdown triggers"]);
+    } finally {
+      restore();
+    }
+  });
+});
+
 describe("construction", () => {
   test("an unknown backend is an UnknownBackendError naming the available ones", () => {
     let err: unknown;
