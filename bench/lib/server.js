@@ -57,11 +57,12 @@ class ServerStartError extends Error {
 
 /**
  * Starts `spec` in `mode` pinned to `cpu` (null: unpinned) and waits until it is ready.
+ * `port` (default: a free one) lets several SO_REUSEPORT processes share one port.
  * Returns { spec, mode, port, pid, child, stderr(), stop() }.
  */
-async function startServer(spec, mode, { cpu = 0, readyTimeoutMs = 15000 } = {}) {
+async function startServer(spec, mode, { cpu = 0, readyTimeoutMs = 15000, port: fixedPort = null } = {}) {
   if (!spec.modes.includes(mode)) throw new RangeError(`startServer: ${spec.name} has no mode ${mode}`);
-  const port = await freePort();
+  const port = fixedPort ?? (await freePort());
   const vars = { port, mode, root: ROOT };
   if (spec.prepare) Object.assign(vars, await spec.prepare({ mode, port }));
   const args = typeof spec.args === "function" ? spec.args(vars) : expandArgs(spec.args || [], vars);

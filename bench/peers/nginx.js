@@ -14,16 +14,20 @@ function nginxBinary() {
   return null;
 }
 
-/** The config text for `port`, with every file nginx writes kept under `dir`. */
-function nginxConfig(port, dir) {
+/**
+ * The config text for `port`, with every file nginx writes kept under `dir`. Options (the
+ * C10K harness uses them): `workers` processes (default 1), `workerConnections` each
+ * (default 8192), and with more than one worker each gets its own SO_REUSEPORT listener.
+ */
+function nginxConfig(port, dir, { workers = 1, workerConnections = 8192 } = {}) {
   return `# written by bench/peers/nginx.js for one benchmark server
 daemon off;
 master_process on;
-worker_processes 1;
-pid ${dir}/nginx.pid;
+worker_processes ${workers};
+${workerConnections > 8192 ? `worker_rlimit_nofile ${workerConnections + 64};\n` : ""}pid ${dir}/nginx.pid;
 error_log ${dir}/error.log warn;
 events {
-  worker_connections 8192;
+  worker_connections ${workerConnections};
   use epoll;
 }
 http {
@@ -37,7 +41,7 @@ http {
   uwsgi_temp_path ${dir}/uwsgi;
   scgi_temp_path ${dir}/scgi;
   server {
-    listen 127.0.0.1:${port} backlog=4096;
+    listen 127.0.0.1:${port} backlog=4096${workers > 1 ? " reuseport" : ""};
     default_type text/plain;
     location / {
       return 200 "Hello, World!";
@@ -47,12 +51,12 @@ http {
 `;
 }
 
-/** Writes the config for `port`; returns { dir, conf } for the spec's argument template. */
-function prepareNginx({ port }) {
+/** Writes the config for `port` (nginxConfig's options too); returns { dir, conf } for the spec's argument template. */
+function prepareNginx({ port, workers, workerConnections }) {
   const dir = path.join(OUT_DIR, `nginx-${port}`);
   fs.mkdirSync(dir, { recursive: true });
   const conf = path.join(dir, "nginx.conf");
-  fs.writeFileSync(conf, nginxConfig(port, dir));
+  fs.writeFileSync(conf, nginxConfig(port, dir, { workers, workerConnections }));
   return { dir, conf };
 }
 

@@ -1,0 +1,172 @@
+"use strict";
+/**
+ * The harness' side of the load generator (bench/c10k/loadgen.js): starts as many load
+ * processes as the connection count needs (each pinned to the load CPU), gives each its
+ * share of the connections, of the active ones and of the connect rate, and its own
+ * loopback source address (127.0.0.x; rotated between rounds so that the ports a closed
+ * round left in TIME_WAIT are never needed again), then steps them together through
+ * connect → run (warm-up) → measure → stop and collects their reports.
+ */
+const path = require("node:path");
+const { spawnTracked, stopTracked } = require("../lib/children");
+const { parseReport, mergeResults } = require("./results");
+
+const LOADGEN = path.join(__dirname, "loadgen.js");
+
+/** The next source address to hand out: 127.0.0.2 .. 127.0.0.254, starting somewhere per harness run. */
+let sourceCursor = 2 + (process.pid % 253);
+
+/** `n` fresh loopback source addresses (never 127.0.0.1, which every other test uses). */
+function nextSources(n) {
+  const out = [];
+  for (let i = 0; i < n; i++) {
+    out.push(`127.0.0.${sourceCursor}`);
+    sourceCursor = sourceCursor >= 254 ? 2 : sourceCursor + 1;
+  }
+  return out;
+}
+
+/** Splits `total` into `parts` integers that differ by at most one (the first ones larger). */
+function split(total, parts) {
+  const out = [];
+  for (let i = 0; i < parts; i++) out.push(Math.floor(total / parts) + (i < total % parts ? 1 : 0));
+  return out;
+}
+
+/** Error raised when the load generator fails; carries what its processes wrote on stderr. */
+class LoadError extends Error {
+  /** @param {string} message @param {string} stderr */
+  constructor(message, stderr) {
+    super(stderr ? `${message}\n--- load generator stderr ---\n${stderr}` : message);
+    this.name = "LoadError";
+    this.stderr = stderr;
+  }
+}
+
+/**
+ * A set of load processes against 127.0.0.1:port. Options: { port, conns, active, scenario,
+ * size, rate, perProcess, response, cpu, connectTimeoutS, deadlineS, backend }.
+ */
+class Load {
+  /** @param {object} o the options above */
+  constructor(o) {
+    this.o = o;
+    this.procs = Math.ceil(o.conns / o.perProcess);
+    this.children = [];
+    this.reports = new Map(); // id -> { limits, progress, connected, result }
+    this.stderr = "";
+    this.waiters = [];
+  }
+
+  /** Spawns the processes; they start connecting at once. */
+  start() {
+    const o = this.o;
+    const conns = split(o.conns, this.procs);
+    const active = split(o.active, this.procs);
+    let indexBase = 0;
+    for (let i = 0; i < this.procs; i++) {
+      const cfg = {
+        id: i,
+        host: "127.0.0.1",
+        port: o.port,
+        conns: conns[i],
+        active: active[i],
+        scenario: o.scenario,
+        size: o.size,
+        rate: Math.max(1, Math.round(o.rate / this.procs)),
+        maxPending: 512,
+        sources: nextSources(1),
+        response: o.response || null,
+        connectTimeoutS: o.connectTimeoutS ?? 20,
+        deadlineS: o.deadlineS,
+        backend: o.backend || "epoll",
+        indexBase,
+      };
+      indexBase += conns[i];
+      const child = spawnTracked(`loadgen-${i}`, process.execPath, [LOADGEN, JSON.stringify(cfg)], { cpu: o.cpu, stdio: ["pipe", "pipe", "pipe"] });
+      const report = { sources: cfg.sources };
+      this.reports.set(i, report);
+      let buf = "";
+      child.stdout.setEncoding("utf8");
+      child.stdout.on("data", (d) => {
+        buf += d;
+        let nl;
+        while ((nl = buf.indexOf("\n")) >= 0) {
+          const line = buf.slice(0, nl);
+          buf = buf.slice(nl + 1);
+          try {
+            const r = parseReport(line);
+            report[r.type] = r;
+          } catch (err) {
+            this.stderr += `${err.message}\n`;
+          }
+          this.wake();
+        }
+      });
+      child.stderr.setEncoding("utf8");
+      child.stderr.on("data", (d) => {
+        this.stderr = (this.stderr + d).slice(-4000);
+      });
+      child.exited.then(() => this.wake());
+      child.stdin.on("error", () => {}); // a process that already exited: its exit says why
+      this.children.push(child);
+    }
+  }
+
+  wake() {
+    const w = this.waiters;
+    this.waiters = [];
+    for (const f of w) f();
+  }
+
+  /** Resolves once every process has `type` reported, rejects when one exits first or `timeoutMs` passes. */
+  async waitFor(type, timeoutMs, onTick) {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const all = [...this.reports.values()];
+      if (all.every((r) => r[type])) return all.map((r) => r[type]);
+      const dead = this.children.find((c, i) => (c.exitCode !== null || c.signalCode !== null) && !this.reports.get(i)[type]);
+      if (dead) throw new LoadError(`a load process exited (code ${dead.exitCode}, signal ${dead.signalCode}) before it reported ${type}`, this.stderr);
+      if (Date.now() > deadline) throw new LoadError(`the load processes did not report ${type} within ${Math.round(timeoutMs / 1000)} s`, this.stderr);
+      if (onTick) onTick(this.progress());
+      await new Promise((resolve) => {
+        const t = setTimeout(resolve, 250);
+        this.waiters.push(() => {
+          clearTimeout(t);
+          resolve();
+        });
+      });
+    }
+  }
+
+  /** Connections established so far, over all processes. */
+  progress() {
+    let established = 0;
+    for (const r of this.reports.values()) established += (r.connected || r.progress || { established: 0 }).established;
+    return { established, conns: this.o.conns };
+  }
+
+  /** Sends one control line to every process. */
+  tell(cmd) {
+    for (const c of this.children) if (c.exitCode === null && c.signalCode === null) c.stdin.write(`${cmd}\n`);
+  }
+
+  /** The fd limits each process reported (for the notes). */
+  limits() {
+    return [...this.reports.values()].map((r) => r.limits).filter(Boolean);
+  }
+
+  /** Sends "stop", waits for every result and returns them merged (see results.mergeResults). */
+  async collect(timeoutMs = 15000) {
+    this.tell("stop");
+    const results = await this.waitFor("result", timeoutMs);
+    return { ...mergeResults(results), perProcess: results.map((r) => ({ count: r.count, rate: r.rate, established: r.established, errors: r.errors })) };
+  }
+
+  /** Ends every load process (they exit by themselves after "stop"; this makes sure). */
+  async stop() {
+    await Promise.all(this.children.map((c) => stopTracked(c, 5000)));
+  }
+}
+
+module.exports = { Load, LoadError, split, nextSources };

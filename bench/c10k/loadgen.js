@@ -1,0 +1,306 @@
+"use strict";
+/**
+ * The C10K load generator, built on fdreactor itself: one exclusive-mode reactor (epoll)
+ * in this process, started pinned to CPU 1 by bench/c10k/run.js, several of them past
+ * ~18,000 connections (one process holds at most 20,000 fds here).
+ *
+ *   node loadgen.js '<json config>'     (see CONFIG below; run.js writes it)
+ *
+ * Opens `conns` connections to host:port at a bounded rate (at most `rate` per second and
+ * `maxPending` in flight), each bound to one of `sources` (127.0.0.x: ~28k ephemeral ports
+ * per source address), keeps them all open, and once told drives the `active` ones in a
+ * closed loop: echo sends `size` bytes and waits for exactly those back; http sends one
+ * `GET /` and waits for exactly the expected answer (bytes compared one by one; only the
+ * value of a Date header may differ). A wrong byte, an extra byte, a reset or a close is
+ * an error, counted by kind.
+ *
+ * Control, one line each on stdin:  run (start the active ones: warm-up) · measure (reset
+ * counters and the histogram, start counting) · stop (stop counting, print the result and
+ * exit). Reports, one JSON line each on stdout: {"type":"limits"}, {"type":"progress"},
+ * {"type":"connected"}, {"type":"result"} (latency as an HDR histogram, compressed base64).
+ * It exits by itself after `deadlineS` seconds whatever happens.
+ */
+const path = require("node:path");
+const hdr = require("hdr-histogram-js");
+
+const ROOT = path.resolve(__dirname, "..", "..");
+const { Reactor } = require(path.join(ROOT, "dist/lib/reactor/index.js"));
+const { connectTCP } = require(path.join(ROOT, "dist/lib/net/index.js"));
+const { Protocol, ClientFactory } = require(path.join(ROOT, "dist/lib/protocols/protocol.js"));
+const { native } = require(path.join(ROOT, "dist/lib/native.js"));
+const { ConnectionDone } = require(path.join(ROOT, "dist/lib/error.js"));
+
+/**
+ * CONFIG: { id, host, port, conns, active, scenario: "echo"|"http", size, rate, maxPending,
+ * sources: ["127.0.0.10", ...], response: { hex, wildcards: [[from, to], ...] } (http),
+ * connectTimeoutS, deadlineS, backend }
+ */
+const cfg = JSON.parse(process.argv[2] || "{}");
+
+function emit(obj) {
+  process.stdout.write(`${JSON.stringify({ id: cfg.id, ...obj })}\n`);
+}
+
+// ─── file descriptor limit: raise the soft limit as far as the hard one allows ───
+{
+  const need = cfg.conns + 64;
+  let lim = native.getNofileLimit();
+  let raised = false;
+  if (lim.soft < need && lim.soft < lim.hard) {
+    lim = native.setNofileLimit(Math.min(need, lim.hard));
+    raised = true;
+  }
+  const enough = lim.soft >= need;
+  emit({ type: "limits", soft: lim.soft, hard: lim.hard, need, raised, enough });
+  if (!enough) {
+    process.stderr.write(`loadgen ${cfg.id}: RLIMIT_NOFILE is ${lim.soft} (hard ${lim.hard}) and cannot be raised to ${need}: give fewer connections per process (--per-process)\n`);
+  }
+}
+
+// ─── the bytes on the wire, allocated once ───
+const SIZE = cfg.size | 0;
+/** PATTERN[k] = k & 255: every echo message is a window of it (offset per connection and message). */
+const PATTERN = Buffer.alloc(256 + Math.max(SIZE, 1));
+for (let i = 0; i < PATTERN.length; i++) PATTERN[i] = i & 0xff;
+const REQUEST = Buffer.from("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", "latin1");
+const RESPONSE = cfg.response ? Buffer.from(cfg.response.hex, "hex") : Buffer.alloc(0);
+/** WILD[i] = 1 where the expected answer may differ (a Date value): any printable byte is right. */
+const WILD = new Uint8Array(RESPONSE.length);
+for (const [from, to] of cfg.response ? cfg.response.wildcards : []) WILD.fill(1, from, to);
+const HTTP = cfg.scenario === "http";
+const EXPECT_LEN = HTTP ? RESPONSE.length : SIZE;
+
+// ─── counters (reset by "measure") ───
+const hist = hdr.build({ bitBucketSize: 32, lowestDiscernibleValue: 1, highestTrackableValue: 60e6, numberOfSignificantValueDigits: 3, useWebAssembly: false });
+const errors = { mismatch: 0, extra: 0, reset: 0, closed: 0, connectFailed: 0, connectTimeout: 0 };
+const connectErrors = {};
+let completed = 0;
+let counting = false;
+let measureStart = 0;
+let driving = false;
+
+const reactor = new Reactor({ backend: cfg.backend || undefined, mode: "exclusive" });
+
+/** One client connection; active ones run the closed loop (no allocation per message). */
+class Driver extends Protocol {
+  constructor(index) {
+    super();
+    this.index = index;
+    this.active = false;
+    this.seq = 0;
+    this.got = 0; // bytes of the current answer received
+    this.offset = 0; // echo: PATTERN window of the current message
+    this.sentAt = 0;
+    this.bad = false;
+  }
+
+  connectionMade() {
+    this.transport.setTcpNoDelay(true);
+    established++;
+    open.push(this);
+  }
+
+  /** Sends the next message or request and notes when. */
+  send() {
+    this.got = 0;
+    this.bad = false;
+    this.sentAt = performance.now();
+    if (HTTP) {
+      this.transport.write(REQUEST);
+    } else {
+      this.offset = (this.index * 31 + this.seq * 7) & 0xff;
+      this.transport.write(PATTERN.subarray(this.offset, this.offset + SIZE));
+    }
+    this.seq++;
+  }
+
+  dataReceived(data) {
+    const n = data.length;
+    let got = this.got;
+    if (!this.active || got + n > EXPECT_LEN) {
+      errors.extra++;
+      if (!this.active) return;
+    }
+    const end = Math.min(n, EXPECT_LEN - got);
+    if (!this.bad) {
+      if (HTTP) {
+        for (let i = 0; i < end; i++) {
+          const want = RESPONSE[got + i];
+          const b = data[i];
+          if (b !== want && (WILD[got + i] === 0 || b < 0x20 || b > 0x7e)) {
+            this.bad = true;
+            break;
+          }
+        }
+      } else {
+        const base = this.offset + got;
+        for (let i = 0; i < end; i++) {
+          if (data[i] !== ((base + i) & 0xff)) {
+            this.bad = true;
+            break;
+          }
+        }
+      }
+    }
+    got += end;
+    this.got = got;
+    if (got < EXPECT_LEN) return;
+    if (counting) {
+      if (this.bad) errors.mismatch++;
+      else {
+        completed++;
+        let us = Math.round((performance.now() - this.sentAt) * 1000);
+        if (us < 1) us = 1;
+        hist.recordValue(us);
+      }
+    }
+    if (driving) this.send();
+    else this.active = false;
+  }
+
+  connectionLost(reason) {
+    lost++;
+    if (!stopping) {
+      if (reason instanceof ConnectionDone) errors.closed++;
+      else errors.reset++;
+    }
+  }
+}
+
+/** Counts connect failures by kind and the attempt slot they freed. */
+class DriverFactory extends ClientFactory {
+  buildProtocol() {
+    return new Driver(nextIndex++);
+  }
+  clientConnectionFailed(connector, reason) {
+    const code = (reason && (reason.code || (reason.cause && reason.cause.code))) || (reason && reason.constructor.name) || "unknown";
+    if (reason && reason.constructor.name === "TCPTimedOutError") errors.connectTimeout++;
+    else errors.connectFailed++;
+    connectErrors[code] = (connectErrors[code] || 0) + 1;
+  }
+  clientConnectionLost() {}
+  startedConnecting() {}
+}
+
+const factory = new DriverFactory();
+const open = [];
+let nextIndex = cfg.indexBase | 0;
+let started = 0; // connects started
+let established = 0;
+let pending = 0;
+let stopping = false;
+let lost = 0;
+let connectStart = 0;
+let connectEnd = 0;
+
+// ─── opening the connections: at most `rate` per second and `maxPending` in flight ───
+const TICK_S = 0.01;
+const perTick = Math.max(1, Math.round(cfg.rate * TICK_S));
+const sources = cfg.sources;
+
+/** Counts the attempts that are over (connected or failed) and keeps starting new ones. */
+function connectTick() {
+  pending = started - established - (errors.connectFailed + errors.connectTimeout);
+  for (let i = 0; i < perTick && started < cfg.conns && pending < cfg.maxPending; i++) {
+    const source = sources[started % sources.length];
+    started++;
+    pending++;
+    connectTCP(reactor, cfg.host, cfg.port, factory, { bindAddress: source, timeout: cfg.connectTimeoutS });
+  }
+  const done = established + errors.connectFailed + errors.connectTimeout;
+  if (done >= cfg.conns) {
+    connectEnd = performance.now();
+    emit({
+      type: "connected",
+      established,
+      failed: errors.connectFailed + errors.connectTimeout,
+      connectErrors,
+      seconds: (connectEnd - connectStart) / 1000,
+    });
+    return;
+  }
+  reactor.callLater(TICK_S, connectTick);
+}
+
+/** Tells run.js how far the opening has got, twice a second. */
+function progressTick() {
+  if (connectEnd !== 0) return;
+  emit({ type: "progress", established, started });
+  reactor.callLater(0.5, progressTick);
+}
+
+// ─── control from run.js ───
+/** Starts the closed loop on `active` of the open connections, spread evenly over them. */
+function startDriving() {
+  driving = true;
+  const n = Math.min(cfg.active, open.length);
+  const step = n > 0 ? open.length / n : 1;
+  for (let i = 0; i < n; i++) {
+    const d = open[Math.floor(i * step)];
+    d.active = true;
+    d.send();
+  }
+  emit({ type: "driving", active: n });
+}
+
+function startMeasuring() {
+  hist.reset();
+  for (const k of Object.keys(errors)) if (k !== "connectFailed" && k !== "connectTimeout") errors[k] = 0;
+  completed = 0;
+  counting = true;
+  measureStart = performance.now();
+}
+
+function stopAndReport() {
+  const seconds = (performance.now() - measureStart) / 1000;
+  const wasCounting = counting;
+  counting = false;
+  driving = false;
+  stopping = true;
+  const pct = (q) => (hist.totalCount > 0 ? hist.getValueAtPercentile(q) : null);
+  emit({
+    type: "result",
+    measured: wasCounting,
+    count: completed,
+    seconds,
+    rate: seconds > 0 ? completed / seconds : 0,
+    established,
+    openAtEnd: open.length - lost,
+    latencyUs: { p50: pct(50), p90: pct(90), p99: pct(99), p999: pct(99.9), max: hist.totalCount > 0 ? hist.maxValue : null },
+    histogram: hdr.encodeIntoCompressedBase64(hist),
+    errors,
+    connectErrors,
+    connectSeconds: connectEnd > 0 ? (connectEnd - connectStart) / 1000 : null,
+  });
+  // The kernel closes every socket when we exit; the reactor need not walk 18k of them.
+  process.stdout.write("", () => process.exit(0));
+}
+
+let inbox = "";
+process.stdin.setEncoding("utf8");
+process.stdin.on("data", (chunk) => {
+  inbox += chunk;
+  let nl;
+  while ((nl = inbox.indexOf("\n")) >= 0) {
+    const cmd = inbox.slice(0, nl).trim();
+    inbox = inbox.slice(nl + 1);
+    if (cmd === "run") reactor.callLater(0, startDriving);
+    else if (cmd === "measure") reactor.callLater(0, startMeasuring);
+    else if (cmd === "stop") reactor.callLater(0, stopAndReport);
+  }
+});
+// The parent went away: nothing left to report to.
+process.stdin.on("end", () => process.exit(0));
+
+const deadline = setTimeout(() => {
+  process.stderr.write(`loadgen ${cfg.id}: deadline of ${cfg.deadlineS} s reached, exiting\n`);
+  process.exit(3);
+}, cfg.deadlineS * 1000);
+deadline.unref();
+
+reactor.callWhenRunning(() => {
+  connectStart = performance.now();
+  connectTick();
+  progressTick();
+});
+reactor.run().then(() => process.exit(0));

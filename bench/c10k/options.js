@@ -1,0 +1,145 @@
+"use strict";
+/** The C10K harness' command line: `fdreactor-c10k [options]` (bench/c10k/run.js). */
+const { parseArgs } = require("node:util");
+const { UsageError } = require("../lib/options");
+
+/** Defaults of every option (what `npm start` runs). */
+const DEFAULTS = {
+  scenario: "echo",
+  conns: [10000],
+  active: 200,
+  duration: 3,
+  warmup: 1,
+  size: 64,
+  rate: 10000,
+  perProcess: 18000,
+  rounds: 3,
+  fdModes: ["integrated", "exclusive"],
+  fdBackends: ["epoll"],
+  baseline: "node-net",
+};
+
+/** The --help text. */
+function usage() {
+  const d = DEFAULTS;
+  return `usage: fdreactor-c10k [options]        (npm start = fdreactor-c10k with the defaults)
+
+Holds many TCP connections open to each server on 127.0.0.1, drives a few of them, and
+compares the servers' CPU per request (the primary figure), throughput, latency and memory
+per connection. Servers run pinned to CPU 0, the load generator (fdreactor, exclusive mode)
+to CPU 1. Everything stays on loopback and stops by itself.
+
+  --scenario NAME      echo (each active connection sends SIZE bytes and waits for them
+                       back) or http (keep-alive GET /, 13-byte body) (default ${d.scenario})
+  --conns LIST         connection counts held open, comma-separated, 1..200000
+                       (default ${d.conns.join(",")}); past --per-process, servers that can
+                       run several processes and the load generator does too
+  --active N           connections that send traffic, spread over the open ones; the others
+                       stay idle (default ${d.active})
+  --duration S         measured seconds per round (default ${d.duration})
+  --warmup S           seconds of traffic before measuring, after all are connected (default ${d.warmup})
+  --size BYTES         echo message size, 1..65536 (default ${d.size})
+  --rate N             new connections per second, at most (default ${d.rate})
+  --per-process N      connections per process, server and load generator, 100..19500
+                       (default ${d.perProcess}; the fd limit here is 20,000 per process)
+  --fd-modes LIST      fdreactor run modes: integrated, exclusive (default ${d.fdModes.join(",")})
+  --fd-backends LIST   fdreactor backends: epoll, poll, ... (default ${d.fdBackends.join(",")})
+  --peers LIST         servers to run, comma-separated names, or "all" (default: the
+                       scenario's usual peers and every fdreactor entry); unknown names are errors
+  --baseline NAME      the server the ratios are against (default ${d.baseline})
+  --rounds N           interleaved rounds (A,B,A,B...), 1..20 (default ${d.rounds})
+  --json FILE          raw results (default bench/out/c10k-<scenario>-<date>.json)
+  --chart FILE         SVG chart: throughput and p99 per server at each count (default: beside the JSON)
+  --record             append the run to bench/RESULTS.md under "## C10K"
+  --no-pin             do not pin with taskset (the results say so)
+  --help               this text
+
+Exit status: 0; 2 on a bad command line or when no server could run.`;
+}
+
+/** Splits a comma-separated list, trimming and dropping empties. */
+function list(text) {
+  return text
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
+}
+
+/** Parses argv; throws UsageError naming the option when something is wrong. */
+function parseC10kOptions(argv) {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        scenario: { type: "string" },
+        conns: { type: "string" },
+        active: { type: "string" },
+        duration: { type: "string" },
+        warmup: { type: "string" },
+        size: { type: "string" },
+        rate: { type: "string" },
+        "per-process": { type: "string" },
+        "fd-modes": { type: "string" },
+        "fd-backends": { type: "string" },
+        peers: { type: "string" },
+        baseline: { type: "string" },
+        rounds: { type: "string" },
+        json: { type: "string" },
+        chart: { type: "string" },
+        record: { type: "boolean" },
+        "no-pin": { type: "boolean" },
+        help: { type: "boolean" },
+      },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (err) {
+    throw new UsageError(err.message);
+  }
+  const num = (name, min, max, integer, dflt) => {
+    if (values[name] === undefined) return dflt;
+    const n = Number(values[name]);
+    if (values[name].trim() === "" || !Number.isFinite(n) || n < min || n > max || (integer && !Number.isInteger(n)))
+      throw new UsageError(`--${name} must be ${integer ? "an integer" : "a number"} from ${min} to ${max}, got ${JSON.stringify(values[name])}`);
+    return n;
+  };
+  const scenario = values.scenario ?? DEFAULTS.scenario;
+  if (scenario !== "echo" && scenario !== "http") throw new UsageError(`--scenario must be echo or http, got ${JSON.stringify(scenario)}`);
+  let conns = DEFAULTS.conns;
+  if (values.conns !== undefined) {
+    conns = list(values.conns).map(Number);
+    if (conns.length === 0 || conns.some((c) => !Number.isInteger(c) || c < 1 || c > 200000))
+      throw new UsageError(`--conns must be integers from 1 to 200000, comma-separated, got ${JSON.stringify(values.conns)}`);
+  }
+  const active = num("active", 1, 200000, true, DEFAULTS.active);
+  const smallest = Math.min(...conns);
+  if (active > smallest) throw new UsageError(`--active (${active}) must not exceed the smallest --conns (${smallest})`);
+  const fdModes = values["fd-modes"] === undefined ? DEFAULTS.fdModes : list(values["fd-modes"]);
+  for (const m of fdModes) if (m !== "integrated" && m !== "exclusive") throw new UsageError(`--fd-modes: ${JSON.stringify(m)} is not a run mode (integrated, exclusive)`);
+  const fdBackends = values["fd-backends"] === undefined ? DEFAULTS.fdBackends : list(values["fd-backends"]);
+  for (const b of fdBackends) if (!["epoll", "kqueue", "poll", "select"].includes(b)) throw new UsageError(`--fd-backends: ${JSON.stringify(b)} is not a backend (epoll, kqueue, poll, select)`);
+  if (fdModes.length === 0 || fdBackends.length === 0) throw new UsageError("--fd-modes and --fd-backends must name at least one each");
+  return {
+    help: Boolean(values.help),
+    scenario,
+    conns,
+    active,
+    duration: num("duration", 0.5, 600, false, DEFAULTS.duration),
+    warmup: num("warmup", 0, 600, false, DEFAULTS.warmup),
+    size: num("size", 1, 65536, true, DEFAULTS.size),
+    rate: num("rate", 10, 1000000, true, DEFAULTS.rate),
+    perProcess: num("per-process", 100, 19500, true, DEFAULTS.perProcess),
+    fdModes,
+    fdBackends,
+    peers: values.peers === undefined ? null : list(values.peers),
+    baseline: values.baseline ?? DEFAULTS.baseline,
+    rounds: num("rounds", 1, 20, true, DEFAULTS.rounds),
+    json: values.json ?? null,
+    chart: values.chart ?? null,
+    record: Boolean(values.record),
+    pin: !values["no-pin"],
+  };
+}
+
+module.exports = { DEFAULTS, usage, parseC10kOptions, UsageError };

@@ -1,0 +1,473 @@
+#!/usr/bin/env node
+"use strict";
+/**
+ * The C10K harness (`npm start`, the `fdreactor-c10k` bin): holds N connections open to
+ * each server, drives a few hundred of them, and compares the servers by CPU per request
+ * (the primary figure, /work/shared/BENCH.md), throughput, latency, memory per connection
+ * and connection set-up rate. `--help` lists the options; docs/benchmarks.md the method.
+ *
+ * One round, for one server at one connection count:
+ *   1. start the server pinned to CPU 0 — several SO_REUSEPORT processes (or nginx
+ *      workers) when the count is more than one process can hold — and check its answer;
+ *   2. sample its RSS; start the load processes pinned to CPU 1 and open the connections;
+ *   3. sample its RSS again (all connected, idle): the delta per connection is its memory
+ *      per idle connection;
+ *   4. drive the active connections for the warm-up, then sample CPU, measure for the
+ *      duration, sample CPU again, collect the load reports;
+ *   5. stop everything it started, by PID.
+ * Rounds are interleaved (A,B,A,B), medians and min–max spreads reported.
+ */
+const fs = require("node:fs");
+const os = require("node:os");
+const path = require("node:path");
+const { execFileSync } = require("node:child_process");
+const { installCleanup, killAllNow } = require("../lib/children");
+const { startServer, freePort } = require("../lib/server");
+const { sampleTree, cpuBetween } = require("../lib/proc");
+const { summarize, ratio, interleave } = require("../lib/stats");
+const { machineInfo, machineLine } = require("../lib/machine");
+const { fmt, fmtUs, formatTable, formatMarkdownTable } = require("../lib/table");
+const { Progress, clock } = require("../lib/progress");
+const { appendResults } = require("../lib/results");
+const { verifyEcho, verifyHttp } = require("../lib/verify");
+const { OUT_DIR, ROOT } = require("../lib/build");
+const { usage, parseC10kOptions, UsageError } = require("./options");
+const { c10kServers, specForProcs } = require("./servers");
+const { Load } = require("./load");
+const { expectedAnswer, deriveRound } = require("./results");
+const { c10kChartSvg } = require("./chart");
+
+const HEADING = "## C10K";
+
+/** Newest modification time (ms) of the .ts files under `dir`, recursively. */
+function newestTs(dir) {
+  let newest = 0;
+  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) newest = Math.max(newest, newestTs(p));
+    else if (e.name.endsWith(".ts")) newest = Math.max(newest, fs.statSync(p).mtimeMs);
+  }
+  return newest;
+}
+
+/** Compiles the library (tsc) when dist/ is missing or older than lib/; returns what it did. */
+function ensureDist(err) {
+  const marker = path.join(ROOT, "dist", "lib", "index.js");
+  let built = 0;
+  try {
+    built = fs.statSync(marker).mtimeMs;
+  } catch {
+    /* not built */
+  }
+  if (built > 0 && built >= newestTs(path.join(ROOT, "lib"))) return "dist/ is up to date";
+  err.write(`compiling the library (npx tsc -p tsconfig.json${built > 0 ? ": lib/ is newer than dist/" : ""}) ...\n`);
+  const tsc = path.join(ROOT, "node_modules", "typescript", "bin", "tsc");
+  try {
+    execFileSync(process.execPath, [tsc, "-p", path.join(ROOT, "tsconfig.json")], { stdio: ["ignore", "pipe", "pipe"], cwd: ROOT });
+  } catch (e) {
+    const detail = `${e.stdout || ""}${e.stderr || ""}`.trim().split("\n").slice(0, 20).join("\n");
+    // tsc still writes what it could; a dist/ from before is better than no run at all.
+    if (built > 0 || fs.existsSync(marker)) {
+      err.write(`tsc reported errors; running with the dist/ it left:\n${detail}\n`);
+      return "tsc reported errors: ran with the dist/ it left";
+    }
+    throw new Error(`tsc failed:\n${detail}`, { cause: e });
+  }
+  return "compiled dist/ with tsc";
+}
+
+/** A progress bar of `width` cells for fraction `f`. */
+function bar(f, width = 20) {
+  const n = Math.max(0, Math.min(width, Math.round(f * width)));
+  return `${"█".repeat(n)}${"░".repeat(width - n)}`;
+}
+
+/** Starts `spec` for `conns` connections: one process, or `procs` sharing one port. Returns the started servers. */
+async function startServers(spec, scenario, conns, opts, cpu) {
+  const procs = spec.scaling ? Math.ceil(conns / opts.perProcess) : 1;
+  const perProcess = Math.ceil(conns / procs);
+  const started = [];
+  try {
+    if (spec.scaling === "reuseport" && procs > 1) {
+      const port = await freePort();
+      const s = specForProcs(spec, procs, perProcess);
+      for (let i = 0; i < procs; i++) started.push(await startServer(s, scenario, { cpu, port }));
+    } else {
+      started.push(await startServer(specForProcs(spec, procs, perProcess), scenario, { cpu }));
+    }
+  } catch (err) {
+    for (const s of started) await s.stop();
+    throw err;
+  }
+  return { servers: started, procs, port: started[0].port };
+}
+
+/** One sample over every server process tree (CPU ticks and RSS summed). */
+function sampleAll(servers) {
+  const samples = servers.map((s) => sampleTree(s.pid));
+  return { at: samples[0].at, ticks: samples.reduce((a, s) => a + s.ticks, 0), rssKb: samples.reduce((a, s) => a + s.rssKb, 0), pids: samples.reduce((a, s) => a + s.pids, 0) };
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** Runs one round (see the file comment); `status(text)` reports where it is. */
+async function runRound(spec, conns, opts, { serverCpu, loadCpu, status }) {
+  status("starting server");
+  const { servers, procs, port } = await startServers(spec, opts.scenario, conns, opts, serverCpu);
+  let load = null;
+  try {
+    let response = null;
+    let answer = true;
+    if (opts.scenario === "echo") await verifyEcho(port);
+    else {
+      answer = await verifyHttp(port);
+      response = expectedAnswer(answer.headers, answer.body);
+    }
+    await sleep(200);
+    const base = sampleAll(servers);
+    const connectBudgetS = conns / opts.rate + 30;
+    load = new Load({
+      port,
+      conns,
+      active: opts.active,
+      scenario: opts.scenario,
+      size: opts.size,
+      rate: opts.rate,
+      perProcess: opts.perProcess,
+      response,
+      cpu: loadCpu,
+      connectTimeoutS: 20,
+      deadlineS: connectBudgetS + opts.warmup + opts.duration + 60,
+    });
+    load.start();
+    const connected = await load.waitFor("connected", connectBudgetS * 1000, (p) => status(`connecting ${p.established.toLocaleString("en-US")}/${conns.toLocaleString("en-US")}`));
+    await sleep(300); // let the server finish accepting and settle before reading its memory
+    const idle = sampleAll(servers);
+    status(`warm-up, ${opts.active} active`);
+    load.tell("run");
+    await sleep(opts.warmup * 1000);
+    const start = sampleAll(servers);
+    load.tell("measure");
+    status(`measuring ${opts.duration} s`);
+    await sleep(opts.duration * 1000);
+    const end = sampleAll(servers);
+    const merged = await load.collect();
+    const alive = servers.every((s) => s.alive());
+    const round = deriveRound(merged, { base, idle, start, end }, { cpuBetween, conns });
+    return {
+      ...round,
+      serverProcs: procs,
+      loadProcs: load.procs,
+      serverAlive: alive,
+      limits: load.limits(),
+      connectedReports: connected,
+      answer: opts.scenario === "http" ? { headers: answer.headers, body: answer.body } : undefined,
+    };
+  } finally {
+    status("stopping");
+    if (load) await load.stop();
+    for (const s of servers) await s.stop();
+  }
+}
+
+/** Per server and connection count: medians and spreads over the rounds, ratios to the baseline. */
+function summarise(rounds, servers, connsList, baseline) {
+  const rows = [];
+  for (const conns of connsList) {
+    const base = rounds.filter((r) => r.server === baseline && r.conns === conns && !r.error);
+    const baseCpu = base.length ? summarize(base.map((r) => r.cpuUsPer)).median : NaN;
+    const baseMem = base.length ? summarize(base.map((r) => r.rssPerConnKb)).median : NaN;
+    for (const s of servers) {
+      const rs = rounds.filter((r) => r.server === s.name && r.conns === conns);
+      if (rs.length === 0) continue;
+      const ok = rs.filter((r) => !r.error);
+      const pick = (f) => summarize(ok.map(f));
+      const cpu = pick((r) => r.cpuUsPer);
+      const mem = pick((r) => r.rssPerConnKb);
+      rows.push({
+        conns,
+        server: s.name,
+        label: s.label || s.name,
+        rounds: ok.length,
+        failed: rs.filter((r) => r.error).map((r) => r.error),
+        skipped: rs.find((r) => r.skipped)?.skipped || null,
+        serverProcs: ok.length ? ok[0].serverProcs : rs[0].serverProcs ?? null,
+        loadProcs: ok.length ? ok[0].loadProcs : null,
+        held: pick((r) => r.established),
+        openAtEnd: pick((r) => r.openAtEnd),
+        setupRate: pick((r) => r.setupRate),
+        cpuUsPer: cpu,
+        ratio: ratio(cpu.median, baseCpu),
+        rate: pick((r) => r.rate),
+        cpuPercent: pick((r) => r.cpuPercent),
+        p50: pick((r) => r.latencyUs.p50),
+        p90: pick((r) => r.latencyUs.p90),
+        p99: pick((r) => r.latencyUs.p99),
+        p999: pick((r) => r.latencyUs.p999),
+        rssPerConnKb: mem,
+        memRatio: ratio(mem.median, baseMem),
+        rssMiB: pick((r) => r.rssKb / 1024),
+        errors: ok.reduce((a, r) => a + r.errorTotal, 0),
+      });
+    }
+  }
+  return rows;
+}
+
+/** The summary table (terminal and Markdown share it). */
+function summaryTable(rows, { unit, baselineLabel }) {
+  const headers = ["server", "conns", "procs srv×load", "held", "setup/s", `CPU µs/${unit}`, "spread", `× ${baselineLabel}`, `${unit}s/s`, "server CPU", "p50", "p90", "p99", "p99.9", "KiB/conn", `mem × ${baselineLabel}`, "errors", "note"];
+  const body = rows.map((r) => {
+    if (r.skipped) return [r.label, String(r.conns), "–", "–", "–", "–", "–", "–", "–", "–", "–", "–", "–", "–", "–", "–", "–", `skipped: ${r.skipped}`];
+    const notes = [];
+    if (r.cpuUsPer.noisy) notes.push("noisy");
+    if (r.failed.length) notes.push(`${r.failed.length} round(s) failed`);
+    if (r.rounds === 0) notes.push("no data");
+    if (Number.isFinite(r.held.median) && r.held.min < r.conns) notes.push(`held only ${fmt(r.held.min)} of ${fmt(r.conns)}`);
+    if (Number.isFinite(r.openAtEnd.median) && r.openAtEnd.min < r.held.min) notes.push(`${fmt(r.held.min - r.openAtEnd.min)} closed by the server`);
+    return [
+      r.label,
+      fmt(r.conns),
+      r.loadProcs ? `${r.serverProcs}×${r.loadProcs}` : "–",
+      fmt(r.held.median),
+      fmt(r.setupRate.median),
+      fmt(r.cpuUsPer.median),
+      Number.isFinite(r.cpuUsPer.spread) ? `${fmt(r.cpuUsPer.spread * 100, 0)}%` : "–",
+      Number.isFinite(r.ratio) ? `${r.ratio.toFixed(2)}×` : "–",
+      fmt(r.rate.median),
+      Number.isFinite(r.cpuPercent.median) ? `${fmt(r.cpuPercent.median, 0)}%` : "–",
+      fmtUs(r.p50.median),
+      fmtUs(r.p90.median),
+      fmtUs(r.p99.median),
+      fmtUs(r.p999.median),
+      fmt(r.rssPerConnKb.median),
+      Number.isFinite(r.memRatio) ? `${r.memRatio.toFixed(2)}×` : "–",
+      String(r.errors),
+      notes.join(", "),
+    ];
+  });
+  return { headers, body };
+}
+
+/** Raw per-round figures as a table. */
+function roundsTable(rounds, unit) {
+  const headers = ["conns", "round", "server", "procs", "held", "setup/s", `${unit}s`, `${unit}s/s`, "server CPU s", `CPU µs/${unit}`, "p50 µs", "p99 µs", "p99.9 µs", "RSS base/idle/end KiB", "KiB/conn", "errors"];
+  const body = rounds
+    .filter((r) => !r.skipped)
+    .map((r) =>
+      r.error
+        ? [String(r.conns), String(r.round), r.server, "–", "–", "–", "–", "–", "–", "–", "–", "–", "–", "–", "–", `failed: ${r.error.split("\n")[0]}`]
+        : [
+            String(r.conns),
+            String(r.round),
+            r.server,
+            `${r.serverProcs}×${r.loadProcs}`,
+            String(r.established),
+            r.setupRate.toFixed(0),
+            String(r.count),
+            r.rate.toFixed(0),
+            r.cpuSeconds.toFixed(2),
+            r.cpuUsPer.toFixed(2),
+            fmt(r.latencyUs.p50, 0),
+            fmt(r.latencyUs.p99, 0),
+            fmt(r.latencyUs.p999, 0),
+            `${r.rssBaseKb}/${r.rssIdleKb}/${r.rssKb}`,
+            r.rssPerConnKb.toFixed(2),
+            `${r.errorTotal}${r.errorTotal ? ` ${JSON.stringify(Object.fromEntries(Object.entries(r.errors).filter(([, v]) => v > 0)))}` : ""}`,
+          ],
+    );
+  return { headers, body };
+}
+
+/**
+ * Runs the harness with `argv`, report on `out`, progress and errors on `err`. With
+ * `cleanup` (default) it installs the handlers that end its processes on exit and Ctrl-C.
+ * Returns the exit code.
+ */
+async function runC10k(argv, { out = process.stdout, err: errOut = process.stderr, cleanup = true, compile = true } = {}) {
+  let opts;
+  try {
+    opts = parseC10kOptions(argv);
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    errOut.write(`fdreactor-c10k: ${e.message}\n(see fdreactor-c10k --help)\n`);
+    return 2;
+  }
+  if (opts.help) {
+    out.write(`${usage()}\n`);
+    return 0;
+  }
+  const all = c10kServers(opts.scenario, { backends: opts.fdBackends, runModes: opts.fdModes });
+  const known = c10kServers(opts.scenario, { backends: ["epoll", "kqueue", "poll", "select"], runModes: ["integrated", "exclusive"] });
+  const wantAll = opts.peers && opts.peers.length === 1 && opts.peers[0] === "all";
+  if (opts.peers && !wantAll) {
+    for (const p of opts.peers) {
+      if (!all.some((s) => s.name === p)) {
+        const hint = known.some((s) => s.name === p) ? " (add its backend/mode with --fd-backends/--fd-modes)" : "";
+        errOut.write(`fdreactor-c10k: --peers: no ${opts.scenario} server named ${JSON.stringify(p)}${hint} (known: ${all.map((s) => s.name).join(", ")})\n`);
+        return 2;
+      }
+    }
+  }
+  if (!known.some((s) => s.name === opts.baseline) && !all.some((s) => s.name === opts.baseline)) {
+    errOut.write(`fdreactor-c10k: --baseline: no ${opts.scenario} server named ${JSON.stringify(opts.baseline)}\n`);
+    return 2;
+  }
+  if (compile) {
+    try {
+      ensureDist(errOut);
+    } catch (e) {
+      errOut.write(`fdreactor-c10k: could not compile the library: ${e.message}\n`);
+      return 2;
+    }
+  }
+  if (cleanup) installCleanup();
+
+  const info = machineInfo();
+  const pinned = opts.pin && info.pinned;
+  const serverCpu = pinned ? 0 : null;
+  const loadCpu = pinned ? 1 : null;
+  const machine = machineLine({ ...info, pinned });
+  const command = `fdreactor-c10k${argv.length ? " " + argv.join(" ") : ""}`;
+  const date = new Date().toISOString().replace(/\.\d+Z$/, "Z");
+  out.write(`C10K ${opts.scenario} · ${date}\n${machine}\n`);
+
+  const selected = all.filter((s) => (opts.peers && !wantAll ? opts.peers.includes(s.name) : wantAll || !s.optional));
+  if (opts.peers && !wantAll && !selected.some((s) => s.name === opts.baseline)) {
+    const b = all.find((s) => s.name === opts.baseline);
+    if (b) selected.unshift(b); // the ratios need their baseline in the same run
+  }
+  const notes = [];
+  const loadAtStart = os.loadavg()[0];
+  const chosen = [];
+  for (const s of selected) {
+    const reason = s.check ? s.check() : null;
+    if (reason) notes.push(`skipped ${s.name}: ${reason}`);
+    else chosen.push(s);
+  }
+  const notSelected = all.filter((s) => !selected.includes(s)).map((s) => s.name);
+  if (notSelected.length) notes.push(`not selected (add with --peers or --peers all): ${notSelected.join(", ")}`);
+  if (!pinned) notes.push(opts.pin ? "NOT pinned: taskset or CPU 1 unavailable" : "NOT pinned (--no-pin)");
+  for (const n of notes) out.write(`${n}\n`);
+  if (chosen.length === 0) {
+    errOut.write("fdreactor-c10k: no server could be run\n");
+    return 2;
+  }
+
+  // A server that cannot grow past one process is skipped at counts one process cannot hold.
+  const fits = (s, conns) => s.scaling || conns <= opts.perProcess;
+  for (const conns of opts.conns)
+    for (const s of chosen)
+      if (!fits(s, conns)) notes.push(`skipped ${s.name} at ${conns} connections: it runs as one process, which holds at most ~19,900 sockets here (RLIMIT_NOFILE 20,000, not raisable)`);
+
+  const order = interleave(
+    chosen.map((s) => s.name),
+    opts.conns,
+    opts.rounds,
+  );
+  const perRound = (conns) => 2 + conns / opts.rate + opts.warmup + opts.duration + 1.5;
+  const progress = new Progress(order.length, perRound(opts.conns[0]), errOut);
+  const rounds = [];
+  let lastLimits = [];
+  const fdNotes = new Set();
+  try {
+    for (let i = 0; i < order.length; i++) {
+      const { workload: conns, round, peer } = order[i];
+      const spec = chosen.find((s) => s.name === peer);
+      const base = { conns, round, server: peer };
+      if (!fits(spec, conns)) {
+        rounds.push({ ...base, skipped: "one process holds at most ~19,900 sockets here" });
+        continue;
+      }
+      const head = `${bar(i / order.length)} ${opts.scenario} ${conns.toLocaleString("en-US")} conns · round ${round}/${opts.rounds} · ${peer}`;
+      progress.update(i + 1, head);
+      const status = (what) => {
+        if (progress.tty) progress.update(i + 1, `${head} · ${what}`);
+      };
+      try {
+        const r = await runRound(spec, conns, opts, { serverCpu, loadCpu, status });
+        lastLimits = r.limits;
+        for (const l of r.limits) {
+          if (!l.enough) fdNotes.add(`a load process could not raise RLIMIT_NOFILE to ${l.need} (soft ${l.soft}, hard ${l.hard}): lower --per-process`);
+          else if (l.raised) fdNotes.add(`load processes raised RLIMIT_NOFILE to ${l.soft} (hard ${l.hard})`);
+        }
+        rounds.push({ ...base, ...r });
+      } catch (e) {
+        rounds.push({ ...base, error: e.message });
+        if (progress.tty) errOut.write("\n");
+        errOut.write(`${peer} round ${round} at ${conns} conns failed: ${e.message}\n`);
+      }
+    }
+  } finally {
+    progress.done();
+  }
+  for (const n of fdNotes) notes.push(n);
+  if (lastLimits.length) notes.push(`fd limit per load process: soft ${lastLimits[0].soft}, hard ${lastLimits[0].hard}`);
+  const loadAtEnd = os.loadavg()[0];
+  notes.push(`load average (1 min, whole machine, ${info.nproc} CPUs): ${loadAtStart.toFixed(2)} at start, ${loadAtEnd.toFixed(2)} at end${Math.max(loadAtStart, loadAtEnd) > 1.5 ? " — other work was running: absolute rates and latencies are depressed, compare ratios" : ""}`);
+
+  const unit = opts.scenario === "echo" ? "msg" : "req";
+  const rows = summarise(rounds, chosen, opts.conns, opts.baseline);
+  const baseSpec = all.find((s) => s.name === opts.baseline);
+  const baselineLabel = baseSpec ? baseSpec.label : opts.baseline;
+  const table = summaryTable(rows, { unit, baselineLabel });
+  const noisy = rows.filter((r) => r.cpuUsPer.noisy).map((r) => `${r.server}@${r.conns}`);
+  if (noisy.length) notes.push(`noisy (CPU per ${unit} spread > 15%): ${noisy.join(", ")}`);
+  if (!rows.some((r) => r.server === opts.baseline && r.rounds > 0)) notes.push(`baseline ${opts.baseline} not measured: ratios are blank`);
+
+  out.write(`\n${formatTable(table.headers, table.body)}\n\n`);
+  out.write(
+    `CPU µs/${unit}: server user+sys time (/proc/PID/stat) per ${unit} over the measured interval (the primary figure); KiB/conn: server RSS with every connection open and idle minus RSS before connecting, ÷ connections held; ` +
+      `setup/s: connections established per second (bounded by --rate ${opts.rate}); latency of the ${opts.active} active connections; medians of ${opts.rounds} interleaved round(s), spread = (max−min)/median.\n`,
+  );
+  for (const n of notes) out.write(`note: ${n}\n`);
+
+  const settings = `${opts.scenario}, ${opts.active} active of each count${opts.scenario === "echo" ? `, ${opts.size}-byte messages` : ""}, ${opts.rounds} interleaved rounds, ${opts.warmup} s warm-up + ${opts.duration} s measured, connect rate ≤ ${opts.rate}/s, ≤ ${opts.perProcess} connections per process; load generator: bench/c10k/loadgen.js (fdreactor, epoll, exclusive mode${pinned ? ", CPU 1" : ""})`;
+  const jsonPath = opts.json || path.join(OUT_DIR, `c10k-${opts.scenario}-${date.replace(/[:]/g, "")}.json`);
+  fs.mkdirSync(path.dirname(jsonPath), { recursive: true });
+  fs.writeFileSync(jsonPath, JSON.stringify({ kind: "c10k", command, date, machine: { ...info, pinned, line: machine }, options: opts, settings, notes, rounds, summary: rows }, null, 2));
+  out.write(`raw results: ${path.relative(process.cwd(), jsonPath)}\n`);
+  const chartPath = opts.chart || jsonPath.replace(/\.json$/, "") + ".svg";
+  try {
+    fs.writeFileSync(chartPath, await c10kChartSvg(rows, { unit, title: `C10K ${opts.scenario}: ${date}` }));
+    out.write(`chart: ${path.relative(process.cwd(), chartPath)}\n`);
+  } catch (e) {
+    out.write(`chart skipped: ${e.message}\n`);
+  }
+  if (opts.record) {
+    const raw = roundsTable(rounds, unit);
+    const file = path.join(ROOT, "bench", "RESULTS.md");
+    appendResults(file, HEADING, {
+      title: `C10K ${opts.scenario} ${opts.conns.join(", ")} connections — ${date}`,
+      command,
+      date,
+      machine,
+      settings,
+      table: formatMarkdownTable(table.headers, table.body),
+      notes,
+      rawTable: formatMarkdownTable(raw.headers, raw.body),
+    });
+    out.write(`appended to ${path.relative(process.cwd(), file)} under "${HEADING}"\n`);
+  }
+  return 0;
+}
+
+/** Runs with process.argv and exits with its code (2 on an unexpected error). */
+function main() {
+  process.stdout.on("error", (e) => {
+    if (e.code === "EPIPE") process.exit(0);
+    throw e;
+  });
+  runC10k(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (e) => {
+      process.stderr.write(`${e.stack || e}\n`);
+      killAllNow();
+      process.exit(2);
+    },
+  );
+}
+
+if (require.main === module) main();
+
+module.exports = { runC10k, runRound, summarise, summaryTable, roundsTable, ensureDist, bar, clock };

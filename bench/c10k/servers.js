@@ -1,0 +1,100 @@
+"use strict";
+/**
+ * The servers the C10K harness runs, made from bench/peers/registry.js (the peers) plus
+ * fdreactor's own C10K server (bench/c10k/fdreactor_server.js) in each backend and run
+ * mode asked for. Each one says whether it can grow past one process (one process holds
+ * at most 20,000 fds here): SO_REUSEPORT processes (fdreactor, the C reference), nginx
+ * workers, or not at all (Node, uWebSockets.js, Twisted: skipped past one process' worth).
+ */
+const fs = require("node:fs");
+const path = require("node:path");
+const { PEERS } = require("../peers/registry");
+const { prepareNginx } = require("../peers/nginx");
+const { ROOT } = require("../lib/build");
+
+/** How each peer of the registry scales past one process. */
+const SCALING = {
+  "c-reference": "reuseport",
+  nginx: "workers",
+};
+
+/** Peers of the registry each scenario runs by default (the rest only with --peers). */
+const DEFAULT_PEERS = {
+  echo: ["c-reference", "node-net", "twisted"],
+  http: ["c-reference", "node-net", "node-http", "uws", "twisted-web", "nginx"],
+};
+
+/** The backends this build of the addon has, or [] when it is not built. */
+function builtBackends() {
+  try {
+    const { native } = require(path.join(ROOT, "dist/lib/native.js"));
+    return native.backends();
+  } catch {
+    return [];
+  }
+}
+
+/** null when the compiled library the fdreactor server and the load generator need is there. */
+function checkDist() {
+  const need = ["dist/lib/reactor/index.js", "dist/lib/net/index.js", "dist/lib/protocols/protocol.js", "dist/lib/web/index.js"];
+  const missing = need.filter((f) => !fs.existsSync(path.join(ROOT, f)));
+  return missing.length ? `${missing.join(", ")} missing: run npx tsc -p tsconfig.json first` : null;
+}
+
+/** The name of fdreactor's entry for a backend and run mode: "fdreactor", "fdreactor-exclusive", "fdreactor-poll-exclusive". */
+function fdreactorName(backend, mode) {
+  return ["fdreactor", backend === "epoll" ? null : backend, mode === "integrated" ? null : mode].filter(Boolean).join("-");
+}
+
+/** fdreactor's C10K server as a registry-style spec for one backend and run mode. */
+function fdreactorSpec(backend, mode) {
+  return {
+    name: fdreactorName(backend, mode),
+    label: `fdreactor (${backend}, ${mode})`,
+    modes: ["echo", "http"],
+    cmd: process.execPath,
+    args: [path.join(__dirname, "fdreactor_server.js"), "{mode}", "{port}"],
+    env: { FDREACTOR_BACKEND: backend, FDREACTOR_MODE: mode },
+    ready: "stdout",
+    scaling: "reuseport",
+    check: () => {
+      const missing = checkDist();
+      if (missing) return missing;
+      const have = builtBackends();
+      if (!have.includes(backend)) return `backend ${backend} is not in this build (it has: ${have.join(", ") || "none"})`;
+      if (mode === "integrated" && backend !== "epoll" && backend !== "kqueue") return `backend ${backend} has no pollable fd: run it with --fd-modes exclusive`;
+      if (backend === "select") return "select holds at most FD_SETSIZE (1024) fds: it cannot serve C10K";
+      return null;
+    },
+  };
+}
+
+/**
+ * The spec to start as process `index` of `procs` for `serverSpec`: SO_REUSEPORT specs get
+ * "--reuseport" when procs > 1; nginx gets `procs` workers with room for `perProcess` each.
+ */
+function specForProcs(serverSpec, procs, perProcess) {
+  if (serverSpec.scaling === "reuseport" && procs > 1) return { ...serverSpec, args: [...serverSpec.args, "--reuseport"] };
+  if (serverSpec.scaling === "workers") {
+    const workerConnections = Math.min(19900, perProcess + 1000);
+    return { ...serverSpec, prepare: (vars) => prepareNginx({ ...vars, workers: procs, workerConnections }) };
+  }
+  return serverSpec;
+}
+
+/**
+ * Every server the scenario can run: the registry's peers for that mode (with their
+ * scaling), then fdreactor in each backend × run mode. Returns specs.
+ */
+function c10kServers(scenario, { backends = ["epoll"], runModes = ["integrated", "exclusive"] } = {}) {
+  const peers = PEERS.filter((p) => p.modes.includes(scenario)).map((p) => ({
+    ...p,
+    scaling: SCALING[p.name] || null,
+    optional: !DEFAULT_PEERS[scenario].includes(p.name),
+  }));
+  const ours = [];
+  for (const b of backends) for (const m of runModes) ours.push({ ...fdreactorSpec(b, m), optional: false });
+  return [...peers, ...ours];
+}
+
+module.exports = { c10kServers, fdreactorSpec, fdreactorName, specForProcs, checkDist, builtBackends, DEFAULT_PEERS, SCALING };
