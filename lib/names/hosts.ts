@@ -1,0 +1,91 @@
+/**
+ * The hosts file (/etc/hosts) as a lookup table, parsed once and parsed again only when
+ * the file's mtime (or size) changes. Reading it is a small local file read, done
+ * synchronously as glibc and Twisted do; the resolver stats it at most once per lookup.
+ */
+import * as fs from "node:fs";
+import { isIP } from "node:net";
+
+/** Addresses per lower-cased name, in file order; plus the stat that produced them. */
+interface HostsTable {
+  mtimeMs: number;
+  size: number;
+  byName: Map<string, string[]>;
+}
+
+/** Parses hosts-file text into a table: name (lower case) → addresses in file order. */
+export function parseHosts(text: string): Map<string, string[]> {
+  const byName = new Map<string, string[]>();
+  for (const raw of text.split("\n")) {
+    const hash = raw.indexOf("#");
+    const line = (hash >= 0 ? raw.slice(0, hash) : raw).trim();
+    if (line === "") continue;
+    const fields = line.split(/\s+/);
+    let address = fields[0];
+    // A zone index ("fe80::1%eth0") is kept out: connect() takes no scope here.
+    if (address.includes("%")) continue;
+    if (isIP(address) === 0) continue;
+    address = address.toLowerCase();
+    for (let i = 1; i < fields.length; i++) {
+      const name = fields[i].toLowerCase().replace(/\.$/, "");
+      if (name === "") continue;
+      const list = byName.get(name);
+      if (list === undefined) byName.set(name, [address]);
+      else if (!list.includes(address)) list.push(address);
+    }
+  }
+  return byName;
+}
+
+/** A hosts file, re-read when it changes on disk (Twisted's names.hosts.Resolver). */
+export class HostsFile {
+  /** The file read. */
+  readonly path: string;
+  private table: HostsTable | null = null;
+
+  /** The hosts file at `path` (default /etc/hosts); nothing is read until the first lookup. */
+  constructor(path = "/etc/hosts") {
+    if (typeof path !== "string" || path === "") throw new TypeError("path must be a non-empty file path");
+    this.path = path;
+  }
+
+  /** Every address for `name` (case-insensitive, trailing dot ignored), in file order; [] when none or no file. */
+  lookup(name: string): string[] {
+    const table = this.current();
+    return table.get(name.toLowerCase().replace(/\.$/, "")) ?? [];
+  }
+
+  /** The IPv4 addresses for `name`. */
+  lookupIPv4(name: string): string[] {
+    return this.lookup(name).filter((a) => isIP(a) === 4);
+  }
+
+  /** The IPv6 addresses for `name`. */
+  lookupIPv6(name: string): string[] {
+    return this.lookup(name).filter((a) => isIP(a) === 6);
+  }
+
+  /** The table for the file as it is now: parsed again when mtime or size changed, empty without a file. */
+  private current(): Map<string, string[]> {
+    let st: fs.Stats;
+    try {
+      st = fs.statSync(this.path);
+    } catch {
+      this.table = null;
+      return EMPTY;
+    }
+    const t = this.table;
+    if (t !== null && t.mtimeMs === st.mtimeMs && t.size === st.size) return t.byName;
+    let text: string;
+    try {
+      text = fs.readFileSync(this.path, "latin1");
+    } catch {
+      this.table = null;
+      return EMPTY;
+    }
+    this.table = { mtimeMs: st.mtimeMs, size: st.size, byName: parseHosts(text) };
+    return this.table.byName;
+  }
+}
+
+const EMPTY: Map<string, string[]> = new Map();

@@ -1,0 +1,11 @@
+/**
+ * lib/names: a non-blocking DNS stub resolver on the reactor (hosts file, resolv.conf,
+ * UDP with TCP fallback, CNAME chains, a TTL cache) and the hook that makes connectTCP use it.
+ */
+export * from "./errors";
+export * from "./hosts";
+export * from "./resolvconf";
+export * from "./cache";
+export * from "./query";
+export * from "./resolver";
+export * from "./install";

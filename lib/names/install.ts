@@ -1,0 +1,63 @@
+/**
+ * Plugs a Resolver into a reactor through lib/net's resolver hook (Twisted's
+ * IReactorPluggableResolver.installResolver): afterwards `reactor.resolve(name)` returns a
+ * Deferred of one address, and `connectTCP(host, ...)` (which calls that hook for any
+ * name that is not an address literal) resolves through DNS without blocking.
+ * `reactor.resolveAll(name)` gives every address (IPv4 first) for connectors that try
+ * each address in turn.
+ */
+import type { Deferred } from "../defer";
+import type { IReactorFDSet } from "../net/fdset";
+import { Reactor } from "../reactor/reactor";
+import type { QueryReactor } from "./query";
+import { Resolver, type ResolverOptions } from "./resolver";
+
+declare module "../reactor/reactor" {
+  interface Reactor {
+    /** One address for a host name (installed by lib/names' installResolver). */
+    resolve?: (name: string) => PromiseLike<string>;
+    /** Every address of a host name, IPv4 first (installed by installResolver). */
+    resolveAll?: (name: string) => PromiseLike<string[]>;
+    /** The resolver installed by installResolver, if any. */
+    nameResolver?: Resolver;
+  }
+}
+
+/** A reactor that can carry a resolver: the hook of lib/net plus the extras installed here. */
+export type ResolvingReactor = QueryReactor & {
+  resolveAll?: (name: string) => PromiseLike<string[]>;
+  nameResolver?: Resolver;
+};
+
+/**
+ * Makes `resolver` (or a new Resolver with `options`) the reactor's: sets
+ * `reactor.resolve`, `reactor.resolveAll` and `reactor.nameResolver`. Returns the resolver.
+ */
+export function installResolver(reactor: QueryReactor, resolver?: Resolver | ResolverOptions): Resolver {
+  const r = resolver instanceof Resolver ? resolver : new Resolver(reactor, resolver ?? {});
+  const target = reactor as ResolvingReactor;
+  target.resolve = (name: string): Deferred<string> => r.getHostByName(name);
+  target.resolveAll = (name: string): Deferred<string[]> => r.getAllHostsByName(name);
+  target.nameResolver = r;
+  return r;
+}
+
+/** Removes what installResolver set: connectors fall back to lib/net's hosts-file resolver. */
+export function uninstallResolver(reactor: IReactorFDSet): void {
+  const target = reactor as ResolvingReactor;
+  delete target.resolve;
+  delete target.resolveAll;
+  delete target.nameResolver;
+}
+
+/** `reactor.installResolver(...)` on Reactor, as in Twisted. */
+declare module "../reactor/reactor" {
+  interface Reactor {
+    /** Installs a DNS resolver for this reactor (lib/names' installResolver). */
+    installResolver(resolver?: Resolver | ResolverOptions): Resolver;
+  }
+}
+
+Reactor.prototype.installResolver = function installResolverMethod(this: Reactor, resolver?: Resolver | ResolverOptions): Resolver {
+  return installResolver(this as unknown as QueryReactor, resolver);
+};

@@ -1,0 +1,476 @@
+/**
+ * The resolver (Twisted's twisted.names client.Resolver behind a hosts-file resolver):
+ * address literals as they are, then the hosts file, then DNS on the reactor itself.
+ *
+ * A lookup of `name` for type A or AAAA:
+ * 1. the hosts file (re-read when it changes);
+ * 2. the candidate names of the search list (resolv.conf's `search` and `ndots`, as the C
+ *    library orders them), each in turn until one has addresses;
+ * 3. for each candidate, the cache, else the servers: every attempt goes over the
+ *    servers in order (from the next one in turn with `rotate`), one UDP query each with
+ *    `timeout` seconds (a Deferred timeout on the reactor's clock); a truncated answer
+ *    is asked again over TCP of the same server; SERVFAIL, REFUSED, a refusal or a
+ *    timeout moves on to the next server; NOERROR and NXDOMAIN are final;
+ * 4. the answer's CNAME chain is followed from the name asked; when it leaves the answer
+ *    the last name is asked for in turn, at most `maxCNAMEHops` links in all.
+ * Addresses are cached for the smallest TTL along the chain; NXDOMAIN and empty answers
+ * for the SOA's negative TTL (RFC 2308). Every failure is a DNSLookupError naming the host,
+ * its `cause` a DNSQueryError saying why (NXDOMAIN, NODATA, SERVFAIL, TIMEOUT, ...).
+ */
+import { isIP } from "node:net";
+import type * as dnsPacket from "dns-packet";
+import { Deferred, Failure } from "../defer";
+import { DNSLookupError } from "../error";
+import { DNSCache, type CacheClock } from "./cache";
+import { DNSQueryError } from "./errors";
+import { HostsFile } from "./hosts";
+import { describeServer, queryTCP, queryUDP, type AddressType, type QueryReactor, type Response } from "./query";
+import { checkConfig, ResolvConfFile, type ResolverConfig } from "./resolvconf";
+
+/** Options of a Resolver; every file and setting can be injected for tests. */
+export interface ResolverOptions {
+  /** The hosts file (default /etc/hosts); null for none. */
+  hostsPath?: string | null;
+  /** The resolv.conf to follow (default /etc/resolv.conf). */
+  resolvConfPath?: string;
+  /** Settings that override the file's (e.g. `{ nameservers: [{ host: "127.0.0.1", port: 5353 }] }`). */
+  config?: Partial<ResolverConfig>;
+  /** The cache's clock (default: the reactor). */
+  clock?: CacheClock;
+  /** Most outcomes cached (default 4096; 0 disables the cache). */
+  cacheSize?: number;
+  /** Most CNAME links followed for one lookup (default 16). */
+  maxCNAMEHops?: number;
+}
+
+/** Addresses found for a name, and how long they may be kept. */
+interface Found {
+  addresses: string[];
+  ttl: number;
+}
+
+/** Default limit on CNAME links followed for one lookup. */
+export const DEFAULT_MAX_CNAME_HOPS = 16;
+
+/** A non-blocking stub resolver on a reactor (hosts file, cache, DNS over UDP with TCP fallback). */
+export class Resolver {
+  /** The outcomes of recent queries. */
+  readonly cache: DNSCache;
+  /** The hosts file consulted first, or null. */
+  readonly hosts: HostsFile | null;
+  /** Most CNAME links followed for one lookup. */
+  readonly maxCNAMEHops: number;
+
+  private readonly reactor: QueryReactor;
+  private readonly resolvConf: ResolvConfFile;
+  private readonly overrides: Partial<ResolverConfig>;
+  private nextServer = 0;
+  /** Queries on the wire, by cache key: later askers wait for the same answer. */
+  private readonly inflight = new Map<string, Deferred<Found>[]>();
+
+  /** A resolver that sends its queries through `reactor`. */
+  constructor(reactor: QueryReactor, options: ResolverOptions = {}) {
+    if (reactor === null || typeof reactor !== "object" || typeof reactor.callLater !== "function" || typeof reactor.addReader !== "function") {
+      throw new TypeError("reactor must be a reactor (callLater, addReader, ...)");
+    }
+    this.reactor = reactor;
+    this.hosts = options.hostsPath === null ? null : new HostsFile(options.hostsPath ?? "/etc/hosts");
+    this.resolvConf = new ResolvConfFile(options.resolvConfPath ?? "/etc/resolv.conf");
+    this.overrides = { ...(options.config ?? {}) };
+    if (options.config !== undefined) checkConfig({ ...this.resolvConf.current(), ...this.overrides });
+    this.cache = new DNSCache(options.clock ?? reactor, options.cacheSize);
+    const hops = options.maxCNAMEHops ?? DEFAULT_MAX_CNAME_HOPS;
+    if (!Number.isInteger(hops) || hops < 0) throw new RangeError(`maxCNAMEHops must be an integer >= 0, received ${hops}`);
+    this.maxCNAMEHops = hops;
+  }
+
+  /** The settings in force now: resolv.conf as it is on disk, with the injected overrides. */
+  config(): ResolverConfig {
+    return { ...this.resolvConf.current(), ...this.overrides };
+  }
+
+  /** Every IPv4 address of `name` (Twisted's lookupAddress, as address strings). */
+  lookupAddress(name: string): Deferred<string[]> {
+    return this.lookup(name, "A");
+  }
+
+  /** Every IPv6 address of `name` (Twisted's lookupIPV6Address, as address strings). */
+  lookupIPV6Address(name: string): Deferred<string[]> {
+    return this.lookup(name, "AAAA");
+  }
+
+  /**
+   * Every address of `name`, IPv4 ones first: the hosts file's if it names the host, else
+   * A and AAAA asked at once. Fails only when neither gives an address.
+   */
+  getAllHostsByName(name: string): Deferred<string[]> {
+    checkName(name);
+    if (isIP(name) !== 0) return succeedWith([name]);
+    const fromHosts = this.hosts?.lookup(name) ?? [];
+    if (fromHosts.length > 0) return succeedWith(sortV4First(fromHosts));
+    const d = new Deferred<string[]>(() => {
+      v4.cancel();
+      v6.cancel();
+    });
+    let v4Result: string[] | Failure | null = null;
+    let v6Result: string[] | Failure | null = null;
+    const settle = (): void => {
+      if (v4Result === null || v6Result === null || d.called) return;
+      const all = [...(Array.isArray(v4Result) ? v4Result : []), ...(Array.isArray(v6Result) ? v6Result : [])];
+      if (all.length > 0) d.callback(all);
+      else d.errback(preferredFailure(v4Result as Failure, v6Result as Failure));
+    };
+    const v4 = this.lookup(name, "A");
+    const v6 = this.lookup(name, "AAAA");
+    v4.addCallbacks(
+      (a) => {
+        v4Result = a;
+        settle();
+      },
+      (f) => {
+        v4Result = f;
+        settle();
+      },
+    );
+    v6.addCallbacks(
+      (a) => {
+        v6Result = a;
+        settle();
+      },
+      (f) => {
+        v6Result = f;
+        settle();
+      },
+    );
+    return d;
+  }
+
+  /**
+   * One address for `name` (Twisted's getHostByName): a literal as it is, the hosts
+   * file's first IPv4 (else IPv6) address, else the first A record, else — when the name
+   * exists but has no A record — the first AAAA record.
+   */
+  getHostByName(name: string): Deferred<string> {
+    checkName(name);
+    if (isIP(name) !== 0) return succeedWith(name);
+    const fromHosts = this.hosts?.lookup(name) ?? [];
+    if (fromHosts.length > 0) return succeedWith(sortV4First(fromHosts)[0]);
+    let current: Deferred<string[]> = this.lookup(name, "A");
+    const d = new Deferred<string>(() => current.cancel());
+    current.addCallbacks(
+      (a) => d.callback(a[0]),
+      (f) => {
+        if (reasonOf(f) !== "NODATA") {
+          d.errback(f);
+          return;
+        }
+        current = this.lookup(name, "AAAA");
+        current.addCallbacks(
+          (a) => d.callback(a[0]),
+          (f6) => d.errback(f6),
+        );
+      },
+    );
+    return d;
+  }
+
+  /** The reactor hook: `reactor.resolve(name)` (IReactorPluggableResolver). */
+  readonly resolve = (name: string): Deferred<string> => this.getHostByName(name);
+
+  /** The addresses of type `type` for `name`: literal, hosts file, then DNS through the search list. */
+  lookup(name: string, type: AddressType): Deferred<string[]> {
+    checkName(name);
+    if (type !== "A" && type !== "AAAA") throw new TypeError(`type must be "A" or "AAAA", received ${String(type)}`);
+    const family = isIP(name);
+    if (family !== 0) {
+      if ((family === 4) === (type === "A")) return succeedWith([name]);
+      return failWith(name, new DNSQueryError("NODATA", name, type, "an address literal of the other family"));
+    }
+    const fromHosts = type === "A" ? (this.hosts?.lookupIPv4(name) ?? []) : (this.hosts?.lookupIPv6(name) ?? []);
+    if (fromHosts.length > 0) return succeedWith(fromHosts);
+    const bad = badNameReason(name);
+    if (bad !== null) return failWith(name, new DNSQueryError("BAD_NAME", name, type, bad));
+    return this.searchList(name, type);
+  }
+
+  /** Tries each candidate of the search list in turn; the first with addresses wins. */
+  private searchList(name: string, type: AddressType): Deferred<string[]> {
+    const candidates = searchCandidates(name, this.config());
+    let current: Deferred<Found> | null = null;
+    const d = new Deferred<string[]>(() => current?.cancel());
+    const failures: DNSQueryError[] = [];
+    const next = (i: number): void => {
+      if (d.called) return;
+      if (i >= candidates.length) {
+        d.errback(lookupError(name, chooseFailure(failures)));
+        return;
+      }
+      current = this.query(candidates[i], type, this.maxCNAMEHops);
+      current.addCallbacks(
+        (found) => {
+          if (!d.called) d.callback(found.addresses);
+        },
+        (f) => {
+          if (d.called) return;
+          if (!(f.value instanceof DNSQueryError)) {
+            d.errback(f);
+            return;
+          }
+          failures.push(f.value);
+          next(i + 1);
+        },
+      );
+    };
+    next(0);
+    return d;
+  }
+
+  /**
+   * The addresses for exactly `qname` (no search list): the cache, else the servers,
+   * chains followed. `chain` holds the names already on the CNAME chain when this is a
+   * re-query; re-queries never wait on another lookup's query, so two chains that cross
+   * cannot wait on each other.
+   */
+  private query(qname: string, type: AddressType, hopsLeft: number, chain: ReadonlySet<string> | null = null): Deferred<Found> {
+    const cached = this.cache.get(qname, type);
+    if (cached !== undefined) {
+      if ("addresses" in cached) return succeedWith({ addresses: cached.addresses.slice(), ttl: 0 });
+      const d = new Deferred<Found>();
+      d.errback(cached.failure);
+      return d;
+    }
+    const key = `${type} ${qname.toLowerCase()}`;
+    const waiter = new Deferred<Found>();
+    const waiting = chain === null ? this.inflight.get(key) : undefined;
+    if (waiting !== undefined) {
+      waiting.push(waiter);
+      return waiter;
+    }
+    const waiters = [waiter];
+    if (chain === null) this.inflight.set(key, waiters);
+    const settle = (outcome: Found | Failure): void => {
+      if (chain === null) this.inflight.delete(key);
+      for (const w of waiters) {
+        if (w.called) continue;
+        if (outcome instanceof Failure) w.errback(outcome.value);
+        else w.callback({ addresses: outcome.addresses.slice(), ttl: outcome.ttl });
+      }
+    };
+    this.askServers(qname, type).addCallbacks(
+      (response) => this.interpret(response, qname, type, hopsLeft, chain).addCallbacks(settle, settle),
+      (f) => settle(f),
+    );
+    return waiter;
+  }
+
+  /** What a final response means for `qname`: addresses (following CNAMEs), or a failure; cached. */
+  private interpret(response: Response, qname: string, type: AddressType, hopsLeft: number, chain: ReadonlySet<string> | null): Deferred<Found> {
+    const rcode = response.rcode ?? "NOERROR";
+    if (rcode === "NXDOMAIN") {
+      const failure = new DNSQueryError("NXDOMAIN", qname, type, "no such domain");
+      this.cache.put(qname, type, { failure }, negativeTTL(response));
+      return failedWith(failure);
+    }
+    const answers = response.answers ?? [];
+    let current = qname.toLowerCase();
+    let ttl = Infinity;
+    const seen = new Set(chain ?? []);
+    seen.add(current);
+    for (;;) {
+      const addresses: string[] = [];
+      for (const a of answers) {
+        if (a.type !== type || !sameName(a.name, current) || !isInClass(a)) continue;
+        const data = (a as dnsPacket.StringAnswer).data;
+        if (typeof data !== "string" || isIP(data) !== (type === "A" ? 4 : 6)) continue;
+        if (!addresses.includes(data)) addresses.push(data);
+        ttl = Math.min(ttl, ttlOf(a));
+      }
+      if (addresses.length > 0) {
+        this.cache.put(qname, type, { addresses }, ttl);
+        return succeedWith({ addresses, ttl });
+      }
+      const cname = answers.find((a) => a.type === "CNAME" && sameName(a.name, current) && isInClass(a)) as dnsPacket.StringAnswer | undefined;
+      if (cname === undefined || typeof cname.data !== "string") break;
+      if (hopsLeft <= 0) return failedWith(new DNSQueryError("CNAME_LOOP", qname, type, `more than ${this.maxCNAMEHops} CNAME links`));
+      const target = cname.data.toLowerCase().replace(/\.$/, "");
+      if (seen.has(target)) return failedWith(new DNSQueryError("CNAME_LOOP", qname, type, `CNAME loop at ${target}`));
+      seen.add(target);
+      ttl = Math.min(ttl, ttlOf(cname));
+      current = target;
+      hopsLeft--;
+    }
+    if (current !== qname.toLowerCase()) {
+      // The chain leaves the answer: ask for its last name, within what is left of the hop budget.
+      const chainTTL = ttl;
+      const d = new Deferred<Found>();
+      this.query(current, type, hopsLeft, seen).addCallbacks(
+        (found) => {
+          const kept = Math.min(chainTTL, found.ttl > 0 ? found.ttl : chainTTL);
+          this.cache.put(qname, type, { addresses: found.addresses }, kept);
+          d.callback({ addresses: found.addresses, ttl: kept });
+        },
+        (f) => d.errback(f.value),
+      );
+      return d;
+    }
+    const failure = new DNSQueryError("NODATA", qname, type, "the name has no such record");
+    this.cache.put(qname, type, { failure }, negativeTTL(response));
+    return failedWith(failure);
+  }
+
+  /**
+   * Asks the servers in turn for `qname`/`type` until one gives a final response
+   * (NOERROR or NXDOMAIN), `attempts` rounds at most; a truncated UDP answer is asked
+   * again over TCP. Fails with the DNSQueryError of the last try (TIMEOUT naming all servers
+   * when none answered).
+   */
+  private askServers(qname: string, type: AddressType): Deferred<Response> {
+    const config = this.config();
+    const servers = config.nameservers;
+    const start = config.rotate ? this.nextServer++ % servers.length : 0;
+    const total = servers.length * config.attempts;
+    let current: Deferred<Response> | null = null;
+    const d = new Deferred<Response>(() => current?.cancel());
+    let lastError: DNSQueryError | null = null;
+    let answeredAtAll = false;
+    const attempt = (n: number): void => {
+      if (d.called) return;
+      if (n >= total) {
+        d.errback(
+          answeredAtAll || lastError === null
+            ? (lastError ?? new DNSQueryError("TIMEOUT", qname, type, "no server"))
+            : new DNSQueryError("TIMEOUT", qname, type, `no answer from ${servers.map(describeServer).join(", ")} after ${config.attempts} attempt(s) of ${config.timeout} s`, { cause: lastError }),
+        );
+        return;
+      }
+      const server = servers[(start + n) % servers.length];
+      const onError = (f: Failure): void => {
+        if (d.called) return;
+        if (!(f.value instanceof DNSQueryError)) {
+          d.errback(f);
+          return;
+        }
+        if (f.value.reason !== "TIMEOUT") answeredAtAll = true;
+        lastError = f.value;
+        attempt(n + 1);
+      };
+      const onResponse = (r: Response, overTCP: boolean): void => {
+        if (d.called) return;
+        if (r.flag_tc && !overTCP) {
+          current = queryTCP(this.reactor, server, qname, type, config.timeout);
+          current.addCallbacks((r2) => onResponse(r2, true), onError);
+          return;
+        }
+        const rcode = r.rcode ?? "NOERROR";
+        if (rcode === "NOERROR" || rcode === "NXDOMAIN") {
+          d.callback(r);
+          return;
+        }
+        answeredAtAll = true;
+        lastError = new DNSQueryError(serverFailureReason(rcode), qname, type, `from ${describeServer(server)}`);
+        attempt(n + 1);
+      };
+      current = queryUDP(this.reactor, server, qname, type, config.timeout);
+      current.addCallbacks((r) => onResponse(r, false), onError);
+    };
+    attempt(0);
+    return d;
+  }
+}
+
+/** The names to ask for `name`, in order (the C library's res_nsearch order). */
+export function searchCandidates(name: string, config: Pick<ResolverConfig, "search" | "ndots">): string[] {
+  if (name.endsWith(".")) return [name.slice(0, -1)];
+  const dots = name.split(".").length - 1;
+  const searched = config.search.filter((d) => d !== "").map((d) => `${name}.${d}`);
+  return dots >= config.ndots ? [name, ...searched] : [...searched, name];
+}
+
+function checkName(name: unknown): asserts name is string {
+  if (typeof name !== "string" || name === "") throw new TypeError(`name must be a non-empty host name, received ${JSON.stringify(name)}`);
+}
+
+/** Why `name` cannot be asked for in DNS, or null when it can. */
+function badNameReason(name: string): string | null {
+  const n = name.endsWith(".") ? name.slice(0, -1) : name;
+  if (n.length === 0 || n.length > 253) return "a name must have 1 to 253 characters";
+  for (const label of n.split(".")) {
+    if (label.length === 0 || label.length > 63) return "each label must have 1 to 63 characters";
+  }
+  return null;
+}
+
+function serverFailureReason(rcode: string): "SERVFAIL" | "REFUSED" | "NOTIMP" | "FORMERR" {
+  if (rcode === "REFUSED" || rcode === "NOTIMP" || rcode === "FORMERR") return rcode;
+  return "SERVFAIL";
+}
+
+function sameName(a: unknown, b: string): boolean {
+  return typeof a === "string" && a.toLowerCase().replace(/\.$/, "") === b;
+}
+
+function isInClass(a: dnsPacket.Answer): boolean {
+  const c = (a as { class?: unknown }).class;
+  return c === undefined || c === "IN";
+}
+
+function ttlOf(a: dnsPacket.Answer): number {
+  const t = (a as { ttl?: unknown }).ttl;
+  return typeof t === "number" && t >= 0 ? t : 0;
+}
+
+/** RFC 2308: the lesser of the SOA record's TTL and its MINIMUM field; 0 (not cached) without an SOA. */
+function negativeTTL(response: Response): number {
+  for (const a of response.authorities ?? []) {
+    if (a.type !== "SOA") continue;
+    const data = (a as dnsPacket.SoaAnswer).data;
+    const minimum = data !== null && typeof data === "object" && typeof data.minimum === "number" ? data.minimum : 0;
+    return Math.min(ttlOf(a), minimum);
+  }
+  return 0;
+}
+
+/** The failure to report out of several candidates: a server problem over "not found". */
+function chooseFailure(failures: DNSQueryError[]): DNSQueryError {
+  const serious = failures.find((f) => f.reason !== "NXDOMAIN" && f.reason !== "NODATA");
+  if (serious !== undefined) return serious;
+  const nodata = failures.find((f) => f.reason === "NODATA");
+  return nodata ?? failures[failures.length - 1];
+}
+
+/** The DNSLookupError naming `host`, caused by `cause`. */
+function lookupError(host: string, cause: DNSQueryError): DNSLookupError {
+  return new DNSLookupError(`DNS lookup failed: address '${host}' not found: ${cause.message}.`, { cause });
+}
+
+function reasonOf(f: Failure): string | undefined {
+  const v = f.value;
+  if (v instanceof DNSLookupError && v.cause instanceof DNSQueryError) return v.cause.reason;
+  return undefined;
+}
+
+/** Of two failed lookups, the one that says more (a server problem over NODATA). */
+function preferredFailure(a: Failure, b: Failure): Failure {
+  const ra = reasonOf(a);
+  return ra === "NODATA" || ra === "NXDOMAIN" ? (reasonOf(b) === "NODATA" || reasonOf(b) === "NXDOMAIN" ? a : b) : a;
+}
+
+function sortV4First(addresses: string[]): string[] {
+  return [...addresses.filter((a) => isIP(a) === 4), ...addresses.filter((a) => isIP(a) === 6)];
+}
+
+function succeedWith<T>(v: T): Deferred<T> {
+  const d = new Deferred<T>();
+  d.callback(v);
+  return d;
+}
+
+function failedWith<T>(e: Error): Deferred<T> {
+  const d = new Deferred<T>();
+  d.errback(e);
+  return d;
+}
+
+function failWith<T>(host: string, cause: DNSQueryError): Deferred<T> {
+  return failedWith(lookupError(host, cause));
+}
