@@ -13,7 +13,8 @@
 // - fd() was handed out: integrated mode polls the kqueue fd from libuv between our
 //   waits, so the kernel must know every registration at once.
 // Errors the caller can act on are synchronous, from this poller's own table (ENOENT for
-// an fd never added, EBADF for a closed fd at add), as epoll's are.
+// an fd never added, EBADF for a closed fd at add), as epoll's are; a change the kernel
+// refuses once batched reaches its token as an ERROR event.
 #include "poller.h"
 
 #if defined(FDR_KQUEUE_EMULATION)
@@ -269,12 +270,14 @@ class KqueuePoller final : public Poller {
     }
   }
 
-  // A registration the kernel refused in a batch (the fd was closed before the batch went
-  // out, typically) is reported to its owner as ERROR. Failures of EV_DELETE/EV_DISABLE
-  // mean the knote is already gone, which is what was asked.
+  // A registration the kernel refused in a batch is reported to its owner as ERROR, except
+  // EBADF: the fd was closed before the batch went out, and had the change gone out at once,
+  // close(2) would have dropped the knote silently (as epoll drops a closed fd): batching
+  // must not be visible. Failures of EV_DELETE/EV_DISABLE mean the knote is already gone,
+  // which is what was asked.
   void Failed(const struct kevent& e) {
     uint64_t t = FromUData(e.udata);
-    if (e.data == 0 || t == kNoToken) return;
+    if (e.data == 0 || e.data == EBADF || t == kNoToken) return;
     carry_.push_back(Event{static_cast<int>(e.ident), static_cast<uint32_t>(t), static_cast<uint32_t>(t >> 32), kError});
   }
 

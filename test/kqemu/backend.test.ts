@@ -4,6 +4,9 @@
  * rescan after a batch whose only answers were errors, and integrated mode (fd()) applying
  * changes at once. The behaviours shared with the other backends are in test/platform.
  */
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 import { ERROR, EVENT_STRIDE, READABLE, WRITABLE, native, type Poller } from "../../lib/native";
 import { expectNoFdLeaks } from "../support/fds";
 import { KQEMU_MISSING, loadKqemu } from "../platform/backends";
@@ -28,14 +31,15 @@ afterEach(() => {
 
 test("a registration refused in an EV_RECEIPT flush of a long changelist reaches its token as ERROR", () => {
   // 1,100 adds overflow the 1,024-change batch: the backend flushes with EV_RECEIPT. The
-  // first fd was closed before the flush, so the kernel refuses its EV_ADD with EBADF.
-  // Its number is the highest and no fd is opened after it, so nothing reuses it.
+  // first is a regular file, which the emulation refuses (EPERM: epoll cannot watch files;
+  // a real kqueue would accept it): here it stands for any change the kernel refuses.
+  const file = path.join(os.tmpdir(), `fdr-kqemu-${process.pid}`);
+  fs.writeFileSync(file, "x");
+  const refused = fds.track(fs.openSync(file, "r"));
+  fs.unlinkSync(file);
+  poller.add(refused, 77, 3, READABLE);
   const pairs: Array<[number, number]> = [];
   for (let i = 0; i < 550; i++) pairs.push(fds.socketpair());
-  const [doomed, peer] = fds.socketpair();
-  poller.add(doomed, 77, 3, READABLE);
-  fds.close(doomed);
-  fds.close(peer);
   pairs.forEach(([a, b], i) => {
     poller.add(a, 1000 + 2 * i, 1, READABLE);
     poller.add(b, 1001 + 2 * i, 1, READABLE);

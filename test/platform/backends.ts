@@ -8,8 +8,13 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { native, type Backend, type NativeAddon, type PollerConstructor } from "../../lib/native";
 
-/** Where `npm run build:kqemu` puts the kqueue-emulation build of the addon. */
-export const KQEMU_ADDON = path.resolve(__dirname, "../../kqemu/build/Release/fdreactor_kqemu.node");
+/**
+ * Where `npm run build:kqemu` puts the kqueue-emulation build of the addon
+ * (`FDREACTOR_KQEMU_ADDON` names another, e.g. a sanitizer build of the same sources).
+ */
+export const KQEMU_ADDON = path.resolve(
+  process.env.FDREACTOR_KQEMU_ADDON ?? path.join(__dirname, "../../kqemu/build/Release/fdreactor_kqemu.node"),
+);
 /** Where `npm run build:kqemu` puts the raw kqueue()/kevent() emulation binding. */
 export const KQEMU_RAW = path.resolve(__dirname, "../../kqemu/build/Release/kqemu_raw.node");
 
