@@ -14,6 +14,7 @@
  *   answer until the timeout, never replace it.
  */
 import { randomInt } from "node:crypto";
+import { isIP } from "node:net";
 import * as dnsPacket from "dns-packet";
 import { Deferred, Failure, TimeoutError, type IReactorTime } from "../defer";
 import { connectTCP, listenUDP, type TCPConnector, type UDPPort } from "../net";
@@ -65,7 +66,22 @@ export function acceptResponse(bytes: Buffer, id: number, name: string, type: Ad
   if (q.type !== type || q.class !== "IN") return null;
   if (q.name.toLowerCase() !== name.toLowerCase()) return null;
   if (!Array.isArray(p.answers) || !Array.isArray(p.authorities)) return null;
+  // dns-packet reads past the end of a cut datagram without complaint (an A record's
+  // missing bytes become "undefined"): a packet longer than the bytes, or with record data
+  // that is not what its type says, was garbled and is dropped as a whole.
+  if (dnsPacket.decode.bytes > bytes.length) return null;
+  for (const rr of p.answers) if (!wellFormed(rr)) return null;
   return p;
+}
+
+/** Whether a decoded answer record's data has the shape its type promises (for the types the resolver reads). */
+function wellFormed(rr: dnsPacket.Answer): boolean {
+  if (rr === null || typeof rr !== "object" || typeof rr.name !== "string") return false;
+  const data = (rr as { data?: unknown }).data;
+  if (rr.type === "A") return typeof data === "string" && isIP(data) === 4;
+  if (rr.type === "AAAA") return typeof data === "string" && isIP(data) === 6;
+  if (rr.type === "CNAME") return typeof data === "string";
+  return true;
 }
 
 /** The canonical text of an IP literal (so that "::0001" and "::1" compare equal). */
