@@ -31,6 +31,8 @@ export class Registry {
   writers: (IWriteDescriptor | null)[] = new Array<IWriteDescriptor | null>(INITIAL_SLOTS).fill(null);
 
   private fdToSlot = new Int32Array(1024).fill(-1);
+  /** Slot each descriptor was last registered in: finds it when its fileno() changed (closed: -1). */
+  private readonly lastSlot = new WeakMap<IFileDescriptor, number>();
   private freeSlots: number[] = [];
   private used = 0;
 
@@ -55,6 +57,7 @@ export class Registry {
     if (slot < 0) {
       slot = this.allocate(fd);
       this.readers[slot] = r;
+      this.lastSlot.set(r, slot);
       this.batch[slot] = (r as IBatchReadDescriptor).batchRead === true ? 1 : 0;
       this.internal[slot] = internal ? 1 : 0;
       this.register(slot, READABLE, false);
@@ -63,6 +66,7 @@ export class Registry {
     if (this.readers[slot] === r) return;
     const newcomer = this.writers[slot] !== (r as unknown);
     this.readers[slot] = r;
+    if (newcomer) this.lastSlot.set(r, slot);
     this.batch[slot] = (r as IBatchReadDescriptor).batchRead === true ? 1 : 0;
     if (newcomer) this.gens[slot] = (this.gens[slot] + 1) >>> 0;
     this.register(slot, this.interest[slot] | READABLE, true);
@@ -75,12 +79,14 @@ export class Registry {
     if (slot < 0) {
       slot = this.allocate(fd);
       this.writers[slot] = w;
+      this.lastSlot.set(w, slot);
       this.register(slot, WRITABLE, false);
       return;
     }
     if (this.writers[slot] === w) return;
     const newcomer = this.readers[slot] !== (w as unknown);
     this.writers[slot] = w;
+    if (newcomer) this.lastSlot.set(w, slot);
     if (newcomer) this.gens[slot] = (this.gens[slot] + 1) >>> 0;
     this.register(slot, this.interest[slot] | WRITABLE, true);
   }
@@ -150,11 +156,12 @@ export class Registry {
     return out;
   }
 
-  /** Slot of `d` in `table`: by its fd first, by search when its fd changed (closed: -1). */
+  /** Slot of `d` in `table`: by its fd, else by where it was registered (its fd changed); -1 when absent. O(1). */
   private find(d: IFileDescriptor, table: (IFileDescriptor | null)[]): number {
     const slot = this.slotOf(d.fileno());
     if (slot >= 0 && table[slot] === d) return slot;
-    return table.indexOf(d);
+    const last = this.lastSlot.get(d);
+    return last !== undefined && table[last] === d ? last : -1;
   }
 
   /** Keeps only `keep` of the slot's interest; frees the slot when nothing is left. */

@@ -303,6 +303,29 @@ describe.each(configTable())("fd reuse (%s)", (_label, config) => {
   });
 });
 
+test("a descriptor whose fileno() already says -1 can still be removed, without scanning", () => {
+  const r = new Reactor();
+  const [rd, wr] = native.pipe();
+  let fd = rd;
+  let reads = 0;
+  const reader: IReadDescriptor & IWriteDescriptor = {
+    fileno: () => fd,
+    doRead: () => void reads++,
+    doWrite: () => undefined,
+    connectionLost: () => undefined,
+  };
+  r.addReader(reader);
+  fd = -1; // a transport marks itself closed before unregistering
+  r.removeReader(reader);
+  r.removeWriter(reader); // never a writer: a no-op
+  expect(r.getReaders()).toEqual([]);
+  native.write(wr, Buffer.from("x"), 0, 1);
+  r.iterate(0);
+  expect(reads).toBe(0);
+  r.close();
+  closeAll(rd, wr);
+});
+
 test("a reader of an fd that is not open is refused by the poller and leaves no registration", () => {
   const r = new Reactor();
   r.iterate(0); // the poller's own fd is made now, not with the closed number below
