@@ -9,6 +9,7 @@
  */
 const path = require("node:path");
 const { spawnTracked, stopTracked } = require("../lib/children");
+const { sampleTree } = require("../lib/proc");
 const { parseReport, mergeResults } = require("./results");
 
 const LOADGEN = path.join(__dirname, "loadgen.js");
@@ -149,6 +150,12 @@ class Load {
   /** Sends one control line to every process. */
   tell(cmd) {
     for (const c of this.children) if (c.exitCode === null && c.signalCode === null) c.stdin.write(`${cmd}\n`);
+  }
+
+  /** CPU ticks of every load process together, as one sample (bench/lib/proc's shape). */
+  sample() {
+    const samples = this.children.map((c) => sampleTree(c.pid));
+    return { at: samples[0].at, ticks: samples.reduce((a, x) => a + x.ticks, 0), rssKb: samples.reduce((a, x) => a + x.rssKb, 0), pids: samples.length };
   }
 
   /** The fd limits each process reported (for the notes). */

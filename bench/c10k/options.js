@@ -8,7 +8,7 @@ const DEFAULTS = {
   scenario: "echo",
   conns: [10000],
   active: 200,
-  duration: 3,
+  duration: 2,
   warmup: 1,
   size: 64,
   rate: 10000,
