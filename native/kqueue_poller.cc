@@ -104,6 +104,10 @@ class KqueuePoller final : public Poller {
     if (count == capacity) return count;
 
     for (int attempt = 0; attempt < 2; attempt++) {
+      // Integrated mode: queued changes (lazy deletes, ONESHOT disarms) go out first, so
+      // that the eventlist holds no more than the caller's array: an event left over in
+      // user space would not make the kqueue fd readable for libuv.
+      if (immediate_) FlushWithReceipts(-1, nullptr);
       int room = capacity - count;
       // Room for every change's EV_ERROR as well as for `room` events: a failed change
       // without room would make kevent fail and drop the changes after it.
@@ -161,7 +165,6 @@ class KqueuePoller final : public Poller {
       // Likewise when every event was a dropped one: the deletes go out with the rescan.
       if (!onlyErrors && !(count == 0 && dropped > 0)) break;
     }
-    if (immediate_) FlushWithReceipts(-1, nullptr);  // lazy deletes and oneshot disarms
     return count;
   }
 
