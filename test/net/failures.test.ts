@@ -77,23 +77,29 @@ describe.each(MODES)("failures (%s mode)", (mode) => {
   });
 
   test("a connection that succeeds in time cancels its timeout", async () => {
-    const events = await runReactor<string[]>(mode, (reactor, finish) => {
+    const out = await runReactor<{ events: string[]; pendingAtConnect: number; pendingBefore: number }>(mode, (reactor, finish) => {
       const sf = new ServerFactory();
       sf.buildProtocol = () => new Recorder();
       const port = listenTCP(reactor, 0, sf, { interface: "127.0.0.1" });
+      const pendingBefore = reactor.getDelayedCalls().length;
+      let pendingAtConnect = -1;
       const cf = new RecordingClientFactory(() => {
         const p = new Recorder();
-        // Stay connected past the timeout: it must not fire on an established connection.
-        p.onMade = () => reactor.callLater(0.2, () => p.transport!.loseConnection());
+        p.onMade = () => {
+          // The 30 s timeout was scheduled with the attempt and is gone now that it succeeded.
+          pendingAtConnect = reactor.getDelayedCalls().length;
+          p.transport!.loseConnection();
+        };
         return p;
       });
       cf.onLost = () => {
         port.stopListening();
-        finish(cf.events);
+        finish({ events: cf.events, pendingAtConnect, pendingBefore });
       };
-      connectTCP(reactor, "127.0.0.1", portOf(port.getHost()), cf, { timeout: 0.05 });
+      connectTCP(reactor, "127.0.0.1", portOf(port.getHost()), cf, { timeout: 30 });
     });
-    expect(events).toEqual(["started", "lost:ConnectionDone"]);
+    expect(out.events).toEqual(["started", "lost:ConnectionDone"]);
+    expect(out.pendingAtConnect).toBe(out.pendingBefore);
   });
 
   test("a protocol whose connectionMade throws is disconnected with the error as cause", async () => {
