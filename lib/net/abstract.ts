@@ -66,6 +66,7 @@ export abstract class FileDescriptor implements IBatchReadDescriptor, IWriteDesc
   private writing = false;
   private flushRequested = false;
 
+  /** Wraps `fd` for `reactor` (not registered yet). */
   constructor(reactor: IReactorFDSet, fd: number) {
     this.reactor = reactor;
     this.fd = fd;

@@ -51,6 +51,7 @@ export abstract class Connector {
   private factoryStarted = false;
   private timeoutCall: IDelayedCall | null = null;
 
+  /** A connector for `factory` on `reactor`; `timeout` in seconds (0: none). */
   constructor(reactor: IReactorFDSet, factory: IClientFactory, timeout: number) {
     if (factory === null || typeof factory !== "object" || typeof factory.buildProtocol !== "function") {
       throw new TypeError("factory must be a client factory (buildProtocol, clientConnectionFailed, ...)");
@@ -166,6 +167,7 @@ export class Client extends Connection {
   private connecting = true;
   private target = "";
 
+  /** A not-yet-connected transport for `connector`'s next attempt. */
   constructor(connector: Connector) {
     super(connector.reactor, -1, connector.addressOf, null);
     this.connector = connector;

@@ -44,6 +44,7 @@ export abstract class Port implements IReadDescriptor {
   private pauseCall: IDelayedCall | null = null;
   private warnedResource = false;
 
+  /** A port for `factory` on `reactor` (startListening binds it). */
   constructor(reactor: IReactorFDSet, factory: IProtocolFactory, backlog: number) {
     if (factory === null || typeof factory !== "object" || typeof factory.buildProtocol !== "function") {
       throw new TypeError("factory must be a protocol factory (with buildProtocol, doStart, doStop)");

@@ -56,6 +56,7 @@ export class TCPPort extends Port {
   private readonly family: "IPv4" | "IPv6";
   private host: Address | null = null;
 
+  /** Checks the arguments; startListening binds. */
   constructor(reactor: IReactorFDSet, port: number, factory: IProtocolFactory, options: ListenTCPOptions = {}) {
     super(reactor, factory, options.backlog ?? DEFAULT_BACKLOG);
     this.port = checkPort(port, "port");
@@ -68,6 +69,7 @@ export class TCPPort extends Port {
     this.reusePort = options.reusePort === true;
   }
 
+  /** A TCP socket with SO_REUSEADDR (and SO_REUSEPORT when asked), bound. */
   protected bindSocket(): number {
     const fd = native.socket(this.family, "tcp");
     try {
@@ -81,14 +83,17 @@ export class TCPPort extends Port {
     return fd;
   }
 
+  /** "TCP port host:port". */
   protected describe(): string {
     return `TCP port ${hostPort(this.interface, this.port)}`;
   }
 
+  /** A TCP connection for an accepted socket. */
   protected makeTransport(fd: number, peer: SockAddr): Connection {
     return new Connection(this.reactor, fd, tcpAddress, peer);
   }
 
+  /** The TCP Address of a peer. */
   protected peerAddress(peer: SockAddr): Address {
     return tcpAddress(peer);
   }
@@ -114,6 +119,7 @@ export class TCPConnector extends Connector {
   /** TCP socket addresses become TCP Addresses. */
   readonly addressOf = tcpAddress;
 
+  /** Checks the arguments; connect() starts an attempt. */
   constructor(reactor: IReactorFDSet, host: string, port: number, factory: IClientFactory, options: ConnectTCPOptions = {}) {
     super(reactor, factory, options.timeout ?? DEFAULT_CONNECT_TIMEOUT);
     if (typeof host !== "string" || host === "") throw new TypeError("host must be a non-empty host name or address");

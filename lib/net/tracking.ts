@@ -11,6 +11,7 @@ import type { IReactorFDSet } from "./fdset";
 
 /** Something that closes itself when told its connection is lost. */
 export interface Closable {
+  /** Closes with `reason`. */
   connectionLost(reason: Error): void;
 }
 

@@ -78,6 +78,7 @@ export class UNIXPort extends Port {
   readonly mode: number | null;
   private ownsFile = false;
 
+  /** Checks the arguments; startListening binds. */
   constructor(reactor: IReactorFDSet, path: string, factory: IProtocolFactory, options: ListenUNIXOptions = {}) {
     super(reactor, factory, options.backlog ?? DEFAULT_BACKLOG);
     this.path = checkName(path, "path");
@@ -87,6 +88,7 @@ export class UNIXPort extends Port {
     this.mode = options.mode ?? null;
   }
 
+  /** Clears a stale socket file, then makes and binds the socket (and applies `mode`). */
   protected bindSocket(): number {
     const abstract = isAbstractName(this.path);
     if (!abstract) clearStaleSocket(this.path);
@@ -105,14 +107,17 @@ export class UNIXPort extends Port {
     return fd;
   }
 
+  /** "Unix socket <path>". */
   protected describe(): string {
     return `Unix socket ${JSON.stringify(this.path)}`;
   }
 
+  /** A Unix connection for an accepted socket. */
   protected makeTransport(fd: number, peer: SockAddr): Connection {
     return new Connection(this.reactor, fd, unixAddress, peer);
   }
 
+  /** The UNIX Address of a peer. */
   protected peerAddress(peer: SockAddr): Address {
     return unixAddress(peer);
   }
@@ -122,6 +127,7 @@ export class UNIXPort extends Port {
     return { type: "UNIX", name: this.path };
   }
 
+  /** Removes the socket file this port made. */
   protected override afterClose(): void {
     this.removeFile();
   }
@@ -144,6 +150,7 @@ export class UNIXConnector extends Connector {
   /** Unix socket addresses become UNIX Addresses. */
   readonly addressOf = unixAddress;
 
+  /** Checks the arguments; connect() starts an attempt. */
   constructor(reactor: IReactorFDSet, path: string, factory: IClientFactory, options: ConnectUNIXOptions = {}) {
     super(reactor, factory, options.timeout ?? DEFAULT_CONNECT_TIMEOUT);
     this.path = checkName(path, "path");

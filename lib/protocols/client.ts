@@ -29,6 +29,7 @@ class InstanceFactory<P extends IProtocol> extends ClientFactory {
     this.noisy = false;
   }
 
+  /** Hands out the ready-made instance and schedules the Deferred's callback. */
   override buildProtocol(addr: Address): IProtocol {
     void addr;
     (this.instance as { factory?: unknown }).factory = this;
@@ -40,6 +41,7 @@ class InstanceFactory<P extends IProtocol> extends ClientFactory {
     return this.instance;
   }
 
+  /** The attempt failed: errback the Deferred. */
   override clientConnectionFailed(connector: unknown, reason: Error): void {
     void connector;
     this.fire((d) => d.errback(reason));
