@@ -19,14 +19,26 @@ export function setHostsPath(path: string): string {
   return previous;
 }
 
-/** Every address the hosts file gives for `name` (case-insensitive), in file order. */
-export function hostsFileAddresses(name: string, path: string = hostsPath): string[] {
-  let text: string;
+/** How long a read of the hosts file is reused (ms): many connects to one name read it once. */
+const HOSTS_CACHE_MS = 2000;
+let cached: { path: string; at: number; text: string } | null = null;
+
+function hostsText(path: string): string {
+  const now = Date.now();
+  if (cached !== null && cached.path === path && now - cached.at < HOSTS_CACHE_MS) return cached.text;
+  let text = "";
   try {
     text = fs.readFileSync(path, "latin1");
   } catch {
-    return [];
+    /* no hosts file: no names */
   }
+  cached = { path, at: now, text };
+  return text;
+}
+
+/** Every address the hosts file gives for `name` (case-insensitive), in file order. */
+export function hostsFileAddresses(name: string, path: string = hostsPath): string[] {
+  const text = hostsText(path);
   const wanted = name.toLowerCase();
   const found: string[] = [];
   for (const raw of text.split("\n")) {
