@@ -838,6 +838,7 @@ export class Reactor implements IReactorTime {
   }
 
   private ensureInbox(): ThreadInbox {
+    if (this.state === ENDED) throw new ReactorNotRestartable("This reactor has stopped; it takes no more thread calls");
     if (this.inbox === null) this.inbox = new ThreadInbox();
     return this.inbox;
   }

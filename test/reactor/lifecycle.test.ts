@@ -178,11 +178,14 @@ describe("failures of the loop itself", () => {
     const restore = setLogObservers([(level, msg) => records.push(`${level}: ${msg}`)]);
     try {
       const r = makeReactor(config);
-      // White box: break the poller under the running loop.
-      r.callLater(0.001, () => (r as unknown as { poller: { wait(): number } }).poller.wait = () => {
-        throw new Error("poller broke");
+      // White box: break the poller under the running loop, and give the loop a reason to
+      // wait again (a call due in the next iteration).
+      r.callLater(0.001, () => {
+        (r as unknown as { poller: { wait(): number } }).poller.wait = () => {
+          throw new Error("poller broke");
+        };
+        r.callLater(0, () => undefined);
       });
-      r.callLater(0.01, () => undefined); // something for the loop to wake up for
       await expect(r.run()).rejects.toThrow("poller broke");
       expect(r.running).toBe(false);
       expect(records).toEqual(["error: The reactor's loop failed; stopping without shutdown triggers"]);

@@ -2,7 +2,7 @@ import * as path from "node:path";
 import { Worker } from "node:worker_threads";
 import { expectNoFdLeaks } from "../support/fds";
 import { setLogObservers } from "../../lib/log";
-import { Reactor, ThreadCaller } from "../../lib/reactor";
+import { Reactor, ReactorNotRestartable, ThreadCaller } from "../../lib/reactor";
 import { configTable, makeReactor } from "./helpers";
 import { compileLib } from "./fixtures/compile";
 
@@ -128,6 +128,8 @@ describe("thread channels", () => {
       expect(records).toEqual(['callFromThread: no function exposed as "missing"']);
       expect(caller.callFromThread("add", 1, 1)).toBe(false);
       caller.close();
+      expect(() => r.threadChannel()).toThrow(ReactorNotRestartable);
+      expect(() => r.exposeToThreads("late", () => undefined)).toThrow(ReactorNotRestartable);
     } finally {
       restore();
     }
