@@ -14,6 +14,13 @@ const { parseReport, mergeResults } = require("./results");
 
 const LOADGEN = path.join(__dirname, "loadgen.js");
 
+/**
+ * Connections per source address. bind() to port 0 takes the odd half of the ephemeral
+ * range first (~14,000 ports here) and becomes slow by orders of magnitude once that half
+ * is used up, so each address is kept well below it.
+ */
+const PER_SOURCE = 9000;
+
 /** The next source address to hand out: 127.0.0.2 .. 127.0.0.254, starting somewhere per harness run. */
 let sourceCursor = 2 + (process.pid % 253);
 
@@ -76,7 +83,7 @@ class Load {
         size: o.size,
         rate: Math.max(1, Math.round(o.rate / this.procs)),
         maxPending: 512,
-        sources: nextSources(1),
+        sources: nextSources(Math.ceil(conns[i] / PER_SOURCE)),
         response: o.response || null,
         connectTimeoutS: o.connectTimeoutS ?? 20,
         deadlineS: o.deadlineS,
@@ -128,7 +135,10 @@ class Load {
       if (all.every((r) => r[type])) return all.map((r) => r[type]);
       const dead = this.children.find((c, i) => (c.exitCode !== null || c.signalCode !== null) && !this.reports.get(i)[type]);
       if (dead) throw new LoadError(`a load process exited (code ${dead.exitCode}, signal ${dead.signalCode}) before it reported ${type}`, this.stderr);
-      if (Date.now() > deadline) throw new LoadError(`the load processes did not report ${type} within ${Math.round(timeoutMs / 1000)} s`, this.stderr);
+      if (Date.now() > deadline) {
+        const per = [...this.reports.values()].map((r, i) => `#${i} ${r.sources.join(",")}: ${JSON.stringify(r.connected || r.progress || null)}`).join("; ");
+        throw new LoadError(`the load processes did not report ${type} within ${Math.round(timeoutMs / 1000)} s (${this.progress().established} of ${this.o.conns} connected; ${per})`, this.stderr);
+      }
       if (onTick) onTick(this.progress());
       await new Promise((resolve) => {
         const t = setTimeout(resolve, 250);

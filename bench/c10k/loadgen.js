@@ -225,7 +225,7 @@ function connectTick() {
 /** Tells run.js how far the opening has got, twice a second. */
 function progressTick() {
   if (connectEnd !== 0) return;
-  emit({ type: "progress", established, started });
+  emit({ type: "progress", established, started, failed: errors.connectFailed + errors.connectTimeout, connectErrors });
   reactor.callLater(0.5, progressTick);
 }
 
