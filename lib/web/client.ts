@@ -183,6 +183,7 @@ export class HTTP11ClientProtocol extends Protocol implements IHTTPParserHandler
   private response: Response | null = null;
   private outgoing: OutgoingRequest | null = null;
   private gotBytes = false;
+  private untilClose = false;
   private producing: IBodyProducer | null = null;
 
   constructor(maxBodySize?: number) {
@@ -208,7 +209,11 @@ export class HTTP11ClientProtocol extends Protocol implements IHTTPParserHandler
     this.gotBytes = false;
     this.parser.noBody = req.method === "HEAD";
     const d = new Deferred<Response>((dd) => {
-      if (this.pending === dd) this.abandon();
+      // Cancelled: the Deferred fails with CancelledError (not with the close it causes).
+      if (this.pending === dd) {
+        this.pending = null;
+        this.abandon();
+      }
     });
     this.pending = d;
     const t = this.transport;
@@ -300,6 +305,7 @@ export class HTTP11ClientProtocol extends Protocol implements IHTTPParserHandler
     const req = this.outgoing!;
     const r = new Response(p, { method: req.method, url: req.url.href }, this);
     this.response = r;
+    this.untilClose = p.readingUntilClose;
     this.state = "body";
     const d = this.pending;
     this.pending = null;
@@ -315,11 +321,13 @@ export class HTTP11ClientProtocol extends Protocol implements IHTTPParserHandler
   messageComplete(p: HTTPParser): void {
     const r = this.response;
     this.response = null;
-    const reusable = p.keepAlive && this.outgoing !== null && this.outgoing.persistent && this.producing === null && !p.readingUntilClose;
+    const untilClose = this.untilClose;
+    this.untilClose = false;
+    const reusable = p.keepAlive && this.outgoing !== null && this.outgoing.persistent && this.producing === null && !untilClose;
     this.outgoing = null;
     this.state = reusable ? "idle" : "closed";
     if (!reusable) this.transport?.loseConnection();
-    if (r !== null) r.bodyEnded(p.readingUntilClose ? new PotentialDataLoss("body ended with the connection") : new ResponseDone());
+    if (r !== null) r.bodyEnded(untilClose ? new PotentialDataLoss("body ended with the connection") : new ResponseDone());
     const q = this.onQuiescent;
     if (q !== null) q(this, reusable);
   }
@@ -374,10 +382,12 @@ interface Endpoint {
 class ConnectFactory extends ClientFactory {
   readonly d: Deferred<HTTP11ClientProtocol>;
   connector: TCPConnector | null = null;
+  private cancelled = false;
   constructor(private readonly maxBodySize: number | undefined) {
     super();
     this.noisy = false;
     this.d = new Deferred<HTTP11ClientProtocol>(() => {
+      this.cancelled = true;
       if (this.connector !== null && this.connector.state === "connecting") this.connector.stopConnecting();
     });
   }
@@ -390,7 +400,7 @@ class ConnectFactory extends ClientFactory {
   }
   override clientConnectionFailed(connector: unknown, reason: Error): void {
     void connector;
-    if (!this.d.called) this.d.errback(reason);
+    if (!this.d.called && !this.cancelled) this.d.errback(reason);
   }
 }
 
@@ -650,8 +660,9 @@ function idempotent(req: OutgoingRequest): boolean {
 /** Collects a response body (Twisted's readBody); fails with BodyTooLargeError past `maxBodySize`. */
 export function readBody(response: Response, maxBodySize = Infinity): Deferred<Buffer> {
   if (!(response instanceof Response)) throw new TypeError("readBody: response must be a Response");
-  const d = new Deferred<Buffer>((dd) => {
-    void dd;
+  let cancelled = false;
+  const d = new Deferred<Buffer>(() => {
+    cancelled = true;
     response.connection?.abandon();
   });
   const parts: Buffer[] = [];
@@ -672,7 +683,7 @@ export function readBody(response: Response, maxBodySize = Infinity): Deferred<B
       parts.push(data);
     },
     connectionLost(reason: Error): void {
-      if (d.called) return;
+      if (d.called || cancelled) return;
       if (reason instanceof ResponseDone || reason instanceof PotentialDataLoss) d.callback(parts.length === 1 ? parts[0] : Buffer.concat(parts, total));
       else d.errback(reason);
     },
