@@ -66,7 +66,7 @@ export class Resolver {
   private readonly overrides: Partial<ResolverConfig>;
   private nextServer = 0;
   /** Queries on the wire, by cache key: later askers wait for the same answer. */
-  private readonly inflight = new Map<string, Deferred<Found>[]>();
+  private readonly inflight = new Map<string, SharedQuery>();
 
   /** A resolver that sends its queries through `reactor`. */
   constructor(reactor: QueryReactor, options: ResolverOptions = {}) {
@@ -240,26 +240,16 @@ export class Resolver {
       return d;
     }
     const key = `${type} ${qname.toLowerCase()}`;
-    const waiter = new Deferred<Found>();
     const waiting = chain === null ? this.inflight.get(key) : undefined;
-    if (waiting !== undefined) {
-      waiting.push(waiter);
-      return waiter;
-    }
-    const waiters = [waiter];
-    if (chain === null) this.inflight.set(key, waiters);
-    const settle = (outcome: Found | Failure): void => {
-      if (chain === null) this.inflight.delete(key);
-      for (const w of waiters) {
-        if (w.called) continue;
-        if (outcome instanceof Failure) w.errback(outcome.value);
-        else w.callback({ addresses: outcome.addresses.slice(), ttl: outcome.ttl });
-      }
-    };
-    this.askServers(qname, type).addCallbacks(
-      (response) => this.interpret(response, qname, type, hopsLeft, chain).addCallbacks(settle, settle),
-      (f) => settle(f),
-    );
+    if (waiting !== undefined) return waiting.join();
+    const shared = new SharedQuery();
+    if (chain === null) this.inflight.set(key, shared);
+    const waiter = shared.join();
+    shared.work = this.askServers(qname, type).addCallback((response) => this.interpret(response, qname, type, hopsLeft, chain));
+    shared.work.addBoth((outcome: Found | Failure) => {
+      if (chain === null && this.inflight.get(key) === shared) this.inflight.delete(key);
+      shared.settle(outcome);
+    });
     return waiter;
   }
 
@@ -302,8 +292,9 @@ export class Resolver {
     if (current !== qname.toLowerCase()) {
       // The chain leaves the answer: ask for its last name, within what is left of the hop budget.
       const chainTTL = ttl;
-      const d = new Deferred<Found>();
-      this.query(current, type, hopsLeft, seen).addCallbacks(
+      const next = this.query(current, type, hopsLeft, seen);
+      const d = new Deferred<Found>(() => next.cancel());
+      next.addCallbacks(
         (found) => {
           const kept = Math.min(chainTTL, found.ttl > 0 ? found.ttl : chainTTL);
           this.cache.put(qname, type, { addresses: found.addresses }, kept);
@@ -375,6 +366,40 @@ export class Resolver {
     };
     attempt(0);
     return d;
+  }
+}
+
+/**
+ * One query on the wire and everyone waiting for it: each waiter gets its own Deferred;
+ * cancelling a waiter only removes it, and the query itself is cancelled (its socket
+ * closed) once no one waits any more.
+ */
+class SharedQuery {
+  /** The network work (query, then interpretation and any re-query); set right after construction. */
+  work: Deferred<Found> | null = null;
+  private readonly waiters: Deferred<Found>[] = [];
+  private settled = false;
+
+  /** A new Deferred that fires with the query's outcome. */
+  join(): Deferred<Found> {
+    const w: Deferred<Found> = new Deferred<Found>(() => {
+      const i = this.waiters.indexOf(w);
+      if (i >= 0) this.waiters.splice(i, 1);
+      if (this.waiters.length === 0 && !this.settled) this.work?.cancel();
+    });
+    this.waiters.push(w);
+    return w;
+  }
+
+  /** Fires every waiter with `outcome` (each gets its own copy of the addresses). */
+  settle(outcome: Found | Failure): void {
+    this.settled = true;
+    const waiters = this.waiters.splice(0);
+    for (const w of waiters) {
+      if (w.called) continue;
+      if (outcome instanceof Failure) w.errback(outcome.value);
+      else w.callback({ addresses: outcome.addresses.slice(), ttl: outcome.ttl });
+    }
   }
 }
 

@@ -11,11 +11,10 @@ import { DNSQueryError, Resolver, installResolver, uninstallResolver } from "../
 import type { IProtocol } from "../../lib/net/interfaces";
 import { ClientFactory, Factory, Protocol } from "../../lib/protocols";
 import { expectNoFdLeaks } from "../support/fds";
-import { startDnsmasq, type Dnsmasq } from "./dnsmasq";
+import { startDnsmasq, warmUpSpawn, type Dnsmasq } from "./dnsmasq";
 import { FakeDNSServer } from "./fake-server";
 import { failureOf, tempDir, withReactor } from "./helpers";
 
-expectNoFdLeaks();
 
 const tmp = tempDir();
 const noHosts = tmp.file("hosts", "");
@@ -23,6 +22,15 @@ const noConf = tmp.file("resolv.conf", "");
 const BIG = Array.from({ length: 60 }, (_, i) => `127.0.2.${i + 1}`);
 let dns: Dnsmasq;
 
+// Hook order matters (jest runs beforeAll and afterAll hooks in declaration order): the
+// one-time fd Node opens at its first spawn is opened before the fd count starts, and
+// dnsmasq (with its stderr pipe) is started after it starts and stopped before it ends.
+beforeAll(warmUpSpawn);
+afterAll(async () => {
+  await dns?.stop();
+  tmp.cleanup();
+});
+expectNoFdLeaks();
 beforeAll(async () => {
   const added = tmp.file("dnsmasq-hosts", ["127.0.0.70 hosted.test", "::70 hosted.test", ...BIG.map((addr) => `${addr} big.test`), ""].join("\n"));
   dns = await startDnsmasq(
@@ -40,10 +48,6 @@ beforeAll(async () => {
     `${tmp.dir}/dnsmasq.pid`,
   );
 }, 20000);
-afterAll(async () => {
-  await dns?.stop();
-  tmp.cleanup();
-});
 
 function resolverOn(reactor: Parameters<typeof installResolver>[0], config: Record<string, unknown> = {}): Resolver {
   return new Resolver(reactor, { hostsPath: noHosts, resolvConfPath: noConf, config: { nameservers: [{ host: "127.0.0.1", port: dns.port }], timeout: 2, attempts: 1, ...config } });

@@ -79,7 +79,8 @@ export async function startDnsmasq(args: string[], pidFile: string): Promise<Dns
   child.stderr!.on("data", (c: Buffer) => {
     err += c.toString();
   });
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  // "close", not "exit": the stderr pipe is closed by then too (no fd left behind).
+  const exited = new Promise<void>((resolve) => child.once("close", () => resolve()));
   let up = false;
   for (let i = 0; i < 50 && !up && child.exitCode === null; i++) up = await answers(port);
   const stop = async (): Promise<void> => {
@@ -91,4 +92,14 @@ export async function startDnsmasq(args: string[], pidFile: string): Promise<Dns
     throw new Error(`dnsmasq did not start (is Debian's dnsmasq-base installed?): ${err}`);
   }
   return { port, child, stderr: () => err, stop };
+}
+
+/**
+ * Spawns `true` once. Node keeps an fd open (/dev/null) from its first child process on,
+ * for the life of the process: a test file that counts fds must spawn once before it
+ * counts, or that one-time fd reads as a leak of the code under test.
+ */
+export async function warmUpSpawn(): Promise<void> {
+  const child = spawn("true", [], { stdio: ["ignore", "ignore", "ignore"] });
+  await new Promise<void>((resolve) => child.once("close", () => resolve()));
 }

@@ -7,8 +7,9 @@
 import * as fs from "node:fs";
 import { DNSLookupError } from "../../lib/error";
 import { DNSQueryError, Resolver, installResolver, searchCandidates } from "../../lib/names";
-import { expectNoFdLeaks } from "../support/fds";
-import { FakeDNSServer, a, aaaa, cname, zoneResponder, type Reply, type SeenQuery } from "./fake-server";
+import { CancelledError } from "../../lib/defer";
+import { expectNoFdLeaks, openFds } from "../support/fds";
+import { FakeDNSServer, a, aaaa, cname, encodeReply, zoneResponder, type Reply, type SeenQuery } from "./fake-server";
 import { ManualClock, failureOf, tempDir, withReactor } from "./helpers";
 
 expectNoFdLeaks();
@@ -420,6 +421,52 @@ describe("servers, timeouts and retries", () => {
     } finally {
       await noTcp.close();
     }
+  });
+});
+
+describe("cancellation", () => {
+  test("cancelling the only lookup waiting for a query closes its socket at once and fails it with CancelledError", async () => {
+    const silent = await FakeDNSServer.start(() => null);
+    try {
+      const out = await withReactor(async (reactor) => {
+        const r = new Resolver(reactor, { hostsPath: noHosts, resolvConfPath: noConf, config: { nameservers: [{ host: "127.0.0.1", port: silent.port }], timeout: 10, attempts: 1 } });
+        const before = openFds();
+        const d = r.lookupAddress("wait.test");
+        for (let i = 0; i < 100 && silent.queries.length === 0; i++) await new Promise((res) => setTimeout(res, 10));
+        const during = openFds() - before;
+        d.cancel();
+        const after = openFds() - before;
+        const err = await failureOf(d);
+        return { during, after, err };
+      });
+      expect([out.during, out.after]).toEqual([1, 0]);
+      expect(out.err).toBeInstanceOf(CancelledError);
+    } finally {
+      await silent.close();
+    }
+  });
+
+  test("cancelling one of two lookups sharing a query leaves the other one's answer coming", async () => {
+    const slowAnswer: { send: (() => void) | null } = { send: null };
+    server.respond = (q, s) => {
+      slowAnswer.send = () => s.sendRaw(encodeReply(q, { answers: [a(q.name, "127.0.0.90")] }), lastRinfo!);
+      return null;
+    };
+    let lastRinfo: Parameters<NonNullable<FakeDNSServer["beforeReply"]>>[1] | null = null;
+    server.beforeReply = (_q, rinfo) => {
+      lastRinfo = rinfo;
+    };
+    const out = await withReactor(async (reactor) => {
+      const r = resolverOn(reactor);
+      const first = r.lookupAddress("shared.test");
+      const second = r.lookupAddress("shared.test");
+      for (let i = 0; i < 100 && slowAnswer.send === null; i++) await new Promise((res) => setTimeout(res, 10));
+      first.cancel();
+      slowAnswer.send!();
+      return [(await failureOf(first)).constructor.name, await second];
+    });
+    expect(out).toEqual(["CancelledError", ["127.0.0.90"]]);
+    expect(server.count("shared.test")).toBe(1);
   });
 });
 
