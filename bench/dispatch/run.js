@@ -47,6 +47,7 @@ function childMain(peer, pairsWanted, iters) {
   const WARMUP = 30;
 
   if (peer.startsWith("timers-")) return timersChild(peer);
+  if (peer.startsWith("pingpong-")) return pingPongChild(peer, native);
 
   const [kind, backend, mode, variant] = peer.split(":");
   // select cannot watch fds at or above FD_SETSIZE: it gets as many pairs as fit.
@@ -184,6 +185,59 @@ function timersChild(peer) {
   process.exit(0);
 }
 
+// One socketpair, one byte bounced between its ends: the cost of one wake-up per event,
+// where the run mode's per-iteration overhead is not amortised.
+function pingPongChild(peer, native) {
+  const N = 20000;
+  const WARMUP = 2000;
+  const [a, b] = native.socketpair("stream");
+  const one = Buffer.from("x");
+  let trips = 0;
+  let c0 = null;
+  let t0 = 0n;
+  const done = () => {
+    const c = process.cpuUsage(c0);
+    const ns = Number(process.hrtime.bigint() - t0);
+    print({ peer, events: 2 * N, cpuUsPerEvent: (c.user + c.system) / (2 * N), nsPerEvent: ns / (2 * N) });
+    process.exit(0);
+  };
+  const onTrip = () => {
+    trips++;
+    if (trips === WARMUP) {
+      c0 = process.cpuUsage();
+      t0 = process.hrtime.bigint();
+    }
+    return trips === WARMUP + N;
+  };
+  if (peer === "pingpong-node") {
+    const net = require("node:net");
+    const sa = new net.Socket({ fd: a, readable: true, writable: true });
+    const sb = new net.Socket({ fd: b, readable: true, writable: true });
+    sb.on("data", () => sb.write(one));
+    sa.on("data", () => {
+      if (onTrip()) done();
+      else sa.write(one);
+    });
+    sa.write(one);
+    return;
+  }
+  const { Reactor } = require(path.join(DIST, "reactor", "index.js"));
+  const r = new Reactor({ backend: "epoll", mode: peer === "pingpong-exclusive" ? "exclusive" : "integrated" });
+  const buf = Buffer.alloc(64);
+  r.addReader({ fileno: () => b, doRead: () => void (native.read(b, buf, 0, 64), native.write(b, one, 0, 1)), connectionLost() {} });
+  r.addReader({
+    fileno: () => a,
+    doRead() {
+      native.read(a, buf, 0, 64);
+      if (onTrip()) done();
+      else native.write(a, one, 0, 1);
+    },
+    connectionLost() {},
+  });
+  r.callWhenRunning(() => native.write(a, one, 0, 1));
+  void r.run();
+}
+
 function print(o) {
   process.stdout.write(`${JSON.stringify(o)}\n`);
 }
@@ -220,6 +274,7 @@ function parentMain() {
   }
   dispatchPeers.push("node:net");
   const timerPeers = ["timers-reactor", "timers-node", "timers-reactor-spread", "timers-node-spread"];
+  const pingPeers = backends.includes("epoll") ? ["pingpong-integrated", "pingpong-exclusive", "pingpong-node"] : [];
 
   let pin = [];
   let pinned = true;
@@ -231,7 +286,7 @@ function parentMain() {
   }
   const raw = {};
   for (let k = 0; k < rounds; k++) {
-    for (const peer of [...dispatchPeers, ...timerPeers]) {
+    for (const peer of [...dispatchPeers, ...pingPeers, ...timerPeers]) {
       const cmd = [...pin, process.execPath, __filename, "--child", peer, "--pairs", String(pairs), "--iters", String(iters)];
       const res = spawnSync(cmd[0], cmd.slice(1), { encoding: "utf8", timeout: 120000 });
       if (res.status !== 0) {
@@ -266,16 +321,33 @@ function parentMain() {
     );
   }
   const tl = [];
-  tl.push("| timers (100k schedule + 100k cancel) | ns per pair median | CPU µs per pair | vs Node |");
-  tl.push("| --- | ---: | ---: | ---: |");
+  tl.push("| timers (100k schedule + 100k cancel) | wall ns per pair median | CPU µs per pair median | wall vs Node | CPU vs Node |");
+  tl.push("| --- | ---: | ---: | ---: | ---: |");
   for (const [mine, theirs, label] of [
     ["timers-reactor", "timers-node", "one delay"],
     ["timers-reactor-spread", "timers-node-spread", "1,000 delays"],
   ]) {
     const a = median(raw[mine].map((o) => o.nsPerPair));
     const b = median(raw[theirs].map((o) => o.nsPerPair));
-    tl.push(`| callLater/cancel, ${label} | ${fmt(a, 0)} | ${fmt(median(raw[mine].map((o) => o.cpuUsPerPair)), 3)} | ×${fmt(a / b, 2)} |`);
-    tl.push(`| setTimeout/clearTimeout, ${label} | ${fmt(b, 0)} | ${fmt(median(raw[theirs].map((o) => o.cpuUsPerPair)), 3)} | ×1.00 |`);
+    const ca = median(raw[mine].map((o) => o.cpuUsPerPair));
+    const cb = median(raw[theirs].map((o) => o.cpuUsPerPair));
+    tl.push(`| callLater/cancel, ${label} | ${fmt(a, 0)} | ${fmt(ca, 3)} | ×${fmt(a / b, 2)} | ×${fmt(ca / cb, 2)} |`);
+    tl.push(`| setTimeout/clearTimeout, ${label} | ${fmt(b, 0)} | ${fmt(cb, 3)} | ×1.00 | ×1.00 |`);
+  }
+  const pl = [];
+  if (pingPeers.length > 0) {
+    const nodePing = median(raw["pingpong-node"].map((o) => o.cpuUsPerEvent));
+    pl.push("| ping-pong, 1 socketpair, 20k round trips (one event per wake-up) | CPU µs/event median (min–max) | wall ns/event median | CPU vs node net |");
+    pl.push("| --- | --- | ---: | ---: |");
+    for (const peer of pingPeers) {
+      const cpu = raw[peer].map((o) => o.cpuUsPerEvent);
+      const med = median(cpu);
+      const lo = Math.min(...cpu);
+      const hi = Math.max(...cpu);
+      const noisy = (hi - lo) / med > 0.15 ? " noisy" : "";
+      const label = peer === "pingpong-node" ? "node net (socket.write)" : `reactor epoll/${peer.slice(9)} (native.write)`;
+      pl.push(`| ${label} | ${fmt(med, 3)} (${fmt(lo, 3)}–${fmt(hi, 3)})${noisy} | ${fmt(median(raw[peer].map((o) => o.nsPerEvent)), 0)} | ×${fmt(med / nodePing, 2)} |`);
+    }
   }
   const reactorPeers = dispatchPeers.filter((p) => p.startsWith("reactor:") && !p.includes(":select:") && !p.includes(":poll:"));
   const best = reactorPeers.reduce((a, p) => (rows[p] < rows[a] ? p : a), reactorPeers[0]);
@@ -302,6 +374,8 @@ function parentMain() {
     `- Settings: ${rounds} rounds, every peer in a fresh child process ${pinned ? "pinned to CPU 0 (taskset -c 0)" : "NOT pinned (taskset unavailable)"}, peers interleaved per round; ${iters} measured rounds of ${pairs} events per measurement after 30 warm-up rounds; only the read phase is timed (the writes that make the fds readable are excluded). select gets as many pairs as fit under FD_SETSIZE. The machine is shared (2 cores, other engineers' jobs): spreads over 15% are marked noisy.`,
     "",
     ...lines,
+    "",
+    ...pl,
     "",
     ...tl,
     "",
