@@ -53,6 +53,9 @@ function checkFieldCached(name: string, value: string): void {
   }
 }
 
+/** Shared empty segment list of requests routed to a leaf root (never mutated: traversal assigns new arrays). */
+const NO_SEGMENTS: string[] = [];
+
 const LAST_CHUNK = Buffer.from("0\r\n\r\n", "latin1");
 const EMPTY = Buffer.alloc(0);
 
@@ -70,10 +73,10 @@ export class Request {
   content: Buffer = EMPTY;
   /** The connection may carry another request after this one. */
   keepAlive: boolean;
-  /** Path segments already consumed by resource traversal. */
-  prepath: string[] = [];
-  /** Path segments still to consume. */
-  postpath: string[] = [];
+  /** Path segments already consumed by resource traversal (set by the Site's traversal). */
+  prepath: string[] = NO_SEGMENTS;
+  /** Path segments still to consume (set by the Site's traversal). */
+  postpath: string[] = NO_SEGMENTS;
 
   /** The response status code. */
   code = 200;

@@ -310,6 +310,7 @@ export class Site extends ServerFactory {
     if (res.isLeaf) return res;
     const segs = request.path.split("/");
     segs.shift(); // before the leading "/"
+    request.prepath = [];
     request.postpath = segs.map(unquote);
     while (request.postpath.length > 0 && !res.isLeaf) {
       const name = request.postpath.shift()!;
