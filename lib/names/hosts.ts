@@ -1,10 +1,17 @@
 /**
  * The hosts file (/etc/hosts) as a lookup table, parsed once and parsed again only when
  * the file's mtime (or size) changes. Reading it is a small local file read, done
- * synchronously as glibc and Twisted do; the resolver stats it at most once per lookup.
+ * synchronously as glibc and Twisted do; it is stat'ed at most once per `checkInterval`
+ * seconds of its clock (every lookup when it has no clock).
  */
 import * as fs from "node:fs";
 import { isIP } from "node:net";
+
+/** Where a file watcher reads the time, to stat the file at most once per interval. */
+export interface FileCheckClock {
+  /** Now, in seconds. */
+  seconds(): number;
+}
 
 /** Addresses per lower-cased name, in file order; plus the stat that produced them. */
 interface HostsTable {
@@ -42,11 +49,21 @@ export class HostsFile {
   /** The file read. */
   readonly path: string;
   private table: HostsTable | null = null;
+  private readonly clock: FileCheckClock | null;
+  private readonly checkInterval: number;
+  private checkedAt = -Infinity;
 
-  /** The hosts file at `path` (default /etc/hosts); nothing is read until the first lookup. */
-  constructor(path = "/etc/hosts") {
+  /**
+   * The hosts file at `path` (default /etc/hosts), stat'ed at most once per
+   * `checkInterval` seconds of `clock` (every lookup without a clock). Nothing is read
+   * until the first lookup.
+   */
+  constructor(path = "/etc/hosts", clock: FileCheckClock | null = null, checkInterval = 1) {
     if (typeof path !== "string" || path === "") throw new TypeError("path must be a non-empty file path");
+    if (typeof checkInterval !== "number" || !(checkInterval >= 0)) throw new RangeError(`checkInterval must be a number of seconds >= 0, received ${checkInterval}`);
     this.path = path;
+    this.clock = clock;
+    this.checkInterval = checkInterval;
   }
 
   /** Every address for `name` (case-insensitive, trailing dot ignored), in file order; [] when none or no file. */
@@ -67,10 +84,14 @@ export class HostsFile {
 
   /** The table for the file as it is now: parsed again when mtime or size changed, empty without a file. */
   private current(): Map<string, string[]> {
-    let st: fs.Stats;
-    try {
-      st = fs.statSync(this.path);
-    } catch {
+    if (this.clock !== null) {
+      const now = this.clock.seconds();
+      if (now - this.checkedAt < this.checkInterval) return this.table?.byName ?? EMPTY;
+      this.checkedAt = now;
+    }
+    // throwIfNoEntry: a missing file is a common case, not worth an exception per check.
+    const st = fs.statSync(this.path, { throwIfNoEntry: false });
+    if (st === undefined) {
       this.table = null;
       return EMPTY;
     }

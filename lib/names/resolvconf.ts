@@ -3,10 +3,12 @@
  * glibc), `search` / `domain` (the last one wins), and `options ndots:n timeout:n
  * attempts:n rotate`, with glibc's defaults and caps. A nameserver may also be written
  * `[address]:port` (an extension for tests and local servers; glibc knows port 53 only).
- * The file is parsed again when its mtime changes, so an edited resolv.conf takes effect.
+ * The file is parsed again when its mtime changes, so an edited resolv.conf takes effect
+ * (stat'ed at most once per `checkInterval` seconds when given a clock).
  */
 import * as fs from "node:fs";
 import { isIP } from "node:net";
+import type { FileCheckClock } from "./hosts";
 
 /** A DNS server to ask: an IP literal and a port. */
 export interface NameServer {
@@ -114,30 +116,39 @@ export class ResolvConfFile {
   readonly path: string;
   private mtimeMs = -1;
   private config: ResolverConfig = defaultConfig();
+  private readonly clock: FileCheckClock | null;
+  private readonly checkInterval: number;
+  private checkedAt = -Infinity;
 
-  /** The file at `path` (default /etc/resolv.conf). */
-  constructor(path = "/etc/resolv.conf") {
+  /** The file at `path` (default /etc/resolv.conf), stat'ed at most once per `checkInterval` seconds of `clock` (always without one). */
+  constructor(path = "/etc/resolv.conf", clock: FileCheckClock | null = null, checkInterval = 1) {
     if (typeof path !== "string" || path === "") throw new TypeError("path must be a non-empty file path");
+    if (typeof checkInterval !== "number" || !(checkInterval >= 0)) throw new RangeError(`checkInterval must be a number of seconds >= 0, received ${checkInterval}`);
     this.path = path;
+    this.clock = clock;
+    this.checkInterval = checkInterval;
   }
 
   /** The settings as the file says now. */
   current(): ResolverConfig {
-    let mtimeMs: number;
-    try {
-      mtimeMs = fs.statSync(this.path).mtimeMs;
-    } catch {
+    if (this.clock !== null) {
+      const now = this.clock.seconds();
+      if (now - this.checkedAt < this.checkInterval) return this.config;
+      this.checkedAt = now;
+    }
+    const st = fs.statSync(this.path, { throwIfNoEntry: false });
+    if (st === undefined) {
+      if (this.mtimeMs !== -1) this.config = defaultConfig();
       this.mtimeMs = -1;
-      this.config = defaultConfig();
       return this.config;
     }
-    if (mtimeMs !== this.mtimeMs) {
+    if (st.mtimeMs !== this.mtimeMs) {
       try {
         this.config = parseResolvConf(fs.readFileSync(this.path, "latin1"));
       } catch {
         this.config = defaultConfig();
       }
-      this.mtimeMs = mtimeMs;
+      this.mtimeMs = st.mtimeMs;
     }
     return this.config;
   }

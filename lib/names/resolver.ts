@@ -3,7 +3,7 @@
  * address literals as they are, then the hosts file, then DNS on the reactor itself.
  *
  * A lookup of `name` for type A or AAAA:
- * 1. the hosts file (re-read when it changes);
+ * 1. the hosts file (re-read when it changes; files are stat'ed at most once a second);
  * 2. the candidate names of the search list (resolv.conf's `search` and `ndots`, as the C
  *    library orders them), each in turn until one has addresses;
  * 3. for each candidate, the cache, else the servers: every attempt goes over the
@@ -41,6 +41,8 @@ export interface ResolverOptions {
   cacheSize?: number;
   /** Most CNAME links followed for one lookup (default 16). */
   maxCNAMEHops?: number;
+  /** Seconds (on the reactor's clock) between checks of the hosts file and resolv.conf for changes (default 1; 0: every lookup). */
+  fileCheckInterval?: number;
 }
 
 /** Addresses found for a name, and how long they may be kept. */
@@ -74,8 +76,9 @@ export class Resolver {
       throw new TypeError("reactor must be a reactor (callLater, addReader, ...)");
     }
     this.reactor = reactor;
-    this.hosts = options.hostsPath === null ? null : new HostsFile(options.hostsPath ?? "/etc/hosts");
-    this.resolvConf = new ResolvConfFile(options.resolvConfPath ?? "/etc/resolv.conf");
+    const interval = options.fileCheckInterval ?? 1;
+    this.hosts = options.hostsPath === null ? null : new HostsFile(options.hostsPath ?? "/etc/hosts", reactor, interval);
+    this.resolvConf = new ResolvConfFile(options.resolvConfPath ?? "/etc/resolv.conf", reactor, interval);
     this.overrides = { ...(options.config ?? {}) };
     if (options.config !== undefined) checkConfig({ ...this.resolvConf.current(), ...this.overrides });
     this.cache = new DNSCache(options.clock ?? reactor, options.cacheSize);

@@ -32,6 +32,32 @@ describe("hosts file", () => {
   });
 });
 
+describe("file checks", () => {
+  test("with a clock, an edit is seen only once checkInterval has passed since the last check", () => {
+    const clock = new ManualClock();
+    const hostsPath = tmp.file("hosts-throttled", "127.0.0.2 t.test\n");
+    const confPath = tmp.file("resolv-throttled", "nameserver 10.0.0.1\n");
+    const hosts = new HostsFile(hostsPath, clock, 1);
+    const conf = new ResolvConfFile(confPath, clock, 1);
+    const seen = [hosts.lookup("t.test"), conf.current().nameservers[0].host];
+    fs.writeFileSync(hostsPath, "127.0.0.3 t.test\n");
+    fs.writeFileSync(confPath, "nameserver 10.0.0.2\n");
+    const later = new Date(Date.now() + 5000);
+    fs.utimesSync(hostsPath, later, later);
+    fs.utimesSync(confPath, later, later);
+    clock.now += 0.5;
+    seen.push(hosts.lookup("t.test"), conf.current().nameservers[0].host);
+    clock.now += 0.5;
+    seen.push(hosts.lookup("t.test"), conf.current().nameservers[0].host);
+    expect(seen).toEqual([["127.0.0.2"], "10.0.0.1", ["127.0.0.2"], "10.0.0.1", ["127.0.0.3"], "10.0.0.2"]);
+  });
+
+  test("a negative checkInterval throws RangeError naming it", () => {
+    expect(() => new HostsFile("/etc/hosts", null, -1)).toThrow(/checkInterval/);
+    expect(() => new ResolvConfFile("/etc/resolv.conf", null, -1)).toThrow(/checkInterval/);
+  });
+});
+
 describe("resolv.conf", () => {
   test("without settings: 127.0.0.1:53, ndots 1, timeout 5, attempts 2, no rotate, no search", () => {
     expect(parseResolvConf("")).toEqual(defaultConfig());

@@ -107,7 +107,7 @@ describe("hosts file", () => {
   test("an edited hosts file is read again (its mtime changed)", async () => {
     const hosts = tmp.file("hosts-2", "127.0.0.31 edit.test\n");
     const out = await withReactor(async (reactor) => {
-      const r = resolverOn(reactor, { hostsPath: hosts });
+      const r = resolverOn(reactor, { hostsPath: hosts, fileCheckInterval: 0 });
       const before = await r.getHostByName("edit.test");
       fs.writeFileSync(hosts, "127.0.0.32 edit.test\n127.0.0.33 added.test\n");
       const later = new Date(Date.now() + 5000);
