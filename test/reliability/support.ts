@@ -59,18 +59,21 @@ export class RawPeer {
   error: string | null = null;
 
   private readonly buf = Buffer.allocUnsafe(256 * 1024);
+  private isConnected = false;
 
   constructor(port: number) {
     this.fd = native.socket("IPv4", "tcp");
     native.connect(this.fd, "127.0.0.1", port);
   }
 
-  /** True once the connect finished (throws its error if it failed). */
+  /** True once the connect finished (throws its error if it failed); later errors are the reads' and writes'. */
   connected(): boolean {
+    if (this.isConnected) return true;
     const err = native.socketError(this.fd);
     if (err !== 0) throw new Error(`raw connect failed: errno ${err}`);
     try {
       native.getpeername(this.fd);
+      this.isConnected = true;
       return true;
     } catch {
       return false;
