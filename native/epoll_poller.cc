@@ -14,10 +14,11 @@ namespace fdr {
 namespace {
 
 uint32_t ToEpoll(uint32_t interest) {
-  // EPOLLRDHUP is always asked for: a peer's shutdown(SHUT_WR) is reported as HANGUP even
-  // when no READABLE interest is registered.
-  uint32_t ev = EPOLLRDHUP;
-  if (interest & kReadable) ev |= EPOLLIN;
+  // EPOLLRDHUP only with READABLE: it is level-triggered, so a writer-only (or paused)
+  // registration whose peer has half-closed would otherwise wake every wait and spin.
+  // EPOLLHUP (both directions closed) is reported whatever the interest.
+  uint32_t ev = 0;
+  if (interest & kReadable) ev |= EPOLLIN | EPOLLRDHUP;
   if (interest & kWritable) ev |= EPOLLOUT;
   if (interest & kEdge) ev |= EPOLLET;
   if (interest & kOneshot) ev |= EPOLLONESHOT;
