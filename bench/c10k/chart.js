@@ -3,6 +3,9 @@
  * The C10K chart (vega-lite, rendered headless to SVG): per server, at each connection
  * count, throughput of the active connections, their p99 latency, server CPU per request
  * and server memory per connection — one line (with points) per server.
+ *
+ * Also a command that joins the runs of several connection counts into one chart:
+ *   node bench/c10k/chart.js OUT.svg RUN.json [RUN.json ...]   (the JSON files run.js wrote)
  */
 
 /** Flattens summary rows into the records the chart plots (rows without data left out). */
@@ -55,4 +58,28 @@ async function c10kChartSvg(rows, { unit, title }) {
   }
 }
 
-module.exports = { c10kChartRecords, c10kChartSpec, c10kChartSvg };
+/** Renders one chart from the summaries of several run.js JSON files (same scenario). */
+async function chartFromFiles(outFile, jsonFiles) {
+  const fs = require("node:fs");
+  const runs = jsonFiles.map((f) => JSON.parse(fs.readFileSync(f, "utf8")));
+  const scenarios = [...new Set(runs.map((r) => r.options.scenario))];
+  if (scenarios.length !== 1) throw new RangeError(`chartFromFiles: the runs must share one scenario, got ${scenarios.join(", ")}`);
+  const rows = runs.flatMap((r) => r.summary);
+  const unit = scenarios[0] === "echo" ? "msg" : "req";
+  const dates = runs.map((r) => r.date).sort();
+  fs.writeFileSync(outFile, await c10kChartSvg(rows, { unit, title: `C10K ${scenarios[0]}: ${dates[0]} … ${dates[dates.length - 1]}` }));
+}
+
+if (require.main === module) {
+  const [out, ...files] = process.argv.slice(2);
+  if (!out || files.length === 0) {
+    process.stderr.write("usage: node bench/c10k/chart.js OUT.svg RUN.json [RUN.json ...]\n");
+    process.exit(2);
+  }
+  chartFromFiles(out, files).catch((err) => {
+    process.stderr.write(`${err.stack || err}\n`);
+    process.exit(1);
+  });
+}
+
+module.exports = { c10kChartRecords, c10kChartSpec, c10kChartSvg, chartFromFiles };

@@ -4,7 +4,8 @@
  * fdreactor's own C10K server (bench/c10k/fdreactor_server.js) in each backend and run
  * mode asked for. Each one says whether it can grow past one process (one process holds
  * at most 20,000 fds here): SO_REUSEPORT processes (fdreactor, the C reference), nginx
- * workers, or not at all (Node, uWebSockets.js, Twisted: skipped past one process' worth).
+ * workers, Node net under `cluster` (node_net_cluster.js), or not at all (Node net and
+ * http alone, uWebSockets.js, Twisted: skipped past one process' worth).
  */
 const fs = require("node:fs");
 const path = require("node:path");
@@ -14,8 +15,8 @@ const { ROOT } = require("../lib/build");
 
 /** How each peer of the registry scales past one process. */
 const SCALING = {
-  "c-reference": "reuseport",
-  nginx: "workers",
+  "c-reference": { scaling: "reuseport" },
+  nginx: { scaling: "workers", withProcs: nginxWithProcs },
 };
 
 /** Peers of the registry each scenario runs by default (the rest only with --peers). */
@@ -70,31 +71,48 @@ function fdreactorSpec(backend, mode) {
 }
 
 /**
- * The spec to start as process `index` of `procs` for `serverSpec`: SO_REUSEPORT specs get
- * "--reuseport" when procs > 1; nginx gets `procs` workers with room for `perProcess` each.
+ * The spec to start for `serverSpec` at `procs` processes of about `perProcess`
+ * connections: SO_REUSEPORT specs (started `procs` times) get "--reuseport" when procs > 1;
+ * "workers" specs (started once) say themselves how, through withProcs().
  */
 function specForProcs(serverSpec, procs, perProcess) {
   if (serverSpec.scaling === "reuseport" && procs > 1) return { ...serverSpec, args: [...serverSpec.args, "--reuseport"] };
-  if (serverSpec.scaling === "workers") {
-    const workerConnections = Math.min(19900, perProcess + 1000);
-    return { ...serverSpec, prepare: (vars) => prepareNginx({ ...vars, workers: procs, workerConnections }) };
-  }
+  if (serverSpec.scaling === "workers") return serverSpec.withProcs(procs, perProcess);
   return serverSpec;
 }
+
+/** nginx at `procs` workers with room for `perProcess` connections each. */
+function nginxWithProcs(procs, perProcess) {
+  const workerConnections = Math.min(19900, perProcess + 1000);
+  return { ...this, prepare: (vars) => prepareNginx({ ...vars, workers: procs, workerConnections }) };
+}
+
+/** Node net under the cluster module (round-robin), one worker per `perProcess` connections. */
+const NODE_NET_CLUSTER = {
+  name: "node-net-cluster",
+  label: "Node net (cluster)",
+  modes: ["echo", "http"],
+  cmd: process.execPath,
+  args: [path.join(__dirname, "node_net_cluster.js"), "{mode}", "{port}", "1"],
+  ready: "stdout",
+  scaling: "workers",
+  withProcs(procs) {
+    return { ...this, args: [...this.args.slice(0, -1), String(procs)] };
+  },
+  check: () => null,
+};
 
 /**
  * Every server the scenario can run: the registry's peers for that mode (with their
  * scaling), then fdreactor in each backend × run mode. Returns specs.
  */
 function c10kServers(scenario, { backends = ["epoll"], runModes = ["integrated", "exclusive"] } = {}) {
-  const peers = PEERS.filter((p) => p.modes.includes(scenario)).map((p) => ({
-    ...p,
-    scaling: SCALING[p.name] || null,
-    optional: !DEFAULT_PEERS[scenario].includes(p.name),
-  }));
+  const peers = [...PEERS, NODE_NET_CLUSTER]
+    .filter((p) => p.modes.includes(scenario))
+    .map((p) => ({ scaling: null, ...p, ...(SCALING[p.name] || {}), optional: !DEFAULT_PEERS[scenario].includes(p.name) }));
   const ours = [];
   for (const b of backends) for (const m of runModes) ours.push({ ...fdreactorSpec(b, m), optional: false });
   return [...peers, ...ours];
 }
 
-module.exports = { c10kServers, fdreactorSpec, fdreactorName, specForProcs, checkDist, builtBackends, DEFAULT_PEERS, SCALING };
+module.exports = { NODE_NET_CLUSTER, c10kServers, fdreactorSpec, fdreactorName, specForProcs, checkDist, builtBackends, DEFAULT_PEERS, SCALING };

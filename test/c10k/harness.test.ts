@@ -100,7 +100,7 @@ describe("command line", () => {
   test("an unknown server name exits 2 and lists the known ones", async () => {
     const r = await run(["--peers", "c-reference,lighttpd"]);
     expect(r.code).toBe(2);
-    expect(r.err).toMatch(/^fdreactor-c10k: --peers: no echo server named "lighttpd" \(known: c-reference, node-net, twisted, fdreactor, fdreactor-exclusive\)\n$/);
+    expect(r.err).toMatch(/^fdreactor-c10k: --peers: no echo server named "lighttpd" \(known: c-reference, node-net, twisted, node-net-cluster, fdreactor, fdreactor-exclusive\)\n$/);
   });
 
   test("a fdreactor entry of a mode not asked for says which option adds it", async () => {
