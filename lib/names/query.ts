@@ -28,7 +28,7 @@ import type { NameServer } from "./resolvconf";
 export type AddressType = "A" | "AAAA";
 
 /** A decoded response that passed every check. */
-export type Response = dnsPacket.DecodedPacket & { rcode?: string };
+export type DNSResponse = dnsPacket.DecodedPacket & { rcode?: string };
 
 /** What a query needs from the reactor: file descriptors and time. */
 export type QueryReactor = IReactorFDSet & IReactorTime;
@@ -50,10 +50,10 @@ export function encodeQuery(id: number, name: string, type: AddressType): Buffer
  * The response in `bytes` if it answers query `id` for `name`/`type`, else null (never
  * throws, whatever the bytes are).
  */
-export function acceptResponse(bytes: Buffer, id: number, name: string, type: AddressType): Response | null {
-  let p: Response;
+export function acceptResponse(bytes: Buffer, id: number, name: string, type: AddressType): DNSResponse | null {
+  let p: DNSResponse;
   try {
-    p = dnsPacket.decode(bytes) as Response;
+    p = dnsPacket.decode(bytes) as DNSResponse;
   } catch {
     return null;
   }
@@ -117,7 +117,7 @@ class UDPQueryProtocol extends DatagramProtocol {
     private readonly id: number,
     private readonly name: string,
     private readonly type: AddressType,
-    private readonly onResponse: (r: Response) => void,
+    private readonly onResponse: (r: DNSResponse) => void,
     private readonly onRefused: () => void,
   ) {
     super();
@@ -142,14 +142,14 @@ class UDPQueryProtocol extends DatagramProtocol {
  * with DNSQueryError (TIMEOUT after `timeout` seconds on the reactor's clock, CONNECT when
  * refused or when no socket could be made). Cancelling closes the socket.
  */
-export function queryUDP(reactor: QueryReactor, server: NameServer, name: string, type: AddressType, timeout: number): Deferred<Response> {
+export function queryUDP(reactor: QueryReactor, server: NameServer, name: string, type: AddressType, timeout: number): Deferred<DNSResponse> {
   let port: UDPPort | null = null;
   const close = (): void => {
     const p = port;
     port = null;
     if (p !== null) p.stopListening();
   };
-  const d = new Deferred<Response>(close);
+  const d = new Deferred<DNSResponse>(close);
   const id = randomQueryId();
   const host = canonicalAddress(server.host);
   const protocol = new UDPQueryProtocol(
@@ -214,7 +214,7 @@ class TCPQuery extends ClientFactory {
   private transportProtocol: TCPQueryProtocol | null = null;
 
   constructor(
-    readonly d: Deferred<Response>,
+    readonly d: Deferred<DNSResponse>,
     readonly server: NameServer,
     readonly name: string,
     readonly type: AddressType,
@@ -271,9 +271,9 @@ class TCPQuery extends ClientFactory {
  * Asks `server` for `name`/`type` over TCP (after a truncated UDP answer); fires with the
  * accepted response or fails with DNSQueryError (TIMEOUT, CONNECT). Cancelling closes.
  */
-export function queryTCP(reactor: QueryReactor, server: NameServer, name: string, type: AddressType, timeout: number): Deferred<Response> {
+export function queryTCP(reactor: QueryReactor, server: NameServer, name: string, type: AddressType, timeout: number): Deferred<DNSResponse> {
   let query: TCPQuery | null = null;
-  const d = new Deferred<Response>(() => query?.close());
+  const d = new Deferred<DNSResponse>(() => query?.close());
   query = new TCPQuery(d, server, name, type);
   try {
     query.connector = connectTCP(reactor, canonicalAddress(server.host), server.port, query, { timeout: 0 });

@@ -24,7 +24,7 @@ import { DNSLookupError } from "../error";
 import { DNSCache, type CacheClock } from "./cache";
 import { DNSQueryError } from "./errors";
 import { HostsFile } from "./hosts";
-import { describeServer, queryTCP, queryUDP, type AddressType, type QueryReactor, type Response } from "./query";
+import { describeServer, queryTCP, queryUDP, type AddressType, type QueryReactor, type DNSResponse } from "./query";
 import { checkConfig, ResolvConfFile, type ResolverConfig } from "./resolvconf";
 
 /** Options of a Resolver; every file and setting can be injected for tests. */
@@ -257,7 +257,7 @@ export class Resolver {
   }
 
   /** What a final response means for `qname`: addresses (following CNAMEs), or a failure; cached. */
-  private interpret(response: Response, qname: string, type: AddressType, hopsLeft: number, chain: ReadonlySet<string> | null): Deferred<Found> {
+  private interpret(response: DNSResponse, qname: string, type: AddressType, hopsLeft: number, chain: ReadonlySet<string> | null): Deferred<Found> {
     const rcode = response.rcode ?? "NOERROR";
     if (rcode === "NXDOMAIN") {
       const failure = new DNSQueryError("NXDOMAIN", qname, type, "no such domain");
@@ -318,13 +318,13 @@ export class Resolver {
    * again over TCP. Fails with the DNSQueryError of the last try (TIMEOUT naming all servers
    * when none answered).
    */
-  private askServers(qname: string, type: AddressType): Deferred<Response> {
+  private askServers(qname: string, type: AddressType): Deferred<DNSResponse> {
     const config = this.config();
     const servers = config.nameservers;
     const start = config.rotate ? this.nextServer++ % servers.length : 0;
     const total = servers.length * config.attempts;
-    let current: Deferred<Response> | null = null;
-    const d = new Deferred<Response>(() => current?.cancel());
+    let current: Deferred<DNSResponse> | null = null;
+    const d = new Deferred<DNSResponse>(() => current?.cancel());
     let lastError: DNSQueryError | null = null;
     let answeredAtAll = false;
     const attempt = (n: number): void => {
@@ -348,7 +348,7 @@ export class Resolver {
         lastError = f.value;
         attempt(n + 1);
       };
-      const onResponse = (r: Response, overTCP: boolean): void => {
+      const onResponse = (r: DNSResponse, overTCP: boolean): void => {
         if (d.called) return;
         if (r.flag_tc && !overTCP) {
           current = queryTCP(this.reactor, server, qname, type, config.timeout);
@@ -448,7 +448,7 @@ function ttlOf(a: dnsPacket.Answer): number {
 }
 
 /** RFC 2308: the lesser of the SOA record's TTL and its MINIMUM field; 0 (not cached) without an SOA. */
-function negativeTTL(response: Response): number {
+function negativeTTL(response: DNSResponse): number {
   for (const a of response.authorities ?? []) {
     if (a.type !== "SOA") continue;
     const data = (a as dnsPacket.SoaAnswer).data;
