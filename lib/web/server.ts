@@ -225,7 +225,9 @@ export class HTTPChannel extends Protocol implements IHTTPParserHandler, IReques
       }
       next = due - now;
     }
-    if (site.idleTimeout > 0 && this.current === null && this.incoming === null) {
+    // Idle: nothing received for idleTimeout while no response is outstanding (between
+    // requests, or in the middle of a request body that stopped coming).
+    if (site.idleTimeout > 0 && this.current === null) {
       const due = this.lastActivity + site.idleTimeout;
       if (now >= due) {
         this.transport.loseConnection();

@@ -305,6 +305,15 @@ print(a.decode(), b.decode())
     });
   });
 
+  test("a request body that stops coming is cut by the idle timeout", async () => {
+    await withReactor(async (r) => {
+      const { port, listening } = serve(r, testSite(r), { idleTimeout: 0.2 });
+      const got = await rawExchange(port, ["POST /echo HTTP/1.1\r\nContent-Length: 10\r\n\r\nabc"], { idleMs: 5000 });
+      expect(got).toEqual({ data: "", closed: true });
+      await listening.stopListening();
+    });
+  });
+
   test("a slow response is not cut by the idle timeout", async () => {
     await withReactor(async (r) => {
       const { port, listening } = serve(r, testSite(r), { idleTimeout: 0.1 });
