@@ -1,5 +1,5 @@
-// One bench client process: N lookups of one name against a DNS server on 127.0.0.1,
-// C in flight at once, after a warm-up; prints one JSON line with the lookups done, the
+// One bench client process: N lookups against a DNS server on 127.0.0.1, each of a name of
+// its own (so that no resolver can share one query between lookups), C in flight at once, after a warm-up; prints one JSON line with the lookups done, the
 // wall time and this process's CPU time (user+sys) over the measured part.
 // Usage: node bench/names/client.js <fdreactor|node> <port> <N> <C>
 "use strict";
@@ -8,7 +8,9 @@ const port = Number(portText);
 const N = Number(nText);
 const C = Number(cText);
 const WARMUP = 500;
-const NAME = "bench.test";
+let serial = 0;
+/** A name no lookup has asked for before (the server answers every name under bench.test). */
+const nextName = () => `q${serial++}.bench.test`;
 
 /** Runs `total` lookups with `C` in flight through `lookup()` (a promise of addresses); resolves when done. */
 function drive(lookup, total) {
@@ -56,14 +58,14 @@ async function main() {
       cacheSize: 0,
       config: { nameservers: [{ host: "127.0.0.1", port }], timeout: 2, attempts: 2 },
     });
-    result = await measure(() => r.lookupAddress(NAME));
+    result = await measure(() => r.lookupAddress(nextName()));
     reactor.stop();
     await running;
   } else if (peer === "node") {
     const { Resolver } = require("node:dns").promises;
     const r = new Resolver({ timeout: 2000, tries: 2 });
     r.setServers([`127.0.0.1:${port}`]);
-    result = await measure(() => r.resolve4(NAME));
+    result = await measure(() => r.resolve4(nextName()));
   } else {
     throw new Error(`unknown peer ${peer}`);
   }

@@ -35,7 +35,7 @@ async function main() {
   const port = await freePort();
   const dnsmasq = spawn(
     "taskset",
-    ["-c", "1", "dnsmasq", "--no-daemon", "--conf-file=/dev/null", `--port=${port}`, "--listen-address=127.0.0.1", "--bind-interfaces", "--no-resolv", "--no-hosts", "--local=/test/", "--host-record=bench.test,127.0.0.9", `--pid-file=${dir}/pid`, "--log-facility=/dev/null"],
+    ["-c", "1", "dnsmasq", "--no-daemon", "--conf-file=/dev/null", `--port=${port}`, "--listen-address=127.0.0.1", "--bind-interfaces", "--no-resolv", "--no-hosts", "--local=/test/", "--address=/bench.test/127.0.0.9", `--pid-file=${dir}/pid`, "--log-facility=/dev/null"],
     { stdio: "ignore" },
   );
   await new Promise((r) => setTimeout(r, 500));
