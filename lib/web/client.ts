@@ -391,6 +391,7 @@ class ConnectFactory extends ClientFactory {
       if (this.connector !== null && this.connector.state === "connecting") this.connector.stopConnecting();
     });
   }
+  /** The client protocol; it fires `d` once connected. */
   override buildProtocol(addr: Address): IProtocol {
     void addr;
     const p = new HTTP11ClientProtocol(this.maxBodySize);
@@ -398,6 +399,7 @@ class ConnectFactory extends ClientFactory {
     p.onConnected = this.d;
     return p;
   }
+  /** The connect failed: `d` fails with the reason (unless cancelled). */
   override clientConnectionFailed(connector: unknown, reason: Error): void {
     void connector;
     if (!this.d.called && !this.cancelled) this.d.errback(reason);

@@ -216,7 +216,7 @@ export class Request {
       }
       t.write(this.head(-1));
     }
-    if (buf.length === 0 || !this.bodyAllowed()) return;
+    if (buf.length === 0 || !this.bodyAllowed() || this.method === "HEAD") return;
     this.sentLength += buf.length;
     if (this.chunked) t.writeSequence([`${buf.length.toString(16)}\r\n`, buf, "\r\n"]);
     else t.write(buf);
@@ -251,7 +251,7 @@ export class Request {
       }
     } else {
       if (body !== undefined && body.length > 0) this.write(body);
-      if (this.chunked && !this.lost && t !== null) t.write(LAST_CHUNK);
+      if (this.chunked && !this.lost && t !== null && this.method !== "HEAD") t.write(LAST_CHUNK);
     }
     this.finished = true;
     this.channel.requestDone(this);

@@ -6,7 +6,7 @@
  */
 import * as net from "node:net";
 import { gunzipSync } from "node:zlib";
-import { TimeoutError } from "../../lib/defer";
+import { Deferred, TimeoutError } from "../../lib/defer";
 import { ConnectionRefusedError } from "../../lib/error";
 import {
   Agent,
@@ -22,6 +22,7 @@ import {
   RedirectError,
   ResponseDone,
   SchemeNotSupported,
+  type IBodyProducer,
   type Request,
   type Response,
 } from "../../lib/web";
@@ -201,6 +202,37 @@ describe("against fdreactor's own server", () => {
       const { port, listening } = serve(r, site());
       expect((await getPage(`http://localhost:${port}/`, { reactor: r })).toString()).toBe("<html><head><title>fdreactor</title></head></html>");
       expect((await getPage(`http://127.0.0.1:${port}/echo`, { reactor: r, method: "PUT", body: "payload", headers: { "X-Custom": "yes" } })).toString()).toBe("PUT payload yes");
+      await listening.stopListening();
+    });
+  });
+
+  test("a body producer of unknown length is sent chunked; one of known length with Content-Length", async () => {
+    await withReactor(async (r) => {
+      const seen: string[] = [];
+      const { port, listening } = serve(r, (req: Request) => {
+        seen.push(`${req.getHeader("transfer-encoding") ?? "-"} ${req.getHeader("content-length") ?? "-"}`);
+        return `${req.method} ${req.content.toString()}`;
+      });
+      const producer = (length: number | null): IBodyProducer => ({
+        length,
+        startProducing(consumer): Deferred<void> {
+          const d = new Deferred<void>();
+          consumer.write("one,");
+          r.callLater(0.01, () => {
+            consumer.write(Buffer.from("two,"));
+            consumer.write("three");
+            d.callback(undefined);
+          });
+          return d;
+        },
+        pauseProducing(): void {},
+        resumeProducing(): void {},
+        stopProducing(): void {},
+      });
+      const agent = new Agent(r);
+      expect((await readBody(await agent.request("POST", `http://127.0.0.1:${port}/`, null, producer(null)))).toString()).toBe("POST one,two,three");
+      expect((await readBody(await agent.request("PUT", `http://127.0.0.1:${port}/`, null, producer(13)))).toString()).toBe("PUT one,two,three");
+      expect(seen).toEqual(["chunked -", "- 13"]);
       await listening.stopListening();
     });
   });

@@ -139,6 +139,15 @@ describe("against curl", () => {
     });
   });
 
+  test("HEAD on a streamed (chunked) resource gives its head and no body, and the connection stays usable", async () => {
+    await withReactor(async (r) => {
+      const { port, listening } = serve(r, testSite(r));
+      const got = await rawExchange(port, ["HEAD /chunks HTTP/1.1\r\n\r\nGET / HTTP/1.1\r\n\r\n"], { until: (s) => s.endsWith("Hello, World!") });
+      expect(noDate(got.data)).toBe("HTTP/1.1 200 OK\r\nDate: X\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n" + HELLO);
+      await listening.stopListening();
+    });
+  });
+
   test("HEAD gives the GET headers and no body; an unknown method a 405 naming the allowed ones; a missing child a 404", async () => {
     await withReactor(async (r) => {
       const { port, listening } = serve(r, testSite(r));
