@@ -7,7 +7,7 @@
 import * as net from "node:net";
 import { gunzipSync } from "node:zlib";
 import { Deferred, TimeoutError } from "../../lib/defer";
-import { ConnectionRefusedError } from "../../lib/error";
+import { ConnectionRefusedError, DNSLookupError } from "../../lib/error";
 import {
   Agent,
   BodyTooLargeError,
@@ -233,6 +233,30 @@ describe("against fdreactor's own server", () => {
       expect((await readBody(await agent.request("POST", `http://127.0.0.1:${port}/`, null, producer(null)))).toString()).toBe("POST one,two,three");
       expect((await readBody(await agent.request("PUT", `http://127.0.0.1:${port}/`, null, producer(13)))).toString()).toBe("PUT one,two,three");
       expect(seen).toEqual(["chunked -", "- 13"]);
+      await listening.stopListening();
+    });
+  });
+
+  test("host names go through the reactor's resolver hook (connectTCP's), and the Host header keeps the name", async () => {
+    await withReactor(async (r) => {
+      const asked: string[] = [];
+      const { port, listening } = serve(r, (req: Request) => `host=${req.getHeader("host")}`);
+      const withResolver = r as unknown as { resolve?: (name: string) => Promise<string> };
+      const previous = withResolver.resolve;
+      withResolver.resolve = (name: string) => {
+        asked.push(name);
+        return Promise.resolve("127.0.0.1");
+      };
+      try {
+        expect((await getPage(`http://www.example.test:${port}/`, { reactor: r })).toString()).toBe(`host=www.example.test:${port}`);
+        expect(asked).toEqual(["www.example.test"]);
+        withResolver.resolve = () => Promise.reject(new Error("no such name"));
+        const e = await rejection(getPage(`http://nowhere.example.test:${port}/`, { reactor: r }));
+        expect(e).toBeInstanceOf(DNSLookupError);
+        expect(e.message).toBe(`DNS lookup failed: nowhere.example.test:${port}: no such name`);
+      } finally {
+        withResolver.resolve = previous;
+      }
       await listening.stopListening();
     });
   });
