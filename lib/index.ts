@@ -8,9 +8,10 @@ export { native, isSyscallError, READABLE, WRITABLE, ERROR, HANGUP, EDGE, ONESHO
 export type { Backend, SockAddr, SockOpt, Poller, FdWatcher, NativeAddon, SyscallError } from "./native";
 export * from "./defer";
 export * from "./reactor";
-// Both lib/defer (Clock's calls) and lib/reactor define a DelayedCall; the reactor's is the
-// one users get from callLater.
-export { DelayedCall } from "./reactor";
 export * from "./net";
 export * from "./protocols";
 export * from "./web";
+// lib/names as a namespace (its Resolver class would clash with lib/net's Resolver type),
+// plus the one call most programs need.
+export * as names from "./names";
+export { installResolver } from "./names";
