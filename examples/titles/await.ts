@@ -5,33 +5,37 @@
  *
  *   npx tsc -p tsconfig.json && node dist/examples/titles/await.js [URL]
  */
+import type { IReactorFDSet } from "../../lib/net";
 import { reactor } from "../../lib/reactor";
 import { getPage } from "../../lib/web";
 import { COUNT, pageURL, since, titleOf } from "./page";
 
-async function main(url: string): Promise<void> {
-  console.log("sequential:");
+/** Fetches `url` COUNT times in sequence, then COUNT times at once, printing titles and timings. */
+export async function titles(r: IReactorFDSet, url: string, print: (line: string) => void = console.log): Promise<void> {
+  print("sequential:");
   let start = performance.now();
   for (let i = 0; i < COUNT; i++) {
-    const body = await getPage(url);
-    console.log(`  ${i + 1}: ${titleOf(body)}`);
+    const body = await getPage(url, { reactor: r });
+    print(`  ${i + 1}: ${titleOf(body)}`);
   }
-  console.log(`sequential: ${COUNT} pages in ${since(start)} ms`);
+  print(`sequential: ${COUNT} pages in ${since(start)} ms`);
 
-  console.log("concurrent:");
+  print("concurrent:");
   start = performance.now();
   await Promise.all(
-    Array.from({ length: COUNT }, (_, i) => getPage(url).then((body) => console.log(`  #${i + 1} fired: ${titleOf(body)}`))),
+    Array.from({ length: COUNT }, (_, i) => getPage(url, { reactor: r }).then((body) => print(`  #${i + 1} fired: ${titleOf(body)}`))),
   );
-  console.log(`concurrent: ${COUNT} pages in ${since(start)} ms`);
+  print(`concurrent: ${COUNT} pages in ${since(start)} ms`);
 }
 
-reactor.callWhenRunning(() => {
-  main(pageURL(reactor))
-    .catch((e: unknown) => {
-      console.error(`failed: ${e instanceof Error ? e.message : String(e)}`);
-      process.exitCode = 1;
-    })
-    .finally(() => reactor.stop());
-});
-void reactor.run();
+if (require.main === module) {
+  reactor.callWhenRunning(() => {
+    titles(reactor, pageURL(reactor))
+      .catch((e: unknown) => {
+        console.error(`failed: ${e instanceof Error ? e.message : String(e)}`);
+        process.exitCode = 1;
+      })
+      .finally(() => reactor.stop());
+  });
+  void reactor.run();
+}

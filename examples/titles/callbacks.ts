@@ -5,49 +5,59 @@
  *
  *   npx tsc -p tsconfig.json && node dist/examples/titles/callbacks.js [URL]
  */
-import { Failure, gatherResults } from "../../lib/defer";
+import { Deferred, Failure, gatherResults } from "../../lib/defer";
+import type { IReactorFDSet } from "../../lib/net";
 import { reactor } from "../../lib/reactor";
 import { getPage } from "../../lib/web";
 import { COUNT, pageURL, since, titleOf } from "./page";
 
-function sequential(url: string, i: number, start: number): void {
-  if (i === COUNT) {
-    console.log(`sequential: ${COUNT} pages in ${since(start)} ms`);
-    concurrent(url);
-    return;
+/** Fetches `url` COUNT times in sequence, then COUNT times at once, printing titles and timings. */
+export function titles(r: IReactorFDSet, url: string, print: (line: string) => void = console.log): Deferred<void> {
+  const done = new Deferred<void>();
+
+  function sequential(i: number, start: number): void {
+    if (i === COUNT) {
+      print(`sequential: ${COUNT} pages in ${since(start)} ms`);
+      concurrent();
+      return;
+    }
+    getPage(url, { reactor: r })
+      .addCallback((body: Buffer) => {
+        print(`  ${i + 1}: ${titleOf(body)}`);
+        sequential(i + 1, start);
+      })
+      .addErrback((f: Failure) => done.errback(f));
   }
-  getPage(url)
-    .addCallback((body: Buffer) => {
-      console.log(`  ${i + 1}: ${titleOf(body)}`);
-      sequential(url, i + 1, start);
-    })
-    .addErrback(stopWith);
-}
 
-function concurrent(url: string): void {
-  console.log("concurrent:");
-  const start = performance.now();
-  const pages = [];
-  for (let i = 0; i < COUNT; i++) {
-    pages.push(getPage(url).addCallback((body: Buffer) => console.log(`  #${i + 1} fired: ${titleOf(body)}`)));
+  function concurrent(): void {
+    print("concurrent:");
+    const start = performance.now();
+    const pages = [];
+    for (let i = 0; i < COUNT; i++) {
+      pages.push(getPage(url, { reactor: r }).addCallback((body: Buffer) => print(`  #${i + 1} fired: ${titleOf(body)}`)));
+    }
+    gatherResults(pages).addCallbacks(
+      () => {
+        print(`concurrent: ${COUNT} pages in ${since(start)} ms`);
+        done.callback(undefined);
+      },
+      (f: Failure) => done.errback(f),
+    );
   }
-  gatherResults(pages)
-    .addCallback(() => {
-      console.log(`concurrent: ${COUNT} pages in ${since(start)} ms`);
-      reactor.stop();
-    })
-    .addErrback(stopWith);
+
+  print("sequential:");
+  sequential(0, performance.now());
+  return done;
 }
 
-function stopWith(f: Failure): void {
-  console.error(`failed: ${f.getErrorMessage()}`);
-  process.exitCode = 1;
-  if (reactor.running) reactor.stop();
+if (require.main === module) {
+  reactor.callWhenRunning(() => {
+    titles(reactor, pageURL(reactor))
+      .addErrback((f: Failure) => {
+        console.error(`failed: ${f.getErrorMessage()}`);
+        process.exitCode = 1;
+      })
+      .addBoth(() => reactor.stop());
+  });
+  void reactor.run();
 }
-
-reactor.callWhenRunning(() => {
-  const url = pageURL(reactor);
-  console.log("sequential:");
-  sequential(url, 0, performance.now());
-});
-void reactor.run();

@@ -6,35 +6,39 @@
  *   npx tsc -p tsconfig.json && node dist/examples/titles/inline.js [URL]
  */
 import { Failure, gatherResults, inlineCallbacks } from "../../lib/defer";
+import type { IReactorFDSet } from "../../lib/net";
 import { reactor } from "../../lib/reactor";
 import { getPage } from "../../lib/web";
 import { COUNT, pageURL, since, titleOf } from "./page";
 
-const main = inlineCallbacks(function* (url: string) {
-  console.log("sequential:");
+/** Fetches `url` COUNT times in sequence, then COUNT times at once, printing titles and timings. */
+export const titles = inlineCallbacks(function* (r: IReactorFDSet, url: string, print: (line: string) => void = console.log) {
+  print("sequential:");
   let start = performance.now();
   for (let i = 0; i < COUNT; i++) {
-    const body: Buffer = yield getPage(url);
-    console.log(`  ${i + 1}: ${titleOf(body)}`);
+    const body: Buffer = yield getPage(url, { reactor: r });
+    print(`  ${i + 1}: ${titleOf(body)}`);
   }
-  console.log(`sequential: ${COUNT} pages in ${since(start)} ms`);
+  print(`sequential: ${COUNT} pages in ${since(start)} ms`);
 
-  console.log("concurrent:");
+  print("concurrent:");
   start = performance.now();
   const pages = [];
   for (let i = 0; i < COUNT; i++) {
-    pages.push(getPage(url).addCallback((body: Buffer) => console.log(`  #${i + 1} fired: ${titleOf(body)}`)));
+    pages.push(getPage(url, { reactor: r }).addCallback((body: Buffer) => print(`  #${i + 1} fired: ${titleOf(body)}`)));
   }
   yield gatherResults(pages);
-  console.log(`concurrent: ${COUNT} pages in ${since(start)} ms`);
+  print(`concurrent: ${COUNT} pages in ${since(start)} ms`);
 });
 
-reactor.callWhenRunning(() => {
-  main(pageURL(reactor))
-    .addErrback((f: Failure) => {
-      console.error(`failed: ${f.getErrorMessage()}`);
-      process.exitCode = 1;
-    })
-    .addBoth(() => reactor.stop());
-});
-void reactor.run();
+if (require.main === module) {
+  reactor.callWhenRunning(() => {
+    titles(reactor, pageURL(reactor))
+      .addErrback((f: Failure) => {
+        console.error(`failed: ${f.getErrorMessage()}`);
+        process.exitCode = 1;
+      })
+      .addBoth(() => reactor.stop());
+  });
+  void reactor.run();
+}

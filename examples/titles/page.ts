@@ -2,7 +2,7 @@
  * What the three titles examples share: a local web server with one HTML page (so they
  * run with no internet), the <title> extraction, and a millisecond clock.
  */
-import { listenTCP, type IReactorFDSet } from "../../lib/net";
+import { listenTCP, type IReactorFDSet, type TCPPort } from "../../lib/net";
 import { Data, Site } from "../../lib/web";
 
 /** The page served (its title is what the examples print). */
@@ -18,12 +18,17 @@ export const COUNT = 30;
 export function pageURL(reactor: IReactorFDSet): string {
   const given = process.argv[2];
   if (given !== undefined) return given;
+  const url = servePage(reactor).url;
+  console.log(`serving ${url} (a local page: no internet needed)`);
+  return url;
+}
+
+/** Serves PAGE on 127.0.0.1 (a free port); returns its URL and the listening port. */
+export function servePage(reactor: IReactorFDSet): { url: string; port: TCPPort } {
   const site = new Site(new Data(PAGE, "text/html; charset=utf-8"), { reactor });
   const port = listenTCP(reactor, 0, site, { interface: "127.0.0.1" });
   const host = port.getHost();
-  const url = `http://127.0.0.1:${host.type === "UNIX" ? 0 : host.port}/`;
-  console.log(`serving ${url} (a local page: no internet needed)`);
-  return url;
+  return { url: `http://127.0.0.1:${host.type === "UNIX" ? 0 : host.port}/`, port };
 }
 
 /** The text of the page's <title>, or "(no title)". */
