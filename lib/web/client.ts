@@ -133,6 +133,11 @@ export class Response {
     this.connection = connection;
   }
 
+  /** The status code (same as `code`). */
+  get status(): number {
+    return this.code;
+  }
+
   /** Streams the body to `protocol` (once): buffered bytes first, then as they arrive. */
   deliverBody(protocol: IBodyProtocol): void {
     if (protocol === null || typeof protocol !== "object" || typeof protocol.dataReceived !== "function") {

@@ -120,6 +120,11 @@ export class Request {
     return (this.headersCache ??= new Headers(this.rawHeaders));
   }
 
+  /** The request's header fields (same as requestHeaders). */
+  get headers(): Headers {
+    return this.requestHeaders;
+  }
+
   /** The path part of the uri ("/a/b"), without the query. */
   get path(): string {
     if (this.pathCache === null) {
