@@ -9,7 +9,8 @@ export * from "./interfaces";
 export * from "./errors";
 export { Reactor } from "./reactor";
 export type { ReactorOptions, RunOptions, RunMode } from "./reactor";
-export { DelayedCall } from "./delayed-call";
+/** The calls callLater returns: the same class as Clock's (lib/defer/timers.ts). */
+export { DelayedCall } from "../defer";
 export type { TriggerHandle, TriggerPhase } from "./triggers";
 export { ThreadCaller } from "./thread-caller";
 export type { ThreadChannelHandle } from "./thread-caller";

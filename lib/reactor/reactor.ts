@@ -23,7 +23,7 @@ import type { Backend, FdWatcher, Poller } from "../native";
 import { ConnectionLost, ReactorAlreadyRunning, ReactorNotRunning, UnknownBackendError } from "../error";
 import { log } from "../log";
 import type { IReactorTime } from "../defer";
-import { DelayedCall, TimerQueue, checkSeconds } from "./delayed-call";
+import { DelayedCall, TimerQueue, checkSeconds } from "../defer/timers";
 import { ReactorNotRestartable } from "./errors";
 import { Registry } from "./registry";
 import { SystemEventTriggers } from "./triggers";
@@ -181,7 +181,7 @@ export class Reactor implements IReactorTime {
     this.batchReaders = new Array<IBatchReadDescriptor | null>(this.maxEvents).fill(null);
     this.batchOut = new Int32Array(this.maxEvents * 3);
     this.slab = Buffer.allocUnsafeSlow(this.slabSize);
-    this.timers = new TimerQueue(() => this.seconds(), () => this.deadlineMoved());
+    this.timers = new TimerQueue(() => this.seconds(), { onEarlier: () => this.deadlineMoved() });
     this.addSystemEventTrigger("during", "startup", () => {
       this.isRunning = true;
     });

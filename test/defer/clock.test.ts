@@ -1,6 +1,8 @@
 /** Clock: a deterministic IReactorTime (Twisted's task.Clock tests). */
 import { expectNoFdLeaks } from "../support/fds";
-import { AlreadyCalled, AlreadyCancelled, Clock } from "../../lib/defer";
+import { AlreadyCalled, AlreadyCancelled, Clock, DelayedCall } from "../../lib/defer";
+import { DelayedCall as ReactorDelayedCall } from "../../lib/reactor";
+import * as fdreactor from "../../lib";
 
 expectNoFdLeaks();
 
@@ -128,6 +130,36 @@ describe("Clock", () => {
     expect(after).not.toHaveBeenCalled();
     c.advance(0);
     expect(after).toHaveBeenCalledTimes(1);
+  });
+
+  test("a reset or delayed call keeps its scheduling place among calls due at the same time", () => {
+    const c = new Clock();
+    const order: string[] = [];
+    const a = c.callLater(1, () => order.push("a"));
+    const b = c.callLater(2, () => order.push("b"));
+    c.callLater(3, () => order.push("c"));
+    b.delay(1);
+    a.reset(3);
+    expect(c.calls.map((d) => d.getTime())).toEqual([3, 3, 3]);
+    c.advance(3);
+    expect(order).toEqual(["a", "b", "c"]);
+  });
+
+  test("calls lists the active calls in due order", () => {
+    const c = new Clock();
+    const late = c.callLater(5, () => undefined);
+    const early = c.callLater(1, () => undefined);
+    const mid = c.callLater(3, () => undefined);
+    expect(c.calls).toEqual([early, mid, late]);
+    mid.cancel();
+    expect(c.calls).toEqual([early, late]);
+  });
+
+  test("Clock's calls are the reactor's DelayedCall class, exported once from the package", () => {
+    const dc = new Clock().callLater(1, () => undefined);
+    expect(dc).toBeInstanceOf(DelayedCall);
+    expect(ReactorDelayedCall).toBe(DelayedCall);
+    expect(fdreactor.DelayedCall).toBe(DelayedCall);
   });
 
   test("wrong arguments are typed errors naming the argument", () => {

@@ -1,38 +1,36 @@
 /**
- * Timed calls of the real reactor: `DelayedCall` (Twisted's IDelayedCall) kept in a binary
- * min-heap ordered by (due time, scheduling sequence). Every call knows its heap index, so
- * reset/delay re-place it in O(log n). Cancel is lazy (O(1)): the call stays in the heap,
- * marked, until it reaches the top (where it is discarded before anyone looks at the next
- * deadline) or until cancelled calls make up half the heap, which is then rebuilt in O(n).
- * The schedule-then-cancel pattern of timeouts thus costs one push and one flag.
+ * Timed calls without I/O, shared by the real reactor and by Clock: `DelayedCall`
+ * (Twisted's IDelayedCall) kept in `TimerQueue`, a binary min-heap ordered by (due time,
+ * scheduling sequence). Every call knows its heap index, so reset/delay re-place it in
+ * O(log n). Cancel is lazy (O(1)): the call stays in the heap, marked, until it reaches the
+ * top (where it is discarded before anyone looks at the next deadline) or until cancelled
+ * calls make up half the heap, which is then rebuilt in O(n). The schedule-then-cancel
+ * pattern of timeouts thus costs one push and one flag.
  *
- * The sequence number breaks ties in scheduling order and lets the reactor run only the
- * calls that were due *and scheduled* before its timer phase began: a callLater(0) made by
- * a timer runs in the next iteration, after I/O has been polled (no starvation).
+ * The sequence number breaks ties in scheduling order. With `renewOnMove` (the reactor) a
+ * reset or delayed call takes a new sequence number, so a caller can run only the calls that
+ * were due *and scheduled* before some moment (`popDue`'s `seqLimit`): a callLater(0) made
+ * by a timer then runs in the reactor's next iteration, after I/O. Without it (Clock) a
+ * moved call keeps its place among calls due at the same time, as task.Clock's stable
+ * re-sort does.
  */
-import { AlreadyCalled, AlreadyCancelled } from "../defer";
-import type { IDelayedCall } from "../defer";
+import { AlreadyCalled, AlreadyCancelled } from "./errors";
+import type { IDelayedCall } from "./interfaces";
 
-/** What a DelayedCall needs from the queue that owns it. */
-interface CallOwner {
-  seconds(): number;
-  remove(call: DelayedCall): void;
-  moved(call: DelayedCall): void;
-}
-
-/** A call scheduled by `Reactor.callLater`; cancel, reset or delay it while it is active. */
+/** A call scheduled by `callLater` (reactor or Clock); cancel, reset or delay it while it is active. */
 export class DelayedCall implements IDelayedCall {
   /** True once the call has run (set just before `func` is called). */
   called = false;
   /** True once the call has been cancelled. */
   cancelled = false;
-  /** Due time, in the owner's seconds. */
+  /** Due time, in the owner's seconds (reset and delay change it). */
   time: number;
-  /** Scheduling order; renewed by reset and delay (the call then counts as newly scheduled). */
+  /** Scheduling order among calls due at the same time. */
   seq: number;
   /** Position in the owner's heap, -1 when not queued. */
   heapIndex = -1;
 
+  /** A call of `func(...args)` due at `time`, `seq`-th in `owner`'s scheduling order. */
   constructor(
     time: number,
     seq: number,
@@ -40,13 +38,13 @@ export class DelayedCall implements IDelayedCall {
     readonly func: (...a: any[]) => unknown,
     /** Its arguments. */
     readonly args: unknown[],
-    private readonly owner: CallOwner,
+    private readonly owner: TimerQueue,
   ) {
     this.time = time;
     this.seq = seq;
   }
 
-  /** The time (reactor seconds) at which the call is due. */
+  /** The time (owner's seconds) at which the call is due. */
   getTime(): number {
     return this.time;
   }
@@ -60,7 +58,7 @@ export class DelayedCall implements IDelayedCall {
 
   /** Makes the call due `seconds` from now. */
   reset(seconds: number): void {
-    checkSeconds("seconds", seconds);
+    this.owner.checkMove(seconds);
     this.checkActive();
     this.time = this.owner.seconds() + seconds;
     this.owner.moved(this);
@@ -68,7 +66,7 @@ export class DelayedCall implements IDelayedCall {
 
   /** Moves the due time by `seconds` (later when positive, earlier when negative). */
   delay(seconds: number): void {
-    checkSeconds("seconds", seconds);
+    this.owner.checkMove(seconds);
     this.checkActive();
     this.time += seconds;
     this.owner.moved(this);
@@ -85,6 +83,7 @@ export class DelayedCall implements IDelayedCall {
     return `<DelayedCall ${this.func.name || "anonymous"} ${state}>`;
   }
 
+  /** Throws AlreadyCancelled or AlreadyCalled when the call is no longer active. */
   private checkActive(): void {
     if (this.cancelled) throw new AlreadyCancelled("DelayedCall was already cancelled");
     if (this.called) throw new AlreadyCalled("DelayedCall has already been called");
@@ -101,25 +100,50 @@ function before(a: DelayedCall, b: DelayedCall): boolean {
   return a.time < b.time || (a.time === b.time && a.seq < b.seq);
 }
 
-/** The reactor's timer heap. */
-export class TimerQueue implements CallOwner {
+/** (time, seq) order as a sort comparator. */
+function byDueOrder(a: DelayedCall, b: DelayedCall): number {
+  return a.time - b.time || a.seq - b.seq;
+}
+
+/** Does nothing (the default `onEarlier`). */
+function ignore(): void {}
+
+/** How a TimerQueue treats moved calls and hears of deadlines. */
+export interface TimerQueueOptions {
+  /** Hears of every new earliest deadline (a call scheduled or moved to the top). */
+  onEarlier?: (time: number) => void;
+  /** A reset or delayed call counts as newly scheduled (default true); false keeps its place among ties. */
+  renewOnMove?: boolean;
+  /** reset/delay refuse non-finite seconds (default true); false refuses only non-numbers and NaN. */
+  finiteMoves?: boolean;
+}
+
+/** A min-heap of DelayedCalls by (due time, scheduling order), with lazy cancel. */
+export class TimerQueue {
   private readonly heap: DelayedCall[] = [];
   private nextSeq = 0;
   /** Cancelled calls still in the heap. */
   private dead = 0;
+  private readonly onEarlier: (time: number) => void;
+  private readonly renewOnMove: boolean;
+  private readonly finiteMoves: boolean;
 
-  /** `now` is the clock the calls' times are measured in; `onMoved` hears of every new or earlier deadline. */
+  /** `now` is the clock the calls' times are measured in; see TimerQueueOptions for the rest. */
   constructor(
     private readonly now: () => number,
-    private readonly onEarlier: (time: number) => void,
-  ) {}
+    options: TimerQueueOptions = {},
+  ) {
+    this.onEarlier = options.onEarlier ?? ignore;
+    this.renewOnMove = options.renewOnMove ?? true;
+    this.finiteMoves = options.finiteMoves ?? true;
+  }
 
   /** The current time (the owner's clock). */
   seconds(): number {
     return this.now();
   }
 
-  /** Schedules `func(...args)` at `seconds() + delay`. */
+  /** Schedules `func(...args)` at `seconds() + delay` (the caller has checked its arguments). */
   schedule(delay: number, func: (...a: any[]) => unknown, args: unknown[]): DelayedCall {
     const call = new DelayedCall(this.now() + delay, this.nextSeq++, func, args, this);
     this.insert(call);
@@ -137,7 +161,7 @@ export class TimerQueue implements CallOwner {
     return this.heap[0];
   }
 
-  /** The sequence number the next scheduled (or moved) call will get. */
+  /** The sequence number the next scheduled (or, with renewOnMove, moved) call will get. */
   get sequence(): number {
     return this.nextSeq;
   }
@@ -145,6 +169,11 @@ export class TimerQueue implements CallOwner {
   /** A copy of the active calls (heap order, not sorted). */
   list(): DelayedCall[] {
     return this.dead === 0 ? this.heap.slice() : this.heap.filter((c) => !c.cancelled);
+  }
+
+  /** A copy of the active calls in due order (ties in scheduling order). */
+  sorted(): DelayedCall[] {
+    return this.list().sort(byDueOrder);
   }
 
   /** Removes and returns the earliest call if it is due at `now` and was scheduled before `seqLimit`. */
@@ -156,16 +185,22 @@ export class TimerQueue implements CallOwner {
     return top;
   }
 
-  /** CallOwner: a call was cancelled (it is already marked); it leaves the heap lazily. */
+  /** For DelayedCall.reset/delay: throws a TypeError unless `seconds` is an amount this queue accepts. */
+  checkMove(seconds: unknown): asserts seconds is number {
+    if (this.finiteMoves) checkSeconds("seconds", seconds);
+    else if (typeof seconds !== "number" || Number.isNaN(seconds)) throw new TypeError(`seconds must be a number, got ${String(seconds)}`);
+  }
+
+  /** For DelayedCall.cancel: a call was cancelled (it is already marked); it leaves the heap lazily. */
   remove(call: DelayedCall): void {
     if (call.heapIndex < 0) return;
     this.dead++;
     if (this.dead > 64 && this.dead * 2 > this.heap.length) this.compact();
   }
 
-  /** CallOwner: re-places a call whose time changed; it counts as newly scheduled. */
+  /** For DelayedCall.reset/delay: re-places a call whose time changed. */
   moved(call: DelayedCall): void {
-    call.seq = this.nextSeq++;
+    if (this.renewOnMove) call.seq = this.nextSeq++;
     const i = call.heapIndex;
     if (i < 0) return;
     this.siftDown(this.siftUp(i));
@@ -179,6 +214,7 @@ export class TimerQueue implements CallOwner {
     this.dead = 0;
   }
 
+  /** Pops cancelled calls off the top, so heap[0] (if any) is active. */
   private dropCancelledTop(): void {
     const heap = this.heap;
     while (heap.length > 0 && heap[0].cancelled) {
@@ -202,6 +238,7 @@ export class TimerQueue implements CallOwner {
     this.dead = 0;
   }
 
+  /** Adds `call` to the heap, telling onEarlier when it became the earliest. */
   private insert(call: DelayedCall): void {
     const i = this.heap.length;
     this.heap.push(call);
@@ -209,6 +246,7 @@ export class TimerQueue implements CallOwner {
     if (this.siftUp(i) === 0) this.onEarlier(call.time);
   }
 
+  /** Removes heap[i], moving the last call into its place. */
   private removeAt(i: number): void {
     const heap = this.heap;
     const gone = heap[i];
