@@ -11,7 +11,7 @@
  */
 import { Deferred } from "../defer";
 import { ConnectionDone } from "../error";
-import type { Address, ITransport } from "../net/interfaces";
+import type { Address, IPullProducer, IPushProducer, ITransport } from "../net/interfaces";
 import { Headers, checkField } from "./headers";
 import { currentDateLine, parseQuery, reasonPhrase } from "./http";
 
@@ -225,6 +225,25 @@ export class Request {
     this.sentLength += buf.length;
     if (this.chunked) t.writeSequence([`${buf.length.toString(16)}\r\n`, buf, "\r\n"]);
     else t.write(buf);
+  }
+
+  /**
+   * Attaches a producer that writes the body through `request.write` (Twisted's
+   * Request.registerProducer): the connection pauses and resumes it as its buffer fills
+   * and drains. Unregister it before `finish()`.
+   */
+  registerProducer(producer: IPushProducer | IPullProducer, streaming: boolean): void {
+    const t = this.channel.transport;
+    if (t === null || this.lost) {
+      producer.stopProducing();
+      return;
+    }
+    t.registerProducer(producer, streaming);
+  }
+
+  /** Detaches the producer attached with registerProducer. */
+  unregisterProducer(): void {
+    this.channel.transport?.unregisterProducer();
   }
 
   /**

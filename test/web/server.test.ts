@@ -139,6 +139,35 @@ describe("against curl", () => {
     });
   });
 
+  test("a pull producer registered on the request streams a 1 MiB body through the transport's flow control", async () => {
+    await withReactor(async (r) => {
+      const piece = Buffer.alloc(64 * 1024, 0x61);
+      const { port, listening } = serve(r, (req: Request) => {
+        let left = 16;
+        req.setHeader("Content-Length", 16 * piece.length);
+        req.registerProducer(
+          {
+            resumeProducing(): void {
+              if (left === 0) return;
+              left--;
+              req.write(piece);
+              if (left === 0) {
+                req.unregisterProducer();
+                req.finish();
+              }
+            },
+            stopProducing(): void {},
+          },
+          false,
+        );
+        return NOT_DONE_YET;
+      });
+      const c = await run("curl", ["-sS", "-o", "/dev/null", "-w", "%{http_code} %{size_download}", `http://127.0.0.1:${port}/`]);
+      expect(c.stdout).toBe(`200 ${16 * 64 * 1024}`);
+      await listening.stopListening();
+    });
+  });
+
   test("HEAD on a streamed (chunked) resource gives its head and no body, and the connection stays usable", async () => {
     await withReactor(async (r) => {
       const { port, listening } = serve(r, testSite(r));
