@@ -32,12 +32,12 @@ const { startServer } = require("../lib/server");
 const { runEchoClient } = require("../lib/echo_client");
 const { sampleTree, cpuBetween } = require("../lib/proc");
 const { installCleanup } = require("../lib/children");
+const { measureWait } = require("../lib/pollwait");
 const { renderChart } = require("./chart");
 
 const root = path.resolve(__dirname, "../..");
 const native = require("node-gyp-build")(root);
 const KQEMU = path.join(root, "kqemu/build/Release/fdreactor_kqemu.node");
-const READABLE = 1;
 
 const args = process.argv.slice(2);
 function option(name, dflt) {
@@ -53,8 +53,6 @@ const DIST_REACTOR = path.join(root, "dist/lib/reactor/index.js");
 const KINDS = ["native", "reactor"];
 const SIZES = [10, 100, 1000, 10000];
 const CONNS = [100, 5000];
-const TARGET_NS = 40e6; // each wait() measurement runs ~40 ms
-const MAX_ITER = 2e6;
 
 /** Each backend and the addon that has it; kqueue from the emulation build. */
 function backends() {
@@ -64,33 +62,6 @@ function backends() {
     list.push({ backend: "kqueue", label: "kqueue (emulated)", addon: require(KQEMU), addonPath: KQEMU });
   }
   return list;
-}
-
-/** Nanoseconds per wait(0) with `idle` registered plus the always-readable `active`. */
-function measureWait(b, idle, active) {
-  const events = new Uint32Array(64 * 3);
-  const p = new b.addon.Poller(b.backend, events);
-  try {
-    for (let i = 0; i < idle.length; i++) p.add(idle[i], i + 1, 1, READABLE);
-    p.add(active, 0, 1, READABLE);
-    if (p.wait(0) !== 1) throw new Error(`${b.label}: expected exactly one event`); // applies kqueue's batch
-    let iters = 8;
-    for (;;) {
-      const t0 = process.hrtime.bigint();
-      for (let i = 0; i < iters; i++) if (p.wait(0) !== 1) throw new Error(`${b.label}: expected one event`);
-      const ns = Number(process.hrtime.bigint() - t0);
-      if (ns >= TARGET_NS / 4 || iters >= MAX_ITER) {
-        iters = Math.min(MAX_ITER, Math.max(8, Math.round((iters * TARGET_NS) / Math.max(ns, 1))));
-        break;
-      }
-      iters *= 4;
-    }
-    const t0 = process.hrtime.bigint();
-    for (let i = 0; i < iters; i++) p.wait(0);
-    return Number(process.hrtime.bigint() - t0) / iters;
-  } finally {
-    p.close();
-  }
 }
 
 function pinSelf() {
@@ -120,7 +91,7 @@ function waitBench(list) {
             fds = low.slice(0, Math.min(n, low.length));
             selectSizes[n] = fds.length;
           }
-          (raw[`${b.label}@${n}`] ||= []).push(measureWait(b, fds, activeR));
+          (raw[`${b.label}@${n}`] ||= []).push(measureWait(b.addon.Poller, b.backend, b.label, fds, activeR));
         }
       }
       process.stderr.write(`wait(): round ${round}/${rounds}\n`);

@@ -18,49 +18,20 @@ const { summarize } = require("../lib/stats");
 const { fmt, formatMarkdownTable, formatTable } = require("../lib/table");
 const { machineInfo } = require("../lib/machine");
 const { appendResults } = require("../lib/results");
+const { measureWait } = require("../lib/pollwait");
 
 const root = path.resolve(__dirname, "../..");
 const compiled = path.join(root, "dist/lib/native.js");
 // The compiled library when built (npx tsc), else the addon the same way it loads it.
 const native = fs.existsSync(compiled) ? require(compiled).native : require("node-gyp-build")(root);
-const READABLE = 1;
 
 const args = process.argv.slice(2);
 const rounds = Number(args[args.indexOf("--rounds") + 1]) || (args.includes("--rounds") ? NaN : 5);
 if (!Number.isInteger(rounds) || rounds < 1) throw new RangeError("--rounds must be a positive integer");
 const SIZES = [10, 100, 1000, 10000, 50000];
-const TARGET_NS = 40e6; // each measurement runs ~40 ms
-const MAX_ITER = 2e6;
 
 function openFdCount() {
   return fs.readdirSync("/proc/self/fd").length - 1;
-}
-
-/** Nanoseconds per wait(0) with `idle` idle fds plus the active one registered. */
-function measureWait(backend, idleFds, active) {
-  const events = new Uint32Array(64 * 3);
-  const p = new native.Poller(backend, events);
-  try {
-    for (let i = 0; i < idleFds.length; i++) p.add(idleFds[i], i + 1, 1, READABLE);
-    p.add(active, 0, 1, READABLE);
-    // Calibrate: enough iterations for ~40 ms, bounded.
-    let iters = 8;
-    for (;;) {
-      const t0 = process.hrtime.bigint();
-      for (let i = 0; i < iters; i++) if (p.wait(0) !== 1) throw new Error(`${backend}: expected one event`);
-      const ns = Number(process.hrtime.bigint() - t0);
-      if (ns >= TARGET_NS / 4 || iters >= MAX_ITER) {
-        iters = Math.min(MAX_ITER, Math.max(8, Math.round((iters * TARGET_NS) / Math.max(ns, 1))));
-        break;
-      }
-      iters *= 4;
-    }
-    const t0 = process.hrtime.bigint();
-    for (let i = 0; i < iters; i++) p.wait(0);
-    return Number(process.hrtime.bigint() - t0) / iters;
-  } finally {
-    p.close();
-  }
 }
 
 function jsNoop() {}
@@ -97,7 +68,7 @@ function main() {
         // select: sizes up to its cap; the first size past it is measured at the cap.
         if (backend === "select" && (activeR >= fdsetMax || sizes.find((m) => m >= selectCap) < n)) continue;
         const fds = backend === "select" ? lowIdle.slice(0, Math.min(n, selectCap)) : idle.slice(0, n);
-        (raw[`${backend}@${n}`] ||= []).push(measureWait(backend, fds, activeR));
+        (raw[`${backend}@${n}`] ||= []).push(measureWait(native.Poller, backend, backend, fds, activeR));
       }
     }
     calls.noop.push(measureCalls(native.noop, 2e7));
