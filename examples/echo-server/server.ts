@@ -26,9 +26,15 @@ async function main(): Promise<void> {
   const iface = process.argv[3] ?? "127.0.0.1";
   const reactor = new Reactor({ installSignalHandlers: true });
   reactor.callWhenRunning(() => {
-    const p = reactor.listenTCP(port, Factory.forProtocol(Echo), { interface: iface });
-    const host = p.getHost();
-    process.stdout.write(`echo server on ${host.type === "UNIX" ? host.name : `${host.host}:${host.port}`} (${reactor.backend}, ${reactor.mode})\n`);
+    try {
+      const p = reactor.listenTCP(port, Factory.forProtocol(Echo), { interface: iface });
+      const host = p.getHost();
+      process.stdout.write(`echo server on ${host.type === "UNIX" ? host.name : `${host.host}:${host.port}`} (${reactor.backend}, ${reactor.mode})\n`);
+    } catch (e) {
+      process.stderr.write(`${e instanceof Error ? e.message : String(e)}\n`);
+      process.exitCode = 1;
+      reactor.stop();
+    }
   });
   await reactor.run();
 }
