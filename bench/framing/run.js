@@ -8,10 +8,11 @@
  *
  *   npx tsc -p tsconfig.json && node bench/framing/run.js [--rounds 5] [--size 64] [--seconds 1] [--append]
  */
-const fs = require("node:fs");
 const os = require("node:os");
 const path = require("node:path");
 const { execFileSync } = require("node:child_process");
+const { median } = require("../lib/stats");
+const { appendResults } = require("../lib/results");
 
 const ROOT = path.resolve(__dirname, "../..");
 function option(name, fallback) {
@@ -27,12 +28,6 @@ const PEERS = {
   fdreactor: [process.execPath, path.join(__dirname, "fdreactor.js")],
   twisted: ["/usr/bin/python3", path.join(__dirname, "twisted_framing.py")],
 };
-
-function median(xs) {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
 
 const results = Object.fromEntries(Object.keys(PEERS).map((p) => [p, { lines: [], int32: [] }]));
 for (let round = 0; round < ROUNDS; round++) {
@@ -65,23 +60,13 @@ process.stdout.write(`${table}\n\n${raw.join("\n")}\n`);
 
 if (APPEND) {
   const twistedVersion = execFileSync("/usr/bin/python3", ["-c", "import twisted; print(twisted.__version__)"], { encoding: "utf8" }).trim();
-  const text = [
-    "",
-    "## Framing (bench/framing)",
-    "",
-    `### LineReceiver and Int32StringReceiver vs Twisted's, no I/O (${new Date().toISOString().slice(0, 10)})`,
-    "",
-    `- Command: \`npx tsc -p tsconfig.json && node bench/framing/run.js ${process.argv.slice(2).join(" ")}\``,
-    `- Date: ${new Date().toISOString()}`,
-    `- Machine: nproc ${os.cpus().length} · Linux ${os.release()} · node ${process.version} · Twisted ${twistedVersion} (Debian python3-twisted, /usr/bin/python3)`,
-    `- Settings: ${ROUNDS} rounds, peers interleaved, each measurement a fresh process pinned to CPU 0 (taskset -c 0), ${SECONDS} s after a warm-up (fdreactor: one unmeasured pass for the JIT), 64 KiB chunks of ${SIZE}-byte frames, callbacks only count. A spread over 15% is marked noisy; the 2 cores are shared with other engineers' work.`,
-    "",
+  appendResults(path.join(ROOT, "bench/RESULTS.md"), "## Framing (bench/framing)", {
+    title: `LineReceiver and Int32StringReceiver vs Twisted's, no I/O (${new Date().toISOString().slice(0, 10)})`,
+    command: `npx tsc -p tsconfig.json && node bench/framing/run.js ${process.argv.slice(2).join(" ")}`,
+    date: new Date().toISOString(),
+    machine: `nproc ${os.cpus().length} · Linux ${os.release()} · node ${process.version} · Twisted ${twistedVersion} (Debian python3-twisted, /usr/bin/python3)`,
+    settings: `${ROUNDS} rounds, peers interleaved, each measurement a fresh process pinned to CPU 0 (taskset -c 0), ${SECONDS} s after a warm-up (fdreactor: one unmeasured pass for the JIT), 64 KiB chunks of ${SIZE}-byte frames, callbacks only count. A spread over 15% is marked noisy; the 2 cores are shared with other engineers' work.`,
     table,
-    "",
-    "Raw per-round figures:",
-    "",
-    raw.join("\n"),
-    "",
-  ].join("\n");
-  fs.appendFileSync(path.join(ROOT, "bench/RESULTS.md"), text);
+    rawTable: raw.join("\n"),
+  });
 }

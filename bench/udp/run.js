@@ -13,6 +13,8 @@ const fs = require("node:fs");
 const os = require("node:os");
 const path = require("node:path");
 const { spawn, execFileSync } = require("node:child_process");
+const { median } = require("../lib/stats");
+const { appendResults } = require("../lib/results");
 
 const ROOT = path.resolve(__dirname, "../..");
 const SERVERS = ["fdreactor", "fdreactor-exclusive", "node"];
@@ -76,12 +78,6 @@ function runClient(port, count) {
   return JSON.parse(out.trim().split("\n").pop());
 }
 
-function median(xs) {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
-
 async function main() {
   const per = Object.fromEntries(SERVERS.map((s) => [s, { cpuUs: [], rate: [], lost: [] }]));
   for (let round = 0; round < ROUNDS; round++) {
@@ -123,25 +119,15 @@ async function main() {
   process.stdout.write(`${table}\n\n${raw.join("\n")}\n`);
   if (APPEND) {
     const cmd = `node bench/udp/run.js ${process.argv.slice(2).join(" ")}`.trim();
-    const text = [
-      "",
-      "## UDP echo (bench/udp)",
-      "",
-      `### fdreactor UDP port vs Node dgram, ${SIZE}-byte datagrams, window ${WINDOW} (${new Date().toISOString().slice(0, 10)})`,
-      "",
-      `- Command: \`npx tsc -p tsconfig.json && ${cmd}\``,
-      `- Date: ${new Date().toISOString()}`,
-      `- Machine: nproc ${os.cpus().length} · Linux ${os.release()} · node ${process.version}`,
-      `- Settings: ${ROUNDS} rounds, servers interleaved per round, ${COUNT} echoes measured after a ${Math.max(1000, COUNT / 10)}-echo warm-up; server pinned to CPU 0 (taskset -c 0), Node dgram client to CPU 1; server CPU = utime+stime from /proc/PID/stat (${CLK_TCK} ticks/s) over the measured run. A spread over 15% is marked noisy. The 2 cores are shared with other engineers' work.`,
-      "",
+    appendResults(path.join(ROOT, "bench/RESULTS.md"), "## UDP echo (bench/udp)", {
+      title: `fdreactor UDP port vs Node dgram, ${SIZE}-byte datagrams, window ${WINDOW} (${new Date().toISOString().slice(0, 10)})`,
+      command: `npx tsc -p tsconfig.json && ${cmd}`,
+      date: new Date().toISOString(),
+      machine: `nproc ${os.cpus().length} · Linux ${os.release()} · node ${process.version}`,
+      settings: `${ROUNDS} rounds, servers interleaved per round, ${COUNT} echoes measured after a ${Math.max(1000, COUNT / 10)}-echo warm-up; server pinned to CPU 0 (taskset -c 0), Node dgram client to CPU 1; server CPU = utime+stime from /proc/PID/stat (${CLK_TCK} ticks/s) over the measured run. A spread over 15% is marked noisy. The 2 cores are shared with other engineers' work.`,
       table,
-      "",
-      "Raw per-round figures:",
-      "",
-      raw.join("\n"),
-      "",
-    ].join("\n");
-    fs.appendFileSync(path.join(ROOT, "bench/RESULTS.md"), text);
+      rawTable: raw.join("\n"),
+    });
   }
 }
 
