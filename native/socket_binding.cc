@@ -39,6 +39,15 @@ constexpr int kNoSignal = 0;  // SO_NOSIGPIPE is set on every socket instead
 
 bool IsAgain(int err) { return err == EAGAIN || err == EWOULDBLOCK; }
 
+// Runs `call` (a syscall) again while it fails with EINTR; returns its last result.
+template <typename Call>
+auto RetryOnEintr(Call call) -> decltype(call()) {
+  decltype(call()) r;
+  do r = call();
+  while (r < 0 && errno == EINTR);
+  return r;
+}
+
 // Where the kernel lacks SOCK_NONBLOCK/SOCK_CLOEXEC (macOS), set the flags right after
 // creation, and SO_NOSIGPIPE because send() there has no MSG_NOSIGNAL.
 bool ConfigureFd(int fd, bool isSocket) {
@@ -145,14 +154,18 @@ Napi::Value Bind(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// (fd, path) arguments of the Unix variants: the fd and the parsed sockaddr_un; false after throwing.
+bool ArgFdAndUnixAddr(const Napi::CallbackInfo& info, int* fd, sockaddr_storage* ss, socklen_t* len) {
+  std::string path;
+  return ArgFd(info, 0, "fd", fd) && ArgString(info, 1, "path", &path) &&
+         ParseUnix(info.Env(), path, "path", ss, len);
+}
+
 Napi::Value BindUnix(const Napi::CallbackInfo& info) {
   int fd;
-  std::string path;
   sockaddr_storage ss;
   socklen_t len;
-  if (!ArgFd(info, 0, "fd", &fd) || !ArgString(info, 1, "path", &path) ||
-      !ParseUnix(info.Env(), path, "path", &ss, &len))
-    return Napi::Value();
+  if (!ArgFdAndUnixAddr(info, &fd, &ss, &len)) return Napi::Value();
   if (bind(fd, reinterpret_cast<sockaddr*>(&ss), len) < 0) ThrowErrno(info.Env(), errno, "bind");
   return info.Env().Undefined();
 }
@@ -169,11 +182,10 @@ Napi::Value Listen(const Napi::CallbackInfo& info) {
 int AcceptOne(int fd, sockaddr_storage* ss, socklen_t* len) {
   int c;
 #if defined(__linux__) || defined(__FreeBSD__) || defined(__NetBSD__) || defined(__OpenBSD__)
-  do c = accept4(fd, reinterpret_cast<sockaddr*>(ss), len, SOCK_NONBLOCK | SOCK_CLOEXEC);
-  while (c < 0 && errno == EINTR);
+  c = RetryOnEintr(
+      [&] { return accept4(fd, reinterpret_cast<sockaddr*>(ss), len, SOCK_NONBLOCK | SOCK_CLOEXEC); });
 #else
-  do c = accept(fd, reinterpret_cast<sockaddr*>(ss), len);
-  while (c < 0 && errno == EINTR);
+  c = RetryOnEintr([&] { return accept(fd, reinterpret_cast<sockaddr*>(ss), len); });
   if (c >= 0 && !ConfigureFd(c, true)) {
     int err = errno;
     close(c);
@@ -244,12 +256,9 @@ Napi::Value Connect(const Napi::CallbackInfo& info) {
 
 Napi::Value ConnectUnix(const Napi::CallbackInfo& info) {
   int fd;
-  std::string path;
   sockaddr_storage ss;
   socklen_t len;
-  if (!ArgFd(info, 0, "fd", &fd) || !ArgString(info, 1, "path", &path) ||
-      !ParseUnix(info.Env(), path, "path", &ss, &len))
-    return Napi::Value();
+  if (!ArgFdAndUnixAddr(info, &fd, &ss, &len)) return Napi::Value();
   return ConnectTo(info.Env(), fd, ss, len);
 }
 
@@ -279,9 +288,7 @@ Napi::Value Read(const Napi::CallbackInfo& info) {
   size_t len;
   // A zero-length read would return 0, indistinguishable from EOF: refuse it.
   if (!ArgFd(info, 0, "fd", &fd) || !ArgWindow(info, 1, "buf", 1, &data, &len)) return Napi::Value();
-  ssize_t n;
-  do n = read(fd, data, len);
-  while (n < 0 && errno == EINTR);
+  ssize_t n = RetryOnEintr([&] { return read(fd, data, len); });
   return IoResult(info.Env(), n, "read");
 }
 
@@ -306,9 +313,7 @@ Napi::Value Readv(const Napi::CallbackInfo& info) {
     ThrowRange(info.Env(), "bufs", "must have room for at least one byte (0 means EOF)");
     return Napi::Value();
   }
-  ssize_t r;
-  do r = readv(fd, iov, n);
-  while (r < 0 && errno == EINTR);
+  ssize_t r = RetryOnEintr([&] { return readv(fd, iov, n); });
   return IoResult(info.Env(), r, "readv");
 }
 
@@ -321,9 +326,8 @@ Napi::Value Recvfrom(const Napi::CallbackInfo& info) {
   sockaddr_storage ss;
   socklen_t slen = sizeof ss;
   memset(&ss, 0, sizeof ss);
-  ssize_t n;
-  do n = recvfrom(fd, data, len, 0, reinterpret_cast<sockaddr*>(&ss), &slen);
-  while (n < 0 && errno == EINTR);
+  ssize_t n = RetryOnEintr(
+      [&] { return recvfrom(fd, data, len, 0, reinterpret_cast<sockaddr*>(&ss), &slen); });
   if (n < 0) {
     if (IsAgain(errno)) return env.Null();
     ThrowErrno(env, errno, "recvfrom");
@@ -376,16 +380,15 @@ Napi::Value Sendto(const Napi::CallbackInfo& info) {
   if (!ArgPort(info, 5, &port)) return Napi::Value();
   ssize_t n;
   if (connected) {
-    do n = send(fd, data, len, kNoSignal);
-    while (n < 0 && errno == EINTR);
+    n = RetryOnEintr([&] { return send(fd, data, len, kNoSignal); });
   } else {
     std::string host = info[4].As<Napi::String>().Utf8Value();
     sockaddr_storage ss;
     socklen_t slen;
     // The literal's own family: the kernel maps an IPv4 destination on a dual-stack socket.
     if (!ParseInet(env, host, port, AF_UNSPEC, "host", &ss, &slen)) return Napi::Value();
-    do n = sendto(fd, data, len, kNoSignal, reinterpret_cast<sockaddr*>(&ss), slen);
-    while (n < 0 && errno == EINTR);
+    n = RetryOnEintr(
+        [&] { return sendto(fd, data, len, kNoSignal, reinterpret_cast<sockaddr*>(&ss), slen); });
   }
   return IoResult(env, n, "sendto");
 }
@@ -655,12 +658,10 @@ Napi::Value Wake(const Napi::CallbackInfo& info) {
   ssize_t n;
 #ifdef __linux__
   uint64_t one = 1;
-  do n = write(fd, &one, sizeof one);
-  while (n < 0 && errno == EINTR);
+  n = RetryOnEintr([&] { return write(fd, &one, sizeof one); });
 #else
   char one = 1;
-  do n = write(fd, &one, 1);
-  while (n < 0 && errno == EINTR);
+  n = RetryOnEintr([&] { return write(fd, &one, 1); });
 #endif
   // A full counter or pipe means a wake-up is pending already: that is success.
   if (n < 0 && !IsAgain(errno)) ThrowErrno(info.Env(), errno, "write");
@@ -673,8 +674,7 @@ Napi::Value DrainWaker(const Napi::CallbackInfo& info) {
   ssize_t n;
 #ifdef __linux__
   uint64_t count = 0;
-  do n = read(fd, &count, sizeof count);
-  while (n < 0 && errno == EINTR);
+  n = RetryOnEintr([&] { return read(fd, &count, sizeof count); });
   if (n < 0 && !IsAgain(errno)) {
     ThrowErrno(info.Env(), errno, "read");
     return Napi::Value();
@@ -685,8 +685,7 @@ Napi::Value DrainWaker(const Napi::CallbackInfo& info) {
   char buf[256];
   // Bounded: other threads may keep waking while we drain; the rest waits for next time.
   for (int k = 0; k < 1024; k++) {
-    do n = read(fd, buf, sizeof buf);
-    while (n < 0 && errno == EINTR);
+    n = RetryOnEintr([&] { return read(fd, buf, sizeof buf); });
     if (n < 0) {
       if (IsAgain(errno)) break;
       ThrowErrno(info.Env(), errno, "read");
