@@ -3,10 +3,8 @@
  * bounded helpers to fill, drain and wait. Every fd made here is tracked and closed by
  * {@link Fds.closeAll}.
  */
-import { AGAIN, EVENT_STRIDE, native, type Poller } from "../../lib/native";
-
-/** An [slot, generation, bits] event as read back from a poller's array. */
-export type Ev = [number, number, number];
+import { EVENT_STRIDE, native, type Poller } from "../../lib/native";
+import { sortedEvents, type Ev } from "../support/pollers";
 
 /** Tracks the fds a test opens so that each test closes them all. */
 export class Fds {
@@ -86,52 +84,18 @@ export function acceptOne(listener: number): number {
   throw new Error("no connection to accept within 5 s");
 }
 
-/** Writes all of `text` to `fd` (throws on a short write). */
-export function send(fd: number, text: string): void {
-  const b = Buffer.from(text, "latin1");
-  const n = native.write(fd, b, 0, b.length);
-  if (n !== b.length) throw new Error(`short write: ${n} of ${b.length}`);
-}
+// The fd and event helpers are shared with test/native (test/support/pollers.ts).
+export { send, fill, drain } from "../support/pollers";
+export type { Ev } from "../support/pollers";
 
-/** Writes until `fd` would block; returns the bytes written (bounded at 64 MiB). */
-export function fill(fd: number): number {
-  const chunk = Buffer.alloc(65536, 0x61);
-  let total = 0;
-  for (let i = 0; i < 1024; i++) {
-    const n = native.write(fd, chunk, 0, chunk.length);
-    if (n === AGAIN) return total;
-    total += n;
-  }
-  throw new Error("fill: 64 MiB written without the fd blocking");
-}
-
-/** Reads what `fd` holds now (until AGAIN or EOF, bounded at 64 MiB). */
-export function drain(fd: number): string {
-  const buf = Buffer.alloc(65536);
-  let out = "";
-  for (let i = 0; i < 1024; i++) {
-    const n = native.read(fd, buf, 0, buf.length);
-    if (n <= 0) break;
-    out += buf.toString("latin1", 0, n);
-  }
-  return out;
-}
-
-/** The events of the last wait, sorted by slot then generation. */
-export function eventsOf(events: Uint32Array, count: number): Ev[] {
-  const out: Ev[] = [];
-  for (let i = 0; i < count; i++) {
-    const at = i * EVENT_STRIDE;
-    out.push([events[at], events[at + 1], events[at + 2]]);
-  }
-  return out.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
-}
+/** The events of the last wait, sorted by slot then generation (this suite's order). */
+export const eventsOf = sortedEvents;
 
 /** Waits until `poller` reports something (at most `rounds` waits of 100 ms); returns the events. */
 export function waitFor(poller: Poller, events: Uint32Array, rounds = 50): Ev[] {
   for (let i = 0; i < rounds; i++) {
     const n = poller.wait(100);
-    if (n > 0) return eventsOf(events, n);
+    if (n > 0) return sortedEvents(events, n);
   }
   return [];
 }
