@@ -16,7 +16,7 @@ const { ROOT } = require("../lib/build");
 /** How each peer of the registry scales past one process. */
 const SCALING = {
   "c-reference": { scaling: "reuseport" },
-  nginx: { scaling: "workers", withProcs: nginxWithProcs },
+  nginx: { scaling: "workers", withProcs: nginxWithProcs, label: "nginx (workers: see procs)" },
 };
 
 /** Peers of the registry each scenario runs by default (the rest only with --peers). */
