@@ -120,9 +120,13 @@ export abstract class FileDescriptor implements IBatchReadDescriptor, IWriteDesc
 
   // -- writing ---------------------------------------------------------------------------
 
-  /** Queues bytes (a string is sent as UTF-8); ignored once the connection or its write side is closed. */
+  /**
+   * Queues bytes (a string is sent as UTF-8). Ignored once the connection or its write
+   * side is closed; after loseConnection/loseWriteConnection (as in Twisted) the bytes
+   * still go out before the close.
+   */
   write(data: Uint8Array | string): void {
-    if (!this.connected || this.writeDisconnected || this.writeDisconnecting) return;
+    if (!this.connected || this.writeDisconnected) return;
     let buf: Uint8Array;
     if (typeof data === "string") buf = Buffer.from(data, "utf8");
     else if (data instanceof Uint8Array || types.isUint8Array(data)) buf = data; // the second: another realm's bytes
