@@ -242,9 +242,10 @@ export class Client extends Connection {
       protocol = null;
     }
     if (protocol === null) {
-      // Refused by the factory: close; the connector hears clientConnectionLost.
+      // Refused by the factory: close cleanly (as Twisted does); the factory hears
+      // clientConnectionLost(ConnectionDone).
       this.connected = true;
-      this.abortConnection();
+      this.loseConnection();
       return;
     }
     this.attach(protocol);

@@ -361,6 +361,20 @@ describe.each(MODES)("TCP (%s mode)", (mode) => {
     expect((f.built[0] as Recorder).events).toEqual(["made", "lost:ConnectionDone"]);
   });
 
+  test("a client factory returning null from buildProtocol gets its connection closed cleanly", async () => {
+    const events = await runReactor<string[]>(mode, (reactor, finish) => {
+      const port = listenTCP(reactor, 0, new KeepingFactory(), { interface: "127.0.0.1" });
+      const cf = new RecordingClientFactory();
+      cf.buildProtocol = () => null as unknown as Recorder;
+      cf.onLost = () => {
+        port.stopListening();
+        finish(cf.events);
+      };
+      connectTCP(reactor, "127.0.0.1", portOf(port.getHost()), cf);
+    });
+    expect(events).toEqual(["started", "lost:ConnectionDone"]);
+  });
+
   test("a protocol whose dataReceived throws loses its own connection (logged); another connection goes on", async () => {
     const records: [LogLevel, string][] = [];
     const restore = setLogObservers([(level, message) => records.push([level, message])]);
