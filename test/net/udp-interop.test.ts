@@ -3,17 +3,15 @@
  * fixtures/twisted_udp.py): an fdreactor port talks to a Twisted echo server, and a
  * connected Twisted client talks to an fdreactor echo server; bytes and addresses checked.
  */
-import { spawn } from "node:child_process";
-import * as fs from "node:fs";
 import * as path from "node:path";
 import type { Address } from "../../lib/net/interfaces";
 import { listenUDP, type UDPPort } from "../../lib/net/udp";
 import { expectNoFdLeaks } from "../support/fds";
+import { pythonAvailable, runTwistedPeer, type PeerExit } from "../support/twisted";
 import { DatagramRecorder, runUDP } from "./udp-support";
 
 expectNoFdLeaks();
 
-const PYTHON = "/usr/bin/python3";
 const PEER = path.join(__dirname, "fixtures", "twisted_udp.py");
 const DATAGRAMS = [Buffer.from("a"), Buffer.from("bb"), Buffer.from(Array.from({ length: 1000 }, (_, i) => i % 251))];
 
@@ -22,31 +20,14 @@ function portOf(a: Address): number {
   return a.port;
 }
 
-/** Runs the Twisted peer; calls onLine per stdout line; resolves with all lines and stderr at exit. */
-function runPeer(args: string[], onLine: (line: string) => void = () => undefined): Promise<{ code: number | null; lines: string[]; stderr: string }> {
-  const child = spawn(PYTHON, [PEER, ...args], { stdio: ["ignore", "pipe", "pipe"] });
-  const lines: string[] = [];
-  let out = "";
-  let stderr = "";
-  child.stdout.setEncoding("utf8");
-  child.stdout.on("data", (chunk: string) => {
-    out += chunk;
-    let nl: number;
-    while ((nl = out.indexOf("\n")) >= 0) {
-      const line = out.slice(0, nl);
-      out = out.slice(nl + 1);
-      lines.push(line);
-      onLine(line);
-    }
-  });
-  child.stderr.setEncoding("utf8");
-  child.stderr.on("data", (c: string) => (stderr += c));
-  return new Promise((resolve) => child.on("close", (code) => resolve({ code, lines, stderr })));
+/** Runs this suite's Twisted peer (PEER) with `args`; see runTwistedPeer. */
+function runPeer(args: string[], onLine?: (line: string) => void): Promise<PeerExit> {
+  return runTwistedPeer(PEER, args, onLine);
 }
 
-(fs.existsSync(PYTHON) ? describe : describe.skip)("UDP against Twisted", () => {
+(pythonAvailable ? describe : describe.skip)("UDP against Twisted", () => {
   test("a Twisted echo server returns an fdreactor port's datagrams from its own address", async () => {
-    let peer: Promise<{ code: number | null; lines: string[]; stderr: string }> | null = null;
+    let peer: Promise<PeerExit> | null = null;
     const out = await runUDP<{ got: { data: Buffer; addr: Address }[]; twistedPort: number; myPort: number }>((reactor, finish, fail) => {
       const p = new DatagramRecorder();
       const port: UDPPort = listenUDP(reactor, 0, p, { interface: "127.0.0.1" });
@@ -67,7 +48,7 @@ function runPeer(args: string[], onLine: (line: string) => void = () => undefine
         }, fail);
       };
     }, {}, 25);
-    const result = await (peer as unknown as Promise<{ code: number | null; lines: string[]; stderr: string }>);
+    const result = await (peer as unknown as Promise<PeerExit>);
     expect(result.stderr).toBe("");
     expect(result.code).toBe(0);
     expect(out.got.map((g) => g.data)).toEqual(DATAGRAMS);

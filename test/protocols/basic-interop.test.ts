@@ -5,8 +5,6 @@
  * echoes a Twisted client's, frames of 0 B up to each prefix's limit (300 kB for 32 bits),
  * checked byte for byte on both sides.
  */
-import { spawn } from "node:child_process";
-import * as fs from "node:fs";
 import * as path from "node:path";
 import { connectTCP, listenTCP, type TCPPort } from "../../lib/net";
 import type { Address } from "../../lib/net/interfaces";
@@ -14,12 +12,12 @@ import { Int16StringReceiver, Int32StringReceiver, Int8StringReceiver, LineRecei
 import { ClientFactory, Protocol, ServerFactory } from "../../lib/protocols/protocol";
 import { Reactor } from "../../lib/reactor";
 import { expectNoFdLeaks } from "../support/fds";
+import { pythonAvailable, runTwistedPeer, type PeerExit } from "../support/twisted";
 
 expectNoFdLeaks();
 
-const PYTHON = "/usr/bin/python3";
 const PEER = path.join(__dirname, "fixtures", "twisted_framers.py");
-const available = fs.existsSync(PYTHON);
+const available = pythonAvailable;
 
 type Kind = "int32" | "int16" | "int8" | "netstring" | "line";
 const LIMITS: Record<Kind, number> = { int32: 300000, int16: 65535, int8: 255, netstring: 300000, line: 1000 };
@@ -74,26 +72,9 @@ function framer(kind: Kind, onFrame: (p: Protocol & { send(d: Buffer): void }, f
   })();
 }
 
-/** Runs the Twisted peer with `args`; resolves with its stdout lines once it exits. */
-function runPeer(args: string[], onLine: (line: string) => void = () => undefined): Promise<{ code: number | null; lines: string[]; stderr: string }> {
-  const child = spawn(PYTHON, [PEER, ...args], { stdio: ["ignore", "pipe", "pipe"] });
-  const lines: string[] = [];
-  let out = "";
-  let stderr = "";
-  child.stdout.setEncoding("utf8");
-  child.stdout.on("data", (chunk: string) => {
-    out += chunk;
-    let nl: number;
-    while ((nl = out.indexOf("\n")) >= 0) {
-      const line = out.slice(0, nl);
-      out = out.slice(nl + 1);
-      lines.push(line);
-      onLine(line);
-    }
-  });
-  child.stderr.setEncoding("utf8");
-  child.stderr.on("data", (c: string) => (stderr += c));
-  return new Promise((resolve) => child.on("close", (code) => resolve({ code, lines, stderr })));
+/** Runs this suite's Twisted peer (PEER) with `args`; see runTwistedPeer. */
+function runPeer(args: string[], onLine?: (line: string) => void): Promise<PeerExit> {
+  return runTwistedPeer(PEER, args, onLine);
 }
 
 const KINDS: Kind[] = ["int32", "int16", "int8", "netstring", "line"];
@@ -137,7 +118,7 @@ const KINDS: Kind[] = ["int32", "int16", "int8", "netstring", "line"];
       void addr;
       return framer(kind, (p, frame) => p.send(frame));
     };
-    let peer: Promise<{ code: number | null; lines: string[]; stderr: string }> | null = null;
+    let peer: Promise<PeerExit> | null = null;
     const guard = reactor.callLater(25, () => reactor.stop());
     reactor.callWhenRunning(() => {
       port = listenTCP(reactor, 0, sf, { interface: "127.0.0.1" });
@@ -150,7 +131,7 @@ const KINDS: Kind[] = ["int32", "int16", "int8", "netstring", "line"];
     });
     await reactor.run();
     if (guard.active()) guard.cancel();
-    const result = await (peer as unknown as Promise<{ code: number | null; lines: string[]; stderr: string }>);
+    const result = await (peer as unknown as Promise<PeerExit>);
     expect(result.stderr).toBe("");
     expect(result.code).toBe(0);
     expect(result.lines).toEqual([`OK ${frames(kind).length}`]);

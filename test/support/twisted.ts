@@ -1,0 +1,41 @@
+/**
+ * Twisted peers for interop tests: a fixture script run under Debian's python3-twisted
+ * (/usr/bin/python3), its stdout read line by line as it comes.
+ */
+import { spawn } from "node:child_process";
+import * as fs from "node:fs";
+
+/** The interpreter that has Debian's python3-twisted. */
+export const PYTHON = "/usr/bin/python3";
+
+/** Whether that interpreter is installed (interop suites are skipped without it). */
+export const pythonAvailable = fs.existsSync(PYTHON);
+
+/** How a Twisted peer ended: its exit code, every stdout line and all of stderr. */
+export interface PeerExit {
+  code: number | null;
+  lines: string[];
+  stderr: string;
+}
+
+/** Runs `script args...` under PYTHON; calls `onLine` per stdout line; resolves once it exits. */
+export function runTwistedPeer(script: string, args: string[], onLine: (line: string) => void = () => undefined): Promise<PeerExit> {
+  const child = spawn(PYTHON, [script, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+  const lines: string[] = [];
+  let out = "";
+  let stderr = "";
+  child.stdout.setEncoding("utf8");
+  child.stdout.on("data", (chunk: string) => {
+    out += chunk;
+    let nl: number;
+    while ((nl = out.indexOf("\n")) >= 0) {
+      const line = out.slice(0, nl);
+      out = out.slice(nl + 1);
+      lines.push(line);
+      onLine(line);
+    }
+  });
+  child.stderr.setEncoding("utf8");
+  child.stderr.on("data", (c: string) => (stderr += c));
+  return new Promise((resolve) => child.on("close", (code) => resolve({ code, lines, stderr })));
+}
