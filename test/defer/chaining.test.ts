@@ -299,6 +299,19 @@ describe("explicit chaining", () => {
   });
 });
 
+/** `n` Deferreds, each one's callback returning the next; `seen` gets what the first one ends with. */
+function chainOf(n: number): { ds: Deferred<number>[]; seen: number[] } {
+  const ds: Deferred<number>[] = [];
+  for (let i = 0; i < n; i++) ds.push(new Deferred<number>());
+  for (let i = 0; i < n - 1; i++) {
+    const next = ds[i + 1];
+    ds[i].addCallback(() => next);
+  }
+  const seen: number[] = [];
+  ds[0].addCallback((r) => seen.push(r));
+  return { ds, seen };
+}
+
 describe("long chains", () => {
   function chainDeferreds(howMany: number): number {
     const depths: number[] = [];
@@ -339,14 +352,7 @@ describe("long chains", () => {
 
   test("10,000 Deferreds each returning the next do not overflow the stack", () => {
     const n = 10000;
-    const ds: Deferred<number>[] = [];
-    for (let i = 0; i < n; i++) ds.push(new Deferred<number>());
-    for (let i = 0; i < n - 1; i++) {
-      const next = ds[i + 1];
-      ds[i].addCallback(() => next);
-    }
-    const seen: number[] = [];
-    ds[0].addCallback((r) => seen.push(r));
+    const { ds, seen } = chainOf(n);
     for (let i = 0; i < n - 1; i++) ds[i].callback(i);
     expect(seen).toEqual([]);
     ds[n - 1].callback(42);
@@ -362,14 +368,7 @@ describe("long chains", () => {
 
   test("10,000 chained Deferreds fired innermost first collapse at once into the outermost", () => {
     const n = 10000;
-    const ds: Deferred<number>[] = [];
-    for (let i = 0; i < n; i++) ds.push(new Deferred<number>());
-    for (let i = 0; i < n - 1; i++) {
-      const next = ds[i + 1];
-      ds[i].addCallback(() => next);
-    }
-    const seen: number[] = [];
-    ds[0].addCallback((r) => seen.push(r));
+    const { ds, seen } = chainOf(n);
     ds[n - 1].callback(7);
     for (let i = n - 2; i >= 0; i--) ds[i].callback(0);
     expect(seen).toEqual([7]);
