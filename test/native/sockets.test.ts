@@ -7,6 +7,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { AGAIN, native, SockAddr } from "../../lib/native";
 import { expectNoFdLeaks } from "../support/fds";
+import { hasIPv6Loopback } from "../support/loopback";
 
 expectNoFdLeaks();
 
@@ -117,19 +118,6 @@ function pattern(n: number, seed = 0): Buffer {
   const b = Buffer.alloc(n);
   for (let i = 0; i < n; i++) b[i] = (i * 31 + seed) & 0xff;
   return b;
-}
-
-function hasIPv6Loopback(): boolean {
-  let fd = -1;
-  try {
-    fd = native.socket("IPv6", "tcp");
-    native.bind(fd, "::1", 0);
-    return true;
-  } catch {
-    return false;
-  } finally {
-    if (fd >= 0) native.close(fd);
-  }
 }
 
 describe("socket creation", () => {

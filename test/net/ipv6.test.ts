@@ -5,26 +5,12 @@
 import { CannotListenError } from "../../lib/error";
 import { listenTCP, connectTCP } from "../../lib/net";
 import type { Address } from "../../lib/net/interfaces";
-import { native } from "../../lib/native";
 import { ServerFactory } from "../../lib/protocols";
 import { expectNoFdLeaks } from "../support/fds";
+import { hasIPv6Loopback } from "../support/loopback";
 import { MODES, portOf, Recorder, RecordingClientFactory, runReactor } from "./helpers";
 
 expectNoFdLeaks();
-
-/** Can this machine bind ::1? */
-function hasIPv6Loopback(): boolean {
-  let fd = -1;
-  try {
-    fd = native.socket("IPv6", "tcp");
-    native.bind(fd, "::1", 0);
-    return true;
-  } catch {
-    return false;
-  } finally {
-    if (fd >= 0) native.close(fd);
-  }
-}
 
 const HAVE_V6 = hasIPv6Loopback();
 if (!HAVE_V6) console.log("NOTE: ::1 is not available on this machine: the IPv6 exchange tests are skipped, only the failure to listen is checked");

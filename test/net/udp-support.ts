@@ -87,16 +87,5 @@ export function closedUDPPort(): number {
   }
 }
 
-/** True when this machine has ::1 (an IPv6 loopback socket can be bound). */
-export function hasIPv6Loopback(): boolean {
-  let fd = -1;
-  try {
-    fd = native.socket("IPv6", "udp");
-    native.bind(fd, "::1", 0);
-    return true;
-  } catch {
-    return false;
-  } finally {
-    if (fd >= 0) native.close(fd);
-  }
-}
+/** Shared with the TCP and native tests (test/support/loopback.ts). */
+export { hasIPv6Loopback } from "../support/loopback";
