@@ -4,18 +4,9 @@
  */
 import { EVENT_STRIDE, HANGUP, ERROR, READABLE, native, type Poller } from "../../lib/native";
 import { expectNoFdLeaks } from "../support/fds";
+import { thrownBy } from "../support/thrown";
 
 expectNoFdLeaks();
-
-// The addon's errors come from another realm than jest's sandbox: match them by name.
-function thrownBy(fn: () => unknown): { name: string; message: string; code?: string } {
-  try {
-    fn();
-  } catch (e) {
-    return e as { name: string; message: string; code?: string };
-  }
-  throw new Error("expected a throw");
-}
 
 const PollerCtor = native.Poller as unknown as new (...args: unknown[]) => Poller;
 

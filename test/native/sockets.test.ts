@@ -7,6 +7,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { AGAIN, native, SockAddr } from "../../lib/native";
 import { expectNoFdLeaks } from "../support/fds";
+import { thrownBy } from "../support/thrown";
 import { hasIPv6Loopback } from "../support/loopback";
 
 expectNoFdLeaks();
@@ -101,19 +102,6 @@ async function tcpPair(): Promise<[number, number, number]> {
   return [c, acc.fd, l.fd];
 }
 
-/**
- * What `fn` throws. Errors made by the addon come from Node's main realm, not jest's test
- * realm, so tests check `name` rather than `instanceof`.
- */
-function thrown(fn: () => unknown): { name: string; message: string; code?: string; errno?: number; syscall?: string } {
-  try {
-    fn();
-  } catch (e) {
-    return e as { name: string; message: string };
-  }
-  throw new Error("expected a throw");
-}
-
 function pattern(n: number, seed = 0): Buffer {
   const b = Buffer.alloc(n);
   for (let i = 0; i < n; i++) b[i] = (i * 31 + seed) & 0xff;
@@ -192,7 +180,7 @@ describe("TCP connect", () => {
 
   test("a host that is not an address literal is a TypeError naming host", () => {
     const c = track(native.socket("IPv4", "tcp"));
-    const e = thrown(() => native.connect(c, "localhost", 80));
+    const e = thrownBy(() => native.connect(c, "localhost", 80));
     expect(e.name).toBe("TypeError");
     expect(e.message).toMatch(/"host"/);
     closeAll(c);
@@ -342,7 +330,7 @@ describe("reading and writing", () => {
     const [r, w] = native.pipe();
     native.close(r);
     native.close(w);
-    const e = thrown(() => native.read(r, Buffer.alloc(1), 0, 1));
+    const e = thrownBy(() => native.read(r, Buffer.alloc(1), 0, 1));
     expect(e.name).toBe("Error");
     expect(e).toMatchObject({ code: "EBADF", errno: native.errno.EBADF, syscall: "read" });
     expect(e.message).toMatch(/^read EBADF/);
@@ -468,13 +456,13 @@ describe("Unix sockets", () => {
     const long = "/tmp/" + "x".repeat(200);
     for (const bad of [long, "", "/tmp/a\0b"]) {
       for (const call of [() => native.bindUnix(s, bad), () => native.connectUnix(s, bad)]) {
-        const e = thrown(call);
+        const e = thrownBy(call);
         expect(e.name).toBe("RangeError");
         expect(e.message).toMatch(/"path"/);
       }
     }
     // 107 bytes plus the terminating NUL is exactly sun_path: still allowed.
-    expect(thrown(() => native.connectUnix(s, "/tmp/" + "y".repeat(102))).code).toBe("ENOENT");
+    expect(thrownBy(() => native.connectUnix(s, "/tmp/" + "y".repeat(102))).code).toBe("ENOENT");
     closeAll(s);
   });
 

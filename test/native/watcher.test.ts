@@ -4,18 +4,10 @@
  */
 import { EVENT_STRIDE, READABLE, native, type FdWatcher } from "../../lib/native";
 import { expectNoFdLeaks } from "../support/fds";
+import { thrownBy } from "../support/thrown";
 import { drain, eventsOf, runNode, write } from "./poller_fixtures";
 
 expectNoFdLeaks();
-
-function thrownBy(fn: () => unknown): { name: string; message: string; code?: string } {
-  try {
-    fn();
-  } catch (e) {
-    return e as { name: string; message: string; code?: string };
-  }
-  throw new Error("expected a throw");
-}
 
 describe("FdWatcher", () => {
   const fds: number[] = [];
