@@ -15,7 +15,7 @@
  * an error, counted by kind.
  *
  * Control, one line each on stdin:  run (start the active ones: warm-up) · measure (reset
- * counters and the histogram, start counting) · stop (stop counting, print the result and
+ * the answer count and the histogram, start counting; errors count from the start) · stop (stop counting, print the result and
  * exit). Reports, one JSON line each on stdout: {"type":"limits"}, {"type":"progress"},
  * {"type":"connected"}, {"type":"result"} (latency as an HDR histogram, compressed base64).
  * It exits by itself after `deadlineS` seconds whatever happens.
@@ -37,6 +37,7 @@ const { ConnectionDone } = require(path.join(ROOT, "dist/lib/error.js"));
  */
 const cfg = JSON.parse(process.argv[2] || "{}");
 
+/** Writes one report line for run.js. */
 function emit(obj) {
   process.stdout.write(`${JSON.stringify({ id: cfg.id, ...obj })}\n`);
 }
@@ -83,6 +84,7 @@ const reactor = new Reactor({ backend: cfg.backend || undefined, mode: "exclusiv
 
 /** One client connection; active ones run the closed loop (no allocation per message). */
 class Driver extends Protocol {
+  /** @param {number} index this connection's number over every load process (varies the echo pattern) */
   constructor(index) {
     super();
     this.index = index;
@@ -94,6 +96,7 @@ class Driver extends Protocol {
     this.bad = false;
   }
 
+  /** Counts the connection as established and keeps it for the drive. */
   connectionMade() {
     this.transport.setTcpNoDelay(true);
     established++;
@@ -114,6 +117,7 @@ class Driver extends Protocol {
     this.seq++;
   }
 
+  /** Compares the bytes with the expected answer; a complete answer is counted and the next message sent. */
   dataReceived(data) {
     const n = data.length;
     let got = this.got;
@@ -158,6 +162,7 @@ class Driver extends Protocol {
     else this.active = false;
   }
 
+  /** A connection that ends before "stop" is an error: closed (clean) or reset. */
   connectionLost(reason) {
     lost++;
     if (!stopping) {
@@ -169,9 +174,11 @@ class Driver extends Protocol {
 
 /** Counts connect failures by kind and the attempt slot they freed. */
 class DriverFactory extends ClientFactory {
+  /** A Driver numbered after the previous one. */
   buildProtocol() {
     return new Driver(nextIndex++);
   }
+  /** Counts a failed connect by kind and errno. */
   clientConnectionFailed(connector, reason) {
     const code = (reason && (reason.code || (reason.cause && reason.cause.code))) || (reason && reason.constructor.name) || "unknown";
     if (reason && reason.constructor.name === "TCPTimedOutError") errors.connectTimeout++;
@@ -243,14 +250,15 @@ function startDriving() {
   emit({ type: "driving", active: n });
 }
 
+/** Starts counting answers and latency; errors count over the whole round (a reset in the warm-up is still a reset). */
 function startMeasuring() {
   hist.reset();
-  for (const k of Object.keys(errors)) if (k !== "connectFailed" && k !== "connectTimeout") errors[k] = 0;
   completed = 0;
   counting = true;
   measureStart = performance.now();
 }
 
+/** Stops counting, prints the result report and exits (the kernel closes the sockets). */
 function stopAndReport() {
   const seconds = (performance.now() - measureStart) / 1000;
   const wasCounting = counting;
