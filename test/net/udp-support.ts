@@ -3,9 +3,9 @@
  * and a datagram protocol that records what happens to it.
  */
 import type { Address } from "../../lib/net/interfaces";
-import { native } from "../../lib/native";
 import { DatagramProtocol } from "../../lib/protocols/datagram";
 import { Reactor, type ReactorOptions } from "../../lib/reactor";
+import { closedPort } from "../support/loopback";
 
 /**
  * Runs a new reactor, calls `body(reactor, finish, fail)` once it runs, stops it when the
@@ -75,16 +75,9 @@ export class DatagramRecorder extends DatagramProtocol {
   }
 }
 
-/** A UDP port number on 127.0.0.1 that nothing listens on (bound, read, closed). */
+/** A UDP port number on 127.0.0.1 that nothing listens on (test/support/loopback.ts). */
 export function closedUDPPort(): number {
-  const fd = native.socket("IPv4", "udp");
-  try {
-    native.bind(fd, "127.0.0.1", 0);
-    const a = native.getsockname(fd);
-    return a.family === "unix" ? 0 : a.port;
-  } finally {
-    native.close(fd);
-  }
+  return closedPort("udp");
 }
 
 /** Shared with the TCP and native tests (test/support/loopback.ts). */

@@ -4,6 +4,7 @@
  * {@link Fds.closeAll}.
  */
 import { EVENT_STRIDE, native, type Poller } from "../../lib/native";
+import { closedPort } from "../support/loopback";
 import { sortedEvents, type Ev } from "../support/pollers";
 
 /** Tracks the fds a test opens so that each test closes them all. */
@@ -55,15 +56,7 @@ export class Fds {
 
   /** A port on 127.0.0.1 where nothing listens (bound, then closed). */
   closedPort(): number {
-    const fd = native.socket("IPv4", "tcp");
-    try {
-      native.bind(fd, "127.0.0.1", 0);
-      const addr = native.getsockname(fd);
-      if (addr.family === "unix") throw new Error("expected an IPv4 address");
-      return addr.port;
-    } finally {
-      native.close(fd);
-    }
+    return closedPort("tcp");
   }
 }
 

@@ -7,10 +7,10 @@ import { CancelledError } from "../../lib/defer";
 import { ConnectionRefusedError } from "../../lib/error";
 import "../../lib/net";
 import type { Address, ITransport } from "../../lib/net/interfaces";
-import { native } from "../../lib/native";
 import { ClientCreator, ClientFactory, connectProtocol, Factory, Protocol, ServerFactory } from "../../lib/protocols";
 import { Reactor } from "../../lib/reactor";
 import { expectNoFdLeaks } from "../support/fds";
+import { closedPort } from "../support/loopback";
 import { MODES, portOf, Recorder, runReactor } from "../net/helpers";
 
 expectNoFdLeaks();
@@ -19,15 +19,6 @@ class Echo extends Protocol {
   override dataReceived(data: Buffer): void {
     this.transport!.write(data);
   }
-}
-
-/** A port nobody listens on. */
-function closedPort(): number {
-  const fd = native.socket("IPv4", "tcp");
-  native.bind(fd, "127.0.0.1", 0);
-  const p = (native.getsockname(fd) as { port: number }).port;
-  native.close(fd);
-  return p;
 }
 
 describe("Protocol and Factory without a reactor", () => {

@@ -6,13 +6,13 @@ import * as fc from "fast-check";
 import { Clock } from "../../lib/defer";
 import { ConnectionRefusedError } from "../../lib/error";
 import { setLogObservers } from "../../lib/log";
-import { native } from "../../lib/native";
 import { connectTCP, listenTCP, NotConnectingError } from "../../lib/net";
 import type { Address } from "../../lib/net/interfaces";
 import { Protocol, ServerFactory } from "../../lib/protocols/protocol";
 import { ReconnectingClientFactory } from "../../lib/protocols/reconnect";
 import { Reactor } from "../../lib/reactor";
 import { expectNoFdLeaks } from "../support/fds";
+import { closedPort } from "../support/loopback";
 
 expectNoFdLeaks();
 
@@ -180,20 +180,8 @@ test("retry with no connector ever seen throws a TypeError naming connector; bad
   expect(() => factory.retry()).toThrow(new RangeError("factor must be a number >= 1, received 0.5"));
 });
 
-/** A TCP port number on 127.0.0.1 with nothing listening (bound, read, closed). */
-function closedTCPPort(): number {
-  const fd = native.socket("IPv4", "tcp");
-  try {
-    native.bind(fd, "127.0.0.1", 0);
-    const a = native.getsockname(fd);
-    return a.family === "unix" ? 0 : a.port;
-  } finally {
-    native.close(fd);
-  }
-}
-
 test("a real client reconnects to a server that starts listening after its first attempt was refused", async () => {
-  const portNumber = closedTCPPort();
+  const portNumber = closedPort();
   const reactor = new Reactor();
   const events: string[] = [];
   let failure: unknown = null;
