@@ -1,7 +1,10 @@
 // The soak's load: connection churn against the echo server, from fdreactor in one process
-// (pinned by run.js). argv: port, seconds, rate (connections/s), concurrency, mode.
-// Each connection sends 1..MAX_MESSAGE bytes of a fixed pattern (length and offset from the
-// connection's number), reads the echo, checks it byte for byte as it arrives, and closes.
+// (pinned by run.js). argv: port, seconds, rate (connections/s), concurrency, mode, protocol.
+// echo: each connection sends 1..MAX_MESSAGE bytes of a fixed pattern (length and offset
+// from the connection's number), reads the echo, checks it byte for byte as it arrives,
+// and closes. http: each connection asks GET /<n>/<len> (Connection: close), checks the
+// status line, Content-Length and every body byte, and sees the server close.
+// `bytesSent` counts the bytes that must come back (echo: sent; http: the expected body).
 // Prints one JSON line a second ({t, started, completed}) and a final {final: {...}} line.
 "use strict";
 const path = require("node:path");
@@ -10,7 +13,8 @@ const { Reactor } = require(path.join(DIST, "reactor", "index.js"));
 const net = require(path.join(DIST, "net", "index.js"));
 const { Protocol, ClientFactory } = require(path.join(DIST, "protocols", "index.js"));
 
-const [portArg, secondsArg, rateArg, concArg, modeArg] = process.argv.slice(2);
+const [portArg, secondsArg, rateArg, concArg, modeArg, protocolArg] = process.argv.slice(2);
+const HTTP = protocolArg === "http";
 const PORT = Number(portArg);
 const SECONDS = Number(secondsArg);
 const RATE = Number(rateArg);
@@ -53,10 +57,31 @@ class Probe extends Protocol {
     this.n = this.factory.nextId++;
     this.length = 1 + ((this.n * 7919) % MAX_MESSAGE);
     this.offset = this.n % PERIOD;
-    this.transport.write(PATTERN.subarray(this.offset, this.offset + this.length));
     stats.bytesSent += this.length;
+    if (HTTP) {
+      this.head = "";
+      this.inBody = false;
+      this.transport.write(`GET /${this.n}/${this.length} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`);
+    } else {
+      this.transport.write(PATTERN.subarray(this.offset, this.offset + this.length));
+    }
   }
   dataReceived(data) {
+    if (HTTP && !this.inBody) {
+      this.head += data.toString("latin1");
+      const end = this.head.indexOf("\r\n\r\n");
+      if (end < 0) return;
+      const head = this.head.slice(0, end);
+      if (!head.startsWith("HTTP/1.1 200 OK\r\n") || !new RegExp(`\r\ncontent-length: ${this.length}(\r|$)`, "i").test(head)) {
+        this.ok = false;
+        stats.mismatches++;
+        this.transport.abortConnection();
+        return;
+      }
+      this.inBody = true;
+      data = Buffer.from(this.head.slice(end + 4), "latin1");
+      if (data.length === 0) return;
+    }
     const at = this.offset + this.got;
     if (this.got + data.length > this.length || PATTERN.compare(data, 0, data.length, at, at + data.length) !== 0) {
       this.ok = false;
@@ -65,7 +90,7 @@ class Probe extends Protocol {
       return;
     }
     this.got += data.length;
-    if (this.got === this.length) this.transport.loseConnection();
+    if (this.got === this.length && !HTTP) this.transport.loseConnection();
   }
   connectionLost(reason) {
     inflight--;
