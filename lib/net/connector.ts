@@ -66,8 +66,8 @@ export abstract class Connector {
   abstract getDestination(): Address;
   /** "127.0.0.1:8080" or a path, for messages. */
   abstract describe(): string;
-  /** The destination to connect to: an address literal (or path) now, or a promise of one. */
-  abstract resolveDestination(): string | PromiseLike<string>;
+  /** The destinations to try in turn: address literals (or a path) now, or a promise of them. */
+  abstract resolveDestination(): string[] | PromiseLike<string[]>;
   /** Makes (and binds) the socket for destination `target` (throws the syscall error). */
   abstract openSocket(target: string): number;
   /** Starts connecting `fd` to `target`: true when connected at once (throws the syscall error). */
@@ -166,6 +166,8 @@ export class Client extends Connection {
   readonly connector: Connector;
   private connecting = true;
   private target = "";
+  /** Addresses still to try after `target` fails, in order. */
+  private candidates: string[] = [];
 
   /** A not-yet-connected transport for `connector`'s next attempt. */
   constructor(connector: Connector) {
@@ -176,38 +178,68 @@ export class Client extends Connection {
   /** Resolves the destination and starts the connect (run from callLater(0) by the connector). */
   begin(): void {
     if (this.disconnected) return;
-    let dest: string | PromiseLike<string>;
+    let dest: string[] | PromiseLike<string[]>;
     try {
       dest = this.connector.resolveDestination();
     } catch (e) {
       this.failIfNotConnected(lookupError(this.connector.describe(), e));
       return;
     }
-    if (typeof dest === "string") {
+    if (Array.isArray(dest)) {
       this.resolved(dest);
       return;
     }
     dest.then(
-      (address) => this.resolved(address),
+      (addresses) => this.resolved(addresses),
       (e: unknown) => this.failIfNotConnected(lookupError(this.connector.describe(), e)),
     );
   }
 
-  private resolved(target: string): void {
+  private resolved(addresses: string[]): void {
     if (this.disconnected) return;
+    if (!Array.isArray(addresses) || addresses.length === 0) {
+      this.failIfNotConnected(new DNSLookupError(`DNS lookup failed: ${this.connector.describe()}: no addresses`));
+      return;
+    }
+    this.candidates = addresses.slice();
+    this.tryNext(null);
+  }
+
+  /**
+   * Connects to the next candidate address; when none is left, the attempt fails with the
+   * last address's error (as getaddrinfo-driven clients do: IPv6 and IPv4 in turn).
+   */
+  private tryNext(lastError: Error | null): void {
+    const target = this.candidates.shift();
+    if (target === undefined) {
+      this.failIfNotConnected(lastError ?? new ConnectError(`Couldn't connect to ${this.connector.describe()}`));
+      return;
+    }
     this.target = target;
     let connectedNow: boolean;
     try {
       this.fd = this.connector.openSocket(target);
       connectedNow = this.connector.startConnect(this.fd, target);
     } catch (e) {
-      this.failIfNotConnected(
-        isOSError(e) ? connectErrorFrom(e, this.connector.describe()) : new ConnectError(`Couldn't connect to ${this.connector.describe()}: ${String(e)}`, { cause: e }),
-      );
+      this.closeAttemptSocket();
+      this.tryNext(isOSError(e) ? connectErrorFrom(e, this.connector.describe()) : new ConnectError(`Couldn't connect to ${this.connector.describe()}: ${String(e)}`, { cause: e }));
       return;
     }
     if (connectedNow) this.doConnect();
     else this.startWriting();
+  }
+
+  /** Closes the socket of a failed attempt so that the next address gets a fresh one. */
+  private closeAttemptSocket(): void {
+    this.stopWriting();
+    if (this.fd < 0) return;
+    const fd = this.fd;
+    this.fd = -1;
+    try {
+      native.close(fd);
+    } catch (e) {
+      log("warn", `close(${fd}) failed`, e);
+    }
   }
 
   /** While connecting, WRITABLE means the connect finished: check it; afterwards, flush. */
@@ -229,7 +261,8 @@ export class Client extends Connection {
       return;
     }
     if (err !== 0) {
-      this.failIfNotConnected(connectErrorFrom(syscallError(err, "connect"), this.connector.describe()));
+      this.closeAttemptSocket();
+      this.tryNext(connectErrorFrom(syscallError(err, "connect"), this.connector.describe()));
       return;
     }
     this.connecting = false;

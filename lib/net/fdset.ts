@@ -28,6 +28,11 @@ export interface IReactorFDSet extends IReactorTime {
    */
   resolve?: Resolver;
   /**
+   * Every address of a host name, in the order to try them (the DNS layer installs it).
+   * When present, a TCP connector tries each address in turn until one connects.
+   */
+  resolveAll?: (name: string) => PromiseLike<string[]>;
+  /**
    * Runs `f` in a phase of a system event (the Reactor has it): lib/net uses "during
    * shutdown" to close ports and connections that are not registered at that moment.
    */

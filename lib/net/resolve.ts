@@ -81,3 +81,18 @@ export function resolveHost(reactor: IReactorFDSet, host: string): string | Prom
   if (typeof reactor.resolve === "function") return reactor.resolve(host);
   return resolveFromHosts(host);
 }
+
+/**
+ * Every address to try for `host`, in order: a literal alone (an array, at once); else
+ * through `reactor.resolveAll`, or `reactor.resolve` (one address), when the reactor has
+ * them; else the hosts file's addresses, IPv4 first (throws DNSLookupError on failure).
+ */
+export function resolveHostAll(reactor: IReactorFDSet, host: string): string[] | PromiseLike<string[]> {
+  if (literalFamily(host) !== null) return [host];
+  if (typeof reactor.resolveAll === "function") return reactor.resolveAll(host);
+  if (typeof reactor.resolve === "function") return reactor.resolve(host).then((a) => [a]);
+  const all = hostsFileAddresses(host);
+  if (all.length === 0) return [resolveFromHosts(host)];
+  const v4 = all.filter((a) => literalFamily(a) === "IPv4");
+  return v4.concat(all.filter((a) => literalFamily(a) !== "IPv4"));
+}

@@ -13,7 +13,7 @@ import { Connector, DEFAULT_CONNECT_TIMEOUT } from "./connector";
 import type { IReactorFDSet } from "./fdset";
 import type { Address, IClientFactory, IProtocolFactory } from "./interfaces";
 import { Port } from "./port";
-import { resolveHost } from "./resolve";
+import { resolveHostAll } from "./resolve";
 
 /** Default listen backlog. */
 export const DEFAULT_BACKLOG = 511;
@@ -139,8 +139,8 @@ export class TCPConnector extends Connector {
   }
 
   /** A literal at once; a name through the reactor's resolver. */
-  resolveDestination(): string | PromiseLike<string> {
-    return resolveHost(this.reactor, this.host);
+  resolveDestination(): string[] | PromiseLike<string[]> {
+    return resolveHostAll(this.reactor, this.host);
   }
 
   /** A socket of the target's family, bound to bindAddress when one was given. */

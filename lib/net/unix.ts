@@ -167,8 +167,8 @@ export class UNIXConnector extends Connector {
   }
 
   /** A path needs no resolving. */
-  resolveDestination(): string {
-    return this.path;
+  resolveDestination(): string[] {
+    return [this.path];
   }
 
   /** An AF_UNIX stream socket. */
