@@ -54,7 +54,7 @@ to CPU 1. Everything stays on loopback and stops by itself.
   --no-pin             do not pin with taskset (the results say so)
   --help               this text
 
-Exit status: 0; 2 on a bad command line or when no server could run.`;
+Exit status: 0; 1 when a round failed; 2 on a bad command line or when no server could run.`;
 }
 
 /** Splits a comma-separated list, trimming and dropping empties. */

@@ -185,7 +185,7 @@ function summarise(rounds, servers, connsList, baseline) {
     for (const s of servers) {
       const rs = rounds.filter((r) => r.server === s.name && r.conns === conns);
       if (rs.length === 0) continue;
-      const ok = rs.filter((r) => !r.error);
+      const ok = rs.filter((r) => !r.error && !r.skipped);
       const pick = (f) => summarize(ok.map(f));
       const cpu = pick((r) => r.cpuUsPer);
       const mem = pick((r) => r.rssPerConnKb);
@@ -289,8 +289,9 @@ function roundsTable(rounds, unit) {
 
 /**
  * Runs the harness with `argv`, report on `out`, progress and errors on `err`. With
- * `cleanup` (default) it installs the handlers that end its processes on exit and Ctrl-C.
- * Returns the exit code.
+ * `cleanup` (default) it installs the handlers that end its processes on exit and Ctrl-C;
+ * with `compile` (default) it runs tsc first when dist/ is stale. Returns the exit code:
+ * 0, 1 when a round failed, 2 on a bad command line or when no server could run.
  */
 async function runC10k(argv, { out = process.stdout, err: errOut = process.stderr, cleanup = true, compile = true } = {}) {
   let opts;
@@ -457,7 +458,9 @@ async function runC10k(argv, { out = process.stdout, err: errOut = process.stder
     });
     out.write(`appended to ${path.relative(process.cwd(), file)} under "${HEADING}"\n`);
   }
-  return 0;
+  const failed = rounds.filter((r) => r.error).length;
+  if (failed) out.write(`${failed} round(s) failed (see above and the JSON): exit status 1\n`);
+  return failed ? 1 : 0;
 }
 
 /** Runs with process.argv and exits with its code (2 on an unexpected error). */

@@ -239,12 +239,16 @@ describe("tiny real runs (100 connections)", () => {
     expect(liveCount()).toBe(0);
   }, 40000);
 
-  test("http against fdreactor's Site, two processes per side: every answer byte checked but the Date", async () => {
+  test("http against fdreactor's Site, two processes per side: every answer byte checked but the Date; a one-process server is skipped with the reason", async () => {
     const json = path.join(dir, "http.json");
-    const r = await run(["--scenario", "http", "--conns", "200", "--per-process", "100", "--active", "10", "--rounds", "1", "--duration", "0.5", "--warmup", "0.2", "--peers", "fdreactor-exclusive", "--baseline", "fdreactor-exclusive", "--json", json]);
+    const r = await run(["--scenario", "http", "--conns", "200", "--per-process", "100", "--active", "10", "--rounds", "1", "--duration", "0.5", "--warmup", "0.2", "--peers", "node-net,fdreactor-exclusive", "--baseline", "fdreactor-exclusive", "--json", json]);
     expect(r.err).not.toMatch(/failed/);
     expect(r.code).toBe(0);
-    const [round] = JSON.parse(fs.readFileSync(json, "utf8")).rounds;
+    expect(r.out).toContain("note: skipped node-net at 200 connections: it runs as one process, which holds at most ~19,900 sockets here (RLIMIT_NOFILE 20,000, not raisable)\n");
+    expect(r.out).toMatch(/Node net\s+200\s+–.*skipped: one process holds at most ~19,900 sockets here/);
+    const rounds = JSON.parse(fs.readFileSync(json, "utf8")).rounds;
+    expect(rounds.map((x: { server: string; skipped?: string }) => [x.server, Boolean(x.skipped)])).toEqual([["node-net", true], ["fdreactor-exclusive", false]]);
+    const round = rounds[1];
     expect(round).toMatchObject({ server: "fdreactor-exclusive", conns: 200, established: 200, errorTotal: 0, serverProcs: 2, loadProcs: 2 });
     expect(round.count).toBeGreaterThan(0);
     expect(round.answer.body).toBe("Hello, World!");
