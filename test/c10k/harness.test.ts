@@ -216,6 +216,42 @@ describe("the load generator against real servers", () => {
   }, 30000);
 });
 
+describe("the load generator's HTTP check", () => {
+  test("an answer that differs from the expected one outside the Date value is a mismatch; a different Date is not", async () => {
+    const head = "HTTP/1.1 200 OK\r\nDate: Wed, 25 Nov 2026 15:00:00 GMT\r\nContent-Length: 13";
+    const expected = results.expectedAnswer(head, "Hello, World!");
+    let served = 0;
+    // Every answer carries a new Date; every third one also says "Hello, world!" (one byte off).
+    const server = net.createServer((s) => {
+      s.on("data", () => {
+        served++;
+        const date = `Thu, 26 Nov 2026 0${served % 10}:00:00 GMT`;
+        s.write(`HTTP/1.1 200 OK\r\nDate: ${date}\r\nContent-Length: 13\r\n\r\n${served % 3 === 0 ? "Hello, world!" : "Hello, World!"}`);
+      });
+      s.on("error", () => s.destroy());
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+    const port = (server.address() as net.AddressInfo).port;
+    const load = new Load({ port, conns: 4, active: 1, scenario: "http", size: 64, rate: 1000, perProcess: 18000, response: expected, cpu: null, deadlineS: 30 });
+    try {
+      load.start();
+      await load.waitFor("connected", 15000);
+      load.tell("run");
+      load.tell("measure");
+      await new Promise((r) => setTimeout(r, 300));
+      const m = await load.collect();
+      expect(m.count).toBeGreaterThan(0);
+      expect(m.errors.mismatch).toBeGreaterThan(0);
+      // One connection in a closed loop: about one answer in three is wrong, never more.
+      expect(m.errors.mismatch).toBeLessThanOrEqual(Math.ceil((m.count + m.errors.mismatch) / 3) + 1);
+      expect({ ...m.errors, mismatch: 0 }).toEqual({ mismatch: 0, extra: 0, reset: 0, closed: 0, connectFailed: 0, connectTimeout: 0 });
+    } finally {
+      await load.stop();
+      await new Promise((r) => server.close(r));
+    }
+  }, 30000);
+});
+
 describe("tiny real runs (100 connections)", () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "c10k-test-"));
   afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
