@@ -42,7 +42,7 @@ export function installResolver(reactor: QueryReactor, resolver?: Resolver | Res
   return r;
 }
 
-/** Removes what installResolver set: connectors fall back to lib/net's hosts-file resolver. */
+/** Removes what installResolver set: the reactor falls back to a default Resolver made on its next lookup. */
 export function uninstallResolver(reactor: IReactorFDSet): void {
   const target = reactor as ResolvingReactor;
   delete target.resolve;
@@ -60,4 +60,22 @@ declare module "../reactor/reactor" {
 
 Reactor.prototype.installResolver = function installResolverMethod(this: Reactor, resolver?: Resolver | ResolverOptions): Resolver {
   return installResolver(this as unknown as QueryReactor, resolver);
+};
+
+/**
+ * Once lib/names is loaded (the package's index loads it), every Reactor resolves host
+ * names through DNS by default: the first `resolve`/`resolveAll` on a reactor that has no
+ * resolver of its own installs one with the system's settings (/etc/hosts, then
+ * /etc/resolv.conf's servers). An explicit installResolver overrides this per reactor.
+ */
+function defaultResolverOf(reactor: Reactor): Resolver {
+  return reactor.nameResolver ?? installResolver(reactor as unknown as QueryReactor);
+}
+
+Reactor.prototype.resolve = function resolveByDefault(this: Reactor, name: string): PromiseLike<string> {
+  return defaultResolverOf(this).getHostByName(name);
+};
+
+Reactor.prototype.resolveAll = function resolveAllByDefault(this: Reactor, name: string): PromiseLike<string[]> {
+  return defaultResolverOf(this).getAllHostsByName(name);
 };
