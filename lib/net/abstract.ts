@@ -34,6 +34,8 @@ const FALLBACK_READ_SIZE = 64 * 1024;
 export abstract class FileDescriptor implements IBatchReadDescriptor, IWriteDescriptor, IBatchWriter, IPushProducer {
   /** The reactor performs this descriptor's reads in its batch (IBatchReadDescriptor). */
   readonly batchRead = true as const;
+  /** Set by the reactor while a flush of this writer is queued (IBatchWriter.flushQueued). */
+  flushQueued = false;
   /** True while the connection is up. */
   connected = false;
   /** True once loseConnection was called (closing after the flush). */

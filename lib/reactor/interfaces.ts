@@ -67,4 +67,10 @@ export interface IBatchWriter extends IFileDescriptor {
   pendingBuffers(): Uint8Array[];
   /** How many bytes the kernel took (>= 0, possibly partial), AGAIN (-1), or -errno. */
   wrote(result: number): void;
+  /**
+   * The reactor's mark: true while a flush of this writer is queued (a field instead of a
+   * Set lookup on every write). Writers declare it, initialised to false, so that their
+   * objects keep one shape, and never set it themselves.
+   */
+  flushQueued?: boolean;
 }
