@@ -1,5 +1,8 @@
 #!/usr/bin/env node
-// npm run soak [-- --seconds 180 --rate 4000 --concurrency 64 --mode integrated --protocol echo|http]
+// npm run soak [-- --seconds 180 --rate 4000 --concurrency 64 --mode integrated --protocol echo|http --gc 0|1]
+// (--gc 1, the default, runs the server with --expose-gc and collects before each sample: its
+// heapUsed counts live objects only and its RSS is not V8 postponing a collection. Without
+// it (--gc 0) an HTTP soak shows RSS creeping up while the live heap stays flat.)
 //
 // A bounded soak of fdreactor (compiled, from dist/): an echo server (server.js, pinned to
 // CPU 0) under connection churn from an fdreactor client (client.js, pinned to CPU 1) that
@@ -18,12 +21,12 @@ const path = require("node:path");
 const readline = require("node:readline");
 
 const ROOT = path.resolve(__dirname, "..", "..");
-const opts = { seconds: 180, rate: 4000, concurrency: 64, mode: "integrated", protocol: "echo" };
+const opts = { seconds: 180, rate: 4000, concurrency: 64, mode: "integrated", protocol: "echo", gc: 1 };
 const argv = process.argv.slice(2);
 for (let i = 0; i < argv.length; i += 2) {
   const k = argv[i].replace(/^--/, "");
   if (!(k in opts) || argv[i + 1] === undefined) {
-    console.error(`usage: node bench/soak/run.js [--seconds N] [--rate N] [--concurrency N] [--mode integrated|exclusive] [--protocol echo|http] (unknown: ${argv[i]})`);
+    console.error(`usage: node bench/soak/run.js [--seconds N] [--rate N] [--concurrency N] [--mode integrated|exclusive] [--protocol echo|http] [--gc 1] (unknown: ${argv[i]})`);
     process.exit(2);
   }
   opts[k] = k === "mode" || k === "protocol" ? argv[i + 1] : Number(argv[i + 1]);
@@ -69,7 +72,7 @@ const median = (xs) => {
 };
 
 async function main() {
-  const [scmd, sargs] = pinned(0, [path.join(__dirname, "server.js"), opts.mode, opts.protocol]);
+  const [scmd, sargs] = pinned(0, [...(opts.gc ? ["--expose-gc"] : []), path.join(__dirname, "server.js"), opts.mode, opts.protocol]);
   const server = spawn(scmd, sargs, { stdio: ["ignore", "pipe", "pipe"] });
   let port = 0;
   let serverLine = { timers: NaN, live: NaN, accepted: 0, bytes: 0 };
@@ -105,7 +108,7 @@ async function main() {
     await new Promise((r) => setTimeout(r, 1000));
     if (clientDone) break;
     const s = procSample(pid);
-    samples.push({ t: (Date.now() - t0) / 1000, ...s, timers: serverLine.timers, live: serverLine.live, ownFds: serverLine.fds, completed: clientLine.completed });
+    samples.push({ t: (Date.now() - t0) / 1000, ...s, timers: serverLine.timers, live: serverLine.live, ownFds: serverLine.fds, heapUsed: serverLine.heapUsed, completed: clientLine.completed });
   }
   const clientResult = await clientExit;
   await new Promise((r) => setTimeout(r, 2000)); // let the last closes land
@@ -125,6 +128,7 @@ async function main() {
     fdsOverLiveMax: Math.max(...ss.map((s) => s.ownFds - s.live)),
     rssMedianMiB: +(median(ss.map((s) => s.rssKiB)) / 1024).toFixed(1),
     rssMaxMiB: +(Math.max(...ss.map((s) => s.rssKiB)) / 1024).toFixed(1),
+    heapUsedMedianMiB: +(median(ss.map((s) => s.heapUsed)) / 1048576).toFixed(1),
     timersMax: Math.max(...ss.map((s) => s.timers)),
     // Timers beyond one per live connection (http: each channel has one), read at one instant.
     timersOverLiveMax: Math.max(...ss.map((s) => s.timers - (opts.protocol === "http" ? s.live : 0))),

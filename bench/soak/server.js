@@ -81,7 +81,10 @@ reactor.callWhenRunning(() => {
   process.stdout.write(`port ${port.getHost().port}\n`);
   const t0 = Date.now();
   const tick = () => {
-    process.stdout.write(JSON.stringify({ t: (Date.now() - t0) / 1000, timers: reactor.getDelayedCalls().length, accepted: port.acceptedCount, live: channels(), fds: fs.readdirSync("/proc/self/fd").length - 1, bytes }) + "\n");
+    // With --expose-gc (run.js --gc 1), collect first: heapUsed is then live objects only.
+    if (typeof global.gc === "function") global.gc();
+    const mem = process.memoryUsage();
+    process.stdout.write(JSON.stringify({ heapUsed: mem.heapUsed, arrayBuffers: mem.arrayBuffers, t: (Date.now() - t0) / 1000, timers: reactor.getDelayedCalls().length, accepted: port.acceptedCount, live: channels(), fds: fs.readdirSync("/proc/self/fd").length - 1, bytes }) + "\n");
     reactor.callLater(1, tick);
   };
   reactor.callLater(1, tick);
