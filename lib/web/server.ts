@@ -10,10 +10,15 @@
  * - Limits: a head larger than maxHeaderSize is answered 431, a body larger than
  *   maxBodySize 413 (before reading it when Content-Length says so), malformed input 400,
  *   each with "Connection: close"; only that connection is closed.
- * - Timeouts (one timer per connection, never one per request): a connection with no
- *   traffic and no outstanding response for idleTimeout seconds is closed; a request head
- *   that has not fully arrived headerTimeout seconds after its first byte is answered 408
- *   and closed (slowloris).
+ * - Timeouts: a connection with no traffic and no outstanding response for idleTimeout
+ *   seconds is closed; a request head that has not fully arrived headerTimeout seconds
+ *   after its first byte is answered 408 and closed (slowloris). The idle timeouts cost
+ *   one timer per Site, not one per connection: the site keeps its connections in a list
+ *   ordered by latest activity (a read moves a connection to the end) and one timer is due
+ *   when the oldest one's idleTimeout ends. A header timer exists only while a head is
+ *   arriving in pieces.
+ * - Memory: an idle keep-alive connection holds no parser or request state; that is taken
+ *   from a per-Site pool when bytes arrive and given back after the response.
  */
 import type { IDelayedCall } from "../defer/interfaces";
 import { log } from "../log";
@@ -47,38 +52,104 @@ export const DEFAULT_SITE_MAX_BODY = 1024 * 1024;
 
 const CONTINUE = Buffer.from("HTTP/1.1 100 Continue\r\n\r\n", "latin1");
 
-/** A connection's HTTP server protocol (Twisted's HTTPChannel). */
+/** A site's idle clock is rebased once it passes this many ms (12.4 days), so it stays an int32. */
+const CLOCK_REBASE_MS = 0x40000000;
+
+/** Free RequestReaders a Site keeps for reuse (beyond this many, a released one is dropped). */
+const MAX_POOLED_READERS = 1024;
+
+/**
+ * What a connection needs only while a request is in progress: the parser, the request
+ * whose head and body are arriving, its body parts, the header timer. An idle keep-alive
+ * connection holds none of it: a channel takes one from its Site's pool when bytes arrive
+ * and gives it back once the response is finished and nothing more is buffered.
+ */
+class RequestReader implements IHTTPParserHandler {
+  /** The parser (reused across requests and connections: it is idle when pooled). */
+  readonly parser: HTTPParser;
+  /** The channel using this reader, or null while pooled (or dropped). */
+  channel: HTTPChannel | null = null;
+  /** The request whose head and body are arriving. */
+  incoming: Request | null = null;
+  /** Body parts of `incoming`. */
+  bodyParts: Buffer[] | null = null;
+  /** True while the Site renders a request (requestDone then leaves the rest to messageComplete). */
+  dispatching = false;
+  /** True while the transport is paused because a pipelined request waits for its turn. */
+  readingPaused = false;
+  /** The header timeout of a request head that has begun and not fully arrived, or null. */
+  headTimer: IDelayedCall | null = null;
+
+  /** A reader parsing with `site`'s limits. */
+  constructor(site: Site) {
+    this.parser = new HTTPParser(REQUEST, this, { maxHeaderSize: site.maxHeaderSize, maxBodySize: site.maxBodySize });
+  }
+
+  /** IHTTPParserHandler: forwards to the channel. */
+  headComplete(p: HTTPParser): void {
+    this.channel?.headComplete(p);
+  }
+
+  /** IHTTPParserHandler: forwards to the channel. */
+  bodyData(data: Buffer): void {
+    if (data.length > 0 && this.channel !== null) (this.bodyParts ??= []).push(data);
+  }
+
+  /** IHTTPParserHandler: forwards to the channel. */
+  messageComplete(p: HTTPParser): void {
+    this.channel?.messageComplete(p);
+  }
+
+  /** IHTTPParserHandler: forwards to the channel. */
+  parseError(e: HTTPParseError): void {
+    this.channel?.parseError(e);
+  }
+}
+
+/**
+ * A connection's HTTP server protocol (Twisted's HTTPChannel). Between requests it holds
+ * only its site, transport, counters and its place in the site's idle list: the parser
+ * and the per-request state are taken from the site when a request begins and given back
+ * after its response (see RequestReader).
+ */
 export class HTTPChannel extends Protocol implements IHTTPParserHandler, IRequestChannel {
   /** The site serving this connection. */
   readonly site: Site;
-  /** Content-Type given to responses that set none. */
-  readonly defaultContentType: string;
   /** Requests completed on this connection. */
   requestCount = 0;
-  /** Wall-clock ms of the latest read (the Date header uses it; 0 before any). */
-  now = 0;
+  /** @internal Site clock ms (Site.clock) of the latest activity, while in the site's idle list. */
+  idleAt = 0;
+  /** @internal The previous channel in the site's idle list. */
+  idlePrev: HTTPChannel | null = null;
+  /** @internal The next channel in the site's idle list. */
+  idleNext: HTTPChannel | null = null;
 
-  private readonly parser: HTTPParser;
+  /** The per-request state while a request is in progress, else null. */
+  private reader: RequestReader | null = null;
   /** The request being answered (its response not finished), or null. */
   private current: Request | null = null;
-  /** The request whose head and body are arriving. */
-  private incoming: Request | null = null;
-  private bodyParts: Buffer[] | null = null;
-  private dispatching = false;
-  private readingPaused = false;
-  private timer: IDelayedCall | null = null;
-  private lastActivity = 0;
-  private headStarted = 0;
-  private timerDue = 0;
 
   constructor(site: Site) {
     super();
     this.site = site;
-    this.defaultContentType = site.defaultContentType;
-    this.parser = new HTTPParser(REQUEST, this, { maxHeaderSize: site.maxHeaderSize, maxBodySize: site.maxBodySize });
   }
 
-  /** Starts the connection's timer. */
+  /** Content-Type given to responses that set none (the site's). */
+  get defaultContentType(): string {
+    return this.site.defaultContentType;
+  }
+
+  /** Wall-clock ms of the site's latest read (the Date header uses it; 0 before any). */
+  get now(): number {
+    return this.site.now;
+  }
+
+  /** True while this connection holds parser/request state (a request in progress); false when idle. */
+  get holdsRequestState(): boolean {
+    return this.reader !== null;
+  }
+
+  /** Sets TCP_NODELAY and enters the site's idle list. */
   override connectionMade(): void {
     if (this.site.tcpNoDelay) {
       const t = this.transport as Partial<ITCPTransport> | null;
@@ -90,55 +161,66 @@ export class HTTPChannel extends Protocol implements IHTTPParserHandler, IReques
         }
       }
     }
-    this.lastActivity = Date.now() / 1000;
-    this.armTimer(this.site.idleTimeout);
+    if (this.site.idleTimeout > 0) this.site.touchIdle(this, this.site.clock(Date.now()));
   }
 
   /** Feeds the parser; stops reading while a pipelined request waits for its turn. */
   override dataReceived(data: Buffer): void {
     const site = this.site;
     // One clock reading per read serves the timeouts and the Date header.
-    this.now = Date.now();
-    if (site.idleTimeout > 0 || site.headerTimeout > 0) {
-      this.lastActivity = this.now / 1000;
-      const wasIdle = this.parser.idle;
-      this.parser.feed(data);
-      if (wasIdle && this.parser.partialHead > 0 && site.headerTimeout > 0) this.headBegan();
-    } else {
-      this.parser.feed(data);
+    const now = Date.now();
+    site.now = now;
+    if (site.idleTimeout > 0) site.touchIdle(this, site.clock(now));
+    let r = this.reader;
+    if (r === null) r = this.reader = site.takeReader(this);
+    const p = r.parser;
+    p.feed(data);
+    if (this.reader !== r) return; // the connection was lost meanwhile
+    if (p.partialHead > 0) {
+      if (r.headTimer === null && site.headerTimeout > 0 && this.current === null) {
+        r.headTimer = site.reactor.callLater(site.headerTimeout, headTimerFired, this);
+      }
+    } else if (this.current === null) {
+      this.releaseIfIdle(r);
+      return;
     }
-    if (this.parser.isPaused && this.parser.pendingBytes > 0 && !this.readingPaused && this.transport !== null) {
-      this.readingPaused = true;
+    if (p.isPaused && p.pendingBytes > 0 && !r.readingPaused && this.transport !== null) {
+      r.readingPaused = true;
       this.transport.pauseProducing();
     }
   }
 
   /** IHTTPParserHandler: a request head arrived. */
   headComplete(p: HTTPParser): void {
-    this.incoming = new Request(this, p.method, p.target, p.versionMinor, p.headers, p.keepAlive);
-    this.bodyParts = null;
+    const r = this.reader!;
+    if (r.headTimer !== null) {
+      r.headTimer.cancel();
+      r.headTimer = null;
+    }
+    r.incoming = new Request(this, p.method, p.target, p.versionMinor, p.headers, p.keepAlive);
+    r.bodyParts = null;
     if (p.expectContinue && p.versionMinor === 1 && (p.chunked || p.contentLength > 0)) this.transport!.write(CONTINUE);
   }
 
   /** IHTTPParserHandler: request body bytes. */
   bodyData(data: Buffer): void {
-    if (data.length === 0) return;
-    (this.bodyParts ??= []).push(data);
+    this.reader?.bodyData(data);
   }
 
   /** IHTTPParserHandler: a whole request arrived: answer it (or queue behind the current one). */
   messageComplete(p: HTTPParser): void {
-    const req = this.incoming!;
-    this.incoming = null;
-    const parts = this.bodyParts;
+    const r = this.reader!;
+    const req = r.incoming!;
+    r.incoming = null;
+    const parts = r.bodyParts;
     if (parts !== null) {
       req.content = parts.length === 1 ? parts[0] : Buffer.concat(parts);
-      this.bodyParts = null;
+      r.bodyParts = null;
     }
     this.current = req;
-    this.dispatching = true;
+    r.dispatching = true;
     this.site.render(req);
-    this.dispatching = false;
+    r.dispatching = false;
     if (!req.finished) p.pause();
     else this.afterResponse(req);
   }
@@ -147,23 +229,35 @@ export class HTTPChannel extends Protocol implements IHTTPParserHandler, IReques
   requestDone(request: Request): void {
     if (request !== this.current) return;
     this.requestCount++;
-    if (this.dispatching) return; // messageComplete carries on
+    const r = this.reader;
+    if (r !== null && r.dispatching) return; // messageComplete carries on
     this.afterResponse(request);
-    if (request.keepAlive && this.transport !== null) {
-      if (this.readingPaused) {
-        this.readingPaused = false;
+    if (request.keepAlive && this.transport !== null && r !== null) {
+      // A response finishing is activity: the idle time counts from here.
+      if (this.site.idleTimeout > 0) this.site.touchIdle(this, this.site.clock(Date.now()));
+      if (r.readingPaused) {
+        r.readingPaused = false;
         this.transport.resumeProducing();
       }
-      this.parser.resume();
+      r.parser.resume();
+      if (this.reader === r && this.current === null) this.releaseIfIdle(r);
     }
   }
 
   private afterResponse(request: Request): void {
     this.current = null;
     if (!request.keepAlive) {
-      this.parser.pause(); // nothing after a "close" is read
+      this.reader?.parser.pause(); // nothing after a "close" is read
       this.transport?.loseConnection();
     }
+  }
+
+  /** Gives the reader back to the site when nothing of a next request is buffered. */
+  private releaseIfIdle(r: RequestReader): void {
+    const p = r.parser;
+    if (r.headTimer !== null || !p.idle || p.isPaused || p.stopped) return;
+    this.reader = null;
+    this.site.giveBackReader(r);
   }
 
   /** IHTTPParserHandler: malformed request: answer with its status and close this connection. */
@@ -178,71 +272,58 @@ export class HTTPChannel extends Protocol implements IHTTPParserHandler, IReques
     t.loseConnection();
   }
 
-  /** The connection is gone: stops the timer and tells an unfinished request. */
+  /** The connection is gone: leaves the idle list, drops the request state, tells an unfinished request. */
   override connectionLost(reason: Error): void {
-    if (this.timer !== null) {
-      if (this.timer.active()) this.timer.cancel();
-      this.timer = null;
+    this.site.unwatchIdle(this);
+    const r = this.reader;
+    this.reader = null;
+    if (r !== null) {
+      if (r.headTimer !== null) {
+        if (r.headTimer.active()) r.headTimer.cancel();
+        r.headTimer = null;
+      }
+      // Not pooled: this may run inside the parser's own feed; pausing ends that loop.
+      r.channel = null;
+      r.incoming = null;
+      r.bodyParts = null;
+      r.parser.pause();
     }
-    const r = this.current;
+    const c = this.current;
     this.current = null;
-    if (r !== null) r.connectionLost(reason);
+    if (c !== null) c.connectionLost(reason);
   }
 
-  // ---------------------------------------------------------------- timeouts
-
-  private headBegan(): void {
-    this.headStarted = this.lastActivity;
-    const t = this.timer;
-    const due = this.site.headerTimeout;
-    if (t === null || !t.active()) this.armTimer(due);
-    else if (this.timerDue > this.headStarted + due) {
-      t.reset(due);
-      this.timerDue = this.headStarted + due;
-    }
+  /** @internal The site's idle sweep: true when a response is outstanding (not idle). */
+  get busy(): boolean {
+    return this.current !== null;
   }
 
-  private armTimer(seconds: number): void {
-    if (seconds <= 0) return;
-    this.timerDue = Date.now() / 1000 + seconds;
-    this.timer = this.site.reactor.callLater(seconds, channelTimer, this);
+  /** @internal The site's idle sweep found this connection idle for idleTimeout: closes it. */
+  idleExpired(): void {
+    if (this.transport !== null && this.connected) this.transport.loseConnection();
   }
 
-  /** The connection's timer fired: close on an idle or header timeout, else re-arm. */
-  timerFired(): void {
-    this.timer = null;
-    const site = this.site;
-    if (this.transport === null || !this.connected) return;
-    const now = Date.now() / 1000;
-    let next = Infinity;
-    if (site.headerTimeout > 0 && this.parser.partialHead > 0 && this.current === null) {
-      const due = this.headStarted + site.headerTimeout;
-      if (now >= due) {
-        const body = "408 Request Timeout: the request head did not arrive in time\n";
-        this.transport.write(`HTTP/1.1 408 Request Timeout\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`);
-        this.transport.loseConnection();
-        return;
-      }
-      next = due - now;
+  /** @internal The header timer fired: a head still incomplete gets a 408 and a close. */
+  headTimerFired(): void {
+    const r = this.reader;
+    if (r === null) return;
+    r.headTimer = null;
+    const t = this.transport;
+    if (t === null || !this.connected) return;
+    if (r.parser.partialHead > 0 && this.current === null) {
+      const body = "408 Request Timeout: the request head did not arrive in time\n";
+      t.write(`HTTP/1.1 408 Request Timeout\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`);
+      t.loseConnection();
     }
-    // Idle: nothing received for idleTimeout while no response is outstanding (between
-    // requests, or in the middle of a request body that stopped coming).
-    if (site.idleTimeout > 0 && this.current === null) {
-      const due = this.lastActivity + site.idleTimeout;
-      if (now >= due) {
-        this.transport.loseConnection();
-        return;
-      }
-      next = Math.min(next, due - now);
-    } else if (site.idleTimeout > 0) {
-      next = Math.min(next, site.idleTimeout);
-    }
-    if (next !== Infinity) this.armTimer(Math.max(next, 0.001));
   }
 }
 
-function channelTimer(channel: HTTPChannel): void {
-  channel.timerFired();
+function headTimerFired(channel: HTTPChannel): void {
+  channel.headTimerFired();
+}
+
+function siteSweep(site: Site): void {
+  site.sweepIdle();
 }
 
 /** The time source a Site needs. */
@@ -274,6 +355,22 @@ export class Site extends ServerFactory {
   readonly tcpNoDelay: boolean;
   /** The reactor whose clock the timeouts use (options.reactor, else the global reactor). */
   reactor: SiteReactor;
+  /** @internal Wall-clock ms of the latest read on any of this site's connections (0 before any). */
+  now = 0;
+  /** @internal The oldest-active end of the idle list (channels ordered by their latest activity). */
+  idleHead: HTTPChannel | null = null;
+  /** @internal The most recently active end of the idle list. */
+  idleTail: HTTPChannel | null = null;
+  /** Connections in the idle list (every open connection when idleTimeout > 0). */
+  idleCount = 0;
+  /** The one timer of the idle timeouts: due when the oldest-active connection's idleTimeout ends. */
+  private sweepTimer: IDelayedCall | null = null;
+  /** True inside sweepIdle (which re-arms the timer itself, once, at the end). */
+  private sweeping = false;
+  /** Free RequestReaders (idle parsers) for the next request on any connection. */
+  private readonly readers: RequestReader[] = [];
+  /** Wall-clock ms where this site's idle clock reads 0. */
+  private clockBase = Date.now();
 
   /** A site serving `resource` (or a handler function) with `options`; `reactor` provides the timeout clock. */
   constructor(resource: IResource | RequestHandler, options: SiteOptions & { reactor?: SiteReactor } = {}) {
@@ -304,6 +401,108 @@ export class Site extends ServerFactory {
     const p = new HTTPChannel(this);
     p.factory = this;
     return p;
+  }
+
+  /** @internal A RequestReader for `channel` (pooled, else new). */
+  takeReader(channel: HTTPChannel): RequestReader {
+    const r = this.readers.pop() ?? new RequestReader(this);
+    r.channel = channel;
+    return r;
+  }
+
+  /** @internal Takes back an idle RequestReader (its parser between messages, not paused). */
+  giveBackReader(r: RequestReader): void {
+    r.channel = null;
+    r.incoming = null;
+    r.bodyParts = null;
+    r.dispatching = false;
+    r.readingPaused = false;
+    if (this.readers.length < MAX_POOLED_READERS) this.readers.push(r);
+  }
+
+  /** Free RequestReaders pooled for reuse. */
+  get pooledReaders(): number {
+    return this.readers.length;
+  }
+
+  /**
+   * @internal The idle clock at wall-clock ms `wallMs`: ms since clockBase as an int32 (a
+   * small integer, so a channel's activity time is stored unboxed: 16 bytes less per
+   * connection than a double). Past 12.4 days (or when the wall clock went back) the base
+   * moves to now and every listed channel's time moves with it.
+   */
+  clock(wallMs: number): number {
+    const t = wallMs - this.clockBase;
+    if (t >= 0 && t < CLOCK_REBASE_MS) return t | 0;
+    this.clockBase = wallMs;
+    for (let ch = this.idleHead, n = this.idleCount; ch !== null && n > 0; ch = ch.idleNext, n--) {
+      ch.idleAt = Math.min(Math.max(ch.idleAt - t, -CLOCK_REBASE_MS), 0) | 0;
+    }
+    return 0;
+  }
+
+  /** @internal `channel` was active at clock ms `at`: it moves to the recent end of the idle list. */
+  touchIdle(channel: HTTPChannel, at: number): void {
+    channel.idleAt = at;
+    if (this.idleTail === channel) return;
+    if (channel.idlePrev !== null || this.idleHead === channel) this.unlink(channel);
+    else this.idleCount++;
+    channel.idlePrev = this.idleTail;
+    channel.idleNext = null;
+    if (this.idleTail !== null) this.idleTail.idleNext = channel;
+    else this.idleHead = channel;
+    this.idleTail = channel;
+    if (this.sweepTimer === null && !this.sweeping) this.sweepTimer = this.reactor.callLater(this.idleTimeout, siteSweep, this);
+  }
+
+  /** @internal `channel` is gone: it leaves the idle list (the sweep timer stops with the last one). */
+  unwatchIdle(channel: HTTPChannel): void {
+    if (channel.idlePrev === null && this.idleHead !== channel) return;
+    this.unlink(channel);
+    this.idleCount--;
+    if (this.idleHead === null && this.sweepTimer !== null) {
+      if (this.sweepTimer.active()) this.sweepTimer.cancel();
+      this.sweepTimer = null;
+    }
+  }
+
+  private unlink(channel: HTTPChannel): void {
+    const prev = channel.idlePrev;
+    const next = channel.idleNext;
+    if (prev !== null) prev.idleNext = next;
+    else this.idleHead = next;
+    if (next !== null) next.idlePrev = prev;
+    else this.idleTail = prev;
+    channel.idlePrev = null;
+    channel.idleNext = null;
+  }
+
+  /** @internal The sweep timer fired: closes the connections idle for idleTimeout, re-arms for the next. */
+  sweepIdle(): void {
+    this.sweepTimer = null;
+    const now = this.clock(Date.now());
+    const limit = this.idleTimeout * 1000;
+    this.sweeping = true;
+    // Each channel is looked at once per sweep: a busy one moves to the recent end.
+    for (let n = this.idleCount; n > 0; n--) {
+      const ch = this.idleHead;
+      if (ch === null || ch.idleAt + limit > now) break;
+      if (ch.busy) {
+        this.touchIdle(ch, now); // a response is outstanding: not idle
+        continue;
+      }
+      this.unwatchIdle(ch);
+      try {
+        ch.idleExpired();
+      } catch (e) {
+        log("error", "closing an idle connection threw", e);
+      }
+    }
+    this.sweeping = false;
+    const head = this.idleHead;
+    if (head !== null && this.sweepTimer === null) {
+      this.sweepTimer = this.reactor.callLater(Math.max((head.idleAt + limit - now) / 1000, 0.001), siteSweep, this);
+    }
   }
 
   /** Walks the resource tree for `request` (Twisted's getResourceFor), filling prepath/postpath. */
