@@ -32,8 +32,8 @@ const FALLBACK_READ_SIZE = 64 * 1024;
  * `readResult` (what to do with bytes read) and `closed` (tell the protocol).
  */
 export abstract class FileDescriptor implements IBatchReadDescriptor, IWriteDescriptor, IBatchWriter, IPushProducer {
-  /** The reactor performs this descriptor's reads in its batch (IBatchReadDescriptor). */
-  readonly batchRead = true as const;
+  /** The reactor performs this descriptor's reads in its batch (IBatchReadDescriptor; on the prototype, so no slot per connection). */
+  declare readonly batchRead: true;
   /** Set by the reactor while a flush of this writer is queued (IBatchWriter.flushQueued). */
   flushQueued = false;
   /** True while the connection is up. */
@@ -42,10 +42,10 @@ export abstract class FileDescriptor implements IBatchReadDescriptor, IWriteDesc
   disconnecting = false;
   /** True once the connection is closed for good. */
   disconnected = false;
-  /** Queued bytes above which a streaming producer is paused. */
-  writeHighWaterMark = DEFAULT_HIGH_WATER_MARK;
-  /** Queued bytes at or below which a paused streaming producer is resumed. */
-  writeLowWaterMark = DEFAULT_LOW_WATER_MARK;
+  /** Queued bytes above which a streaming producer is paused (the default is on the prototype until a connection sets its own). */
+  declare writeHighWaterMark: number;
+  /** Queued bytes at or below which a paused streaming producer is resumed (prototype default, like writeHighWaterMark). */
+  declare writeLowWaterMark: number;
   /** The registered producer, or null. */
   producer: IPushProducer | IPullProducer | null = null;
   /** True when `producer` is a push (streaming) producer. */
@@ -401,3 +401,9 @@ export abstract class FileDescriptor implements IBatchReadDescriptor, IWriteDesc
     this.loseConnection();
   }
 }
+
+// Defaults shared by every descriptor through the prototype: 24 bytes less per connection
+// than three instance fields; assigning a water mark on one connection gives it its own.
+Object.defineProperty(FileDescriptor.prototype, "batchRead", { value: true, writable: false, enumerable: false, configurable: false });
+FileDescriptor.prototype.writeHighWaterMark = DEFAULT_HIGH_WATER_MARK;
+FileDescriptor.prototype.writeLowWaterMark = DEFAULT_LOW_WATER_MARK;

@@ -9,7 +9,8 @@ import type { Address } from "./interfaces";
 /** The Address of a TCP socket address (`type` "TCP"), or a UNIX address. */
 export function tcpAddress(a: SockAddr): Address {
   if (a.family === "unix") return { type: "UNIX", name: a.path };
-  return { type: "TCP", host: a.address, port: a.port, family: a.family };
+  // The family as a literal: the addon's string is a new one per socket (24 bytes each).
+  return { type: "TCP", host: a.address, port: a.port, family: a.family === "IPv6" ? "IPv6" : "IPv4" };
 }
 
 /** The Address of a Unix socket address (an unnamed socket has name ""). */
