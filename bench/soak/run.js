@@ -149,6 +149,8 @@ async function main() {
     noFdGrowth: lw.fdsOverLiveMax <= fw.fdsOverLiveMax && lw.fdsMax <= baseline.fds + 2 * opts.concurrency,
     noTimerGrowth: lw.timersOverLiveMax <= fw.timersOverLiveMax && lw.timersMax <= fw.timersMax + opts.concurrency && idle.timers === baseline.timers,
     noRssGrowth: lw.rssMedianMiB <= fw.rssMedianMiB * 1.1,
+    // Live objects after a full collection (only meaningful with --gc 1): 10 % or 1 MiB of slack.
+    noLiveHeapGrowth: !opts.gc || lw.heapUsedMedianMiB <= Math.max(fw.heapUsedMedianMiB * 1.1, fw.heapUsedMedianMiB + 1),
   };
   const report = {
     command: `npm run soak -- --seconds ${opts.seconds} --rate ${opts.rate} --concurrency ${opts.concurrency} --mode ${opts.mode} --protocol ${opts.protocol}`,
