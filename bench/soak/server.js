@@ -84,7 +84,7 @@ reactor.callWhenRunning(() => {
     // With --expose-gc (run.js --gc 1), collect first: heapUsed is then live objects only.
     if (typeof global.gc === "function") global.gc();
     const mem = process.memoryUsage();
-    process.stdout.write(JSON.stringify({ heapUsed: mem.heapUsed, arrayBuffers: mem.arrayBuffers, t: (Date.now() - t0) / 1000, timers: reactor.getDelayedCalls().length, accepted: port.acceptedCount, live: channels(), fds: fs.readdirSync("/proc/self/fd").length - 1, bytes }) + "\n");
+    process.stdout.write(JSON.stringify({ heapUsed: mem.heapUsed, heapTotal: mem.heapTotal, external: mem.external, arrayBuffers: mem.arrayBuffers, t: (Date.now() - t0) / 1000, timers: reactor.getDelayedCalls().length, accepted: port.acceptedCount, live: channels(), fds: fs.readdirSync("/proc/self/fd").length - 1, bytes }) + "\n");
     reactor.callLater(1, tick);
   };
   reactor.callLater(1, tick);
