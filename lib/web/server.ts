@@ -129,6 +129,7 @@ export class HTTPChannel extends Protocol implements IHTTPParserHandler, IReques
   /** The request being answered (its response not finished), or null. */
   private current: Request | null = null;
 
+  /** A channel of `site` (made by Site.buildProtocol). */
   constructor(site: Site) {
     super();
     this.site = site;
@@ -177,7 +178,7 @@ export class HTTPChannel extends Protocol implements IHTTPParserHandler, IReques
     p.feed(data);
     if (this.reader !== r) return; // the connection was lost meanwhile
     if (p.partialHead > 0) {
-      if (r.headTimer === null && site.headerTimeout > 0 && this.current === null) {
+      if (r.headTimer === null && site.headerTimeout > 0 && this.current === null && !p.stopped) {
         r.headTimer = site.reactor.callLater(site.headerTimeout, headTimerFired, this);
       }
     } else if (this.current === null) {
