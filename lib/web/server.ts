@@ -128,6 +128,8 @@ export class HTTPChannel extends Protocol implements IHTTPParserHandler, IReques
   private reader: RequestReader | null = null;
   /** The request being answered (its response not finished), or null. */
   private current: Request | null = null;
+  /** Set while closing after an error response (lingering close), else null. */
+  private linger: Linger | null = null;
 
   /** A channel of `site` (made by Site.buildProtocol). */
   constructor(site: Site) {
@@ -167,6 +169,10 @@ export class HTTPChannel extends Protocol implements IHTTPParserHandler, IReques
 
   /** Feeds the parser; stops reading while a pipelined request waits for its turn. */
   override dataReceived(data: Buffer): void {
+    if (this.linger !== null) {
+      this.discardWhileLingering(data.length);
+      return;
+    }
     const site = this.site;
     // One clock reading per read serves the timeouts and the Date header.
     const now = Date.now();
@@ -270,12 +276,48 @@ export class HTTPChannel extends Protocol implements IHTTPParserHandler, IReques
       const body = `${e.status} ${phrase}: ${e.message}\n`;
       t.write(`HTTP/1.1 ${e.status} ${phrase}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
     }
-    t.loseConnection();
+    this.closeLingering();
+  }
+
+  /**
+   * Closes after an error response without destroying it (RFC 9112 §9.6): closing a socket
+   * that still has unread bytes makes the kernel send an RST, which can reach the client
+   * before it has read the response. So: shut the write side once the response is out,
+   * read and discard what the client still sends (bounded in bytes and time), and close
+   * when the client closes or the bound is reached.
+   */
+  private closeLingering(): void {
+    const t = this.transport as Partial<ITCPTransport> | null;
+    if (t === null || !this.connected) return;
+    this.reader?.parser.pause();
+    if (this.linger !== null) return;
+    if (typeof t.loseWriteConnection !== "function") {
+      t.loseConnection!();
+      return;
+    }
+    this.linger = { bytes: 0, timer: this.site.reactor.callLater(LINGER_SECONDS, lingerExpired, this) };
+    t.loseWriteConnection();
+  }
+
+  private discardWhileLingering(n: number): void {
+    const l = this.linger!;
+    l.bytes += n;
+    if (l.bytes > LINGER_MAX_BYTES) this.lingerExpired();
+  }
+
+  /** @internal The lingering close ran out of time or bytes: close now. */
+  lingerExpired(): void {
+    const l = this.linger;
+    if (l === null) return;
+    if (l.timer.active()) l.timer.cancel();
+    this.transport?.loseConnection();
   }
 
   /** The connection is gone: leaves the idle list, drops the request state, tells an unfinished request. */
   override connectionLost(reason: Error): void {
     this.site.unwatchIdle(this);
+    const l = this.linger;
+    if (l !== null && l.timer.active()) l.timer.cancel();
     const r = this.reader;
     this.reader = null;
     if (r !== null) {
@@ -314,13 +356,28 @@ export class HTTPChannel extends Protocol implements IHTTPParserHandler, IReques
     if (r.parser.partialHead > 0 && this.current === null) {
       const body = "408 Request Timeout: the request head did not arrive in time\n";
       t.write(`HTTP/1.1 408 Request Timeout\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`);
-      t.loseConnection();
+      this.closeLingering();
     }
   }
 }
 
 function headTimerFired(channel: HTTPChannel): void {
   channel.headTimerFired();
+}
+
+/** How long a lingering close waits for the client to close (seconds). */
+const LINGER_SECONDS = 2;
+/** How many bytes a lingering close reads and discards before it closes anyway. */
+const LINGER_MAX_BYTES = 64 * 1024;
+
+/** The state of a lingering close. */
+interface Linger {
+  bytes: number;
+  timer: IDelayedCall;
+}
+
+function lingerExpired(channel: HTTPChannel): void {
+  channel.lingerExpired();
 }
 
 function siteSweep(site: Site): void {
