@@ -24,6 +24,23 @@ export function literalFamily(host: string): "IPv4" | "IPv6" | null {
   return v === 4 ? "IPv4" : v === 6 ? "IPv6" : null;
 }
 
+/** `port` checked as a port number 0..65535; TypeError/RangeError naming `name` otherwise. */
+export function checkPort(port: unknown, name: string): number {
+  if (typeof port !== "number" || !Number.isInteger(port)) throw new TypeError(`${name} must be an integer, received ${String(port)}`);
+  if (port < 0 || port > 65535) throw new RangeError(`${name} must be between 0 and 65535, received ${port}`);
+  return port;
+}
+
+/** The `interface` option of a listening port ("" or absent = "0.0.0.0") and its family; TypeError otherwise. */
+export function checkInterface(iface: unknown): { address: string; family: "IPv4" | "IPv6" } {
+  const given = iface ?? "";
+  if (typeof given !== "string") throw new TypeError("interface must be an address literal string");
+  const address = given === "" ? "0.0.0.0" : given;
+  const family = literalFamily(address);
+  if (family === null) throw new TypeError(`interface must be an IPv4 or IPv6 address literal, received "${given}"`);
+  return { address, family };
+}
+
 /** "host:port" with IPv6 hosts bracketed, for messages. */
 export function hostPort(host: string, port: number): string {
   return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;

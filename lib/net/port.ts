@@ -7,7 +7,7 @@
  * the port stops accepting for a moment instead of spinning on a level-triggered readable
  * listener, logs the first time, keeps serving its connections, and tries again.
  */
-import { Deferred } from "../defer";
+import { Deferred, succeed } from "../defer";
 import type { IDelayedCall } from "../defer/interfaces";
 import { CannotListenError, ConnectionDone } from "../error";
 import { log } from "../log";
@@ -144,9 +144,7 @@ export abstract class Port implements IReadDescriptor {
   /** Stops accepting and closes the listening socket; the Deferred fires once closed. */
   stopListening(): Deferred<void> {
     this.closePort(new ConnectionDone("Port stopped listening."));
-    const d = new Deferred<void>();
-    d.callback(undefined);
-    return d;
+    return succeed(undefined);
   }
 
   /** Alias of stopListening (Twisted's IListeningPort.loseConnection). */

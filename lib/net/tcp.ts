@@ -7,7 +7,7 @@
  * connections at once should not see SYNs dropped and retried a second later.
  */
 import { native, type SockAddr } from "../native";
-import { hostPort, literalFamily, tcpAddress } from "./address";
+import { checkInterface, checkPort, hostPort, literalFamily, tcpAddress } from "./address";
 import { Connection } from "./connection";
 import { Connector, DEFAULT_CONNECT_TIMEOUT } from "./connector";
 import type { IReactorFDSet } from "./fdset";
@@ -39,12 +39,6 @@ export interface ConnectTCPOptions {
   bindAddress?: BindAddress;
 }
 
-function checkPort(port: unknown, name: string): number {
-  if (typeof port !== "number" || !Number.isInteger(port)) throw new TypeError(`${name} must be an integer, received ${String(port)}`);
-  if (port < 0 || port > 65535) throw new RangeError(`${name} must be between 0 and 65535, received ${port}`);
-  return port;
-}
-
 /** A listening TCP socket (Twisted's tcp.Port). */
 export class TCPPort extends Port {
   /** The port asked for (0 = any; getHost() tells which was picked). */
@@ -60,11 +54,8 @@ export class TCPPort extends Port {
   constructor(reactor: IReactorFDSet, port: number, factory: IProtocolFactory, options: ListenTCPOptions = {}) {
     super(reactor, factory, options.backlog ?? DEFAULT_BACKLOG);
     this.port = checkPort(port, "port");
-    const iface = options.interface ?? "";
-    if (typeof iface !== "string") throw new TypeError("interface must be an address literal string");
-    this.interface = iface === "" ? "0.0.0.0" : iface;
-    const family = literalFamily(this.interface);
-    if (family === null) throw new TypeError(`interface must be an IPv4 or IPv6 address literal, received "${iface}"`);
+    const { address, family } = checkInterface(options.interface);
+    this.interface = address;
     this.family = family;
     this.reusePort = options.reusePort === true;
   }

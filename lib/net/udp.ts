@@ -16,12 +16,12 @@
  *   write) calls `protocol.connectionRefused()`; other ICMP-reported errors are logged and
  *   the port keeps serving. Any other receive error drops the port.
  */
-import { Deferred } from "../defer";
+import { Deferred, succeed } from "../defer";
 import { CannotListenError, ConnectError, FdReactorError } from "../error";
 import { log } from "../log";
 import { native, AGAIN, type SockAddr } from "../native";
 import type { IReadDescriptor } from "../reactor/interfaces";
-import { hostPort, literalFamily } from "./address";
+import { checkInterface, checkPort, hostPort, literalFamily } from "./address";
 import type { IReactorFDSet } from "./fdset";
 import type { Address, IDatagramProtocol } from "./interfaces";
 import { resolveHost } from "./resolve";
@@ -103,12 +103,6 @@ function errnoCode(e: unknown): string | undefined {
   return typeof c === "string" ? c : undefined;
 }
 
-function checkPort(port: unknown, name: string): number {
-  if (typeof port !== "number" || !Number.isInteger(port)) throw new TypeError(`${name} must be an integer, received ${String(port)}`);
-  if (port < 0 || port > 65535) throw new RangeError(`${name} must be between 0 and 65535, received ${port}`);
-  return port;
-}
-
 function checkProtocol(p: unknown): IDatagramProtocol {
   const q = p as IDatagramProtocol | null;
   if (q === null || typeof q !== "object" || typeof q.makeConnection !== "function" || typeof q.datagramReceived !== "function") {
@@ -152,11 +146,8 @@ export class UDPPort implements IReadDescriptor, IUDPTransport {
     this.reactor = reactor;
     this.port = checkPort(port, "port");
     this.protocol = checkProtocol(protocol);
-    const iface = options.interface ?? "";
-    if (typeof iface !== "string") throw new TypeError("interface must be an address literal string");
-    this.interface = iface === "" ? "0.0.0.0" : iface;
-    const family = literalFamily(this.interface);
-    if (family === null) throw new TypeError(`interface must be an IPv4 or IPv6 address literal, received "${iface}"`);
+    const { address, family } = checkInterface(options.interface);
+    this.interface = address;
     this.family = family;
     const max = options.maxPacketSize ?? DEFAULT_MAX_PACKET_SIZE;
     if (typeof max !== "number" || !Number.isInteger(max)) throw new TypeError(`maxPacketSize must be an integer, received ${String(max)}`);
@@ -329,9 +320,7 @@ export class UDPPort implements IReadDescriptor, IUDPTransport {
   /** Stops reading, closes the socket and calls the protocol's doStop; the Deferred fires once closed. */
   stopListening(): Deferred<void> {
     this.close();
-    const d = new Deferred<void>();
-    d.callback(undefined);
-    return d;
+    return succeed(undefined);
   }
 
   /** Alias of stopListening (Twisted's udp.Port.loseConnection). */
