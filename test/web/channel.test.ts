@@ -6,48 +6,11 @@
  */
 import fc from "fast-check";
 import type { IDelayedCall } from "../../lib/defer";
-import type { Address, ITransport } from "../../lib/net/interfaces";
 import { HTTPChannel, Site, type Request } from "../../lib/web";
 import { expectNoFdLeaks } from "../support/fds";
+import { connectInMemory, type MemoryTransport } from "./helpers";
 
 expectNoFdLeaks();
-
-/** Records what the channel does to its transport. */
-class MemoryTransport implements ITransport {
-  written: string[] = [];
-  closing = false;
-  paused = false;
-  write(data: Uint8Array | string): void {
-    if (this.closing) return;
-    this.written.push(typeof data === "string" ? data : Buffer.from(data).toString("latin1"));
-  }
-  writeSequence(data: ReadonlyArray<Uint8Array | string>): void {
-    for (const d of data) this.write(d);
-  }
-  loseConnection(): void {
-    this.closing = true;
-  }
-  abortConnection(): void {
-    this.closing = true;
-  }
-  getPeer(): Address {
-    return { type: "TCP", host: "127.0.0.1", port: 1, family: "IPv4" };
-  }
-  getHost(): Address {
-    return { type: "TCP", host: "127.0.0.1", port: 2, family: "IPv4" };
-  }
-  registerProducer(): void {}
-  unregisterProducer(): void {}
-  pauseProducing(): void {
-    this.paused = true;
-  }
-  resumeProducing(): void {
-    this.paused = false;
-  }
-  stopProducing(): void {
-    this.closing = true;
-  }
-}
 
 const noTimers = {
   seconds: (): number => 0,
@@ -56,10 +19,7 @@ const noTimers = {
 
 function channel(): { ch: HTTPChannel; t: MemoryTransport } {
   const site = new Site((req: Request) => `ok ${req.method} ${req.content.length}`, { reactor: noTimers, maxHeaderSize: 1024, maxBodySize: 4096 });
-  const ch = site.buildProtocol({ type: "TCP", host: "127.0.0.1", port: 1, family: "IPv4" }) as HTTPChannel;
-  const t = new MemoryTransport();
-  ch.makeConnection(t);
-  return { ch, t };
+  return connectInMemory(site);
 }
 
 function feed(ch: HTTPChannel, bytes: Buffer, splits: number[]): void {

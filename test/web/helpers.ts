@@ -6,7 +6,9 @@
 import { execFile } from "node:child_process";
 import * as net from "node:net";
 import { listenTCP, type TCPPort } from "../../lib/net";
+import type { Address, ITransport } from "../../lib/net/interfaces";
 import { Reactor } from "../../lib/reactor";
+import type { HTTPChannel } from "../../lib/web";
 import { Site, type SiteOptions } from "../../lib/web/server";
 import type { IResource, RequestHandler } from "../../lib/web/resource";
 
@@ -114,4 +116,63 @@ export function rawExchange(port: number, chunks: Array<string | Buffer>, option
 /** Splits a stream of HTTP/1.1 responses into [head, body] pairs by Content-Length / chunked framing. */
 export function statusLines(data: string): string[] {
   return data.split("\r\n").filter((l) => l.startsWith("HTTP/1."));
+}
+
+/** Records what a protocol does to its transport: what it writes (latin1) until loseConnection marks it closing. */
+export class MemoryTransport implements ITransport {
+  /** Everything written before closing, one string per write. */
+  written: string[] = [];
+  /** Set by loseConnection, abortConnection and stopProducing. */
+  closing = false;
+  /** Whether the protocol last paused (true) or resumed (false) producing. */
+  paused = false;
+  /** Records `data` unless closing. */
+  write(data: Uint8Array | string): void {
+    if (this.closing) return;
+    this.written.push(typeof data === "string" ? data : Buffer.from(data).toString("latin1"));
+  }
+  /** Records each piece. */
+  writeSequence(data: ReadonlyArray<Uint8Array | string>): void {
+    for (const d of data) this.write(d);
+  }
+  /** Marks closing. */
+  loseConnection(): void {
+    this.closing = true;
+  }
+  /** Marks closing. */
+  abortConnection(): void {
+    this.closing = true;
+  }
+  /** 127.0.0.1:1. */
+  getPeer(): Address {
+    return { type: "TCP", host: "127.0.0.1", port: 1, family: "IPv4" };
+  }
+  /** 127.0.0.1:2. */
+  getHost(): Address {
+    return { type: "TCP", host: "127.0.0.1", port: 2, family: "IPv4" };
+  }
+  /** Ignored. */
+  registerProducer(): void {}
+  /** Ignored. */
+  unregisterProducer(): void {}
+  /** Marks paused. */
+  pauseProducing(): void {
+    this.paused = true;
+  }
+  /** Clears paused. */
+  resumeProducing(): void {
+    this.paused = false;
+  }
+  /** Marks closing. */
+  stopProducing(): void {
+    this.closing = true;
+  }
+}
+
+/** A channel of `site` for a peer at 127.0.0.1:1, connected to a new MemoryTransport. */
+export function connectInMemory(site: Site): { ch: HTTPChannel; t: MemoryTransport } {
+  const ch = site.buildProtocol({ type: "TCP", host: "127.0.0.1", port: 1, family: "IPv4" }) as HTTPChannel;
+  const t = new MemoryTransport();
+  ch.makeConnection(t);
+  return { ch, t };
 }

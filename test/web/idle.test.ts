@@ -5,42 +5,11 @@
  * timers asked of it.
  */
 import type { IDelayedCall } from "../../lib/defer";
-import type { Address, ITransport } from "../../lib/net/interfaces";
-import { HTTPChannel, NOT_DONE_YET, Site, type Request } from "../../lib/web";
+import { NOT_DONE_YET, Site, type Request } from "../../lib/web";
 import { expectNoFdLeaks } from "../support/fds";
+import { connectInMemory } from "./helpers";
 
 expectNoFdLeaks();
-
-/** Records what the channel writes; loseConnection only marks it. */
-class MemoryTransport implements ITransport {
-  written: string[] = [];
-  closing = false;
-  write(data: Uint8Array | string): void {
-    if (!this.closing) this.written.push(typeof data === "string" ? data : Buffer.from(data).toString("latin1"));
-  }
-  writeSequence(data: ReadonlyArray<Uint8Array | string>): void {
-    for (const d of data) this.write(d);
-  }
-  loseConnection(): void {
-    this.closing = true;
-  }
-  abortConnection(): void {
-    this.closing = true;
-  }
-  getPeer(): Address {
-    return { type: "TCP", host: "127.0.0.1", port: 1, family: "IPv4" };
-  }
-  getHost(): Address {
-    return { type: "TCP", host: "127.0.0.1", port: 2, family: "IPv4" };
-  }
-  registerProducer(): void {}
-  unregisterProducer(): void {}
-  pauseProducing(): void {}
-  resumeProducing(): void {}
-  stopProducing(): void {
-    this.closing = true;
-  }
-}
 
 /** A timer the test fires by hand. */
 interface FakeCall {
@@ -72,17 +41,10 @@ function recordingReactor(): { seconds(): number; callLater(delay: number, f: (.
 
 const HELLO = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
 
-function connect(site: Site): { ch: HTTPChannel; t: MemoryTransport } {
-  const ch = site.buildProtocol({ type: "TCP", host: "127.0.0.1", port: 1, family: "IPv4" }) as HTTPChannel;
-  const t = new MemoryTransport();
-  ch.makeConnection(t);
-  return { ch, t };
-}
-
 test("a connection holds no parser or request state before its first request and after each response", () => {
   const clock = recordingReactor();
   const site = new Site(() => "hi", { reactor: clock });
-  const { ch, t } = connect(site);
+  const { ch, t } = connectInMemory(site);
   expect(ch.holdsRequestState).toBe(false);
   expect(site.pooledReaders).toBe(0);
   ch.dataReceived(Buffer.from(HELLO + HELLO, "latin1"));
@@ -96,7 +58,7 @@ test("a connection holds no parser or request state before its first request and
 test("a request head arriving in pieces holds the state (and a header timer) until it is answered", () => {
   const clock = recordingReactor();
   const site = new Site(() => "hi", { reactor: clock, idleTimeout: 60, headerTimeout: 10 });
-  const { ch, t } = connect(site);
+  const { ch, t } = connectInMemory(site);
   expect(clock.calls.map((c) => c.delay)).toEqual([60]);
   ch.dataReceived(Buffer.from("GET / HTTP/1.1\r\n", "latin1"));
   expect(ch.holdsRequestState).toBe(true);
@@ -118,7 +80,7 @@ test("a response finished later holds the state until then; pipelined requests w
     },
     { reactor: recordingReactor() },
   );
-  const { ch, t } = connect(site);
+  const { ch, t } = connectInMemory(site);
   ch.dataReceived(Buffer.from("GET /a HTTP/1.1\r\n\r\nGET /b HTTP/1.1\r\n\r\n", "latin1"));
   expect(pending.map((r) => r.uri)).toEqual(["/a"]);
   expect(ch.holdsRequestState).toBe(true);
@@ -134,7 +96,7 @@ test("a response finished later holds the state until then; pipelined requests w
 
 test("one reader serves many connections in turn: the pool does not grow with the connections", () => {
   const site = new Site(() => "hi", { reactor: recordingReactor() });
-  const conns = Array.from({ length: 50 }, () => connect(site));
+  const conns = Array.from({ length: 50 }, () => connectInMemory(site));
   for (const { ch } of conns) ch.dataReceived(Buffer.from(HELLO, "latin1"));
   expect(conns.map(({ t }) => t.written.length)).toEqual(Array(50).fill(1));
   expect(conns.filter(({ ch }) => ch.holdsRequestState).length).toBe(0);
@@ -148,7 +110,7 @@ test("a thousand idle connections share one idle timer, which closes those idle 
   try {
     const clock = recordingReactor();
     const site = new Site(() => "hi", { reactor: clock, idleTimeout: 60, headerTimeout: 0 });
-    const conns = Array.from({ length: 1000 }, () => connect(site));
+    const conns = Array.from({ length: 1000 }, () => connectInMemory(site));
     expect(clock.calls.map((c) => c.delay)).toEqual([60]);
     expect(site.idleCount).toBe(1000);
     now += 30_000;
@@ -182,7 +144,7 @@ test("a connection whose response is outstanding when the idle timer fires is no
       },
       { reactor: clock, idleTimeout: 60, headerTimeout: 0 },
     );
-    const { ch, t } = connect(site);
+    const { ch, t } = connectInMemory(site);
     ch.dataReceived(Buffer.from(HELLO, "latin1"));
     now += 61_000;
     clock.calls[0].f(...clock.calls[0].args);
@@ -206,7 +168,7 @@ test("a connection whose response is outstanding when the idle timer fires is no
 test("an idle connection with no timeouts configured is in no list and asks for no timer", () => {
   const clock = recordingReactor();
   const site = new Site(() => "hi", { reactor: clock, idleTimeout: 0, headerTimeout: 0 });
-  const { ch, t } = connect(site);
+  const { ch, t } = connectInMemory(site);
   ch.dataReceived(Buffer.from("GET / HTTP/1.1\r\n", "latin1"));
   ch.dataReceived(Buffer.from("\r\n", "latin1"));
   expect(t.written.length).toBe(1);
