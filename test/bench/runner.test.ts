@@ -6,8 +6,8 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { Writable } from "node:stream";
 import { expectNoFdLeaks } from "../support/fds";
+import { sink } from "../support/sink";
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const runner = require("../../bench/lib/runner");
@@ -23,18 +23,6 @@ const { findServer } = require("../../bench/peers/registry");
 expectNoFdLeaks();
 
 const DEFAULTS = { kind: "echo", unit: "message", rounds: 3, duration: 3, warmup: 1, conns: [100, 1000], size: 64, baseline: "node-net", heading: "## Peers (baseline)" };
-
-/** A Writable collecting what is written to it. */
-function sink(): Writable & { text: string } {
-  const w = new Writable({
-    write(chunk, _enc, cb) {
-      w.text += String(chunk);
-      cb();
-    },
-  }) as Writable & { text: string };
-  w.text = "";
-  return w;
-}
 
 describe("options", () => {
   test("defaults apply when nothing is given", () => {

@@ -8,8 +8,8 @@ import * as fs from "node:fs";
 import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
-import { Writable } from "node:stream";
 import { expectNoFdLeaks } from "../support/fds";
+import { sink } from "../support/sink";
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const hdr = require("hdr-histogram-js");
@@ -27,18 +27,6 @@ const { liveCount } = require("../../bench/lib/children");
 const { c10kChartSpec } = require("../../bench/c10k/chart");
 
 expectNoFdLeaks();
-
-/** A Writable collecting what is written to it. */
-function sink(): Writable & { text: string } {
-  const w = new Writable({
-    write(chunk, _enc, cb) {
-      w.text += String(chunk);
-      cb();
-    },
-  }) as Writable & { text: string };
-  w.text = "";
-  return w;
-}
 
 /** Runs the harness with argv, collecting its output; never compiles nor installs exit handlers. */
 async function run(argv: string[]): Promise<{ code: number; out: string; err: string }> {
