@@ -1,7 +1,6 @@
 "use strict";
 /** The C10K harness' command line: `fdreactor-c10k [options]` (bench/c10k/run.js). */
-const { parseArgs } = require("node:util");
-const { UsageError } = require("../lib/options");
+const { UsageError, parseStrict, list } = require("../lib/options");
 
 /** Defaults of every option (what `npm start` runs). */
 const DEFAULTS = {
@@ -57,46 +56,28 @@ to CPU 1. Everything stays on loopback and stops by itself.
 Exit status: 0; 1 when a round failed; 2 on a bad command line or when no server could run.`;
 }
 
-/** Splits a comma-separated list, trimming and dropping empties. */
-function list(text) {
-  return text
-    .split(",")
-    .map((s) => s.trim())
-    .filter(Boolean);
-}
-
 /** Parses argv; throws UsageError naming the option when something is wrong. */
 function parseC10kOptions(argv) {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: {
-        scenario: { type: "string" },
-        conns: { type: "string" },
-        active: { type: "string" },
-        duration: { type: "string" },
-        warmup: { type: "string" },
-        size: { type: "string" },
-        rate: { type: "string" },
-        "per-process": { type: "string" },
-        "fd-modes": { type: "string" },
-        "fd-backends": { type: "string" },
-        peers: { type: "string" },
-        baseline: { type: "string" },
-        rounds: { type: "string" },
-        json: { type: "string" },
-        chart: { type: "string" },
-        record: { type: "boolean" },
-        "no-pin": { type: "boolean" },
-        help: { type: "boolean" },
-      },
-      strict: true,
-      allowPositionals: false,
-    }));
-  } catch (err) {
-    throw new UsageError(err.message);
-  }
+  const values = parseStrict(argv, {
+    scenario: { type: "string" },
+    conns: { type: "string" },
+    active: { type: "string" },
+    duration: { type: "string" },
+    warmup: { type: "string" },
+    size: { type: "string" },
+    rate: { type: "string" },
+    "per-process": { type: "string" },
+    "fd-modes": { type: "string" },
+    "fd-backends": { type: "string" },
+    peers: { type: "string" },
+    baseline: { type: "string" },
+    rounds: { type: "string" },
+    json: { type: "string" },
+    chart: { type: "string" },
+    record: { type: "boolean" },
+    "no-pin": { type: "boolean" },
+    help: { type: "boolean" },
+  });
   const num = (name, min, max, integer, dflt) => {
     if (values[name] === undefined) return dflt;
     const n = Number(values[name]);

@@ -1,5 +1,5 @@
 "use strict";
-/** Command-line options shared by bench/echo/run.js and bench/http/run.js. */
+/** Command-line options shared by bench/echo/run.js and bench/http/run.js, and the strict parsing and list splitting bench/c10k/options.js reuses. */
 const { parseArgs } = require("node:util");
 
 /** Thrown for a bad command line; the runner prints it with the usage and exits 2. */
@@ -38,34 +38,41 @@ function parseTarget(text) {
   return { a: m[1], b: m[2], max: Number(m[3]) };
 }
 
-/** Parses argv against the defaults; throws UsageError with a message naming the option. */
-function parseOptions(argv, defaults) {
-  let values;
+/** Splits a comma-separated list, trimming and dropping empties. */
+function list(text) {
+  return text
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
+}
+
+/** The values of `argv` parsed strictly (no positionals, no unknown options) against `options`; UsageError otherwise. */
+function parseStrict(argv, options) {
   try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: {
-        rounds: { type: "string" },
-        duration: { type: "string" },
-        warmup: { type: "string" },
-        conns: { type: "string" },
-        peers: { type: "string" },
-        size: { type: "string" },
-        baseline: { type: "string" },
-        target: { type: "string", multiple: true },
-        json: { type: "string" },
-        chart: { type: "string" },
-        record: { type: "boolean" },
-        heading: { type: "string" },
-        "no-pin": { type: "boolean" },
-        help: { type: "boolean" },
-      },
-      strict: true,
-      allowPositionals: false,
-    }));
+    return parseArgs({ args: argv, options, strict: true, allowPositionals: false }).values;
   } catch (err) {
     throw new UsageError(err.message);
   }
+}
+
+/** Parses argv against the defaults; throws UsageError with a message naming the option. */
+function parseOptions(argv, defaults) {
+  const values = parseStrict(argv, {
+    rounds: { type: "string" },
+    duration: { type: "string" },
+    warmup: { type: "string" },
+    conns: { type: "string" },
+    peers: { type: "string" },
+    size: { type: "string" },
+    baseline: { type: "string" },
+    target: { type: "string", multiple: true },
+    json: { type: "string" },
+    chart: { type: "string" },
+    record: { type: "boolean" },
+    heading: { type: "string" },
+    "no-pin": { type: "boolean" },
+    help: { type: "boolean" },
+  });
   const num = (name, min, integer) => {
     if (values[name] === undefined) return defaults[name];
     const n = Number(values[name]);
@@ -89,7 +96,7 @@ function parseOptions(argv, defaults) {
     duration,
     warmup,
     conns,
-    peers: values.peers === undefined ? null : values.peers.split(",").map((p) => p.trim()).filter(Boolean),
+    peers: values.peers === undefined ? null : list(values.peers),
     size: defaults.size ? num("size", 1, true) : undefined,
     baseline: values.baseline ?? defaults.baseline,
     targets: (values.target || []).map(parseTarget),
@@ -101,4 +108,4 @@ function parseOptions(argv, defaults) {
   };
 }
 
-module.exports = { UsageError, usage, parseOptions, parseTarget };
+module.exports = { UsageError, usage, parseOptions, parseTarget, parseStrict, list };
