@@ -6,14 +6,13 @@
  *
  *   node node_net_cluster.js echo|http PORT WORKERS
  *
- * Each worker is the same server as bench/peers/node_net.js (echo writes every chunk back;
- * http counts "\r\n\r\n" and answers each with the C reference's exact bytes). The primary
+ * Each worker runs the server of bench/peers/node_net.js (its createServer: echo writes every
+ * chunk back; http counts "\r\n\r\n" and answers each with the C reference's exact bytes). The primary
  * prints "READY <port>" once every worker listens, and on SIGTERM ends its workers.
  */
 const cluster = require("node:cluster");
-const net = require("node:net");
 const path = require("node:path");
-const { RESPONSE, countRequestEnds } = require(path.join(__dirname, "..", "peers", "http_response.js"));
+const { createServer } = require(path.join(__dirname, "..", "peers", "node_net.js"));
 
 const [mode, portArg, workersArg] = process.argv.slice(2);
 const workers = Number(workersArg);
@@ -39,17 +38,5 @@ if (cluster.isPrimary) {
   });
   for (let i = 0; i < workers; i++) cluster.fork();
 } else {
-  const server = net.createServer({ noDelay: true }, (socket) => {
-    socket.on("error", () => socket.destroy());
-    if (mode === "echo") {
-      socket.on("data", (chunk) => socket.write(chunk));
-      return;
-    }
-    const state = { match: 0 };
-    socket.on("data", (chunk) => {
-      const n = countRequestEnds(state, chunk);
-      for (let i = 0; i < n; i++) socket.write(RESPONSE);
-    });
-  });
-  server.listen({ port: Number(portArg), host: "127.0.0.1", backlog: 4096 });
+  createServer(mode).listen({ port: Number(portArg), host: "127.0.0.1", backlog: 4096 });
 }
