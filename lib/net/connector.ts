@@ -122,24 +122,22 @@ export abstract class Connector {
   /** The attempt failed with `reason`. */
   connectionFailed(reason: Error): void {
     this.cancelTimeout();
-    this.transport = null;
-    this.state = "disconnected";
-    try {
-      this.factory.clientConnectionFailed(this, reason);
-    } catch (e) {
-      log("error", `${this.factory.constructor.name}.clientConnectionFailed threw`, e);
-    }
-    this.stopFactoryIfIdle();
+    this.ended("clientConnectionFailed", reason);
   }
 
   /** The established connection ended with `reason`. */
   connectionLost(reason: Error): void {
+    this.ended("clientConnectionLost", reason);
+  }
+
+  /** Disconnected: tells the factory through `callback` (logging what it throws), then stops it unless it connected again. */
+  private ended(callback: "clientConnectionFailed" | "clientConnectionLost", reason: Error): void {
     this.transport = null;
     this.state = "disconnected";
     try {
-      this.factory.clientConnectionLost(this, reason);
+      this.factory[callback](this, reason);
     } catch (e) {
-      log("error", `${this.factory.constructor.name}.clientConnectionLost threw`, e);
+      log("error", `${this.factory.constructor.name}.${callback} threw`, e);
     }
     this.stopFactoryIfIdle();
   }
