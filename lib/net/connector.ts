@@ -227,7 +227,7 @@ export class Client extends Connection {
     else this.startWriting();
   }
 
-  /** Closes the socket of a failed attempt so that the next address gets a fresh one. */
+  /** Stops writing and closes the socket of a failed attempt (the next address gets a fresh one). */
   private closeAttemptSocket(): void {
     this.stopWriting();
     if (this.fd < 0) return;
@@ -287,16 +287,7 @@ export class Client extends Connection {
     if (this.connected || this.disconnected || !this.connecting) return;
     this.disconnected = true;
     untrack(this.reactor, this);
-    this.stopWriting();
-    if (this.fd >= 0) {
-      const fd = this.fd;
-      this.fd = -1;
-      try {
-        native.close(fd);
-      } catch (e) {
-        log("warn", `close(${fd}) failed`, e);
-      }
-    }
+    this.closeAttemptSocket();
     this.connector.connectionFailed(reason);
   }
 
