@@ -66,7 +66,6 @@ export abstract class FileDescriptor implements IBatchReadDescriptor, IWriteDesc
   private queued = 0;
   private reading = false;
   private writing = false;
-  private flushRequested = false;
 
   /** Wraps `fd` for `reactor` (not registered yet). */
   constructor(reactor: IReactorFDSet, fd: number) {
@@ -153,7 +152,6 @@ export abstract class FileDescriptor implements IBatchReadDescriptor, IWriteDesc
 
   /** The batch flush took `result` bytes (possibly partial), AGAIN, or failed with -errno. */
   wrote(result: number): void {
-    this.flushRequested = false;
     if (this.disconnected) return;
     if (result > 0) {
       this.consume(result);
@@ -201,10 +199,9 @@ export abstract class FileDescriptor implements IBatchReadDescriptor, IWriteDesc
 
   private scheduleFlush(): void {
     // While registered for WRITABLE, doWrite will take the new bytes with the rest.
-    if (!this.flushRequested && !this.writing) {
-      this.flushRequested = true;
-      this.reactor.requestFlush(this);
-    }
+    // flushQueued is the reactor's mark (set by requestFlush, cleared when the flush runs):
+    // one flag for both sides, so a request can never be thought pending after it ran.
+    if (!this.flushQueued && !this.writing) this.reactor.requestFlush(this);
   }
 
   private consume(n: number): void {
@@ -258,14 +255,14 @@ export abstract class FileDescriptor implements IBatchReadDescriptor, IWriteDesc
     this.disconnecting = true;
     this.stopReading();
     // Close from doWrite, as Twisted does: never inside the caller's own stack frame.
-    if (!this.flushRequested) this.startWriting();
+    if (!this.flushQueued) this.startWriting();
   }
 
   /** Half-close: shuts the write side once the queue is flushed; reading goes on. */
   loseWriteConnection(): void {
     if (!this.connected || this.writeDisconnecting || this.writeDisconnected) return;
     this.writeDisconnecting = true;
-    if (!this.flushRequested) this.startWriting();
+    if (!this.flushQueued) this.startWriting();
   }
 
   /** Closes now, dropping whatever is queued; the protocol gets ConnectionAborted. */
@@ -349,7 +346,7 @@ export abstract class FileDescriptor implements IBatchReadDescriptor, IWriteDesc
   unregisterProducer(): void {
     this.producer = null;
     this.producerPaused = false;
-    if (this.connected && this.disconnecting && this.queued === 0 && !this.flushRequested) this.startWriting();
+    if (this.connected && this.disconnecting && this.queued === 0 && !this.flushQueued) this.startWriting();
   }
 
   private overHighWater(): void {

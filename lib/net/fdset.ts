@@ -20,7 +20,10 @@ export interface IReactorFDSet extends IReactorTime {
   removeReader(r: IReadDescriptor): void;
   /** Stops writing; a descriptor that is not a writer is ignored. */
   removeWriter(w: IWriteDescriptor): void;
-  /** Flushes `w.pendingBuffers()` at the end of this iteration, batched with other writers. */
+  /**
+   * Flushes `w.pendingBuffers()` at the end of this iteration, batched with other writers;
+   * sets `w.flushQueued` until the flush runs (transports read it instead of a flag of their own).
+   */
   requestFlush(w: IBatchWriter): void;
   /**
    * Resolves a host name (the DNS layer installs it; Twisted's IReactorPluggableResolver).
