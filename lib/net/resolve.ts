@@ -64,12 +64,17 @@ export function hostsFileAddresses(name: string, path: string = hostsPath): stri
 export function resolveFromHosts(name: string): string {
   if (typeof name !== "string" || name === "") throw new TypeError("name must be a non-empty host name");
   if (literalFamily(name) !== null) return name;
-  const all = hostsFileAddresses(name);
-  const v4 = all.find((a) => literalFamily(a) === "IPv4");
-  if (v4 !== undefined) return v4;
-  if (all.length > 0) return all[0];
+  const ordered = hostsFileOrdered(name);
+  if (ordered.length > 0) return ordered[0];
   if (name.toLowerCase() === "localhost") return "127.0.0.1";
   throw new DNSLookupError(`DNS lookup failed: address '${name}' not found: no DNS resolver installed, and not in ${hostsPath}.`);
+}
+
+/** The hosts file's addresses for `name`, IPv4 ones first, each group in file order. */
+function hostsFileOrdered(name: string): string[] {
+  const all = hostsFileAddresses(name);
+  const v4 = all.filter((a) => literalFamily(a) === "IPv4");
+  return v4.length === all.length ? all : v4.concat(all.filter((a) => literalFamily(a) !== "IPv4"));
 }
 
 /**
@@ -91,8 +96,6 @@ export function resolveHostAll(reactor: IReactorFDSet, host: string): string[] |
   if (literalFamily(host) !== null) return [host];
   if (typeof reactor.resolveAll === "function") return reactor.resolveAll(host);
   if (typeof reactor.resolve === "function") return reactor.resolve(host).then((a) => [a]);
-  const all = hostsFileAddresses(host);
-  if (all.length === 0) return [resolveFromHosts(host)];
-  const v4 = all.filter((a) => literalFamily(a) === "IPv4");
-  return v4.concat(all.filter((a) => literalFamily(a) !== "IPv4"));
+  const ordered = hostsFileOrdered(host);
+  return ordered.length > 0 ? ordered : [resolveFromHosts(host)];
 }
