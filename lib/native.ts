@@ -51,7 +51,9 @@ export type SockOpt =
   | "TCP_NODELAY"
   | "IP_MULTICAST_TTL"
   | "IP_MULTICAST_LOOP"
-  | "IPV6_V6ONLY";
+  | "IPV6_V6ONLY"
+  /** Set with `false` (off) or seconds to linger (0: close sends RST); reads back -1 when off. */
+  | "SO_LINGER";
 
 /** A readiness poller over raw fds (one backend). */
 export interface Poller {
@@ -152,7 +154,9 @@ export interface NativeAddon {
   shutdown(fd: number, how: 0 | 1 | 2): void;
   /** Closes the fd (EINTR is not retried: the fd is gone either way). */
   close(fd: number): void;
+  /** setsockopt(2): a boolean option takes true/false, a number option an int; SO_LINGER takes false or seconds. */
   setsockopt(fd: number, option: SockOpt, value: number | boolean): void;
+  /** getsockopt(2): 0/1 for a boolean option, the int otherwise; SO_LINGER -1 when off, else its seconds. */
   getsockopt(fd: number, option: SockOpt): number;
   /** Joins (`join` true) or leaves a multicast group on an interface address ("" = any). */
   setMembership(fd: number, group: string, iface: string, join: boolean): void;

@@ -438,6 +438,8 @@ const OptionSpec kOptions[] = {
     {"IP_MULTICAST_TTL", IPPROTO_IP, IP_MULTICAST_TTL, false, true},
     {"IP_MULTICAST_LOOP", IPPROTO_IP, IP_MULTICAST_LOOP, true, true},
     {"IPV6_V6ONLY", IPPROTO_IPV6, IPV6_V6ONLY, true, false},
+    // struct linger, not an int: SetSockOpt/GetSockOpt treat it apart (seconds, or off).
+    {"SO_LINGER", SOL_SOCKET, SO_LINGER, false, false},
 };
 
 const OptionSpec* ArgOption(const Napi::CallbackInfo& info, size_t i) {
@@ -447,7 +449,7 @@ const OptionSpec* ArgOption(const Napi::CallbackInfo& info, size_t i) {
     if (name == o.name) return &o;
   ThrowType(info.Env(), "option",
             "one of SO_REUSEADDR, SO_REUSEPORT, SO_KEEPALIVE, SO_RCVBUF, SO_SNDBUF, SO_BROADCAST, "
-            "TCP_NODELAY, IP_MULTICAST_TTL, IP_MULTICAST_LOOP, IPV6_V6ONLY");
+            "TCP_NODELAY, IP_MULTICAST_TTL, IP_MULTICAST_LOOP, IPV6_V6ONLY, SO_LINGER");
   return nullptr;
 }
 
@@ -489,6 +491,24 @@ Napi::Value SetSockOpt(const Napi::CallbackInfo& info) {
   if (!ArgFd(info, 0, "fd", &fd)) return Napi::Value();
   const OptionSpec* o = ArgOption(info, 1);
   if (!o) return Napi::Value();
+  if (o->optname == SO_LINGER && o->level == SOL_SOCKET) {
+    // false: off (close() returns at once, the kernel sends what is queued, then FIN);
+    // N seconds: close() waits up to N s for the queue to drain; 0: close() sends RST.
+    struct linger l = {0, 0};
+    if (info.Length() > 2 && info[2].IsBoolean()) {
+      if (info[2].As<Napi::Boolean>().Value()) {
+        ThrowType(env, "value", "false (off) or a number of seconds for SO_LINGER");
+        return Napi::Value();
+      }
+    } else {
+      int64_t v;
+      if (!ArgInt(info, 2, "value", 0, 0x7fff, &v)) return Napi::Value();
+      l.l_onoff = 1;
+      l.l_linger = static_cast<int>(v);
+    }
+    if (setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l) < 0) ThrowErrno(env, errno, "setsockopt");
+    return env.Undefined();
+  }
   int value;
   if (info.Length() > 2 && info[2].IsBoolean()) {
     value = info[2].As<Napi::Boolean>().Value() ? 1 : 0;
@@ -518,6 +538,15 @@ Napi::Value GetSockOpt(const Napi::CallbackInfo& info) {
   if (!o) return Napi::Value();
   int level, optname;
   if (!ResolveOption(env, fd, *o, "getsockopt", &level, &optname)) return Napi::Value();
+  if (optname == SO_LINGER && level == SOL_SOCKET) {
+    struct linger l = {0, 0};
+    socklen_t llen = sizeof l;
+    if (getsockopt(fd, SOL_SOCKET, SO_LINGER, &l, &llen) < 0) {
+      ThrowErrno(env, errno, "getsockopt");
+      return Napi::Value();
+    }
+    return Napi::Number::New(env, l.l_onoff ? l.l_linger : -1);  // -1: off
+  }
   int value = 0;
   socklen_t len = sizeof value;
   if (getsockopt(fd, level, optname, &value, &len) < 0) {

@@ -112,9 +112,17 @@ export class Connection extends FileDescriptor implements ITCPTransport {
     if (!this.readDisconnected) super.resumeProducing();
   }
 
-  /** Closes now, dropping whatever is queued: the protocol gets ConnectionAborted. */
+  /**
+   * Closes now, dropping whatever is queued: the protocol gets ConnectionAborted and, as
+   * with Twisted, the peer gets a reset (SO_LINGER 0), not an orderly FIN.
+   */
   abortConnection(): void {
     if (this.disconnected) return;
+    try {
+      native.setsockopt(this.fd, "SO_LINGER", 0);
+    } catch {
+      // Not a socket that lingers (or already failed): the close below still happens.
+    }
     this.lose(new ConnectionAborted("Connection was aborted locally using abortConnection."));
   }
 

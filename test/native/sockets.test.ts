@@ -573,6 +573,43 @@ describe("socket options", () => {
     closeAll(t, u);
   });
 
+  test("SO_LINGER: off by default, reads back the seconds set, false turns it off; true and negatives are refused", () => {
+    const t = track(native.socket("IPv4", "tcp"));
+    expect(native.getsockopt(t, "SO_LINGER")).toBe(-1);
+    native.setsockopt(t, "SO_LINGER", 5);
+    expect(native.getsockopt(t, "SO_LINGER")).toBe(5);
+    native.setsockopt(t, "SO_LINGER", 0);
+    expect(native.getsockopt(t, "SO_LINGER")).toBe(0);
+    native.setsockopt(t, "SO_LINGER", false);
+    expect(native.getsockopt(t, "SO_LINGER")).toBe(-1);
+    expect(thrownBy(() => native.setsockopt(t, "SO_LINGER", true))).toMatchObject({ name: "TypeError", message: expect.stringMatching(/value/) });
+    expect(thrownBy(() => native.setsockopt(t, "SO_LINGER", -1))).toMatchObject({ name: "RangeError", message: expect.stringMatching(/value/) });
+    closeAll(t);
+  });
+
+  test("SO_LINGER 0: closing sends RST (the peer reads ECONNRESET); without it the peer reads EOF", async () => {
+    const [c1, s1, l1] = await tcpPair();
+    native.setsockopt(c1, "SO_LINGER", 0);
+    closeAll(c1);
+    const err = await until(() => {
+      try {
+        const n = native.read(s1, Buffer.alloc(8), 0, 8);
+        if (n === 0) return "EOF";
+        return n === AGAIN ? undefined : `read ${n}`;
+      } catch (e) {
+        return (e as { code?: string }).code;
+      }
+    }, "the reset");
+    expect(err).toBe("ECONNRESET");
+    const [c2, s2, l2] = await tcpPair();
+    closeAll(c2);
+    expect(await until(() => {
+      const n = native.read(s2, Buffer.alloc(8), 0, 8);
+      return n === AGAIN ? undefined : n;
+    }, "EOF")).toBe(0);
+    closeAll(s1, l1, s2, l2);
+  });
+
   test("buffer sizes read back at least what was asked (Linux doubles them)", () => {
     const t = track(native.socket("IPv4", "tcp"));
     native.setsockopt(t, "SO_RCVBUF", 32768);

@@ -2,6 +2,7 @@
  * TCP ports, connectors and connections on 127.0.0.1: the calls of Twisted's IReactorTCP,
  * IListeningPort, IConnector and ITCPTransport, in both reactor run modes.
  */
+import * as net from "node:net";
 import { CannotListenError, ConnectionAborted, ConnectionDone, ConnectionLost, ConnectionRefusedError, DNSLookupError, UserError } from "../../lib/error";
 import { setLogObservers, type LogLevel } from "../../lib/log";
 import { connectTCP, listenTCP, NotConnectingError, type TCPConnector, type TCPPort } from "../../lib/net";
@@ -187,6 +188,33 @@ describe.each(MODES)("TCP (%s mode)", (mode) => {
     expect(out.reason).toBeInstanceOf(ConnectionAborted);
     expect(out.reason).toBeInstanceOf(ConnectionLost);
     expect(out.written).toBe(0);
+  });
+
+  test("abortConnection resets the connection, as Twisted's does: the peer gets ECONNRESET, not an orderly end", async () => {
+    const peer = net.createServer();
+    const seen = new Promise<string>((resolve) => {
+      peer.on("connection", (s) => {
+        s.on("error", (e: NodeJS.ErrnoException) => resolve(`error ${e.code}`));
+        s.on("end", () => resolve("end"));
+      });
+    });
+    await new Promise<void>((r) => peer.listen(0, "127.0.0.1", () => r()));
+    try {
+      const reason = await runReactor<Error>(mode, (reactor, finish) => {
+        const cf = new RecordingClientFactory(() => {
+          const p = new Recorder();
+          // Nothing written, nothing unread: only SO_LINGER 0 makes this close a reset.
+          p.onMade = () => p.transport!.abortConnection();
+          p.onLost = (why) => void seen.then(() => finish(why));
+          return p;
+        });
+        connectTCP(reactor, "127.0.0.1", (peer.address() as net.AddressInfo).port, cf);
+      });
+      expect(reason).toBeInstanceOf(ConnectionAborted);
+      expect(await seen).toBe("error ECONNRESET");
+    } finally {
+      await new Promise((r) => peer.close(r));
+    }
   });
 
   test("a refused connect reaches clientConnectionFailed with ConnectionRefusedError (ECONNREFUSED)", async () => {
