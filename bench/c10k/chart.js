@@ -23,7 +23,7 @@ function c10kChartRecords(rows) {
 }
 
 /** The vega-lite spec (exported so a test can inspect it without rendering). */
-function c10kChartSpec(rows, { unit, title }) {
+function c10kChartSpec(rows, { unit, title, paced = 0 }) {
   const values = c10kChartRecords(rows);
   const x = { field: "conns", type: "ordinal", title: "connections held open", sort: "ascending" };
   const color = { field: "server", type: "nominal", title: null, legend: { orient: "bottom", columns: 2, labelLimit: 260 } };
@@ -39,7 +39,7 @@ function c10kChartSpec(rows, { unit, title }) {
     data: { values },
     hconcat: [
       panel("rate", `${unit}s per second, active connections (median)`),
-      panel("p99ms", "p99 latency, ms (median)"),
+      panel("p99ms", paced > 0 ? `p99 latency at ${paced} ${unit}s/s paced, ms (median)` : "p99 latency, ms (median)"),
       panel("cpu", `server CPU µs per ${unit} (median)`),
       panel("kib", "server KiB per connection (RSS delta)"),
     ],
@@ -47,10 +47,10 @@ function c10kChartSpec(rows, { unit, title }) {
 }
 
 /** Renders the chart of `rows` to an SVG string. */
-async function c10kChartSvg(rows, { unit, title }) {
+async function c10kChartSvg(rows, { unit, title, paced = 0 }) {
   const vega = require("vega");
   const vl = require("vega-lite");
-  const view = new vega.View(vega.parse(vl.compile(c10kChartSpec(rows, { unit, title })).spec), { renderer: "none" });
+  const view = new vega.View(vega.parse(vl.compile(c10kChartSpec(rows, { unit, title, paced })).spec), { renderer: "none" });
   try {
     return await view.toSVG();
   } finally {
@@ -67,7 +67,9 @@ async function chartFromFiles(outFile, jsonFiles) {
   const rows = runs.flatMap((r) => r.summary);
   const unit = scenarios[0] === "echo" ? "msg" : "req";
   const dates = runs.map((r) => r.date).sort();
-  fs.writeFileSync(outFile, await c10kChartSvg(rows, { unit, title: `C10K ${scenarios[0]}: ${dates[0]} … ${dates[dates.length - 1]}` }));
+  const paced = [...new Set(runs.map((r) => r.options.paced || 0))];
+  if (paced.length !== 1) throw new RangeError(`chartFromFiles: the runs must share one --paced rate (their p99 is taken there), got ${paced.join(", ")}`);
+  fs.writeFileSync(outFile, await c10kChartSvg(rows, { unit, title: `C10K ${scenarios[0]}: ${dates[0]} … ${dates[dates.length - 1]}`, paced: paced[0] }));
 }
 
 if (require.main === module) {

@@ -1,11 +1,12 @@
 "use strict";
 /**
  * The harness' side of the load generator (bench/c10k/loadgen.js): starts as many load
- * processes as the connection count needs (each pinned to the load CPU), gives each its
- * share of the connections, of the active ones and of the connect rate, and its own
- * loopback source address (127.0.0.x; rotated between rounds so that the ports a closed
- * round left in TIME_WAIT are never needed again), then steps them together through
- * connect → run (warm-up) → measure → stop and collects their reports.
+ * processes as the connection count needs (each pinned to the load CPU): drivers with the
+ * active connections, holders with the idle ones (planProcesses), each with its share of
+ * the connect rate and its own loopback source address (127.0.0.x; rotated between rounds
+ * so that the ports a closed round left in TIME_WAIT are never needed again), then steps
+ * them together through connect → run (closed loop: warm-up, measure, report) → pace
+ * (settle, measure) → stop, and collects their reports.
  */
 const path = require("node:path");
 const { spawnTracked, stopTracked } = require("../lib/children");
@@ -41,6 +42,25 @@ function split(total, parts) {
   return out;
 }
 
+/**
+ * The load processes for `conns` connections of which `active` are driven, at most
+ * `perProcess` each: drivers that hold the active connections and nothing else (one, unless
+ * there are more active ones than a process holds), then holders that keep the idle ones
+ * open and sleep. Returns [{ conns, active }] per process.
+ *
+ * Why drivers hold nothing else: a closed loop spread over several load processes on one
+ * CPU measures their time slices (an answer waits until its process runs again: 25-30 ms
+ * p99 at 100k with six of them), not the server; and a driver that also held 17,000 idle
+ * connections stalled every message for as long as a major GC of that heap took (up to
+ * ~130 ms seen at 100k). A driver with only its active connections has a small heap.
+ */
+function planProcesses(conns, active, perProcess) {
+  const drivers = split(active, Math.ceil(active / perProcess)).map((n) => ({ conns: n, active: n }));
+  const idle = conns - active;
+  const holders = idle > 0 ? split(idle, Math.ceil(idle / perProcess)).map((n) => ({ conns: n, active: 0 })) : [];
+  return [...drivers, ...holders].filter((p) => p.conns > 0);
+}
+
 /** Error raised when the load generator fails; carries what its processes wrote on stderr. */
 class LoadError extends Error {
   /** @param {string} message @param {string} stderr */
@@ -59,7 +79,8 @@ class Load {
   /** @param {object} o the options above */
   constructor(o) {
     this.o = o;
-    this.procs = Math.ceil(o.conns / o.perProcess);
+    this.plan = planProcesses(o.conns, o.active, o.perProcess);
+    this.procs = this.plan.length;
     this.children = [];
     this.reports = new Map(); // id -> { limits, progress, connected, result }
     this.stderr = "";
@@ -69,8 +90,8 @@ class Load {
   /** Spawns the processes; they start connecting at once. */
   start() {
     const o = this.o;
-    const conns = split(o.conns, this.procs);
-    const active = split(o.active, this.procs);
+    const conns = this.plan.map((p) => p.conns);
+    const active = this.plan.map((p) => p.active);
     let indexBase = 0;
     for (let i = 0; i < this.procs; i++) {
       const cfg = {
@@ -81,7 +102,7 @@ class Load {
         active: active[i],
         scenario: o.scenario,
         size: o.size,
-        rate: Math.max(1, Math.round(o.rate / this.procs)),
+        rate: Math.max(1, Math.round((o.rate * conns[i]) / o.conns)),
         maxPending: 512,
         sources: nextSources(Math.ceil(conns[i] / PER_SOURCE)),
         response: o.response || null,
@@ -173,9 +194,13 @@ class Load {
     return [...this.reports.values()].map((r) => r.limits).filter(Boolean);
   }
 
-  /** Sends "stop", waits for every result and returns them merged (see results.mergeResults). */
-  async collect(timeoutMs = 15000) {
-    this.tell("stop");
+  /**
+   * Sends `cmd` ("report": the processes keep their connections for the next phase; "stop":
+   * they exit), waits for every result and returns them merged (see results.mergeResults).
+   */
+  async collect(cmd = "stop", timeoutMs = 15000) {
+    for (const r of this.reports.values()) delete r.result;
+    this.tell(cmd);
     const results = await this.waitFor("result", timeoutMs);
     return { ...mergeResults(results), perProcess: results.map((r) => ({ count: r.count, rate: r.rate, established: r.established, errors: r.errors })) };
   }
@@ -186,4 +211,4 @@ class Load {
   }
 }
 
-module.exports = { Load, LoadError, split, nextSources };
+module.exports = { Load, LoadError, split, planProcesses, nextSources };

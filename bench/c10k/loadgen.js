@@ -8,17 +8,27 @@
  *
  * Opens `conns` connections to host:port at a bounded rate (at most `rate` per second and
  * `maxPending` in flight), each bound to one of `sources` (127.0.0.x: ~28k ephemeral ports
- * per source address), keeps them all open, and once told drives the `active` ones in a
- * closed loop: echo sends `size` bytes and waits for exactly those back; http sends one
- * `GET /` and waits for exactly the expected answer (bytes compared one by one; only the
- * value of a Date header may differ). A wrong byte, an extra byte, a reset or a close is
- * an error, counted by kind.
+ * per source address), keeps them all open, and once told drives the `active` ones, one
+ * message in flight on each: echo sends `size` bytes and waits for exactly those back; http
+ * sends one `GET /` and waits for exactly the expected answer (bytes compared one by one;
+ * only the value of a Date header may differ). A wrong byte, an extra byte, a reset or a
+ * close is an error, counted by kind. Two ways to drive them:
+ *   - closed loop ("run"): the next message goes as soon as the answer is back: the most
+ *     this pair of server and load generator can do; the latency is then mostly queueing.
+ *   - paced ("pace R A"): this process' share of R messages per second over the A active
+ *     ones of all load processes, each connection on its own fixed schedule. A message is
+ *     timed from when it was due, not from when it went out, if its connection was still
+ *     waiting for the previous answer then (no coordinated omission, as wrk2); one that
+ *     went out late only because this process' timer fired late is timed from its sending.
+ *     Between messages less than 2 ms apart this process polls rather than sleeps.
  *
- * Control, one line each on stdin:  run (start the active ones: warm-up) · measure (reset
- * the answer count and the histogram, start counting; errors count from the start) · stop (stop counting, print the result and
- * exit). Reports, one JSON line each on stdout: {"type":"limits"}, {"type":"progress"},
- * {"type":"connected"}, {"type":"result"} (latency as an HDR histogram, compressed base64).
- * It exits by itself after `deadlineS` seconds whatever happens.
+ * Control, one line each on stdin:  run · pace R A · measure (reset the answer count and the
+ * histogram, start counting; errors count from the start) · report (print the result of
+ * what was measured, stop driving, keep the connections) · stop (report and exit).
+ * Reports, one JSON line each on stdout: {"type":"limits"}, {"type":"progress"},
+ * {"type":"connected"}, {"type":"driving"}, {"type":"result"} (with its phase, "closed" or
+ * "paced", and the latency as an HDR histogram, compressed base64). It exits by itself
+ * after `deadlineS` seconds whatever happens.
  */
 const path = require("node:path");
 const hdr = require("hdr-histogram-js");
@@ -78,7 +88,8 @@ const connectErrors = {};
 let completed = 0;
 let counting = false;
 let measureStart = 0;
-let driving = false;
+/** How the active connections are driven now: "none", "closed" or "paced". */
+let phase = "none";
 
 const reactor = new Reactor({ backend: cfg.backend || undefined, mode: "exclusive" });
 
@@ -88,7 +99,10 @@ class Driver extends Protocol {
   constructor(index) {
     super();
     this.index = index;
-    this.active = false;
+    this.inFlight = false; // a message is out and its answer not complete
+    this.freeAt = 0; // when the last answer was complete (performance.now() ms)
+    this.owed = 0; // paced: messages that fell due while one was in flight
+    this.owedFrom = 0; // paced: when the oldest of them was due
     this.seq = 0;
     this.got = 0; // bytes of the current answer received
     this.offset = 0; // echo: PATTERN window of the current message
@@ -103,11 +117,12 @@ class Driver extends Protocol {
     open.push(this);
   }
 
-  /** Sends the next message or request and notes when. */
-  send() {
+  /** Sends the next message or request; its latency counts from `from` (ms, performance.now()). */
+  send(from) {
     this.got = 0;
     this.bad = false;
-    this.sentAt = performance.now();
+    this.inFlight = true;
+    this.sentAt = from;
     if (HTTP) {
       this.transport.write(REQUEST);
     } else {
@@ -121,9 +136,9 @@ class Driver extends Protocol {
   dataReceived(data) {
     const n = data.length;
     let got = this.got;
-    if (!this.active || got + n > EXPECT_LEN) {
+    if (!this.inFlight || got + n > EXPECT_LEN) {
       errors.extra++;
-      if (!this.active) return;
+      if (!this.inFlight) return;
     }
     const end = Math.min(n, EXPECT_LEN - got);
     if (!this.bad) {
@@ -149,17 +164,26 @@ class Driver extends Protocol {
     got += end;
     this.got = got;
     if (got < EXPECT_LEN) return;
+    const now = performance.now();
+    this.inFlight = false;
+    this.freeAt = now;
     if (counting) {
       if (this.bad) errors.mismatch++;
       else {
         completed++;
-        let us = Math.round((performance.now() - this.sentAt) * 1000);
+        let us = Math.round((now - this.sentAt) * 1000);
         if (us < 1) us = 1;
         hist.recordValue(us);
       }
     }
-    if (driving) this.send();
-    else this.active = false;
+    if (phase === "closed") this.send(now);
+    else if (phase === "paced" && this.owed > 0) {
+      // Due while the previous answer was out: goes now, timed from when it was due.
+      this.owed--;
+      const due = this.owedFrom;
+      this.owedFrom += pacer.periodMs;
+      this.send(due);
+    }
   }
 
   /** A connection that ends before "stop" is an error: closed (clean) or reset. */
@@ -237,17 +261,72 @@ function progressTick() {
 }
 
 // ─── control from run.js ───
-/** Starts the closed loop on `active` of the open connections, spread evenly over them. */
-function startDriving() {
-  driving = true;
-  const n = Math.min(cfg.active, open.length);
-  const step = n > 0 ? open.length / n : 1;
-  for (let i = 0; i < n; i++) {
-    const d = open[Math.floor(i * step)];
-    d.active = true;
-    d.send();
+/** The `active` connections of the open ones, spread evenly over them (chosen once). */
+let actives = null;
+function activeSet() {
+  if (actives === null) {
+    const n = Math.min(cfg.active, open.length);
+    const step = n > 0 ? open.length / n : 1;
+    actives = [];
+    for (let i = 0; i < n; i++) actives.push(open[Math.floor(i * step)]);
   }
-  emit({ type: "driving", active: n });
+  return actives;
+}
+
+/** Starts the closed loop on the active connections (those still waiting for an answer go on when it comes). */
+function startClosedLoop() {
+  phase = "closed";
+  const now = performance.now();
+  for (const d of activeSet()) if (!d.inFlight) d.send(now);
+  emit({ type: "driving", phase, active: actives.length });
+}
+
+/**
+ * Paced sending: message k of this process is due at t0 + k/rate, on connection k mod n,
+ * so each connection sends every n/rate seconds, the connections evenly staggered.
+ */
+const pacer = { rateHz: 0, periodMs: 0, t0: 0, k: 0, due: 0 };
+
+/** Starts paced sending of this process' share of `total` messages/s over `allActive` active connections. */
+function startPaced(total, allActive) {
+  const list = activeSet();
+  if (list.length === 0 || !(total > 0)) {
+    emit({ type: "driving", phase: "paced", active: 0, rate: 0 });
+    return;
+  }
+  phase = "paced";
+  pacer.rateHz = (total * list.length) / Math.max(allActive, list.length);
+  pacer.periodMs = (list.length * 1000) / pacer.rateHz;
+  pacer.t0 = performance.now();
+  pacer.k = 0;
+  pacer.due = pacer.t0;
+  for (const d of list) d.owed = 0;
+  emit({ type: "driving", phase, active: list.length, rate: pacer.rateHz });
+  paceTick();
+}
+
+/** Sends every message due by now, then sleeps until the next one is due. */
+function paceTick() {
+  if (phase !== "paced") return;
+  const list = actives;
+  const n = list.length;
+  const now = performance.now();
+  while (pacer.due <= now) {
+    const d = list[pacer.k % n];
+    if (!d.inFlight) {
+      // Free when it fell due: any delay since is this process' timer, not the server.
+      d.send(d.freeAt > pacer.due ? pacer.due : now);
+    } else if (d.owed++ === 0) {
+      d.owedFrom = pacer.due;
+    }
+    pacer.k++;
+    pacer.due = pacer.t0 + (pacer.k * 1000) / pacer.rateHz;
+  }
+  // A wait rounds up to whole milliseconds: closer than 2 ms to the next message, poll
+  // instead (this process has the load CPU to itself), so that messages go one by one
+  // when they fall due rather than in bursts a millisecond apart.
+  const ahead = pacer.due - performance.now();
+  reactor.callLater(ahead > 2 ? (ahead - 1) / 1000 : 0, paceTick);
 }
 
 /** Starts counting answers and latency; errors count over the whole round (a reset in the warm-up is still a reset). */
@@ -258,16 +337,18 @@ function startMeasuring() {
   measureStart = performance.now();
 }
 
-/** Stops counting, prints the result report and exits (the kernel closes the sockets). */
-function stopAndReport() {
+/** Stops counting and driving (answers in flight still come and are checked) and prints the result report. */
+function report() {
   const seconds = (performance.now() - measureStart) / 1000;
   const wasCounting = counting;
+  const was = phase;
   counting = false;
-  driving = false;
-  stopping = true;
+  phase = "none";
   const pct = (q) => (hist.totalCount > 0 ? hist.getValueAtPercentile(q) : null);
   emit({
     type: "result",
+    phase: was,
+    target: was === "paced" ? pacer.rateHz : null,
     measured: wasCounting,
     count: completed,
     seconds,
@@ -280,6 +361,29 @@ function stopAndReport() {
     connectErrors,
     connectSeconds: connectEnd > 0 ? (connectEnd - connectStart) / 1000 : null,
   });
+}
+
+/**
+ * Makes the kernel close every connection of this process with RST when it exits: closed
+ * with FIN, each would sit in TIME_WAIT for 60 s on this side, and at 100k connections the
+ * expiry of a round's 100,000 of them stalled a round a minute later for up to ~100 ms.
+ */
+function resetOnExit() {
+  for (const d of open) {
+    try {
+      native.setsockopt(d.transport.fileno(), "SO_LINGER", 0);
+    } catch {
+      // Already closed: nothing to linger.
+    }
+  }
+}
+
+/** Reports, then exits (the kernel closes the sockets, with RST: resetOnExit). */
+function stopAndReport() {
+  // Before the report: run.js ends this process with SIGTERM once it has every report.
+  stopping = true;
+  resetOnExit();
+  report();
   // The kernel closes every socket when we exit; the reactor need not walk 18k of them.
   process.stdout.write("", () => process.exit(0));
 }
@@ -292,13 +396,23 @@ process.stdin.on("data", (chunk) => {
   while ((nl = inbox.indexOf("\n")) >= 0) {
     const cmd = inbox.slice(0, nl).trim();
     inbox = inbox.slice(nl + 1);
-    if (cmd === "run") reactor.callLater(0, startDriving);
-    else if (cmd === "measure") reactor.callLater(0, startMeasuring);
-    else if (cmd === "stop") reactor.callLater(0, stopAndReport);
+    const [verb, ...args] = cmd.split(/\s+/);
+    if (verb === "run") reactor.callLater(0, startClosedLoop);
+    else if (verb === "pace") reactor.callLater(0, startPaced, Number(args[0]), Number(args[1]));
+    else if (verb === "measure") reactor.callLater(0, startMeasuring);
+    else if (verb === "report") reactor.callLater(0, report);
+    else if (verb === "stop") reactor.callLater(0, stopAndReport);
   }
 });
 // The parent went away: nothing left to report to.
-process.stdin.on("end", () => process.exit(0));
+process.stdin.on("end", () => {
+  resetOnExit();
+  process.exit(0);
+});
+process.on("SIGTERM", () => {
+  resetOnExit();
+  process.exit(0);
+});
 
 const deadline = setTimeout(() => {
   process.stderr.write(`loadgen ${cfg.id}: deadline of ${cfg.deadlineS} s reached, exiting\n`);

@@ -11,6 +11,7 @@ const DEFAULTS = {
   warmup: 1,
   size: 64,
   rate: 10000,
+  paced: 20000,
   perProcess: 18000,
   rounds: 3,
   fdModes: ["integrated", "exclusive"],
@@ -39,12 +40,20 @@ to CPU 1. Everything stays on loopback and stops by itself.
   --warmup S           seconds of traffic before measuring, after all are connected (default ${d.warmup})
   --size BYTES         echo message size, 1..65536 (default ${d.size})
   --rate N             new connections per second, at most (default ${d.rate})
+  --paced N            after the closed loop, drive the active connections at a fixed N
+                       messages (requests) per second in all, each on its own schedule, and
+                       take the latency percentiles there, timed from when each message was
+                       due (wrk2-style); 0 skips this phase and the percentiles come from the
+                       closed loop (default ${d.paced})
   --per-process N      connections per process, server and load generator, 100..19500
                        (default ${d.perProcess}; the fd limit here is 20,000 per process)
   --fd-modes LIST      fdreactor run modes: integrated, exclusive (default ${d.fdModes.join(",")})
   --fd-backends LIST   fdreactor backends: epoll, poll, ... (default ${d.fdBackends.join(",")})
   --peers LIST         servers to run, comma-separated names, or "all" (default: the
                        scenario's usual peers and every fdreactor entry); unknown names are errors
+  --node-flags=FLAGS   Node/V8 flags for every server that runs on Node (fdreactor, Node net
+                       and http, the cluster), space-separated, after "=" because they start
+                       with dashes: --node-flags="--max-semi-space-size=16" (default: none)
   --baseline NAME      the server the ratios are against (default ${d.baseline})
   --rounds N           interleaved rounds (A,B,A,B...), 1..20 (default ${d.rounds})
   --json FILE          raw results (default bench/out/c10k-<scenario>-<date>.json)
@@ -54,6 +63,14 @@ to CPU 1. Everything stays on loopback and stops by itself.
   --help               this text
 
 Exit status: 0; 1 when a round failed; 2 on a bad command line or when no server could run.`;
+}
+
+/** The --node-flags words; each must look like a flag. */
+function nodeFlags(text) {
+  if (text === undefined) return [];
+  const words = text.split(/\s+/).filter(Boolean);
+  for (const w of words) if (!/^--[a-z0-9][a-z0-9_-]*(=\S+)?$/i.test(w)) throw new UsageError(`--node-flags: ${JSON.stringify(w)} is not a flag (--name or --name=value)`);
+  return words;
 }
 
 /** Parses argv; throws UsageError naming the option when something is wrong. */
@@ -66,11 +83,13 @@ function parseC10kOptions(argv) {
     warmup: { type: "string" },
     size: { type: "string" },
     rate: { type: "string" },
+    paced: { type: "string" },
     "per-process": { type: "string" },
     "fd-modes": { type: "string" },
     "fd-backends": { type: "string" },
     peers: { type: "string" },
     baseline: { type: "string" },
+    "node-flags": { type: "string" },
     rounds: { type: "string" },
     json: { type: "string" },
     chart: { type: "string" },
@@ -110,11 +129,13 @@ function parseC10kOptions(argv) {
     warmup: num("warmup", 0, 600, false, DEFAULTS.warmup),
     size: num("size", 1, 65536, true, DEFAULTS.size),
     rate: num("rate", 10, 1000000, true, DEFAULTS.rate),
+    paced: num("paced", 0, 10000000, true, DEFAULTS.paced),
     perProcess: num("per-process", 100, 19500, true, DEFAULTS.perProcess),
     fdModes,
     fdBackends,
     peers: values.peers === undefined ? null : list(values.peers),
     baseline: values.baseline ?? DEFAULTS.baseline,
+    nodeFlags: nodeFlags(values["node-flags"]),
     rounds: num("rounds", 1, 20, true, DEFAULTS.rounds),
     json: values.json ?? null,
     chart: values.chart ?? null,

@@ -109,6 +109,7 @@ function deriveRound(load, { base, idle, start, end }, { cpuBetween, conns }) {
   const { cpuSeconds, wallSeconds } = cpuBetween(start, end);
   const cpuShare = wallSeconds > 0 ? cpuSeconds / wallSeconds : NaN;
   const held = load.established;
+  const setup = cpuBetween(base, idle);
   return {
     ...load,
     conns,
@@ -121,7 +122,28 @@ function deriveRound(load, { base, idle, start, end }, { cpuBetween, conns }) {
     rssKb: end.rssKb,
     rssPerConnKb: held > 0 ? (idle.rssKb - base.rssKb) / held : NaN,
     setupRate: load.connectSeconds > 0 ? held / load.connectSeconds : NaN,
+    setupCpuUsPerConn: held > 0 ? (setup.cpuSeconds / held) * 1e6 : NaN,
   };
 }
 
-module.exports = { ERROR_KINDS, ReportError, parseReport, mergeResults, expectedAnswer, deriveRound };
+/**
+ * The paced phase's figures from its merged load results and the server samples around its
+ * measured interval: the rate asked for and the one reached, the latency percentiles, and
+ * the server's CPU share and CPU per message at that rate.
+ */
+function derivePaced(load, { start, end }, { cpuBetween, target }) {
+  const { cpuSeconds, wallSeconds } = cpuBetween(start, end);
+  const cpuShare = wallSeconds > 0 ? cpuSeconds / wallSeconds : NaN;
+  return {
+    target,
+    rate: load.rate,
+    count: load.count,
+    sustained: load.rate >= 0.97 * target,
+    latencyUs: load.latencyUs,
+    cpuSeconds,
+    cpuPercent: cpuShare * 100,
+    cpuUsPer: load.rate > 0 ? (cpuShare / load.rate) * 1e6 : NaN,
+  };
+}
+
+module.exports = { ERROR_KINDS, ReportError, parseReport, mergeResults, expectedAnswer, deriveRound, derivePaced };

@@ -34,7 +34,7 @@ const { OUT_DIR, ROOT } = require("../lib/build");
 const { usage, parseC10kOptions, UsageError } = require("./options");
 const { c10kServers, specForProcs } = require("./servers");
 const { Load } = require("./load");
-const { expectedAnswer, deriveRound } = require("./results");
+const { expectedAnswer, deriveRound, derivePaced } = require("./results");
 const { c10kChartSvg } = require("./chart");
 
 const HEADING = "## C10K";
@@ -83,8 +83,16 @@ function bar(f, width = 20) {
   return `${"█".repeat(n)}${"░".repeat(width - n)}`;
 }
 
+/** `spec` with `flags` before its arguments when it runs on this Node (--node-flags); else `spec`. */
+function withNodeFlags(spec, flags) {
+  if (!flags || flags.length === 0 || spec.cmd !== process.execPath) return spec;
+  const args = spec.args;
+  return { ...spec, args: typeof args === "function" ? (vars) => [...flags, ...args(vars)] : [...flags, ...(args || [])] };
+}
+
 /** Starts `spec` for `conns` connections: one process, or `procs` sharing one port. Returns the started servers. */
-async function startServers(spec, scenario, conns, opts, cpu) {
+async function startServers(spec0, scenario, conns, opts, cpu) {
+  const spec = withNodeFlags(spec0, opts.nodeFlags);
   const procs = spec.scaling ? Math.ceil(conns / opts.perProcess) : 1;
   const perProcess = Math.ceil(conns / procs);
   const started = [];
@@ -110,6 +118,9 @@ function sampleAll(servers) {
 }
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** Paced phase: time from "pace" to measuring (the closed loop's last answers come back, the schedule settles). */
+const PACED_SETTLE_MS = 500;
 
 /** Runs one round (see the file comment); `status(text)` reports where it is. */
 async function runRound(spec, conns, opts, { serverCpu, loadCpu, status }) {
@@ -154,12 +165,29 @@ async function runRound(spec, conns, opts, { serverCpu, loadCpu, status }) {
     await sleep(opts.duration * 1000);
     const end = sampleAll(servers);
     const loadEnd = load.sample();
-    const merged = await load.collect();
-    const alive = servers.every((s) => s.alive());
+    let merged = await load.collect(opts.paced > 0 ? "report" : "stop");
     const round = deriveRound(merged, { base, idle, start, end }, { cpuBetween, conns });
+    let paced = null;
+    if (opts.paced > 0) {
+      status(`paced at ${opts.paced.toLocaleString("en-US")}/s`);
+      load.tell(`pace ${opts.paced} ${opts.active}`);
+      await sleep(PACED_SETTLE_MS);
+      const pStart = sampleAll(servers);
+      load.tell("measure");
+      await sleep(opts.duration * 1000);
+      const pEnd = sampleAll(servers);
+      merged = await load.collect("stop");
+      paced = derivePaced(merged, { start: pStart, end: pEnd }, { cpuBetween, target: opts.paced });
+    }
+    const alive = servers.every((s) => s.alive());
     const loadUse = cpuBetween(loadStart, loadEnd);
     return {
       ...round,
+      // Errors count over the whole round: the last report has them all.
+      errors: merged.errors,
+      errorTotal: merged.errorTotal,
+      openAtEnd: merged.openAtEnd,
+      paced,
       loadCpuPercent: (loadUse.cpuSeconds / loadUse.wallSeconds) * 100,
       serverProcs: procs,
       loadProcs: load.procs,
@@ -173,6 +201,16 @@ async function runRound(spec, conns, opts, { serverCpu, loadCpu, status }) {
     if (load) await load.stop();
     for (const s of servers) await s.stop();
   }
+}
+
+/** The latency percentiles a round is judged by: the paced phase's, or the closed loop's without one. */
+function latencyOf(r) {
+  return r.paced ? r.paced.latencyUs : r.latencyUs;
+}
+
+/** 20000 → "20k", 1500 → "1.5k", 800 → "800". */
+function shortRate(n) {
+  return n >= 1000 ? `${Number((n / 1000).toFixed(1))}k` : String(n);
 }
 
 /** Per server and connection count: medians and spreads over the rounds, ratios to the baseline. */
@@ -201,15 +239,21 @@ function summarise(rounds, servers, connsList, baseline) {
         held: pick((r) => r.established),
         openAtEnd: pick((r) => r.openAtEnd),
         setupRate: pick((r) => r.setupRate),
+        setupCpu: pick((r) => r.setupCpuUsPerConn),
         cpuUsPer: cpu,
         ratio: ratio(cpu.median, baseCpu),
         rate: pick((r) => r.rate),
         cpuPercent: pick((r) => r.cpuPercent),
         loadCpuPercent: pick((r) => r.loadCpuPercent),
-        p50: pick((r) => r.latencyUs.p50),
-        p90: pick((r) => r.latencyUs.p90),
-        p99: pick((r) => r.latencyUs.p99),
-        p999: pick((r) => r.latencyUs.p999),
+        // The percentiles of the paced phase when there was one (see --paced), else the closed loop's.
+        p50: pick((r) => latencyOf(r).p50),
+        p90: pick((r) => latencyOf(r).p90),
+        p99: pick((r) => latencyOf(r).p99),
+        p999: pick((r) => latencyOf(r).p999),
+        p99Closed: pick((r) => r.latencyUs.p99),
+        pacedRate: pick((r) => (r.paced ? r.paced.rate : NaN)),
+        pacedTarget: ok.find((r) => r.paced)?.paced.target ?? null,
+        pacedCpuUsPer: pick((r) => (r.paced ? r.paced.cpuUsPer : NaN)),
         rssPerConnKb: mem,
         memRatio: ratio(mem.median, baseMem),
         rssMiB: pick((r) => r.rssKb / 1024),
@@ -221,8 +265,9 @@ function summarise(rounds, servers, connsList, baseline) {
 }
 
 /** The summary table (terminal and Markdown share it). */
-function summaryTable(rows, { unit, baselineLabel }) {
-  const headers = ["server", "conns", "procs srv×load", "held", "setup/s", `CPU µs/${unit}`, "spread", `× ${baselineLabel}`, `${unit}s/s`, "server CPU", "load CPU", "p50", "p90", "p99", "p99.9", "KiB/conn", `mem × ${baselineLabel}`, "errors", "note"];
+function summaryTable(rows, { unit, baselineLabel, paced = 0 }) {
+  const at = paced > 0 ? ` @${shortRate(paced)}/s` : "";
+  const headers = ["server", "conns", "procs srv×load", "held", "setup/s", "setup CPU µs/conn", `CPU µs/${unit}`, "spread", `× ${baselineLabel}`, `${unit}s/s`, "server CPU", "load CPU", "p99 closed", `p50${at}`, `p90${at}`, `p99${at}`, `p99.9${at}`, "KiB/conn", `mem × ${baselineLabel}`, "errors", "note"];
   const body = rows.map((r) => {
     if (r.skipped) return [r.label, fmt(r.conns), ...headers.slice(2, -1).map(() => "–"), `skipped: ${r.skipped}`];
     const notes = [];
@@ -231,18 +276,21 @@ function summaryTable(rows, { unit, baselineLabel }) {
     if (r.rounds === 0) notes.push("no data");
     if (Number.isFinite(r.held.median) && r.held.min < r.conns) notes.push(`held only ${fmt(r.held.min)} of ${fmt(r.conns)}`);
     if (Number.isFinite(r.openAtEnd.median) && r.openAtEnd.min < r.held.min) notes.push(`${fmt(r.held.min - r.openAtEnd.min)} closed by the server`);
+    if (r.pacedTarget && Number.isFinite(r.pacedRate.min) && r.pacedRate.min < 0.97 * r.pacedTarget) notes.push(`paced: reached only ${fmt(r.pacedRate.min)} of ${fmt(r.pacedTarget)}/s`);
     return [
       r.label,
       fmt(r.conns),
       r.loadProcs ? `${r.serverProcs}×${r.loadProcs}` : "–",
       fmt(r.held.median),
       fmt(r.setupRate.median),
+      fmt(r.setupCpu.median),
       fmt(r.cpuUsPer.median),
       Number.isFinite(r.cpuUsPer.spread) ? `${fmt(r.cpuUsPer.spread * 100, 0)}%` : "–",
       Number.isFinite(r.ratio) ? `${r.ratio.toFixed(2)}×` : "–",
       fmt(r.rate.median),
       Number.isFinite(r.cpuPercent.median) ? `${fmt(r.cpuPercent.median, 0)}%` : "–",
       Number.isFinite(r.loadCpuPercent.median) ? `${fmt(r.loadCpuPercent.median, 0)}%` : "–",
+      fmtUs(r.p99Closed.median),
       fmtUs(r.p50.median),
       fmtUs(r.p90.median),
       fmtUs(r.p99.median),
@@ -258,7 +306,7 @@ function summaryTable(rows, { unit, baselineLabel }) {
 
 /** Raw per-round figures as a table. */
 function roundsTable(rounds, unit) {
-  const headers = ["conns", "round", "server", "procs", "held", "setup/s", `${unit}s`, `${unit}s/s`, "server CPU s", `CPU µs/${unit}`, "load CPU %", "p50 µs", "p99 µs", "p99.9 µs", "RSS base/idle/end KiB", "KiB/conn", "errors"];
+  const headers = ["conns", "round", "server", "procs", "held", "setup/s", "setup CPU µs/conn", `${unit}s`, `${unit}s/s`, "server CPU s", `CPU µs/${unit}`, "load CPU %", "closed p50/p99/p99.9 µs", `paced ${unit}s/s`, `paced CPU µs/${unit}`, "paced p50/p90/p99/p99.9 µs", "RSS base/idle/end KiB", "KiB/conn", "errors"];
   const body = rounds
     .filter((r) => !r.skipped)
     .map((r) =>
@@ -271,14 +319,16 @@ function roundsTable(rounds, unit) {
             `${r.serverProcs}×${r.loadProcs}`,
             String(r.established),
             r.setupRate.toFixed(0),
+            fmt(r.setupCpuUsPerConn),
             String(r.count),
             r.rate.toFixed(0),
             r.cpuSeconds.toFixed(2),
             r.cpuUsPer.toFixed(2),
             r.loadCpuPercent.toFixed(0),
-            fmt(r.latencyUs.p50, 0),
-            fmt(r.latencyUs.p99, 0),
-            fmt(r.latencyUs.p999, 0),
+            [r.latencyUs.p50, r.latencyUs.p99, r.latencyUs.p999].map((v) => fmt(v, 0)).join("/"),
+            r.paced ? r.paced.rate.toFixed(0) : "–",
+            r.paced ? r.paced.cpuUsPer.toFixed(2) : "–",
+            r.paced ? [r.paced.latencyUs.p50, r.paced.latencyUs.p90, r.paced.latencyUs.p99, r.paced.latencyUs.p999].map((v) => fmt(v, 0)).join("/") : "–",
             `${r.rssBaseKb}/${r.rssIdleKb}/${r.rssKb}`,
             r.rssPerConnKb.toFixed(2),
             `${r.errorTotal}${r.errorTotal ? ` ${JSON.stringify(Object.fromEntries(Object.entries(r.errors).filter(([, v]) => v > 0)))}` : ""}`,
@@ -374,7 +424,7 @@ async function runC10k(argv, { out = process.stdout, err: errOut = process.stder
     opts.conns,
     opts.rounds,
   );
-  const perRound = (conns) => 2 + conns / opts.rate + opts.warmup + opts.duration + 1.5;
+  const perRound = (conns) => 2 + conns / opts.rate + opts.warmup + opts.duration + 1.5 + (opts.paced > 0 ? PACED_SETTLE_MS / 1000 + opts.duration : 0);
   const progress = new Progress(order.length, perRound(opts.conns[0]), errOut);
   const rounds = [];
   let lastLimits = [];
@@ -419,7 +469,7 @@ async function runC10k(argv, { out = process.stdout, err: errOut = process.stder
   const rows = summarise(rounds, chosen, opts.conns, opts.baseline);
   const baseSpec = all.find((s) => s.name === opts.baseline);
   const baselineLabel = baseSpec ? baseSpec.label : opts.baseline;
-  const table = summaryTable(rows, { unit, baselineLabel });
+  const table = summaryTable(rows, { unit, baselineLabel, paced: opts.paced });
   const noisy = rows.filter((r) => r.cpuUsPer.noisy).map((r) => `${r.server}@${r.conns}`);
   if (noisy.length) notes.push(`noisy (CPU per ${unit} spread > 15%): ${noisy.join(", ")}`);
   if (!rows.some((r) => r.server === opts.baseline && r.rounds > 0)) notes.push(`baseline ${opts.baseline} not measured: ratios are blank`);
@@ -427,18 +477,23 @@ async function runC10k(argv, { out = process.stdout, err: errOut = process.stder
   out.write(`\n${formatTable(table.headers, table.body)}\n\n`);
   out.write(
     `CPU µs/${unit}: server user+sys time (/proc/PID/stat) per ${unit} over the measured interval (the primary figure); KiB/conn: server RSS with every connection open and idle minus RSS before connecting, ÷ connections held; ` +
-      `setup/s: connections established per second (bounded by --rate ${opts.rate}); latency of the ${opts.active} active connections; medians of ${opts.rounds} interleaved round(s), spread = (max−min)/median.\n`,
+      `setup/s: connections established per second (bounded by --rate ${opts.rate}, so the load generator's pace more than the server's); setup CPU: server CPU while they were opened, per connection; ` +
+      `${unit}s/s, CPU and "p99 closed": the ${opts.active} active connections in a closed loop (the next ${unit} as soon as the answer is back: the most the pair can do, latency mostly queueing); ` +
+      (opts.paced > 0
+        ? `p50–p99.9: the same connections at a fixed ${fmt(opts.paced)} ${unit}s/s in all, each ${unit} timed from when it was due (no coordinated omission); `
+        : "p50–p99.9: the closed loop's (--paced 0); ") +
+      `medians of ${opts.rounds} interleaved round(s), spread = (max−min)/median.\n`,
   );
   for (const n of notes) out.write(`note: ${n}\n`);
 
-  const settings = `${opts.scenario}, ${opts.active} active of each count${opts.scenario === "echo" ? `, ${opts.size}-byte messages` : ""}, ${opts.rounds} interleaved rounds, ${opts.warmup} s warm-up + ${opts.duration} s measured, connect rate ≤ ${opts.rate}/s, ≤ ${opts.perProcess} connections per process; load generator: bench/c10k/loadgen.js (fdreactor, epoll, exclusive mode${pinned ? ", CPU 1" : ""})`;
+  const settings = `${opts.scenario}, ${opts.active} active of each count (all driven by the first load process)${opts.scenario === "echo" ? `, ${opts.size}-byte messages` : ""}, ${opts.rounds} interleaved rounds, ${opts.warmup} s warm-up + ${opts.duration} s measured in a closed loop${opts.paced > 0 ? `, then ${PACED_SETTLE_MS / 1000} s + ${opts.duration} s measured at ${opts.paced} ${unit}s/s paced` : ""}, connect rate ≤ ${opts.rate}/s, ≤ ${opts.perProcess} connections per process; load generator: bench/c10k/loadgen.js (fdreactor, epoll, exclusive mode${pinned ? ", CPU 1" : ""})`;
   const jsonPath = opts.json || path.join(OUT_DIR, `c10k-${opts.scenario}-${date.replace(/[:]/g, "")}.json`);
   fs.mkdirSync(path.dirname(jsonPath), { recursive: true });
   fs.writeFileSync(jsonPath, JSON.stringify({ kind: "c10k", command, date, machine: { ...info, pinned, line: machine }, options: opts, settings, notes, rounds, summary: rows }, null, 2));
   out.write(`raw results: ${path.relative(process.cwd(), jsonPath)}\n`);
   const chartPath = opts.chart || jsonPath.replace(/\.json$/, "") + ".svg";
   try {
-    fs.writeFileSync(chartPath, await c10kChartSvg(rows, { unit, title: `C10K ${opts.scenario}: ${date}` }));
+    fs.writeFileSync(chartPath, await c10kChartSvg(rows, { unit, title: `C10K ${opts.scenario}: ${date}`, paced: opts.paced }));
     out.write(`chart: ${path.relative(process.cwd(), chartPath)}\n`);
   } catch (e) {
     out.write(`chart skipped: ${e.message}\n`);
@@ -481,4 +536,4 @@ function main() {
 
 if (require.main === module) main();
 
-module.exports = { runC10k, runRound, summarise, summaryTable, roundsTable, ensureDist, bar, clock };
+module.exports = { runC10k, runRound, summarise, summaryTable, roundsTable, ensureDist, bar, clock, withNodeFlags };

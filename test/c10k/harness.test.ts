@@ -14,13 +14,13 @@ import { sink } from "../support/sink";
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const hdr = require("hdr-histogram-js");
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const { runC10k } = require("../../bench/c10k/run");
+const { runC10k, withNodeFlags } = require("../../bench/c10k/run");
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { parseC10kOptions, UsageError, DEFAULTS } = require("../../bench/c10k/options");
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const results = require("../../bench/c10k/results");
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const { Load, split } = require("../../bench/c10k/load");
+const { Load, split, planProcesses } = require("../../bench/c10k/load");
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { liveCount } = require("../../bench/lib/children");
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -44,9 +44,22 @@ function encoded(values: number[]): string {
 }
 
 describe("command line", () => {
-  test("the defaults are the npm start run: echo, 10,000 connections, 200 active, 3 rounds", () => {
-    expect(parseC10kOptions([])).toMatchObject({ scenario: "echo", conns: [10000], active: 200, rounds: 3, size: 64, perProcess: 18000, fdModes: ["integrated", "exclusive"], fdBackends: ["epoll"], baseline: "node-net", pin: true, record: false });
+  test("the defaults are the npm start run: echo, 10,000 connections, 200 active, 3 rounds, then paced at 20,000/s", () => {
+    expect(parseC10kOptions([])).toMatchObject({ scenario: "echo", conns: [10000], active: 200, rounds: 3, size: 64, paced: 20000, perProcess: 18000, fdModes: ["integrated", "exclusive"], fdBackends: ["epoll"], baseline: "node-net", pin: true, record: false });
     expect(DEFAULTS.conns).toEqual([10000]);
+  });
+
+  test("--node-flags are words that look like flags, given to every server that runs on Node", () => {
+    expect(parseC10kOptions(["--node-flags= --single-threaded-gc  --max-semi-space-size=16 "]).nodeFlags).toEqual(["--single-threaded-gc", "--max-semi-space-size=16"]);
+    expect(parseC10kOptions([]).nodeFlags).toEqual([]);
+  });
+
+  test("--node-flags go before the script of a server run by this Node, and nowhere else", () => {
+    const flags = ["--max-semi-space-size=16"];
+    expect(withNodeFlags({ cmd: process.execPath, args: ["server.js", "{port}"] }, flags).args).toEqual(["--max-semi-space-size=16", "server.js", "{port}"]);
+    expect(withNodeFlags({ cmd: process.execPath, args: (v: { port: number }) => ["s.js", String(v.port)] }, flags).args({ port: 5 })).toEqual(["--max-semi-space-size=16", "s.js", "5"]);
+    const python = { cmd: "/usr/bin/python3", args: ["t.py"] };
+    expect(withNodeFlags(python, flags)).toBe(python);
   });
 
   test("lists and numbers are read as given", () => {
@@ -72,6 +85,9 @@ describe("command line", () => {
     [["--fd-modes", "threaded"], /--fd-modes: "threaded" is not a run mode/],
     [["--fd-backends", "iocp"], /--fd-backends: "iocp" is not a backend/],
     [["--rounds", "0"], /--rounds must be an integer from 1 to 20/],
+    [["--paced=-1"], /--paced must be an integer from 0 to 10000000, got "-1"/],
+    [["--node-flags=--single-threaded-gc rm"], /--node-flags: "rm" is not a flag/],
+    [["--paced", "fast"], /--paced must be an integer from 0 to 10000000, got "fast"/],
     [["--fast"], /Unknown option '--fast'/],
   ])("%j is refused with a message naming the option", (argv, message) => {
     expect(() => parseC10kOptions(argv)).toThrow(UsageError);
@@ -100,9 +116,10 @@ describe("command line", () => {
   test("--help explains every option and exits 0", async () => {
     const r = await run(["--help"]);
     expect(r.code).toBe(0);
-    for (const o of ["--scenario", "--conns", "--active", "--duration", "--warmup", "--size", "--rate", "--per-process", "--fd-modes", "--fd-backends", "--peers", "--baseline", "--rounds", "--json", "--chart", "--record", "--no-pin", "--help"]) {
+    for (const o of ["--scenario", "--conns", "--active", "--duration", "--warmup", "--size", "--rate", "--paced", "--per-process", "--fd-modes", "--fd-backends", "--peers", "--baseline", "--rounds", "--json", "--chart", "--record", "--no-pin", "--help"]) {
       expect(r.out).toContain(`  ${o} `);
     }
+    expect(r.out).toContain("  --node-flags=FLAGS ");
   });
 });
 
@@ -155,9 +172,33 @@ describe("load generator reports", () => {
     expect(r.rssKb).toBe(42100);
   });
 
-  test("connections, active ones and rates split over processes differ by at most one", () => {
+  test("connections and rates split over processes differ by at most one", () => {
     expect(split(100000, 6)).toEqual([16667, 16667, 16667, 16667, 16666, 16666]);
     expect(split(200, 3)).toEqual([67, 67, 66]);
+  });
+
+  test("load processes: drivers hold the active connections and nothing else, holders the idle ones", () => {
+    expect(planProcesses(100000, 200, 18000)).toEqual([{ conns: 200, active: 200 }, ...split(99800, 6).map((n: number) => ({ conns: n, active: 0 }))]);
+    expect(planProcesses(10000, 200, 18000)).toEqual([
+      { conns: 200, active: 200 },
+      { conns: 9800, active: 0 },
+    ]);
+    expect(planProcesses(250, 250, 100)).toEqual([
+      { conns: 84, active: 84 },
+      { conns: 83, active: 83 },
+      { conns: 83, active: 83 },
+    ]);
+    expect(planProcesses(10, 10, 18000)).toEqual([{ conns: 10, active: 10 }]);
+  });
+
+  test("the paced phase's figures: CPU per message at the rate reached, and whether it reached the rate asked for", () => {
+    const cpuBetween = (a: { t: number; c: number }, b: { t: number; c: number }) => ({ cpuSeconds: b.c - a.c, wallSeconds: b.t - a.t });
+    const latencyUs = { p50: 40, p90: 50, p99: 900, p999: 2000, max: 3000 };
+    const ok = results.derivePaced({ rate: 19900, count: 39800, latencyUs }, { start: { t: 0, c: 0 }, end: { t: 2, c: 0.398 } }, { cpuBetween, target: 20000 });
+    expect(ok).toMatchObject({ target: 20000, rate: 19900, sustained: true, latencyUs });
+    expect(ok.cpuUsPer).toBeCloseTo(10, 10);
+    expect(ok.cpuPercent).toBeCloseTo(19.9, 10);
+    expect(results.derivePaced({ rate: 15000, count: 30000, latencyUs }, { start: { t: 0, c: 0 }, end: { t: 2, c: 1 } }, { cpuBetween, target: 20000 }).sustained).toBe(false);
   });
 
   test("the chart plots throughput and p99 per server at each connection count", () => {
@@ -188,7 +229,11 @@ describe("the load generator against real servers", () => {
     try {
       load.start();
       const connected = await load.waitFor("connected", 15000);
-      expect(connected[0]).toMatchObject({ established: 20, failed: 0 });
+      // A driver with the 5 active connections, a holder with the 15 idle ones.
+      expect(connected.map((c: { established: number; failed: number }) => [c.established, c.failed])).toEqual([
+        [5, 0],
+        [15, 0],
+      ]);
       load.tell("run");
       load.tell("measure");
       await new Promise((r) => setTimeout(r, 300));
@@ -201,6 +246,75 @@ describe("the load generator against real servers", () => {
       await new Promise((r) => server.close(r));
     }
     expect(liveCount()).toBe(0);
+  }, 30000);
+});
+
+describe("the load generator's paced phase", () => {
+  /** An echo server that answers each chunk after `delayMs`. */
+  async function echoServer(delayMs: number): Promise<{ port: number; close: () => Promise<void> }> {
+    const server = net.createServer((s) => {
+      s.on("data", (d) => {
+        const copy = Buffer.from(d);
+        if (delayMs > 0) setTimeout(() => s.writable && s.write(copy), delayMs);
+        else s.write(copy);
+      });
+      s.on("error", () => s.destroy());
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+    return { port: (server.address() as net.AddressInfo).port, close: () => new Promise<void>((r) => server.close(() => r())) };
+  }
+
+  /** Connects `active` of 10 connections, closed loop briefly, then paced at `rate`/s for `ms`; returns both reports. */
+  async function closedThenPaced(port: number, active: number, rate: number, ms: number) {
+    const load = new Load({ port, conns: 10, active, scenario: "echo", size: 64, rate: 1000, perProcess: 18000, cpu: null, deadlineS: 30 });
+    try {
+      load.start();
+      await load.waitFor("connected", 15000);
+      load.tell("run");
+      load.tell("measure");
+      await new Promise((r) => setTimeout(r, 200));
+      const closed = await load.collect("report");
+      load.tell(`pace ${rate} ${active}`);
+      load.tell("measure");
+      await new Promise((r) => setTimeout(r, ms));
+      const paced = await load.collect("stop");
+      return { closed, paced };
+    } finally {
+      await load.stop();
+    }
+  }
+
+  test("a prompt server gets the rate asked for, on the same connections the closed loop used", async () => {
+    const server = await echoServer(0);
+    try {
+      const { closed, paced } = await closedThenPaced(server.port, 4, 400, 1000);
+      expect(closed.count).toBeGreaterThan(0);
+      // 400/s for ~1 s: the count is the schedule's, within what a slow CI machine may skip.
+      expect(paced.count).toBeGreaterThan(300);
+      expect(paced.count).toBeLessThanOrEqual(420);
+      expect(paced.latencyUs.p50).toBeLessThan(20000);
+      expect(paced.errorTotal).toBe(0);
+      expect(paced.openAtEnd).toBe(10);
+    } finally {
+      await server.close();
+    }
+  }, 30000);
+
+  test("a server slower than the schedule: each message is timed from when it was due, not from when it went out", async () => {
+    // One connection due every 10 ms, each answer 50 ms late: the backlog grows by 4 of
+    // every 5 messages. Timed from sending, every latency would be ~50 ms; timed from when
+    // each was due, they grow with the backlog (the median well past 100 ms after 1.5 s).
+    const server = await echoServer(50);
+    try {
+      const { paced } = await closedThenPaced(server.port, 1, 100, 1500);
+      expect(paced.count).toBeGreaterThan(5);
+      expect(paced.count).toBeLessThan(60);
+      expect(paced.latencyUs.p50).toBeGreaterThan(100000);
+      expect(paced.latencyUs.max).toBeGreaterThan(paced.latencyUs.p50);
+      expect(paced.errorTotal).toBe(0);
+    } finally {
+      await server.close();
+    }
   }, 30000);
 });
 
@@ -246,26 +360,31 @@ describe("tiny real runs (100 connections)", () => {
 
   test("echo against the C reference and fdreactor: every connection held, messages counted, no errors, a JSON and a chart", async () => {
     const json = path.join(dir, "echo.json");
-    const r = await run(["--conns", "100", "--active", "10", "--rounds", "1", "--duration", "0.5", "--warmup", "0.2", "--peers", "c-reference,fdreactor", "--baseline", "c-reference", "--json", json]);
+    const r = await run(["--conns", "100", "--active", "10", "--paced", "500", "--rounds", "1", "--duration", "0.5", "--warmup", "0.2", "--peers", "c-reference,fdreactor", "--baseline", "c-reference", "--json", json]);
     expect(r.err).not.toMatch(/failed/);
     expect(r.code).toBe(0);
     const data = JSON.parse(fs.readFileSync(json, "utf8"));
     expect(data.rounds.map((x: { server: string }) => x.server)).toEqual(["c-reference", "fdreactor"]);
     for (const round of data.rounds) {
-      expect(round).toMatchObject({ conns: 100, established: 100, openAtEnd: 100, errorTotal: 0, serverProcs: 1, loadProcs: 1 });
+      expect(round).toMatchObject({ conns: 100, established: 100, openAtEnd: 100, errorTotal: 0, serverProcs: 1, loadProcs: 2 });
       expect(round.count).toBeGreaterThan(0);
       expect(round.cpuUsPer).toBeGreaterThan(0);
       expect(round.latencyUs.p99).toBeGreaterThanOrEqual(round.latencyUs.p50);
+      // Then the same 10 connections at 500 messages/s in all.
+      expect(round.paced).toMatchObject({ target: 500 });
+      expect(round.paced.rate).toBeGreaterThan(300);
+      expect(round.paced.rate).toBeLessThan(560);
+      expect(round.paced.latencyUs.p99).toBeGreaterThanOrEqual(round.paced.latencyUs.p50);
     }
-    expect(r.out).toMatch(/C epoll reference\s+100\s+1×1\s+100\s/);
-    expect(r.out).toMatch(/fdreactor \(epoll, integrated\)\s+100\s+1×1\s+100\s/);
+    expect(r.out).toMatch(/C epoll reference\s+100\s+1×2\s+100\s/);
+    expect(r.out).toMatch(/fdreactor \(epoll, integrated\)\s+100\s+1×2\s+100\s/);
     expect(fs.readFileSync(path.join(dir, "echo.svg"), "utf8")).toMatch(/^<svg/);
     expect(liveCount()).toBe(0);
   }, 40000);
 
   test("http against fdreactor's Site, two processes per side: every answer byte checked but the Date; a one-process server is skipped with the reason", async () => {
     const json = path.join(dir, "http.json");
-    const r = await run(["--scenario", "http", "--conns", "200", "--per-process", "100", "--active", "10", "--rounds", "1", "--duration", "0.5", "--warmup", "0.2", "--peers", "node-net,fdreactor-exclusive", "--baseline", "fdreactor-exclusive", "--json", json]);
+    const r = await run(["--scenario", "http", "--conns", "200", "--per-process", "100", "--active", "10", "--paced", "0", "--rounds", "1", "--duration", "0.5", "--warmup", "0.2", "--peers", "node-net,fdreactor-exclusive", "--baseline", "fdreactor-exclusive", "--json", json]);
     expect(r.err).not.toMatch(/failed/);
     expect(r.code).toBe(0);
     expect(r.out).toContain("note: skipped node-net at 200 connections: it runs as one process, which holds at most ~19,900 sockets here (RLIMIT_NOFILE 20,000, not raisable)\n");
@@ -273,7 +392,7 @@ describe("tiny real runs (100 connections)", () => {
     const rounds = JSON.parse(fs.readFileSync(json, "utf8")).rounds;
     expect(rounds.map((x: { server: string; skipped?: string }) => [x.server, Boolean(x.skipped)])).toEqual([["node-net", true], ["fdreactor-exclusive", false]]);
     const round = rounds[1];
-    expect(round).toMatchObject({ server: "fdreactor-exclusive", conns: 200, established: 200, errorTotal: 0, serverProcs: 2, loadProcs: 2 });
+    expect(round).toMatchObject({ server: "fdreactor-exclusive", conns: 200, established: 200, errorTotal: 0, serverProcs: 2, loadProcs: 3 });
     expect(round.count).toBeGreaterThan(0);
     expect(round.answer.body).toBe("Hello, World!");
     expect(liveCount()).toBe(0);
