@@ -156,10 +156,8 @@ bool BufsToIovecs(Napi::Env env, const napi_value* vals, uint32_t n, const char*
     napi_typedarray_type type;
     size_t length;
     void* data;
-    bool isTyped = false;
-    napi_is_typedarray(env, vals[j], &isTyped);
-    if (!isTyped ||
-        napi_get_typedarray_info(env, vals[j], &type, &length, &data, nullptr, nullptr) != napi_ok ||
+    // napi_get_typedarray_info fails on anything but a typed array: one query per buffer.
+    if (napi_get_typedarray_info(env, vals[j], &type, &length, &data, nullptr, nullptr) != napi_ok ||
         type != napi_uint8_array) {
       std::string what = std::string(name) + "[" + std::to_string(j) + "]";
       ThrowType(env, what.c_str(), "a Buffer or Uint8Array");

@@ -66,11 +66,12 @@ void ThrowRange(Napi::Env env, const char* arg, const char* why) {
 
 bool ArgInt(const Napi::CallbackInfo& info, size_t i, const char* name, int64_t lo, int64_t hi,
             int64_t* out) {
-  if (i >= info.Length() || !info[i].IsNumber()) {
+  // One N-API query on the hot path: napi_get_value_double fails on anything but a number.
+  double d = 0;
+  if (i >= info.Length() || napi_get_value_double(info.Env(), info[i], &d) != napi_ok) {
     ThrowType(info.Env(), name, "a number");
     return false;
   }
-  double d = info[i].As<Napi::Number>().DoubleValue();
   if (!std::isfinite(d) || d != std::floor(d)) {
     ThrowRange(info.Env(), name, "must be an integer");
     return false;
@@ -101,16 +102,29 @@ bool ArgString(const Napi::CallbackInfo& info, size_t i, const char* name, std::
   return true;
 }
 
+namespace {
+
+// One napi_get_typedarray_info (it fails on anything but a typed array): the batch calls
+// take three or four typed arrays per call, and each node-addon-api accessor queried again.
+bool TypedArg(const Napi::CallbackInfo& info, size_t i, napi_typedarray_type want, void** data,
+              size_t* length) {
+  napi_typedarray_type type;
+  return i < info.Length() &&
+         napi_get_typedarray_info(info.Env(), info[i], &type, length, data, nullptr, nullptr) ==
+             napi_ok &&
+         type == want;
+}
+
+}  // namespace
+
 bool ArgBytes(const Napi::CallbackInfo& info, size_t i, const char* name, uint8_t** data,
               size_t* size) {
-  if (i >= info.Length() || !info[i].IsTypedArray() ||
-      info[i].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+  void* base = nullptr;
+  if (!TypedArg(info, i, napi_uint8_array, &base, size)) {
     ThrowType(info.Env(), name, "a Buffer or Uint8Array");
     return false;
   }
-  Napi::Uint8Array a = info[i].As<Napi::Uint8Array>();
-  *data = a.Data();
-  *size = a.ByteLength();
+  *data = static_cast<uint8_t*>(base);
   return true;
 }
 
@@ -148,14 +162,12 @@ bool ArgWindow(const Napi::CallbackInfo& info, size_t i, const char* name, size_
 
 bool ArgInt32Array(const Napi::CallbackInfo& info, size_t i, const char* name, int32_t** data,
                    size_t* count) {
-  if (i >= info.Length() || !info[i].IsTypedArray() ||
-      info[i].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array) {
+  void* base = nullptr;
+  if (!TypedArg(info, i, napi_int32_array, &base, count)) {
     ThrowType(info.Env(), name, "an Int32Array");
     return false;
   }
-  Napi::Int32Array a = info[i].As<Napi::Int32Array>();
-  *data = a.Data();
-  *count = a.ElementLength();
+  *data = static_cast<int32_t*>(base);
   return true;
 }
 
