@@ -23,7 +23,7 @@ const path = require("node:path");
 const { execFileSync } = require("node:child_process");
 const { installCleanup, killAllNow } = require("../lib/children");
 const { startServer, freePort } = require("../lib/server");
-const { sampleTree, cpuBetween } = require("../lib/proc");
+const { sampleTree, cpuBetween, readSteal, stealMsBetween } = require("../lib/proc");
 const { summarize, ratio, interleave } = require("../lib/stats");
 const { machineInfo, machineLine } = require("../lib/machine");
 const { fmt, fmtUs, formatTable, formatMarkdownTable } = require("../lib/table");
@@ -160,11 +160,14 @@ async function runRound(spec, conns, opts, { serverCpu, loadCpu, status }) {
     await sleep(opts.warmup * 1000);
     const start = sampleAll(servers);
     const loadStart = load.sample();
+    const stealStart = readSteal();
     load.tell("measure");
     status(`measuring ${opts.duration} s`);
     await sleep(opts.duration * 1000);
     const end = sampleAll(servers);
     const loadEnd = load.sample();
+    const stealEnd = readSteal();
+    const steal = (a, b) => ({ server: stealMsBetween(a, b, serverCpu), load: stealMsBetween(a, b, loadCpu) });
     let merged = await load.collect(opts.paced > 0 ? "report" : "stop");
     const round = deriveRound(merged, { base, idle, start, end }, { cpuBetween, conns });
     let paced = null;
@@ -173,11 +176,13 @@ async function runRound(spec, conns, opts, { serverCpu, loadCpu, status }) {
       load.tell(`pace ${opts.paced} ${opts.active}`);
       await sleep(PACED_SETTLE_MS);
       const pStart = sampleAll(servers);
+      const pSteal = readSteal();
       load.tell("measure");
       await sleep(opts.duration * 1000);
       const pEnd = sampleAll(servers);
+      const pStealEnd = readSteal();
       merged = await load.collect("stop");
-      paced = derivePaced(merged, { start: pStart, end: pEnd }, { cpuBetween, target: opts.paced });
+      paced = { ...derivePaced(merged, { start: pStart, end: pEnd }, { cpuBetween, target: opts.paced }), stealMs: steal(pSteal, pStealEnd) };
     }
     const alive = servers.every((s) => s.alive());
     const loadUse = cpuBetween(loadStart, loadEnd);
@@ -188,6 +193,8 @@ async function runRound(spec, conns, opts, { serverCpu, loadCpu, status }) {
       errorTotal: merged.errorTotal,
       openAtEnd: merged.openAtEnd,
       paced,
+      // Hypervisor steal on the server's and the load generator's CPU while measuring.
+      stealMs: steal(stealStart, stealEnd),
       loadCpuPercent: (loadUse.cpuSeconds / loadUse.wallSeconds) * 100,
       serverProcs: procs,
       loadProcs: load.procs,
@@ -304,9 +311,21 @@ function summaryTable(rows, { unit, baselineLabel, paced = 0 }) {
   return { headers, body };
 }
 
+/** Steal while measuring, server CPU / load CPU, closed loop then paced: "0/10; 0/0". */
+function stealText(r) {
+  const one = (s) => (s ? `${fmt(s.server, 0)}/${fmt(s.load, 0)}` : "–");
+  return r.paced ? `${one(r.stealMs)}; ${one(r.paced.stealMs)}` : one(r.stealMs);
+}
+
+/** Rounds during which the hypervisor took more than `ms` from the server's or the load generator's CPU. */
+function stolenRounds(rounds, ms = 20) {
+  const total = (s) => (s ? (Number.isFinite(s.server) ? s.server : 0) + (Number.isFinite(s.load) ? s.load : 0) : 0);
+  return rounds.filter((r) => !r.error && !r.skipped && total(r.stealMs) + total(r.paced && r.paced.stealMs) > ms).map((r) => `${r.server}@${r.conns} round ${r.round}`);
+}
+
 /** Raw per-round figures as a table. */
 function roundsTable(rounds, unit) {
-  const headers = ["conns", "round", "server", "procs", "held", "setup/s", "setup CPU µs/conn", `${unit}s`, `${unit}s/s`, "server CPU s", `CPU µs/${unit}`, "load CPU %", "closed p50/p99/p99.9 µs", `paced ${unit}s/s`, `paced CPU µs/${unit}`, "paced p50/p90/p99/p99.9 µs", "RSS base/idle/end KiB", "KiB/conn", "errors"];
+  const headers = ["conns", "round", "server", "procs", "held", "setup/s", "setup CPU µs/conn", `${unit}s`, `${unit}s/s`, "server CPU s", `CPU µs/${unit}`, "load CPU %", "closed p50/p99/p99.9 µs", `paced ${unit}s/s`, `paced CPU µs/${unit}`, "paced p50/p90/p99/p99.9 µs", "steal ms srv/load", "RSS base/idle/end KiB", "KiB/conn", "errors"];
   const body = rounds
     .filter((r) => !r.skipped)
     .map((r) =>
@@ -329,6 +348,7 @@ function roundsTable(rounds, unit) {
             r.paced ? r.paced.rate.toFixed(0) : "–",
             r.paced ? r.paced.cpuUsPer.toFixed(2) : "–",
             r.paced ? [r.paced.latencyUs.p50, r.paced.latencyUs.p90, r.paced.latencyUs.p99, r.paced.latencyUs.p999].map((v) => fmt(v, 0)).join("/") : "–",
+            stealText(r),
             `${r.rssBaseKb}/${r.rssIdleKb}/${r.rssKb}`,
             r.rssPerConnKb.toFixed(2),
             `${r.errorTotal}${r.errorTotal ? ` ${JSON.stringify(Object.fromEntries(Object.entries(r.errors).filter(([, v]) => v > 0)))}` : ""}`,
@@ -463,7 +483,8 @@ async function runC10k(argv, { out = process.stdout, err: errOut = process.stder
   for (const n of fdNotes) notes.push(n);
   if (lastLimits.length) notes.push(`fd limit per load process: soft ${lastLimits[0].soft}, hard ${lastLimits[0].hard}`);
   const loadAtEnd = os.loadavg()[0];
-  notes.push(`load average (1 min, whole machine, ${info.nproc} CPUs): ${loadAtStart.toFixed(2)} at start, ${loadAtEnd.toFixed(2)} at end${Math.max(loadAtStart, loadAtEnd) > 1.5 ? " — other work was running: absolute rates and latencies are depressed, compare ratios" : ""}`);
+  // The end figure counts this run's own server and load processes; only the start one says whether something else was running.
+  notes.push(`load average (1 min, whole machine, ${info.nproc} CPUs): ${loadAtStart.toFixed(2)} at start, ${loadAtEnd.toFixed(2)} at end (with this run's own processes)${loadAtStart > 1.5 ? " — over 1.5 at the start: other work, or a run that ended less than a minute before, was using the CPUs; absolute rates and latencies may be depressed, compare ratios" : ""}`);
 
   const unit = opts.scenario === "echo" ? "msg" : "req";
   const rows = summarise(rounds, chosen, opts.conns, opts.baseline);
@@ -472,6 +493,8 @@ async function runC10k(argv, { out = process.stdout, err: errOut = process.stder
   const table = summaryTable(rows, { unit, baselineLabel, paced: opts.paced });
   const noisy = rows.filter((r) => r.cpuUsPer.noisy).map((r) => `${r.server}@${r.conns}`);
   if (noisy.length) notes.push(`noisy (CPU per ${unit} spread > 15%): ${noisy.join(", ")}`);
+  const stolen = stolenRounds(rounds);
+  if (stolen.length) notes.push(`the hypervisor took over 20 ms of CPU 0 or 1 while measuring (steal, /proc/stat) in: ${stolen.join(", ")} (see the raw figures): their latency tails include it`);
   if (!rows.some((r) => r.server === opts.baseline && r.rounds > 0)) notes.push(`baseline ${opts.baseline} not measured: ratios are blank`);
 
   out.write(`\n${formatTable(table.headers, table.body)}\n\n`);
@@ -536,4 +559,4 @@ function main() {
 
 if (require.main === module) main();
 
-module.exports = { runC10k, runRound, summarise, summaryTable, roundsTable, ensureDist, bar, clock, withNodeFlags };
+module.exports = { runC10k, runRound, summarise, summaryTable, roundsTable, ensureDist, bar, clock, withNodeFlags, stolenRounds };

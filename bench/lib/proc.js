@@ -116,4 +116,35 @@ function cpuBetween(a, b) {
   };
 }
 
-module.exports = { clockTicksPerSecond, parseStat, parseRssKb, readCpuTicks, readRssKb, descendants, sampleTree, cpuBetween };
+/**
+ * Steal time per CPU from the text of /proc/stat (the 8th figure of each "cpuN" line, in
+ * clock ticks): time the hypervisor ran something else while this virtual CPU wanted to
+ * run. Returns { [cpu]: ticks }.
+ */
+function parseSteal(statText) {
+  const out = {};
+  for (const line of statText.split("\n")) {
+    const m = /^cpu(\d+)\s+(.*)$/.exec(line);
+    if (!m) continue;
+    const f = m[2].trim().split(/\s+/).map(Number);
+    out[Number(m[1])] = Number.isFinite(f[7]) ? f[7] : 0;
+  }
+  return out;
+}
+
+/** Steal ticks per CPU now ({} where /proc/stat cannot be read). */
+function readSteal() {
+  try {
+    return parseSteal(fs.readFileSync("/proc/stat", "utf8"));
+  } catch {
+    return {};
+  }
+}
+
+/** Milliseconds of steal on `cpu` between two readSteal() results (NaN when unknown). */
+function stealMsBetween(a, b, cpu) {
+  if (cpu === null || cpu === undefined || !(cpu in a) || !(cpu in b)) return NaN;
+  return ((b[cpu] - a[cpu]) * 1000) / clockTicksPerSecond();
+}
+
+module.exports = { clockTicksPerSecond, parseStat, parseRssKb, readCpuTicks, readRssKb, descendants, sampleTree, cpuBetween, parseSteal, readSteal, stealMsBetween };

@@ -27,6 +27,27 @@ function lineMatching(child: { stdout: NodeJS.ReadableStream }, re: RegExp): Pro
   });
 }
 
+describe("steal time (/proc/stat)", () => {
+  test("the 8th figure of each cpuN line, per CPU; the all-CPU line is left out", () => {
+    const text = "cpu  10 0 20 300 4 0 5 66 0 0\ncpu0 5 0 10 150 2 0 3 41 0 0\ncpu1 5 0 10 150 2 0 2 25 0 0\nintr 123\n";
+    expect(proc.parseSteal(text)).toEqual({ 0: 41, 1: 25 });
+  });
+
+  test("milliseconds between two readings of one CPU; NaN when the CPU is unknown or not pinned", () => {
+    const hz = proc.clockTicksPerSecond();
+    expect(proc.stealMsBetween({ 0: 40, 1: 7 }, { 0: 43, 1: 7 }, 0)).toBeCloseTo((3 * 1000) / hz, 10);
+    expect(proc.stealMsBetween({ 0: 40 }, { 0: 43 }, 1)).toBeNaN();
+    expect(proc.stealMsBetween({ 0: 40 }, { 0: 43 }, null)).toBeNaN();
+  });
+
+  test("this machine's /proc/stat gives a non-negative count for every CPU", () => {
+    const now = proc.readSteal();
+    const cpus = fs.readFileSync("/proc/stat", "utf8").split("\n").filter((l) => /^cpu\d+ /.test(l)).length;
+    expect(Object.keys(now)).toHaveLength(cpus);
+    for (const v of Object.values(now)) expect(v).toBeGreaterThanOrEqual(0);
+  });
+});
+
 describe("parseStat", () => {
   test("counts fields from the last ')' so a command name with spaces and parentheses parses", () => {
     // Fields 3.. of a real line, after a hostile comm.

@@ -14,7 +14,7 @@ import { sink } from "../support/sink";
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const hdr = require("hdr-histogram-js");
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const { runC10k, withNodeFlags } = require("../../bench/c10k/run");
+const { runC10k, withNodeFlags, stolenRounds } = require("../../bench/c10k/run");
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { parseC10kOptions, UsageError, DEFAULTS } = require("../../bench/c10k/options");
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -60,6 +60,11 @@ describe("command line", () => {
     expect(withNodeFlags({ cmd: process.execPath, args: (v: { port: number }) => ["s.js", String(v.port)] }, flags).args({ port: 5 })).toEqual(["--max-semi-space-size=16", "s.js", "5"]);
     const python = { cmd: "/usr/bin/python3", args: ["t.py"] };
     expect(withNodeFlags(python, flags)).toBe(python);
+  });
+
+  test("rounds the hypervisor took more than 20 ms from while measuring are named, closed loop and paced phase together", () => {
+    const round = (server: number, load: number, paced: number | null) => ({ server: "s", conns: 10, round: 1, stealMs: { server, load }, paced: paced === null ? null : { stealMs: { server: paced, load: 0 } } });
+    expect(stolenRounds([round(0, 0, 0), round(10, 5, null), round(10, 5, 10), { ...round(NaN, NaN, null), round: 4 }])).toEqual(["s@10 round 1"]);
   });
 
   test("lists and numbers are read as given", () => {
