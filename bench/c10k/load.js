@@ -22,6 +22,9 @@ const LOADGEN = path.join(__dirname, "loadgen.js");
  */
 const PER_SOURCE = 9000;
 
+/** Scheduling priority of the holder processes (the driver keeps 0): see Load.start. */
+const HOLDER_NICE = 19;
+
 /** The next source address to hand out: 127.0.0.2 .. 127.0.0.254, starting somewhere per harness run. */
 let sourceCursor = 2 + (process.pid % 253);
 
@@ -112,7 +115,11 @@ class Load {
         indexBase,
       };
       indexBase += conns[i];
-      const child = spawnTracked(`loadgen-${i}`, process.execPath, [LOADGEN, JSON.stringify(cfg)], { cpu: o.cpu, stdio: ["pipe", "pipe", "pipe"] });
+      // Holders run at nice 19: once idle, V8 collects their 17,000-connection heaps (its
+      // memory reducer, seconds later), and at nice 0 that GC, helper threads and all, took
+      // the load CPU from the driver mid-measurement for 30-100 ms, whatever the server.
+      const nice = active[i] === 0 ? HOLDER_NICE : 0;
+      const child = spawnTracked(`loadgen-${i}`, process.execPath, [LOADGEN, JSON.stringify(cfg)], { cpu: o.cpu, nice, stdio: ["pipe", "pipe", "pipe"] });
       const report = { sources: cfg.sources };
       this.reports.set(i, report);
       let buf = "";

@@ -51,11 +51,13 @@ function installCleanup() {
 }
 
 /**
- * Spawns a tracked process, pinned to `cpu` with taskset when `cpu` is a number.
- * Returns the ChildProcess; `child.exited` is a promise of { code, signal }.
+ * Spawns a tracked process, pinned to `cpu` with taskset when `cpu` is a number, at
+ * `nice` (0..19) when given. Returns the ChildProcess; `child.exited` is a promise of { code, signal }.
  */
-function spawnTracked(name, cmd, args, { cpu = null, env, cwd, stdio = ["ignore", "pipe", "pipe"] } = {}) {
-  const argv = cpu === null || cpu === undefined ? [cmd, ...args] : ["taskset", "-c", String(cpu), cmd, ...args];
+function spawnTracked(name, cmd, args, { cpu = null, nice = 0, env, cwd, stdio = ["ignore", "pipe", "pipe"] } = {}) {
+  // nice applies to every thread the program starts (V8's GC helpers too): it wraps the exec.
+  const run = nice ? ["nice", "-n", String(nice), cmd, ...args] : [cmd, ...args];
+  const argv = cpu === null || cpu === undefined ? run : ["taskset", "-c", String(cpu), ...run];
   const child = spawn(argv[0], argv.slice(1), { env: env ? { ...process.env, ...env } : process.env, cwd, stdio });
   if (child.pid === undefined) {
     // spawn failed (ENOENT...): the error event follows; report it through `exited`.

@@ -130,3 +130,22 @@ test("a process tree is sampled with its grandchild, and stopping it ends the gr
   }
   expect(["gone", "Z", "X"]).toContain(state);
 });
+
+test("a process spawned with nice runs at that priority, threads included (field 19 of /proc/PID/task/*/stat)", async () => {
+  // A Node child: its V8 worker threads start after the exec, so they must inherit it.
+  const script = "setTimeout(() => {}, 5000); process.stdout.write('UP\\n');";
+  const child = children.spawnTracked("niced", process.execPath, ["-e", script], { cpu: null, nice: 19 });
+  try {
+    await lineMatching(child, /UP\n/);
+    const tasks = fs.readdirSync(`/proc/${child.pid}/task`);
+    expect(tasks.length).toBeGreaterThan(1);
+    for (const t of tasks) {
+      const text = fs.readFileSync(`/proc/${child.pid}/task/${t}/stat`, "utf8");
+      const rest = text.slice(text.lastIndexOf(")") + 2).split(" ");
+      expect(Number(rest[19 - 3])).toBe(19);
+    }
+  } finally {
+    await children.stopTracked(child);
+  }
+  expect(children.liveCount()).toBe(0);
+});

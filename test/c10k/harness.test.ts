@@ -239,6 +239,12 @@ describe("the load generator against real servers", () => {
         [5, 0],
         [15, 0],
       ]);
+      // The holder yields the load CPU to the driver: nice 19 against 0 (field 19 of stat).
+      const niceOf = (pid: number) => {
+        const text = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+        return Number(text.slice(text.lastIndexOf(")") + 2).split(" ")[16]);
+      };
+      expect(load.children.map((c: { pid: number }) => niceOf(c.pid))).toEqual([0, 19]);
       load.tell("run");
       load.tell("measure");
       await new Promise((r) => setTimeout(r, 300));
