@@ -83,7 +83,10 @@ function specForProcs(serverSpec, procs, perProcess) {
 
 /** nginx at `procs` workers with room for `perProcess` connections each. */
 function nginxWithProcs(procs, perProcess) {
-  const workerConnections = Math.min(19900, perProcess + 1000);
+  // Headroom over the worker's share: SO_REUSEPORT spreads by hash, not evenly, and a worker
+  // short of free connections closes idle keep-alive ones (the active ones between two
+  // paced requests among them: 832 closed at 100k with 1,000 spare).
+  const workerConnections = Math.min(19900, perProcess + 3000);
   return { ...this, prepare: (vars) => prepareNginx({ ...vars, workers: procs, workerConnections }) };
 }
 
