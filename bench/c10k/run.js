@@ -149,7 +149,8 @@ async function runRound(spec, conns, opts, { serverCpu, loadCpu, status }) {
       response,
       cpu: loadCpu,
       connectTimeoutS: 20,
-      deadlineS: connectBudgetS + opts.warmup + opts.duration + 60,
+      // Both phases, then a minute of slack: the load processes exit by themselves after it.
+      deadlineS: connectBudgetS + opts.warmup + opts.duration + (opts.paced > 0 ? PACED_SETTLE_MS / 1000 + opts.duration : 0) + 60,
     });
     load.start();
     const connected = await load.waitFor("connected", connectBudgetS * 1000, (p) => status(`connecting ${p.established.toLocaleString("en-US")}/${conns.toLocaleString("en-US")}`));
