@@ -404,15 +404,14 @@ process.stdin.on("data", (chunk) => {
     else if (verb === "stop") reactor.callLater(0, stopAndReport);
   }
 });
-// The parent went away: nothing left to report to.
-process.stdin.on("end", () => {
+/** Exits at once, the connections reset (resetOnExit). */
+function resetAndExit() {
   resetOnExit();
   process.exit(0);
-});
-process.on("SIGTERM", () => {
-  resetOnExit();
-  process.exit(0);
-});
+}
+// The parent went away (nothing left to report to), or ended us.
+process.stdin.on("end", resetAndExit);
+process.on("SIGTERM", resetAndExit);
 
 const deadline = setTimeout(() => {
   process.stderr.write(`loadgen ${cfg.id}: deadline of ${cfg.deadlineS} s reached, exiting\n`);

@@ -105,18 +105,23 @@ function expectedAnswer(head, body) {
  * divided by the rate, so load processes that count over slightly different intervals
  * do not skew it.
  */
-function deriveRound(load, { base, idle, start, end }, { cpuBetween, conns }) {
+/**
+ * The server's cost over a measured interval at `rate` per second: CPU seconds, wall
+ * seconds, CPU share in percent and CPU µs per unit (share ÷ rate).
+ */
+function cpuOver(start, end, rate, cpuBetween) {
   const { cpuSeconds, wallSeconds } = cpuBetween(start, end);
   const cpuShare = wallSeconds > 0 ? cpuSeconds / wallSeconds : NaN;
+  return { cpuSeconds, wallSeconds, cpuPercent: cpuShare * 100, cpuUsPer: rate > 0 ? (cpuShare / rate) * 1e6 : NaN };
+}
+
+function deriveRound(load, { base, idle, start, end }, { cpuBetween, conns }) {
   const held = load.established;
   const setup = cpuBetween(base, idle);
   return {
     ...load,
     conns,
-    cpuSeconds,
-    wallSeconds,
-    cpuPercent: cpuShare * 100,
-    cpuUsPer: load.rate > 0 ? (cpuShare / load.rate) * 1e6 : NaN,
+    ...cpuOver(start, end, load.rate, cpuBetween),
     rssBaseKb: base.rssKb,
     rssIdleKb: idle.rssKb,
     rssKb: end.rssKb,
@@ -132,8 +137,7 @@ function deriveRound(load, { base, idle, start, end }, { cpuBetween, conns }) {
  * the server's CPU share and CPU per message at that rate.
  */
 function derivePaced(load, { start, end }, { cpuBetween, target }) {
-  const { cpuSeconds, wallSeconds } = cpuBetween(start, end);
-  const cpuShare = wallSeconds > 0 ? cpuSeconds / wallSeconds : NaN;
+  const { cpuSeconds, cpuPercent, cpuUsPer } = cpuOver(start, end, load.rate, cpuBetween);
   return {
     target,
     rate: load.rate,
@@ -141,8 +145,8 @@ function derivePaced(load, { start, end }, { cpuBetween, target }) {
     sustained: load.rate >= 0.97 * target,
     latencyUs: load.latencyUs,
     cpuSeconds,
-    cpuPercent: cpuShare * 100,
-    cpuUsPer: load.rate > 0 ? (cpuShare / load.rate) * 1e6 : NaN,
+    cpuPercent,
+    cpuUsPer,
   };
 }
 

@@ -159,34 +159,28 @@ async function runRound(spec, conns, opts, { serverCpu, loadCpu, status }) {
     status(`warm-up, ${opts.active} active`);
     load.tell("run");
     await sleep(opts.warmup * 1000);
-    const start = sampleAll(servers);
-    const loadStart = load.sample();
-    const stealStart = readSteal();
-    load.tell("measure");
-    status(`measuring ${opts.duration} s`);
-    await sleep(opts.duration * 1000);
-    const end = sampleAll(servers);
-    const loadEnd = load.sample();
-    const stealEnd = readSteal();
-    const steal = (a, b) => ({ server: stealMsBetween(a, b, serverCpu), load: stealMsBetween(a, b, loadCpu) });
+    // One measured interval: server and load samples and hypervisor steal around "measure" + duration.
+    const measure = async (what) => {
+      const s0 = { server: sampleAll(servers), load: load.sample(), steal: readSteal() };
+      load.tell("measure");
+      status(what);
+      await sleep(opts.duration * 1000);
+      const s1 = { server: sampleAll(servers), load: load.sample(), steal: readSteal() };
+      const stealMs = { server: stealMsBetween(s0.steal, s1.steal, serverCpu), load: stealMsBetween(s0.steal, s1.steal, loadCpu) };
+      return { start: s0.server, end: s1.server, loadUse: cpuBetween(s0.load, s1.load), stealMs };
+    };
+    const closed = await measure(`measuring ${opts.duration} s`);
     let merged = await load.collect(opts.paced > 0 ? "report" : "stop");
-    const round = deriveRound(merged, { base, idle, start, end }, { cpuBetween, conns });
+    const round = deriveRound(merged, { base, idle, start: closed.start, end: closed.end }, { cpuBetween, conns });
     let paced = null;
     if (opts.paced > 0) {
-      status(`paced at ${opts.paced.toLocaleString("en-US")}/s`);
       load.tell(`pace ${opts.paced} ${opts.active}`);
       await sleep(PACED_SETTLE_MS);
-      const pStart = sampleAll(servers);
-      const pSteal = readSteal();
-      load.tell("measure");
-      await sleep(opts.duration * 1000);
-      const pEnd = sampleAll(servers);
-      const pStealEnd = readSteal();
+      const p = await measure(`paced at ${opts.paced.toLocaleString("en-US")}/s`);
       merged = await load.collect("stop");
-      paced = { ...derivePaced(merged, { start: pStart, end: pEnd }, { cpuBetween, target: opts.paced }), stealMs: steal(pSteal, pStealEnd) };
+      paced = { ...derivePaced(merged, p, { cpuBetween, target: opts.paced }), stealMs: p.stealMs };
     }
     const alive = servers.every((s) => s.alive());
-    const loadUse = cpuBetween(loadStart, loadEnd);
     return {
       ...round,
       // Errors count over the whole round: the last report has them all.
@@ -195,8 +189,8 @@ async function runRound(spec, conns, opts, { serverCpu, loadCpu, status }) {
       openAtEnd: merged.openAtEnd,
       paced,
       // Hypervisor steal on the server's and the load generator's CPU while measuring.
-      stealMs: steal(stealStart, stealEnd),
-      loadCpuPercent: (loadUse.cpuSeconds / loadUse.wallSeconds) * 100,
+      stealMs: closed.stealMs,
+      loadCpuPercent: (closed.loadUse.cpuSeconds / closed.loadUse.wallSeconds) * 100,
       serverProcs: procs,
       loadProcs: load.procs,
       serverAlive: alive,
