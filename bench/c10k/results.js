@@ -99,13 +99,6 @@ function expectedAnswer(head, body) {
 }
 
 /**
- * One round's figures from the merged load results and the server samples taken around it:
- * `base` (before connecting), `idle` (all connected, no traffic), `start`/`end` (the
- * measured interval). CPU per unit is the server's share of a core over the interval
- * divided by the rate, so load processes that count over slightly different intervals
- * do not skew it.
- */
-/**
  * The server's cost over a measured interval at `rate` per second: CPU seconds, wall
  * seconds, CPU share in percent and CPU µs per unit (share ÷ rate).
  */
@@ -115,6 +108,13 @@ function cpuOver(start, end, rate, cpuBetween) {
   return { cpuSeconds, wallSeconds, cpuPercent: cpuShare * 100, cpuUsPer: rate > 0 ? (cpuShare / rate) * 1e6 : NaN };
 }
 
+/**
+ * One round's figures from the merged load results and the server samples taken around it:
+ * `base` (before connecting), `idle` (all connected, no traffic), `start`/`end` (the
+ * measured interval). CPU per unit is the server's share of a core over the interval
+ * divided by the rate, so load processes that count over slightly different intervals
+ * do not skew it.
+ */
 function deriveRound(load, { base, idle, start, end }, { cpuBetween, conns }) {
   const held = load.established;
   const setup = cpuBetween(base, idle);
