@@ -39,6 +39,7 @@ const { connectTCP } = require(path.join(ROOT, "dist/lib/net/index.js"));
 const { Protocol, ClientFactory } = require(path.join(ROOT, "dist/lib/protocols/protocol.js"));
 const { native } = require(path.join(ROOT, "dist/lib/native.js"));
 const { ConnectionDone } = require(path.join(ROOT, "dist/lib/error.js"));
+const { newHistogram, emptyErrors } = require("./results");
 
 /**
  * CONFIG: { id, host, port, conns, active, scenario: "echo"|"http", size, rate, maxPending,
@@ -73,6 +74,8 @@ const SIZE = cfg.size | 0;
 /** PATTERN[k] = k & 255: every echo message is a window of it (offset per connection and message). */
 const PATTERN = Buffer.alloc(256 + Math.max(SIZE, 1));
 for (let i = 0; i < PATTERN.length; i++) PATTERN[i] = i & 0xff;
+/** WINDOWS[o] = the echo message that starts at offset o (0..255): views made once, not per message. */
+const WINDOWS = Array.from({ length: 256 }, (_, o) => PATTERN.subarray(o, o + SIZE));
 const REQUEST = Buffer.from("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", "latin1");
 const RESPONSE = cfg.response ? Buffer.from(cfg.response.hex, "hex") : Buffer.alloc(0);
 /** WILD[i] = 1 where the expected answer may differ (a Date value): any printable byte is right. */
@@ -82,8 +85,8 @@ const HTTP = cfg.scenario === "http";
 const EXPECT_LEN = HTTP ? RESPONSE.length : SIZE;
 
 // ─── counters (reset by "measure") ───
-const hist = hdr.build({ bitBucketSize: 32, lowestDiscernibleValue: 1, highestTrackableValue: 60e6, numberOfSignificantValueDigits: 3, useWebAssembly: false });
-const errors = { mismatch: 0, extra: 0, reset: 0, closed: 0, connectFailed: 0, connectTimeout: 0 };
+const hist = newHistogram();
+const errors = emptyErrors();
 const connectErrors = {};
 let completed = 0;
 let counting = false;
@@ -127,7 +130,7 @@ class Driver extends Protocol {
       this.transport.write(REQUEST);
     } else {
       this.offset = (this.index * 31 + this.seq * 7) & 0xff;
-      this.transport.write(PATTERN.subarray(this.offset, this.offset + SIZE));
+      this.transport.write(WINDOWS[this.offset]);
     }
     this.seq++;
   }

@@ -11,6 +11,16 @@ const hdr = require("hdr-histogram-js");
 /** Kinds of error a load generator counts. */
 const ERROR_KINDS = ["mismatch", "extra", "reset", "closed", "connectFailed", "connectTimeout"];
 
+/** An empty latency histogram (µs) as the load generators record and this module merges them. */
+function newHistogram() {
+  return hdr.build({ bitBucketSize: 32, lowestDiscernibleValue: 1, highestTrackableValue: 60e6, numberOfSignificantValueDigits: 3, useWebAssembly: false });
+}
+
+/** Zero counts of every error kind, in ERROR_KINDS order. */
+function emptyErrors() {
+  return Object.fromEntries(ERROR_KINDS.map((k) => [k, 0]));
+}
+
 /** A report line that is not what a load generator writes. */
 class ReportError extends Error {
   /** @param {string} message @param {unknown} [cause] */
@@ -45,8 +55,8 @@ function parseReport(line) {
  */
 function mergeResults(reports) {
   if (!Array.isArray(reports) || reports.length === 0) throw new RangeError("mergeResults: reports must be a non-empty array");
-  const merged = hdr.build({ bitBucketSize: 32, lowestDiscernibleValue: 1, highestTrackableValue: 60e6, numberOfSignificantValueDigits: 3, useWebAssembly: false });
-  const errors = Object.fromEntries(ERROR_KINDS.map((k) => [k, 0]));
+  const merged = newHistogram();
+  const errors = emptyErrors();
   const connectErrors = {};
   let count = 0;
   let rate = 0;
@@ -150,4 +160,4 @@ function derivePaced(load, { start, end }, { cpuBetween, target }) {
   };
 }
 
-module.exports = { ERROR_KINDS, ReportError, parseReport, mergeResults, expectedAnswer, deriveRound, derivePaced };
+module.exports = { ERROR_KINDS, newHistogram, emptyErrors, ReportError, parseReport, mergeResults, expectedAnswer, deriveRound, derivePaced };

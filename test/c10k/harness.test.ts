@@ -38,7 +38,7 @@ async function run(argv: string[]): Promise<{ code: number; out: string; err: st
 
 /** A histogram of the given values as a load generator encodes it. */
 function encoded(values: number[]): string {
-  const h = hdr.build({ bitBucketSize: 32, lowestDiscernibleValue: 1, highestTrackableValue: 60e6, numberOfSignificantValueDigits: 3, useWebAssembly: false });
+  const h = results.newHistogram();
   for (const v of values) h.recordValue(v);
   return hdr.encodeIntoCompressedBase64(h);
 }
