@@ -98,9 +98,7 @@ class KqueuePoller final : public Poller {
     }
     int count = 0;
     // Events left over from an earlier batch go first.
-    size_t taken = 0;
-    while (taken < carry_.size() && count < capacity) Put(out, &count, carry_[taken++]);
-    carry_.erase(carry_.begin(), carry_.begin() + taken);
+    DrainCarry(out, &count, capacity);
     if (count == capacity) return count;
 
     for (int attempt = 0; attempt < 2; attempt++) {
@@ -156,10 +154,7 @@ class KqueuePoller final : public Poller {
           carry_.push_back(ev);  // the eventlist also had room for the changes' errors
         }
       }
-      while (!carry_.empty() && count < capacity) {  // failed changes reported just now
-        Put(out, &count, carry_.front());
-        carry_.erase(carry_.begin());
-      }
+      DrainCarry(out, &count, capacity);  // failed changes reported just now
       // A kernel that meets a failed change returns the EV_ERROR entries at once, without
       // scanning (FreeBSD): scan now, without waiting if there is something to return.
       // Likewise when every event was a dropped one: the deletes go out with the rescan.
@@ -307,9 +302,27 @@ class KqueuePoller final : public Poller {
     ++*count;
   }
 
+  // Hands out carried events in order: each is merged into this wait's event for its fd, or
+  // written and marked (so that a kernel event for the fd later in this wait merges into it),
+  // while there is room. The rest stay carried; carry_ is compacted once.
+  void DrainCarry(uint32_t* out, int* count, int capacity) {
+    size_t kept = 0;
+    for (size_t i = 0; i < carry_.size(); i++) {
+      const Event& e = carry_[i];
+      if (Merge(out, e)) continue;
+      if (*count < capacity) {
+        Mark(e.fd, *count);
+        Put(out, count, e);
+        continue;
+      }
+      carry_[kept++] = e;
+    }
+    carry_.resize(kept);
+  }
+
   // Records that `fd` has its event at `index` of this wait's output.
   void Mark(int fd, int index) {
-    if (static_cast<size_t>(fd) >= seen_.size()) seen_.resize(regs_.size(), 0);
+    if (static_cast<size_t>(fd) >= seen_.size()) seen_.resize(std::max(regs_.size(), static_cast<size_t>(fd) + 1), 0);
     seen_[fd] = (static_cast<uint64_t>(stamp_) << 32) | static_cast<uint32_t>(index);
   }
 

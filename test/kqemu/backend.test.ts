@@ -10,6 +10,7 @@ import * as path from "node:path";
 import { ERROR, EVENT_STRIDE, READABLE, WRITABLE, native, type Poller } from "../../lib/native";
 import { expectNoFdLeaks } from "../support/fds";
 import { KQEMU_MISSING, loadKqemu } from "../platform/backends";
+import { drain } from "../support/pollers";
 import { eventsOf, Fds, send } from "../platform/sockets";
 
 expectNoFdLeaks();
@@ -70,6 +71,31 @@ test("a batch answered only by errors is rescanned: the ready fds are not lost",
   poller.add(reused, 3, 1, READABLE);
   send(bPeer, "b");
   expect(eventsOf(events, poller.wait(0))).toEqual([[2, 1, READABLE]]);
+});
+
+test("an event carried over from a full wait is merged with the kernel's event for the same fd: one event per token", () => {
+  // Three adds ride on the first wait, so its eventlist has room for 2 events + 3 changes:
+  // the kernel hands back all three ready fds and one is carried over. The two reported are
+  // drained; the carried one stays ready (level-triggered), so the next wait gets it from the
+  // carry and from the kernel again, and must still report it once.
+  const small = new Uint32Array(2 * EVENT_STRIDE);
+  const kq = loadKqemu();
+  if (!kq) throw new Error(KQEMU_MISSING);
+  const p = new kq.Poller("kqueue", small);
+  try {
+    const pairs = [fds.socketpair(), fds.socketpair(), fds.socketpair()];
+    pairs.forEach(([a], i) => p.add(a, 10 + i, 1, READABLE));
+    for (const [, b] of pairs) send(b, "x");
+    const first = eventsOf(small, p.wait(0));
+    expect(first).toHaveLength(2);
+    for (const [slot] of first) drain(pairs[slot - 10][0]);
+    const carried = [10, 11, 12].filter((s) => !first.some(([slot]) => slot === s));
+    expect(carried).toHaveLength(1);
+    expect(eventsOf(small, p.wait(0))).toEqual([[carried[0], 1, READABLE]]);
+    expect(eventsOf(small, p.wait(0))).toEqual([[carried[0], 1, READABLE]]);
+  } finally {
+    p.close();
+  }
 });
 
 test("after fd() every change reaches the kernel at once (integrated mode)", () => {
