@@ -112,23 +112,18 @@ export function getPage(url: string, options: GetPageOptions = {}): Deferred<Buf
   const agent = new Agent(reactor, { pool: options.pool, maxBodySize: options.maxBodySize });
   const method = options.method ?? "GET";
   const requester = options.followRedirect === false ? agent : new RedirectAgent(agent, { redirectLimit: options.redirectLimit });
-  let d: Deferred<Buffer>;
-  try {
-    parseURL(url);
-  } catch (e) {
-    return fail(e);
+  // Checked before anything is sent: a bad timeout must not leave a request in flight.
+  if (options.timeout !== undefined && (typeof options.timeout !== "number" || !(options.timeout > 0))) {
+    return fail(new RangeError(`timeout must be a number of seconds > 0, received ${String(options.timeout)}`));
   }
-  const rd = requester.request(method, url, options.headers, options.body);
-  d = rd.addCallback((r: Response) => {
+  // A bad URL needs no check here: Agent.request fails its Deferred with InvalidURLError.
+  let d = requester.request(method, url, options.headers, options.body).addCallback((r: Response) => {
     const body = readBody(r, options.maxBodySize ?? Infinity);
     if (r.code < 400) return body;
     return body.addCallback((b: Buffer) => {
       throw new PageError(r.code, r.phrase, r.request.url, b, r.headers);
     });
   }) as Deferred<Buffer>;
-  if (options.timeout !== undefined) {
-    if (typeof options.timeout !== "number" || !(options.timeout > 0)) return fail(new RangeError(`timeout must be a number of seconds > 0, received ${String(options.timeout)}`));
-    d = d.addTimeout(options.timeout, reactor);
-  }
+  if (options.timeout !== undefined) d = d.addTimeout(options.timeout, reactor);
   return d;
 }
