@@ -155,7 +155,7 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
     const d = new Deferred<T>();
     p.then(
       (v) => d.callback(v),
-      (e) => d.errback(e instanceof Failure ? e : new Failure(e)),
+      (e) => d.errback(e),
     );
     return d;
   }
@@ -242,7 +242,7 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
   /** Fires the chain with a failure: a Failure, or any thrown value, which is wrapped in one. */
   errback(fail: unknown): void {
     if (arguments.length === 0) throw new TypeError("errback: fail is required (a Failure or the thrown value)");
-    this._startRunCallbacks(fail instanceof Failure ? fail : new Failure(fail));
+    this._startRunCallbacks(Failure.from(fail));
   }
 
   /** Stops the chain from running (nestable) until a matching `unpause`. */

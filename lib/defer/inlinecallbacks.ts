@@ -35,7 +35,7 @@ function step<T>(gen: Generator<unknown, T, unknown>, result: unknown, status: S
     try {
       r = result instanceof Failure ? gen.throw(result.value) : gen.next(result);
     } catch (e) {
-      status.deferred.errback(e instanceof Failure ? e : new Failure(e));
+      status.deferred.errback(e);
       return;
     }
     if (r.done === true) {
