@@ -4,7 +4,7 @@
  * the same time in the order they were scheduled.
  */
 import type { IReactorTime } from "./interfaces";
-import { DelayedCall, TimerQueue } from "./timers";
+import { checkNumber, DelayedCall, TimerQueue } from "./timers";
 
 /** A deterministic IReactorTime: time advances only when told to (Twisted's task.Clock). */
 export class Clock implements IReactorTime {
@@ -25,7 +25,7 @@ export class Clock implements IReactorTime {
 
   /** Schedules `f(...args)` at `seconds() + delay`. */
   callLater(delay: number, f: (...a: any[]) => unknown, ...args: unknown[]): DelayedCall {
-    if (typeof delay !== "number" || Number.isNaN(delay)) throw new TypeError("callLater: delay must be a number");
+    checkNumber("callLater: delay", delay);
     if (typeof f !== "function") throw new TypeError("callLater: f must be a function");
     return this.queue.schedule(delay, f, args);
   }
@@ -41,7 +41,7 @@ export class Clock implements IReactorTime {
    * stops the advance and the error propagates to the caller.
    */
   advance(seconds: number): void {
-    if (typeof seconds !== "number" || Number.isNaN(seconds)) throw new TypeError("advance: seconds must be a number");
+    checkNumber("advance: seconds", seconds);
     if (seconds < 0) throw new RangeError("advance: seconds must not be negative");
     this.rightNow += seconds;
     let call: DelayedCall | undefined;

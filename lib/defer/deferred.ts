@@ -18,6 +18,7 @@
 import { AlreadyCalledError, CancelledError, TimeoutError } from "./errors";
 import { Failure } from "./failure";
 import type { IReactorTime } from "./interfaces";
+import { checkNumber, isClock } from "./timers";
 import { log } from "../log";
 
 /** The result type a callback's return value gives the chain: a Deferred's value, never a Failure. */
@@ -280,10 +281,8 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
    * `onTimeout(result, seconds)` returns. Returns this.
    */
   addTimeout(seconds: number, clock: IReactorTime, onTimeout?: TimeoutHandler): Deferred<T> {
-    if (typeof seconds !== "number" || Number.isNaN(seconds)) throw new TypeError("addTimeout: seconds must be a number");
-    if (clock === null || typeof clock !== "object" || typeof clock.callLater !== "function") {
-      throw new TypeError("addTimeout: clock must provide callLater (IReactorTime)");
-    }
+    checkNumber("addTimeout: seconds", seconds);
+    if (!isClock(clock)) throw new TypeError("addTimeout: clock must provide callLater (IReactorTime)");
     if (onTimeout !== undefined && typeof onTimeout !== "function") throw new TypeError("addTimeout: onTimeout must be a function");
     let timedOut = false;
     const call = clock.callLater(seconds, () => {

@@ -5,18 +5,7 @@
 import { Deferred, maybeDeferred } from "./deferred";
 import { InvalidStateError } from "./errors";
 import type { IDelayedCall, IReactorTime } from "./interfaces";
-
-/** Checks that `clock` looks like an IReactorTime; `what` names the argument. */
-function checkClock(clock: unknown, what: string): asserts clock is IReactorTime {
-  if (
-    clock === null ||
-    typeof clock !== "object" ||
-    typeof (clock as IReactorTime).callLater !== "function" ||
-    typeof (clock as IReactorTime).seconds !== "function"
-  ) {
-    throw new TypeError(`${what} must be an IReactorTime (seconds, callLater)`);
-  }
-}
+import { checkNumber, isClock } from "./timers";
 
 /**
  * A Deferred that fires `seconds` from now on `clock` with `f(...args)`'s outcome (or
@@ -28,8 +17,8 @@ export function deferLater<A extends unknown[], R>(
   f?: (...args: A) => R,
   ...args: A
 ): Deferred<R> {
-  checkClock(clock, "deferLater: clock");
-  if (typeof seconds !== "number" || Number.isNaN(seconds)) throw new TypeError("deferLater: seconds must be a number");
+  if (!isClock(clock, true)) throw new TypeError("deferLater: clock must be an IReactorTime (seconds, callLater)");
+  checkNumber("deferLater: seconds", seconds);
   if (f !== undefined && typeof f !== "function") throw new TypeError("deferLater: f must be a function");
   let call: IDelayedCall | null = null;
   const d = new Deferred<unknown>(() => {
@@ -126,7 +115,7 @@ export class LoopingCall {
    */
   start(interval: number, now = true): Deferred<LoopingCall> {
     if (this.running) throw new InvalidStateError("LoopingCall: already running");
-    if (typeof interval !== "number" || Number.isNaN(interval)) throw new TypeError("start: interval must be a number");
+    checkNumber("start: interval", interval);
     if (interval < 0) throw new RangeError("start: interval must be >= 0");
     const clock = this.effectiveClock();
     this.running = true;

@@ -15,7 +15,7 @@
  * re-sort does.
  */
 import { AlreadyCalled, AlreadyCancelled } from "./errors";
-import type { IDelayedCall } from "./interfaces";
+import type { IDelayedCall, IReactorTime } from "./interfaces";
 
 /** A call scheduled by `callLater` (reactor or Clock); cancel, reset or delay it while it is active. */
 export class DelayedCall implements IDelayedCall {
@@ -93,6 +93,21 @@ export class DelayedCall implements IDelayedCall {
 /** Throws a TypeError naming `name` unless `v` is a finite number. */
 export function checkSeconds(name: string, v: unknown): asserts v is number {
   if (typeof v !== "number" || !Number.isFinite(v)) throw new TypeError(`${name} must be a finite number of seconds, got ${String(v)}`);
+}
+
+/** Throws a TypeError "`name` must be a number" (", got `v`" with `showValue`) unless `v` is a number other than NaN. */
+export function checkNumber(name: string, v: unknown, showValue = false): asserts v is number {
+  if (typeof v !== "number" || Number.isNaN(v)) throw new TypeError(showValue ? `${name} must be a number, got ${String(v)}` : `${name} must be a number`);
+}
+
+/** True when `c` is an object with callLater (and, with `withSeconds`, seconds): the IReactorTime the caller uses. */
+export function isClock(c: unknown, withSeconds = false): c is IReactorTime {
+  return (
+    c !== null &&
+    typeof c === "object" &&
+    typeof (c as IReactorTime).callLater === "function" &&
+    (!withSeconds || typeof (c as IReactorTime).seconds === "function")
+  );
 }
 
 /** (time, seq) order: earlier due first, then earlier scheduled. */
@@ -188,7 +203,7 @@ export class TimerQueue {
   /** For DelayedCall.reset/delay: throws a TypeError unless `seconds` is an amount this queue accepts. */
   checkMove(seconds: unknown): asserts seconds is number {
     if (this.finiteMoves) checkSeconds("seconds", seconds);
-    else if (typeof seconds !== "number" || Number.isNaN(seconds)) throw new TypeError(`seconds must be a number, got ${String(seconds)}`);
+    else checkNumber("seconds", seconds, true);
   }
 
   /** For DelayedCall.cancel: a call was cancelled (it is already marked); it leaves the heap lazily. */

@@ -12,6 +12,7 @@
  * reactor, else from the global reactor.
  */
 import type { IDelayedCall, IReactorTime } from "../defer/interfaces";
+import { isClock } from "../defer/timers";
 import { log } from "../log";
 import { NotConnectingError } from "../net/connector";
 import { getDefaultReactor } from "../reactor/default";
@@ -27,10 +28,6 @@ export interface IReconnectableConnector {
 
 function isConnector(c: unknown): c is IReconnectableConnector {
   return c !== null && typeof c === "object" && typeof (c as IReconnectableConnector).connect === "function" && typeof (c as IReconnectableConnector).stopConnecting === "function";
-}
-
-function isClock(c: unknown): c is IReactorTime {
-  return c !== null && typeof c === "object" && typeof (c as IReactorTime).callLater === "function";
 }
 
 /** A ClientFactory that reconnects with exponential back-off and jitter. */
