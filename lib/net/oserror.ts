@@ -3,7 +3,7 @@
  * lib/error.ts, each carrying a Node-shaped cause (`code`, `errno`, `syscall`).
  */
 import { ConnectError, ConnectionLost, ConnectionRefusedError, TCPTimedOutError } from "../error";
-import { native, type SyscallError } from "../native";
+import { isSyscallError, native, type SyscallError } from "../native";
 
 let names: Map<number, string> | null = null;
 
@@ -44,13 +44,5 @@ export function connectErrorFrom(cause: SyscallError, destination: string): Erro
   }
 }
 
-/**
- * Is `e` a failed syscall (optionally with this `code`)? Checks the shape, not the class:
- * errors thrown by the addon come from the main realm's Error, so `instanceof Error` is
- * false for them inside another realm (a vm context, as jest runs tests in).
- */
-export function isOSError(e: unknown, code?: string): e is SyscallError {
-  if (typeof e !== "object" || e === null) return false;
-  const s = e as Partial<SyscallError>;
-  return typeof s.errno === "number" && typeof s.code === "string" && (code === undefined || s.code === code);
-}
+/** Is `e` a failed syscall (optionally with this `code`)? lib/native's isSyscallError (checks the shape, so it works across realms). */
+export const isOSError = isSyscallError;

@@ -19,7 +19,7 @@
 import { Deferred, succeed } from "../defer";
 import { CannotListenError, ConnectError, FdReactorError } from "../error";
 import { log } from "../log";
-import { native, AGAIN, type SockAddr } from "../native";
+import { native, isSyscallError, AGAIN, type SockAddr } from "../native";
 import type { IReadDescriptor } from "../reactor/interfaces";
 import { checkInterface, checkPort, hostPort, literalFamily } from "./address";
 import type { IReactorFDSet } from "./fdset";
@@ -94,13 +94,9 @@ export interface IUDPTransport {
   getBroadcastAllowed(): boolean;
 }
 
-/**
- * The errno name of a syscall failure (`code`), or undefined. Not `instanceof Error`:
- * errors thrown by the addon come from the main realm, which a jest vm context does not share.
- */
+/** The errno name of a syscall failure (`code`), or undefined. */
 function errnoCode(e: unknown): string | undefined {
-  const c = e !== null && typeof e === "object" ? (e as { code?: unknown }).code : undefined;
-  return typeof c === "string" ? c : undefined;
+  return isSyscallError(e) ? e.code : undefined;
 }
 
 function checkProtocol(p: unknown): IDatagramProtocol {

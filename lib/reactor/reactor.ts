@@ -18,7 +18,7 @@
  */
 import { performance } from "node:perf_hooks";
 import { types } from "node:util";
-import { native, READABLE, WRITABLE, ERROR, HANGUP, AGAIN, EVENT_STRIDE } from "../native";
+import { native, isSyscallError, READABLE, WRITABLE, ERROR, HANGUP, AGAIN, EVENT_STRIDE } from "../native";
 import type { Backend, FdWatcher, Poller } from "../native";
 import { ConnectionLost, ReactorAlreadyRunning, ReactorNotRunning, UnknownBackendError } from "../error";
 import { log } from "../log";
@@ -625,8 +625,8 @@ export class Reactor implements IReactorTime {
       try {
         result = native.writev(w.fileno(), w.pendingBuffers());
       } catch (e) {
-        if (typeof (e as { errno?: unknown }).errno === "number") {
-          result = -(e as { errno: number }).errno;
+        if (isSyscallError(e)) {
+          result = -e.errno;
         } else {
           log("error", `Bad pendingBuffers() of ${describe(w)}`, e);
           this.disconnect(w, asError(e));

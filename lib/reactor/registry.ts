@@ -7,7 +7,7 @@
  * dropped by the dispatcher (the fd-reuse race: close, then a new fd with the same number
  * registered before the stale event is dispatched).
  */
-import { READABLE, WRITABLE } from "../native";
+import { isSyscallError, READABLE, WRITABLE } from "../native";
 import type { Poller } from "../native";
 import type { IBatchReadDescriptor, IFileDescriptor, IReadDescriptor, IWriteDescriptor } from "./interfaces";
 
@@ -259,11 +259,6 @@ export class Registry {
     }
     for (let s = n - 1; s >= old; s--) this.freeSlots.push(s);
   }
-}
-
-/** Is `e` a syscall error with this code? (Not lib/native's isSyscallError: it uses instanceof, which fails for the addon's errors inside jest's vm contexts.) */
-function isSyscallError(e: unknown, code: string): boolean {
-  return typeof e === "object" && e !== null && (e as { code?: unknown }).code === code && typeof (e as { errno?: unknown }).errno === "number";
 }
 
 /** The fd of a descriptor being added, checked. */
