@@ -10,7 +10,7 @@
  */
 const path = require("node:path");
 const { spawnTracked, stopTracked } = require("../lib/children");
-const { sampleTree } = require("../lib/proc");
+const { sampleTrees } = require("../lib/proc");
 const { parseReport, mergeResults } = require("./results");
 
 const LOADGEN = path.join(__dirname, "loadgen.js");
@@ -192,8 +192,7 @@ class Load {
 
   /** CPU ticks of every load process together, as one sample (bench/lib/proc's shape). */
   sample() {
-    const samples = this.children.map((c) => sampleTree(c.pid));
-    return { at: samples[0].at, ticks: samples.reduce((a, x) => a + x.ticks, 0), rssKb: samples.reduce((a, x) => a + x.rssKb, 0), pids: samples.length };
+    return sampleTrees(this.children.map((c) => c.pid));
   }
 
   /** The fd limits each process reported (for the notes). */

@@ -23,7 +23,7 @@ const path = require("node:path");
 const { execFileSync } = require("node:child_process");
 const { installCleanup, killAllNow } = require("../lib/children");
 const { startServer, freePort } = require("../lib/server");
-const { sampleTree, cpuBetween, readSteal, stealMsBetween } = require("../lib/proc");
+const { sampleTrees, cpuBetween, readSteal, stealMsBetween } = require("../lib/proc");
 const { summarize, ratio, interleave } = require("../lib/stats");
 const { machineInfo, machineLine } = require("../lib/machine");
 const { fmt, fmtUs, formatTable, formatMarkdownTable } = require("../lib/table");
@@ -113,8 +113,7 @@ async function startServers(spec0, scenario, conns, opts, cpu) {
 
 /** One sample over every server process tree (CPU ticks and RSS summed). */
 function sampleAll(servers) {
-  const samples = servers.map((s) => sampleTree(s.pid));
-  return { at: samples[0].at, ticks: samples.reduce((a, s) => a + s.ticks, 0), rssKb: samples.reduce((a, s) => a + s.rssKb, 0), pids: samples.reduce((a, s) => a + s.pids, 0) };
+  return sampleTrees(servers.map((s) => s.pid));
 }
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));

@@ -63,8 +63,8 @@ function readRssKb(pid) {
   }
 }
 
-/** PIDs of every live descendant of `pid` (children, grandchildren, ...), from /proc. */
-function descendants(pid) {
+/** Every live process's children by parent PID, from one scan of /proc. */
+function childrenMap() {
   const children = new Map();
   for (const name of fs.readdirSync("/proc")) {
     if (!/^\d+$/.test(name)) continue;
@@ -77,6 +77,11 @@ function descendants(pid) {
     if (!children.has(ppid)) children.set(ppid, []);
     children.get(ppid).push(Number(name));
   }
+  return children;
+}
+
+/** PIDs below `pid` (children, grandchildren, ...) in a childrenMap(). */
+function below(children, pid) {
   const out = [];
   const todo = [pid];
   for (let guard = 0; todo.length > 0 && guard < 100000; guard++) {
@@ -88,16 +93,17 @@ function descendants(pid) {
   return out;
 }
 
-/**
- * One sample of a process tree's cost: CPU ticks and RSS summed over `pid` and its
- * descendants, with the wall clock (ns) it was taken at.
- */
-function sampleTree(pid) {
-  const pids = [pid, ...descendants(pid)];
+/** PIDs of every live descendant of `pid` (children, grandchildren, ...), from /proc. */
+function descendants(pid) {
+  return below(childrenMap(), pid);
+}
+
+/** CPU ticks and RSS summed over `pids` (each counted once); the gone ones are skipped. */
+function sumPids(pids) {
   let ticks = 0;
   let rssKb = 0;
   let alive = 0;
-  for (const p of pids) {
+  for (const p of new Set(pids)) {
     const t = readCpuTicks(p);
     const r = readRssKb(p);
     if (t === null) continue;
@@ -106,6 +112,23 @@ function sampleTree(pid) {
     rssKb += r || 0;
   }
   return { at: process.hrtime.bigint(), ticks, rssKb, pids: alive };
+}
+
+/**
+ * One sample of a process tree's cost: CPU ticks and RSS summed over `pid` and its
+ * descendants, with the wall clock (ns) it was taken at.
+ */
+function sampleTree(pid) {
+  return sumPids([pid, ...descendants(pid)]);
+}
+
+/**
+ * One sample of several process trees together (sampleTree's shape, `pids` = live processes
+ * counted): /proc is scanned once for all of them.
+ */
+function sampleTrees(roots) {
+  const children = childrenMap();
+  return sumPids(roots.flatMap((pid) => [pid, ...below(children, pid)]));
 }
 
 /** CPU seconds and wall seconds between two samples of the same tree. */
@@ -147,4 +170,4 @@ function stealMsBetween(a, b, cpu) {
   return ((b[cpu] - a[cpu]) * 1000) / clockTicksPerSecond();
 }
 
-module.exports = { clockTicksPerSecond, parseStat, parseRssKb, readCpuTicks, readRssKb, descendants, sampleTree, cpuBetween, parseSteal, readSteal, stealMsBetween };
+module.exports = { clockTicksPerSecond, parseStat, parseRssKb, readCpuTicks, readRssKb, descendants, sampleTree, sampleTrees, cpuBetween, parseSteal, readSteal, stealMsBetween };

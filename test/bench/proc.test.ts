@@ -131,6 +131,26 @@ test("a process tree is sampled with its grandchild, and stopping it ends the gr
   expect(["gone", "Z", "X"]).toContain(state);
 });
 
+test("several process trees sampled at once count every live process of each tree (sampleTrees, one /proc scan)", async () => {
+  const a = children.spawnTracked("tree-a", "/bin/sh", ["-c", "sleep 60 & echo SLEEPER $!; wait"], { cpu: null });
+  const b = children.spawnTracked("tree-b", "/bin/sh", ["-c", "sleep 60 & echo SLEEPER $!; wait"], { cpu: null });
+  try {
+    await lineMatching(a, /SLEEPER (\d+)\n/);
+    await lineMatching(b, /SLEEPER (\d+)\n/);
+    const both = proc.sampleTrees([a.pid, b.pid]);
+    expect(both.pids).toBe(4);
+    expect(typeof both.at).toBe("bigint");
+    expect(both.rssKb).toBeGreaterThan(0);
+    // A tree named twice is counted once.
+    expect(proc.sampleTrees([a.pid, a.pid]).pids).toBe(2);
+  } finally {
+    children.rememberFamily(a);
+    children.rememberFamily(b);
+    await children.stopTracked(a);
+    await children.stopTracked(b);
+  }
+});
+
 test("a process spawned with nice runs at that priority, threads included (field 19 of /proc/PID/task/*/stat)", async () => {
   // A Node child: its V8 worker threads start after the exec, so they must inherit it.
   const script = "setTimeout(() => {}, 5000); process.stdout.write('UP\\n');";
