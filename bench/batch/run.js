@@ -16,6 +16,7 @@ const fs = require("node:fs");
 const os = require("node:os");
 const path = require("node:path");
 const { execSync } = require("node:child_process");
+const { appendResults } = require("../lib/results");
 
 const root = path.resolve(__dirname, "../..");
 const native = process.env.FDREACTOR_ADDON
@@ -175,20 +176,14 @@ console.log("raw ns/fd per round:\n" + raw.join("\n"));
 if (RECORD) {
   const file = path.join(root, "bench", "RESULTS.md");
   const cmd = `taskset -c ${pinned} node bench/batch/run.js ${process.argv.slice(2).join(" ")}`.trim();
-  let section = "";
-  const existing = fs.existsSync(file) ? fs.readFileSync(file, "utf8") : "";
-  if (!existing.includes("## Batched I/O")) {
-    section +=
-      "\n## Batched I/O\n\n" +
-      `One N-API call for many fds (readBatch, writevBatch) against one call per fd, over ${N} ` +
-      "AF_UNIX socketpairs: 1 pending byte per fd for reads, one 16-byte buffer per fd for " +
-      "writes. Only the syscall loop is timed. Figures are ns per fd; the ratio is per-fd / batch " +
-      "from the same run.\n";
-  }
-  section += `\n### ${new Date().toISOString()}\n\n`;
-  section += "```\n" + cmd + "\n" + machine + `\nkernel: ${execSync("uname -r").toString().trim()}\n` + "```\n\n";
-  section += lines.join("\n") + "\n\nRaw per-round figures (ns per fd, median of " + ITERS + " passes each):\n\n" + raw.join("\n") + "\n";
-  if (!existing) fs.writeFileSync(file, "# Benchmark results\n");
-  fs.appendFileSync(file, section);
+  const intro =
+    `One N-API call for many fds (readBatch, writevBatch) against one call per fd, over ${N} ` +
+    "AF_UNIX socketpairs: 1 pending byte per fd for reads, one 16-byte buffer per fd for " +
+    "writes. Only the syscall loop is timed. Figures are ns per fd; the ratio is per-fd / batch " +
+    "from the same run.";
+  let entry = `### ${new Date().toISOString()}\n\n`;
+  entry += "```\n" + cmd + "\n" + machine + `\nkernel: ${execSync("uname -r").toString().trim()}\n` + "```\n\n";
+  entry += lines.join("\n") + "\n\nRaw per-round figures (ns per fd, median of " + ITERS + " passes each):\n\n" + raw.join("\n") + "\n";
+  appendResults(file, "## Batched I/O", entry, { intro });
   console.log(`appended to ${path.relative(root, file)}`);
 }

@@ -28,6 +28,7 @@ const { spawnSync, execSync } = require("node:child_process");
 const fs = require("node:fs");
 const os = require("node:os");
 const path = require("node:path");
+const { appendResults } = require("../lib/results");
 
 const ROOT = path.resolve(__dirname, "..", "..");
 const DIST = path.join(ROOT, "dist", "lib");
@@ -362,10 +363,7 @@ function parentMain() {
   const rawLines = Object.entries(raw).map(
     ([peer, os_]) => `- ${peer}: ${os_.map((o) => (o.cpuUsPerEvent !== undefined ? fmt(o.cpuUsPerEvent, 3) + " µs/ev" : fmt(o.nsPerPair, 0) + " ns")).join(", ")}`,
   );
-  const report = [
-    "",
-    "## Dispatch",
-    "",
+  const body = [
     `### kernel → doRead for ${pairs} socketpairs × 1 byte, and callLater/cancel (${new Date().toISOString().slice(0, 10)})`,
     "",
     `- Command: \`npx tsc -p tsconfig.json && ${cmd}\``,
@@ -386,8 +384,8 @@ function parentMain() {
     ...rawLines,
     "",
   ].join("\n");
-  process.stdout.write(report);
-  if (flag("append")) fs.appendFileSync(path.join(ROOT, "bench", "RESULTS.md"), report);
+  process.stdout.write(["", "## Dispatch", "", body].join("\n"));
+  if (flag("append")) appendResults(path.join(ROOT, "bench", "RESULTS.md"), "## Dispatch", body);
   process.exit(ratio <= 2 / 3 ? 0 : 1);
 }
 

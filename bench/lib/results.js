@@ -34,9 +34,11 @@ function renderRun({ title, command, date, machine, settings, table, notes = [],
 
 /**
  * Appends a run to `file` (created when missing) under `section` (a "## ..." heading).
+ * `run` is renderRun's argument, or the run's Markdown already rendered (a bench with its
+ * own layout); `intro`, when given, follows the heading whenever the heading is written.
  * Returns the text appended.
  */
-function appendResults(file, section, run) {
+function appendResults(file, section, run, { intro } = {}) {
   if (!/^## \S/.test(section)) throw new RangeError(`appendResults: section must be a "## " heading, got ${JSON.stringify(section)}`);
   let existing = "";
   try {
@@ -47,8 +49,11 @@ function appendResults(file, section, run) {
   let text = "";
   if (existing === "") text += "# Benchmark results\n\nAppend-only: each run below says how it was made. See docs/benchmarks.md.\n\n";
   else if (!existing.endsWith("\n")) text += "\n";
-  if (lastSectionHeading(existing) !== section.trim()) text += `${section.trim()}\n\n`;
-  text += renderRun(run) + "\n";
+  if (lastSectionHeading(existing) !== section.trim()) {
+    text += `${section.trim()}\n\n`;
+    if (intro) text += `${intro.trim()}\n\n`;
+  }
+  text += (typeof run === "string" ? run : renderRun(run)) + "\n";
   fs.appendFileSync(file, text);
   return text;
 }

@@ -111,6 +111,19 @@ describe("appendResults", () => {
       fs.rmSync(dir, { recursive: true, force: true });
     }
   });
+  test("a run already rendered goes in as is; the intro follows the heading only when the heading is written (the last ## heading decides)", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bench-results-"));
+    const file = path.join(dir, "RESULTS.md");
+    try {
+      fs.writeFileSync(file, "# Benchmark results\n\n## Batched I/O\n\nold intro\n\n## Dispatch\n\nx\n");
+      results.appendResults(file, "## Batched I/O", "### one\n\nfigures 1\n", { intro: "What is measured." });
+      results.appendResults(file, "## Batched I/O", "### two\n\nfigures 2\n", { intro: "What is measured." });
+      const text = fs.readFileSync(file, "utf8");
+      expect(text).toBe("# Benchmark results\n\n## Batched I/O\n\nold intro\n\n## Dispatch\n\nx\n## Batched I/O\n\nWhat is measured.\n\n### one\n\nfigures 1\n\n### two\n\nfigures 2\n\n");
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
   test("refuses a section that is not a ## heading", () => {
     expect(() => results.appendResults("/nonexistent/x.md", "Peers", {})).toThrow(RangeError);
   });
