@@ -18,12 +18,13 @@ template <typename T>
 T* UnwrapTagged(const Napi::CallbackInfo& info) {
   napi_env env = info.Env();
   napi_value self = info.This();
-  napi_valuetype type = napi_undefined;
   bool tagged = false;
   void* p = nullptr;
-  if (self == nullptr || napi_typeof(env, self, &type) != napi_ok || type != napi_object ||
-      napi_check_object_type_tag(env, self, &T::kTypeTag, &tagged) != napi_ok || !tagged ||
-      napi_unwrap(env, self, &p) != napi_ok || p == nullptr) {
+  // Two N-API calls per method call. napi_unwrap goes first: it fails cleanly (no pending
+  // exception) on a primitive or an object nobody wrapped, so the tag is only checked on an
+  // object (napi_check_object_type_tag would convert a primitive, and throw for undefined).
+  if (self == nullptr || napi_unwrap(env, self, &p) != napi_ok || p == nullptr ||
+      napi_check_object_type_tag(env, self, &T::kTypeTag, &tagged) != napi_ok || !tagged) {
     Napi::TypeError::New(info.Env(), std::string("Illegal invocation: `this` is not ") + T::kWhat)
         .ThrowAsJavaScriptException();
     return nullptr;

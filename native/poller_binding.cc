@@ -177,11 +177,12 @@ class PollerWrap : public Napi::ObjectWrap<PollerWrap> {
   Napi::Value Wait(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (!Usable(info)) return Napi::Value();
-    if (info.Length() < 1 || !info[0].IsNumber()) {
+    // One N-API query: napi_get_value_double fails on anything but a number.
+    double t = 0;
+    if (info.Length() < 1 || napi_get_value_double(env, info[0], &t) != napi_ok) {
       ThrowType(env, "timeoutMs", "a number");
       return Napi::Value();
     }
-    double t = info[0].As<Napi::Number>().DoubleValue();
     // -1 waits forever; a fractional delay is rounded up so that a timer is never early.
     if (std::isnan(t) || t < -1 || t > 2147483647.0 || (t < 0 && t != -1)) {
       ThrowRange(env, "timeoutMs", "must be -1 (forever) or between 0 and 2147483647");

@@ -154,5 +154,11 @@ describe("methods called on something that is not a Poller", () => {
     const getter = Object.getOwnPropertyDescriptor(native.Poller.prototype, "backend")?.get;
     expect(getter).toBeDefined();
     expect(thrownBy(() => getter?.call(watcher)).name).toBe("TypeError");
+    // Primitives and unwrapped objects too, with the binding's own message (not V8's).
+    for (const self of [undefined, null, 1, "x", {}, Object.create(native.Poller.prototype)]) {
+      const e = thrownBy(() => getter?.call(self));
+      expect(e.name).toBe("TypeError");
+      expect(e.message).toBe("Illegal invocation: `this` is not a Poller");
+    }
   });
 });
