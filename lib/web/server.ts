@@ -90,7 +90,7 @@ class RequestReader implements IHTTPParserHandler {
     this.channel?.headComplete(p);
   }
 
-  /** IHTTPParserHandler: forwards to the channel. */
+  /** IHTTPParserHandler: keeps the body bytes here (messageComplete hands them to the request). */
   bodyData(data: Buffer): void {
     if (data.length > 0 && this.channel !== null) (this.bodyParts ??= []).push(data);
   }
@@ -112,7 +112,7 @@ class RequestReader implements IHTTPParserHandler {
  * and the per-request state are taken from the site when a request begins and given back
  * after its response (see RequestReader).
  */
-export class HTTPChannel extends Protocol implements IHTTPParserHandler, IRequestChannel {
+export class HTTPChannel extends Protocol implements IRequestChannel {
   /** The site serving this connection. */
   readonly site: Site;
   /** Requests completed on this connection. */
@@ -197,7 +197,7 @@ export class HTTPChannel extends Protocol implements IHTTPParserHandler, IReques
     }
   }
 
-  /** IHTTPParserHandler: a request head arrived. */
+  /** From the reader's parser: a request head arrived. */
   headComplete(p: HTTPParser): void {
     const r = this.reader!;
     if (r.headTimer !== null) {
@@ -209,12 +209,7 @@ export class HTTPChannel extends Protocol implements IHTTPParserHandler, IReques
     if (p.expectContinue && p.versionMinor === 1 && (p.chunked || p.contentLength > 0)) this.transport!.write(CONTINUE);
   }
 
-  /** IHTTPParserHandler: request body bytes. */
-  bodyData(data: Buffer): void {
-    this.reader?.bodyData(data);
-  }
-
-  /** IHTTPParserHandler: a whole request arrived: answer it (or queue behind the current one). */
+  /** From the reader's parser: a whole request arrived: answer it (or queue behind the current one). */
   messageComplete(p: HTTPParser): void {
     const r = this.reader!;
     const req = r.incoming!;
@@ -267,7 +262,7 @@ export class HTTPChannel extends Protocol implements IHTTPParserHandler, IReques
     this.site.giveBackReader(r);
   }
 
-  /** IHTTPParserHandler: malformed request: answer with its status and close this connection. */
+  /** From the reader's parser: malformed request: answer with its status and close this connection. */
   parseError(e: HTTPParseError): void {
     const t = this.transport;
     if (t === null) return;
