@@ -17,6 +17,7 @@ const os = require("node:os");
 const path = require("node:path");
 const { execSync } = require("node:child_process");
 const { appendResults } = require("../lib/results");
+const { median, summarize, NOISY_SPREAD } = require("../lib/stats");
 
 const root = path.resolve(__dirname, "../..");
 const native = process.env.FDREACTOR_ADDON
@@ -112,12 +113,6 @@ const workloads = {
 };
 const names = Object.keys(workloads);
 
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
-
 for (const name of names) for (let i = 0; i < WARMUP; i++) workloads[name]();
 
 const rounds = Object.fromEntries(names.map((n) => [n, []])); // ns per fd, one figure per round
@@ -136,11 +131,8 @@ for (const [w, rfd] of pairs) {
 
 const fmt = (x) => x.toFixed(1);
 const summary = names.map((name) => {
-  const xs = rounds[name];
-  const med = median(xs);
-  const lo = Math.min(...xs);
-  const hi = Math.max(...xs);
-  return { name, med, lo, hi, spread: (hi - lo) / med };
+  const s = summarize(rounds[name]);
+  return { name, med: s.median, lo: s.min, hi: s.max, spread: s.spread, noisy: s.noisy };
 });
 const byName = Object.fromEntries(summary.map((s) => [s.name, s]));
 const ratioRead = byName["read: per-fd read"].med / byName["read: readBatch"].med;
@@ -165,8 +157,8 @@ for (const s of summary)
 lines.push("");
 lines.push(`per-fd read / readBatch: **${ratioRead.toFixed(2)}x** (per round ${Math.min(...rr).toFixed(2)}-${Math.max(...rr).toFixed(2)})`);
 lines.push(`per-fd writev / writevBatch: **${ratioWrite.toFixed(2)}x** (per round ${Math.min(...rw).toFixed(2)}-${Math.max(...rw).toFixed(2)})`);
-const noisy = summary.filter((s) => s.spread > 0.15).map((s) => s.name);
-if (noisy.length) lines.push(`Noisy (spread > 15%): ${noisy.join(", ")}.`);
+const noisy = summary.filter((s) => s.noisy).map((s) => s.name);
+if (noisy.length) lines.push(`Noisy (spread > ${NOISY_SPREAD * 100}%): ${noisy.join(", ")}.`);
 const raw = names.map((n) => `- ${n}: ${rounds[n].map(fmt).join(", ")}`);
 
 console.log(machine);

@@ -19,6 +19,7 @@
 "use strict";
 const path = require("node:path");
 const os = require("node:os");
+const { median, summarize } = require("../lib/stats");
 const defer = require(path.join(__dirname, "..", "..", "dist", "lib", "defer"));
 const { Deferred, succeed, gatherResults } = defer;
 
@@ -125,12 +126,6 @@ async function timeOne(w) {
   return Number(t1 - t0) / w.per;
 }
 
-function median(a) {
-  const s = a.slice().sort((x, y) => x - y);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
-
 async function main() {
   // Warm-up: a tenth of the work of every workload, twice.
   for (let k = 0; k < 2; k++) {
@@ -162,11 +157,8 @@ async function main() {
   lines.push("| workload | median ns | min | max | spread |");
   lines.push("| --- | ---: | ---: | ---: | ---: |");
   for (const w of workloads) {
-    const a = results[w.name];
-    const m = median(a);
-    const lo = Math.min(...a);
-    const hi = Math.max(...a);
-    lines.push(`| ${w.name} | ${m.toFixed(1)} | ${lo.toFixed(1)} | ${hi.toFixed(1)} | ${(((hi - lo) / m) * 100).toFixed(0)}% |`);
+    const { median: m, min: lo, max: hi, spread } = summarize(results[w.name]);
+    lines.push(`| ${w.name} | ${m.toFixed(1)} | ${lo.toFixed(1)} | ${hi.toFixed(1)} | ${(spread * 100).toFixed(0)}% |`);
   }
   lines.push("");
   lines.push("| ratio (per round, A/B; < 1 means A is faster) | median | min | max |");

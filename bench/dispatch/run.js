@@ -29,6 +29,7 @@ const fs = require("node:fs");
 const os = require("node:os");
 const path = require("node:path");
 const { appendResults } = require("../lib/results");
+const { median, summarize, NOISY_SPREAD } = require("../lib/stats");
 
 const ROOT = path.resolve(__dirname, "..", "..");
 const DIST = path.join(ROOT, "dist", "lib");
@@ -245,12 +246,6 @@ function print(o) {
 
 // ------------------------------------------------------------------------------- parent
 
-function median(xs) {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
-
 function fmt(x, digits = 2) {
   return x.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits });
 }
@@ -309,10 +304,8 @@ function parentMain() {
   for (const peer of dispatchPeers) {
     const os_ = raw[peer];
     const cpu = os_.map((o) => o.cpuUsPerEvent);
-    const med = median(cpu);
-    const lo = Math.min(...cpu);
-    const hi = Math.max(...cpu);
-    const noisy = (hi - lo) / med > 0.15 ? " noisy" : "";
+    const { median: med, min: lo, max: hi, noisy: isNoisy } = summarize(cpu);
+    const noisy = isNoisy ? " noisy" : "";
     rows[peer] = med;
     lines.push(
       `| ${peer.replace(/^reactor:/, "reactor ").replace(/:/g, "/")} | ${os_[0].pairs} | ${fmt(med, 3)} (${fmt(lo, 3)}–${fmt(hi, 3)})${noisy} | ${fmt(
@@ -342,10 +335,8 @@ function parentMain() {
     pl.push("| --- | --- | ---: | ---: |");
     for (const peer of pingPeers) {
       const cpu = raw[peer].map((o) => o.cpuUsPerEvent);
-      const med = median(cpu);
-      const lo = Math.min(...cpu);
-      const hi = Math.max(...cpu);
-      const noisy = (hi - lo) / med > 0.15 ? " noisy" : "";
+      const { median: med, min: lo, max: hi, noisy: isNoisy } = summarize(cpu);
+      const noisy = isNoisy ? " noisy" : "";
       const label = peer === "pingpong-node" ? "node net (socket.write)" : `reactor epoll/${peer.slice(9)} (native.write)`;
       pl.push(`| ${label} | ${fmt(med, 3)} (${fmt(lo, 3)}–${fmt(hi, 3)})${noisy} | ${fmt(median(raw[peer].map((o) => o.nsPerEvent)), 0)} | ×${fmt(med / nodePing, 2)} |`);
     }
@@ -369,7 +360,7 @@ function parentMain() {
     `- Command: \`npx tsc -p tsconfig.json && ${cmd}\``,
     `- Date: ${new Date().toISOString()}`,
     `- Machine: ${machine}`,
-    `- Settings: ${rounds} rounds, every peer in a fresh child process ${pinned ? "pinned to CPU 0 (taskset -c 0)" : "NOT pinned (taskset unavailable)"}, peers interleaved per round; ${iters} measured rounds of ${pairs} events per measurement after 30 warm-up rounds; only the read phase is timed (the writes that make the fds readable are excluded). select gets as many pairs as fit under FD_SETSIZE. The machine is shared (2 cores, other engineers' jobs): spreads over 15% are marked noisy.`,
+    `- Settings: ${rounds} rounds, every peer in a fresh child process ${pinned ? "pinned to CPU 0 (taskset -c 0)" : "NOT pinned (taskset unavailable)"}, peers interleaved per round; ${iters} measured rounds of ${pairs} events per measurement after 30 warm-up rounds; only the read phase is timed (the writes that make the fds readable are excluded). select gets as many pairs as fit under FD_SETSIZE. The machine is shared (2 cores, other engineers' jobs): spreads over ${NOISY_SPREAD * 100}% are marked noisy.`,
     "",
     ...lines,
     "",

@@ -9,6 +9,7 @@ const fs = require("node:fs");
 const os = require("node:os");
 const path = require("node:path");
 const net = require("node:net");
+const { median } = require("../lib/stats");
 
 const ROUNDS = Number(process.argv[2] ?? 5);
 const N = Number(process.argv[3] ?? 20000);
@@ -23,11 +24,6 @@ function freePort() {
       s.close(() => resolve(p));
     });
   });
-}
-
-function median(xs) {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
 
 async function main() {

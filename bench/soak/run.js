@@ -20,6 +20,7 @@ const fs = require("node:fs");
 const os = require("node:os");
 const path = require("node:path");
 const readline = require("node:readline");
+const stats = require("../lib/stats");
 
 const ROOT = path.resolve(__dirname, "..", "..");
 const opts = { seconds: 180, rate: 4000, concurrency: 64, mode: "integrated", protocol: "echo", gc: 1 };
@@ -67,10 +68,8 @@ function procSample(pid) {
   return { fds, rssKiB };
 }
 
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length === 0 ? NaN : s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
+/** bench/lib/stats median, NaN for no samples (a run too short to sample). */
+const median = (xs) => (xs.length === 0 ? NaN : stats.median(xs));
 
 async function main() {
   const [scmd, sargs] = pinned(0, [...(opts.gc ? ["--expose-gc"] : []), path.join(__dirname, "server.js"), opts.mode, opts.protocol]);
