@@ -122,11 +122,7 @@ class FdWatcherWrap : public Napi::ObjectWrap<FdWatcherWrap> {
   // `finalizing`: called from the destructor or env cleanup, where JS must not be touched.
   void Release(bool finalizing) {
     if (handle_) {
-      uv_poll_stop(handle_);
-      handle_->data = nullptr;
-      uv_close(reinterpret_cast<uv_handle_t*>(handle_),
-               [](uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); });
-      handle_ = nullptr;
+      CloseHandle();
       napi_remove_env_cleanup_hook(Env(), CleanupHook, this);
     }
     if (context_) {
@@ -139,15 +135,19 @@ class FdWatcherWrap : public Napi::ObjectWrap<FdWatcherWrap> {
     }
   }
 
-  static void CleanupHook(void* arg) {
-    FdWatcherWrap* self = static_cast<FdWatcherWrap*>(arg);
-    if (!self->handle_) return;
-    uv_poll_stop(self->handle_);
-    self->handle_->data = nullptr;
-    uv_close(reinterpret_cast<uv_handle_t*>(self->handle_),
+  // Stops and closes the handle, if any, without touching JS; libuv's close callback
+  // frees its memory.
+  void CloseHandle() {
+    if (!handle_) return;
+    uv_poll_stop(handle_);
+    handle_->data = nullptr;
+    uv_close(reinterpret_cast<uv_handle_t*>(handle_),
              [](uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); });
-    self->handle_ = nullptr;  // the hook is consumed: Release() must not remove it again
+    handle_ = nullptr;
   }
+
+  // The hook is consumed when it runs: handle_ is then null, so Release() does not remove it.
+  static void CleanupHook(void* arg) { static_cast<FdWatcherWrap*>(arg)->CloseHandle(); }
 
   static void OnPoll(uv_poll_t* h, int status, int events) {
     FdWatcherWrap* self = static_cast<FdWatcherWrap*>(h->data);
@@ -170,9 +170,8 @@ class FdWatcherWrap : public Napi::ObjectWrap<FdWatcherWrap> {
     napi_value result;
     // MakeCallback (not a bare call): runs async hooks and the microtask queue afterwards,
     // as for any callback Node itself makes from its loop.
-    napi_make_callback(env, self->context_, recv, fn, argc, argv, &result);
-    bool pending = false;
-    if (napi_is_exception_pending(env, &pending) == napi_ok && pending) {
+    // The status tells of a throw (napi_pending_exception): no extra query per wake-up.
+    if (napi_make_callback(env, self->context_, recv, fn, argc, argv, &result) == napi_pending_exception) {
       napi_value exc;
       napi_get_and_clear_last_exception(env, &exc);
       napi_fatal_exception(env, exc);  // 'uncaughtException', like any Node callback
