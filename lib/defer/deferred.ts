@@ -289,11 +289,9 @@ export class Deferred<T = unknown> implements PromiseLike<T> {
       timedOut = true;
       this.cancel();
     });
+    // One link does both jobs: once timed out the call has run, so there is nothing to cancel.
     this.addBoth((result: unknown) => {
-      if (!timedOut) return result;
-      return (onTimeout ?? cancelledToTimedOut)(result, seconds);
-    });
-    this.addBoth((result: unknown) => {
+      if (timedOut) return (onTimeout ?? cancelledToTimedOut)(result, seconds);
       if (call.active()) call.cancel();
       return result;
     });
