@@ -7,7 +7,6 @@ export * from "./errors";
 export * from "./failure";
 export * from "./clock";
 export { DelayedCall } from "./timers";
-export type { TimerQueueOptions } from "./timers";
 export * from "./deferred";
 export * from "./deferredlist";
 export * from "./inlinecallbacks";

@@ -222,13 +222,6 @@ export class TimerQueue {
     if (call.heapIndex === 0) this.onEarlier(call.time);
   }
 
-  /** Drops every call (used when a reactor is torn down). */
-  clear(): void {
-    for (const c of this.heap) c.heapIndex = -1;
-    this.heap.length = 0;
-    this.dead = 0;
-  }
-
   /** Pops cancelled calls off the top, so heap[0] (if any) is active. */
   private dropCancelledTop(): void {
     const heap = this.heap;
