@@ -174,8 +174,10 @@ async function main() {
   const echo = await echoBench(list);
 
   const labels = list.map((b) => b.label);
+  const blankRatios = []; // rows where a backend was measured at another size than the first: no ratio
   const waitRows = SIZES.map((n) => {
     const med = {};
+    const sizeOf = (l) => (l === "select" && waits.selectSizes[n] !== undefined ? waits.selectSizes[n] : n);
     const cells = labels.map((l) => {
       const r = waits.raw[`${l}@${n}`];
       if (!r) return "–";
@@ -184,7 +186,14 @@ async function main() {
       const note = l === "select" && waits.selectSizes[n] !== n ? ` [${waits.selectSizes[n]} idle]` : "";
       return `${fmt(s.median)} (${fmt(s.min)}–${fmt(s.max)})${s.noisy ? " noisy" : ""}${note}`;
     });
-    const ratios = labels.slice(1).map((l) => (med[l] ? `×${fmt(med[l] / med[labels[0]])}` : "–"));
+    const ratios = labels.slice(1).map((l) => {
+      if (!med[l]) return "–";
+      if (sizeOf(l) !== sizeOf(labels[0])) {
+        blankRatios.push(`${l} / ${labels[0]} at ${n.toLocaleString("en-US")} idle fds: left blank (–), ${l} was measured at ${sizeOf(l).toLocaleString("en-US")} idle fds and ${labels[0]} at ${sizeOf(labels[0]).toLocaleString("en-US")}; a ratio across sizes would mislead.`);
+        return "–";
+      }
+      return `×${fmt(med[l] / med[labels[0]])}`;
+    });
     return [n.toLocaleString("en-US"), ...cells, ...ratios];
   });
   const waitHeaders = ["idle fds", ...labels.map((l) => `${l} ns/wait`), ...labels.slice(1).map((l) => `${l} / ${labels[0]}`)];
@@ -241,6 +250,7 @@ async function main() {
       notes: [
         "kqueue (emulated) is the kqueue backend over the test-only epoll emulation (kqemu/): its figures are the emulation's cost (an fstat per change, a split per event), not a kqueue kernel's.",
         "select at 5,000 connections: not possible (fds past FD_SETSIZE are refused).",
+        ...blankRatios,
         `Machine load (1-min load average) ${loadBefore.toFixed(1)} at the start and ${os.loadavg()[0].toFixed(1)} at the end, on ${info.nproc} cores shared with other engineers' builds and tests: figures marked noisy had a min–max spread over 15%; compare ratios within this run only.`,
         "Chart: bench/platforms.svg (vega-lite 5).",
       ],

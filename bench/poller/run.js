@@ -80,8 +80,10 @@ function main() {
   native.close(activeW);
 
   const headers = ["idle fds", ...backends.map((b) => `${b} ns/wait (min–max)`), ...backends.slice(1).map((b) => `${b} / ${backends[0]}`)];
+  const blankRatios = []; // rows where a backend was measured at another size than the first: no ratio
   const rows = sizes.map((n) => {
     const med = {};
+    const sizeOf = (b) => (b === "select" ? Math.min(n, selectCap) : n);
     const cells = backends.map((b) => {
       const r = raw[`${b}@${n}`];
       if (!r) return "–";
@@ -89,7 +91,14 @@ function main() {
       med[b] = s.median;
       return `${fmt(s.median)} (${fmt(s.min)}–${fmt(s.max)})${s.noisy ? " noisy" : ""}`;
     });
-    const ratios = backends.slice(1).map((b) => (med[b] ? `×${fmt(med[b] / med[backends[0]])}` : "–"));
+    const ratios = backends.slice(1).map((b) => {
+      if (!med[b]) return "–";
+      if (sizeOf(b) !== sizeOf(backends[0])) {
+        blankRatios.push(`${b} / ${backends[0]} at ${n} idle fds: left blank (–), ${b} was measured at ${sizeOf(b)} idle fds and ${backends[0]} at ${sizeOf(backends[0])}; a ratio across sizes would mislead.`);
+        return "–";
+      }
+      return `×${fmt(med[b] / med[backends[0]])}`;
+    });
     return [String(n), ...cells, ...ratios];
   });
   const noop = summarize(calls.noop);
@@ -127,6 +136,7 @@ function main() {
           `load average ${os.loadavg().map((l) => l.toFixed(1)).join(" / ")} (1/5/15 min) at the end of the run.`,
         `The addon was loaded ${fs.existsSync(compiled) ? "through dist/lib/native.js" : "with node-gyp-build (dist/ not built)"}.`,
         "The plain JS call is likely inlined by TurboFan: it is the floor of a JS call, not of a real one.",
+        ...blankRatios,
       ],
       rawTable: formatMarkdownTable(["series", "per-round figures (ns)"], rawRows),
     });
