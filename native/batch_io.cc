@@ -14,18 +14,10 @@ namespace fdr {
 
 namespace {
 
-#ifdef MSG_NOSIGNAL
-constexpr int kNoSignal = MSG_NOSIGNAL;
-#else
-constexpr int kNoSignal = 0;  // sockets carry SO_NOSIGPIPE instead (set at creation)
-#endif
-
-constexpr int kAgain = -1;
-
 // One result word: bytes (>= 0), AGAIN, or -errno.
 inline int32_t ResultWord(ssize_t n) {
   if (n >= 0) return static_cast<int32_t>(n);
-  if (errno == EAGAIN || errno == EWOULDBLOCK) return kAgain;
+  if (IsAgain(errno)) return kAgain;
   return -errno;
 }
 
@@ -62,9 +54,7 @@ Napi::Value ReadBatch(const Napi::CallbackInfo& info) {
       triple[2] = -EBADF;
       continue;
     }
-    ssize_t n;
-    do n = read(fd, slab + pos, per);
-    while (n < 0 && errno == EINTR);
+    ssize_t n = RetryOnEintr([&] { return read(fd, slab + pos, per); });
     triple[2] = ResultWord(n);
     if (n > 0) pos += static_cast<size_t>(n);
   }
@@ -170,13 +160,8 @@ bool BufsToIovecs(Napi::Env env, const napi_value* vals, uint32_t n, const char*
 }
 
 ssize_t WriteNoSignal(int fd, const void* data, size_t len) {
-  ssize_t n;
-  do n = send(fd, data, len, kNoSignal);
-  while (n < 0 && errno == EINTR);
-  if (n < 0 && errno == ENOTSOCK) {
-    do n = write(fd, data, len);
-    while (n < 0 && errno == EINTR);
-  }
+  ssize_t n = RetryOnEintr([&] { return send(fd, data, len, kNoSignal); });
+  if (n < 0 && errno == ENOTSOCK) n = RetryOnEintr([&] { return write(fd, data, len); });
   return n;
 }
 
@@ -184,13 +169,8 @@ ssize_t WritevNoSignal(int fd, const iovec* iov, int n) {
   msghdr msg = {};
   msg.msg_iov = const_cast<iovec*>(iov);
   msg.msg_iovlen = n;
-  ssize_t r;
-  do r = sendmsg(fd, &msg, kNoSignal);
-  while (r < 0 && errno == EINTR);
-  if (r < 0 && errno == ENOTSOCK) {
-    do r = writev(fd, iov, n);
-    while (r < 0 && errno == EINTR);
-  }
+  ssize_t r = RetryOnEintr([&] { return sendmsg(fd, &msg, kNoSignal); });
+  if (r < 0 && errno == ENOTSOCK) r = RetryOnEintr([&] { return writev(fd, iov, n); });
   return r;
 }
 

@@ -1,15 +1,38 @@
 // Vectored I/O shared by the socket bindings and the batched calls: gathering JavaScript
-// arrays of Uint8Array into iovecs, and writes that can never raise SIGPIPE.
+// arrays of Uint8Array into iovecs, writes that can never raise SIGPIPE, and the small
+// syscall helpers both files use (AGAIN, MSG_NOSIGNAL, EINTR retries).
 #pragma once
 
 #include <napi.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/uio.h>
 
+#include <cerrno>
 #include <climits>
 #include <vector>
 
 namespace fdr {
+
+// What the bindings return for EAGAIN/EWOULDBLOCK (lib/native.ts AGAIN).
+constexpr int kAgain = -1;
+
+#ifdef MSG_NOSIGNAL
+constexpr int kNoSignal = MSG_NOSIGNAL;
+#else
+constexpr int kNoSignal = 0;  // SO_NOSIGPIPE is set on every socket at creation instead
+#endif
+
+inline bool IsAgain(int err) { return err == EAGAIN || err == EWOULDBLOCK; }
+
+// Runs `call` (a syscall) again while it fails with EINTR; returns its last result.
+template <typename Call>
+auto RetryOnEintr(Call call) -> decltype(call()) {
+  decltype(call()) r;
+  do r = call();
+  while (r < 0 && errno == EINTR);
+  return r;
+}
 
 #ifdef IOV_MAX
 constexpr int kIovMax = IOV_MAX < 1024 ? IOV_MAX : 1024;

@@ -29,25 +29,6 @@ namespace fdr {
 
 namespace {
 
-constexpr int kAgain = -1;
-
-#ifdef MSG_NOSIGNAL
-constexpr int kNoSignal = MSG_NOSIGNAL;
-#else
-constexpr int kNoSignal = 0;  // SO_NOSIGPIPE is set on every socket instead
-#endif
-
-bool IsAgain(int err) { return err == EAGAIN || err == EWOULDBLOCK; }
-
-// Runs `call` (a syscall) again while it fails with EINTR; returns its last result.
-template <typename Call>
-auto RetryOnEintr(Call call) -> decltype(call()) {
-  decltype(call()) r;
-  do r = call();
-  while (r < 0 && errno == EINTR);
-  return r;
-}
-
 // Where the kernel lacks SOCK_NONBLOCK/SOCK_CLOEXEC (macOS), set the flags right after
 // creation, and SO_NOSIGPIPE because send() there has no MSG_NOSIGNAL.
 bool ConfigureFd(int fd, bool isSocket) {
