@@ -22,11 +22,15 @@ const { findServer } = require("../../bench/peers/registry");
 
 expectNoFdLeaks();
 
-const DEFAULTS = { kind: "echo", unit: "message", rounds: 3, duration: 3, warmup: 1, conns: [100, 1000], size: 64, baseline: "node-net", heading: "## Peers (baseline)" };
+/** The echo bench's real defaults (not a copy): the tests below pin what they are. */
+const DEFAULTS = echoBench.defaults;
 
 describe("options", () => {
   test("defaults apply when nothing is given", () => {
     expect(options.parseOptions([], DEFAULTS)).toMatchObject({ rounds: 3, duration: 3, warmup: 1, conns: [100, 1000], size: 64, peers: null, record: false, pin: true });
+  });
+  test("an option given replaces its default and leaves the others", () => {
+    expect(options.parseOptions(["--rounds", "5", "--conns", "10,20"], DEFAULTS)).toMatchObject({ rounds: 5, duration: 3, warmup: 1, conns: [10, 20], size: 64 });
   });
   test("fewer than 3 rounds is refused, naming the option", () => {
     expect(() => options.parseOptions(["--rounds", "2"], DEFAULTS)).toThrow(/--rounds must be an integer ≥ 3/);
