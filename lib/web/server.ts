@@ -23,7 +23,7 @@
 import type { IDelayedCall } from "../defer/interfaces";
 import { log } from "../log";
 import { getDefaultReactor } from "../reactor/default";
-import type { Address, IProtocol, ITCPTransport } from "../net/interfaces";
+import type { Address, IProtocol, ITCPTransport, ITransport } from "../net/interfaces";
 import { Protocol, ServerFactory } from "../protocols/protocol";
 import type { HTTPParseError } from "./errors";
 import { reasonPhrase } from "./http";
@@ -266,11 +266,7 @@ export class HTTPChannel extends Protocol implements IRequestChannel {
   parseError(e: HTTPParseError): void {
     const t = this.transport;
     if (t === null) return;
-    if (this.current === null) {
-      const phrase = reasonPhrase(e.status);
-      const body = `${e.status} ${phrase}: ${e.message}\n`;
-      t.write(`HTTP/1.1 ${e.status} ${phrase}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
-    }
+    if (this.current === null) writeErrorResponse(t, e.status, e.message);
     this.closeLingering();
   }
 
@@ -349,11 +345,17 @@ export class HTTPChannel extends Protocol implements IRequestChannel {
     const t = this.transport;
     if (t === null || !this.connected) return;
     if (r.parser.partialHead > 0 && this.current === null) {
-      const body = "408 Request Timeout: the request head did not arrive in time\n";
-      t.write(`HTTP/1.1 408 Request Timeout\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`);
+      writeErrorResponse(t, 408, "the request head did not arrive in time");
       this.closeLingering();
     }
   }
+}
+
+/** Writes a plain-text error response that closes the connection: "<status> <phrase>: <message>". */
+function writeErrorResponse(t: ITransport, status: number, message: string): void {
+  const phrase = reasonPhrase(status);
+  const body = `${status} ${phrase}: ${message}\n`;
+  t.write(`HTTP/1.1 ${status} ${phrase}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
 }
 
 function headTimerFired(channel: HTTPChannel): void {
