@@ -42,19 +42,18 @@ struct Token {
 // One event as written into the shared array: three uint32 words.
 constexpr int kEventStride = 3;  // [slot, generation, bits]
 
-// Result of a poller operation: 0 on success, else an errno value (the caller throws),
-// or kUnsupported with a message for a clear refusal (an option the backend lacks,
-// an fd past FD_SETSIZE).
+// Result of a poller operation: 0 on success, else an errno value (the caller throws it),
+// or a message for a refusal of a value out of the backend's range (an fd past
+// FD_SETSIZE), thrown as a RangeError with code ERR_OUT_OF_RANGE. Options a backend lacks
+// are refused by the binding, from supportedOptions(), before the backend is called.
 struct Status {
   int err = 0;                 // errno, 0 = ok
   const char* syscall = "";    // which call failed
-  std::string message;         // set for refusals that are not an errno
-  bool range = false;          // the refusal is about a value out of range (RangeError)
+  std::string message;         // set for an out-of-range refusal (not an errno)
   bool ok() const { return err == 0 && message.empty(); }
   static Status Ok() { return Status{}; }
   static Status Errno(int e, const char* sc) { Status s; s.err = e; s.syscall = sc; return s; }
-  static Status Refuse(std::string m) { Status s; s.message = std::move(m); return s; }
-  static Status RefuseRange(std::string m) { Status s = Refuse(std::move(m)); s.range = true; return s; }
+  static Status RefuseRange(std::string m) { Status s; s.message = std::move(m); return s; }
 };
 
 class Poller {

@@ -141,7 +141,7 @@ class PollerWrap : public Napi::ObjectWrap<PollerWrap> {
 
   void Throw(Napi::Env env, const Status& s) {
     if (!s.message.empty())
-      ThrowCoded(env, s.range, s.message, s.range ? "ERR_OUT_OF_RANGE" : "ERR_UNSUPPORTED");
+      ThrowCoded(env, true, s.message, "ERR_OUT_OF_RANGE");
     else
       ThrowErrno(env, s.err, s.syscall);
   }
