@@ -231,7 +231,7 @@ export class Reactor implements IReactorTime {
   stop(): void {
     if (this.state !== RUNNING || this.stopRequested) throw new ReactorNotRunning("Can't stop reactor that isn't running.");
     this.stopRequested = true;
-    if (!this.inIteration && this.mode === "integrated") this.arm();
+    this.arm();
   }
 
   /** Runs `f(...args)` once the reactor is running (now, when it already is); returns the trigger handle otherwise. */
@@ -329,12 +329,13 @@ export class Reactor implements IReactorTime {
     }
   }
 
-  /** Withdraws a flush request (a writer must do this, or return -1 from fileno(), before closing its fd). */
+  /**
+   * Withdraws a flush request (a writer must do this, or return -1 from fileno(), before
+   * closing its fd). O(1): the entry stays in the queue and flush() skips it, seeing
+   * `flushQueued` false.
+   */
   cancelFlush(w: IBatchWriter): void {
-    if (w.flushQueued !== true) return;
     w.flushQueued = false;
-    const i = this.flushQueue.indexOf(w);
-    if (i >= 0) this.flushQueue.splice(i, 1);
   }
 
   // ---------------------------------------------------------------- threads
@@ -344,7 +345,7 @@ export class Reactor implements IReactorTime {
     if (typeof f !== "function") throw new TypeError("callable must be a function");
     this.threadFns.push(f);
     this.threadArgs.push(args);
-    if (!this.inIteration && this.mode === "integrated" && this.state !== IDLE && this.state !== ENDED) this.arm();
+    this.arm();
   }
 
   /** Makes `f` callable by name from threads holding a ThreadCaller on one of this reactor's channels. */
@@ -564,12 +565,22 @@ export class Reactor implements IReactorTime {
   /** Writes every batch writer that asked, with one writevBatch; then tells each how it went. */
   private flush(): void {
     const queue = this.flushQueue;
-    const count = queue.length;
-    if (count === 0) return;
+    if (queue.length === 0) return;
     // Requests made from wrote() go to the next flush.
     this.flushQueue = this.flushSpare;
     this.flushSpare = queue;
-    for (let i = 0; i < count; i++) queue[i].flushQueued = false;
+    // Drop the entries cancelFlush() withdrew (flushQueued already false; a writer that
+    // cancelled and asked again has one live entry and one it skips here), then reset
+    // the flags of the rest before calling any writer.
+    let count = 0;
+    for (let i = 0; i < queue.length; i++) {
+      const w = queue[i];
+      if (w.flushQueued !== true) continue;
+      w.flushQueued = false;
+      queue[count++] = w;
+    }
+    queue.length = count;
+    if (count === 0) return;
     if (this.flushFds.length < count) {
       let size = this.flushFds.length;
       while (size < count) size *= 2;
@@ -604,15 +615,7 @@ export class Reactor implements IReactorTime {
       }
     }
     bufs.length = 0;
-    for (let i = 0; i < m; i++) {
-      const w = queue[i];
-      try {
-        w.wrote(this.flushOut[i]);
-      } catch (e) {
-        log("error", `Unhandled error in wrote() of ${describe(w)}`, e);
-        this.disconnect(w, asError(e));
-      }
-    }
+    for (let i = 0; i < m; i++) this.tellWrote(queue[i], this.flushOut[i]);
     queue.length = 0;
   }
 
@@ -633,12 +636,17 @@ export class Reactor implements IReactorTime {
           continue;
         }
       }
-      try {
-        w.wrote(result);
-      } catch (e) {
-        log("error", `Unhandled error in wrote() of ${describe(w)}`, e);
-        this.disconnect(w, asError(e));
-      }
+      this.tellWrote(w, result);
+    }
+  }
+
+  /** `w.wrote(result)`; a writer that throws is logged and disconnected. */
+  private tellWrote(w: IBatchWriter, result: number): void {
+    try {
+      w.wrote(result);
+    } catch (e) {
+      log("error", `Unhandled error in wrote() of ${describe(w)}`, e);
+      this.disconnect(w, asError(e));
     }
   }
 
@@ -762,9 +770,13 @@ export class Reactor implements IReactorTime {
     this.step();
   };
 
-  /** Integrated mode: makes libuv wake us for the next due work (I/O wakes us through the watcher). */
+  /**
+   * Integrated mode: makes libuv wake us for the next due work (I/O wakes us through the
+   * watcher). Does nothing in exclusive mode, when not running, or inside an iteration
+   * (step() arms after it).
+   */
   private arm(): void {
-    if (this.mode !== "integrated" || this.state === IDLE || this.state === ENDED) return;
+    if (this.mode !== "integrated" || this.state === IDLE || this.state === ENDED || this.inIteration) return;
     const ms = this.computeTimeout();
     if (ms === 0) {
       if (this.immediate === null) this.immediate = setImmediate(this.onImmediate);
@@ -781,7 +793,7 @@ export class Reactor implements IReactorTime {
 
   /** TimerQueue: a call became the earliest. */
   private deadlineMoved(): void {
-    if (!this.inIteration && this.mode === "integrated" && this.state !== IDLE && this.state !== ENDED) this.arm();
+    this.arm();
   }
 
   /** Milliseconds the next wait may block: 0 when work is due, -1 for "until an event". */

@@ -242,6 +242,35 @@ describe("flush batching", () => {
     }
   });
 
+  test("a writer that cancels its request and asks again is written once", async () => {
+    const r = new Reactor();
+    const [a, b] = native.socketpair("stream");
+    const results: number[] = [];
+    const w: IBatchWriter = {
+      fileno: () => a,
+      pendingBuffers: () => [Buffer.from("again")],
+      wrote: (n: number) => void results.push(n),
+      connectionLost: () => undefined,
+    };
+    const spy = jest.spyOn(native, "writevBatch");
+    try {
+      r.requestFlush(w);
+      r.cancelFlush(w);
+      expect(w.flushQueued).toBe(false);
+      r.requestFlush(w);
+      await Promise.resolve();
+      expect(spy).toHaveBeenCalledTimes(1);
+      expect(results).toEqual([5]);
+      expect(w.flushQueued).toBe(false);
+      const buf = Buffer.alloc(16);
+      expect(buf.toString("latin1", 0, native.read(b, buf, 0, 16))).toBe("again");
+    } finally {
+      spy.mockRestore();
+      r.close();
+      closeAll(a, b);
+    }
+  });
+
   test("a writer whose wrote() throws is dropped with that error and logged; the others are told", () => {
     const records: string[] = [];
     const restore = setLogObservers([(level, msg) => records.push(msg)]);
