@@ -84,4 +84,4 @@ if (require.main === module) {
   });
 }
 
-module.exports = { c10kChartRecords, c10kChartSpec, c10kChartSvg, chartFromFiles };
+module.exports = { c10kChartSpec, c10kChartSvg };

@@ -217,4 +217,4 @@ class Load {
   }
 }
 
-module.exports = { Load, LoadError, split, planProcesses, nextSources };
+module.exports = { Load, split, planProcesses };

@@ -160,4 +160,4 @@ function derivePaced(load, { start, end }, { cpuBetween, target }) {
   };
 }
 
-module.exports = { ERROR_KINDS, newHistogram, emptyErrors, ReportError, parseReport, mergeResults, expectedAnswer, deriveRound, derivePaced };
+module.exports = { newHistogram, emptyErrors, ReportError, parseReport, mergeResults, expectedAnswer, deriveRound, derivePaced };

@@ -118,4 +118,4 @@ function c10kServers(scenario, { backends = ["epoll"], runModes = ["integrated",
   return [...peers, ...ours];
 }
 
-module.exports = { NODE_NET_CLUSTER, c10kServers, fdreactorSpec, fdreactorName, specForProcs, checkDist, builtBackends, DEFAULT_PEERS, SCALING };
+module.exports = { c10kServers, specForProcs };

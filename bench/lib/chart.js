@@ -57,4 +57,4 @@ async function chartSvg(rows, { unit, title }) {
   }
 }
 
-module.exports = { chartRecords, chartSpec, chartSvg };
+module.exports = { chartRecords, chartSvg };

@@ -54,4 +54,4 @@ async function runEchoClient({ port, conns, size = 64, warmup = 1, duration = 5,
   return { ...parseEchoClientOutput(out), command };
 }
 
-module.exports = { parseEchoClientOutput, runEchoClient };
+module.exports = { runEchoClient };

@@ -43,4 +43,4 @@ function machineLine(info = machineInfo()) {
   return `nproc ${info.nproc} · Linux ${info.kernel} · node ${info.node} · ${info.cpu} · ${pin}`;
 }
 
-module.exports = { canPin, cpuModel, machineInfo, machineLine };
+module.exports = { canPin, machineInfo, machineLine };

@@ -58,4 +58,4 @@ function appendResults(file, section, run, { intro } = {}) {
   return text;
 }
 
-module.exports = { lastSectionHeading, renderRun, appendResults };
+module.exports = { appendResults };

@@ -138,4 +138,4 @@ async function startServer(spec, mode, { cpu = 0, readyTimeoutMs = 15000, port: 
   };
 }
 
-module.exports = { freePort, waitForConnect, expandArgs, startServer, ServerStartError };
+module.exports = { freePort, startServer };
