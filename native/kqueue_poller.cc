@@ -163,11 +163,11 @@ class KqueuePoller final : public Poller {
     return count;
   }
 
-  int fd() const override {
-    // Integrated mode starts here: from now on the kernel must see each change at once.
-    auto* self = const_cast<KqueuePoller*>(this);
-    self->immediate_ = true;
-    self->FlushWithReceipts(-1, nullptr);
+  int fd() override {
+    // Integrated mode starts here (see Poller::fd): from now on the kernel must see each
+    // change at once.
+    immediate_ = true;
+    FlushWithReceipts(-1, nullptr);
     return kq_;
   }
 
