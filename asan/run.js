@@ -27,13 +27,17 @@ const LEAK_EXIT = 23;
 
 function newestSource() {
   let newest = fs.statSync(path.join(__dirname, "binding.gyp")).mtimeMs;
-  const dirs = [path.join(ROOT, "native"), path.join(ROOT, "native", "kqueue_emul")];
+  const dirs = [path.join(ROOT, "native"), path.join(ROOT, "native", "kqueue_emul"), path.join(ROOT, "native", "kqueue_emul", "sys")];
   for (const dir of dirs) {
     for (const f of fs.readdirSync(dir)) {
       if (/\.(cc|h)$/.test(f)) newest = Math.max(newest, fs.statSync(path.join(dir, f)).mtimeMs);
     }
   }
-  return Math.max(newest, fs.statSync(path.join(ROOT, "binding.gyp")).mtimeMs, fs.statSync(path.join(__dirname, "canary.cc")).mtimeMs);
+  // kqemu/sources.js decides what asan/binding.gyp compiles, so a change to it counts too.
+  for (const f of [path.join(ROOT, "binding.gyp"), path.join(ROOT, "kqemu", "sources.js"), path.join(__dirname, "canary.cc")]) {
+    newest = Math.max(newest, fs.statSync(f).mtimeMs);
+  }
+  return newest;
 }
 
 function needsBuild() {
