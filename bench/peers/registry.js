@@ -129,62 +129,48 @@ const PEERS = [
 ];
 
 // ───────────────────────────── fdreactor servers: add entries here ─────────────────────────────
-// One entry per run mode / backend worth comparing, e.g.
-//   { name: "fdreactor-epoll", label: "fdreactor (epoll, libuv mode)", modes: ["echo", "http"],
-//     cmd: process.execPath, args: ["{root}/bench/echo/fdreactor_server.js", "{mode}", "{port}"],
-//     env: { FDREACTOR_BACKEND: "epoll" }, ready: "stdout", check: requireDist },
-// The script must print "READY <port>" once listening on 127.0.0.1:<port> and exit on SIGTERM.
+// One entry per run mode / backend worth comparing, made by fdreactorServer below, e.g.
+//   fdreactorServer({ name: "fdreactor-poll", label: "fdreactor (poll, integrated)", workload: "echo", runMode: "integrated", backend: "poll" })
+// runs bench/<workload>/fdreactor_server.js with FDREACTOR_BACKEND / FDREACTOR_MODE set, checked
+// by distCheck for the compiled files it loads. A script of its own must print "READY <port>"
+// once listening on 127.0.0.1:<port> and exit on SIGTERM.
+
+/** A check that is null when every compiled file of `need` (repo-relative) exists, else what is missing and how to build it. */
+function distCheck(need) {
+  return () => {
+    const missing = need.filter((f) => !fs.existsSync(path.join(ROOT, f)));
+    return missing.length === 0 ? null : `${missing.join(", ")} missing: run npx tsc -p tsconfig.json first`;
+  };
+}
+
+/** What each workload's fdreactor server loads from dist/. */
+const DIST_NEEDS = {
+  echo: distCheck(["dist/lib/net/index.js", "dist/lib/reactor/index.js", "dist/lib/protocols/protocol.js"]),
+  http: distCheck(["dist/lib/web/index.js"]),
+};
+
+/** An fdreactor server entry: bench/<workload>/fdreactor_server.js in one run mode, on one backend. */
+function fdreactorServer({ name, label, workload, runMode, backend = "epoll" }) {
+  return {
+    name,
+    label,
+    modes: [workload],
+    cmd: process.execPath,
+    args: [path.join(ROOT, "bench", workload, "fdreactor_server.js"), "{mode}", "{port}"],
+    env: { FDREACTOR_BACKEND: backend, FDREACTOR_MODE: runMode },
+    ready: "stdout",
+    check: DIST_NEEDS[workload],
+  };
+}
+
 const FDREACTOR = [
   // lib/net echo (issue 5): the same script in each run mode of the reactor, on epoll.
-  {
-    name: "fdreactor",
-    label: "fdreactor (epoll, integrated)",
-    modes: ["echo"],
-    cmd: process.execPath,
-    args: [path.join(ROOT, "bench", "echo", "fdreactor_server.js"), "{mode}", "{port}"],
-    env: { FDREACTOR_BACKEND: "epoll", FDREACTOR_MODE: "integrated" },
-    ready: "stdout",
-    check: requireNetDist,
-  },
-  {
-    name: "fdreactor-exclusive",
-    label: "fdreactor (epoll, exclusive)",
-    modes: ["echo"],
-    cmd: process.execPath,
-    args: [path.join(ROOT, "bench", "echo", "fdreactor_server.js"), "{mode}", "{port}"],
-    env: { FDREACTOR_BACKEND: "epoll", FDREACTOR_MODE: "exclusive" },
-    ready: "stdout",
-    check: requireNetDist,
-  },
+  fdreactorServer({ name: "fdreactor", label: "fdreactor (epoll, integrated)", workload: "echo", runMode: "integrated" }),
+  fdreactorServer({ name: "fdreactor-exclusive", label: "fdreactor (epoll, exclusive)", workload: "echo", runMode: "exclusive" }),
   // lib/web Site (issue 6): bench/http/fdreactor_server.js in each run mode, on epoll.
-  {
-    name: "fdreactor-web",
-    label: "fdreactor web Site (epoll, integrated)",
-    modes: ["http"],
-    cmd: process.execPath,
-    args: [path.join(ROOT, "bench", "http", "fdreactor_server.js"), "{mode}", "{port}"],
-    env: { FDREACTOR_BACKEND: "epoll", FDREACTOR_MODE: "integrated" },
-    ready: "stdout",
-    check: () => (fs.existsSync(path.join(ROOT, "dist", "lib", "web", "index.js")) ? null : "dist/lib/web/index.js missing: run npx tsc -p tsconfig.json first"),
-  },
-  {
-    name: "fdreactor-web-exclusive",
-    label: "fdreactor web Site (epoll, exclusive)",
-    modes: ["http"],
-    cmd: process.execPath,
-    args: [path.join(ROOT, "bench", "http", "fdreactor_server.js"), "{mode}", "{port}"],
-    env: { FDREACTOR_BACKEND: "epoll", FDREACTOR_MODE: "exclusive" },
-    ready: "stdout",
-    check: () => (fs.existsSync(path.join(ROOT, "dist", "lib", "web", "index.js")) ? null : "dist/lib/web/index.js missing: run npx tsc -p tsconfig.json first"),
-  },
+  fdreactorServer({ name: "fdreactor-web", label: "fdreactor web Site (epoll, integrated)", workload: "http", runMode: "integrated" }),
+  fdreactorServer({ name: "fdreactor-web-exclusive", label: "fdreactor web Site (epoll, exclusive)", workload: "http", runMode: "exclusive" }),
 ];
-
-/** null when the compiled transports the fdreactor echo server needs exist in dist/. */
-function requireNetDist() {
-  const need = ["dist/lib/net/index.js", "dist/lib/reactor/index.js", "dist/lib/protocols/protocol.js"];
-  const missing = need.filter((f) => !fs.existsSync(path.join(ROOT, f)));
-  return missing.length === 0 ? null : `${missing.join(", ")} missing: run npx tsc -p tsconfig.json first`;
-}
 // ────────────────────────────────────────────────────────────────────────────────────────────────
 
 /** Every known server, peers first, then fdreactor's entries. */
