@@ -74,19 +74,20 @@ export class ReconnectingClientFactory extends ClientFactory {
   /** The attempt failed: schedule a retry unless told to stop. */
   override clientConnectionFailed(connector: unknown, reason: Error): void {
     void reason;
-    if (this.continueTrying) {
-      this.connector = this.checkConnector(connector);
-      this.retry();
-    }
+    this.connectionEnded(connector);
   }
 
   /** The connection was lost: schedule a reconnect unless told to stop. */
   override clientConnectionLost(connector: unknown, reason: Error): void {
     void reason;
-    if (this.continueTrying) {
-      this.connector = this.checkConnector(connector);
-      this.retry();
-    }
+    this.connectionEnded(connector);
+  }
+
+  /** A failed attempt or a lost connection: remember `connector` and retry (a subclass's retry too), unless told to stop. */
+  private connectionEnded(connector: unknown): void {
+    if (!this.continueTrying) return;
+    this.connector = this.checkConnector(connector);
+    this.retry();
   }
 
   /**
@@ -100,7 +101,8 @@ export class ReconnectingClientFactory extends ClientFactory {
       return;
     }
     if (c === null || c === undefined) throw new TypeError("retry: connector is required (no connection attempt has been seen yet)");
-    this.checkConnector(c);
+    // this.connector was checked when the factory recorded it; only a connector passed in is new.
+    if (c !== this.connector) this.checkConnector(c);
     this.retries++;
     if (this.maxRetries !== null && this.retries > this.maxRetries) {
       if (this.noisy) log("info", `${this.logPrefix()}: abandoning the connection after ${this.retries - 1} retries`);
@@ -144,7 +146,7 @@ export class ReconnectingClientFactory extends ClientFactory {
       try {
         this.connector.stopConnecting();
       } catch (e) {
-        if (!(e instanceof NotConnectingError) && (e as { name?: unknown } | null)?.name !== "NotConnectingError") throw e;
+        if (!(e instanceof NotConnectingError)) throw e;
       }
     }
   }
