@@ -5,6 +5,7 @@
  */
 import { Deferred, maybeDeferred, succeed, type ChainResult } from "./deferred";
 import { InvalidStateError } from "./errors";
+import { dropWaiter } from "./waiting";
 
 /** Shared by lock and semaphore: the waiting queue and `run`. */
 abstract class ConcurrencyPrimitive {
@@ -17,10 +18,7 @@ abstract class ConcurrencyPrimitive {
   abstract release(): void;
 
   /** Removes a cancelled acquire from the queue (it then fails with CancelledError). */
-  protected cancelAcquire = (d: Deferred<this>): void => {
-    const i = this.waiting.indexOf(d);
-    if (i >= 0) this.waiting.splice(i, 1);
-  };
+  protected cancelAcquire = (d: Deferred<this>): void => dropWaiter(this.waiting, d);
 
   /** Acquires, runs `f(...args)`, releases whatever its outcome; a Deferred of that outcome. */
   run<A extends unknown[], R>(f: (...args: A) => R, ...args: A): Deferred<ChainResult<Awaited<R>>> {

@@ -5,6 +5,7 @@
  */
 import { QueueOverflow, QueueUnderflow } from "./errors";
 import { Deferred, succeed } from "./deferred";
+import { dropWaiter } from "./waiting";
 
 /** A FIFO queue of items whose `get` returns a Deferred. */
 export class DeferredQueue<T> {
@@ -24,10 +25,8 @@ export class DeferredQueue<T> {
     }
   }
 
-  private readonly cancelGet = (d: Deferred<T>): void => {
-    const i = this.waiting.indexOf(d);
-    if (i >= 0) this.waiting.splice(i, 1);
-  };
+  /** Removes a cancelled get from the getters waiting (it then fails with CancelledError). */
+  private readonly cancelGet = (d: Deferred<T>): void => dropWaiter(this.waiting, d);
 
   /** Gives `obj` to the first waiting getter, or holds it; QueueOverflow when `size` items are held. */
   put(obj: T): void {
