@@ -36,7 +36,7 @@ export type ResolvingReactor = QueryReactor & {
 export function installResolver(reactor: QueryReactor, resolver?: Resolver | ResolverOptions): Resolver {
   const r = resolver instanceof Resolver ? resolver : new Resolver(reactor, resolver ?? {});
   const target = reactor as ResolvingReactor;
-  target.resolve = (name: string): Deferred<string> => r.getHostByName(name);
+  target.resolve = r.resolve;
   target.resolveAll = (name: string): Deferred<string[]> => r.getAllHostsByName(name);
   target.nameResolver = r;
   return r;
