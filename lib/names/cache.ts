@@ -76,6 +76,7 @@ export class DNSCache {
   }
 }
 
-function keyOf(name: string, type: string): string {
+/** The cache key of `name`/`type` (also the key of the resolver's in-flight queries). */
+export function keyOf(name: string, type: string): string {
   return `${type} ${name.toLowerCase()}`;
 }

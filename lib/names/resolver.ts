@@ -19,9 +19,10 @@
  */
 import { isIP } from "node:net";
 import type * as dnsPacket from "dns-packet";
-import { Deferred, Failure } from "../defer";
+import { Deferred, Failure, fail, succeed } from "../defer";
 import { DNSLookupError } from "../error";
-import { DNSCache, type CacheClock } from "./cache";
+import { ipv4First } from "../net/resolve";
+import { DNSCache, keyOf, type CacheClock } from "./cache";
 import { DNSQueryError } from "./errors";
 import { HostsFile } from "./hosts";
 import { describeServer, queryTCP, queryUDP, type AddressType, type QueryReactor, type DNSResponse } from "./query";
@@ -108,9 +109,9 @@ export class Resolver {
    */
   getAllHostsByName(name: string): Deferred<string[]> {
     checkName(name);
-    if (isIP(name) !== 0) return succeedWith([name]);
+    if (isIP(name) !== 0) return succeed([name]);
     const fromHosts = this.hosts?.lookup(name) ?? [];
-    if (fromHosts.length > 0) return succeedWith(sortV4First(fromHosts));
+    if (fromHosts.length > 0) return succeed(ipv4First(fromHosts));
     const d = new Deferred<string[]>(() => {
       v4.cancel();
       v6.cancel();
@@ -155,9 +156,9 @@ export class Resolver {
    */
   getHostByName(name: string): Deferred<string> {
     checkName(name);
-    if (isIP(name) !== 0) return succeedWith(name);
+    if (isIP(name) !== 0) return succeed(name);
     const fromHosts = this.hosts?.lookup(name) ?? [];
-    if (fromHosts.length > 0) return succeedWith(sortV4First(fromHosts)[0]);
+    if (fromHosts.length > 0) return succeed(ipv4First(fromHosts)[0]);
     let current: Deferred<string[]> = this.lookup(name, "A");
     const d = new Deferred<string>(() => current.cancel());
     current.addCallbacks(
@@ -186,11 +187,11 @@ export class Resolver {
     if (type !== "A" && type !== "AAAA") throw new TypeError(`type must be "A" or "AAAA", received ${String(type)}`);
     const family = isIP(name);
     if (family !== 0) {
-      if ((family === 4) === (type === "A")) return succeedWith([name]);
+      if ((family === 4) === (type === "A")) return succeed([name]);
       return failWith(name, new DNSQueryError("NODATA", name, type, "an address literal of the other family"));
     }
     const fromHosts = type === "A" ? (this.hosts?.lookupIPv4(name) ?? []) : (this.hosts?.lookupIPv6(name) ?? []);
-    if (fromHosts.length > 0) return succeedWith(fromHosts);
+    if (fromHosts.length > 0) return succeed(fromHosts);
     const bad = badNameReason(name);
     if (bad !== null) return failWith(name, new DNSQueryError("BAD_NAME", name, type, bad));
     return this.searchList(name, type);
@@ -237,12 +238,10 @@ export class Resolver {
   private query(qname: string, type: AddressType, hopsLeft: number, chain: ReadonlySet<string> | null = null): Deferred<Found> {
     const cached = this.cache.get(qname, type);
     if (cached !== undefined) {
-      if ("addresses" in cached) return succeedWith({ addresses: cached.addresses.slice(), ttl: 0 });
-      const d = new Deferred<Found>();
-      d.errback(cached.failure);
-      return d;
+      if ("addresses" in cached) return succeed({ addresses: cached.addresses.slice(), ttl: 0 });
+      return fail(cached.failure);
     }
-    const key = `${type} ${qname.toLowerCase()}`;
+    const key = keyOf(qname, type);
     const waiting = chain === null ? this.inflight.get(key) : undefined;
     if (waiting !== undefined) return waiting.join();
     const shared = new SharedQuery();
@@ -262,7 +261,7 @@ export class Resolver {
     if (rcode === "NXDOMAIN") {
       const failure = new DNSQueryError("NXDOMAIN", qname, type, "no such domain");
       this.cache.put(qname, type, { failure }, negativeTTL(response));
-      return failedWith(failure);
+      return fail(failure);
     }
     const answers = response.answers ?? [];
     let current = qname.toLowerCase();
@@ -280,13 +279,13 @@ export class Resolver {
       }
       if (addresses.length > 0) {
         this.cache.put(qname, type, { addresses }, ttl);
-        return succeedWith({ addresses, ttl });
+        return succeed({ addresses, ttl });
       }
       const cname = answers.find((a) => a.type === "CNAME" && sameName(a.name, current) && isInClass(a)) as dnsPacket.StringAnswer | undefined;
       if (cname === undefined || typeof cname.data !== "string") break;
-      if (hopsLeft <= 0) return failedWith(new DNSQueryError("CNAME_LOOP", qname, type, `more than ${this.maxCNAMEHops} CNAME links`));
+      if (hopsLeft <= 0) return fail(new DNSQueryError("CNAME_LOOP", qname, type, `more than ${this.maxCNAMEHops} CNAME links`));
       const target = cname.data.toLowerCase().replace(/\.$/, "");
-      if (seen.has(target)) return failedWith(new DNSQueryError("CNAME_LOOP", qname, type, `CNAME loop at ${target}`));
+      if (seen.has(target)) return fail(new DNSQueryError("CNAME_LOOP", qname, type, `CNAME loop at ${target}`));
       seen.add(target);
       ttl = Math.min(ttl, ttlOf(cname));
       current = target;
@@ -309,7 +308,7 @@ export class Resolver {
     }
     const failure = new DNSQueryError("NODATA", qname, type, "the name has no such record");
     this.cache.put(qname, type, { failure }, negativeTTL(response));
-    return failedWith(failure);
+    return fail(failure);
   }
 
   /**
@@ -483,22 +482,6 @@ function preferredFailure(a: Failure, b: Failure): Failure {
   return ra === "NODATA" || ra === "NXDOMAIN" ? (reasonOf(b) === "NODATA" || reasonOf(b) === "NXDOMAIN" ? a : b) : a;
 }
 
-function sortV4First(addresses: string[]): string[] {
-  return [...addresses.filter((a) => isIP(a) === 4), ...addresses.filter((a) => isIP(a) === 6)];
-}
-
-function succeedWith<T>(v: T): Deferred<T> {
-  const d = new Deferred<T>();
-  d.callback(v);
-  return d;
-}
-
-function failedWith<T>(e: Error): Deferred<T> {
-  const d = new Deferred<T>();
-  d.errback(e);
-  return d;
-}
-
 function failWith<T>(host: string, cause: DNSQueryError): Deferred<T> {
-  return failedWith(lookupError(host, cause));
+  return fail(lookupError(host, cause));
 }

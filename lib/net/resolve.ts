@@ -72,9 +72,13 @@ export function resolveFromHosts(name: string): string {
 
 /** The hosts file's addresses for `name`, IPv4 ones first, each group in file order. */
 function hostsFileOrdered(name: string): string[] {
-  const all = hostsFileAddresses(name);
-  const v4 = all.filter((a) => literalFamily(a) === "IPv4");
-  return v4.length === all.length ? all : v4.concat(all.filter((a) => literalFamily(a) !== "IPv4"));
+  return ipv4First(hostsFileAddresses(name));
+}
+
+/** A new array of `addresses` with the IPv4 ones first, each group in its given order. */
+export function ipv4First(addresses: readonly string[]): string[] {
+  const v4 = addresses.filter((a) => literalFamily(a) === "IPv4");
+  return v4.length === addresses.length ? v4 : v4.concat(addresses.filter((a) => literalFamily(a) !== "IPv4"));
 }
 
 /**
