@@ -38,10 +38,10 @@ export class Connection extends FileDescriptor implements ITCPTransport {
   private host: Address | null = null;
 
   /** Wraps connected socket `fd`; `peer` is the peer's address when already known (from accept). */
-  constructor(reactor: IReactorFDSet, fd: number, addressOf: AddressOf, peer: SockAddr | null) {
+  constructor(reactor: IReactorFDSet, fd: number, addressOf: AddressOf, peer: Address | null) {
     super(reactor, fd);
     this.addressOf = addressOf;
-    this.peer = peer === null ? null : addressOf(peer);
+    this.peer = peer;
   }
 
   /** The remote address (known from accept or connect, so it still answers after the close). */

@@ -12,9 +12,9 @@ export type Resolver = (name: string) => PromiseLike<string>;
 
 /** The reactor services used by ports, connectors and connections. */
 export interface IReactorFDSet extends IReactorTime {
-  /** Starts calling `r.doRead` (or `readResult` for batch readers) while the fd is readable. */
+  /** Starts calling `r.doRead` (or `readResult` for batch readers) while the fd is readable; a no-op when `r` already is a reader. */
   addReader(r: IReadDescriptor): void;
-  /** Starts calling `w.doWrite` while the fd is writable. */
+  /** Starts calling `w.doWrite` while the fd is writable; a no-op when `w` already is a writer. */
   addWriter(w: IWriteDescriptor): void;
   /** Stops reading; a descriptor that is not a reader is ignored. */
   removeReader(r: IReadDescriptor): void;

@@ -9,11 +9,11 @@
  */
 import { Deferred, succeed } from "../defer";
 import type { IDelayedCall } from "../defer/interfaces";
-import { CannotListenError, ConnectionDone } from "../error";
+import { CannotListenError } from "../error";
 import { log } from "../log";
 import { native, type SockAddr } from "../native";
 import type { IReadDescriptor } from "../reactor/interfaces";
-import type { Connection } from "./connection";
+import { Connection, type AddressOf } from "./connection";
 import type { IReactorFDSet } from "./fdset";
 import type { Address, IProtocol, IProtocolFactory } from "./interfaces";
 import { isOSError } from "./oserror";
@@ -39,7 +39,6 @@ export abstract class Port implements IReadDescriptor {
   protected fd = -1;
   protected readonly reactor: IReactorFDSet;
   protected readonly backlog: number;
-  private reading = false;
   private pauseSeconds = ACCEPT_PAUSE_MIN;
   private pauseCall: IDelayedCall | null = null;
   private warnedResource = false;
@@ -59,10 +58,8 @@ export abstract class Port implements IReadDescriptor {
   protected abstract bindSocket(): number;
   /** Words for messages: "TCP port 127.0.0.1:8080". */
   protected abstract describe(): string;
-  /** The transport for an accepted connection. */
-  protected abstract makeTransport(fd: number, peer: SockAddr): Connection;
-  /** The address a protocol's factory sees for a peer. */
-  protected abstract peerAddress(peer: SockAddr): Address;
+  /** How this kind of socket's addresses become Addresses (the factory's and the transport's). */
+  protected abstract readonly addressOf: AddressOf;
   /** The local address. */
   abstract getHost(): Address;
   /** Called once the fd is closed (unix.ts removes its socket file). */
@@ -108,9 +105,10 @@ export abstract class Port implements IReadDescriptor {
   }
 
   private accepted(fd: number, peer: SockAddr): void {
+    const address = this.addressOf(peer);
     let protocol: IProtocol | null;
     try {
-      protocol = this.factory.buildProtocol(this.peerAddress(peer));
+      protocol = this.factory.buildProtocol(address);
     } catch (e) {
       log("error", `${this.factory.constructor.name}.buildProtocol threw: connection from ${JSON.stringify(peer)} closed`, e);
       protocol = null;
@@ -120,7 +118,7 @@ export abstract class Port implements IReadDescriptor {
       return;
     }
     this.acceptedCount++;
-    this.makeTransport(fd, peer).attach(protocol);
+    new Connection(this.reactor, fd, this.addressOf, address).attach(protocol);
   }
 
   private acceptFailed(e: unknown): void {
@@ -143,7 +141,7 @@ export abstract class Port implements IReadDescriptor {
 
   /** Stops accepting and closes the listening socket; the Deferred fires once closed. */
   stopListening(): Deferred<void> {
-    this.closePort(new ConnectionDone("Port stopped listening."));
+    this.closePort();
     return succeed(undefined);
   }
 
@@ -153,12 +151,11 @@ export abstract class Port implements IReadDescriptor {
   }
 
   /** The reactor dropped the listener (error or shutdown): close it. */
-  connectionLost(reason: Error): void {
-    this.closePort(reason);
+  connectionLost(): void {
+    this.closePort();
   }
 
-  private closePort(reason: Error): void {
-    void reason;
+  private closePort(): void {
     if (!this.connected) return;
     this.connected = false;
     untrack(this.reactor, this);
@@ -174,17 +171,12 @@ export abstract class Port implements IReadDescriptor {
     this.factory.doStop();
   }
 
+  // addReader/removeReader are idempotent (fdset.ts): no flag of our own.
   private startReading(): void {
-    if (!this.reading) {
-      this.reading = true;
-      this.reactor.addReader(this);
-    }
+    this.reactor.addReader(this);
   }
 
   private stopReading(): void {
-    if (this.reading) {
-      this.reading = false;
-      this.reactor.removeReader(this);
-    }
+    this.reactor.removeReader(this);
   }
 }

@@ -6,9 +6,8 @@
  * The default backlog is Node's 511 rather than Twisted's 50: a server that takes 1,000
  * connections at once should not see SYNs dropped and retried a second later.
  */
-import { native, type SockAddr } from "../native";
+import { native } from "../native";
 import { checkInterface, checkPort, hostPort, literalFamily, tcpAddress } from "./address";
-import { Connection } from "./connection";
 import { Connector, DEFAULT_CONNECT_TIMEOUT } from "./connector";
 import type { IReactorFDSet } from "./fdset";
 import type { Address, IClientFactory, IProtocolFactory } from "./interfaces";
@@ -79,15 +78,8 @@ export class TCPPort extends Port {
     return `TCP port ${hostPort(this.interface, this.port)}`;
   }
 
-  /** A TCP connection for an accepted socket. */
-  protected makeTransport(fd: number, peer: SockAddr): Connection {
-    return new Connection(this.reactor, fd, tcpAddress, peer);
-  }
-
-  /** The TCP Address of a peer. */
-  protected peerAddress(peer: SockAddr): Address {
-    return tcpAddress(peer);
-  }
+  /** TCP socket addresses become TCP Addresses. */
+  protected readonly addressOf = tcpAddress;
 
   /** The bound address (with the port the kernel picked for port 0). */
   getHost(): Address {

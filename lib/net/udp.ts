@@ -130,7 +130,6 @@ export class UDPPort implements IReadDescriptor, IUDPTransport {
   private readonly family: "IPv4" | "IPv6";
   private readonly reuse: boolean;
   private fd = -1;
-  private reading = false;
   private peer: { host: string; port: number } | null = null;
   private slab: Buffer = Buffer.alloc(0);
   private slabUsed = 0;
@@ -422,18 +421,13 @@ export class UDPPort implements IReadDescriptor, IUDPTransport {
     return this.fd;
   }
 
+  // addReader/removeReader are idempotent (fdset.ts): no flag of our own.
   private startReading(): void {
-    if (!this.reading) {
-      this.reading = true;
-      this.reactor.addReader(this);
-    }
+    this.reactor.addReader(this);
   }
 
   private stopReading(): void {
-    if (this.reading) {
-      this.reading = false;
-      this.reactor.removeReader(this);
-    }
+    this.reactor.removeReader(this);
   }
 
   private protocolName(): string {

@@ -9,9 +9,8 @@
  * stops listening.
  */
 import * as fs from "node:fs";
-import { native, type SockAddr } from "../native";
+import { native } from "../native";
 import { unixAddress } from "./address";
-import { Connection } from "./connection";
 import { Connector, DEFAULT_CONNECT_TIMEOUT } from "./connector";
 import type { IReactorFDSet } from "./fdset";
 import type { Address, IClientFactory, IProtocolFactory } from "./interfaces";
@@ -112,15 +111,8 @@ export class UNIXPort extends Port {
     return `Unix socket ${JSON.stringify(this.path)}`;
   }
 
-  /** A Unix connection for an accepted socket. */
-  protected makeTransport(fd: number, peer: SockAddr): Connection {
-    return new Connection(this.reactor, fd, unixAddress, peer);
-  }
-
-  /** The UNIX Address of a peer. */
-  protected peerAddress(peer: SockAddr): Address {
-    return unixAddress(peer);
-  }
+  /** Unix socket addresses become UNIX Addresses. */
+  protected readonly addressOf = unixAddress;
 
   /** The path or abstract name listened on. */
   getHost(): Address {
