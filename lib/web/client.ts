@@ -9,7 +9,7 @@
  *
  * Host names go through connectTCP, which resolves them with the reactor's resolver.
  */
-import { Deferred, Failure, fail } from "../defer";
+import { Deferred, Failure, fail, succeed } from "../defer";
 import type { IDelayedCall } from "../defer/interfaces";
 import { ConnectionDone } from "../error";
 import { log } from "../log";
@@ -25,7 +25,8 @@ import {
   ResponseFailed,
   ResponseNeverReceived,
 } from "./errors";
-import { Headers, checkField } from "./headers";
+import { Headers, checkField, isToken } from "./headers";
+import { LAST_CHUNK, writeChunk } from "./http";
 import { HTTPParser, RESPONSE, type IHTTPParserHandler } from "./parser";
 import { parseURL, type ParsedURL } from "./url";
 
@@ -50,9 +51,7 @@ export class BytesBodyProducer implements IBodyProducer {
   /** Writes the body at once. */
   startProducing(consumer: { write(data: Uint8Array | string): void }): Deferred<void> {
     if (this.length > 0) consumer.write(this.body);
-    const d = new Deferred<void>();
-    d.callback(undefined);
-    return d;
+    return succeed(undefined);
   }
   /** Nothing to pause. */
   pauseProducing(): void {}
@@ -253,7 +252,7 @@ export class HTTP11ClientProtocol extends Protocol implements IHTTPParserHandler
       write: (data: Uint8Array | string): void => {
         const b = typeof data === "string" ? Buffer.from(data, "utf8") : data;
         if (b.length === 0 || this.transport === null) return;
-        if (chunked) this.transport.writeSequence([`${b.length.toString(16)}\r\n`, b, "\r\n"]);
+        if (chunked) writeChunk(this.transport, b);
         else this.transport.write(b);
       },
     };
@@ -270,7 +269,7 @@ export class HTTP11ClientProtocol extends Protocol implements IHTTPParserHandler
         if (this.producing !== body) return;
         this.producing = null;
         this.transport?.unregisterProducer();
-        if (chunked) this.transport?.write("0\r\n\r\n");
+        if (chunked) this.transport?.write(LAST_CHUNK);
       },
       (f: Failure) => {
         this.bodyFailed(f.value);
@@ -468,11 +467,7 @@ export class HTTPConnectionPool {
       const p = list.pop()!;
       if (list.length === 0) this.idle.delete(key);
       this.stopTimer(p);
-      if (p.state === "idle" && p.transport !== null) {
-        const d = new Deferred<{ proto: HTTP11ClientProtocol; cached: boolean }>();
-        d.callback({ proto: p, cached: true });
-        return d;
-      }
+      if (p.state === "idle" && p.transport !== null) return succeed({ proto: p, cached: true });
     }
     const f = new ConnectFactory(ep.maxBodySize);
     this.connectionsMade++;
@@ -584,7 +579,7 @@ export class Agent {
    * TCPTimedOutError), ResponseFailed or ResponseNeverReceived. Cancelling closes the connection.
    */
   request(method: string, url: string, headers?: HeadersInit | null, bodyProducer?: IBodyProducer | string | Uint8Array | null): Deferred<Response> {
-    if (typeof method !== "string" || !/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(method)) return fail(new TypeError(`method must be an HTTP method token, received ${JSON.stringify(method)}`));
+    if (typeof method !== "string" || !isToken(method)) return fail(new TypeError(`method must be an HTTP method token, received ${JSON.stringify(method)}`));
     let parsed: ParsedURL;
     let hdrs: Headers;
     try {

@@ -7,6 +7,11 @@
  */
 
 const TOKEN_RE = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+/** True when `s` is an HTTP token (RFC 9110 §5.6.2): what a field name or a method must be. */
+export function isToken(s: string): boolean {
+  return TOKEN_RE.test(s);
+}
 const VALUE_RE = /^[\t\x20-\x7e\x80-\xff]*$/;
 
 /** A set of header fields with case-insensitive names. */

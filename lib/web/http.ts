@@ -1,6 +1,6 @@
 /**
  * Constants of HTTP shared by the server and the client: reason phrases, the
- * once-per-second Date header, query-string parsing.
+ * once-per-second Date header, chunked framing, query-string parsing.
  */
 
 /** Reason phrases of the status codes (RFC 9110 §15). */
@@ -20,6 +20,14 @@ export const RESPONSES: Readonly<Record<number, string>> = {
 /** The reason phrase of `code` ("Unknown Status" when none is known). */
 export function reasonPhrase(code: number): string {
   return RESPONSES[code] ?? "Unknown Status";
+}
+
+/** The last chunk of a chunked body, with no trailer fields (RFC 9112 §7.1). */
+export const LAST_CHUNK = Buffer.from("0\r\n\r\n", "latin1");
+
+/** Writes `data` (not empty: an empty chunk is the last one) to `t` as one chunk of a chunked body. */
+export function writeChunk(t: { writeSequence(data: ReadonlyArray<Uint8Array | string>): void }, data: Uint8Array): void {
+  t.writeSequence([`${data.length.toString(16)}\r\n`, data, "\r\n"]);
 }
 
 let dateSecond = -1;

@@ -13,7 +13,7 @@ import { Deferred } from "../defer";
 import { ConnectionDone } from "../error";
 import type { Address, IPullProducer, IPushProducer, ITransport } from "../net/interfaces";
 import { Headers, checkField } from "./headers";
-import { currentDateLine, parseQuery, reasonPhrase } from "./http";
+import { LAST_CHUNK, currentDateLine, parseQuery, reasonPhrase, writeChunk } from "./http";
 
 /** What a Request needs from its connection (the server's HTTPChannel). */
 export interface IRequestChannel {
@@ -56,7 +56,6 @@ function checkFieldCached(name: string, value: string): void {
 /** Shared empty segment list of requests routed to a leaf root (never mutated: traversal assigns new arrays). */
 const NO_SEGMENTS: string[] = [];
 
-const LAST_CHUNK = Buffer.from("0\r\n\r\n", "latin1");
 const EMPTY = Buffer.alloc(0);
 
 /** A request and its response (see the file comment). */
@@ -223,7 +222,7 @@ export class Request {
     }
     if (buf.length === 0 || !this.bodyAllowed() || this.method === "HEAD") return;
     this.sentLength += buf.length;
-    if (this.chunked) t.writeSequence([`${buf.length.toString(16)}\r\n`, buf, "\r\n"]);
+    if (this.chunked) writeChunk(t, buf);
     else t.write(buf);
   }
 
