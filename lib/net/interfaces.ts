@@ -50,6 +50,8 @@ export interface ITransport extends IConsumer, IPushProducer {
   getPeer(): Address;
   /** The local address. */
   getHost(): Address;
+  /** True once loseConnection/abortConnection was called or the connection is going away. */
+  readonly disconnecting: boolean;
 }
 
 /** A TCP transport's extras (Twisted's ITCPTransport, IHalfCloseableDescriptor). */

@@ -104,8 +104,8 @@ class ReceiveBuffer {
 
 /** True when the transport says it is closing (then no further frame is delivered, as in Twisted). */
 function disconnecting(p: Protocol): boolean {
-  const t = p.transport as { disconnecting?: unknown } | null;
-  return t !== null && t.disconnecting === true;
+  const t = p.transport;
+  return t !== null && t.disconnecting;
 }
 
 /**

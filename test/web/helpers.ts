@@ -126,6 +126,10 @@ export class MemoryTransport implements ITransport {
   closing = false;
   /** Whether the protocol last paused (true) or resumed (false) producing. */
   paused = false;
+  /** ITransport's closing flag: the same as `closing`. */
+  get disconnecting(): boolean {
+    return this.closing;
+  }
   /** Records `data` unless closing. */
   write(data: Uint8Array | string): void {
     if (this.closing) return;
