@@ -44,6 +44,7 @@ export class BytesBodyProducer implements IBodyProducer {
   readonly body: Buffer;
   /** Its length. */
   readonly length: number;
+  /** A producer of `body` (a string is UTF-8 encoded; bytes are not copied). */
   constructor(body: string | Uint8Array) {
     this.body = typeof body === "string" ? Buffer.from(body, "utf8") : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
     this.length = this.body.length;
@@ -190,6 +191,7 @@ export class HTTP11ClientProtocol extends Protocol implements IHTTPParserHandler
   private untilClose = false;
   private producing: IBodyProducer | null = null;
 
+  /** A connection's protocol; responses with bodies over `maxBodySize` bytes fail (default: no limit). */
   constructor(maxBodySize?: number) {
     super();
     this.parser = new HTTPParser(RESPONSE, this, { maxHeaderSize: 64 * 1024, maxBodySize: maxBodySize ?? Number.MAX_SAFE_INTEGER });
@@ -441,6 +443,7 @@ export class HTTPConnectionPool {
   private readonly closing = new Set<HTTP11ClientProtocol>();
   private closeWaiters: Array<() => void> = [];
 
+  /** A pool connecting with `reactor`; RangeError for a bad option. */
   constructor(reactor: IReactorFDSet, options: PoolOptions = {}) {
     if (reactor === null || typeof reactor !== "object" || typeof reactor.callLater !== "function") throw new TypeError("reactor must be a reactor");
     this.reactor = reactor;
@@ -565,7 +568,12 @@ export class Agent {
   /** Response body limit. */
   readonly maxBodySize: number | undefined;
 
-  constructor(readonly reactor: IReactorFDSet, options: AgentOptions = {}) {
+  /** An agent connecting with `reactor`, through `options.pool` (default: a new non-persistent pool). */
+  constructor(
+    /** The reactor its connections run on. */
+    readonly reactor: IReactorFDSet,
+    options: AgentOptions = {},
+  ) {
     if (reactor === null || typeof reactor !== "object" || typeof reactor.callLater !== "function") throw new TypeError("reactor must be a reactor");
     this.pool = options.pool ?? new HTTPConnectionPool(reactor, { persistent: false });
     this.connectTimeout = options.connectTimeout ?? 30;

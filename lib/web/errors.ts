@@ -17,6 +17,7 @@ export class WebError extends FdReactorError {}
 export class HTTPParseError extends WebError {
   /** The status code a server answers with. */
   readonly status: number;
+  /** A parse error a server answers with `status`. */
   constructor(status: number, message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.status = status;
@@ -27,6 +28,7 @@ export class HTTPParseError extends WebError {
 export class InvalidURLError extends WebError {
   /** The URL as given. */
   readonly url: string;
+  /** `url` is invalid because of `detail`. */
   constructor(url: string, detail: string, options?: { cause?: unknown }) {
     super(`Invalid URL ${JSON.stringify(url)}: ${detail}`, options);
     this.url = url;
@@ -48,6 +50,7 @@ export class PageError extends WebError {
   readonly body: Buffer;
   /** The response headers. */
   readonly headers: Headers;
+  /** The error for a `status` response from `url`, with its body and headers. */
   constructor(status: number, phrase: string, url: string, body: Buffer, headers: Headers) {
     super(`${status} ${phrase} from ${url}`);
     this.status = status;
@@ -71,6 +74,7 @@ export class ResponseNeverReceived extends ResponseFailed {}
 export class BodyTooLargeError extends WebError {
   /** The limit in bytes. */
   readonly limit: number;
+  /** `what` (e.g. "response body") went past `limit` bytes. */
   constructor(limit: number, what: string) {
     super(`${what} exceeds the limit of ${limit} bytes`);
     this.limit = limit;
@@ -83,6 +87,7 @@ export class RedirectError extends WebError {
   readonly status: number;
   /** The URL that answered with it. */
   readonly url: string;
+  /** The redirect `status` from `url` could not be followed, as `message` says. */
   constructor(status: number, url: string, message: string) {
     super(message);
     this.status = status;
@@ -92,6 +97,7 @@ export class RedirectError extends WebError {
 
 /** A response body was delivered completely (the reason given to a body protocol's connectionLost). */
 export class ResponseDone extends WebError {
+  /** The end-of-body reason (the message is Twisted's). */
   constructor(message = "Response body fully received.") {
     super(message);
   }

@@ -20,7 +20,12 @@ export interface RedirectOptions {
 export class RedirectAgent {
   /** Most redirects followed for one request. */
   readonly redirectLimit: number;
-  constructor(readonly agent: Agent, options: RedirectOptions = {}) {
+  /** Wraps `agent`; RangeError for a redirectLimit that is not an integer >= 0. */
+  constructor(
+    /** The agent making each request of the chain. */
+    readonly agent: Agent,
+    options: RedirectOptions = {},
+  ) {
     this.redirectLimit = options.redirectLimit ?? 20;
     if (!Number.isInteger(this.redirectLimit) || this.redirectLimit < 0) throw new RangeError("redirectLimit must be an integer >= 0");
   }

@@ -92,7 +92,15 @@ function allowedMethods(r: object): string[] {
 /** A leaf that answers every request with one status and a short text (Twisted's ErrorPage). */
 export class ErrorPage extends Resource {
   override isLeaf = true;
-  constructor(readonly code: number, readonly brief: string, readonly detail: string = "") {
+  /** A page answering `code` with "<code> <brief>: <detail>". */
+  constructor(
+    /** The status code it answers with. */
+    readonly code: number,
+    /** The short text after the code (usually the reason phrase). */
+    readonly brief: string,
+    /** The longer explanation after the brief ("" for none). */
+    readonly detail: string = "",
+  ) {
     super();
   }
   /** Sets the status and answers with the text. */
@@ -105,6 +113,7 @@ export class ErrorPage extends Resource {
 
 /** 404 for anything (Twisted's NoResource). */
 export class NoResource extends ErrorPage {
+  /** A 404 page with `detail` as its explanation. */
   constructor(detail = "No such resource.") {
     super(404, reasonPhrase(404), detail);
   }
@@ -116,7 +125,12 @@ const NO_RESOURCE = new NoResource();
 export class Data extends Resource {
   override isLeaf = true;
   private readonly body: Buffer;
-  constructor(body: string | Uint8Array, readonly contentType: string) {
+  /** A leaf serving `body` (a string is UTF-8 encoded; bytes are copied). */
+  constructor(
+    body: string | Uint8Array,
+    /** The Content-Type of every answer. */
+    readonly contentType: string,
+  ) {
     super();
     this.body = typeof body === "string" ? Buffer.from(body, "utf8") : Buffer.from(body);
   }
@@ -130,7 +144,11 @@ export class Data extends Resource {
 /** A leaf that hands every request to a function (the simple handler API). */
 export class FunctionResource implements IResource {
   readonly isLeaf = true;
-  constructor(readonly handler: RequestHandler) {
+  /** A leaf calling `handler` for every request. */
+  constructor(
+    /** The function answering each request. */
+    readonly handler: RequestHandler,
+  ) {
     if (typeof handler !== "function") throw new TypeError("handler must be a function (request) => body | NOT_DONE_YET | void");
   }
   /** Never called for a leaf; returns itself. */
