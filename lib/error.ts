@@ -10,6 +10,7 @@ export class FdReactorError extends Error {
   readonly code?: string;
   /** errno number of the underlying failure, when there was one. */
   readonly errno?: number;
+  /** An error with `message`; `options.cause` (a syscall error) supplies `code` and `errno` when it has them. */
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = new.target.name;
@@ -28,12 +29,14 @@ export class UnknownBackendError extends FdReactorError {}
 
 /** A connection was closed cleanly (the normal end of a connection). */
 export class ConnectionDone extends FdReactorError {
+  /** A clean close, with Twisted's message unless `message` is given. */
   constructor(message = "Connection was closed cleanly.", options?: { cause?: unknown }) {
     super(message, options);
   }
 }
 /** A connection was lost in a non-clean fashion (reset, error); `errno` says why when known. */
 export class ConnectionLost extends FdReactorError {
+  /** A non-clean loss, with Twisted's message unless `message` is given; `options.cause` carries the errno. */
   constructor(message = "Connection to the other side was lost in a non-clean fashion.", options?: { cause?: unknown }) {
     super(message, options);
   }

@@ -20,6 +20,7 @@ export class ChatProtocol extends LineReceiver {
   /** The client's name, once given. */
   name: string | null = null;
 
+  /** The protocol of one client of `room` (the factory that keeps the named members). */
   constructor(private readonly room: ChatFactory) {
     super();
   }

@@ -40,6 +40,7 @@ export class EchoClientFactory extends ClientFactory {
   /** What came back. */
   echo = "";
 
+  /** A factory sending `messages`; `done(error | null, echo)` hears how the connection ended (null when every byte came back). */
   constructor(
     readonly messages: string[],
     private readonly done: (error: Error | null, echo: string) => void,

@@ -352,6 +352,7 @@ export class LineOnlyReceiver extends Protocol {
 
 /** A string too long for its length prefix was given to sendString (Twisted's StringTooLongError). */
 export class StringTooLongError extends RangeError {
+  /** A RangeError named StringTooLongError with `message`. */
   constructor(message: string) {
     super(message);
     this.name = "StringTooLongError";

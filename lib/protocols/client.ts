@@ -100,6 +100,7 @@ export function connectProtocol<P extends IProtocol>(
  * a Deferred with it once connected (Twisted's ClientCreator).
  */
 export class ClientCreator<P extends IProtocol, A extends unknown[] = []> {
+  /** A creator connecting through `reactor` protocols built as `new protocolClass(...args)`. */
   constructor(
     private readonly reactor: IReactorFDSet,
     private readonly protocolClass: new (...args: A) => P,
