@@ -163,8 +163,7 @@ export class Client extends Connection {
   /** The connector that made this client. */
   readonly connector: Connector;
   private connecting = true;
-  private target = "";
-  /** Addresses still to try after `target` fails, in order. */
+  /** Addresses still to try after the current one fails, in order. */
   private candidates: string[] = [];
 
   /** A not-yet-connected transport for `connector`'s next attempt. */
@@ -213,7 +212,6 @@ export class Client extends Connection {
       this.failIfNotConnected(lastError ?? new ConnectError(`Couldn't connect to ${this.connector.describe()}`));
       return;
     }
-    this.target = target;
     let connectedNow: boolean;
     try {
       this.fd = this.connector.openSocket(target);
@@ -295,11 +293,6 @@ export class Client extends Connection {
   override connectionLost(reason: Error): void {
     if (this.connecting && !this.disconnected) this.failIfNotConnected(reason);
     else super.connectionLost(reason);
-  }
-
-  /** The address this client connects to, once resolved ("" before). */
-  resolvedAddress(): string {
-    return this.target;
   }
 
   /** Tells the protocol, then the connector (and so the factory). */

@@ -34,15 +34,9 @@ export class Registry {
   /** Slot each descriptor was last registered in: finds it when its fileno() changed (closed: -1). */
   private readonly lastSlot = new WeakMap<IFileDescriptor, number>();
   private freeSlots: number[] = [];
-  private used = 0;
 
   constructor(private readonly poller: Poller) {
     for (let s = INITIAL_SLOTS - 1; s >= 0; s--) this.freeSlots.push(s);
-  }
-
-  /** Number of registered fds. */
-  get size(): number {
-    return this.used;
   }
 
   /** The slot of `fd`, or -1. */
@@ -108,16 +102,6 @@ export class Registry {
     this.writers[slot] = null;
     this.narrow(slot, READABLE);
     return true;
-  }
-
-  /** Is `r` registered as a reader? */
-  hasReader(r: IReadDescriptor): boolean {
-    return this.find(r, this.readers) >= 0;
-  }
-
-  /** Is `w` registered as a writer? */
-  hasWriter(w: IWriteDescriptor): boolean {
-    return this.find(w, this.writers) >= 0;
   }
 
   /** Every registered reader (internal ones excluded). */
@@ -224,7 +208,6 @@ export class Registry {
     this.interest[slot] = 0;
     this.batch[slot] = 0;
     this.internal[slot] = 0;
-    this.used++;
     return slot;
   }
 
@@ -240,7 +223,6 @@ export class Registry {
     // Any event already fetched for this slot is now stale.
     this.gens[slot] = (this.gens[slot] + 1) >>> 0;
     this.freeSlots.push(slot);
-    this.used--;
   }
 
   private grow(): void {

@@ -43,11 +43,6 @@ export class ThreadInbox {
     return { port: port2, wakeFd: this.waker[1], state: this.stateBuffer };
   }
 
-  /** Wakes the reactor (from its own thread). */
-  wake(): void {
-    if (!this.closed) native.wake(this.waker[1]);
-  }
-
   /** Clears pending wake-ups (called when the waker fd is readable). */
   drainWaker(): void {
     native.drainWaker(this.waker[0]);
