@@ -91,6 +91,7 @@ export interface FdWatcher {
   stop(): void;
   /** Makes the watcher keep (ref) or not keep (unref) Node's loop alive while started. */
   ref(): void;
+  /** See {@link FdWatcher.ref}: a started, unref'd watcher does not keep Node's loop alive. */
   unref(): void;
   /** Stops and releases the libuv handle; idempotent. */
   close(): void;
@@ -115,7 +116,9 @@ export interface Datagram {
 
 /** The addon's exports. */
 export interface NativeAddon {
+  /** The readiness poller class ({@link Poller}). */
   Poller: PollerConstructor;
+  /** The libuv fd watcher class ({@link FdWatcher}) of the integrated run mode. */
   FdWatcher: FdWatcherConstructor;
   /** Backends compiled into this build, best first. */
   backends(): Backend[];
@@ -129,6 +132,7 @@ export interface NativeAddon {
   bind(fd: number, host: string, port: number): void;
   /** Binds a Unix socket to a path (a leading "\0" names the Linux abstract namespace). */
   bindUnix(fd: number, path: string): void;
+  /** listen(2) with this backlog. */
   listen(fd: number, backlog: number): void;
   /** Accepts until EAGAIN or `max` connections; [] when none is pending. Throws EMFILE etc. only when nothing was accepted. */
   accept(fd: number, max: number): Accepted[];
@@ -160,7 +164,9 @@ export interface NativeAddon {
   getsockopt(fd: number, option: SockOpt): number;
   /** Joins (`join` true) or leaves a multicast group on an interface address ("" = any). */
   setMembership(fd: number, group: string, iface: string, join: boolean): void;
+  /** The local address of `fd` (getsockname(2)). */
   getsockname(fd: number): SockAddr;
+  /** The peer address of connected `fd` (getpeername(2)); throws ENOTCONN when not connected. */
   getpeername(fd: number): SockAddr;
   /** A non-blocking socketpair: `type` "stream" | "dgram" (AF_UNIX). */
   socketpair(type: "stream" | "dgram"): [number, number];
@@ -203,8 +209,11 @@ export interface NativeAddon {
 
 /** An Error thrown by a failed syscall, shaped like Node's system errors. */
 export interface SyscallError extends Error {
+  /** errno name, e.g. "ECONNREFUSED". */
   code: string;
+  /** errno number of this platform. */
   errno: number;
+  /** The failed call, e.g. "connect". */
   syscall: string;
 }
 

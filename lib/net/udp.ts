@@ -137,6 +137,7 @@ export class UDPPort implements IReadDescriptor, IUDPTransport {
   private lastFrom: Address | null = null;
   private readonly encoder = new TextEncoder();
 
+  /** Checks the arguments (startListening binds); `reuse` sets SO_REUSEADDR and SO_REUSEPORT (listenMulticast). */
   constructor(reactor: IReactorFDSet, port: number, protocol: IDatagramProtocol, options: ListenUDPOptions = {}, reuse = false) {
     this.reactor = reactor;
     this.port = checkPort(port, "port");

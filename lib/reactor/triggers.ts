@@ -12,8 +12,11 @@ export type TriggerPhase = "before" | "during" | "after";
 
 /** The handle returned by addSystemEventTrigger, accepted by removeSystemEventTrigger. */
 export interface TriggerHandle {
+  /** The system event ("startup", "shutdown", ...). */
   readonly event: string;
+  /** The phase the function runs in. */
   readonly phase: TriggerPhase;
+  /** Unique per registration: tells apart two handles for the same event and phase. */
   readonly id: number;
 }
 
