@@ -35,6 +35,10 @@ class ReceiveBuffer {
   pos = 0;
   end = 0;
   owned = false;
+  /** Pending bytes already searched for `searchedFor` without success (reset by a find and by clear). */
+  private searched = 0;
+  /** The delimiter `searched` is about. */
+  private searchedFor: Buffer | null = null;
 
   /** Number of pending bytes. */
   get length(): number {
@@ -98,7 +102,27 @@ class ReceiveBuffer {
     this.pos = 0;
     this.end = 0;
     this.owned = false;
+    this.searched = 0;
     return b;
+  }
+
+  /**
+   * Start (in `buf`) of the first whole `delimiter` among the pending bytes, or -1. A failed
+   * search is remembered, so the next one for the same delimiter looks only at the bytes
+   * appended since (and the dl - 1 before them): a long line arriving in many chunks is
+   * searched once, not once per chunk. Allocates nothing.
+   */
+  indexOfDelimiter(delimiter: Buffer): number {
+    const dl = delimiter.length;
+    const searched = delimiter === this.searchedFor ? this.searched : 0; // a new delimiter: search it all
+    const at = findDelimiter(this.buf, delimiter, this.pos + (searched >= dl ? searched - dl + 1 : 0), this.end);
+    if (at < 0) {
+      this.searched = this.length;
+      this.searchedFor = delimiter;
+    } else {
+      this.searched = 0;
+    }
+    return at;
   }
 }
 
@@ -183,10 +207,6 @@ export class LineReceiver extends PausableFramer {
   lineMode = true;
 
   private readonly received = new ReceiveBuffer();
-  /** Pending bytes already searched for a delimiter without success. */
-  private searched = 0;
-  /** The delimiter `searched` is about. */
-  private searchedFor: Buffer | null = null;
   /** True while dataReceived runs: re-entrant data is queued behind what is pending. */
   private busy = false;
 
@@ -199,25 +219,16 @@ export class LineReceiver extends PausableFramer {
     try {
       while (rb.length > 0 && !this.paused) {
         if (!this.lineMode) {
-          this.searched = 0;
           this.rawDataReceived(rb.clear());
           continue;
         }
         const delimiter = checkDelimiter(this.delimiter);
         const dl = delimiter.length;
-        if (delimiter !== this.searchedFor) this.searched = 0; // a new delimiter: search it all
-        const from = rb.pos + (this.searched >= dl ? this.searched - dl + 1 : 0);
-        const at = findDelimiter(rb.buf, delimiter, from, rb.end);
+        const at = rb.indexOfDelimiter(delimiter);
         if (at < 0) {
-          this.searched = rb.length;
-          this.searchedFor = delimiter;
-          if (rb.length >= this.MAX_LENGTH + dl) {
-            this.searched = 0;
-            this.lineLengthExceeded(rb.clear());
-          }
+          if (rb.length >= this.MAX_LENGTH + dl) this.lineLengthExceeded(rb.clear());
           return;
         }
-        this.searched = 0;
         const length = at - rb.pos;
         if (length > this.MAX_LENGTH) {
           this.lineLengthExceeded(rb.clear());
@@ -266,7 +277,6 @@ export class LineReceiver extends PausableFramer {
 
   /** Drops and returns every byte received but not yet delivered. */
   clearLineBuffer(): Buffer {
-    this.searched = 0;
     return this.received.clear();
   }
 
@@ -288,10 +298,6 @@ export class LineOnlyReceiver extends Protocol {
   MAX_LENGTH = 16384;
 
   private readonly received = new ReceiveBuffer();
-  /** Pending bytes already searched for the delimiter without success. */
-  private searched = 0;
-  /** The delimiter `searched` is about. */
-  private searchedFor: Buffer | null = null;
 
   /** Frames `data` into lines; never throws for any input. */
   override dataReceived(data: Buffer): void {
@@ -299,18 +305,11 @@ export class LineOnlyReceiver extends Protocol {
     rb.append(data);
     const delimiter = checkDelimiter(this.delimiter);
     const dl = delimiter.length;
-    if (delimiter !== this.searchedFor) this.searched = 0;
-    this.searchedFor = delimiter;
     try {
       for (;;) {
         if (disconnecting(this)) break; // still bound what stays pending
-        const from = rb.pos + (this.searched >= dl ? this.searched - dl + 1 : 0);
-        const at = findDelimiter(rb.buf, delimiter, from, rb.end);
-        if (at < 0) {
-          this.searched = rb.length;
-          break;
-        }
-        this.searched = 0;
+        const at = rb.indexOfDelimiter(delimiter);
+        if (at < 0) break;
         const length = at - rb.pos;
         if (length > this.MAX_LENGTH) {
           const line = rb.take(length);
@@ -323,10 +322,7 @@ export class LineOnlyReceiver extends Protocol {
         this.lineReceived(line);
       }
       // A line of MAX_LENGTH may still be pending with a partial delimiter after it.
-      if (rb.length >= this.MAX_LENGTH + dl) {
-        this.searched = 0;
-        this.lineLengthExceeded(rb.clear());
-      }
+      if (rb.length >= this.MAX_LENGTH + dl) this.lineLengthExceeded(rb.clear());
     } finally {
       rb.detach();
     }
