@@ -5,9 +5,11 @@
 import { Deferred, Failure, fail } from "../defer";
 import type { IReactorFDSet } from "../net";
 import { getDefaultReactor } from "../reactor/default";
-import { Agent, BytesBodyProducer, readBody, type HeadersInit, type HTTPConnectionPool, type IBodyProducer, type Response } from "./client";
+import { Agent, readBody, type HeadersInit } from "./agent";
+import { BytesBodyProducer, type IBodyProducer, type Response } from "./client-protocol";
 import { PageError, RedirectError } from "./errors";
 import { Headers } from "./headers";
+import type { HTTPConnectionPool } from "./pool";
 import { parseURL } from "./url";
 
 /** Options of RedirectAgent. */

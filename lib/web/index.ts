@@ -10,5 +10,7 @@ export * from "./url";
 export * from "./resource";
 export * from "./request";
 export * from "./server";
-export * from "./client";
+export { BytesBodyProducer, HTTP11ClientProtocol, Response, type IBodyProducer, type IBodyProtocol } from "./client-protocol";
+export * from "./pool";
+export * from "./agent";
 export * from "./getpage";

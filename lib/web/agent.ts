@@ -1,0 +1,171 @@
+/**
+ * The Agent (Twisted's client.Agent and readBody): makes requests over connections from
+ * an `HTTPConnectionPool`, one request at a time per connection; the Deferred of
+ * `request()` fires with a `Response` as soon as its head has arrived, and the body is
+ * then streamed to a protocol (`deliverBody`) or collected (`readBody`). A connection goes
+ * back to the pool only after its response was fully read and both sides agreed to keep
+ * it; an idempotent request that a cached connection never answered is retried once.
+ */
+import { Deferred, Failure, fail } from "../defer";
+import type { IReactorFDSet } from "../net";
+import type { IPushProducer } from "../net/interfaces";
+import { BytesBodyProducer, HTTP11ClientProtocol, Response, type IBodyProducer, type OutgoingRequest } from "./client-protocol";
+import { BodyTooLargeError, PotentialDataLoss, ResponseDone, ResponseNeverReceived } from "./errors";
+import { Headers, checkField, isToken } from "./headers";
+import { HTTPConnectionPool } from "./pool";
+import { parseURL, type ParsedURL } from "./url";
+
+/** Options of an Agent. */
+export interface AgentOptions {
+  /** The connection pool (default: a non-persistent pool, as Twisted's Agent). */
+  pool?: HTTPConnectionPool;
+  /** Seconds to wait for a TCP connection (default 30). */
+  connectTimeout?: number;
+  /** Most response body bytes before the response fails with BodyTooLargeError (default: no limit). */
+  maxBodySize?: number;
+}
+
+/** The header fields a caller may give: a Headers or an object of name → value(s). */
+export type HeadersInit = Headers | Record<string, string | number | ReadonlyArray<string>>;
+
+/** Makes HTTP requests (Twisted's Agent). */
+export class Agent {
+  /** The connection pool. */
+  readonly pool: HTTPConnectionPool;
+  /** Seconds to wait for a connection. */
+  readonly connectTimeout: number;
+  /** Response body limit. */
+  readonly maxBodySize: number | undefined;
+
+  /** An agent connecting with `reactor`, through `options.pool` (default: a new non-persistent pool). */
+  constructor(
+    /** The reactor its connections run on. */
+    readonly reactor: IReactorFDSet,
+    options: AgentOptions = {},
+  ) {
+    if (reactor === null || typeof reactor !== "object" || typeof reactor.callLater !== "function") throw new TypeError("reactor must be a reactor");
+    this.pool = options.pool ?? new HTTPConnectionPool(reactor, { persistent: false });
+    this.connectTimeout = options.connectTimeout ?? 30;
+    if (!(this.connectTimeout >= 0)) throw new RangeError("connectTimeout must be >= 0 seconds");
+    this.maxBodySize = options.maxBodySize;
+  }
+
+  /**
+   * Requests `url` with `method`; fires with the Response once its head arrived, or fails
+   * with InvalidURLError, a connect error (ConnectionRefusedError, DNSLookupError,
+   * TCPTimedOutError), ResponseFailed or ResponseNeverReceived. Cancelling closes the connection.
+   */
+  request(method: string, url: string, headers?: HeadersInit | null, bodyProducer?: IBodyProducer | string | Uint8Array | null): Deferred<Response> {
+    if (typeof method !== "string" || !isToken(method)) return fail(new TypeError(`method must be an HTTP method token, received ${JSON.stringify(method)}`));
+    let parsed: ParsedURL;
+    let hdrs: Headers;
+    try {
+      parsed = parseURL(url);
+      hdrs = headers === undefined || headers === null ? new Headers() : headers instanceof Headers ? new Headers(headers) : new Headers(headers);
+      for (const [k, v] of hdrs.entries()) checkField(k, v);
+    } catch (e) {
+      return fail(e);
+    }
+    let body: IBodyProducer | null = null;
+    if (typeof bodyProducer === "string" || bodyProducer instanceof Uint8Array) body = new BytesBodyProducer(bodyProducer);
+    else if (bodyProducer !== undefined && bodyProducer !== null) {
+      if (typeof (bodyProducer as IBodyProducer).startProducing !== "function") return fail(new TypeError("bodyProducer must be an IBodyProducer, a string or a Buffer"));
+      body = bodyProducer;
+    }
+    const req: OutgoingRequest = { method, url: parsed, headers: hdrs, body, persistent: this.pool.persistent };
+    return this.send(req, true);
+  }
+
+  private send(req: OutgoingRequest, mayRetry: boolean): Deferred<Response> {
+    const key = `${req.url.host}:${req.url.port}`;
+    let current: Deferred<unknown> | null = null;
+    const out = new Deferred<Response>(() => {
+      if (current !== null) current.cancel();
+    });
+    const conn = this.pool.getConnection(key, { host: req.url.host, port: req.url.port, connectTimeout: this.connectTimeout, maxBodySize: this.maxBodySize });
+    current = conn;
+    conn.addCallbacks(
+      ({ proto, cached }: { proto: HTTP11ClientProtocol; cached: boolean }) => {
+        if (out.called) {
+          proto.abandon();
+          return;
+        }
+        proto.onQuiescent = (p, reusable) => {
+          if (reusable) this.pool.putConnection(key, p);
+        };
+        const rd = proto.request(req);
+        current = rd;
+        rd.addCallbacks(
+          (r: Response) => {
+            current = null;
+            if (!out.called) out.callback(r);
+          },
+          (f: Failure) => {
+            current = null;
+            const e = f.value;
+            const retry = mayRetry && cached && this.pool.retryAutomatically && e instanceof ResponseNeverReceived && idempotent(req);
+            if (retry && !out.called) {
+              const again = this.send(req, false);
+              current = again;
+              again.addCallbacks(
+                (r: Response) => {
+                  if (!out.called) out.callback(r);
+                },
+                (f2: Failure) => {
+                  if (!out.called) out.errback(f2);
+                },
+              );
+              return;
+            }
+            if (!out.called) out.errback(f);
+          },
+        );
+      },
+      (f: Failure) => {
+        current = null;
+        if (!out.called) out.errback(f);
+      },
+    );
+    return out;
+  }
+}
+
+function idempotent(req: OutgoingRequest): boolean {
+  const m = req.method;
+  const safe = m === "GET" || m === "HEAD" || m === "OPTIONS" || m === "TRACE" || m === "PUT" || m === "DELETE";
+  return safe && (req.body === null || req.body instanceof BytesBodyProducer);
+}
+
+/** Collects a response body (Twisted's readBody); fails with BodyTooLargeError past `maxBodySize`. */
+export function readBody(response: Response, maxBodySize = Infinity): Deferred<Buffer> {
+  if (!(response instanceof Response)) throw new TypeError("readBody: response must be a Response");
+  let cancelled = false;
+  const d = new Deferred<Buffer>(() => {
+    cancelled = true;
+    response.connection?.abandon();
+  });
+  const parts: Buffer[] = [];
+  let total = 0;
+  let transport: IPushProducer | null = null;
+  response.deliverBody({
+    makeConnection(t: IPushProducer): void {
+      transport = t;
+    },
+    dataReceived(data: Buffer): void {
+      if (d.called) return;
+      total += data.length;
+      if (total > maxBodySize) {
+        d.errback(new BodyTooLargeError(maxBodySize, `response body of ${response.request.url}`));
+        transport?.stopProducing();
+        return;
+      }
+      parts.push(data);
+    },
+    connectionLost(reason: Error): void {
+      if (d.called || cancelled) return;
+      if (reason instanceof ResponseDone || reason instanceof PotentialDataLoss) d.callback(parts.length === 1 ? parts[0] : Buffer.concat(parts, total));
+      else d.errback(reason);
+    },
+  });
+  return d;
+}
