@@ -5,6 +5,10 @@ namespace fdr {
 void InitErrors(Napi::Env env, Napi::Object exports);
 void InitPoller(Napi::Env env, Napi::Object exports);
 void InitSockets(Napi::Env env, Napi::Object exports);
+void InitFdIo(Napi::Env env, Napi::Object exports);
+void InitSockopt(Napi::Env env, Napi::Object exports);
+void InitWakers(Napi::Env env, Napi::Object exports);
+void InitLimits(Napi::Env env, Napi::Object exports);
 void InitBatchIo(Napi::Env env, Napi::Object exports);
 void InitUvWatch(Napi::Env env, Napi::Object exports);
 }  // namespace fdr
@@ -13,6 +17,10 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   fdr::InitErrors(env, exports);
   fdr::InitPoller(env, exports);
   fdr::InitSockets(env, exports);
+  fdr::InitFdIo(env, exports);
+  fdr::InitSockopt(env, exports);
+  fdr::InitWakers(env, exports);
+  fdr::InitLimits(env, exports);
   fdr::InitBatchIo(env, exports);
   fdr::InitUvWatch(env, exports);
   return exports;
