@@ -3,7 +3,7 @@
  * UDP with TCP fallback, CNAME chains, a TTL cache) and the hook that makes connectTCP use it.
  */
 export * from "./errors";
-export * from "./hosts";
+export { HostsFile, parseHosts, type FileCheckClock } from "../net/hosts";
 export * from "./resolvconf";
 export * from "./cache";
 export * from "./query";

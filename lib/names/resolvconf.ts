@@ -8,7 +8,7 @@
  */
 import * as fs from "node:fs";
 import { isIP } from "node:net";
-import type { FileCheckClock } from "./hosts";
+import type { FileCheckClock } from "../net/hosts";
 
 /** A DNS server to ask: an IP literal and a port. */
 export interface NameServer {

@@ -21,10 +21,10 @@ import { isIP } from "node:net";
 import type * as dnsPacket from "dns-packet";
 import { Deferred, Failure, fail, succeed } from "../defer";
 import { DNSLookupError } from "../error";
+import { HostsFile } from "../net/hosts";
 import { ipv4First } from "../net/resolve";
 import { DNSCache, keyOf, type CacheClock } from "./cache";
 import { DNSQueryError } from "./errors";
-import { HostsFile } from "./hosts";
 import { describeServer, queryTCP, queryUDP, type AddressType, type QueryReactor, type DNSResponse } from "./query";
 import { checkConfig, ResolvConfFile, type ResolverConfig } from "./resolvconf";
 

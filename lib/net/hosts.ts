@@ -1,8 +1,17 @@
 /**
- * The hosts file (/etc/hosts) as a lookup table, parsed once and parsed again only when
- * the file's mtime (or size) changes. Reading it is a small local file read, done
- * synchronously as glibc and Twisted do; it is stat'ed at most once per `checkInterval`
- * seconds of its clock (every lookup when it has no clock).
+ * The hosts file (/etc/hosts) as a lookup table: the one parser both name paths use —
+ * lib/net's resolver of last resort (connectors before a DNS resolver is installed) and
+ * lib/names' Resolver — so a name resolves the same with and without the resolver.
+ *
+ * Rules: `#` starts a comment; the first field must be an IP literal, and one with a zone
+ * index (`fe80::1%eth0`) is skipped, since a connect here carries no scope; names match
+ * case-insensitively and a trailing dot is ignored (`host.` is `host`); an address listed
+ * twice for a name counts once. Answers keep file order.
+ *
+ * Caching (one policy for both paths): the table is parsed once and parsed again only when
+ * the file's mtime or size changes, and the file is stat'ed at most once per
+ * `checkInterval` seconds of its clock (every lookup when it has no clock). Reading it is
+ * a small local file read, done synchronously as glibc and Twisted do.
  */
 import * as fs from "node:fs";
 import { isIP } from "node:net";

@@ -12,6 +12,7 @@ export * from "./port";
 export * from "./connector";
 export * from "./tcp";
 export * from "./unix";
+export * from "./hosts";
 export * from "./resolve";
 export * from "./udp";
 export { errnoName } from "./oserror";

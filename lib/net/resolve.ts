@@ -1,13 +1,15 @@
 /**
  * The resolver used when the reactor has none of its own (before the DNS layer installs
  * `reactor.resolve`): address literals as they are, and names from the hosts file
- * (/etc/hosts), IPv4 first as Twisted's gethostbyname-based resolver does. `localhost`
- * resolves to 127.0.0.1 even without a hosts file. Anything else fails with DNSLookupError.
+ * (/etc/hosts, parsed by ./hosts as lib/names' Resolver parses it), IPv4 first as
+ * Twisted's gethostbyname-based resolver does. `localhost` resolves to 127.0.0.1 even
+ * without a hosts file. Anything else fails with DNSLookupError.
  */
-import * as fs from "node:fs";
+import { performance } from "node:perf_hooks";
 import { DNSLookupError } from "../error";
 import { literalFamily } from "./address";
 import type { IReactorFDSet } from "./fdset";
+import { HostsFile, type FileCheckClock } from "./hosts";
 
 /** Where the hosts-file resolver reads (tests may point it elsewhere). */
 export let hostsPath = "/etc/hosts";
@@ -19,41 +21,22 @@ export function setHostsPath(path: string): string {
   return previous;
 }
 
-/** How long a read of the hosts file is reused (ms): many connects to one name read it once. */
-const HOSTS_CACHE_MS = 2000;
-let cached: { path: string; at: number; text: string } | null = null;
+/**
+ * The clock of the default resolver's hosts file: monotonic seconds, so that the file is
+ * stat'ed at most once a second however many connects ask (the Resolver's default policy).
+ */
+const monotonic: FileCheckClock = { seconds: () => performance.now() / 1000 };
+let hostsFile: HostsFile | null = null;
 
-function hostsText(path: string): string {
-  const now = Date.now();
-  if (cached !== null && cached.path === path && now - cached.at < HOSTS_CACHE_MS) return cached.text;
-  let text = "";
-  try {
-    text = fs.readFileSync(path, "latin1");
-  } catch {
-    /* no hosts file: no names */
-  }
-  cached = { path, at: now, text };
-  return text;
+/** The HostsFile for `path`, kept while the path stays the same. */
+function hostsFileAt(path: string): HostsFile {
+  if (hostsFile === null || hostsFile.path !== path) hostsFile = new HostsFile(path, monotonic, 1);
+  return hostsFile;
 }
 
-/** Every address the hosts file gives for `name` (case-insensitive), in file order. */
+/** Every address the hosts file gives for `name` (case-insensitive, trailing dot ignored), in file order. */
 export function hostsFileAddresses(name: string, path: string = hostsPath): string[] {
-  const text = hostsText(path);
-  const wanted = name.toLowerCase();
-  const found: string[] = [];
-  for (const raw of text.split("\n")) {
-    const line = raw.replace(/#.*/, "").trim();
-    if (line === "") continue;
-    const fields = line.split(/\s+/);
-    if (literalFamily(fields[0]) === null) continue;
-    for (let i = 1; i < fields.length; i++) {
-      if (fields[i].toLowerCase() === wanted) {
-        found.push(fields[0]);
-        break;
-      }
-    }
-  }
-  return found;
+  return hostsFileAt(path).lookup(name);
 }
 
 /**
