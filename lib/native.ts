@@ -2,7 +2,7 @@
  * The native boundary: loads the C++ addon and declares its types.
  *
  * Everything here works on raw file descriptor numbers. The addon knows nothing of
- * protocols, transports or Deferreds (DESIGN.md, "The native boundary"):
+ * protocols, transports or Deferreds (docs/design.md, "The native boundary"):
  * - pollers fill a caller-owned `Uint32Array` with events (`EVENT_STRIDE` words each:
  *   slot, generation, bits) and return the count: no allocation, no JS call per event;
  * - socket calls are non-blocking; EAGAIN/EWOULDBLOCK is returned as the sentinel

@@ -1,4 +1,4 @@
-// Batched I/O: one N-API call reads or writes many fds (DESIGN.md, "Batching is the
+// Batched I/O: one N-API call reads or writes many fds (docs/design.md, "Batching is the
 // performance lever"). Results go into caller-owned Int32Arrays; nothing is allocated per fd.
 #include "batch_io.h"
 

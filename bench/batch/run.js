@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Batched I/O against per-fd calls (DESIGN.md: "Batching is the performance lever").
+// Batched I/O against per-fd calls (docs/design.md, "Batching is the performance lever").
 //
 //   taskset -c 0 node bench/batch/run.js [--fds 1000] [--rounds 7] [--iters 200] [--record]
 //

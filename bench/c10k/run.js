@@ -3,7 +3,7 @@
 /**
  * The C10K harness (`npm start`, the `fdreactor-c10k` bin): holds N connections open to
  * each server, drives a few hundred of them, and compares the servers by CPU per request
- * (the primary figure, /work/shared/BENCH.md), throughput, latency, memory per connection
+ * (the primary figure, docs/benchmarks.md), throughput, latency, memory per connection
  * and connection set-up rate. `--help` lists the options; docs/benchmarks.md the method.
  *
  * One round, for one server at one connection count:

@@ -1,7 +1,7 @@
 // DNS lookup cost: fdreactor's Resolver (cache off) vs Node's dns.Resolver (c-ares on
 // libuv) against the same dnsmasq on 127.0.0.1. dnsmasq is pinned on CPU 1, each client
 // process on CPU 0; peers are interleaved over ROUNDS rounds, and the figure that counts
-// is client CPU per lookup (BENCH.md). Requires `npx tsc -p tsconfig.json` first (dist/).
+// is client CPU per lookup (docs/benchmarks.md). Requires `npx tsc -p tsconfig.json` first (dist/).
 // Usage: node bench/names/run.js [rounds=5] [lookups=20000] [concurrency=32]
 "use strict";
 const { spawn, execFileSync } = require("node:child_process");

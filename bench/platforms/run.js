@@ -15,7 +15,7 @@
  *    "reactor", bench/platforms/reactor_echo_server.js (examples/echo-server's program:
  *    Reactor + TCP transport + Protocol, exclusive mode; needs `npx tsc -p tsconfig.json`),
  *    against the C echo client (bench/peers/echo_client.c, CPU 1), 64-byte messages;
- *    primary figure: server CPU µs per echoed message (BENCH.md). select cannot hold 5,000
+ *    primary figure: server CPU µs per echoed message (docs/benchmarks.md). select cannot hold 5,000
  *    connections (FD_SETSIZE).
  * Backends are interleaved within each round. --append writes bench/RESULTS.md
  * ("## Platforms") and the chart bench/platforms.svg.

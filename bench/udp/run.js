@@ -2,7 +2,7 @@
 /**
  * UDP echo: fdreactor's UDP port (integrated and exclusive run modes) against Node's dgram,
  * the peer a user would pick instead. The primary figure is server CPU per echoed datagram
- * (utime+stime of the server from /proc/PID/stat over the measured run, BENCH.md), with
+ * (utime+stime of the server from /proc/PID/stat over the measured run, docs/benchmarks.md), with
  * datagrams/s beside it. Server pinned to CPU 0, load generator to CPU 1, servers
  * interleaved A,B,C,A,B,C per round, a warm-up run before each measured one.
  *

@@ -5,7 +5,7 @@
  *
  * Choices the next reader should not undo:
  * - Datagrams are received into a slab owned by the port and handed over as `subarray`s,
- *   never written over afterwards (the bytes belong to the protocol, DESIGN.md); a new slab
+ *   never written over afterwards (the bytes belong to the protocol, docs/design.md); a new slab
  *   is started when the current one has less than `maxPacketSize` left.
  * - A readable event reads at most MAX_READ_BYTES / MAX_READ_DATAGRAMS, so that one busy
  *   UDP port cannot starve the other descriptors of the iteration (level-triggered: the

@@ -4,7 +4,7 @@
  *
  * Memory and copying choices, so that the next reader does not undo them:
  * - A frame that lies wholly inside one `dataReceived` chunk reaches the callback as a
- *   `subarray` of that chunk: no copy (the chunk belongs to the protocol, DESIGN.md).
+ *   `subarray` of that chunk: no copy (the chunk belongs to the protocol, docs/design.md).
  * - An incomplete frame left at the end of a chunk is copied into a buffer of our own, so
  *   that a few pending bytes never keep the reactor's whole read slab alive.
  * - That buffer only ever grows past its end: bytes already handed to a callback are never

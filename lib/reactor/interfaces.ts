@@ -1,7 +1,7 @@
 /**
  * The roles the reactor deals with (Twisted's IReadDescriptor, IWriteDescriptor, ...),
  * plus the two batch roles through which transports let the reactor do their reads and
- * writes for many fds in one native call (DESIGN.md: batching is the performance lever).
+ * writes for many fds in one native call (docs/design.md: batching is the performance lever).
  * This file is the contract between lib/reactor and lib/net.
  */
 

@@ -1,6 +1,6 @@
 /**
  * The Reactor: one poller, a slot table of registered descriptors, a timer heap and the
- * dispatch loop (DESIGN.md "The reactor"). One iteration is:
+ * dispatch loop (docs/design.md, "The reactor"). One iteration is:
  *
  *   wait → dispatch events (doRead / doWrite; batch readers collected) → one readBatch for
  *   the batch readers → calls from threads → due timers → one writevBatch for the batch
