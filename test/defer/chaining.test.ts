@@ -261,6 +261,35 @@ describe("a callback returning a Deferred", () => {
     d.callback("foo");
     expect(failureResultOf(d, TypeError).getErrorMessage()).toMatch(/returned the Deferred it was added to/);
   });
+
+  test("after a callback returns its own Deferred, the next errback gets the TypeError and the chain goes on (Twisted stalls here)", () => {
+    const d = new Deferred<unknown>();
+    const seen: string[] = [];
+    d.addCallback(() => d);
+    d.addCallback(() => seen.push("callback skipped?"));
+    d.addErrback((f: Failure) => {
+      seen.push(`errback:${f.getTypeName()}`);
+      f.trap(TypeError);
+      return "recovered";
+    });
+    d.addCallback((r) => {
+      seen.push(`callback:${String(r)}`);
+      return "end";
+    });
+    d.callback("foo");
+    expect(seen).toEqual(["errback:TypeError", "callback:recovered"]);
+    expect(d.paused).toBe(0);
+    expect(successResultOf(d)).toBe("end");
+  });
+
+  test("an errback returning its own Deferred fails the chain the same way", () => {
+    const d = new Deferred<unknown>();
+    d.addErrback(() => d);
+    d.errback(new RangeError("first"));
+    const f = failureResultOf(d, TypeError);
+    expect(f.check(RangeError)).toBeNull();
+    expect(f.getErrorMessage()).toMatch(/returned the Deferred it was added to/);
+  });
 });
 
 describe("explicit chaining", () => {
