@@ -32,6 +32,15 @@ export const EVENT_STRIDE = 3;
 /** Sentinel returned by non-blocking calls instead of throwing EAGAIN/EWOULDBLOCK. */
 export const AGAIN = -1;
 
+/** Words of an address block in datagram records: [family 4|6 (0: none), port, w0, w1, w2, w3, scope id], wk the IP's k-th 32-bit word (IPv4: w0). */
+export const ADDRESS_WORDS = 7;
+/** Words of one recvBatch record: [offset, bytes, size, flags, address block]. */
+export const RECV_RECORD_WORDS = 4 + ADDRESS_WORDS;
+/** Flag of a recvBatch record: the datagram was longer than maxPerDatagram and was cut (MSG_TRUNC). */
+export const RECV_TRUNCATED = 1;
+/** Words of one sendBatch record: [offset, length, result, address block]. */
+export const SEND_RECORD_WORDS = 3 + ADDRESS_WORDS;
+
 /** Backends a build may contain; {@link backends} says which this one has. */
 export type Backend = "epoll" | "kqueue" | "poll" | "select";
 
@@ -200,6 +209,29 @@ export interface NativeAddon {
    * `bufs`. Writes bytes written (possibly partial), AGAIN, or -errno into `out[i]`.
    */
   writevBatch(fds: Int32Array, count: number, counts: Int32Array, bufs: Uint8Array[], out: Int32Array): void;
+
+  // -- datagram batches (native/datagram_batch.cc; recvmmsg/sendmmsg on Linux) -------
+  /**
+   * Receives up to `max` datagrams (at most DATAGRAM_BATCH) of one socket into `slab` from
+   * `offset`, each cut at `maxPerDatagram` bytes, packed 8-byte aligned. Writes one
+   * RECV_RECORD_WORDS record per datagram into `records`: [offset, bytes kept, size on the
+   * wire, flags (RECV_TRUNCATED), then an ADDRESS_WORDS block of its source]. Returns how
+   * many were received, 0 on EAGAIN; throws (code, errno) only when none was.
+   */
+  recvBatch(fd: number, slab: Uint8Array, offset: number, maxPerDatagram: number, max: number, records: Int32Array): number;
+  /**
+   * Sends the first `count` SEND_RECORD_WORDS records of `records` ([offset, length,
+   * result, ADDRESS_WORDS block; family 0 = the connected peer]) from `slab`, as many per
+   * syscall as the kernel takes. Each result word gets the bytes sent, AGAIN (the rest
+   * was dropped too) or -errno (that datagram only). Returns how many were sent.
+   */
+  sendBatch(fd: number, slab: Uint8Array, records: Int32Array, count: number): number;
+  /** Writes the ADDRESS_WORDS block of IP literal `host` and `port` at words[index] (TypeError naming host otherwise). */
+  addressWords(host: string, port: number, words: Int32Array, index: number): void;
+  /** The text of the ADDRESS_WORDS block at words[index] ("127.0.0.1", "::1", "fe80::1%eth0"), as getsockname gives it. */
+  addressText(words: Int32Array, index: number): string;
+  /** Most datagrams one recvBatch/sendBatch call handles. */
+  readonly DATAGRAM_BATCH: number;
 
   /** errno constants of this platform by name (EAGAIN, ECONNREFUSED, ...). */
   readonly errno: Readonly<Record<string, number>>;

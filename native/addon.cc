@@ -10,6 +10,7 @@ void InitSockopt(Napi::Env env, Napi::Object exports);
 void InitWakers(Napi::Env env, Napi::Object exports);
 void InitLimits(Napi::Env env, Napi::Object exports);
 void InitBatchIo(Napi::Env env, Napi::Object exports);
+void InitDatagramBatch(Napi::Env env, Napi::Object exports);
 void InitUvWatch(Napi::Env env, Napi::Object exports);
 }  // namespace fdr
 
@@ -22,6 +23,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   fdr::InitWakers(env, exports);
   fdr::InitLimits(env, exports);
   fdr::InitBatchIo(env, exports);
+  fdr::InitDatagramBatch(env, exports);
   fdr::InitUvWatch(env, exports);
   return exports;
 }

@@ -1,0 +1,299 @@
+// Batched datagrams (lib/native.ts, "datagram batches"): many datagrams of one UDP socket
+// per N-API call and, where the kernel has them, per syscall (recvmmsg/sendmmsg). Payloads
+// live in caller-owned slabs, addresses in caller-owned Int32Arrays as ADDRESS_WORDS blocks
+// [family 4|6 (0: none), port, w0, w1, w2, w3, scope id], wk the k-th 32-bit word of the IP
+// in host order (IPv4: w0 only). Nothing is allocated per datagram.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "batch_io.h"
+#include "errors.h"
+#include "sockaddr.h"
+
+namespace fdr {
+
+namespace {
+
+// Datagrams per syscall at most; lib/net/udp.ts asks for no more.
+constexpr int kMaxBatch = 64;
+constexpr int kAddrWords = 7;
+// Receive record: [offset, bytes, size, flags, address block].
+constexpr int kRecvStride = 4 + kAddrWords;
+// Send record: [offset, length, result, address block].
+constexpr int kSendStride = 3 + kAddrWords;
+constexpr int32_t kTruncated = 1;
+
+void WordsFromSockAddr(const sockaddr_storage& ss, int32_t* a) {
+  memset(a, 0, kAddrWords * sizeof(int32_t));
+  if (ss.ss_family == AF_INET) {
+    const auto* s4 = reinterpret_cast<const sockaddr_in*>(&ss);
+    a[0] = 4;
+    a[1] = ntohs(s4->sin_port);
+    a[2] = static_cast<int32_t>(ntohl(s4->sin_addr.s_addr));
+  } else if (ss.ss_family == AF_INET6) {
+    const auto* s6 = reinterpret_cast<const sockaddr_in6*>(&ss);
+    uint32_t w[4];
+    memcpy(w, &s6->sin6_addr, sizeof w);
+    a[0] = 6;
+    a[1] = ntohs(s6->sin6_port);
+    for (int k = 0; k < 4; k++) a[2 + k] = static_cast<int32_t>(ntohl(w[k]));
+    a[6] = static_cast<int32_t>(s6->sin6_scope_id);
+  }
+}
+
+// The sockaddr of an address block; false when its family is neither 4 nor 6.
+bool SockAddrFromWords(const int32_t* a, sockaddr_storage* ss, socklen_t* len) {
+  memset(ss, 0, sizeof *ss);
+  if (a[0] == 4) {
+    auto* s4 = reinterpret_cast<sockaddr_in*>(ss);
+    s4->sin_family = AF_INET;
+    s4->sin_port = htons(static_cast<uint16_t>(a[1]));
+    s4->sin_addr.s_addr = htonl(static_cast<uint32_t>(a[2]));
+    *len = sizeof *s4;
+    return true;
+  }
+  if (a[0] == 6) {
+    auto* s6 = reinterpret_cast<sockaddr_in6*>(ss);
+    s6->sin6_family = AF_INET6;
+    s6->sin6_port = htons(static_cast<uint16_t>(a[1]));
+    uint32_t w[4];
+    for (int k = 0; k < 4; k++) w[k] = htonl(static_cast<uint32_t>(a[2 + k]));
+    memcpy(&s6->sin6_addr, w, sizeof w);
+    s6->sin6_scope_id = static_cast<uint32_t>(a[6]);
+    *len = sizeof *s6;
+    return true;
+  }
+  return false;
+}
+
+// An Int32Array argument holding at least `words` words after `index` (RangeError otherwise).
+bool ArgRecords(const Napi::CallbackInfo& info, size_t i, const char* name, size_t words,
+                int32_t** data) {
+  size_t count;
+  if (!ArgInt32Array(info, i, name, data, &count)) return false;
+  if (count < words) {
+    ThrowRange(info.Env(), name, "is too short for the records asked for");
+    return false;
+  }
+  return true;
+}
+
+struct Scratch {
+#ifdef FDR_HAVE_MMSG
+  mmsghdr msgs[kMaxBatch];
+#else
+  msghdr msgs[kMaxBatch];
+#endif
+  iovec iov[kMaxBatch];
+  sockaddr_storage addrs[kMaxBatch];
+};
+thread_local Scratch scratch;
+
+msghdr& Header(int i) {
+#ifdef FDR_HAVE_MMSG
+  return scratch.msgs[i].msg_hdr;
+#else
+  return scratch.msgs[i];
+#endif
+}
+
+// Header i with its one iovec over [data, data + len) and no address yet.
+msghdr& PrepareHeader(int i, uint8_t* data, size_t len) {
+  msghdr& h = Header(i);
+  memset(&h, 0, sizeof h);
+  scratch.iov[i].iov_base = data;
+  scratch.iov[i].iov_len = len;
+  h.msg_iov = &scratch.iov[i];
+  h.msg_iovlen = 1;
+  return h;
+}
+
+// Receives up to `want` datagrams into the prepared headers; -1 with errno on failure.
+// MSG_TRUNC makes Linux report a cut datagram's full size (elsewhere: the bytes kept).
+int ReceiveMany(int fd, int want, size_t* sizes) {
+#ifdef FDR_HAVE_MMSG
+  int n = RetryOnEintr([&] { return recvmmsg(fd, scratch.msgs, want, MSG_TRUNC, nullptr); });
+  for (int i = 0; i < n; i++) sizes[i] = scratch.msgs[i].msg_len;
+  return n;
+#else
+  int n = 0;
+  for (; n < want; n++) {
+    ssize_t r = RetryOnEintr([&] { return recvmsg(fd, &scratch.msgs[n], 0); });
+    if (r < 0) return n > 0 ? n : -1;  // a later error is seen again by the next call
+    sizes[n] = static_cast<size_t>(r);
+  }
+  return n;
+#endif
+}
+
+// recvBatch(fd, slab, offset, maxPerDatagram, max, records) -> datagrams received (0: EAGAIN)
+Napi::Value RecvBatch(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd;
+  uint8_t* slab;
+  size_t slabSize;
+  int64_t offset, per, max;
+  int32_t* rec;
+  if (!ArgFd(info, 0, "fd", &fd) || !ArgBytes(info, 1, "slab", &slab, &slabSize) ||
+      !ArgInt(info, 2, "offset", 0, static_cast<int64_t>(slabSize), &offset) ||
+      !ArgInt(info, 3, "maxPerDatagram", 1, 65536, &per) ||
+      !ArgInt(info, 4, "max", 1, kMaxBatch, &max) ||
+      !ArgRecords(info, 5, "records", static_cast<size_t>(max) * kRecvStride, &rec))
+    return Napi::Value();
+  // Each datagram gets a full slot, then is moved down next to the previous one (8-byte
+  // aligned), so small datagrams do not waste the slab.
+  const size_t slot = (static_cast<size_t>(per) + 7) & ~size_t{7};
+  const size_t room = slabSize - static_cast<size_t>(offset);
+  int want = static_cast<int>(room / slot < static_cast<size_t>(max) ? room / slot : max);
+  if (want < 1) {
+    ThrowRange(env, "slab", "must have room for one datagram of maxPerDatagram bytes after offset");
+    return Napi::Value();
+  }
+  for (int i = 0; i < want; i++) {
+    msghdr& h = PrepareHeader(i, slab + offset + i * slot, static_cast<size_t>(per));
+    h.msg_name = &scratch.addrs[i];
+    h.msg_namelen = sizeof(sockaddr_storage);
+  }
+  size_t sizes[kMaxBatch];
+  int n = ReceiveMany(fd, want, sizes);
+  if (n < 0) {
+    if (IsAgain(errno)) return Napi::Number::New(env, 0);
+    ThrowErrno(env, errno, "recvmmsg");
+    return Napi::Value();
+  }
+  size_t pos = static_cast<size_t>(offset);
+  for (int i = 0; i < n; i++) {
+    const msghdr& h = Header(i);
+    size_t kept = sizes[i] < static_cast<size_t>(per) ? sizes[i] : static_cast<size_t>(per);
+    uint8_t* from = static_cast<uint8_t*>(scratch.iov[i].iov_base);
+    if (slab + pos != from) memmove(slab + pos, from, kept);
+    int32_t* r = rec + i * kRecvStride;
+    r[0] = static_cast<int32_t>(pos);
+    r[1] = static_cast<int32_t>(kept);
+    r[2] = static_cast<int32_t>(sizes[i] > kept ? sizes[i] : kept);
+    r[3] = (h.msg_flags & MSG_TRUNC) != 0 ? kTruncated : 0;
+    if (h.msg_namelen == 0) scratch.addrs[i].ss_family = AF_UNSPEC;
+    WordsFromSockAddr(scratch.addrs[i], r + 4);
+    pos = (pos + kept + 7) & ~size_t{7};
+  }
+  return Napi::Number::New(env, n);
+}
+
+// Sends the prepared headers [from, count); -1 with errno when the first fails.
+int SendMany(int fd, int from, int count) {
+#ifdef FDR_HAVE_MMSG
+  return RetryOnEintr([&] { return sendmmsg(fd, scratch.msgs + from, count - from, kNoSignal); });
+#else
+  int n = 0;
+  for (; from + n < count; n++) {
+    ssize_t r = RetryOnEintr([&] { return sendmsg(fd, &scratch.msgs[from + n], kNoSignal); });
+    if (r < 0) return n > 0 ? n : -1;
+  }
+  return n;
+#endif
+}
+
+// sendBatch(fd, slab, records, count) -> datagrams sent. Each record's result word gets
+// the bytes sent, AGAIN (the rest of the batch is dropped with it), or -errno (that one
+// datagram failed; the others are still sent).
+Napi::Value SendBatch(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd;
+  uint8_t* slab;
+  size_t slabSize;
+  int64_t count;
+  int32_t* rec;
+  if (!ArgFd(info, 0, "fd", &fd) || !ArgBytes(info, 1, "slab", &slab, &slabSize) ||
+      !ArgInt(info, 3, "count", 0, kMaxBatch, &count) ||
+      !ArgRecords(info, 2, "records", static_cast<size_t>(count) * kSendStride, &rec))
+    return Napi::Value();
+  const int total = static_cast<int>(count);
+  for (int i = 0; i < total; i++) {
+    int32_t* r = rec + i * kSendStride;
+    if (r[0] < 0 || r[1] < 0 || static_cast<size_t>(r[0]) + static_cast<size_t>(r[1]) > slabSize) {
+      ThrowRange(env, "records", "name bytes outside the slab");
+      return Napi::Value();
+    }
+    msghdr& h = PrepareHeader(i, slab + r[0], static_cast<size_t>(r[1]));
+    socklen_t len = 0;
+    if (SockAddrFromWords(r + 3, &scratch.addrs[i], &len)) {
+      h.msg_name = &scratch.addrs[i];
+      h.msg_namelen = len;
+    } else if (r[3] != 0) {
+      ThrowRange(env, "records", "hold an address family that is not 0, 4 or 6");
+      return Napi::Value();
+    }
+  }
+  int sent = 0;
+  int i = 0;
+  while (i < total) {
+    int n = SendMany(fd, i, total);
+    if (n < 0) {
+      int err = errno;
+      if (IsAgain(err)) {
+        for (; i < total; i++) rec[i * kSendStride + 2] = kAgain;
+        break;
+      }
+      rec[i * kSendStride + 2] = -err;  // this datagram failed: skip it, send the rest
+      i++;
+      continue;
+    }
+    for (int k = 0; k < n; k++, i++) rec[i * kSendStride + 2] = rec[i * kSendStride + 1];
+    sent += n;
+  }
+  return Napi::Number::New(env, sent);
+}
+
+// addressWords(host, port, words, index): the address block of an IP literal (TypeError
+// naming host when it is not one). Called once per destination host, then cached.
+Napi::Value AddressWords(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string host;
+  int64_t port, index;
+  int32_t* words;
+  size_t count;
+  if (!ArgString(info, 0, "host", &host) || !ArgInt(info, 1, "port", 0, 65535, &port) ||
+      !ArgInt32Array(info, 2, "words", &words, &count) ||
+      !ArgInt(info, 3, "index", 0, static_cast<int64_t>(count) - kAddrWords, &index))
+    return Napi::Value();
+  sockaddr_storage ss;
+  socklen_t len;
+  if (!ParseInet(env, host, static_cast<int>(port), AF_UNSPEC, "host", &ss, &len)) return Napi::Value();
+  WordsFromSockAddr(ss, words + index);
+  return env.Undefined();
+}
+
+// addressText(words, index): the text of an address block, as getsockname would give it.
+Napi::Value AddressText(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int32_t* words;
+  size_t count;
+  int64_t index;
+  if (!ArgInt32Array(info, 0, "words", &words, &count) ||
+      !ArgInt(info, 1, "index", 0, static_cast<int64_t>(count) - kAddrWords, &index))
+    return Napi::Value();
+  sockaddr_storage ss;
+  socklen_t len;
+  if (!SockAddrFromWords(words + index, &ss, &len)) {
+    ThrowRange(env, "words", "hold an address family that is not 4 or 6");
+    return Napi::Value();
+  }
+  return FormatSockAddr(env, ss, len).Get("address");
+}
+
+}  // namespace
+
+void InitDatagramBatch(Napi::Env env, Napi::Object exports) {
+  exports.Set("recvBatch", Napi::Function::New(env, RecvBatch, "recvBatch"));
+  exports.Set("sendBatch", Napi::Function::New(env, SendBatch, "sendBatch"));
+  exports.Set("addressWords", Napi::Function::New(env, AddressWords, "addressWords"));
+  exports.Set("addressText", Napi::Function::New(env, AddressText, "addressText"));
+  exports.Set("DATAGRAM_BATCH", Napi::Number::New(env, kMaxBatch));
+}
+
+}  // namespace fdr
