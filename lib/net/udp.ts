@@ -4,14 +4,25 @@
  * addr)`; the port is the protocol's transport (`write(data, addr)` is sendto).
  *
  * Choices the next reader should not undo:
- * - Datagrams are received into a slab owned by the port and handed over as `subarray`s,
- *   never written over afterwards (the bytes belong to the protocol, docs/design.md); a new slab
- *   is started when the current one has less than `maxPacketSize` left.
+ * - Datagrams arrive in batches (native recvBatch: recvmmsg on Linux, one N-API call for up
+ *   to DATAGRAM_BATCH datagrams) into a slab owned by the port and are handed over as
+ *   `subarray`s, never written over afterwards (the bytes belong to the protocol,
+ *   docs/design.md); a new slab is started when the current one has fewer than MIN_SLOTS
+ *   maxPacketSize slots left.
+ *   Source addresses come back as words and are interned (datagram-addresses.ts): no
+ *   object per datagram from a peer already seen.
+ * - A batch that comes back short means the socket queue is empty: no further call is made
+ *   to meet EAGAIN (level-triggered: anything that arrives later wakes us again).
  * - A readable event reads at most MAX_READ_BYTES / MAX_READ_DATAGRAMS, so that one busy
- *   UDP port cannot starve the other descriptors of the iteration (level-triggered: the
- *   rest is read on the next iteration).
- * - UDP is lossy: a sendto that meets a full socket buffer (EAGAIN) drops the datagram and
- *   `write` returns 0, rather than queueing without bound.
+ *   UDP port cannot starve the other descriptors of the iteration.
+ * - A datagram longer than maxPacketSize is never handed over silently cut: it goes to the
+ *   protocol's `datagramTruncated(data, addr, size)`, or is dropped with a warning.
+ * - Writes made while the port dispatches a batch (an echo, a reply) are copied into a send
+ *   slab and leave in one sendBatch (sendmmsg) once the batch is dispatched; elsewhere a
+ *   write is sent at once. Either way the destination literal is parsed once per host.
+ * - UDP is lossy: a send that meets a full socket buffer (EAGAIN) drops the datagram and
+ *   `write` returns 0 (for a queued write: the datagram is dropped at the flush), rather
+ *   than queueing without bound.
  * - ICMP errors reach a socket only once it is `connect`ed: ECONNREFUSED (from a previous
  *   write) calls `protocol.connectionRefused()`; other ICMP-reported errors are logged and
  *   the port keeps serving. Any other receive error drops the port.
@@ -19,11 +30,13 @@
 import { Deferred, succeed } from "../defer";
 import { CannotListenError, ConnectError, FdReactorError } from "../error";
 import { log } from "../log";
-import { native, isSyscallError, AGAIN, type SockAddr } from "../native";
+import { native, isSyscallError, AGAIN, RECV_RECORD_WORDS, RECV_TRUNCATED, SEND_RECORD_WORDS, type SockAddr } from "../native";
 import type { IReadDescriptor } from "../reactor/interfaces";
 import { checkInterface, checkPort, hostPort, literalFamily } from "./address";
 import type { IReactorFDSet } from "./fdset";
+import { DestinationWords, SourceAddresses } from "./datagram-addresses";
 import type { Address, IDatagramProtocol } from "./interfaces";
+import { errnoName, syscallError } from "./oserror";
 import { resolveHost } from "./resolve";
 
 /** Default largest datagram read (longer ones are truncated), as Twisted's. */
@@ -32,8 +45,16 @@ export const DEFAULT_MAX_PACKET_SIZE = 8192;
 const MAX_READ_BYTES = 256 * 1024;
 /** Datagrams read per readable event at most. */
 const MAX_READ_DATAGRAMS = 256;
-/** Size of a receive slab (at least maxPacketSize). */
-const SLAB_SIZE = 64 * 1024;
+/** Size of a receive slab (at least 2 * MIN_SLOTS maxPacketSize slots). */
+const SLAB_SIZE = 256 * 1024;
+/** Free maxPacketSize slots a slab keeps for a batch (fewer: a new slab), so batches stay long. */
+const MIN_SLOTS = 16;
+/** Datagrams per native batch call. */
+const BATCH = native.DATAGRAM_BATCH;
+/** Size of the send slab that gathers the writes made while a batch is dispatched. */
+const SEND_SLAB_SIZE = 64 * 1024;
+/** Largest write gathered into the send slab; a larger one is sent at once (its errors thrown to the writer). */
+const MAX_GATHERED = 8192;
 /** Receive errors a connected socket reports from ICMP messages: logged, not fatal. */
 const ICMP_ERRORS = new Set(["EHOSTUNREACH", "ENETUNREACH", "EHOSTDOWN", "ENETDOWN", "EPROTO", "EMSGSIZE", "ETIMEDOUT"]);
 
@@ -107,6 +128,11 @@ function checkProtocol(p: unknown): IDatagramProtocol {
   return q;
 }
 
+/** A protocol that wants to hear of datagrams cut at maxPacketSize (DatagramProtocol has it). */
+interface TruncationAware {
+  datagramTruncated?(data: Buffer, addr: Address, size: number): void;
+}
+
 /** The UDP Address of a socket address. */
 function udpAddress(a: SockAddr): Address {
   if (a.family === "unix") return { type: "UNIX", name: a.path };
@@ -133,8 +159,19 @@ export class UDPPort implements IReadDescriptor, IUDPTransport {
   private peer: { host: string; port: number } | null = null;
   private slab: Buffer = Buffer.alloc(0);
   private slabUsed = 0;
-  /** The last source address made, reused while datagrams keep coming from it. */
-  private lastFrom: Address | null = null;
+  /** recvBatch's records, reused for every batch. */
+  private readonly recvRecords = new Int32Array(BATCH * RECV_RECORD_WORDS);
+  private readonly sources = new SourceAddresses();
+  private readonly destinations = new DestinationWords();
+  /** Writes gathered while a batch is dispatched: their bytes, records and count. */
+  private readonly sendSlab = Buffer.allocUnsafe(SEND_SLAB_SIZE);
+  private readonly sendRecords = new Int32Array(BATCH * SEND_RECORD_WORDS);
+  private sendCount = 0;
+  private sendUsed = 0;
+  /** The record of a write sent at once. */
+  private readonly oneRecord = new Int32Array(SEND_RECORD_WORDS);
+  /** True while doRead hands a batch to the protocol: writes are gathered. */
+  private dispatching = false;
   private readonly encoder = new TextEncoder();
 
   /** Checks the arguments (startListening binds); `reuse` sets SO_REUSEADDR and SO_REUSEPORT (listenMulticast). */
@@ -178,40 +215,59 @@ export class UDPPort implements IReadDescriptor, IUDPTransport {
     if (this.connected) this.startReading();
   }
 
-  /** Reads ready datagrams (up to a bound) and hands each to the protocol. */
+  /** Reads ready datagrams in batches (up to a bound) and hands each to the protocol; then sends what it wrote. */
   doRead(): Error | void {
+    const rec = this.recvRecords;
+    const slot = (this.maxPacketSize + 7) & ~7;
+    let datagrams = 0;
     let bytes = 0;
-    for (let n = 0; n < MAX_READ_DATAGRAMS && bytes < MAX_READ_BYTES && this.connected; n++) {
-      if (this.slab.length - this.slabUsed < this.maxPacketSize) {
-        this.slab = Buffer.allocUnsafe(Math.max(SLAB_SIZE, this.maxPacketSize));
-        this.slabUsed = 0;
+    this.dispatching = true;
+    try {
+      while (this.connected && datagrams < MAX_READ_DATAGRAMS && bytes < MAX_READ_BYTES) {
+        if (this.slab.length - this.slabUsed < slot * MIN_SLOTS) {
+          this.slab = Buffer.allocUnsafe(Math.max(SLAB_SIZE, slot * MIN_SLOTS * 2));
+          this.slabUsed = 0;
+        }
+        const want = Math.min(BATCH, MAX_READ_DATAGRAMS - datagrams, ((this.slab.length - this.slabUsed) / slot) | 0);
+        let n: number;
+        try {
+          n = native.recvBatch(this.fd, this.slab, this.slabUsed, this.maxPacketSize, want, rec);
+        } catch (e) {
+          return this.readFailed(e);
+        }
+        if (n === 0) return;
+        const slab = this.slab;
+        const last = (n - 1) * RECV_RECORD_WORDS;
+        this.slabUsed = (rec[last] + rec[last + 1] + 7) & ~7;
+        for (let i = 0; i < n && this.connected; i++) {
+          const b = i * RECV_RECORD_WORDS;
+          const data = slab.subarray(rec[b], rec[b] + rec[b + 1]);
+          bytes += rec[b + 1];
+          this.deliver(data, this.sources.get(rec, b + 4), (rec[b + 3] & RECV_TRUNCATED) !== 0 ? rec[b + 2] : -1);
+        }
+        datagrams += n;
+        // A short batch emptied the queue: asking again would only meet EAGAIN.
+        if (n < want) return;
       }
-      let d;
-      try {
-        d = native.recvfrom(this.fd, this.slab, this.slabUsed, this.maxPacketSize);
-      } catch (e) {
-        return this.readFailed(e);
-      }
-      if (d === null) return;
-      const data = this.slab.subarray(this.slabUsed, this.slabUsed + d.bytes);
-      // Start the next datagram on an 8-byte boundary of the slab (aligned typed-array views).
-      this.slabUsed += (d.bytes + 7) & ~7;
-      bytes += d.bytes;
-      try {
-        this.protocol.datagramReceived(data, this.fromAddress(d.address));
-      } catch (e) {
-        log("error", `Unhandled error in datagramReceived of ${this.protocolName()}`, e);
-      }
+    } finally {
+      this.dispatching = false;
+      if (this.sendCount > 0) this.flush();
     }
   }
 
-  /** The Address for a datagram's source: the previous object when the source is the same. */
-  private fromAddress(a: SockAddr): Address {
-    const last = this.lastFrom;
-    if (last !== null && a.family !== "unix" && last.type === "UDP" && last.port === a.port && last.host === a.address) return last;
-    const made = Object.freeze(udpAddress(a));
-    this.lastFrom = made;
-    return made;
+  /** One datagram to the protocol; `size` >= 0 when the kernel cut it from that many bytes. */
+  private deliver(data: Buffer, addr: Address, size: number): void {
+    try {
+      if (size < 0) {
+        this.protocol.datagramReceived(data, addr);
+        return;
+      }
+      const p = this.protocol as IDatagramProtocol & TruncationAware;
+      if (typeof p.datagramTruncated === "function") p.datagramTruncated(data, addr, size);
+      else log("warn", `${this.describe()}: dropped a ${size}-byte datagram from ${hostPort((addr as { host: string }).host, (addr as { port: number }).port)}, longer than maxPacketSize ${this.maxPacketSize}`);
+    } catch (e) {
+      log("error", `Unhandled error in datagramReceived of ${this.protocolName()}`, e);
+    }
   }
 
   private readFailed(e: unknown): Error | void {
@@ -241,41 +297,79 @@ export class UDPPort implements IReadDescriptor, IUDPTransport {
    * peer when the port is connected (then `addr` may be omitted or must be that peer).
    * Returns the bytes sent, or 0 when the socket buffer was full and the datagram was
    * dropped. Throws MessageLengthError when the datagram is too large; a refusal of an
-   * earlier datagram on a connected port calls `protocol.connectionRefused()`.
+   * earlier datagram on a connected port calls `protocol.connectionRefused()`. Inside
+   * `datagramReceived` a datagram of up to 8 KiB is copied and sent with the batch's other
+   * replies once the batch is dispatched: then the length is returned, and a send error
+   * is logged (a refusal still calls connectionRefused).
    */
   write(data: Uint8Array | string, addr?: UDPDestination): number {
     if (!this.connected) throw new FdReactorError(`write on ${this.describe()}, which is not listening`);
     const bytes = typeof data === "string" ? this.encoder.encode(data) : data;
     if (!(bytes instanceof Uint8Array)) throw new TypeError("data must be a Buffer, Uint8Array or string");
-    let host: string | null = null;
-    let port = 0;
+    const gather = this.dispatching && bytes.length <= MAX_GATHERED;
+    if (gather && (this.sendCount === BATCH || SEND_SLAB_SIZE - this.sendUsed < bytes.length)) this.flush();
+    const rec = gather ? this.sendRecords : this.oneRecord;
+    const b = gather ? this.sendCount * SEND_RECORD_WORDS : 0;
+    this.fillDestination(addr, rec, b + 3);
+    if (gather) {
+      this.sendSlab.set(bytes, this.sendUsed);
+      rec[b] = this.sendUsed;
+      rec[b + 1] = bytes.length;
+      this.sendUsed += bytes.length;
+      this.sendCount++;
+      return bytes.length;
+    }
+    if (this.sendCount > 0) this.flush(); // keep the order of this port's datagrams
+    rec[0] = 0;
+    rec[1] = bytes.length;
+    native.sendBatch(this.fd, bytes, rec, 1);
+    const result = rec[2];
+    if (result >= 0) return result;
+    if (result === AGAIN) return 0;
+    const cause = syscallError(-result, "sendmsg");
+    if (cause.code === "EMSGSIZE") throw new MessageLengthError(`message too long: ${bytes.length} bytes`, { cause });
+    if (cause.code === "ECONNREFUSED") {
+      if (this.peer !== null) this.refused();
+      return 0;
+    }
+    throw cause;
+  }
+
+  /** Writes the address block of `addr` (or of the connected peer: family 0) at rec[b]; throws on a wrong addr. */
+  private fillDestination(addr: UDPDestination | undefined, rec: Int32Array, b: number): void {
     if (this.peer !== null) {
       if (addr !== undefined && addr !== null) {
-        const [h, p] = destination(addr);
-        if (h !== this.peer.host || p !== this.peer.port) {
-          throw new TypeError(`addr must be the connected peer ${hostPort(this.peer.host, this.peer.port)} or omitted, received ${hostPort(h, p)}`);
+        const host = destinationHost(addr);
+        const port = destinationPort(addr);
+        if (host !== this.peer.host || port !== this.peer.port) {
+          throw new TypeError(`addr must be the connected peer ${hostPort(this.peer.host, this.peer.port)} or omitted, received ${hostPort(String(host), Number(port))}`);
         }
       }
-    } else if (addr !== undefined && addr === this.lastFrom && this.lastFrom.type === "UDP") {
-      // An echo to the source of the last datagram: an address the kernel gave us, already valid.
-      host = this.lastFrom.host;
-      port = this.lastFrom.port;
-    } else {
-      if (addr === undefined || addr === null) throw new TypeError("addr is required on a port that is not connected");
-      [host, port] = destination(addr);
+      rec[b] = 0;
+      return;
     }
-    let n: number;
-    try {
-      n = native.sendto(this.fd, bytes, 0, bytes.length, host, port);
-    } catch (e) {
-      if (errnoCode(e) === "EMSGSIZE") throw new MessageLengthError(`message too long: ${bytes.length} bytes`, { cause: e });
-      if (errnoCode(e) === "ECONNREFUSED") {
+    if (addr === undefined || addr === null) throw new TypeError("addr is required on a port that is not connected");
+    this.destinations.fill(destinationHost(addr), destinationPort(addr), rec, b);
+  }
+
+  /** Sends the writes gathered during a batch in one native call; failures are reported per datagram. */
+  private flush(): void {
+    const count = this.sendCount;
+    this.sendCount = 0;
+    this.sendUsed = 0;
+    if (!this.connected) return;
+    const rec = this.sendRecords;
+    if (native.sendBatch(this.fd, this.sendSlab, rec, count) === count) return;
+    for (let i = 0; i < count; i++) {
+      const result = rec[i * SEND_RECORD_WORDS + 2];
+      if (result >= 0 || result === AGAIN) continue; // AGAIN: dropped, as a full buffer drops any datagram
+      const code = errnoName(-result);
+      if (code === "ECONNREFUSED") {
         if (this.peer !== null) this.refused();
-        return 0;
+      } else {
+        log("warn", `${this.describe()}: a ${rec[i * SEND_RECORD_WORDS + 1]}-byte datagram written during datagramReceived was not sent: ${code}`);
       }
-      throw e;
     }
-    return n === AGAIN ? 0 : n;
   }
 
   /**
@@ -332,6 +426,7 @@ export class UDPPort implements IReadDescriptor, IUDPTransport {
 
   private close(): void {
     if (!this.connected) return;
+    if (this.sendCount > 0) this.flush(); // the writes already accepted leave first
     this.connected = false;
     this.stopReading();
     const fd = this.fd;
@@ -441,16 +536,16 @@ export class UDPPort implements IReadDescriptor, IUDPTransport {
   }
 }
 
-/** [host, port] of a destination, checked. */
-function destination(addr: UDPDestination): [string, number] {
-  let host: unknown;
-  let port: unknown;
-  if (Array.isArray(addr)) [host, port] = addr as readonly [unknown, unknown];
-  else if (addr !== null && typeof addr === "object") ({ host, port } = addr as { host: unknown; port: unknown });
-  if (typeof host !== "string" || literalFamily(host) === null) {
-    throw new TypeError(`addr host must be an IPv4 or IPv6 address literal (write does not resolve names), received ${String(host)}`);
-  }
-  return [host, checkPort(port, "addr port")];
+/** The host of a destination (checked by DestinationWords). */
+function destinationHost(addr: UDPDestination): unknown {
+  if (Array.isArray(addr)) return (addr as readonly unknown[])[0];
+  return typeof addr === "object" ? (addr as { host?: unknown }).host : undefined;
+}
+
+/** The port of a destination (checked by DestinationWords). */
+function destinationPort(addr: UDPDestination): unknown {
+  if (Array.isArray(addr)) return (addr as readonly unknown[])[1];
+  return typeof addr === "object" ? (addr as { port?: unknown }).port : undefined;
 }
 
 /** Binds UDP `port` (0 picks a free one) and serves `protocol`; throws CannotListenError. */

@@ -61,6 +61,17 @@ export class AbstractDatagramProtocol implements IDatagramProtocol {
   }
 
   /**
+   * A datagram longer than the port's maxPacketSize arrived: `data` holds its first
+   * maxPacketSize bytes, `size` how long it was on the wire (where the kernel tells; else
+   * the bytes kept). It is not passed to datagramReceived. Override to use it; by default
+   * it is dropped with a warning.
+   */
+  datagramTruncated(data: Buffer, addr: Address, size: number): void {
+    const from = addr.type === "UNIX" ? addr.name : `${addr.host}:${addr.port}`;
+    log("warn", `${this.logPrefix()}: dropped a ${size}-byte datagram from ${from}, cut to ${data.length} bytes (maxPacketSize)`);
+  }
+
+  /**
    * A connected port's peer refused an earlier datagram (ICMP port unreachable). Override
    * to react; the port keeps listening.
    */

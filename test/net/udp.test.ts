@@ -190,17 +190,40 @@ describe("UDP ports", () => {
     expect((err as MessageLengthError).message).toBe("message too long: 70000 bytes");
   });
 
-  test("datagrams longer than maxPacketSize are truncated to it", async () => {
-    const out = await runUDP<string>((reactor, finish) => {
-      const p = new DatagramRecorder();
+  /** Runs `p` on a port with maxPacketSize 4, sends it a 10-byte datagram then `next`; its events once `next` arrived. */
+  function cutThenNext(p: DatagramRecorder, next: string): Promise<string[]> {
+    return runUDP<string[]>((reactor, finish) => {
       const port = listenUDP(reactor, 0, p, { interface: "127.0.0.1", maxPacketSize: 4 });
-      p.onDatagram = (data) => {
+      const to = { host: "127.0.0.1", port: portOf(port.getHost()) };
+      p.onDatagram = () => {
         port.stopListening();
-        finish(data.toString());
+        finish(p.events.slice());
       };
-      port.write("0123456789", { host: "127.0.0.1", port: portOf(port.getHost()) });
+      port.write("0123456789", to);
+      port.write(next, to);
     });
-    expect(out).toBe("0123");
+  }
+
+  test("a datagram longer than maxPacketSize is reported cut (datagramTruncated with its size), never handed to datagramReceived", async () => {
+    class Cut extends DatagramRecorder {
+      override datagramTruncated(data: Buffer, addr: Address, size: number): void {
+        this.events.push(`cut:${data.toString("latin1")}/${size}@${addr.type === "UDP" ? addr.port : "?"}`);
+      }
+    }
+    const out = await cutThenNext(new Cut(), "abcd");
+    expect(out).toEqual(["start", expect.stringMatching(/^cut:0123\/10@\d+$/), expect.stringMatching(/^dgram:abcd@127\.0\.0\.1:\d+$/), "stop"]);
+  });
+
+  test("by default a cut datagram is dropped with a warning naming its size", async () => {
+    const logged: string[] = [];
+    const restore = setLogObservers([(level, message) => logged.push(`${level}:${message}`)]);
+    try {
+      const out = await cutThenNext(new DatagramRecorder(), "ok");
+      expect(out).toEqual(["start", expect.stringMatching(/^dgram:ok@/), "stop"]);
+      expect(logged.filter((l) => l.startsWith("warn:"))).toEqual([expect.stringMatching(/^warn:DatagramRecorder: dropped a 10-byte datagram from 127\.0\.0\.1:\d+, cut to 4 bytes \(maxPacketSize\)$/)]);
+    } finally {
+      restore();
+    }
   });
 
   test("every datagram's bytes stay valid while later ones arrive (more than one receive slab)", async () => {
