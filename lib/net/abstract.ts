@@ -1,14 +1,18 @@
 /**
  * The shared base of every connection-oriented transport (Twisted's abstract.FileDescriptor):
- * the write queue, its flush through the reactor's batch writer, the producer/consumer
- * logic with high and low water marks, and the reading switch. tcp.ts and unix.ts only add
- * what differs (addresses, socket options); connection.ts adds the stream semantics.
+ * the outgoing queue and the one routine that consumes what the kernel made of it, the
+ * producer/consumer logic with high and low water marks, and the reading switch. tcp.ts and
+ * unix.ts only add what differs (addresses, socket options); connection.ts adds the stream
+ * semantics.
  *
- * Writing never makes a syscall in `write()`: the bytes are queued and the reactor is asked
- * for a flush at the end of its iteration, where one native `writevBatch` writes the queues
- * of every connection that wrote. Only when the kernel takes less than everything does the
- * transport register for WRITABLE, and it unregisters as soon as the queue is empty.
- * Queued buffers are referenced, not copied: a caller must not change a buffer it wrote.
+ * The write path (docs/design.md "The write path"): `write()` only appends to `queue` (no
+ * syscall) and asks the reactor for a flush; at the end of the iteration the reactor writes
+ * the queues of every transport that asked with one native `writevBatch` and hands each its
+ * own result through `wrote(result)`. A WRITABLE event (`doWrite`) does not write either: it
+ * asks for the same flush, so the transport joins that iteration's batch. `wrote` is thus
+ * the one place where partial writes, EAGAIN and write errors are handled, whichever way
+ * the write was started. Queued buffers are referenced, not copied: a caller must not
+ * change a buffer it wrote.
  */
 import { types } from "node:util";
 import { log } from "../log";
@@ -150,35 +154,37 @@ export abstract class FileDescriptor implements IBatchReadDescriptor, IWriteDesc
     return this.queue;
   }
 
-  /** The batch flush took `result` bytes (possibly partial), AGAIN, or failed with -errno. */
+  /**
+   * The one write routine: what the kernel made of the writev of `queue` that the reactor's
+   * batch did for us (after `write()` and after WRITABLE alike).
+   * - `result` > 0: that many bytes left the head of the queue. What remains (a partial
+   *   write) waits for WRITABLE.
+   * - AGAIN: the socket buffer is full; wait for WRITABLE, whose `doWrite` asks for the next
+   *   flush.
+   * - 0: nothing was queued (a flush asked for by loseConnection and friends; no syscall).
+   * - any other negative value is -errno: the connection is lost with that error.
+   * With the queue empty, WRITABLE is dropped and `drained` finishes a pending close,
+   * half-close or pull producer.
+   */
   wrote(result: number): void {
     if (this.disconnected) return;
     if (result > 0) {
       this.consume(result);
-    } else if (result < 0 && result !== AGAIN) {
+    } else if (result !== AGAIN && result < 0) {
       this.lose(connectionLostFrom(syscallError(-result, "writev")));
       return;
     }
-    if (this.queued > 0) this.startWriting();
-    else this.drained();
-  }
-
-  /** The fd is writable again: writes what is queued; stops watching WRITABLE once empty. */
-  doWrite(): Error | void {
     if (this.queued > 0) {
-      let n: number;
-      try {
-        n = native.writev(this.fd, this.queue);
-      } catch (e) {
-        if (!isOSError(e)) throw e;
-        this.lose(connectionLostFrom(e));
-        return;
-      }
-      if (n > 0) this.consume(n);
-      if (this.queued > 0) return;
+      this.startWriting();
+      return;
     }
     this.stopWriting();
     this.drained();
+  }
+
+  /** The fd is writable again: joins the reactor's flush at the end of this iteration (the write happens there, then `wrote`). */
+  doWrite(): Error | void {
+    this.reactor.requestFlush(this);
   }
 
   /** Registers for WRITABLE (idempotent). */
@@ -197,6 +203,7 @@ export abstract class FileDescriptor implements IBatchReadDescriptor, IWriteDesc
     }
   }
 
+  /** Asks for a flush unless one is queued or WRITABLE is awaited (its doWrite asks then). */
   private scheduleFlush(): void {
     // While registered for WRITABLE, doWrite will take the new bytes with the rest.
     // flushQueued is the reactor's mark (set by requestFlush, cleared when the flush runs):
@@ -254,15 +261,17 @@ export abstract class FileDescriptor implements IBatchReadDescriptor, IWriteDesc
     }
     this.disconnecting = true;
     this.stopReading();
-    // Close from doWrite, as Twisted does: never inside the caller's own stack frame.
-    if (!this.flushQueued) this.startWriting();
+    // The close comes from wrote() once the queue is empty: never inside the caller's own
+    // stack frame (Twisted closes from doWrite), and with nothing queued at the end of this
+    // iteration, from a flush that makes no syscall, rather than after a WRITABLE wait.
+    this.scheduleFlush();
   }
 
   /** Half-close: shuts the write side once the queue is flushed; reading goes on. */
   loseWriteConnection(): void {
     if (!this.connected || this.writeDisconnecting || this.writeDisconnected) return;
     this.writeDisconnecting = true;
-    if (!this.flushQueued) this.startWriting();
+    this.scheduleFlush();
   }
 
   /** Closes now, dropping whatever is queued; the protocol gets ConnectionAborted. */
@@ -346,7 +355,7 @@ export abstract class FileDescriptor implements IBatchReadDescriptor, IWriteDesc
   unregisterProducer(): void {
     this.producer = null;
     this.producerPaused = false;
-    if (this.connected && this.disconnecting && this.queued === 0 && !this.flushQueued) this.startWriting();
+    if (this.connected && this.disconnecting && this.queued === 0) this.scheduleFlush();
   }
 
   private overHighWater(): void {

@@ -53,19 +53,23 @@ export interface IBatchReadDescriptor extends IReadDescriptor {
 /**
  * A writer with buffered bytes that the reactor flushes for it at the end of the current
  * iteration, batched with every other such writer into one native `writevBatch` call.
- * Ask for a flush with `reactor.requestFlush(w)`; when the kernel does not take
- * everything, the writer registers itself with `addWriter` and finishes in `doWrite`.
+ * Ask for a flush with `reactor.requestFlush(w)`; the writer then hears `w.wrote(result)`
+ * with the kernel's answer for its fd. When the kernel takes less than everything, the
+ * writer registers with `addWriter` and its `doWrite` asks for a flush again: the WRITABLE
+ * event joins the next batch instead of writing by itself, so `wrote` stays the one place
+ * a writer handles partial writes, AGAIN and errors.
  *
  * (Added with the Reactor, compatible:) outside an iteration the flush runs in a
- * microtask. Writers whose `fileno()` is negative or whose `pendingBuffers()` is empty at
- * flush time are skipped and not told; so a writer that closes its fd with a flush pending
- * must first set its fileno to -1 (or empty its queue) or call `reactor.cancelFlush(w)`:
- * the fd number may be reused by then. A flush whose `wrote()` throws drops the writer.
+ * microtask. A writer whose `fileno()` is negative at flush time is skipped and not told;
+ * so a writer that closes its fd with a flush pending must first set its fileno to -1 or
+ * call `reactor.cancelFlush(w)`: the fd number may be reused by then. A writer whose
+ * `pendingBuffers()` is empty is told `wrote(0)` without a syscall. A flush whose `wrote()`
+ * throws drops the writer.
  */
 export interface IBatchWriter extends IFileDescriptor {
   /** The buffers to write now, in order (the writer's own array: the reactor only reads it). */
   pendingBuffers(): Uint8Array[];
-  /** How many bytes the kernel took (>= 0, possibly partial), AGAIN (-1), or -errno. */
+  /** How many bytes the kernel took (>= 0, possibly partial; 0 when nothing was pending), AGAIN (-1), or -errno. */
   wrote(result: number): void;
   /**
    * The reactor's mark: true while a flush of this writer is queued (a field instead of a

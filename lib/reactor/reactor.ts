@@ -18,7 +18,7 @@
  */
 import { performance } from "node:perf_hooks";
 import { types } from "node:util";
-import { native, isSyscallError, READABLE, WRITABLE, ERROR, HANGUP, AGAIN, EVENT_STRIDE } from "../native";
+import { native, READABLE, WRITABLE, ERROR, HANGUP, AGAIN, EVENT_STRIDE } from "../native";
 import type { Backend, FdWatcher, Poller } from "../native";
 import { ConnectionLost, ReactorAlreadyRunning, ReactorNotRunning, UnknownBackendError } from "../error";
 import { log } from "../log";
@@ -317,7 +317,8 @@ export class Reactor implements IReactorTime {
   /**
    * Asks for `w.pendingBuffers()` to be written at the end of the current iteration, in
    * one writevBatch with every other writer that asked; `w.wrote(result)` then says how it
-   * went. Outside an iteration the flush runs in a microtask (once for all requests).
+   * went. Outside an iteration the flush runs in a microtask (once for all requests). A
+   * transport's `doWrite` asks for this too, so a WRITABLE event joins the same batch.
    */
   requestFlush(w: IBatchWriter): void {
     if (w.flushQueued === true) return;
@@ -562,11 +563,16 @@ export class Reactor implements IReactorTime {
     if (!this.inIteration) this.flush();
   };
 
-  /** Writes every batch writer that asked, with one writevBatch; then tells each how it went. */
+  /**
+   * Writes every batch writer that asked, with one writevBatch, then tells each its own
+   * result through `wrote`: bytes taken, AGAIN or -errno, exactly as the kernel said; the
+   * writer handles all three (a transport's `wrote` is its one write routine). A writer
+   * with nothing queued is told 0 without a syscall (a close waiting for its queue to empty
+   * completes that way). Requests made from `wrote` go to the next flush.
+   */
   private flush(): void {
     const queue = this.flushQueue;
     if (queue.length === 0) return;
-    // Requests made from wrote() go to the next flush.
     this.flushQueue = this.flushSpare;
     this.flushSpare = queue;
     // Drop the entries cancelFlush() withdrew (flushQueued already false; a writer that
@@ -595,48 +601,49 @@ export class Reactor implements IReactorTime {
     for (let i = 0; i < count; i++) {
       const w = queue[i];
       const fd = w.fileno();
-      const pending = fd >= 0 ? w.pendingBuffers() : null;
-      if (pending === null || pending.length === 0) continue;
+      if (fd < 0) continue; // closed since it asked: the fd number may already be reused
+      const pending = w.pendingBuffers();
       fds[m] = fd;
       counts[m] = pending.length;
       for (let b = 0; b < pending.length; b++) bufs.push(pending[b]);
       queue[m++] = w;
     }
-    if (m > 0) {
-      try {
-        native.writevBatch(fds, m, counts, bufs, this.flushOut);
-      } catch (e) {
-        // The batch refuses every write when one writer handed it a bad buffer (it checks
-        // all before writing any): write each alone so that only the culprit is dropped.
-        this.flushOneByOne(queue, m, e);
-        bufs.length = 0;
-        queue.length = 0;
-        return;
-      }
+    let refused: unknown = null;
+    try {
+      native.writevBatch(fds, m, counts, bufs, this.flushOut);
+    } catch (e) {
+      refused = e;
     }
     bufs.length = 0;
-    for (let i = 0; i < m; i++) this.tellWrote(queue[i], this.flushOut[i]);
+    if (refused !== null) this.flushEachAlone(queue, m, refused);
+    else for (let i = 0; i < m; i++) this.tellWrote(queue[i], this.flushOut[i]);
     queue.length = 0;
   }
 
-  /** flush() without the batch: one writev per writer, errors isolated per writer. */
-  private flushOneByOne(queue: IBatchWriter[], m: number, batchError: unknown): void {
+  /**
+   * The batch refused every write because one writer handed it a bad buffer (it checks all
+   * before writing any): the same call, one writer at a time, so that only the culprit is
+   * dropped; every other writer still hears `wrote`.
+   */
+  private flushEachAlone(queue: IBatchWriter[], m: number, batchError: unknown): void {
     log("warn", "writevBatch refused the batch; flushing writers one by one", batchError);
+    const fd = this.flushFds.subarray(0, 1);
+    const count = this.flushCounts.subarray(0, 1);
+    const out = this.flushOut.subarray(0, 1);
     for (let i = 0; i < m; i++) {
       const w = queue[i];
-      let result: number;
+      const pending = w.pendingBuffers();
+      fd[0] = w.fileno();
+      if (fd[0] < 0) continue;
+      count[0] = pending.length;
       try {
-        result = native.writev(w.fileno(), w.pendingBuffers());
+        native.writevBatch(fd, 1, count, pending, out);
       } catch (e) {
-        if (isSyscallError(e)) {
-          result = -e.errno;
-        } else {
-          log("error", `Bad pendingBuffers() of ${describe(w)}`, e);
-          this.disconnect(w, asError(e));
-          continue;
-        }
+        log("error", `Bad pendingBuffers() of ${describe(w)}`, e);
+        this.disconnect(w, asError(e));
+        continue;
       }
-      this.tellWrote(w, result);
+      this.tellWrote(w, out[0]);
     }
   }
 
