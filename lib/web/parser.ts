@@ -20,6 +20,11 @@
  * - The head may be preceded by at most two empty lines (RFC 9112 §2.2); bounded by
  *   maxHeaderSize (431 for requests), as are trailers.
  * - HTTP/1.x with x > 1 is read as HTTP/1.1; other versions are a 505.
+ * - Requests: Host must appear exactly once in HTTP/1.1 and at most once in HTTP/1.0
+ *   (RFC 9112 §3.2), else 400. A Content-Length of more than 15 significant digits is
+ *   a 413 (a length, only too large), not a 400.
+ * - Responses: at most maxInterimResponses 1xx responses before a final one (else 502),
+ *   so an endless stream of "100 Continue" cannot hold a request.
  */
 import { HTTPParseError } from "./errors";
 
@@ -27,6 +32,8 @@ import { HTTPParseError } from "./errors";
 export const DEFAULT_MAX_HEADER_SIZE = 16 * 1024;
 /** Default limit of a body in bytes. */
 export const DEFAULT_MAX_BODY_SIZE = 16 * 1024 * 1024;
+/** Default limit of interim (1xx) responses before a final response. */
+export const DEFAULT_MAX_INTERIM_RESPONSES = 16;
 /** Limit of one chunk-size line including its extensions. */
 const MAX_CHUNK_LINE = 4096;
 
@@ -53,6 +60,8 @@ export interface ParserLimits {
   maxHeaderSize?: number;
   /** Most body bytes in one message (413). */
   maxBodySize?: number;
+  /** RESPONSE parsers: most interim (1xx) responses before the final one (502 beyond). Default 16. */
+  maxInterimResponses?: number;
 }
 
 // States.
@@ -104,6 +113,8 @@ export class HTTPParser {
   readonly maxHeaderSize: number;
   /** Body limit in bytes. */
   maxBodySize: number;
+  /** Most interim (1xx) responses before a final one. */
+  readonly maxInterimResponses: number;
 
   // -- the current message (valid from headComplete to the next message) --
   /** Request method ("GET"). */
@@ -150,6 +161,8 @@ export class HTTPParser {
   private connClose = false;
   private connKeepAlive = false;
   private te: string | null = null;
+  private hosts = 0;
+  private interim = 0;
 
   /** A parser of `kind` (REQUEST or RESPONSE) driving `handler`. */
   constructor(kind: number, handler: IHTTPParserHandler, limits: ParserLimits = {}) {
@@ -159,6 +172,7 @@ export class HTTPParser {
     this.handler = handler;
     this.maxHeaderSize = positive("maxHeaderSize", limits.maxHeaderSize ?? DEFAULT_MAX_HEADER_SIZE);
     this.maxBodySize = positive("maxBodySize", limits.maxBodySize ?? DEFAULT_MAX_BODY_SIZE);
+    this.maxInterimResponses = positive("maxInterimResponses", limits.maxInterimResponses ?? DEFAULT_MAX_INTERIM_RESPONSES);
   }
 
   /** True between messages (nothing of a next message received yet). */
@@ -361,6 +375,7 @@ export class HTTPParser {
     this.connClose = false;
     this.connKeepAlive = false;
     this.te = null;
+    this.hosts = 0;
     i = this.kind === REQUEST ? this.requestLine(buf, i, limit) : this.statusLine(buf, i, limit);
     if (i < 0) return i;
     i = this.fieldLines(buf, i, limit, this.headers);
@@ -486,6 +501,9 @@ export class HTTPParser {
       case 6:
         if (name === "expect" && value.toLowerCase() === "100-continue") this.expectContinue = true;
         break;
+      case 4:
+        if (name === "host") this.hosts++;
+        break;
     }
     return true;
   }
@@ -497,7 +515,8 @@ export class HTTPParser {
     for (let k = 0; k <= value.length; k++) {
       const c = k < value.length ? value.charCodeAt(k) : 44;
       if (c >= 48 && c <= 57) {
-        if (++digits > 15) return this.reject(400, "Content-Length too large");
+        // Leading zeros do not count: a length of 16 significant digits is a valid number, only too large.
+        if ((cur > 0 || c !== 48) && ++digits > 15) return this.reject(413, `Content-Length ${value} is too large`);
         cur = (cur < 0 ? 0 : cur * 10) + (c - 48);
       } else if (c === 44) {
         if (cur < 0) return this.reject(400, `invalid Content-Length ${JSON.stringify(value)}`);
@@ -533,6 +552,9 @@ export class HTTPParser {
   }
 
   private requestFraming(): boolean {
+    if (this.hosts !== 1 && (this.hosts > 1 || this.versionMinor === 1)) {
+      return this.reject(400, this.hosts > 1 ? "more than one Host header field" : "no Host header field in an HTTP/1.1 request");
+    }
     this.keepAlive = this.versionMinor === 1 ? !this.connClose : this.connKeepAlive && !this.connClose;
     this.bodyTotal = 0;
     if (this.te !== null) {
@@ -553,7 +575,8 @@ export class HTTPParser {
   private responseFraming(): boolean {
     const s = this.status;
     if (s >= 100 && s < 200 && s !== 101) {
-      // Interim response: skip it, the final one follows.
+      // Interim response: skip it, the final one follows (a bounded number of them).
+      if (++this.interim > this.maxInterimResponses) return this.reject(502, `more than ${this.maxInterimResponses} interim (1xx) responses`);
       this.state = S_HEAD;
       return true;
     }
@@ -718,6 +741,7 @@ export class HTTPParser {
 
   private complete(): void {
     this.state = S_HEAD;
+    this.interim = 0;
     this.handler.messageComplete(this);
   }
 

@@ -81,7 +81,7 @@ test("a response finished later holds the state until then; pipelined requests w
     { reactor: recordingReactor() },
   );
   const { ch, t } = connectInMemory(site);
-  ch.dataReceived(Buffer.from("GET /a HTTP/1.1\r\n\r\nGET /b HTTP/1.1\r\n\r\n", "latin1"));
+  ch.dataReceived(Buffer.from("GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n", "latin1"));
   expect(pending.map((r) => r.uri)).toEqual(["/a"]);
   expect(ch.holdsRequestState).toBe(true);
   pending[0].finish("A");
@@ -169,7 +169,7 @@ test("an idle connection with no timeouts configured is in no list and asks for 
   const clock = recordingReactor();
   const site = new Site(() => "hi", { reactor: clock, idleTimeout: 0, headerTimeout: 0 });
   const { ch, t } = connectInMemory(site);
-  ch.dataReceived(Buffer.from("GET / HTTP/1.1\r\n", "latin1"));
+  ch.dataReceived(Buffer.from("GET / HTTP/1.1\r\nHost: x\r\n", "latin1"));
   ch.dataReceived(Buffer.from("\r\n", "latin1"));
   expect(t.written.length).toBe(1);
   expect(site.idleCount).toBe(0);

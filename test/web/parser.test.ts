@@ -5,7 +5,7 @@
  */
 import fc from "fast-check";
 import { HTTPParseError } from "../../lib/web/errors";
-import { HTTPParser, REQUEST, RESPONSE, type IHTTPParserHandler } from "../../lib/web/parser";
+import { HTTPParser, REQUEST, RESPONSE, type IHTTPParserHandler, type ParserLimits } from "../../lib/web/parser";
 import { expectNoFdLeaks } from "../support/fds";
 
 expectNoFdLeaks();
@@ -38,7 +38,7 @@ class Recorder implements IHTTPParserHandler {
   }
 }
 
-function parse(input: string | Buffer, kind = REQUEST, limits: { maxHeaderSize?: number; maxBodySize?: number } = {}, splits: number[] = []): { events: Event[]; parser: HTTPParser } {
+function parse(input: string | Buffer, kind = REQUEST, limits: ParserLimits = {}, splits: number[] = []): { events: Event[]; parser: HTTPParser } {
   const rec = new Recorder();
   const parser = new HTTPParser(kind, rec, limits);
   const buf = typeof input === "string" ? Buffer.from(input, "latin1") : input;
@@ -67,13 +67,13 @@ describe("request heads", () => {
   });
 
   test("up to two empty lines before a request line are ignored (RFC 9112 §2.2)", () => {
-    const { events } = parse("\r\n\r\nPOST / HTTP/1.1\r\nContent-Length: 0\r\n\r\n");
+    const { events } = parse("\r\n\r\nPOST / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n");
     expect(events.map((e) => e.kind)).toEqual(["head", "complete"]);
   });
 
   test("obs-fold (a field line starting with whitespace) is a 400", () => {
-    expect(errorOf("GET / HTTP/1.1\r\nX-A: one\r\n two\r\n\r\n")).toBe(400);
-    expect(errorOf("GET / HTTP/1.1\r\nX-A: one\r\n\ttwo\r\n\r\n")).toBe(400);
+    expect(errorOf("GET / HTTP/1.1\r\nHost: x\r\nX-A: one\r\n two\r\n\r\n")).toBe(400);
+    expect(errorOf("GET / HTTP/1.1\r\nHost: x\r\nX-A: one\r\n\ttwo\r\n\r\n")).toBe(400);
   });
 
   test("whitespace between a field name and the colon is a 400", () => {
@@ -101,7 +101,7 @@ describe("request heads", () => {
   test("HTTP versions other than 1.x are a 505; HTTP/1.2 reads as 1.1", () => {
     expect(errorOf("GET / HTTP/2.0\r\n\r\n")).toBe(505);
     expect(errorOf("GET / HTTP/0.9\r\n\r\n")).toBe(505);
-    const { events } = parse("GET / HTTP/1.2\r\n\r\n");
+    const { events } = parse("GET / HTTP/1.2\r\nHost: x\r\n\r\n");
     expect(events[0]).toMatchObject({ kind: "head", minor: 1 });
   });
 
@@ -109,21 +109,21 @@ describe("request heads", () => {
     const ka = (s: string): boolean => (parse(s).events[0] as { keepAlive: boolean }).keepAlive;
     expect(ka("GET / HTTP/1.0\r\n\r\n")).toBe(false);
     expect(ka("GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n")).toBe(true);
-    expect(ka("GET / HTTP/1.1\r\n\r\n")).toBe(true);
-    expect(ka("GET / HTTP/1.1\r\nConnection: close\r\n\r\n")).toBe(false);
-    expect(ka("GET / HTTP/1.1\r\nConnection: upgrade, Close\r\n\r\n")).toBe(false);
+    expect(ka("GET / HTTP/1.1\r\nHost: x\r\n\r\n")).toBe(true);
+    expect(ka("GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")).toBe(false);
+    expect(ka("GET / HTTP/1.1\r\nHost: x\r\nConnection: upgrade, Close\r\n\r\n")).toBe(false);
   });
 
   test("a head larger than maxHeaderSize is a 431, whether in one read or many", () => {
-    const big = `GET / HTTP/1.1\r\nX-Big: ${"a".repeat(2000)}\r\n\r\n`;
+    const big = `GET / HTTP/1.1\r\nHost: x\r\nX-Big: ${"a".repeat(2000)}\r\n\r\n`;
     expect(errorOf(big, REQUEST, { maxHeaderSize: 1024 })).toBe(431);
-    const { events, parser } = parse(`GET / HTTP/1.1\r\nX-Big: ${"a".repeat(5000)}`, REQUEST, { maxHeaderSize: 1024 }, [10, 100, 700, 1500]);
+    const { events, parser } = parse(`GET / HTTP/1.1\r\nHost: x\r\nX-Big: ${"a".repeat(5000)}`, REQUEST, { maxHeaderSize: 1024 }, [10, 100, 700, 1500]);
     expect(events).toEqual([expect.objectContaining({ kind: "error", status: 431 })]);
     expect(parser.partialHead).toBe(0);
   });
 
   test("pipelined requests in one read come out in order", () => {
-    const { events } = parse("GET /1 HTTP/1.1\r\n\r\nPOST /2 HTTP/1.1\r\nContent-Length: 3\r\n\r\nabcGET /3 HTTP/1.1\r\n\r\n");
+    const { events } = parse("GET /1 HTTP/1.1\r\nHost: x\r\n\r\nPOST /2 HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabcGET /3 HTTP/1.1\r\nHost: x\r\n\r\n");
     expect(events.map((e) => (e.kind === "head" ? e.target : e.kind === "body" ? `body:${e.data}` : e.kind))).toEqual([
       "/1", "complete", "/2", "body:abc", "complete", "/3", "complete",
     ]);
@@ -132,35 +132,51 @@ describe("request heads", () => {
 
 describe("request framing", () => {
   test("Transfer-Encoding together with Content-Length is a 400", () => {
-    expect(errorOf("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n")).toBe(400);
-    expect(errorOf("POST / HTTP/1.1\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n")).toBe(400);
+    expect(errorOf("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n")).toBe(400);
+    expect(errorOf("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n")).toBe(400);
   });
 
   test("differing Content-Length values are a 400; repeated equal ones are accepted", () => {
-    expect(errorOf("POST / HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!")).toBe(400);
-    expect(errorOf("POST / HTTP/1.1\r\nContent-Length: 5, 6\r\n\r\nhello!")).toBe(400);
-    const same = parse("POST / HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\nhello").events;
+    expect(errorOf("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!")).toBe(400);
+    expect(errorOf("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5, 6\r\n\r\nhello!")).toBe(400);
+    const same = parse("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\nhello").events;
     expect(same.slice(1)).toEqual([{ kind: "body", data: "hello" }, { kind: "complete", trailers: null }]);
-    expect(parse("POST / HTTP/1.1\r\nContent-Length: 5, 5\r\n\r\nhello").events[1]).toEqual({ kind: "body", data: "hello" });
+    expect(parse("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5, 5\r\n\r\nhello").events[1]).toEqual({ kind: "body", data: "hello" });
   });
 
-  test("a Content-Length that is not digits, or too long, is a 400", () => {
-    for (const v of ["+5", "-1", "5a", "0x10", "", "1 2", "1234567890123456"]) expect([v, errorOf(`POST / HTTP/1.1\r\nContent-Length: ${v}\r\n\r\n`)]).toEqual([v, 400]);
+  test("a Content-Length that is not digits is a 400; one of more than 15 significant digits is a 413 (as docs/web.md says)", () => {
+    const cl = (v: string): string => `POST / HTTP/1.1\r\nHost: x\r\nContent-Length: ${v}\r\n\r\n`;
+    for (const v of ["+5", "-1", "5a", "0x10", "", "1 2", "1e15"]) expect([v, errorOf(cl(v))]).toEqual([v, 400]);
+    for (const v of ["1000000000000000", "1234567890123456", "99999999999999999999999"]) expect([v, errorOf(cl(v))]).toEqual([v, 413]);
+    // Leading zeros do not make a length large: 19 digits that say 5.
+    const { events } = parse(cl("0000000000000000005") + "hello");
+    expect(events.map((e) => e.kind)).toEqual(["head", "body", "complete"]);
+  });
+
+  test("Host: exactly one in HTTP/1.1, at most one in HTTP/1.0, else 400 (RFC 9112 §3.2)", () => {
+    expect(errorOf("GET / HTTP/1.1\r\n\r\n")).toBe(400);
+    expect(errorOf("GET / HTTP/1.1\r\nHost: a\r\nHost: a\r\n\r\n")).toBe(400);
+    expect(errorOf("GET / HTTP/1.1\r\nhost: a\r\nX: y\r\nHOST: b\r\n\r\n")).toBe(400);
+    expect(errorOf("GET / HTTP/1.0\r\nHost: a\r\nHost: b\r\n\r\n")).toBe(400);
+    expect(parse("GET / HTTP/1.0\r\n\r\n").events[0]).toMatchObject({ kind: "head", minor: 0 });
+    expect(parse("GET / HTTP/1.1\r\nhOsT: a\r\n\r\n").events[0]).toMatchObject({ kind: "head", minor: 1 });
+    // Responses carry no Host.
+    expect(parse("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", RESPONSE).events[0]).toMatchObject({ kind: "head" });
   });
 
   test("a Content-Length above maxBodySize is a 413 before any body byte arrives", () => {
-    expect(errorOf("POST / HTTP/1.1\r\nContent-Length: 101\r\n\r\n", REQUEST, { maxBodySize: 100 })).toBe(413);
+    expect(errorOf("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 101\r\n\r\n", REQUEST, { maxBodySize: 100 })).toBe(413);
   });
 
   test("Transfer-Encoding must end in chunked (400); other codings are a 501; in HTTP/1.0 a 400", () => {
-    expect(errorOf("POST / HTTP/1.1\r\nTransfer-Encoding: chunked, gzip\r\n\r\n")).toBe(400);
-    expect(errorOf("POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n")).toBe(400);
-    expect(errorOf("POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n")).toBe(501);
+    expect(errorOf("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, gzip\r\n\r\n")).toBe(400);
+    expect(errorOf("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n")).toBe(400);
+    expect(errorOf("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n")).toBe(501);
     expect(errorOf("POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n")).toBe(400);
   });
 
   test("chunked bodies are decoded; extensions skipped; trailers parsed", () => {
-    const { events } = parse("POST / HTTP/1.1\r\nTransfer-Encoding: Chunked\r\n\r\n5;ext=1;x=\"q\"\r\nhello\r\n6 ; y\r\n world\r\nA\r\n0123456789\r\n0\r\nX-Sum: 42\r\nX-Other: a b\r\n\r\n");
+    const { events } = parse("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: Chunked\r\n\r\n5;ext=1;x=\"q\"\r\nhello\r\n6 ; y\r\n world\r\nA\r\n0123456789\r\n0\r\nX-Sum: 42\r\nX-Other: a b\r\n\r\n");
     expect(events.slice(1)).toEqual([
       { kind: "body", data: "hello world0123456789" },
       { kind: "complete", trailers: ["x-sum", "42", "x-other", "a b"] },
@@ -168,7 +184,7 @@ describe("request framing", () => {
   });
 
   test("bad chunk sizes, overflowing sizes and missing CRLFs are a 400", () => {
-    const te = "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n";
+    const te = "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
     expect(errorOf(`${te}xyz\r\n`)).toBe(400);
     expect(errorOf(`${te}\r\n`)).toBe(400);
     expect(errorOf(`${te}-5\r\nhello\r\n`)).toBe(400);
@@ -181,15 +197,15 @@ describe("request framing", () => {
   });
 
   test("a chunked body growing past maxBodySize is a 413", () => {
-    expect(errorOf("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n40\r\n" + "a".repeat(64) + "\r\n40\r\n", REQUEST, { maxBodySize: 100 })).toBe(413);
+    expect(errorOf("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n40\r\n" + "a".repeat(64) + "\r\n40\r\n", REQUEST, { maxBodySize: 100 })).toBe(413);
   });
 
   test("a trailer section larger than maxHeaderSize is a 431", () => {
-    expect(errorOf(`POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX: ${"t".repeat(3000)}\r\n\r\n`, REQUEST, { maxHeaderSize: 1024 })).toBe(431);
+    expect(errorOf(`POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX: ${"t".repeat(3000)}\r\n\r\n`, REQUEST, { maxHeaderSize: 1024 })).toBe(431);
   });
 
   test("nothing is parsed after an error", () => {
-    const { events } = parse("GET / HTTP/9.9\r\n\r\nGET / HTTP/1.1\r\n\r\n");
+    const { events } = parse("GET / HTTP/9.9\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n");
     expect(events).toEqual([expect.objectContaining({ kind: "error", status: 505 })]);
   });
 });
@@ -208,6 +224,20 @@ describe("responses", () => {
     const { events } = parse("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", RESPONSE);
     expect(events.map((e) => e.kind)).toEqual(["head", "body", "complete"]);
     expect(events[0]).toMatchObject({ status: 200 });
+  });
+
+  test("at most maxInterimResponses 1xx responses before the final one (502 beyond), counted per response", () => {
+    const cont = "HTTP/1.1 100 Continue\r\n\r\n";
+    const ok = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+    // 16 (the default) then a final response, twice on one connection: both parse.
+    const fine = parse((cont.repeat(16) + ok).repeat(2), RESPONSE).events;
+    expect(fine.map((e) => e.kind)).toEqual(["head", "body", "complete", "head", "body", "complete"]);
+    // The 17th is refused, whether in one read or split byte by byte.
+    const flood = cont.repeat(17) + ok;
+    expect(errorOf(flood, RESPONSE)).toBe(502);
+    const split = parse(flood, RESPONSE, {}, Array.from({ length: flood.length - 1 }, (_, i) => i + 1)).events;
+    expect(split).toEqual([expect.objectContaining({ kind: "error", status: 502, message: "more than 16 interim (1xx) responses" })]);
+    expect(errorOf(cont.repeat(3) + ok, RESPONSE, { maxInterimResponses: 2 })).toBe(502);
   });
 
   test("a response to HEAD, a 204 and a 304 have no body whatever their Content-Length", () => {
@@ -367,7 +397,7 @@ describe("properties", () => {
     const fieldish = fc.array(fc.constantFrom("a", ":", " ", "\t", "\r", "\n", "\r\n", "x-y", "0", "\x00", "\x7f", "\xff", ";", ","), { maxLength: 80 }).map((a) => a.join(""));
     fc.assert(
       fc.property(fieldish, splitsArb, (junk, splits) => {
-        const { events } = parse(`GET / HTTP/1.1\r\n${junk}\r\n\r\n`, REQUEST, {}, splits);
+        const { events } = parse(`GET / HTTP/1.1\r\nHost: x\r\n${junk}\r\n\r\n`, REQUEST, {}, splits);
         for (const e of events) if (e.kind === "error") expect(ERROR_STATUSES.has(e.status)).toBe(true);
       }),
       { numRuns: 1000 },

@@ -171,7 +171,7 @@ describe("against curl", () => {
   test("HEAD on a streamed (chunked) resource gives its head and no body, and the connection stays usable", async () => {
     await withReactor(async (r) => {
       const { port, listening } = serve(r, testSite(r));
-      const got = await rawExchange(port, ["HEAD /chunks HTTP/1.1\r\n\r\nGET / HTTP/1.1\r\n\r\n"], { until: (s) => s.endsWith("Hello, World!") });
+      const got = await rawExchange(port, ["HEAD /chunks HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n"], { until: (s) => s.endsWith("Hello, World!") });
       expect(noDate(got.data)).toBe("HTTP/1.1 200 OK\r\nDate: X\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n" + HELLO);
       await listening.stopListening();
     });
@@ -264,7 +264,7 @@ describe("raw connections", () => {
   test("a request with Connection: close is answered, then the connection closes and later bytes are ignored", async () => {
     await withReactor(async (r) => {
       const { port, listening } = serve(r, testSite(r));
-      const got = await rawExchange(port, ["GET / HTTP/1.1\r\nConnection: close\r\n\r\nGET / HTTP/1.1\r\n\r\n"]);
+      const got = await rawExchange(port, ["GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n"]);
       expect(got.closed).toBe(true);
       expect(noDate(got.data)).toBe("HTTP/1.1 200 OK\r\nDate: X\r\nContent-Type: text/plain\r\nContent-Length: 13\r\nConnection: close\r\n\r\nHello, World!");
       await listening.stopListening();
@@ -272,14 +272,17 @@ describe("raw connections", () => {
   });
 
   const errorCases: Array<[string, string[], number, string]> = [
-    ["a bad request line", ["GET /a b HTTP/1.1\r\n\r\n"], 400, "malformed HTTP version"],
-    ["a bad chunk size", ["POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"], 400, "invalid chunk size"],
-    ["a header flood", [`GET / HTTP/1.1\r\n${"X-Flood: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n".repeat(200)}\r\n`], 431, "header section larger than 4096 bytes"],
-    ["a header flood in small pieces", Array(100).fill("X-Flood: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n").map((s, i) => (i === 0 ? `GET / HTTP/1.1\r\n${s}` : s)), 431, "header section larger than 4096 bytes"],
-    ["an overlong Content-Length body", ["POST /echo HTTP/1.1\r\nContent-Length: 100000\r\n\r\n"], 413, "request body of 100000 bytes exceeds 65536"],
-    ["an overlong chunked body", ["POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n" + `8000\r\n${"a".repeat(0x8000)}\r\n`.repeat(3)], 413, "body exceeds 65536 bytes"],
-    ["TE and Content-Length together", ["POST /echo HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n"], 400, "both Transfer-Encoding and Content-Length"],
+    ["a bad request line", ["GET /a b HTTP/1.1\r\nHost: x\r\n\r\n"], 400, "malformed HTTP version"],
+    ["a bad chunk size", ["POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"], 400, "invalid chunk size"],
+    ["a header flood", [`GET / HTTP/1.1\r\nHost: x\r\n${"X-Flood: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n".repeat(200)}\r\n`], 431, "header section larger than 4096 bytes"],
+    ["a header flood in small pieces", Array(100).fill("X-Flood: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n").map((s, i) => (i === 0 ? `GET / HTTP/1.1\r\nHost: x\r\n${s}` : s)), 431, "header section larger than 4096 bytes"],
+    ["an overlong Content-Length body", ["POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n"], 413, "request body of 100000 bytes exceeds 65536"],
+    ["an overlong chunked body", ["POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" + `8000\r\n${"a".repeat(0x8000)}\r\n`.repeat(3)], 413, "body exceeds 65536 bytes"],
+    ["TE and Content-Length together", ["POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n"], 400, "both Transfer-Encoding and Content-Length"],
     ["an unsupported version", ["GET / HTTP/2.0\r\n\r\n"], 505, "HTTP version 2.0 not supported"],
+    ["an HTTP/1.1 request without Host", ["GET / HTTP/1.1\r\n\r\n"], 400, "no Host header field in an HTTP/1.1 request"],
+    ["a request with two Host fields", ["GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n"], 400, "more than one Host header field"],
+    ["a Content-Length of 10^15 (a length, only too large: 413 as docs/web.md says)", ["POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000000000000\r\n\r\n"], 413, "Content-Length 1000000000000000 is too large"],
   ];
 
   test.each(errorCases)("%s gets its status and closes that connection only; a keep-alive neighbour keeps working", async (_what, chunks, status, message) => {
@@ -336,7 +339,7 @@ print(a.decode(), b.decode())
   test("a connection idle for idleTimeout after its last response is closed without a word", async () => {
     await withReactor(async (r) => {
       const { port, listening } = serve(r, testSite(r), { idleTimeout: 0.2 });
-      const got = await rawExchange(port, ["GET / HTTP/1.1\r\n\r\n"], { idleMs: 5000 });
+      const got = await rawExchange(port, ["GET / HTTP/1.1\r\nHost: x\r\n\r\n"], { idleMs: 5000 });
       expect(got.closed).toBe(true);
       expect(noDate(got.data)).toBe(HELLO);
       await listening.stopListening();
@@ -346,7 +349,7 @@ print(a.decode(), b.decode())
   test("a request body that stops coming is cut by the idle timeout", async () => {
     await withReactor(async (r) => {
       const { port, listening } = serve(r, testSite(r), { idleTimeout: 0.2 });
-      const got = await rawExchange(port, ["POST /echo HTTP/1.1\r\nContent-Length: 10\r\n\r\nabc"], { idleMs: 5000 });
+      const got = await rawExchange(port, ["POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc"], { idleMs: 5000 });
       expect(got).toEqual({ data: "", closed: true });
       await listening.stopListening();
     });
@@ -355,7 +358,7 @@ print(a.decode(), b.decode())
   test("a slow response is not cut by the idle timeout", async () => {
     await withReactor(async (r) => {
       const { port, listening } = serve(r, testSite(r), { idleTimeout: 0.1 });
-      const got = await rawExchange(port, ["GET /slow/300 HTTP/1.1\r\n\r\n"], { idleMs: 5000 });
+      const got = await rawExchange(port, ["GET /slow/300 HTTP/1.1\r\nHost: x\r\n\r\n"], { idleMs: 5000 });
       expect(noDate(got.data)).toBe("HTTP/1.1 200 OK\r\nDate: X\r\nContent-Type: text/plain\r\nContent-Length: 8\r\n\r\nslow 300");
       expect(got.closed).toBe(true);
       await listening.stopListening();
@@ -375,9 +378,9 @@ print(a.decode(), b.decode())
         }
         return `you asked for ${req.path}`;
       });
-      const got = await rawExchange(port, ["GET /x HTTP/1.1\r\n\r\n"], { until: (s) => s.endsWith("/x") });
+      const got = await rawExchange(port, ["GET /x HTTP/1.1\r\nHost: x\r\n\r\n"], { until: (s) => s.endsWith("/x") });
       expect(noDate(got.data)).toBe("HTTP/1.1 200 OK\r\nDate: X\r\nContent-Type: text/html\r\nContent-Length: 16\r\n\r\nyou asked for /x");
-      await rawExchange(port, ["GET /hang HTTP/1.1\r\n\r\n"], { idleMs: 100 });
+      await rawExchange(port, ["GET /hang HTTP/1.1\r\nHost: x\r\n\r\n"], { idleMs: 100 });
       for (let i = 0; i < 100 && outcomes.length === 0; i++) await new Promise((res) => setTimeout(res, 10));
       expect(outcomes).toEqual(["lost:ConnectionDone"]);
       await listening.stopListening();
