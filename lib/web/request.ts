@@ -101,6 +101,7 @@ export class Request {
   private pathCache: string | null = null;
   private argsCache: Record<string, string[]> | null = null;
   private finishWaiters: Deferred<void>[] | null = null;
+  private producing = false;
   private headersCache: Headers | null = null;
 
   /** Made by the channel once a request's head and body have arrived. */
@@ -228,8 +229,10 @@ export class Request {
 
   /**
    * Attaches a producer that writes the body through `request.write` (Twisted's
-   * Request.registerProducer): the connection pauses and resumes it as its buffer fills
-   * and drains. Unregister it before `finish()`.
+   * Request.registerProducer): the connection pauses a push producer while more than its
+   * write high-water mark (the Site's writeHighWaterMark) is queued and resumes it once
+   * the queue drains; a pull producer is asked for more each time the queue is empty.
+   * `finish()` detaches it if it is still attached.
    */
   registerProducer(producer: IPushProducer | IPullProducer, streaming: boolean): void {
     const t = this.channel.transport;
@@ -238,10 +241,13 @@ export class Request {
       return;
     }
     t.registerProducer(producer, streaming);
+    this.producing = true;
   }
 
   /** Detaches the producer attached with registerProducer. */
   unregisterProducer(): void {
+    if (!this.producing) return;
+    this.producing = false;
     this.channel.transport?.unregisterProducer();
   }
 
@@ -251,6 +257,7 @@ export class Request {
    */
   finish(body?: string | Uint8Array): void {
     if (this.finished) throw new Error("finish: the request has already finished");
+    if (this.producing) this.unregisterProducer();
     const t = this.channel.transport;
     if (!this.startedWriting && !this.lost && t !== null) {
       const allowed = this.bodyAllowed();

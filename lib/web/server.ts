@@ -6,7 +6,12 @@
  * - Keep-alive: HTTP/1.1 unless "Connection: close"; HTTP/1.0 only with "keep-alive".
  * - Pipelining: requests are answered one at a time, in order. While a response is
  *   outstanding the parser is paused and, if more bytes arrive, reading stops (the
- *   transport is paused) so a client cannot queue unbounded work.
+ *   transport is paused) so a client cannot queue unbounded work. Responses that finish
+ *   at once can still pile up unsent when the client does not read: once the bytes queued
+ *   for the connection pass the site's writeHighWaterMark, the parser and the reading stop
+ *   until the queue drains to the transport's low-water mark (the channel is the
+ *   transport's producer meanwhile). A client that takes nothing of it for writeTimeout
+ *   seconds is dropped.
  * - Limits: a head larger than maxHeaderSize is answered 431, a body larger than
  *   maxBodySize 413 (before reading it when Content-Length says so), malformed input 400,
  *   each with "Connection: close"; only that connection is closed.
@@ -23,7 +28,8 @@
 import type { IDelayedCall } from "../defer/interfaces";
 import { log } from "../log";
 import { getDefaultReactor } from "../reactor/default";
-import type { Address, IProtocol, ITCPTransport, ITransport } from "../net/interfaces";
+import { DEFAULT_HIGH_WATER_MARK } from "../net/abstract";
+import type { Address, IProtocol, IPushProducer, ITCPTransport, ITransport } from "../net/interfaces";
 import { Protocol, ServerFactory } from "../protocols/protocol";
 import type { HTTPParseError } from "./errors";
 import { reasonPhrase } from "./http";
@@ -45,10 +51,25 @@ export interface SiteOptions {
   defaultContentType?: string;
   /** Set TCP_NODELAY on each connection (default true, as Node's http and uWS do). */
   tcpNoDelay?: boolean;
+  /**
+   * Bytes of responses queued for one connection (written, not yet taken by the kernel)
+   * above which the server stops reading that connection's requests until the queue
+   * drains (and a response producer is paused). Default 64 KiB, the transport's own mark.
+   */
+  writeHighWaterMark?: number;
+  /**
+   * Seconds a connection may hold more than writeHighWaterMark queued with the client
+   * taking none of it, and an idle-closed connection may wait for its queue to drain,
+   * before it is aborted. Default 60; 0 = never.
+   */
+  writeTimeout?: number;
 }
 
 /** Default request body limit. */
 export const DEFAULT_SITE_MAX_BODY = 1024 * 1024;
+
+/** Default of SiteOptions.writeHighWaterMark (the transport's default, Twisted's bufferSize). */
+export const DEFAULT_SITE_WRITE_HIGH_WATER = DEFAULT_HIGH_WATER_MARK;
 
 const CONTINUE = Buffer.from("HTTP/1.1 100 Continue\r\n\r\n", "latin1");
 
@@ -77,6 +98,12 @@ class RequestReader implements IHTTPParserHandler {
   dispatching = false;
   /** True while the transport is paused because a pipelined request waits for its turn. */
   readingPaused = false;
+  /** True while the responses queued for the peer are over the site's writeHighWaterMark (the channel is then the transport's producer). */
+  heldForPeer = false;
+  /** While held: the timer that drops a peer taking nothing for writeTimeout seconds. */
+  sendTimer: IDelayedCall | null = null;
+  /** While held: the bytes queued when sendTimer was armed (less when it fires: progress). */
+  sendMark = 0;
   /** The header timeout of a request head that has begun and not fully arrived, or null. */
   headTimer: IDelayedCall | null = null;
 
@@ -112,7 +139,7 @@ class RequestReader implements IHTTPParserHandler {
  * and the per-request state are taken from the site when a request begins and given back
  * after its response (see RequestReader).
  */
-export class HTTPChannel extends Protocol implements IRequestChannel {
+export class HTTPChannel extends Protocol implements IRequestChannel, IPushProducer {
   /** The site serving this connection. */
   readonly site: Site;
   /** Requests completed on this connection. */
@@ -128,7 +155,7 @@ export class HTTPChannel extends Protocol implements IRequestChannel {
   private reader: RequestReader | null = null;
   /** The request being answered (its response not finished), or null. */
   private current: Request | null = null;
-  /** Set while closing after an error response (lingering close), else null. */
+  /** Set while closing after an error response (lingering close) or after an idle close with bytes still queued, else null. */
   private linger: Linger | null = null;
 
   /** A channel of `site` (made by Site.buildProtocol). */
@@ -152,8 +179,16 @@ export class HTTPChannel extends Protocol implements IRequestChannel {
     return this.reader !== null;
   }
 
-  /** Sets TCP_NODELAY and enters the site's idle list. */
+  /** Sets TCP_NODELAY and the site's write high-water mark, and enters the site's idle list. */
   override connectionMade(): void {
+    const hw = this.site.writeHighWaterMark;
+    if (hw !== DEFAULT_SITE_WRITE_HIGH_WATER) {
+      const t = this.transport as Partial<WaterMarks> | null;
+      if (t !== null && typeof t.writeHighWaterMark === "number") {
+        t.writeHighWaterMark = hw;
+        t.writeLowWaterMark = Math.min(t.writeLowWaterMark!, Math.floor(hw / 4));
+      }
+    }
     if (this.site.tcpNoDelay) {
       const t = this.transport as Partial<ITCPTransport> | null;
       if (t !== null && typeof t.setTcpNoDelay === "function") {
@@ -224,7 +259,10 @@ export class HTTPChannel extends Protocol implements IRequestChannel {
     this.site.render(req);
     r.dispatching = false;
     if (!req.finished) p.pause();
-    else this.afterResponse(req);
+    else {
+      this.afterResponse(req);
+      if (this.reader === r && this.owesTooMuch()) this.holdForPeer(r);
+    }
   }
 
   /** IRequestChannel: a response finished. */
@@ -237,14 +275,82 @@ export class HTTPChannel extends Protocol implements IRequestChannel {
     if (request.keepAlive && this.transport !== null && r !== null) {
       // A response finishing is activity: the idle time counts from here.
       if (this.site.idleTimeout > 0) this.site.touchIdle(this, this.site.clock(Date.now()));
-      if (r.readingPaused) {
-        r.readingPaused = false;
-        this.transport.resumeProducing();
-      }
-      r.parser.resume();
-      if (this.reader === r && this.current === null) this.releaseIfIdle(r);
+      if (this.owesTooMuch()) this.holdForPeer(r);
+      else this.readOn(r);
     }
   }
+
+  /** Reads and parses again after a response (or after the queue drained). */
+  private readOn(r: RequestReader): void {
+    if (r.readingPaused) {
+      r.readingPaused = false;
+      this.transport?.resumeProducing();
+    }
+    r.parser.resume();
+    if (this.reader === r && this.current === null) this.releaseIfIdle(r);
+  }
+
+  /** True when the bytes queued for the peer are over the site's mark. */
+  private owesTooMuch(): boolean {
+    const t = this.transport as Partial<WaterMarks> | null;
+    return t !== null && t.bufferedBytes !== undefined && t.bufferedBytes() > this.site.writeHighWaterMark;
+  }
+
+  /**
+   * The peer is not taking its responses: stop parsing and reading until the queue drains
+   * (this channel becomes the transport's producer: resumeProducing says when), and arm
+   * the timer that drops a peer taking nothing at all.
+   */
+  private holdForPeer(r: RequestReader): void {
+    const t = this.transport;
+    if (t === null || r.heldForPeer || t.disconnecting) return;
+    r.heldForPeer = true;
+    r.parser.pause();
+    if (!r.readingPaused) {
+      r.readingPaused = true;
+      t.pauseProducing();
+    }
+    this.armSendTimer(r);
+    t.registerProducer(this, true);
+  }
+
+  private armSendTimer(r: RequestReader): void {
+    const s = this.site.writeTimeout;
+    if (s <= 0) return;
+    r.sendMark = (this.transport as Partial<WaterMarks>).bufferedBytes!();
+    r.sendTimer = this.site.reactor.callLater(s, sendTimerFired, this);
+  }
+
+  /** @internal writeTimeout passed while held: the peer took some bytes (wait on) or none (abort). */
+  sendTimerFired(): void {
+    const r = this.reader;
+    if (r === null || r.sendTimer === null) return;
+    r.sendTimer = null;
+    const t = this.transport as (ITransport & Partial<WaterMarks>) | null;
+    if (t === null || !this.connected) return;
+    if (t.bufferedBytes!() < r.sendMark) this.armSendTimer(r);
+    else t.abortConnection();
+  }
+
+  /** IPushProducer (the transport, while held): nothing to do, reading is already stopped. */
+  pauseProducing(): void {}
+
+  /** IPushProducer (the transport, while held): the queue drained to its low-water mark: read on. */
+  resumeProducing(): void {
+    const r = this.reader;
+    const t = this.transport;
+    if (t !== null) t.unregisterProducer();
+    if (r === null || !r.heldForPeer) return;
+    r.heldForPeer = false;
+    if (r.sendTimer !== null) {
+      if (r.sendTimer.active()) r.sendTimer.cancel();
+      r.sendTimer = null;
+    }
+    if (this.current === null && t !== null && !t.disconnecting) this.readOn(r);
+  }
+
+  /** IPushProducer (the transport, when the connection is lost while held): connectionLost cleans up. */
+  stopProducing(): void {}
 
   private afterResponse(request: Request): void {
     this.current = null;
@@ -316,6 +422,10 @@ export class HTTPChannel extends Protocol implements IRequestChannel {
         if (r.headTimer.active()) r.headTimer.cancel();
         r.headTimer = null;
       }
+      if (r.sendTimer !== null) {
+        if (r.sendTimer.active()) r.sendTimer.cancel();
+        r.sendTimer = null;
+      }
       // Not pooled: this may run inside the parser's own feed; pausing ends that loop.
       r.channel = null;
       r.incoming = null;
@@ -332,9 +442,24 @@ export class HTTPChannel extends Protocol implements IRequestChannel {
     return this.current !== null;
   }
 
-  /** @internal The site's idle sweep found this connection idle for idleTimeout: closes it. */
+  /**
+   * @internal The site's idle sweep found this connection idle for idleTimeout: closes it
+   * once its queue is written, or aborts it when the peer has not taken the queue
+   * within writeTimeout seconds (a peer that never reads cannot hold the fd).
+   */
   idleExpired(): void {
-    if (this.transport !== null && this.connected) this.transport.loseConnection();
+    const t = this.transport as (ITransport & Partial<WaterMarks>) | null;
+    if (t === null || !this.connected) return;
+    t.loseConnection();
+    const s = this.site.writeTimeout;
+    if (s > 0 && this.linger === null && this.connected && t.bufferedBytes !== undefined && t.bufferedBytes() > 0) {
+      this.linger = { bytes: 0, timer: this.site.reactor.callLater(s, abortStuck, this) };
+    }
+  }
+
+  /** @internal An idle-closed connection's queue was not taken within writeTimeout: abort. */
+  abortStuck(): void {
+    if (this.connected) this.transport?.abortConnection();
   }
 
   /** @internal The header timer fired: a head still incomplete gets a 408 and a close. */
@@ -360,6 +485,21 @@ function writeErrorResponse(t: ITransport, status: number, message: string): voi
 
 function headTimerFired(channel: HTTPChannel): void {
   channel.headTimerFired();
+}
+
+function sendTimerFired(channel: HTTPChannel): void {
+  channel.sendTimerFired();
+}
+
+function abortStuck(channel: HTTPChannel): void {
+  channel.abortStuck();
+}
+
+/** What a FileDescriptor transport has beyond ITransport that the channel reads and sets. */
+interface WaterMarks {
+  bufferedBytes(): number;
+  writeHighWaterMark: number;
+  writeLowWaterMark: number;
 }
 
 /** How long a lingering close waits for the client to close (seconds). */
@@ -408,6 +548,10 @@ export class Site extends ServerFactory {
   readonly defaultContentType: string;
   /** TCP_NODELAY on each connection. */
   readonly tcpNoDelay: boolean;
+  /** Queued response bytes per connection above which its reading stops. */
+  readonly writeHighWaterMark: number;
+  /** Seconds a peer taking nothing of its queued responses is kept (0: forever). */
+  readonly writeTimeout: number;
   /** The reactor whose clock the timeouts use (options.reactor, else the global reactor). */
   reactor: SiteReactor;
   /** @internal Wall-clock ms of the latest read on any of this site's connections (0 before any). */
@@ -448,6 +592,8 @@ export class Site extends ServerFactory {
     if (typeof ct !== "string") throw new TypeError("defaultContentType must be a string");
     this.defaultContentType = ct;
     this.tcpNoDelay = options.tcpNoDelay ?? true;
+    this.writeHighWaterMark = limit("writeHighWaterMark", options.writeHighWaterMark ?? DEFAULT_SITE_WRITE_HIGH_WATER);
+    this.writeTimeout = seconds("writeTimeout", options.writeTimeout ?? 60);
   }
 
   /** A new HTTPChannel for each connection. */
@@ -472,6 +618,8 @@ export class Site extends ServerFactory {
     r.bodyParts = null;
     r.dispatching = false;
     r.readingPaused = false;
+    r.heldForPeer = false;
+    r.sendTimer = null;
     if (this.readers.length < MAX_POOLED_READERS) this.readers.push(r);
   }
 
