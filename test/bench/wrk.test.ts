@@ -7,6 +7,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { expectNoFdLeaks } from "../support/fds";
+import { describeWithPeer } from "../support/peers";
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const wrk = require("../../bench/lib/wrk");
@@ -68,19 +69,21 @@ describe("wrk units", () => {
   });
 });
 
-test("a real 1-second wrk run against the C reference serves requests with no error", async () => {
-  expect(wrk.haveWrk()).toBe(true); // apt-get install wrk
-  const srv = await startServer(findServer("c-reference"), "http", { cpu: null });
-  try {
-    const r = await wrk.runWrk({ port: srv.port, conns: 10, seconds: 1, cpu: null });
-    expect(r.fromScript).toBe(true);
-    expect(r.requests).toBeGreaterThan(0);
-    expect(r.errors.total).toBe(0);
-    expect(r.latencyUs.p50).toBeGreaterThan(0);
-    expect(r.command).toMatch(/^wrk -t1 -c10 -d1s --timeout 2s --latency -s \S+wrk_report\.lua http:\/\/127\.0\.0\.1:\d+\/$/);
-  } finally {
-    await srv.stop();
-  }
+describeWithPeer("wrk")("a real run", () => {
+  test("a real 1-second wrk run against the C reference serves requests with no error", async () => {
+    expect(wrk.haveWrk()).toBe(true);
+    const srv = await startServer(findServer("c-reference"), "http", { cpu: null });
+    try {
+      const r = await wrk.runWrk({ port: srv.port, conns: 10, seconds: 1, cpu: null });
+      expect(r.fromScript).toBe(true);
+      expect(r.requests).toBeGreaterThan(0);
+      expect(r.errors.total).toBe(0);
+      expect(r.latencyUs.p50).toBeGreaterThan(0);
+      expect(r.command).toMatch(/^wrk -t1 -c10 -d1s --timeout 2s --latency -s \S+wrk_report\.lua http:\/\/127\.0\.0\.1:\d+\/$/);
+    } finally {
+      await srv.stop();
+    }
+  });
 });
 
 test("runWrk names its bad argument", async () => {

@@ -11,6 +11,7 @@ import { DNSQueryError, Resolver, installResolver, uninstallResolver } from "../
 import type { IProtocol } from "../../lib/net/interfaces";
 import { ClientFactory, Factory, Protocol } from "../../lib/protocols";
 import { expectNoFdLeaks } from "../support/fds";
+import { describeWithPeer } from "../support/peers";
 import { startDnsmasq, warmUpSpawn, type Dnsmasq } from "./dnsmasq";
 import { FakeDNSServer } from "./fake-server";
 import { failureOf, tempDir, withReactor } from "./helpers";
@@ -53,7 +54,7 @@ function resolverOn(reactor: Parameters<typeof installResolver>[0], config: Reco
   return new Resolver(reactor, { hostsPath: noHosts, resolvConfPath: noConf, config: { nameservers: [{ host: "127.0.0.1", port: dns.port }], timeout: 2, attempts: 1, ...config } });
 }
 
-describe("resolver against dnsmasq", () => {
+describeWithPeer("dnsmasq-base")("resolver against dnsmasq", () => {
   test("a name from dnsmasq's hosts file: A and AAAA", async () => {
     const out = await withReactor(async (reactor) => {
       const r = resolverOn(reactor);
@@ -125,7 +126,7 @@ describe("resolver against dnsmasq", () => {
   });
 });
 
-describe("connectTCP through the installed resolver", () => {
+describeWithPeer("dnsmasq-base")("connectTCP through the installed resolver", () => {
   test("connectTCP(name, port) resolves the name with dnsmasq, connects and exchanges bytes", async () => {
     const out = await withReactor(async (reactor) => {
       installResolver(reactor, { hostsPath: noHosts, resolvConfPath: noConf, config: { nameservers: [{ host: "127.0.0.1", port: dns.port }], timeout: 2, attempts: 1 } });

@@ -7,6 +7,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { native, type NativeAddon } from "../../lib/native";
 import { expectNoFdLeaks } from "../support/fds";
+import { testIf } from "../support/peers";
 
 expectNoFdLeaks();
 
@@ -67,7 +68,7 @@ if (fs.existsSync(prebuildDir)) {
 
 describe.each(others)("the %s build", (_name, file) => {
   const built = fs.existsSync(file);
-  (built ? test : test.skip)("loads and exposes the same export names as the loaded addon", () => {
+  testIf(built, `not built here (${path.relative(root, file)})`)("loads and exposes the same export names as the loaded addon", () => {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const other = require(file) as NativeAddon;
     expect(exportNames(other)).toEqual(exportNames(native));

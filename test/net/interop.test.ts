@@ -5,13 +5,13 @@
  * echoed back, checked byte by byte), in both directions.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import * as fs from "node:fs";
 import * as path from "node:path";
 import { ConnectionDone } from "../../lib/error";
 import { connectTCP, listenTCP } from "../../lib/net";
 import type { Address, IHalfCloseableProtocol, ITCPTransport } from "../../lib/net/interfaces";
 import { LineReceiver, Protocol, ServerFactory } from "../../lib/protocols";
 import { expectNoFdLeaks } from "../support/fds";
+import { describeWithPeer } from "../support/peers";
 import { MODES, portOf, RecordingClientFactory, runReactor, type TestReactor } from "./helpers";
 
 expectNoFdLeaks();
@@ -100,9 +100,6 @@ class FdBulkServer extends Protocol implements IHalfCloseableProtocol {
   }
 }
 
-const available = fs.existsSync(PYTHON) && fs.existsSync("/usr/lib/python3/dist-packages/twisted");
-if (!available) console.log("NOTE: python3-twisted is not installed (apt-get install -y python3-twisted): the interop tests fail below");
-
 /** Serves `factory` on a fresh port, runs the Twisted client with `args`, returns its output. */
 async function twistedClientAgainst(mode: (typeof MODES)[number], make: () => Protocol, args: (port: number) => string[]): Promise<{ code: number | null; lines: string[] }> {
   return runReactor(
@@ -124,7 +121,7 @@ async function twistedClientAgainst(mode: (typeof MODES)[number], make: () => Pr
   );
 }
 
-describe.each(MODES)("interop with Twisted (%s mode)", (mode) => {
+describeWithPeer("python3-twisted").each(MODES)("interop with Twisted (%s mode)", (mode) => {
   test("a Twisted LineReceiver client talks to an fdreactor LineReceiver server", async () => {
     const out = await twistedClientAgainst(mode, () => new FdLineServer(), (port) => ["client", "lines", String(port), String(LINES)]);
     expect(out.lines).toEqual([`OK client lines ${LINES}`]);

@@ -8,6 +8,7 @@ import type { Address } from "../../lib/net/interfaces";
 import { ServerFactory } from "../../lib/protocols";
 import { expectNoFdLeaks } from "../support/fds";
 import { hasIPv6Loopback } from "../support/loopback";
+import { testIf } from "../support/peers";
 import { MODES, portOf, Recorder, RecordingClientFactory, runReactor } from "./helpers";
 
 expectNoFdLeaks();
@@ -16,7 +17,7 @@ const HAVE_V6 = hasIPv6Loopback();
 if (!HAVE_V6) console.log("NOTE: ::1 is not available on this machine: the IPv6 exchange tests are skipped, only the failure to listen is checked");
 
 describe.each(MODES)("IPv6 (%s mode)", (mode) => {
-  (HAVE_V6 ? test : test.skip)("a server on ::1 and a client exchange bytes; addresses are IPv6", async () => {
+  testIf(HAVE_V6, "::1 is not available on this machine")("a server on ::1 and a client exchange bytes; addresses are IPv6", async () => {
     const out = await runReactor<{ echo: string; host: Address; peer: Address; serverPeer: Address }>(mode, (reactor, finish) => {
       let serverPeer: Address;
       const sf = new ServerFactory();
@@ -46,7 +47,7 @@ describe.each(MODES)("IPv6 (%s mode)", (mode) => {
     expect(out.serverPeer).toMatchObject({ type: "TCP", host: "::1", family: "IPv6" });
   });
 
-  (HAVE_V6 ? test.skip : test)("without ::1, listening there fails with CannotListenError", async () => {
+  testIf(!HAVE_V6, "::1 is available here: this case is for machines without it")("without ::1, listening there fails with CannotListenError", async () => {
     const err = await runReactor<unknown>(mode, (reactor, finish) => {
       try {
         listenTCP(reactor, 0, new ServerFactory(), { interface: "::1" }).stopListening();

@@ -7,7 +7,8 @@ import * as path from "node:path";
 import type { Address } from "../../lib/net/interfaces";
 import { listenUDP, type UDPPort } from "../../lib/net/udp";
 import { expectNoFdLeaks } from "../support/fds";
-import { pythonAvailable, runTwistedPeer, type PeerExit } from "../support/twisted";
+import { describeWithPeer } from "../support/peers";
+import { runTwistedPeer, type PeerExit } from "../support/twisted";
 import { DatagramRecorder, runUDP } from "./udp-support";
 
 expectNoFdLeaks();
@@ -25,7 +26,7 @@ function runPeer(args: string[], onLine?: (line: string) => void): Promise<PeerE
   return runTwistedPeer(PEER, args, onLine);
 }
 
-(pythonAvailable ? describe : describe.skip)("UDP against Twisted", () => {
+describeWithPeer("python3-twisted")("UDP against Twisted", () => {
   test("a Twisted echo server returns an fdreactor port's datagrams from its own address", async () => {
     let peer: Promise<PeerExit> | null = null;
     const out = await runUDP<{ got: { data: Buffer; addr: Address }[]; twistedPort: number; myPort: number }>((reactor, finish, fail) => {

@@ -11,6 +11,7 @@ import { listenUDP, MessageLengthError, UDPAlreadyConnectedError, UDPPort } from
 import { ConnectedDatagramProtocol } from "../../lib/protocols/datagram";
 import { configTable } from "../reactor/helpers";
 import { expectNoFdLeaks, listFds } from "../support/fds";
+import { testIf } from "../support/peers";
 import { closedUDPPort, DatagramRecorder, hasIPv6Loopback, runUDP } from "./udp-support";
 
 expectNoFdLeaks();
@@ -343,7 +344,7 @@ describe("UDP ports", () => {
     expect(out?.message).toMatch(/^Couldn't connect UDP port 127\.0\.0\.1:0 to \[::1\]:9: E[A-Z]+\.$/);
   });
 
-  (hasIPv6Loopback() ? test : test.skip)("IPv6: a round trip on ::1 with IPv6 addresses", async () => {
+  testIf(hasIPv6Loopback(), "::1 is not available on this machine")("IPv6: a round trip on ::1 with IPv6 addresses", async () => {
     const out = await runUDP<{ addr: Address; data: string; port: number }>((reactor, finish) => {
       const server = new DatagramRecorder();
       const sp = listenUDP(reactor, 0, server, { interface: "::1" });

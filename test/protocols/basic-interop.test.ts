@@ -12,12 +12,12 @@ import { Int16StringReceiver, Int32StringReceiver, Int8StringReceiver, LineRecei
 import { ClientFactory, Protocol, ServerFactory } from "../../lib/protocols/protocol";
 import { Reactor } from "../../lib/reactor";
 import { expectNoFdLeaks } from "../support/fds";
-import { pythonAvailable, runTwistedPeer, type PeerExit } from "../support/twisted";
+import { describeWithPeer } from "../support/peers";
+import { runTwistedPeer, type PeerExit } from "../support/twisted";
 
 expectNoFdLeaks();
 
 const PEER = path.join(__dirname, "fixtures", "twisted_framers.py");
-const available = pythonAvailable;
 
 type Kind = "int32" | "int16" | "int8" | "netstring" | "line";
 const LIMITS: Record<Kind, number> = { int32: 300000, int16: 65535, int8: 255, netstring: 300000, line: 1000 };
@@ -79,7 +79,7 @@ function runPeer(args: string[], onLine?: (line: string) => void): Promise<PeerE
 
 const KINDS: Kind[] = ["int32", "int16", "int8", "netstring", "line"];
 
-(available ? describe : describe.skip).each(KINDS)("%s against Twisted", (kind) => {
+describeWithPeer("python3-twisted").each(KINDS)("%s against Twisted", (kind) => {
   test("a Twisted server echoes an fdreactor client's frames exactly", async () => {
     const reactor = new Reactor();
     const expected = frames(kind);

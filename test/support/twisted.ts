@@ -3,13 +3,9 @@
  * (/usr/bin/python3), its stdout read line by line as it comes.
  */
 import { spawn } from "node:child_process";
-import * as fs from "node:fs";
 
 /** The interpreter that has Debian's python3-twisted. */
 export const PYTHON = "/usr/bin/python3";
-
-/** Whether that interpreter is installed (interop suites are skipped without it). */
-export const pythonAvailable = fs.existsSync(PYTHON);
 
 /** How a Twisted peer ended: its exit code, every stdout line and all of stderr. */
 export interface PeerExit {

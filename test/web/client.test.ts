@@ -27,6 +27,7 @@ import {
   type Response,
 } from "../../lib/web";
 import { expectNoFdLeaks } from "../support/fds";
+import { describeWithPeer } from "../support/peers";
 import { serve, withReactor } from "./helpers";
 import { startNginx, type Nginx } from "./nginx";
 
@@ -42,7 +43,7 @@ async function rejection(p: PromiseLike<unknown>): Promise<Error> {
   throw new Error("expected a rejection");
 }
 
-describe("against nginx", () => {
+describeWithPeer("nginx-light")("against nginx", () => {
   let nginx: Nginx;
   beforeAll(async () => {
     nginx = await startNginx();

@@ -9,6 +9,7 @@ import { setLogObservers } from "../../lib/log";
 import type { Reactor } from "../../lib/reactor";
 import { NOT_DONE_YET, Resource, type Request } from "../../lib/web";
 import { expectNoFdLeaks } from "../support/fds";
+import { describeWithPeer } from "../support/peers";
 import { PYTHON, rawExchange, run, serve, withReactor } from "./helpers";
 
 expectNoFdLeaks();
@@ -85,7 +86,7 @@ function testSite(r: Reactor): Resource {
 
 const HELLO = "HTTP/1.1 200 OK\r\nDate: X\r\nContent-Type: text/plain\r\nContent-Length: 13\r\n\r\nHello, World!";
 
-describe("against curl", () => {
+describeWithPeer("curl")("against curl", () => {
   test("GET / gives the exact response bytes", async () => {
     await withReactor(async (r) => {
       const { port, listening } = serve(r, testSite(r));
@@ -193,7 +194,7 @@ describe("against curl", () => {
   });
 });
 
-describe("against Python's http.client", () => {
+describeWithPeer("python3")("against Python's http.client", () => {
   const script = `
 import http.client, sys
 c = http.client.HTTPConnection("127.0.0.1", int(sys.argv[1]), timeout=10)
