@@ -27,7 +27,10 @@ import type { NameServer } from "./resolvconf";
 /** The record types the resolver asks for. */
 export type AddressType = "A" | "AAAA";
 
-/** A decoded response that passed every check. */
+/**
+ * A decoded response that passed every check.
+ * @internal dns-packet's type: left out of the published declarations, which need no @types/dns-packet.
+ */
 export type DNSResponse = dnsPacket.DecodedPacket & { rcode?: string };
 
 /** What a query needs from the reactor: file descriptors and time. */
@@ -49,6 +52,7 @@ export function encodeQuery(id: number, name: string, type: AddressType): Buffer
 /**
  * The response in `bytes` if it answers query `id` for `name`/`type`, else null (never
  * throws, whatever the bytes are).
+ * @internal (its result is dns-packet's type, see DNSResponse)
  */
 export function acceptResponse(bytes: Buffer, id: number, name: string, type: AddressType): DNSResponse | null {
   let p: DNSResponse;
@@ -141,6 +145,7 @@ class UDPQueryProtocol extends DatagramProtocol {
  * Asks `server` for `name`/`type` over UDP; fires with the accepted response, or fails
  * with DNSQueryError (TIMEOUT after `timeout` seconds on the reactor's clock, CONNECT when
  * refused or when no socket could be made). Cancelling closes the socket.
+ * @internal (its result is dns-packet's type, see DNSResponse)
  */
 export function queryUDP(reactor: QueryReactor, server: NameServer, name: string, type: AddressType, timeout: number): Deferred<DNSResponse> {
   let port: UDPPort | null = null;
@@ -270,6 +275,7 @@ class TCPQuery extends ClientFactory {
 /**
  * Asks `server` for `name`/`type` over TCP (after a truncated UDP answer); fires with the
  * accepted response or fails with DNSQueryError (TIMEOUT, CONNECT). Cancelling closes.
+ * @internal (its result is dns-packet's type, see DNSResponse)
  */
 export function queryTCP(reactor: QueryReactor, server: NameServer, name: string, type: AddressType, timeout: number): Deferred<DNSResponse> {
   let query: TCPQuery | null = null;
