@@ -1,25 +1,18 @@
 /**
- * The Reactor: one poller, a slot table of registered descriptors, a timer heap and the
- * dispatch loop (docs/design.md, "The reactor"). One iteration is:
+ * The Reactor: one poller, a slot table of registered descriptors (registry.ts), a timer
+ * heap and the dispatch loop (docs/design.md "The reactor", docs/reactor.md). One iteration is:
  *
  *   wait → dispatch events (doRead / doWrite; batch readers collected) → one readBatch for
  *   the batch readers → calls from threads → due timers → one writevBatch for the batch
  *   writers that asked for a flush → (shutdown, when stop() was called)
  *
- * Two run modes drive the same `iterate`:
- * - integrated (default where the backend has its own fd): libuv watches the poller's fd
- *   (FdWatcher) and a Node timer covers the nearest deadline; each wake-up runs one
- *   non-blocking iteration, so Node's timers, promises and fs keep working beside it.
- * - exclusive: the reactor blocks in the kernel wait on this thread. While events keep
- *   coming it stays in its own loop (microtasks and nextTicks drained between iterations,
- *   a turn of Node's loop every `yieldIntervalMs`); before blocking it always gives Node's
- *   loop a turn (setImmediate), so every microtask has run, and it blocks at most
- *   `blockCapMs` so that Node timers and signals still get their turn.
+ * The batched reads and writes are batch-io.ts's; who calls `iteration` and how long its
+ * wait may block is the run mode's: integrated.ts (libuv watches the poller's fd) or
+ * exclusive.ts (the reactor blocks in the kernel wait itself).
  */
 import { performance } from "node:perf_hooks";
-import { types } from "node:util";
-import { native, READABLE, WRITABLE, ERROR, HANGUP, AGAIN, EVENT_STRIDE } from "../native";
-import type { Backend, FdWatcher, Poller } from "../native";
+import { native, READABLE, WRITABLE, ERROR, HANGUP, EVENT_STRIDE } from "../native";
+import type { Backend, Poller } from "../native";
 import { ConnectionLost, ReactorAlreadyRunning, ReactorNotRunning, UnknownBackendError } from "../error";
 import { log } from "../log";
 import type { IReactorTime } from "../defer";
@@ -31,8 +24,13 @@ import type { TriggerHandle, TriggerPhase } from "./triggers";
 import { ThreadInbox } from "./thread-inbox";
 import type { ThreadChannelHandle } from "./thread-caller";
 import type { IBatchReadDescriptor, IBatchWriter, IFileDescriptor, IReadDescriptor, IWriteDescriptor } from "./interfaces";
+import { ReadBatch, WriteBatch, type BatchSink } from "./batch-io";
+import { asError, describe, isError } from "./failures";
+import { IntegratedLoop } from "./integrated";
+import { runExclusive } from "./exclusive";
+import type { LoopHost } from "./loop-host";
 
-/** How the reactor's loop is driven (see the file comment). */
+/** How the reactor's loop is driven: integrated.ts or exclusive.ts. */
 export type RunMode = "integrated" | "exclusive";
 
 /** Options of `new Reactor(...)`. */
@@ -97,9 +95,6 @@ export class Reactor implements IReactorTime {
   readonly mode: RunMode;
 
   private readonly events: Uint32Array;
-  private readonly maxEvents: number;
-  private readonly slabSize: number;
-  private readonly maxReadPerFd: number;
   private readonly yieldIntervalMs: number;
   private readonly blockCapMs: number;
   private readonly defaultSignals: boolean;
@@ -127,28 +122,27 @@ export class Reactor implements IReactorTime {
   private inboxReady = false;
   private inboxBacklog = false;
 
-  // batch reads collected during dispatch
-  private readonly batchFds: Int32Array;
-  private readonly batchReaders: (IBatchReadDescriptor | null)[];
-  private batchCount = 0;
-  private readonly batchOut: Int32Array;
-  private slab: Buffer;
-  private slabOffset = 0;
-
-  // batch writes requested for the end of the iteration
-  private flushQueue: IBatchWriter[] = [];
-  private flushSpare: IBatchWriter[] = [];
+  // batched I/O: readers collected during dispatch, writers that asked for a flush
+  private readonly reads: ReadBatch;
+  private readonly writes = new WriteBatch();
   private flushScheduled = false;
-  private flushFds = new Int32Array(64);
-  private flushCounts = new Int32Array(64);
-  private flushOut = new Int32Array(64);
-  private readonly flushBufs: Uint8Array[] = [];
+  /** How the batches hand results back: guarded calls, failures dropped (see disconnect). */
+  private readonly sink: BatchSink = {
+    readResult: (r, data, result) => this.readResult(r, data, result),
+    wrote: (w, result) => this.tellWrote(w, result),
+    drop: (d, reason) => this.disconnect(d, reason),
+  };
 
-  // integrated mode
-  private watcher: FdWatcher | null = null;
-  private nodeTimer: NodeJS.Timeout | null = null;
-  private nodeTimerAt = Infinity;
-  private immediate: NodeJS.Immediate | null = null;
+  // run modes: what integrated.ts and exclusive.ts see of this reactor
+  private integrated: IntegratedLoop | null = null;
+  private readonly loopHost: LoopHost = {
+    looping: () => this.state === RUNNING || this.state === STOPPING,
+    inIteration: () => this.inIteration,
+    iteration: (timeoutMs) => this.iteration(timeoutMs),
+    computeTimeout: () => this.computeTimeout(),
+    nextDeadline: () => this.timers.peek()?.time ?? Infinity,
+    crash: (e) => this.crash(e),
+  };
 
   /** Makes a reactor; throws UnknownBackendError for a backend this build lacks. */
   constructor(options: ReactorOptions = {}) {
@@ -168,18 +162,15 @@ export class Reactor implements IReactorTime {
       );
     }
     this.mode = mode;
-    this.maxEvents = positiveInt("maxEvents", options.maxEvents ?? 1024);
-    this.maxReadPerFd = positiveInt("maxReadPerFd", options.maxReadPerFd ?? 64 * 1024);
-    this.slabSize = positiveInt("slabSize", options.slabSize ?? 256 * 1024);
-    if (this.slabSize < this.maxReadPerFd) throw new RangeError("slabSize must be at least maxReadPerFd");
+    const maxEvents = positiveInt("maxEvents", options.maxEvents ?? 1024);
+    const maxReadPerFd = positiveInt("maxReadPerFd", options.maxReadPerFd ?? 64 * 1024);
+    const slabSize = positiveInt("slabSize", options.slabSize ?? 256 * 1024);
+    if (slabSize < maxReadPerFd) throw new RangeError("slabSize must be at least maxReadPerFd");
     this.yieldIntervalMs = nonNegative("yieldIntervalMs", options.yieldIntervalMs ?? 10);
     this.blockCapMs = positiveInt("blockCapMs", options.blockCapMs ?? 50);
     this.defaultSignals = options.installSignalHandlers ?? false;
-    this.events = new Uint32Array(this.maxEvents * EVENT_STRIDE);
-    this.batchFds = new Int32Array(this.maxEvents);
-    this.batchReaders = new Array<IBatchReadDescriptor | null>(this.maxEvents).fill(null);
-    this.batchOut = new Int32Array(this.maxEvents * 3);
-    this.slab = Buffer.allocUnsafeSlow(this.slabSize);
+    this.events = new Uint32Array(maxEvents * EVENT_STRIDE);
+    this.reads = new ReadBatch(maxEvents, slabSize, maxReadPerFd);
     this.timers = new TimerQueue(() => this.seconds(), { onEarlier: () => this.deadlineMoved() });
     this.addSystemEventTrigger("during", "startup", () => {
       this.isRunning = true;
@@ -213,8 +204,8 @@ export class Reactor implements IReactorTime {
       if (this.mode === "integrated") {
         const pfd = (this.poller as Poller).fd();
         if (pfd < 0) throw new RangeError(`mode: "integrated" needs a pollable poller fd and the ${this.backend} poller has none`);
-        this.watcher = new native.FdWatcher(pfd, () => this.step());
-        this.watcher.start();
+        this.integrated = new IntegratedLoop(this.loopHost);
+        this.integrated.start(pfd);
       }
     } catch (e) {
       this.teardown();
@@ -223,7 +214,7 @@ export class Reactor implements IReactorTime {
     if (options.installSignalHandlers ?? this.defaultSignals) this.installSignals();
     this.triggers.fire("startup", () => undefined);
     if (this.mode === "integrated") this.arm();
-    else void this.runExclusive();
+    else void runExclusive(this.loopHost, this.yieldIntervalMs, this.blockCapMs);
     return this.runPromise;
   }
 
@@ -321,9 +312,7 @@ export class Reactor implements IReactorTime {
    * transport's `doWrite` asks for this too, so a WRITABLE event joins the same batch.
    */
   requestFlush(w: IBatchWriter): void {
-    if (w.flushQueued === true) return;
-    w.flushQueued = true;
-    this.flushQueue.push(w);
+    if (!this.writes.add(w)) return;
     if (!this.inIteration && !this.flushScheduled) {
       this.flushScheduled = true;
       queueMicrotask(this.flushSoon);
@@ -391,10 +380,10 @@ export class Reactor implements IReactorTime {
     try {
       n = (this.poller as Poller).wait(timeoutMs);
       if (n > 0) this.dispatch(n);
-      if (this.batchCount > 0) this.readBatches();
+      if (this.reads.pending) this.reads.run(this.registry as Registry, this.sink);
       if (this.threadFns.length > 0 || this.inboxReady || this.inboxBacklog) this.runThreadCalls();
       if (this.timers.size > 0) this.runTimers();
-      if (this.flushQueue.length > 0) this.flush();
+      if (this.writes.pending) this.writes.flush(this.sink);
     } finally {
       this.inIteration = false;
     }
@@ -416,8 +405,7 @@ export class Reactor implements IReactorTime {
       const w = reg.writers[slot];
       if (r !== null && (bits & READ_BITS) !== 0) {
         if (reg.batch[slot] === 1) {
-          this.batchFds[this.batchCount] = reg.fds[slot];
-          this.batchReaders[this.batchCount++] = r as IBatchReadDescriptor;
+          this.reads.add(reg.fds[slot], r as IBatchReadDescriptor);
         } else {
           this.doRead(r);
         }
@@ -451,60 +439,6 @@ export class Reactor implements IReactorTime {
     if (why !== undefined && isError(why)) this.disconnect(w, why);
   }
 
-  /**
-   * Reads every batch reader collected in this iteration with one readBatch per slab and
-   * hands each its bytes. A reader removed since dispatch is skipped (its fd may be closed,
-   * or even reused); bytes already read are always delivered to the reader they were read
-   * for, even when it stopped reading meanwhile (nothing read is ever dropped).
-   */
-  private readBatches(): void {
-    const reg = this.registry as Registry;
-    const fds = this.batchFds;
-    const readers = this.batchReaders;
-    let m = 0;
-    for (let k = 0; k < this.batchCount; k++) {
-      const r = readers[k];
-      const slot = reg.slotOf(fds[k]);
-      if (slot >= 0 && reg.readers[slot] === r) {
-        fds[m] = fds[k];
-        readers[m++] = r;
-      }
-    }
-    for (let k = m; k < this.batchCount; k++) readers[k] = null;
-    this.batchCount = 0;
-    let done = 0;
-    let emptyRounds = 0;
-    while (done < m) {
-      if (this.slab.length - this.slabOffset < this.maxReadPerFd) this.newSlab();
-      const out = this.batchOut;
-      const k = native.readBatch(done === 0 ? fds : fds.subarray(done), m - done, this.slab, this.slabOffset, this.maxReadPerFd, out);
-      if (k === 0) {
-        // Cannot happen with a fresh slab (it holds maxReadPerFd); never loop on it.
-        if (++emptyRounds > 1) break;
-        this.newSlab();
-        continue;
-      }
-      const slab = this.slab;
-      let end = this.slabOffset;
-      for (let i = 0, t = 0; i < k; i++, t += 3) {
-        const res = out[t + 2];
-        if (res > 0 && out[t + 1] + res > end) end = out[t + 1] + res;
-      }
-      // Past every byte handed out below: later reads never write over them.
-      this.slabOffset = end;
-      for (let i = 0, t = 0; i < k; i++, t += 3) {
-        const r = readers[done + i] as IBatchReadDescriptor;
-        readers[done + i] = null;
-        const res = out[t + 2];
-        if (res === AGAIN) continue;
-        // Buffer.from(arrayBuffer, offset, length) makes the same view as subarray, cheaper.
-        this.readResult(r, res > 0 ? Buffer.from(slab.buffer, slab.byteOffset + out[t + 1], res) : null, res);
-      }
-      done += k;
-    }
-    for (let k = done; k < m; k++) readers[k] = null;
-  }
-
   private readResult(r: IBatchReadDescriptor, data: Buffer | null, result: number): void {
     let why: unknown;
     try {
@@ -514,11 +448,6 @@ export class Reactor implements IReactorTime {
       why = asError(e);
     }
     if (why !== undefined && isError(why)) this.disconnect(r, why);
-  }
-
-  private newSlab(): void {
-    this.slab = Buffer.allocUnsafeSlow(this.slabSize);
-    this.slabOffset = 0;
   }
 
   /** Runs this thread's queued calls (those queued before now) and the calls of other threads. */
@@ -560,92 +489,8 @@ export class Reactor implements IReactorTime {
 
   private readonly flushSoon = (): void => {
     this.flushScheduled = false;
-    if (!this.inIteration) this.flush();
+    if (!this.inIteration) this.writes.flush(this.sink);
   };
-
-  /**
-   * Writes every batch writer that asked, with one writevBatch, then tells each its own
-   * result through `wrote`: bytes taken, AGAIN or -errno, exactly as the kernel said; the
-   * writer handles all three (a transport's `wrote` is its one write routine). A writer
-   * with nothing queued is told 0 without a syscall (a close waiting for its queue to empty
-   * completes that way). Requests made from `wrote` go to the next flush.
-   */
-  private flush(): void {
-    const queue = this.flushQueue;
-    if (queue.length === 0) return;
-    this.flushQueue = this.flushSpare;
-    this.flushSpare = queue;
-    // Drop the entries cancelFlush() withdrew (flushQueued already false; a writer that
-    // cancelled and asked again has one live entry and one it skips here), then reset
-    // the flags of the rest before calling any writer.
-    let count = 0;
-    for (let i = 0; i < queue.length; i++) {
-      const w = queue[i];
-      if (w.flushQueued !== true) continue;
-      w.flushQueued = false;
-      queue[count++] = w;
-    }
-    queue.length = count;
-    if (count === 0) return;
-    if (this.flushFds.length < count) {
-      let size = this.flushFds.length;
-      while (size < count) size *= 2;
-      this.flushFds = new Int32Array(size);
-      this.flushCounts = new Int32Array(size);
-      this.flushOut = new Int32Array(size);
-    }
-    const fds = this.flushFds;
-    const counts = this.flushCounts;
-    const bufs = this.flushBufs;
-    let m = 0;
-    for (let i = 0; i < count; i++) {
-      const w = queue[i];
-      const fd = w.fileno();
-      if (fd < 0) continue; // closed since it asked: the fd number may already be reused
-      const pending = w.pendingBuffers();
-      fds[m] = fd;
-      counts[m] = pending.length;
-      for (let b = 0; b < pending.length; b++) bufs.push(pending[b]);
-      queue[m++] = w;
-    }
-    let refused: unknown = null;
-    try {
-      native.writevBatch(fds, m, counts, bufs, this.flushOut);
-    } catch (e) {
-      refused = e;
-    }
-    bufs.length = 0;
-    if (refused !== null) this.flushEachAlone(queue, m, refused);
-    else for (let i = 0; i < m; i++) this.tellWrote(queue[i], this.flushOut[i]);
-    queue.length = 0;
-  }
-
-  /**
-   * The batch refused every write because one writer handed it a bad buffer (it checks all
-   * before writing any): the same call, one writer at a time, so that only the culprit is
-   * dropped; every other writer still hears `wrote`.
-   */
-  private flushEachAlone(queue: IBatchWriter[], m: number, batchError: unknown): void {
-    log("warn", "writevBatch refused the batch; flushing writers one by one", batchError);
-    const fd = this.flushFds.subarray(0, 1);
-    const count = this.flushCounts.subarray(0, 1);
-    const out = this.flushOut.subarray(0, 1);
-    for (let i = 0; i < m; i++) {
-      const w = queue[i];
-      const pending = w.pendingBuffers();
-      fd[0] = w.fileno();
-      if (fd[0] < 0) continue;
-      count[0] = pending.length;
-      try {
-        native.writevBatch(fd, 1, count, pending, out);
-      } catch (e) {
-        log("error", `Bad pendingBuffers() of ${describe(w)}`, e);
-        this.disconnect(w, asError(e));
-        continue;
-      }
-      this.tellWrote(w, out[0]);
-    }
-  }
 
   /** `w.wrote(result)`; a writer that throws is logged and disconnected. */
   private tellWrote(w: IBatchWriter, result: number): void {
@@ -699,14 +544,8 @@ export class Reactor implements IReactorTime {
   private teardown(failure?: Error): void {
     this.isRunning = false;
     this.state = ENDED;
-    if (this.watcher !== null) {
-      this.watcher.close();
-      this.watcher = null;
-    }
-    if (this.nodeTimer !== null) clearTimeout(this.nodeTimer);
-    if (this.immediate !== null) clearImmediate(this.immediate);
-    this.nodeTimer = null;
-    this.immediate = null;
+    if (this.integrated !== null) this.integrated.close();
+    this.integrated = null;
     this.removeSignals();
     this.release();
     const resolve = this.resolveRun;
@@ -739,23 +578,10 @@ export class Reactor implements IReactorTime {
     if (this.poller !== null) this.poller.close();
     this.poller = null;
     this.registry = null;
-    for (const w of this.flushQueue) w.flushQueued = false;
-    this.flushQueue.length = 0;
+    this.writes.clear();
   }
 
   // ---------------------------------------------------------------- run modes
-
-  /** Integrated mode: one non-blocking iteration per wake-up from libuv. */
-  private step(): void {
-    if (this.state === IDLE || this.state === ENDED || this.inIteration) return;
-    try {
-      this.iteration(0);
-    } catch (e) {
-      this.crash(e);
-      return;
-    }
-    if (this.state !== ENDED) this.arm();
-  }
 
   /**
    * The loop itself failed (the poller's wait threw, say): descriptors' own errors never
@@ -766,36 +592,9 @@ export class Reactor implements IReactorTime {
     if (this.state !== ENDED) this.teardown(asError(e));
   }
 
-  private readonly onImmediate = (): void => {
-    this.immediate = null;
-    this.step();
-  };
-
-  private readonly onNodeTimer = (): void => {
-    this.nodeTimer = null;
-    this.nodeTimerAt = Infinity;
-    this.step();
-  };
-
-  /**
-   * Integrated mode: makes libuv wake us for the next due work (I/O wakes us through the
-   * watcher). Does nothing in exclusive mode, when not running, or inside an iteration
-   * (step() arms after it).
-   */
+  /** Integrated mode: makes libuv wake us for the next due work (a no-op in exclusive mode). */
   private arm(): void {
-    if (this.mode !== "integrated" || this.state === IDLE || this.state === ENDED || this.inIteration) return;
-    const ms = this.computeTimeout();
-    if (ms === 0) {
-      if (this.immediate === null) this.immediate = setImmediate(this.onImmediate);
-      return;
-    }
-    if (ms < 0) return;
-    const top = this.timers.peek() as DelayedCall;
-    // An armed timer that fires no later than needed will re-arm us when it fires.
-    if (this.nodeTimer !== null && this.nodeTimerAt <= top.time) return;
-    if (this.nodeTimer !== null) clearTimeout(this.nodeTimer);
-    this.nodeTimer = setTimeout(this.onNodeTimer, ms);
-    this.nodeTimerAt = top.time;
+    if (this.integrated !== null) this.integrated.arm();
   }
 
   /** TimerQueue: a call became the earliest. */
@@ -805,45 +604,12 @@ export class Reactor implements IReactorTime {
 
   /** Milliseconds the next wait may block: 0 when work is due, -1 for "until an event". */
   private computeTimeout(): number {
-    if (this.stopRequested || this.threadFns.length > 0 || this.inboxBacklog || this.flushQueue.length > 0) return 0;
+    if (this.stopRequested || this.threadFns.length > 0 || this.inboxBacklog || this.writes.pending) return 0;
     const top = this.timers.peek();
     if (top === undefined) return -1;
     const ms = (top.time - this.seconds()) * 1000;
     if (ms <= 0) return 0;
     return ms >= MAX_TIMEOUT_MS ? MAX_TIMEOUT_MS : Math.ceil(ms);
-  }
-
-  /** Exclusive mode: the loop (see the file comment). */
-  private async runExclusive(): Promise<void> {
-    let lastYield = performance.now();
-    let busy = false;
-    try {
-      while (this.state === RUNNING || this.state === STOPPING) {
-        let timeout = 0;
-        if (!busy) {
-          // About to block: give Node's loop a turn first, so that every microtask, tick,
-          // Node timer and signal handler has run.
-          await yieldToNode();
-          lastYield = performance.now();
-          if (this.state !== RUNNING && this.state !== STOPPING) break;
-          timeout = this.computeTimeout();
-          if (timeout < 0 || timeout > this.blockCapMs) timeout = this.blockCapMs;
-        }
-        const n = this.iteration(timeout);
-        if (this.state !== RUNNING && this.state !== STOPPING) break;
-        busy = n > 0 || this.computeTimeout() === 0;
-        if (busy) {
-          if (performance.now() - lastYield >= this.yieldIntervalMs) {
-            await yieldToNode();
-            lastYield = performance.now();
-          } else {
-            await drainMicrotasks();
-          }
-        }
-      }
-    } catch (e) {
-      this.crash(e);
-    }
   }
 
   // ---------------------------------------------------------------- helpers
@@ -893,33 +659,6 @@ function badCallLater(delay: unknown, f: unknown): never {
   if (delay < 0) throw new RangeError(`delay must not be negative, got ${delay}`);
   if (typeof f !== "function") throw new TypeError("callable must be a function");
   throw new RangeError(`delay must be a finite number of seconds, got ${String(delay)}`);
-}
-
-function yieldToNode(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
-}
-
-function drainMicrotasks(): Promise<void> {
-  return new Promise((resolve) => process.nextTick(resolve));
-}
-
-/** Is `e` an Error, from this realm or another (the addon's errors under jest's vm contexts)? */
-function isError(e: unknown): e is Error {
-  return e instanceof Error || types.isNativeError(e);
-}
-
-function asError(e: unknown): Error {
-  return isError(e) ? e : new Error(`non-Error thrown: ${String(e)}`);
-}
-
-function describe(d: IFileDescriptor): string {
-  let fd = -1;
-  try {
-    fd = d.fileno();
-  } catch {
-    /* a broken fileno is reported as -1 */
-  }
-  return `${d?.constructor?.name ?? "descriptor"}(fd ${fd})`;
 }
 
 function positiveInt(name: string, v: unknown): number {
