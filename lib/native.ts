@@ -81,8 +81,14 @@ export interface Poller {
    * the constructor; returns their count (0 on timeout or EINTR).
    */
   wait(timeoutMs: number): number;
-  /** The backend's own pollable fd (epoll, kqueue) or -1. */
+  /** The backend's own pollable fd (epoll, kqueue) or -1. A getter: it changes nothing. */
   fd(): number;
+  /**
+   * Puts the poller in integrated mode, where another loop (libuv, through an FdWatcher)
+   * polls its fd between waits: every later change reaches the kernel at once (kqueue stops
+   * batching them). Returns the fd to watch, or -1 for a backend without one (poll, select).
+   */
+  enterIntegratedMode(): number;
   /** Releases the kernel object; idempotent. */
   close(): void;
 }

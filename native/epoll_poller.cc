@@ -70,7 +70,7 @@ class EpollPoller final : public Poller {
     return n;
   }
 
-  int fd() override { return epfd_; }
+  int fd() const override { return epfd_; }
 
   void close() override {
     if (epfd_ >= 0) {

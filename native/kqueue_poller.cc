@@ -10,8 +10,8 @@
 // time it fires, its event dropped (as libuv does). Two exceptions flush at once, with
 // EV_RECEIPT (applies changes without draining events; reports each change's errno):
 // - the changelist grows past kMaxPending (10,000 adds must not hold 20,000 changes);
-// - fd() was handed out: integrated mode polls the kqueue fd from libuv between our
-//   waits, so the kernel must know every registration at once.
+// - after enterIntegratedMode(): libuv polls the kqueue fd between our waits, so the
+//   kernel must know every registration at once.
 // Errors the caller can act on are synchronous, from this poller's own table (ENOENT for
 // an fd never added, EBADF for a closed fd at add), as epoll's are; a change the kernel
 // refuses once batched reaches its token as an ERROR event.
@@ -163,9 +163,10 @@ class KqueuePoller final : public Poller {
     return count;
   }
 
-  int fd() override {
-    // Integrated mode starts here (see Poller::fd): from now on the kernel must see each
-    // change at once.
+  int fd() const override { return kq_; }
+
+  int enterIntegratedMode() override {
+    // From now on the kernel must see each change at once (see Poller::enterIntegratedMode).
     immediate_ = true;
     FlushWithReceipts(-1, nullptr);
     return kq_;

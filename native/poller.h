@@ -69,12 +69,14 @@ class Poller {
   // (kEventStride words each) into `out` and returns their count, or -errno on failure.
   // EINTR returns 0 so that the caller can run signal handlers.
   virtual int wait(int timeoutMs, uint32_t* out, int capacity) = 0;
-  // The backend's own pollable fd (epoll, kqueue), or -1 (poll, select). Not const: asking
-  // for it starts integrated mode, where the caller polls the fd from another loop (libuv)
-  // between waits. kqueue then flushes its pending changes and applies every later change at
-  // once, since a batched change would not make the kqueue fd readable. (The reactor asks
-  // for it only when it enters integrated mode; a separate method would change the JS API.)
-  virtual int fd() { return -1; }
+  // The backend's own pollable fd (epoll, kqueue), or -1 (poll, select). Only a getter:
+  // handing the fd out changes nothing; enterIntegratedMode() does.
+  virtual int fd() const { return -1; }
+  // Integrated mode: from now on another loop (libuv) polls fd() between our waits, so a
+  // change must reach the kernel at once (kqueue flushes its pending changes and stops
+  // batching: a change still in the changelist would not make the kqueue fd readable).
+  // Returns fd(), or -1 when the backend has no fd to poll (nothing changes then).
+  virtual int enterIntegratedMode() { return fd(); }
   // Releases kernel resources; idempotent.
   virtual void close() = 0;
 };

@@ -52,6 +52,7 @@ class PollerWrap : public Napi::ObjectWrap<PollerWrap> {
                         CheckedMethod<W, &W::Remove>("remove"),
                         CheckedMethod<W, &W::Wait>("wait"),
                         CheckedMethod<W, &W::Fd>("fd"),
+                        CheckedMethod<W, &W::EnterIntegratedMode>("enterIntegratedMode"),
                         CheckedMethod<W, &W::Close>("close")});
   }
 
@@ -210,6 +211,11 @@ class PollerWrap : public Napi::ObjectWrap<PollerWrap> {
   Napi::Value Fd(const Napi::CallbackInfo& info) {
     if (!Usable(info)) return Napi::Value();
     return Napi::Number::New(info.Env(), poller_->fd());
+  }
+
+  Napi::Value EnterIntegratedMode(const Napi::CallbackInfo& info) {
+    if (!Usable(info)) return Napi::Value();
+    return Napi::Number::New(info.Env(), poller_->enterIntegratedMode());
   }
 
   Napi::Value Close(const Napi::CallbackInfo& info) {

@@ -1,5 +1,6 @@
 // FdWatcher: one uv_poll_t watching an fd for readability from Node's own loop. The
-// reactor's integrated mode watches its epoll/kqueue fd with it.
+// reactor's integrated mode watches its epoll/kqueue fd with it, the one that
+// Poller.enterIntegratedMode() returned (that call, not this watcher, readies the poller).
 //
 // libuv aborts the process if a watched fd is closed before the loop registers it, so
 // start() checks the fd is open; callers must stop() or close() the watcher before

@@ -202,7 +202,7 @@ export class Reactor implements IReactorTime {
       this.ensureRegistry();
       if (this.inbox !== null && this.wakerReader === null) this.registerWaker();
       if (this.mode === "integrated") {
-        const pfd = (this.poller as Poller).fd();
+        const pfd = (this.poller as Poller).enterIntegratedMode();
         if (pfd < 0) throw new RangeError(`mode: "integrated" needs a pollable poller fd and the ${this.backend} poller has none`);
         this.integrated = new IntegratedLoop(this.loopHost);
         this.integrated.start(pfd);

@@ -98,11 +98,25 @@ test("an event carried over from a full wait is merged with the kernel's event f
   }
 });
 
-test("after fd() every change reaches the kernel at once (integrated mode)", () => {
+test("fd() is only a getter: changes stay batched until the next wait", () => {
   const watcherEvents = new Uint32Array(EVENT_STRIDE);
   const watcher = new native.Poller("poll", watcherEvents);
   try {
     watcher.add(poller.fd(), 0, 0, READABLE);
+    const [a] = fds.socketpair();
+    poller.add(a, 5, 1, WRITABLE); // writable at once, but still in the changelist
+    expect(watcher.wait(0)).toBe(0);
+    expect(eventsOf(events, poller.wait(0))).toEqual([[5, 1, WRITABLE]]);
+  } finally {
+    watcher.close();
+  }
+});
+
+test("after enterIntegratedMode() every change reaches the kernel at once", () => {
+  const watcherEvents = new Uint32Array(EVENT_STRIDE);
+  const watcher = new native.Poller("poll", watcherEvents);
+  try {
+    watcher.add(poller.enterIntegratedMode(), 0, 0, READABLE);
     const [a, b] = fds.socketpair();
     poller.add(a, 5, 1, WRITABLE); // writable at once: the kqueue fd turns readable without a wait
     expect(watcher.wait(1000)).toBe(1);

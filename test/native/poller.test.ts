@@ -364,9 +364,20 @@ describe.each(native.backends())("the %s poller", (backend) => {
       poller.close();
       expect(link()).toBe("closed");
     });
+
+    test("enterIntegratedMode() returns the fd to watch, the same fd() reports", () => {
+      const fd = poller.fd();
+      expect(poller.enterIntegratedMode()).toBe(fd);
+      expect(poller.enterIntegratedMode()).toBe(fd); // idempotent
+      expect(poller.fd()).toBe(fd);
+    });
   } else {
     test("fd() is -1: there is no kernel object to watch", () => {
       expect(poller.fd()).toBe(-1);
+    });
+
+    test("enterIntegratedMode() is -1: nothing another loop could watch", () => {
+      expect(poller.enterIntegratedMode()).toBe(-1);
     });
   }
 
@@ -381,6 +392,7 @@ describe.each(native.backends())("the %s poller", (backend) => {
     expect(() => poller.remove(r)).toThrow(closed);
     expect(() => poller.wait(0)).toThrow(closed);
     expect(() => poller.fd()).toThrow(closed);
+    expect(() => poller.enterIntegratedMode()).toThrow(closed);
   });
 
   if (backend === "epoll" || backend === "kqueue") {
