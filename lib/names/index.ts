@@ -7,5 +7,6 @@ export { HostsFile, parseHosts, type FileCheckClock } from "../net/hosts";
 export * from "./resolvconf";
 export * from "./cache";
 export * from "./query";
+export { CHANNELS_PER_SERVER, IDLE, MAX_AGE, MAX_QUERIES } from "./channels";
 export * from "./resolver";
 export * from "./install";

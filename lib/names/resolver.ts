@@ -8,7 +8,8 @@
  *    library orders them), each in turn until one has addresses;
  * 3. for each candidate, the cache, else the servers: every attempt goes over the
  *    servers in order (from the next one in turn with `rotate`), one UDP query each with
- *    `timeout` seconds (a Deferred timeout on the reactor's clock); a truncated answer
+ *    `timeout` seconds on the reactor's clock, sent through the resolver's pool of
+ *    sockets per server (channels.ts); a truncated answer
  *    is asked again over TCP of the same server; SERVFAIL, REFUSED, a refusal or a
  *    timeout moves on to the next server; NOERROR and NXDOMAIN are final;
  * 4. the answer's CNAME chain is followed from the name asked; when it leaves the answer
@@ -18,14 +19,14 @@
  * its `cause` a DNSQueryError saying why (NXDOMAIN, NODATA, SERVFAIL, TIMEOUT, ...).
  */
 import { isIP } from "node:net";
-import type * as dnsPacket from "dns-packet";
 import { Deferred, Failure, fail, succeed } from "../defer";
 import { DNSLookupError } from "../error";
 import { HostsFile } from "../net/hosts";
 import { ipv4First } from "../net/resolve";
 import { DNSCache, keyOf, type CacheClock } from "./cache";
 import { DNSQueryError } from "./errors";
-import { describeServer, queryTCP, queryUDP, type AddressType, type QueryReactor, type DNSResponse } from "./query";
+import { ChannelPool } from "./channels";
+import { describeServer, queryTCP, type AddressType, type DNSRecord, type DNSResponse, type QueryReactor } from "./query";
 import { checkConfig, ResolvConfFile, type ResolverConfig } from "./resolvconf";
 
 /** Options of a Resolver; every file and setting can be injected for tests. */
@@ -68,6 +69,11 @@ export class Resolver {
   private readonly resolvConf: ResolvConfFile;
   private readonly overrides: Partial<ResolverConfig>;
   private nextServer = 0;
+  /** The UDP sockets the queries go through. */
+  private readonly channels: ChannelPool;
+  /** config() as last merged, and the file's settings it was merged from. */
+  private merged: ResolverConfig | null = null;
+  private mergedFrom: ResolverConfig | null = null;
   /** Queries on the wire, by cache key: later askers wait for the same answer. */
   private readonly inflight = new Map<string, SharedQuery>();
 
@@ -77,6 +83,7 @@ export class Resolver {
       throw new TypeError("reactor must be a reactor (callLater, addReader, ...)");
     }
     this.reactor = reactor;
+    this.channels = new ChannelPool(reactor);
     const interval = options.fileCheckInterval ?? 1;
     this.hosts = options.hostsPath === null ? null : new HostsFile(options.hostsPath ?? "/etc/hosts", reactor, interval);
     this.resolvConf = new ResolvConfFile(options.resolvConfPath ?? "/etc/resolv.conf", reactor, interval);
@@ -90,7 +97,17 @@ export class Resolver {
 
   /** The settings in force now: resolv.conf as it is on disk, with the injected overrides. */
   config(): ResolverConfig {
-    return { ...this.resolvConf.current(), ...this.overrides };
+    const fromFile = this.resolvConf.current();
+    if (this.merged === null || fromFile !== this.mergedFrom) {
+      this.merged = Object.freeze({ ...fromFile, ...this.overrides });
+      this.mergedFrom = fromFile;
+    }
+    return this.merged;
+  }
+
+  /** UDP sockets open for queries now (the pool's; closed after a second with nothing in flight). */
+  get openSockets(): number {
+    return this.channels.size;
   }
 
   /** Every IPv4 address of `name` (Twisted's lookupAddress, as address strings). */
@@ -185,7 +202,7 @@ export class Resolver {
   lookup(name: string, type: AddressType): Deferred<string[]> {
     checkName(name);
     if (type !== "A" && type !== "AAAA") throw new TypeError(`type must be "A" or "AAAA", received ${String(type)}`);
-    const family = isIP(name);
+    const family = mayBeLiteral(name) ? isIP(name) : 0;
     if (family !== 0) {
       if ((family === 4) === (type === "A")) return succeed([name]);
       return failWith(name, new DNSQueryError("NODATA", name, type, "an address literal of the other family"));
@@ -200,6 +217,13 @@ export class Resolver {
   /** Tries each candidate of the search list in turn; the first with addresses wins. */
   private searchList(name: string, type: AddressType): Deferred<string[]> {
     const candidates = searchCandidates(name, this.config());
+    if (candidates.length === 1) {
+      // No search domains: the one candidate's outcome is the lookup's.
+      return this.query(candidates[0], type, this.maxCNAMEHops).addCallbacks(addressesOf, (f) => {
+        if (!(f.value instanceof DNSQueryError)) return f;
+        throw lookupError(name, f.value);
+      });
+    }
     let current: Deferred<Found> | null = null;
     const d = new Deferred<string[]>(() => current?.cancel());
     const failures: DNSQueryError[] = [];
@@ -266,13 +290,12 @@ export class Resolver {
     const answers = response.answers ?? [];
     let current = qname.toLowerCase();
     let ttl = Infinity;
-    const seen = new Set(chain ?? []);
-    seen.add(current);
+    let seen: Set<string> | null = null; // the chain's names, made at the first CNAME
     for (;;) {
       const addresses: string[] = [];
       for (const a of answers) {
         if (a.type !== type || !sameName(a.name, current) || !isInClass(a)) continue;
-        const data = (a as dnsPacket.StringAnswer).data;
+        const data = a.data;
         if (typeof data !== "string" || isIP(data) !== (type === "A" ? 4 : 6)) continue;
         if (!addresses.includes(data)) addresses.push(data);
         ttl = Math.min(ttl, ttlOf(a));
@@ -281,10 +304,11 @@ export class Resolver {
         this.cache.put(qname, type, { addresses }, ttl);
         return succeed({ addresses, ttl });
       }
-      const cname = answers.find((a) => a.type === "CNAME" && sameName(a.name, current) && isInClass(a)) as dnsPacket.StringAnswer | undefined;
+      const cname = answers.find((a) => a.type === "CNAME" && sameName(a.name, current) && isInClass(a));
       if (cname === undefined || typeof cname.data !== "string") break;
       if (hopsLeft <= 0) return fail(new DNSQueryError("CNAME_LOOP", qname, type, `more than ${this.maxCNAMEHops} CNAME links`));
       const target = cname.data.toLowerCase().replace(/\.$/, "");
+      if (seen === null) seen = new Set(chain ?? []).add(current);
       if (seen.has(target)) return fail(new DNSQueryError("CNAME_LOOP", qname, type, `CNAME loop at ${target}`));
       seen.add(target);
       ttl = Math.min(ttl, ttlOf(cname));
@@ -294,7 +318,7 @@ export class Resolver {
     if (current !== qname.toLowerCase()) {
       // The chain leaves the answer: ask for its last name, within what is left of the hop budget.
       const chainTTL = ttl;
-      const next = this.query(current, type, hopsLeft, seen);
+      const next = this.query(current, type, hopsLeft, seen ?? new Set(chain ?? []).add(current));
       const d = new Deferred<Found>(() => next.cancel());
       next.addCallbacks(
         (found) => {
@@ -363,7 +387,7 @@ export class Resolver {
         lastError = new DNSQueryError(serverFailureReason(rcode), qname, type, `from ${describeServer(server)}`);
         attempt(n + 1);
       };
-      current = queryUDP(this.reactor, server, qname, type, config.timeout);
+      current = this.channels.query(server, qname, type, config.timeout);
       current.addCallbacks((r) => onResponse(r, false), onError);
     };
     attempt(0);
@@ -405,6 +429,10 @@ class SharedQuery {
   }
 }
 
+function addressesOf(found: Found): string[] {
+  return found.addresses;
+}
+
 /** The names to ask for `name`, in order (the C library's res_nsearch order). */
 export function searchCandidates(name: string, config: Pick<ResolverConfig, "search" | "ndots">): string[] {
   if (name.endsWith(".")) return [name.slice(0, -1)];
@@ -417,12 +445,25 @@ function checkName(name: unknown): asserts name is string {
   if (typeof name !== "string" || name === "") throw new TypeError(`name must be a non-empty host name, received ${JSON.stringify(name)}`);
 }
 
+/** Whether `name` could be an IP literal: only digits and dots, or a colon somewhere (isIP's regexes cost more than a scan). */
+function mayBeLiteral(name: string): boolean {
+  for (let i = 0; i < name.length; i++) {
+    const c = name.charCodeAt(i);
+    if (c === 0x3a) return true;
+    if (c !== 0x2e && (c < 0x30 || c > 0x39)) return name.includes(":");
+  }
+  return true;
+}
+
 /** Why `name` cannot be asked for in DNS, or null when it can. */
 function badNameReason(name: string): string | null {
-  const n = name.endsWith(".") ? name.slice(0, -1) : name;
-  if (n.length === 0 || n.length > 253) return "a name must have 1 to 253 characters";
-  for (const label of n.split(".")) {
-    if (label.length === 0 || label.length > 63) return "each label must have 1 to 63 characters";
+  const n = name.endsWith(".") ? name.length - 1 : name.length;
+  if (n === 0 || n > 253) return "a name must have 1 to 253 characters";
+  let labelStart = 0;
+  for (let i = 0; i <= n; i++) {
+    if (i < n && name.charCodeAt(i) !== 0x2e) continue;
+    if (i === labelStart || i - labelStart > 63) return "each label must have 1 to 63 characters";
+    labelStart = i + 1;
   }
   return null;
 }
@@ -432,26 +473,25 @@ function serverFailureReason(rcode: string): "SERVFAIL" | "REFUSED" | "NOTIMP" |
   return "SERVFAIL";
 }
 
-function sameName(a: unknown, b: string): boolean {
-  return typeof a === "string" && a.toLowerCase().replace(/\.$/, "") === b;
+/** Whether record owner `a` (as decoded: no trailing dot) is `b` (lower case, no trailing dot). */
+function sameName(a: string, b: string): boolean {
+  return a === b || a.toLowerCase() === b;
 }
 
-function isInClass(a: dnsPacket.Answer): boolean {
-  const c = (a as { class?: unknown }).class;
-  return c === undefined || c === "IN";
+function isInClass(a: DNSRecord): boolean {
+  return a.class === "IN";
 }
 
-function ttlOf(a: dnsPacket.Answer): number {
-  const t = (a as { ttl?: unknown }).ttl;
-  return typeof t === "number" && t >= 0 ? t : 0;
+function ttlOf(a: DNSRecord): number {
+  return a.ttl;
 }
 
 /** RFC 2308: the lesser of the SOA record's TTL and its MINIMUM field; 0 (not cached) without an SOA. */
 function negativeTTL(response: DNSResponse): number {
   for (const a of response.authorities ?? []) {
     if (a.type !== "SOA") continue;
-    const data = (a as dnsPacket.SoaAnswer).data;
-    const minimum = data !== null && typeof data === "object" && typeof data.minimum === "number" ? data.minimum : 0;
+    const data = a.data;
+    const minimum = data !== null && typeof data === "object" ? data.minimum : 0;
     return Math.min(ttlOf(a), minimum);
   }
   return 0;

@@ -6,7 +6,7 @@
  */
 import * as fs from "node:fs";
 import { DNSLookupError } from "../../lib/error";
-import { DNSQueryError, Resolver, installResolver, searchCandidates } from "../../lib/names";
+import { CHANNELS_PER_SERVER, DNSQueryError, IDLE, MAX_QUERIES, Resolver, installResolver, searchCandidates } from "../../lib/names";
 import { CancelledError } from "../../lib/defer";
 import { expectNoFdLeaks, openFds } from "../support/fds";
 import { FakeDNSServer, a, aaaa, cname, encodeReply, zoneResponder, type Reply, type SeenQuery } from "./fake-server";
@@ -82,15 +82,46 @@ describe("addresses", () => {
     expect(server.queries).toEqual([]);
   });
 
-  test("each query uses a new source port and a query id of its own", async () => {
-    await withReactor(async (reactor) => {
+  test("queries share at most CHANNELS_PER_SERVER sockets on random ports, with random ids", async () => {
+    const open = await withReactor(async (reactor) => {
       const r = resolverOn(reactor, { cacheSize: 0 });
       for (let i = 0; i < 6; i++) await r.lookupAddress("v4only.test");
+      return r.openSockets;
     });
     expect(server.queries).toHaveLength(6);
-    expect(new Set(server.queries.map((q) => q.fromPort)).size).toBeGreaterThanOrEqual(5);
+    expect(open).toBe(CHANNELS_PER_SERVER);
+    const ports = server.queries.map((q) => q.fromPort);
+    expect(new Set(ports).size).toBe(CHANNELS_PER_SERVER);
+    // The first queries open the sockets; later ones reuse them.
+    expect(new Set(ports.slice(0, CHANNELS_PER_SERVER)).size).toBe(CHANNELS_PER_SERVER);
     expect(new Set(server.queries.map((q) => q.id)).size).toBeGreaterThanOrEqual(5);
   });
+
+  test("a socket is retired after MAX_QUERIES queries and a new one on another port takes over; idle sockets close", async () => {
+    const total = CHANNELS_PER_SERVER * MAX_QUERIES + 50;
+    const out = await withReactor(async (reactor) => {
+      const r = resolverOn(reactor, { cacheSize: 0 });
+      let most = 0;
+      for (let i = 0; i < total; i += 50) {
+        const batch = [];
+        for (let j = i; j < Math.min(total, i + 50); j++) batch.push(r.lookupAddress(`n${j}.example.test`).then(() => 0, () => 1));
+        most = Math.max(most, r.openSockets);
+        await Promise.all(batch);
+      }
+      const afterwards = r.openSockets;
+      await new Promise((res) => setTimeout(res, (IDLE + 0.5) * 1000));
+      return { most, afterwards, idle: r.openSockets };
+    });
+    expect(server.queries).toHaveLength(total);
+    const perPort = new Map<number, number>();
+    for (const q of server.queries) perPort.set(q.fromPort, (perPort.get(q.fromPort) ?? 0) + 1);
+    expect(Math.max(...perPort.values())).toBeLessThanOrEqual(MAX_QUERIES);
+    expect(perPort.size).toBeGreaterThan(CHANNELS_PER_SERVER);
+    // Ids in flight on one socket never repeat.
+    expect(out.most).toBeLessThanOrEqual(2 * CHANNELS_PER_SERVER);
+    expect(out.afterwards).toBeGreaterThan(0);
+    expect(out.idle).toBe(0);
+  }, 20000);
 });
 
 describe("hosts file", () => {
@@ -425,24 +456,29 @@ describe("servers, timeouts and retries", () => {
 });
 
 describe("cancellation", () => {
-  test("cancelling the only lookup waiting for a query closes its socket at once and fails it with CancelledError", async () => {
-    const silent = await FakeDNSServer.start(() => null);
+  test("cancelling the only lookup waiting for a query fails it with CancelledError, ignores its late answer, and the idle socket closes", async () => {
+    let late: (() => void) | null = null;
+    const slow = await FakeDNSServer.start(() => null);
+    slow.beforeReply = (q, rinfo) => {
+      late = () => slow.sendRaw(encodeReply(q, { answers: [a(q.name, "127.0.0.99")] }), rinfo);
+    };
     try {
       const out = await withReactor(async (reactor) => {
-        const r = new Resolver(reactor, { hostsPath: noHosts, resolvConfPath: noConf, config: { nameservers: [{ host: "127.0.0.1", port: silent.port }], timeout: 10, attempts: 1 } });
+        const r = new Resolver(reactor, { hostsPath: noHosts, resolvConfPath: noConf, config: { nameservers: [{ host: "127.0.0.1", port: slow.port }], timeout: 10, attempts: 1 } });
         const before = openFds();
         const d = r.lookupAddress("wait.test");
-        for (let i = 0; i < 100 && silent.queries.length === 0; i++) await new Promise((res) => setTimeout(res, 10));
+        for (let i = 0; i < 100 && slow.queries.length === 0; i++) await new Promise((res) => setTimeout(res, 10));
         const during = openFds() - before;
         d.cancel();
-        const after = openFds() - before;
         const err = await failureOf(d);
-        return { during, after, err };
+        (late as (() => void) | null)?.();
+        await new Promise((res) => setTimeout(res, (IDLE + 0.5) * 1000));
+        return { during, after: openFds() - before, err, open: r.openSockets };
       });
-      expect([out.during, out.after]).toEqual([1, 0]);
+      expect([out.during, out.after, out.open]).toEqual([1, 0, 0]);
       expect(out.err).toBeInstanceOf(CancelledError);
     } finally {
-      await silent.close();
+      await slow.close();
     }
   });
 

@@ -1,0 +1,350 @@
+/**
+ * DNS over UDP through a few sockets per server (Twisted's DNSDatagramProtocol, which
+ * multiplexes queries by id on one port): each channel is a UDP socket bound to a random
+ * port and connected to one server; queries to that server share the channels, matched by
+ * their random ids; channels are retired and replaced as they age.
+ *
+ * Choices the next reader should not undo (docs/names.md, "What the socket pool trades"):
+ * - A channel takes at most MAX_QUERIES queries and MAX_AGE seconds of new queries, then
+ *   takes no more and closes once its last query is settled, so a source port that leaked
+ *   is useful to a spoofer for a bounded number of queries. A channel with nothing in
+ *   flight closes after IDLE seconds; the reactor's shutdown closes the rest.
+ * - Ids are random (from a buffer of crypto bytes) and unique among a channel's queries in
+ *   flight. The socket is connected, so the kernel drops datagrams from any other address
+ *   or port; the source is checked again here, and an answer must carry a live id and
+ *   echo the question exactly (packet.ts) or it is ignored: the query keeps waiting.
+ * - One timer per pool, not one per query: queries are kept in the order they were sent,
+ *   and the timer wakes for the oldest unsettled one (a timeout shortened meanwhile is
+ *   honoured once the queries sent before it are due).
+ * - An ICMP refusal on a channel fails every query in flight on it (the server's port is
+ *   closed to all of them) and retires the channel.
+ */
+import { randomFillSync } from "node:crypto";
+import { Deferred, type IDelayedCall } from "../defer";
+import { listenUDP, type UDPPort } from "../net";
+import type { Address } from "../net/interfaces";
+import { DatagramProtocol } from "../protocols";
+import { DNSQueryError } from "./errors";
+import { decodeResponse, encodeQuery, responseId, type AddressType, type DNSResponse } from "./packet";
+import { canonicalAddress, describeServer, type QueryReactor } from "./query";
+import type { NameServer } from "./resolvconf";
+
+/** Channels in use per server at most. */
+export const CHANNELS_PER_SERVER = 4;
+/** Queries one channel carries before it is retired. */
+export const MAX_QUERIES = 100;
+/** Seconds a channel takes new queries before it is retired. */
+export const MAX_AGE = 10;
+/** Seconds a channel with nothing in flight stays open. */
+export const IDLE = 1;
+/** Largest UDP response read (EDNS0 is not advertised, so 512 is what servers send; room for more). */
+const MAX_UDP_RESPONSE = 4096;
+
+/** Random 16-bit words, refilled from the kernel's CSPRNG when used up. */
+const random = new Uint16Array(1024);
+let randomAt = random.length;
+function random16(): number {
+  if (randomAt === random.length) {
+    randomFillSync(random);
+    randomAt = 0;
+  }
+  return random[randomAt++];
+}
+
+/** One query in flight. */
+class PendingQuery {
+  settled = false;
+  constructor(
+    readonly channel: Channel,
+    readonly id: number,
+    readonly bytes: Buffer,
+    readonly name: string,
+    readonly type: AddressType,
+    readonly deadline: number,
+    readonly timeout: number,
+    readonly d: Deferred<DNSResponse>,
+  ) {}
+}
+
+/** One connected socket to one server and the queries in flight on it. */
+class Channel extends DatagramProtocol {
+  readonly live = new Map<number, PendingQuery>();
+  port: UDPPort | null = null;
+  sent = 0;
+  retired = false;
+  /** Set once the pool closed it. */
+  closed = false;
+  /** Queries made since the last flush, sent together by the pool's microtask. */
+  outbox: PendingQuery[] = [];
+  /** When it last had nothing in flight (reactor seconds), for the idle close. */
+  idleSince: number;
+
+  constructor(
+    readonly pool: ChannelPool,
+    readonly server: NameServer,
+    readonly host: string,
+    readonly opened: number,
+  ) {
+    super();
+    this.noisy = false;
+    this.idleSince = opened;
+  }
+
+  /** Settles the live query this datagram answers; anything else is ignored. */
+  override datagramReceived(data: Buffer, addr: Address): void {
+    const q = this.live.get(responseId(data));
+    if (q === undefined) return;
+    if (addr.type !== "UDP" || addr.port !== this.server.port || (addr.host !== this.host && canonicalAddress(addr.host) !== this.host)) return;
+    const r = decodeResponse(data, q.bytes);
+    if (r !== null) this.pool.settle(q, r);
+  }
+
+  /** A cut answer is no answer: the query waits on (a server sends TC, not a cut datagram). */
+  override datagramTruncated(): void {}
+
+  /** The server's port is closed (ICMP): every query on this channel has failed. */
+  override connectionRefused(): void {
+    this.pool.refused(this);
+  }
+
+  /** The socket was closed under us (reactor shutdown, a receive error). */
+  override stopProtocol(): void {
+    this.port = null;
+    this.pool.lost(this);
+  }
+}
+
+/** The UDP channels of one resolver, per server, and the one timer of their queries. */
+export class ChannelPool {
+  private readonly byServer = new Map<string, Channel[]>();
+  private readonly retiring = new Set<Channel>();
+  /** Queries in the order sent; `head` is the oldest that may be unsettled. */
+  private order: PendingQuery[] = [];
+  private head = 0;
+  private timer: IDelayedCall | null = null;
+  private timerAt = Infinity;
+  /** Channels with queries in their outbox; the flush microtask is queued while non-empty. */
+  private sending: Channel[] = [];
+  private readonly flushAll = (): void => this.flush();
+
+  /** A pool sending through `reactor`. */
+  constructor(private readonly reactor: QueryReactor) {}
+
+  /**
+   * Asks `server` for `name`/`type`; fires with the accepted response, or fails with
+   * DNSQueryError (TIMEOUT after `timeout` seconds, CONNECT when refused or when no socket
+   * could be made). Cancelling forgets the query (a later answer is ignored).
+   */
+  query(server: NameServer, name: string, type: AddressType, timeout: number): Deferred<DNSResponse> {
+    let channel: Channel;
+    try {
+      channel = this.channelFor(server);
+    } catch (e) {
+      const d = new Deferred<DNSResponse>();
+      d.errback(new DNSQueryError("CONNECT", name, type, `could not send to ${describeServer(server)}: ${e instanceof Error ? e.message : String(e)}`, { cause: e }));
+      return d;
+    }
+    let id = random16();
+    while (channel.live.has(id)) id = random16();
+    const bytes = encodeQuery(id, name, type);
+    const d = new Deferred<DNSResponse>(() => this.forget(q));
+    const q = new PendingQuery(channel, id, bytes, name, type, this.reactor.seconds() + timeout, timeout, d);
+    channel.live.set(id, q);
+    channel.sent++;
+    this.order.push(q);
+    if (q.deadline < this.timerAt) this.schedule(q.deadline);
+    // Sent at the end of this turn with the others made meanwhile: lookups started by the
+    // callbacks of one batch of answers leave in one sendmmsg.
+    if (channel.outbox.length === 0) {
+      if (this.sending.length === 0) queueMicrotask(this.flushAll);
+      this.sending.push(channel);
+    }
+    channel.outbox.push(q);
+    return d;
+  }
+
+  /** Sends every channel's outbox, one native call per channel. */
+  private flush(): void {
+    const channels = this.sending;
+    this.sending = [];
+    for (const c of channels) {
+      const queries = c.outbox;
+      c.outbox = [];
+      const datagrams: Buffer[] = [];
+      for (const q of queries) if (!q.settled) datagrams.push(q.bytes);
+      if (datagrams.length === 0 || c.port === null) continue;
+      try {
+        c.port.writeBatch(datagrams);
+      } catch (e) {
+        for (const q of queries) {
+          if (!q.settled) this.fail(q, new DNSQueryError("CONNECT", q.name, q.type, `could not send to ${describeServer(c.server)}: ${e instanceof Error ? e.message : String(e)}`, { cause: e }));
+        }
+      }
+    }
+  }
+
+  /** Open channels (sockets) of this pool, retiring ones included. */
+  get size(): number {
+    let n = this.retiring.size;
+    for (const list of this.byServer.values()) n += list.length;
+    return n;
+  }
+
+  /** An open channel to `server` that takes queries: a random one of up to CHANNELS_PER_SERVER. */
+  private channelFor(server: NameServer): Channel {
+    const key = `${server.host}|${server.port}`;
+    let list = this.byServer.get(key);
+    if (list === undefined) {
+      list = [];
+      this.byServer.set(key, list);
+    }
+    const now = this.reactor.seconds();
+    for (let i = list.length - 1; i >= 0; i--) {
+      const c = list[i];
+      if (c.sent >= MAX_QUERIES || now - c.opened >= MAX_AGE) this.retire(c, list, i);
+    }
+    if (list.length < CHANNELS_PER_SERVER) {
+      const c = this.open(server, now);
+      list.push(c);
+      return c;
+    }
+    return list[random16() % list.length];
+  }
+
+  private open(server: NameServer, now: number): Channel {
+    const host = canonicalAddress(server.host);
+    const c = new Channel(this, server, host, now);
+    const port = listenUDP(this.reactor, 0, c, { interface: host.includes(":") ? "::" : "0.0.0.0", maxPacketSize: MAX_UDP_RESPONSE });
+    c.port = port;
+    try {
+      port.connect(host, server.port);
+    } catch (e) {
+      port.stopListening();
+      throw e;
+    }
+    return c;
+  }
+
+  /** Takes `c` out of service (list[i]); it closes once nothing is in flight on it. */
+  private retire(c: Channel, list: Channel[], i: number): void {
+    list.splice(i, 1);
+    c.retired = true;
+    if (c.live.size === 0) this.close(c);
+    else this.retiring.add(c);
+  }
+
+  private close(c: Channel): void {
+    c.closed = true;
+    this.retiring.delete(c);
+    const list = this.byServer.get(`${c.server.host}|${c.server.port}`);
+    const i = list === undefined ? -1 : list.indexOf(c);
+    if (i >= 0) list!.splice(i, 1);
+    const port = c.port;
+    c.port = null;
+    if (port !== null) port.stopListening();
+  }
+
+  /** The answer `r` for `q`. */
+  settle(q: PendingQuery, r: DNSResponse): void {
+    this.done(q);
+    q.d.callback(r);
+  }
+
+  /** `q` failed with `e`. */
+  private fail(q: PendingQuery, e: DNSQueryError): void {
+    this.done(q);
+    q.d.errback(e);
+  }
+
+  /** `q` was cancelled. */
+  private forget(q: PendingQuery): void {
+    if (!q.settled) this.done(q);
+  }
+
+  /** Removes `q` from its channel; a retired channel left empty closes. */
+  private done(q: PendingQuery): void {
+    q.settled = true;
+    const order = this.order;
+    while (this.head < order.length && order[this.head].settled) this.head++;
+    if (this.head > 1024 && this.head * 2 > order.length) {
+      this.order = order.slice(this.head);
+      this.head = 0;
+    }
+    const c = q.channel;
+    c.live.delete(q.id);
+    if (c.live.size > 0) return;
+    if (c.retired) this.close(c);
+    else {
+      c.idleSince = this.reactor.seconds();
+      if (c.idleSince + IDLE < this.timerAt) this.schedule(c.idleSince + IDLE);
+    }
+  }
+
+  /** ICMP refusal on `c`: fails all its queries and retires it. */
+  refused(c: Channel): void {
+    const list = this.byServer.get(`${c.server.host}|${c.server.port}`);
+    const i = list === undefined ? -1 : list.indexOf(c);
+    if (i >= 0) this.retire(c, list!, i);
+    for (const q of [...c.live.values()]) {
+      this.fail(q, new DNSQueryError("CONNECT", q.name, q.type, `${describeServer(c.server)} refused the query (port unreachable)`));
+    }
+  }
+
+  /** `c`'s socket closed without us: its queries can no longer be answered. */
+  lost(c: Channel): void {
+    if (c.closed) return;
+    c.closed = true;
+    this.retiring.delete(c);
+    const list = this.byServer.get(`${c.server.host}|${c.server.port}`);
+    const i = list === undefined ? -1 : list.indexOf(c);
+    if (i >= 0) list!.splice(i, 1);
+    c.retired = true;
+    for (const q of [...c.live.values()]) {
+      this.fail(q, new DNSQueryError("CONNECT", q.name, q.type, `the socket to ${describeServer(c.server)} was closed`));
+    }
+  }
+
+  private schedule(at: number): void {
+    this.timer?.cancel();
+    this.timerAt = at;
+    this.timer = this.reactor.callLater(Math.max(0, at - this.reactor.seconds()), () => this.sweep());
+  }
+
+  /** Times out the queries that are due, closes idle channels, and sets the timer again. */
+  private sweep(): void {
+    this.timer = null;
+    this.timerAt = Infinity;
+    const now = this.reactor.seconds();
+    const order = this.order;
+    let next = Infinity;
+    while (this.head < order.length) {
+      const q = order[this.head];
+      if (q.settled) {
+        this.head++;
+        continue;
+      }
+      if (q.deadline > now) {
+        next = q.deadline;
+        break;
+      }
+      this.head++;
+      this.fail(q, new DNSQueryError("TIMEOUT", q.name, q.type, `no UDP answer from ${describeServer(q.channel.server)} within ${q.timeout} s`));
+    }
+    if (this.head === order.length) {
+      this.order = [];
+      this.head = 0;
+    } else if (this.head > 1024 && this.head * 2 > order.length) {
+      this.order = order.slice(this.head);
+      this.head = 0;
+    }
+    for (const list of this.byServer.values()) {
+      for (let i = list.length - 1; i >= 0; i--) {
+        const c = list[i];
+        if (c.live.size > 0) continue;
+        if (now - c.idleSince >= IDLE) this.close(c);
+        else next = Math.min(next, c.idleSince + IDLE);
+      }
+    }
+    if (next !== Infinity) this.schedule(next);
+  }
+}
