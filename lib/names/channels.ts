@@ -36,7 +36,7 @@ export const MAX_QUERIES = 100;
 /** Seconds a channel takes new queries before it is retired. */
 export const MAX_AGE = 10;
 /** Seconds a channel with nothing in flight stays open. */
-export const IDLE = 1;
+export const IDLE = 0.5;
 /** Largest UDP response read (EDNS0 is not advertised, so 512 is what servers send; room for more). */
 const MAX_UDP_RESPONSE = 4096;
 
@@ -123,9 +123,12 @@ export class ChannelPool {
   private head = 0;
   private timer: IDelayedCall | null = null;
   private timerAt = Infinity;
+  /** Queries in flight on all channels. */
+  private inFlight = 0;
   /** Channels with queries in their outbox; the flush microtask is queued while non-empty. */
   private sending: Channel[] = [];
   private readonly flushAll = (): void => this.flush();
+  private readonly sweepNow = (): void => this.sweep();
 
   /** A pool sending through `reactor`. */
   constructor(private readonly reactor: QueryReactor) {}
@@ -150,6 +153,7 @@ export class ChannelPool {
     const d = new Deferred<DNSResponse>(() => this.forget(q));
     const q = new PendingQuery(channel, id, bytes, name, type, this.reactor.seconds() + timeout, timeout, d);
     channel.live.set(id, q);
+    this.inFlight++;
     channel.sent++;
     this.order.push(q);
     if (q.deadline < this.timerAt) this.schedule(q.deadline);
@@ -272,12 +276,20 @@ export class ChannelPool {
     }
     const c = q.channel;
     c.live.delete(q.id);
+    this.inFlight--;
     if (c.live.size > 0) return;
     if (c.retired) this.close(c);
-    else {
-      c.idleSince = this.reactor.seconds();
-      if (c.idleSince + IDLE < this.timerAt) this.schedule(c.idleSince + IDLE);
-    }
+    else c.idleSince = this.reactor.seconds();
+    // Nothing in flight: the timer is only wanted for the idle close, no timeout outlives its query.
+    if (this.inFlight === 0) this.schedule(this.firstIdleClose());
+    else if (!c.retired && c.idleSince + IDLE < this.timerAt) this.schedule(c.idleSince + IDLE);
+  }
+
+  /** When the first open channel becomes idle long enough to close (Infinity: none open). */
+  private firstIdleClose(): number {
+    let at = Infinity;
+    for (const list of this.byServer.values()) for (const c of list) if (c.live.size === 0) at = Math.min(at, c.idleSince + IDLE);
+    return at;
   }
 
   /** ICMP refusal on `c`: fails all its queries and retires it. */
@@ -304,10 +316,12 @@ export class ChannelPool {
     }
   }
 
+  /** Sets the one timer for `at` (Infinity: none). */
   private schedule(at: number): void {
-    this.timer?.cancel();
+    if (this.timer !== null && this.timer.active()) this.timer.cancel();
+    this.timer = null;
     this.timerAt = at;
-    this.timer = this.reactor.callLater(Math.max(0, at - this.reactor.seconds()), () => this.sweep());
+    if (at !== Infinity) this.timer = this.reactor.callLater(Math.max(0, at - this.reactor.seconds()), this.sweepNow);
   }
 
   /** Times out the queries that are due, closes idle channels, and sets the timer again. */

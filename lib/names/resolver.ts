@@ -105,7 +105,7 @@ export class Resolver {
     return this.merged;
   }
 
-  /** UDP sockets open for queries now (the pool's; closed after a second with nothing in flight). */
+  /** UDP sockets open for queries now (the pool's; closed after IDLE seconds with nothing in flight). */
   get openSockets(): number {
     return this.channels.size;
   }
