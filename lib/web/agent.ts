@@ -23,7 +23,24 @@ export interface AgentOptions {
   connectTimeout?: number;
   /** Most response body bytes before the response fails with BodyTooLargeError (default: no limit). */
   maxBodySize?: number;
+  /**
+   * Seconds from sending a request to the end of its response body, after which it fails
+   * with ResponseTimeout ("response") and the connection is closed. Default 300 (as
+   * undici's); 0 = none (long downloads). Time a body consumer spends paused counts.
+   */
+  responseTimeout?: number;
+  /**
+   * Seconds the server may send nothing while it owes a response (head or body bytes),
+   * after which the request fails with ResponseTimeout ("idle"). Default 60; 0 = none.
+   * Time a body consumer spends paused does not count.
+   */
+  idleTimeout?: number;
 }
+
+/** Default of AgentOptions.responseTimeout, in seconds. */
+export const DEFAULT_RESPONSE_TIMEOUT = 300;
+/** Default of AgentOptions.idleTimeout, in seconds. */
+export const DEFAULT_IDLE_TIMEOUT = 60;
 
 /** The header fields a caller may give: a Headers or an object of name → value(s). */
 export type HeadersInit = Headers | Record<string, string | number | ReadonlyArray<string>>;
@@ -36,6 +53,10 @@ export class Agent {
   readonly connectTimeout: number;
   /** Response body limit. */
   readonly maxBodySize: number | undefined;
+  /** Seconds for a whole response (0: none). */
+  readonly responseTimeout: number;
+  /** Seconds without a byte from the server while it owes one (0: none). */
+  readonly idleTimeout: number;
 
   /** An agent connecting with `reactor`, through `options.pool` (default: a new non-persistent pool). */
   constructor(
@@ -44,10 +65,15 @@ export class Agent {
     options: AgentOptions = {},
   ) {
     if (reactor === null || typeof reactor !== "object" || typeof reactor.callLater !== "function") throw new TypeError("reactor must be a reactor");
+    if (options === null || typeof options !== "object") throw new TypeError("options must be an object");
+    if (options.pool !== undefined && !(options.pool instanceof HTTPConnectionPool)) throw new TypeError("options.pool must be an HTTPConnectionPool");
     this.pool = options.pool ?? new HTTPConnectionPool(reactor, { persistent: false });
-    this.connectTimeout = options.connectTimeout ?? 30;
-    if (!(this.connectTimeout >= 0)) throw new RangeError("connectTimeout must be >= 0 seconds");
-    this.maxBodySize = options.maxBodySize;
+    this.connectTimeout = secondsOption("connectTimeout", options.connectTimeout, 30);
+    this.responseTimeout = secondsOption("responseTimeout", options.responseTimeout, DEFAULT_RESPONSE_TIMEOUT);
+    this.idleTimeout = secondsOption("idleTimeout", options.idleTimeout, DEFAULT_IDLE_TIMEOUT);
+    const max = options.maxBodySize;
+    if (max !== undefined && (typeof max !== "number" || !Number.isInteger(max) || max <= 0)) throw new RangeError(`maxBodySize must be a positive integer, received ${String(max)}`);
+    this.maxBodySize = max;
   }
 
   /**
@@ -72,7 +98,16 @@ export class Agent {
       if (typeof (bodyProducer as IBodyProducer).startProducing !== "function") return fail(new TypeError("bodyProducer must be an IBodyProducer, a string or a Buffer"));
       body = bodyProducer;
     }
-    const req: OutgoingRequest = { method, url: parsed, headers: hdrs, body, persistent: this.pool.persistent };
+    const req: OutgoingRequest = {
+      method,
+      url: parsed,
+      headers: hdrs,
+      body,
+      persistent: this.pool.persistent,
+      clock: this.reactor,
+      responseTimeout: this.responseTimeout,
+      idleTimeout: this.idleTimeout,
+    };
     return this.send(req, true);
   }
 
@@ -128,6 +163,13 @@ export class Agent {
     );
     return out;
   }
+}
+
+/** `value` (default `dflt` when undefined) as seconds >= 0; RangeError naming `name` otherwise. */
+function secondsOption(name: string, value: unknown, dflt: number): number {
+  const v = value === undefined ? dflt : value;
+  if (typeof v !== "number" || !(v >= 0) || v === Infinity) throw new RangeError(`${name} must be a number of seconds >= 0, received ${String(value)}`);
+  return v;
 }
 
 function idempotent(req: OutgoingRequest): boolean {

@@ -5,10 +5,16 @@
  * hands the body to a protocol (`deliverBody`). Content-Length, chunked and
  * close-delimited bodies are understood. Which connection to use, and whether to keep it,
  * is the pool's and the Agent's business (pool.ts, agent.ts), not this file's.
+ *
+ * Every wait is bounded: a request carries a total response timeout and an idle timeout
+ * (no byte from the server for that long while it owes one, the body consumer not having
+ * paused it); at most 16 interim 1xx responses precede a final one (the parser's limit).
+ * Bytes the server sends beyond the response asked for are a protocol error of the
+ * connection: it is closed and never reused, and the response already complete stands.
  */
 import { Deferred, Failure, fail, succeed } from "../defer";
+import type { IDelayedCall, IReactorTime } from "../defer/interfaces";
 import { ConnectionDone } from "../error";
-import { log } from "../log";
 import type { IPushProducer } from "../net/interfaces";
 import { Protocol } from "../protocols/protocol";
 import {
@@ -19,6 +25,7 @@ import {
   ResponseDone,
   ResponseFailed,
   ResponseNeverReceived,
+  ResponseTimeout,
 } from "./errors";
 import { Headers } from "./headers";
 import { LAST_CHUNK, writeChunk } from "./http";
@@ -64,18 +71,24 @@ export interface OutgoingRequest {
   headers: Headers;
   body: IBodyProducer | null;
   persistent: boolean;
+  /** The clock of the timeouts (the Agent's reactor). */
+  clock: IReactorTime;
+  /** Seconds from sending to the end of the body (0: none). */
+  responseTimeout: number;
+  /** Seconds without a byte from the server while it owes one (0: none). */
+  idleTimeout: number;
 }
 
 /** What a body protocol gets as its transport: flow control over the connection. */
 class BodyTransport implements IPushProducer {
   constructor(private readonly response: Response) {}
-  /** Stops reading from the connection. */
+  /** Stops reading from the connection (the idle timeout does not run meanwhile). */
   pauseProducing(): void {
-    this.response.connection?.transport?.pauseProducing();
+    this.response.connection?.pauseBody(true);
   }
   /** Reads again. */
   resumeProducing(): void {
-    this.response.connection?.transport?.resumeProducing();
+    this.response.connection?.pauseBody(false);
   }
   /** Abandons the body: the connection is closed. */
   stopProducing(): void {
@@ -185,6 +198,14 @@ export class HTTP11ClientProtocol extends Protocol implements IHTTPParserHandler
   private gotBytes = false;
   private untilClose = false;
   private producing: IBodyProducer | null = null;
+  /** The total response timeout of the request in flight, or null. */
+  private deadline: IDelayedCall | null = null;
+  /** The idle timeout's timer while a request is in flight, or null. */
+  private idleTimer: IDelayedCall | null = null;
+  /** Clock seconds of the latest byte from the server (or of sending the request). */
+  private lastByteAt = 0;
+  /** The body consumer paused reading: the idle timeout waits. */
+  private bodyPaused = false;
 
   /** A connection's protocol; responses with bodies over `maxBodySize` bytes fail (default: no limit). */
   constructor(maxBodySize?: number) {
@@ -208,7 +229,10 @@ export class HTTP11ClientProtocol extends Protocol implements IHTTPParserHandler
     this.requestsSent++;
     this.outgoing = req;
     this.gotBytes = false;
+    this.bodyPaused = false;
     this.parser.noBody = req.method === "HEAD";
+    this.parser.resume(); // paused after the previous response (see messageComplete)
+    this.armTimers(req);
     const d = new Deferred<Response>((dd) => {
       // Cancelled: the Deferred fails with CancelledError (not with the close it causes).
       if (this.pending === dd) {
@@ -284,26 +308,94 @@ export class HTTP11ClientProtocol extends Protocol implements IHTTPParserHandler
     this.abandon();
   }
 
-  /** Closes the connection now (a cancelled request, an abandoned body). */
+  /** Closes the connection now (a cancelled request, an abandoned body, a protocol error). */
   abandon(): void {
     this.transport?.abortConnection();
   }
 
+  private armTimers(req: OutgoingRequest): void {
+    this.stopTimers();
+    if (req.responseTimeout > 0) this.deadline = req.clock.callLater(req.responseTimeout, responseTimedOut, this);
+    if (req.idleTimeout > 0) {
+      this.lastByteAt = req.clock.seconds();
+      this.idleTimer = req.clock.callLater(req.idleTimeout, idleCheck, this);
+    }
+  }
+
+  private stopTimers(): void {
+    const d = this.deadline;
+    const i = this.idleTimer;
+    this.deadline = null;
+    this.idleTimer = null;
+    if (d !== null && d.active()) d.cancel();
+    if (i !== null && i.active()) i.cancel();
+  }
+
+  /** @internal The body consumer paused (true) or resumed (false) reading. */
+  pauseBody(paused: boolean): void {
+    const t = this.transport;
+    if (t === null) return;
+    this.bodyPaused = paused;
+    if (paused) t.pauseProducing();
+    else {
+      if (this.outgoing !== null) this.lastByteAt = this.outgoing.clock.seconds();
+      t.resumeProducing();
+    }
+  }
+
+  /** @internal The total response timeout passed: the request fails, the connection is closed. */
+  responseTimedOut(): void {
+    this.deadline = null;
+    const req = this.outgoing;
+    if (req === null) return;
+    this.timedOut(new ResponseTimeout("response", req.responseTimeout, `${req.method} ${req.url.href}`));
+  }
+
+  /** @internal The idle timer fired: fail when nothing came for idleTimeout, else wait for the rest of it. */
+  idleCheck(): void {
+    this.idleTimer = null;
+    const req = this.outgoing;
+    if (req === null) return;
+    const now = req.clock.seconds();
+    const left = this.bodyPaused ? req.idleTimeout : this.lastByteAt + req.idleTimeout - now;
+    if (left > 0) this.idleTimer = req.clock.callLater(left, idleCheck, this);
+    else this.timedOut(new ResponseTimeout("idle", req.idleTimeout, `${req.method} ${req.url.href}`));
+  }
+
+  private timedOut(err: ResponseTimeout): void {
+    this.stopTimers();
+    this.state = "closed";
+    this.failCurrent(err);
+    this.abandon();
+  }
+
   /** Bytes from the server. */
   override dataReceived(data: Buffer): void {
-    if (this.state === "idle") {
-      // Bytes with no request outstanding: the server misbehaves; stop reusing this connection.
-      log("debug", "HTTP client: unexpected bytes on an idle connection: closing it");
-      this.abandon();
+    if (this.state !== "waiting" && this.state !== "body") {
+      // Bytes with no request outstanding: the server misbehaves; never reuse this connection.
+      this.protocolError();
       return;
     }
     this.gotBytes = true;
+    if (this.idleTimer !== null) this.lastByteAt = this.outgoing!.clock.seconds();
     this.parser.feed(data);
+    // Bytes after the complete response, in the same read: kept by the paused parser.
+    if (this.parser.pendingBytes > 0) this.protocolError();
+  }
+
+  /** The server sent bytes no request asked for: close the connection (the pool forgets it). */
+  private protocolError(): void {
+    this.state = "closed";
+    this.abandon();
   }
 
   /** IHTTPParserHandler: the response head arrived: fire the request's Deferred. */
   headComplete(p: HTTPParser): void {
-    const req = this.outgoing!;
+    const req = this.outgoing;
+    if (req === null) {
+      this.protocolError();
+      return;
+    }
     const r = new Response(p, { method: req.method, url: req.url.href }, this);
     this.response = r;
     this.untilClose = p.readingUntilClose;
@@ -326,6 +418,9 @@ export class HTTP11ClientProtocol extends Protocol implements IHTTPParserHandler
     this.untilClose = false;
     const reusable = p.keepAlive && this.outgoing !== null && this.outgoing.persistent && this.producing === null && !untilClose;
     this.outgoing = null;
+    this.stopTimers();
+    // Nothing after a response is parsed: bytes the server adds are a protocol error (dataReceived).
+    p.pause();
     this.state = reusable ? "idle" : "closed";
     if (!reusable) this.transport?.loseConnection();
     if (r !== null) r.bodyEnded(untilClose ? new PotentialDataLoss("body ended with the connection") : new ResponseDone());
@@ -344,6 +439,7 @@ export class HTTP11ClientProtocol extends Protocol implements IHTTPParserHandler
   }
 
   private failCurrent(err: Error): void {
+    this.stopTimers();
     const d = this.pending;
     this.pending = null;
     if (d !== null) d.errback(err);
@@ -356,6 +452,7 @@ export class HTTP11ClientProtocol extends Protocol implements IHTTPParserHandler
   override connectionLost(reason: Error): void {
     const wasState = this.state;
     this.state = "closed";
+    this.stopTimers();
     if (wasState === "body" && this.parser.readingUntilClose) {
       this.parser.finish(); // → messageComplete with PotentialDataLoss
     } else if (wasState === "waiting") {
@@ -369,4 +466,12 @@ export class HTTP11ClientProtocol extends Protocol implements IHTTPParserHandler
     this.onQuiescent = null;
     if (q !== null) q(this, false);
   }
+}
+
+function responseTimedOut(p: HTTP11ClientProtocol): void {
+  p.responseTimedOut();
+}
+
+function idleCheck(p: HTTP11ClientProtocol): void {
+  p.idleCheck();
 }

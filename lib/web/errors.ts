@@ -64,6 +64,24 @@ export class PageError extends WebError {
 /** A response could not be received: the connection failed or closed mid-response; `cause` says why. */
 export class ResponseFailed extends WebError {}
 
+/**
+ * A response took longer than its Agent allows: `which` says whether the whole response
+ * ("response": responseTimeout) or the wait for the server's next byte ("idle":
+ * idleTimeout) ran out, after `seconds`.
+ */
+export class ResponseTimeout extends ResponseFailed {
+  /** "response" (the total) or "idle" (between bytes). */
+  readonly which: "response" | "idle";
+  /** The timeout that ran out, in seconds. */
+  readonly seconds: number;
+  /** `what` (method and URL) ran out of its `which` timeout of `seconds`. */
+  constructor(which: "response" | "idle", seconds: number, what: string) {
+    super(which === "response" ? `${what}: no complete response within ${seconds} s (responseTimeout)` : `${what}: the server sent nothing for ${seconds} s (idleTimeout)`);
+    this.which = which;
+    this.seconds = seconds;
+  }
+}
+
 /** A request could not be sent (the connection was lost or the body producer failed). */
 export class RequestGenerationFailed extends WebError {}
 

@@ -1,6 +1,11 @@
 /**
  * getPage and redirects (Twisted's client.getPage and RedirectAgent): the one-call way
  * to fetch a URL's body.
+ *
+ * A redirect to another origin (scheme, host or port) does not carry the caller's
+ * credentials: Authorization, Cookie and Proxy-Authorization are dropped for the rest of
+ * the chain, as Twisted's RedirectAgent and curl -L do (this also covers a downgrade
+ * from https to http, once TLS exists).
  */
 import { Deferred, Failure, fail } from "../defer";
 import type { IReactorFDSet } from "../net";
@@ -10,7 +15,15 @@ import { BytesBodyProducer, type IBodyProducer, type Response } from "./client-p
 import { PageError, RedirectError } from "./errors";
 import { Headers } from "./headers";
 import type { HTTPConnectionPool } from "./pool";
-import { parseURL } from "./url";
+import { parseURL, type ParsedURL } from "./url";
+
+/** The request fields that carry credentials: never sent across origins by a redirect. */
+const CREDENTIAL_FIELDS = ["authorization", "cookie", "proxy-authorization"];
+
+/** True when `a` and `b` differ in scheme, host or port. */
+function crossOrigin(a: ParsedURL, b: ParsedURL): boolean {
+  return a.scheme !== b.scheme || a.host !== b.host || a.port !== b.port;
+}
 
 /** Options of RedirectAgent. */
 export interface RedirectOptions {
@@ -32,11 +45,21 @@ export class RedirectAgent {
     if (!Number.isInteger(this.redirectLimit) || this.redirectLimit < 0) throw new RangeError("redirectLimit must be an integer >= 0");
   }
 
-  /** Like Agent.request, but a 301/302/303/307/308 with a Location is followed; the final Response is given. */
+  /**
+   * Like Agent.request, but a 301/302/303/307/308 with a Location is followed; the final
+   * Response is given. Credentials (Authorization, Cookie, Proxy-Authorization) are not
+   * sent past a redirect to another scheme, host or port. Every error, bad arguments
+   * included, comes back through the Deferred.
+   */
   request(method: string, url: string, headers?: HeadersInit | null, bodyProducer?: IBodyProducer | string | Uint8Array | null): Deferred<Response> {
     let current: Deferred<unknown> | null = null;
     const out = new Deferred<Response>(() => current?.cancel());
-    const hdrs = headers === undefined || headers === null ? new Headers() : headers instanceof Headers ? new Headers(headers) : new Headers(headers);
+    let hdrs: Headers;
+    try {
+      hdrs = headers === undefined || headers === null ? new Headers() : headers instanceof Headers ? new Headers(headers) : new Headers(headers);
+    } catch (e) {
+      return fail(e);
+    }
     const step = (m: string, u: string, body: IBodyProducer | string | Uint8Array | null | undefined, left: number, previous: Response | null): void => {
       const d = this.agent.request(m, u, hdrs, body);
       current = d;
@@ -56,7 +79,12 @@ export class RedirectAgent {
           }
           let next: string;
           try {
-            next = parseURL(location, u).href;
+            const to = parseURL(location, u);
+            next = to.href;
+            if (crossOrigin(parseURL(u), to) && CREDENTIAL_FIELDS.some((f) => hdrs.has(f))) {
+              hdrs = new Headers(hdrs);
+              for (const f of CREDENTIAL_FIELDS) hdrs.remove(f);
+            }
           } catch (e) {
             r.connection?.abandon();
             if (!out.called) out.errback(e);
@@ -94,8 +122,12 @@ export interface GetPageOptions {
   headers?: HeadersInit;
   /** Request body. */
   body?: string | Uint8Array | IBodyProducer;
-  /** Seconds before the whole fetch fails with TimeoutError (default: none). */
+  /** Seconds before the whole fetch (redirects included) fails with TimeoutError (default: none beyond the two below). */
   timeout?: number;
+  /** Seconds for each response of the chain (Agent's responseTimeout: default 300; 0 = none). */
+  responseTimeout?: number;
+  /** Seconds the server may send nothing while it owes a response (Agent's idleTimeout: default 60; 0 = none). */
+  idleTimeout?: number;
   /** Follow redirects (default true). */
   followRedirect?: boolean;
   /** Most redirects (default 20). */
@@ -108,22 +140,42 @@ export interface GetPageOptions {
   pool?: HTTPConnectionPool;
 }
 
+/** The option names getPage knows (a misspelt one is an error, not silently ignored). */
+const GET_PAGE_OPTIONS = new Set(["method", "headers", "body", "timeout", "responseTimeout", "idleTimeout", "followRedirect", "redirectLimit", "maxBodySize", "reactor", "pool"]);
+
 /**
  * Fetches `url` and fires with its body (Twisted's getPage). A 4xx/5xx response fails
  * with PageError (status, body, headers); a bad URL with InvalidURLError; network
- * failures with the connect error or ResponseFailed; `timeout` with TimeoutError.
+ * failures with the connect error or ResponseFailed (ResponseTimeout for the response
+ * and idle timeouts); `timeout` with TimeoutError. Every misuse (a bad URL, header,
+ * option or body) fails the Deferred too: getPage never throws.
  */
 export function getPage(url: string, options: GetPageOptions = {}): Deferred<Buffer> {
-  if (options === null || typeof options !== "object") return fail(new TypeError("options must be an object"));
-  const reactor = options.reactor ?? (getDefaultReactor() as unknown as IReactorFDSet);
-  const agent = new Agent(reactor, { pool: options.pool, maxBodySize: options.maxBodySize });
-  const method = options.method ?? "GET";
-  const requester = options.followRedirect === false ? agent : new RedirectAgent(agent, { redirectLimit: options.redirectLimit });
+  try {
+    return fetchPage(url, options);
+  } catch (e) {
+    return fail(e);
+  }
+}
+
+function fetchPage(url: string, options: GetPageOptions): Deferred<Buffer> {
+  if (options === null || typeof options !== "object") throw new TypeError("options must be an object");
+  for (const k of Object.keys(options)) if (!GET_PAGE_OPTIONS.has(k)) throw new TypeError(`getPage: unknown option ${JSON.stringify(k)}`);
+  if (options.followRedirect !== undefined && typeof options.followRedirect !== "boolean") throw new TypeError("followRedirect must be a boolean");
   // Checked before anything is sent: a bad timeout must not leave a request in flight.
   if (options.timeout !== undefined && (typeof options.timeout !== "number" || !(options.timeout > 0))) {
-    return fail(new RangeError(`timeout must be a number of seconds > 0, received ${String(options.timeout)}`));
+    throw new RangeError(`timeout must be a number of seconds > 0, received ${String(options.timeout)}`);
   }
-  // A bad URL needs no check here: Agent.request fails its Deferred with InvalidURLError.
+  const reactor = options.reactor ?? (getDefaultReactor() as unknown as IReactorFDSet);
+  const agent = new Agent(reactor, {
+    pool: options.pool,
+    maxBodySize: options.maxBodySize,
+    responseTimeout: options.responseTimeout,
+    idleTimeout: options.idleTimeout,
+  });
+  const method = options.method ?? "GET";
+  const requester = options.followRedirect === false ? agent : new RedirectAgent(agent, { redirectLimit: options.redirectLimit });
+  // A bad URL, method or header needs no check here: request() fails its Deferred.
   let d = requester.request(method, url, options.headers, options.body).addCallback((r: Response) => {
     const body = readBody(r, options.maxBodySize ?? Infinity);
     if (r.code < 400) return body;

@@ -28,20 +28,10 @@ import {
 } from "../../lib/web";
 import { expectNoFdLeaks } from "../support/fds";
 import { describeWithPeer } from "../support/peers";
-import { serve, withReactor } from "./helpers";
+import { rejection, serve, withReactor } from "./helpers";
 import { startNginx, type Nginx } from "./nginx";
 
 expectNoFdLeaks();
-
-/** What a promise rejects with (fails the test when it resolves). */
-async function rejection(p: PromiseLike<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (e) {
-    return e as Error;
-  }
-  throw new Error("expected a rejection");
-}
 
 describeWithPeer("nginx-light")("against nginx", () => {
   let nginx: Nginx;

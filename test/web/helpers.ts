@@ -31,6 +31,16 @@ export async function withReactor<T>(body: (r: Reactor) => Promise<T> | T, limit
   }
 }
 
+/** What a promise rejects with (fails the test when it resolves). */
+export async function rejection(p: PromiseLike<unknown>): Promise<Error> {
+  try {
+    await p;
+  } catch (e) {
+    return e as Error;
+  }
+  throw new Error("expected a rejection");
+}
+
 /** A Site on 127.0.0.1, port picked by the kernel. */
 export function serve(r: Reactor, resource: IResource | RequestHandler, options: SiteOptions = {}): { port: number; site: Site; listening: TCPPort } {
   const site = new Site(resource, { ...options, reactor: r });
