@@ -24,8 +24,10 @@ export class FdReactorError extends Error {
 export class ReactorAlreadyRunning extends FdReactorError {}
 /** The reactor is not running (stop() on a stopped reactor). */
 export class ReactorNotRunning extends FdReactorError {}
-/** No such poller backend in this build; the message names the available ones. */
-export class UnknownBackendError extends FdReactorError {}
+/** No such poller backend in this build; the message names the available ones. `code` ERR_UNKNOWN_BACKEND. */
+export class UnknownBackendError extends FdReactorError {
+  override readonly code: string = "ERR_UNKNOWN_BACKEND";
+}
 
 /** A connection was closed cleanly (the normal end of a connection). */
 export class ConnectionDone extends FdReactorError {
@@ -55,3 +57,19 @@ export class CannotListenError extends FdReactorError {}
 export class DNSLookupError extends FdReactorError {}
 /** A user-requested connect was cancelled (stopConnecting). */
 export class UserError extends FdReactorError {}
+
+// Wrong arguments, on every path (TypeScript checks and the addon's alike): Node's classes
+// and codes, so a caller tests `code` the same way it does for Node's own APIs.
+
+/** A TypeError with Node's code ERR_INVALID_ARG_TYPE: an argument of the wrong type. */
+export function invalidArgType(message: string): TypeError & { code: string } {
+  return Object.assign(new TypeError(message), { code: "ERR_INVALID_ARG_TYPE" });
+}
+/** A RangeError with Node's code ERR_OUT_OF_RANGE: a number outside what the argument takes. */
+export function outOfRange(message: string): RangeError & { code: string } {
+  return Object.assign(new RangeError(message), { code: "ERR_OUT_OF_RANGE" });
+}
+/** A RangeError with Node's code ERR_SOCKET_BAD_PORT: not an integer port in 0..65535 (any type, as Node's net). */
+export function badPort(message: string): RangeError & { code: string } {
+  return Object.assign(new RangeError(message), { code: "ERR_SOCKET_BAD_PORT" });
+}

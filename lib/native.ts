@@ -14,6 +14,7 @@
  * (the sanitizer build, the kqueue-emulation test build).
  */
 import * as path from "node:path";
+import { UnknownBackendError } from "./error";
 
 /** Interest and readiness bit: the fd has data to read (or a pending accept). */
 export const READABLE = 1;
@@ -257,13 +258,34 @@ export interface SyscallError extends Error {
 
 function load(): NativeAddon {
   const override = process.env.FDREACTOR_ADDON;
-  if (override) {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    return require(path.resolve(override)) as NativeAddon;
-  }
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const nodeGypBuild = require("node-gyp-build") as (dir: string) => unknown;
-  return nodeGypBuild(findPackageRoot()) as NativeAddon;
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const addon = (override ? require(path.resolve(override)) : nodeGypBuild(findPackageRoot())) as NativeAddon;
+  addon.Poller = withUnknownBackendError(addon.Poller);
+  return addon;
+}
+
+/**
+ * The addon's Poller, except that an unknown backend throws UnknownBackendError (the
+ * addon's message and code ERR_UNKNOWN_BACKEND), as `new Reactor({ backend })` does: the
+ * addon cannot reach the TypeScript class. Only construction goes through this function;
+ * it shares the addon's prototype, so instances, methods and `instanceof` are the addon's.
+ */
+function withUnknownBackendError(Base: PollerConstructor): PollerConstructor {
+  function Poller(this: unknown, backend: Backend, events: Uint32Array): Poller {
+    // Without `new`: the addon's own call, and so its own TypeError.
+    if (new.target === undefined) return (Base as unknown as (b: Backend, e: Uint32Array) => Poller)(backend, events);
+    try {
+      return Reflect.construct(Base, [backend, events], new.target) as Poller;
+    } catch (e) {
+      if ((e as { code?: unknown } | null)?.code === "ERR_UNKNOWN_BACKEND") throw new UnknownBackendError((e as Error).message);
+      throw e;
+    }
+  }
+  Poller.prototype = Base.prototype;
+  Object.setPrototypeOf(Poller, Base);
+  return Poller as unknown as PollerConstructor;
 }
 
 function findPackageRoot(): string {

@@ -54,14 +54,21 @@ void ThrowErrnoDetail(Napi::Env env, int err, const char* syscall, const std::st
   e.ThrowAsJavaScriptException();
 }
 
+void ThrowCoded(Napi::Env env, bool range, const std::string& msg, const char* code) {
+  Napi::Error e = range ? Napi::RangeError::New(env, msg) : Napi::Error::New(env, msg);
+  e.Set("code", Napi::String::New(env, code));
+  e.ThrowAsJavaScriptException();
+}
+
 void ThrowType(Napi::Env env, const char* arg, const char* expected) {
-  Napi::TypeError::New(env, std::string("The \"") + arg + "\" argument must be " + expected)
-      .ThrowAsJavaScriptException();
+  Napi::Error e = Napi::TypeError::New(env, std::string("The \"") + arg + "\" argument must be " + expected);
+  e.Set("code", Napi::String::New(env, "ERR_INVALID_ARG_TYPE"));
+  e.ThrowAsJavaScriptException();
 }
 
 void ThrowRange(Napi::Env env, const char* arg, const char* why) {
-  Napi::RangeError::New(env, std::string("The \"") + arg + "\" argument is out of range: " + why)
-      .ThrowAsJavaScriptException();
+  ThrowCoded(env, true, std::string("The \"") + arg + "\" argument is out of range: " + why,
+             "ERR_OUT_OF_RANGE");
 }
 
 bool ArgInt(const Napi::CallbackInfo& info, size_t i, const char* name, int64_t lo, int64_t hi,

@@ -8,9 +8,12 @@ namespace fdr {
 
 // Throws Error{code:'ECONNREFUSED', errno, syscall} for errno `err` from `syscall`.
 void ThrowErrno(Napi::Env env, int err, const char* syscall);
-// Throws a TypeError / RangeError whose message names the argument.
+// Throws a TypeError / RangeError whose message names the argument, with Node's code
+// (ERR_INVALID_ARG_TYPE / ERR_OUT_OF_RANGE), as lib/error.ts's checks do.
 void ThrowType(Napi::Env env, const char* arg, const char* expected);
 void ThrowRange(Napi::Env env, const char* arg, const char* why);
+// Throws an Error (a RangeError when `range`) with `msg` and `code` ("ERR_UNKNOWN_BACKEND").
+void ThrowCoded(Napi::Env env, bool range, const std::string& msg, const char* code);
 // errno name ("ECONNREFUSED") or "E<number>" when unknown.
 const char* ErrnoName(int err);
 // Exports an object of errno names → numbers.

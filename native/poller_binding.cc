@@ -17,12 +17,6 @@ namespace {
 // More events per wait gain nothing and would size the kernel buffer from a JS value.
 constexpr uint32_t kMaxCapacity = 1u << 16;
 
-void ThrowCoded(Napi::Env env, bool range, const std::string& msg, const char* code) {
-  Napi::Error e = range ? Napi::RangeError::New(env, msg) : Napi::Error::New(env, msg);
-  e.Set("code", Napi::String::New(env, code));
-  e.ThrowAsJavaScriptException();
-}
-
 std::string AvailableBackends() {
   std::string s;
   for (const char* const* n = BackendNames(); *n; n++) s += (s.empty() ? "" : ", ") + std::string(*n);

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cmath>
 #include <cstring>
 #include <string>
 
@@ -51,9 +52,15 @@ Napi::Array Pair(Napi::Env env, int a, int b) {
 }
 
 bool ArgPort(const Napi::CallbackInfo& info, size_t i, int* port) {
-  int64_t v;
-  if (!ArgInt(info, i, "port", 0, 65535, &v)) return false;
-  *port = static_cast<int>(v);
+  // As Node's net: any bad port, whatever its type, is a RangeError ERR_SOCKET_BAD_PORT.
+  double d = -1;
+  if (i < info.Length() && info[i].IsNumber()) d = info[i].As<Napi::Number>().DoubleValue();
+  if (!(d >= 0 && d <= 65535 && d == std::floor(d))) {
+    ThrowCoded(info.Env(), true, "The \"port\" argument must be an integer >= 0 and <= 65535",
+               "ERR_SOCKET_BAD_PORT");
+    return false;
+  }
+  *port = static_cast<int>(d);
   return true;
 }
 

@@ -14,6 +14,7 @@
  * moved call keeps its place among calls due at the same time, as task.Clock's stable
  * re-sort does.
  */
+import { invalidArgType } from "../error";
 import { AlreadyCalled, AlreadyCancelled } from "./errors";
 import type { IDelayedCall, IReactorTime } from "./interfaces";
 
@@ -92,12 +93,12 @@ export class DelayedCall implements IDelayedCall {
 
 /** Throws a TypeError naming `name` unless `v` is a finite number. */
 export function checkSeconds(name: string, v: unknown): asserts v is number {
-  if (typeof v !== "number" || !Number.isFinite(v)) throw new TypeError(`${name} must be a finite number of seconds, got ${String(v)}`);
+  if (typeof v !== "number" || !Number.isFinite(v)) throw invalidArgType(`${name} must be a finite number of seconds, got ${String(v)}`);
 }
 
 /** Throws a TypeError "`name` must be a number" (", got `v`" with `showValue`) unless `v` is a number other than NaN. */
 export function checkNumber(name: string, v: unknown, showValue = false): asserts v is number {
-  if (typeof v !== "number" || Number.isNaN(v)) throw new TypeError(showValue ? `${name} must be a number, got ${String(v)}` : `${name} must be a number`);
+  if (typeof v !== "number" || Number.isNaN(v)) throw invalidArgType(showValue ? `${name} must be a number, got ${String(v)}` : `${name} must be a number`);
 }
 
 /** True when `c` is an object with callLater (and, with `withSeconds`, seconds): the IReactorTime the caller uses. */

@@ -3,6 +3,7 @@
  * made from the native layer's socket addresses.
  */
 import { isIP } from "node:net";
+import { badPort } from "../error";
 import type { SockAddr } from "../native";
 import type { Address } from "./interfaces";
 
@@ -24,10 +25,10 @@ export function literalFamily(host: string): "IPv4" | "IPv6" | null {
   return v === 4 ? "IPv4" : v === 6 ? "IPv6" : null;
 }
 
-/** `port` checked as a port number 0..65535; TypeError/RangeError naming `name` otherwise. */
+/** `port` checked as a port number 0..65535; otherwise a RangeError ERR_SOCKET_BAD_PORT naming `name` (as Node's net). */
 export function checkPort(port: unknown, name: string): number {
-  if (typeof port !== "number" || !Number.isInteger(port)) throw new TypeError(`${name} must be an integer, received ${String(port)}`);
-  if (port < 0 || port > 65535) throw new RangeError(`${name} must be between 0 and 65535, received ${port}`);
+  if (typeof port !== "number" || !Number.isInteger(port)) throw badPort(`${name} must be an integer, received ${String(port)}`);
+  if (port < 0 || port > 65535) throw badPort(`${name} must be between 0 and 65535, received ${port}`);
   return port;
 }
 

@@ -13,7 +13,7 @@
 import { performance } from "node:perf_hooks";
 import { native, READABLE, WRITABLE, ERROR, HANGUP, EVENT_STRIDE } from "../native";
 import type { Backend, Poller } from "../native";
-import { ConnectionLost, ReactorAlreadyRunning, ReactorNotRunning, UnknownBackendError } from "../error";
+import { ConnectionLost, ReactorAlreadyRunning, ReactorNotRunning, UnknownBackendError, outOfRange } from "../error";
 import { log } from "../log";
 import type { IReactorTime } from "../defer";
 import { DelayedCall, TimerQueue, checkSeconds } from "../defer/timers";
@@ -656,7 +656,7 @@ export class Reactor implements IReactorTime {
 /** Throws the error callLater's arguments deserve (kept out of the hot path). */
 function badCallLater(delay: unknown, f: unknown): never {
   checkSeconds("delay", delay);
-  if (delay < 0) throw new RangeError(`delay must not be negative, got ${delay}`);
+  if (delay < 0) throw outOfRange(`delay must not be negative, got ${delay}`);
   if (typeof f !== "function") throw new TypeError("callable must be a function");
   throw new RangeError(`delay must be a finite number of seconds, got ${String(delay)}`);
 }

@@ -7,6 +7,7 @@
  * dropped by the dispatcher (the fd-reuse race: close, then a new fd with the same number
  * registered before the stale event is dispatched).
  */
+import { invalidArgType, outOfRange } from "../error";
 import { isSyscallError, READABLE, WRITABLE } from "../native";
 import type { Poller } from "../native";
 import type { IBatchReadDescriptor, IFileDescriptor, IReadDescriptor, IWriteDescriptor } from "./interfaces";
@@ -245,9 +246,9 @@ export class Registry {
 
 /** The fd of a descriptor being added, checked. */
 function descriptorFd(d: IFileDescriptor, what: string): number {
-  if (d === null || typeof d !== "object" || typeof d.fileno !== "function") throw new TypeError(`${what} must have a fileno() method`);
+  if (d === null || typeof d !== "object" || typeof d.fileno !== "function") throw invalidArgType(`${what} must have a fileno() method`);
   const fd = d.fileno();
-  if (!Number.isInteger(fd) || fd < 0) throw new RangeError(`${what}.fileno() must be an open fd (a non-negative integer), got ${String(fd)}`);
+  if (!Number.isInteger(fd) || fd < 0) throw outOfRange(`${what}.fileno() must be an open fd (a non-negative integer), got ${String(fd)}`);
   return fd;
 }
 

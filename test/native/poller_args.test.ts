@@ -29,7 +29,7 @@ describe("the Poller constructor", () => {
   test("refuses an unknown backend, naming the ones this build has", () => {
     const e = thrownBy(() => new native.Poller("devpoll" as never, new Uint32Array(3)));
     expect(e).toMatchObject({
-      name: "Error",
+      name: "UnknownBackendError",
       code: "ERR_UNKNOWN_BACKEND",
       message: `Unknown poller backend "devpoll": this build has ${native.backends().join(", ")}`,
     });
