@@ -95,7 +95,7 @@ class Channel extends DatagramProtocol {
     const q = this.live.get(responseId(data));
     if (q === undefined) return;
     if (addr.type !== "UDP" || addr.port !== this.server.port || (addr.host !== this.host && canonicalAddress(addr.host) !== this.host)) return;
-    const r = decodeResponse(data, q.bytes);
+    const r = decodeResponse(data, q.bytes, q.name);
     if (r !== null) this.pool.settle(q, r);
   }
 

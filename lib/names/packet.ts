@@ -81,7 +81,7 @@ export function encodeQuery(id: number, name: string, type: AddressType): Buffer
 }
 
 /** The query id of a datagram, or -1 when it is too short to have a header. */
-export function responseId(bytes: Uint8Array): number {
+export function responseId(bytes: Buffer): number {
   return bytes.length < HEADER ? -1 : (bytes[0] << 8) | bytes[1];
 }
 
@@ -89,8 +89,10 @@ export function responseId(bytes: Uint8Array): number {
  * The response in `bytes` if it answers `query` (the bytes encodeQuery made): QR set, the
  * same id, exactly one question equal to the query's (names compared case-insensitively
  * for ASCII letters), and every record within the datagram. Else null; never throws.
+ * `questionName` (the name asked, no trailing dot) is given as the owner of records whose
+ * owner points at the question, instead of decoding it again.
  */
-export function decodeResponse(bytes: Uint8Array, query: Uint8Array): DNSResponse | null {
+export function decodeResponse(bytes: Buffer, query: Uint8Array, questionName: string | null = null): DNSResponse | null {
   if (bytes.length < HEADER || query.length < HEADER + 5) return null;
   if (bytes[0] !== query[0] || bytes[1] !== query[1] || (bytes[2] & 0x80) === 0) return null;
   if (((bytes[4] << 8) | bytes[5]) !== 1) return null;
@@ -107,6 +109,7 @@ export function decodeResponse(bytes: Uint8Array, query: Uint8Array): DNSRespons
   const ancount = (bytes[6] << 8) | bytes[7];
   const nscount = (bytes[8] << 8) | bytes[9];
   cursor = qEnd;
+  askedName = questionName;
   const answers = readRecords(bytes, ancount);
   if (answers === null) return null;
   const authorities = readRecords(bytes, nscount);
@@ -123,9 +126,11 @@ export function decodeResponse(bytes: Uint8Array, query: Uint8Array): DNSRespons
 
 /** Where the reader is in the datagram being decoded (one decode runs at a time). */
 let cursor = 0;
+/** The name of the question of the datagram being decoded, when the caller knows it. */
+let askedName: string | null = null;
 
 /** `count` records from `cursor`, or null when one does not fit the datagram. */
-function readRecords(bytes: Uint8Array, count: number): DNSRecord[] | null {
+function readRecords(bytes: Buffer, count: number): DNSRecord[] | null {
   const out: DNSRecord[] = [];
   for (let i = 0; i < count; i++) {
     const name = readName(bytes, cursor);
@@ -167,7 +172,11 @@ let nameEnd = 0;
  * The name at `at` (labels joined by dots, no trailing dot; "" for the root), following
  * compression pointers, which must point strictly backwards; null when malformed.
  */
-function readName(bytes: Uint8Array, at: number): string | null {
+function readName(bytes: Buffer, at: number): string | null {
+  if (askedName !== null && bytes[at] === 0xc0 && bytes[at + 1] === HEADER && at + 1 < bytes.length) {
+    nameEnd = at + 2; // a pointer to the question: the name asked
+    return askedName;
+  }
   let name = "";
   let pos = at;
   let end = -1;
@@ -189,7 +198,7 @@ function readName(bytes: Uint8Array, at: number): string | null {
       continue;
     }
     if ((len & 0xc0) !== 0 || pos + 1 + len > bytes.length) return null;
-    const label = Buffer.prototype.toString.call(bytes, "utf8", pos + 1, pos + 1 + len);
+    const label = bytes.toString("utf8", pos + 1, pos + 1 + len);
     name = name === "" ? label : `${name}.${label}`;
     if (name.length > 1024) return null;
     pos += 1 + len;

@@ -113,7 +113,7 @@ class TCPQuery extends ClientFactory {
   /** Accepts the response if it matches; closes the connection either way once answered. */
   received(data: Buffer): void {
     if (this.d.called) return;
-    const r = decodeResponse(data, this.bytes);
+    const r = decodeResponse(data, this.bytes, this.name);
     if (r === null) return;
     this.close();
     this.d.callback(r);

@@ -280,12 +280,12 @@ export class Resolver {
   }
 
   /** What a final response means for `qname`: addresses (following CNAMEs), or a failure; cached. */
-  private interpret(response: DNSResponse, qname: string, type: AddressType, hopsLeft: number, chain: ReadonlySet<string> | null): Deferred<Found> {
+  private interpret(response: DNSResponse, qname: string, type: AddressType, hopsLeft: number, chain: ReadonlySet<string> | null): Found | Deferred<Found> {
     const rcode = response.rcode ?? "NOERROR";
     if (rcode === "NXDOMAIN") {
       const failure = new DNSQueryError("NXDOMAIN", qname, type, "no such domain");
       this.cache.put(qname, type, { failure }, negativeTTL(response));
-      return fail(failure);
+      throw failure;
     }
     const answers = response.answers ?? [];
     let current = qname.toLowerCase();
@@ -296,20 +296,21 @@ export class Resolver {
       for (const a of answers) {
         if (a.type !== type || !sameName(a.name, current) || !isInClass(a)) continue;
         const data = a.data;
-        if (typeof data !== "string" || isIP(data) !== (type === "A" ? 4 : 6)) continue;
+        // packet.ts gives A and AAAA data only as the address text of 4 and 16 bytes.
+        if (typeof data !== "string") continue;
         if (!addresses.includes(data)) addresses.push(data);
         ttl = Math.min(ttl, ttlOf(a));
       }
       if (addresses.length > 0) {
         this.cache.put(qname, type, { addresses }, ttl);
-        return succeed({ addresses, ttl });
+        return { addresses, ttl }; // a value, not a Deferred: the chain goes on without pausing
       }
       const cname = answers.find((a) => a.type === "CNAME" && sameName(a.name, current) && isInClass(a));
       if (cname === undefined || typeof cname.data !== "string") break;
-      if (hopsLeft <= 0) return fail(new DNSQueryError("CNAME_LOOP", qname, type, `more than ${this.maxCNAMEHops} CNAME links`));
+      if (hopsLeft <= 0) throw new DNSQueryError("CNAME_LOOP", qname, type, `more than ${this.maxCNAMEHops} CNAME links`);
       const target = cname.data.toLowerCase().replace(/\.$/, "");
       if (seen === null) seen = new Set(chain ?? []).add(current);
-      if (seen.has(target)) return fail(new DNSQueryError("CNAME_LOOP", qname, type, `CNAME loop at ${target}`));
+      if (seen.has(target)) throw new DNSQueryError("CNAME_LOOP", qname, type, `CNAME loop at ${target}`);
       seen.add(target);
       ttl = Math.min(ttl, ttlOf(cname));
       current = target;
@@ -332,7 +333,7 @@ export class Resolver {
     }
     const failure = new DNSQueryError("NODATA", qname, type, "the name has no such record");
     this.cache.put(qname, type, { failure }, negativeTTL(response));
-    return fail(failure);
+    throw failure;
   }
 
   /**
@@ -436,7 +437,9 @@ function addressesOf(found: Found): string[] {
 /** The names to ask for `name`, in order (the C library's res_nsearch order). */
 export function searchCandidates(name: string, config: Pick<ResolverConfig, "search" | "ndots">): string[] {
   if (name.endsWith(".")) return [name.slice(0, -1)];
-  const dots = name.split(".").length - 1;
+  let dots = 0;
+  for (let i = name.indexOf("."); i >= 0; i = name.indexOf(".", i + 1)) dots++;
+  if (config.search.length === 0) return [name];
   const searched = config.search.filter((d) => d !== "").map((d) => `${name}.${d}`);
   return dots >= config.ndots ? [name, ...searched] : [...searched, name];
 }

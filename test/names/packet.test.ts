@@ -95,6 +95,12 @@ test("compression pointers are followed: an owner pointing at the question, a ta
   ]);
 });
 
+test("given the name asked, an owner that points at the question is that name, not decoded again", () => {
+  const bytes = handMade(1, [0xc0, 12, ...A_IN_TTL5([1, 2, 3, 4])]);
+  expect(decodeResponse(bytes, query, "Q.test")!.answers[0].name).toBe("Q.test");
+  expect(decodeResponse(bytes, query)!.answers[0].name).toBe("q.test");
+});
+
 test("a pointer to itself, a forward pointer, a cut record or a wrong A length makes the whole response null", () => {
   expect(decodeResponse(handMade(1, [0xc0, 24, ...A_IN_TTL5([1, 2, 3, 4])]), query)).toBeNull();
   expect(decodeResponse(handMade(1, [0xc0, 40, ...A_IN_TTL5([1, 2, 3, 4])]), query)).toBeNull();
