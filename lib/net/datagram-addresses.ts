@@ -5,9 +5,9 @@
  * from a cache into each send record.
  *
  * Choices the next reader should not undo:
- * - IPv4 sources are keyed exactly (address × 65536 + port is below 2^53). IPv6 sources are
- *   keyed by a hash of their words and every word is compared on a hit, so a collision only
- *   replaces the entry, never returns another peer's address.
+ * - Sources are keyed by a hash of their words that stays a small integer (a boxed number
+ *   key would be an allocation per datagram), and every word is compared on a hit, so a
+ *   collision only replaces the entry, never returns another peer's address.
  * - Both tables are bounded: past MAX_ENTRIES they start again empty (a port hearing many
  *   peers pays one object per new peer, as before; memory stays flat).
  */
@@ -18,60 +18,44 @@ import type { Address } from "./interfaces";
 /** Entries per table before it is emptied. */
 const MAX_ENTRIES = 4096;
 
-/** An interned IPv6 source with the words it was made from. */
-interface Source6 {
+/** An interned source with the words it was made from. */
+interface Source {
   readonly address: Address;
+  readonly family: number;
+  readonly port: number;
   readonly w0: number;
   readonly w1: number;
   readonly w2: number;
   readonly w3: number;
   readonly scope: number;
-  readonly port: number;
 }
 
 /** Interns the source Addresses of received datagrams (one table per port). */
 export class SourceAddresses {
-  private readonly v4 = new Map<number, Address>();
-  private readonly v6 = new Map<number, Source6>();
+  private readonly table = new Map<number, Source>();
 
   /** The Address of the address block at words[b] (family, port, w0..w3, scope); the same object for the same peer. */
   get(words: Int32Array, b: number): Address {
     const family = words[b];
+    if (family !== 4 && family !== 6) return UNNAMED; // the kernel names the source of every UDP datagram
     const port = words[b + 1];
-    if (family === 4) {
-      const key = (words[b + 2] >>> 0) * 65536 + port;
-      let a = this.v4.get(key);
-      if (a === undefined) {
-        if (this.v4.size >= MAX_ENTRIES) this.v4.clear();
-        a = made(native.addressText(words, b), port, "IPv4");
-        this.v4.set(key, a);
-      }
-      return a;
-    }
-    if (family === 6) {
-      const w0 = words[b + 2];
-      const w1 = words[b + 3];
-      const w2 = words[b + 4];
-      const w3 = words[b + 5];
-      const scope = words[b + 6];
-      const key = (Math.imul(w0 ^ Math.imul(w1, 0x9e3779b1) ^ Math.imul(w2, 0x85ebca6b) ^ Math.imul(w3 ^ scope, 0xc2b2ae35), 0x27d4eb2f) ^ port) >>> 0;
-      const e = this.v6.get(key);
-      if (e !== undefined && e.port === port && e.w3 === w3 && e.w2 === w2 && e.w1 === w1 && e.w0 === w0 && e.scope === scope) return e.address;
-      if (e === undefined && this.v6.size >= MAX_ENTRIES) this.v6.clear();
-      const address = made(native.addressText(words, b), port, "IPv6");
-      this.v6.set(key, { address, w0, w1, w2, w3, scope, port });
-      return address;
-    }
-    // The kernel names the source of every UDP datagram; an unnamed one is reported as such.
-    return UNNAMED;
+    const w0 = words[b + 2];
+    const w1 = words[b + 3];
+    const w2 = words[b + 4];
+    const w3 = words[b + 5];
+    const scope = words[b + 6];
+    // A small-integer key (no boxed number per lookup); every word is compared on a hit.
+    const key = (Math.imul(w0 ^ Math.imul(w1, 0x9e3779b1) ^ Math.imul(w2, 0x85ebca6b) ^ Math.imul(w3 ^ scope, 0xc2b2ae35), 0x27d4eb2f) ^ port) & 0x3fffffff;
+    const e = this.table.get(key);
+    if (e !== undefined && e.port === port && e.w0 === w0 && e.w3 === w3 && e.w1 === w1 && e.w2 === w2 && e.scope === scope && e.family === family) return e.address;
+    if (e === undefined && this.table.size >= MAX_ENTRIES) this.table.clear();
+    const address = Object.freeze({ type: "UDP", host: native.addressText(words, b), port, family: family === 4 ? "IPv4" : "IPv6" }) as Address;
+    this.table.set(key, { address, family, port, w0, w1, w2, w3, scope });
+    return address;
   }
 }
 
 const UNNAMED: Address = Object.freeze({ type: "UDP", host: "", port: 0, family: "IPv4" }) as Address;
-
-function made(host: string, port: number, family: "IPv4" | "IPv6"): Address {
-  return Object.freeze({ type: "UDP", host, port, family }) as Address;
-}
 
 /** The address words of destination host literals, parsed once each (one table per port). */
 export class DestinationWords {
@@ -85,8 +69,13 @@ export class DestinationWords {
     let w = typeof host === "string" ? this.hosts.get(host) : undefined;
     if (w === undefined) w = this.parse(host);
     if (typeof port !== "number" || (port & 0xffff) !== port) checkPort(port, "addr port");
-    words.set(w, b);
+    words[b] = w[0];
     words[b + 1] = port as number;
+    words[b + 2] = w[2];
+    words[b + 3] = w[3];
+    words[b + 4] = w[4];
+    words[b + 5] = w[5];
+    words[b + 6] = w[6];
   }
 
   private parse(host: unknown): Int32Array {
