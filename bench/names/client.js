@@ -1,13 +1,13 @@
 // One bench client process: N lookups against a DNS server on 127.0.0.1, each of a name of
 // its own (so that no resolver can share one query between lookups), C in flight at once, after a warm-up; prints one JSON line with the lookups done, the
 // wall time and this process's CPU time (user+sys) over the measured part.
-// Usage: node bench/names/client.js <fdreactor|node> <port> <N> <C>
+// Usage: node bench/names/client.js <fdreactor|node> <port> <N> <C> [warm-up lookups, 500]
 "use strict";
-const [peer, portText, nText, cText] = process.argv.slice(2);
+const [peer, portText, nText, cText, warmText] = process.argv.slice(2);
 const port = Number(portText);
 const N = Number(nText);
 const C = Number(cText);
-const WARMUP = 500;
+const WARMUP = Number(warmText ?? 500);
 let serial = 0;
 /** A name no lookup has asked for before (the server answers every name under bench.test). */
 const nextName = () => `q${serial++}.bench.test`;

@@ -2,7 +2,9 @@
 // libuv) against the same dnsmasq on 127.0.0.1. dnsmasq is pinned on CPU 1, each client
 // process on CPU 0; peers are interleaved over ROUNDS rounds, and the figure that counts
 // is client CPU per lookup (docs/benchmarks.md). Requires `npx tsc -p tsconfig.json` first (dist/).
-// Usage: node bench/names/run.js [rounds=5] [lookups=20000] [concurrency=32]
+// Usage: node bench/names/run.js [rounds=5] [lookups=20000] [concurrency=32] [warm-up=500]
+// (the warm-up lookups run in the same client process before the measured ones: JIT
+// compilation of the resolver's JavaScript runs on a V8 thread whose CPU counts too).
 "use strict";
 const { spawn, execFileSync } = require("node:child_process");
 const fs = require("node:fs");
@@ -14,6 +16,7 @@ const { median } = require("../lib/stats");
 const ROUNDS = Number(process.argv[2] ?? 5);
 const N = Number(process.argv[3] ?? 20000);
 const C = Number(process.argv[4] ?? 32);
+const WARMUP = Number(process.argv[5] ?? 500);
 const PEERS = ["fdreactor", "node"];
 
 function freePort() {
@@ -36,11 +39,12 @@ async function main() {
   );
   await new Promise((r) => setTimeout(r, 500));
   const rows = { fdreactor: [], node: [] };
+  const loadBefore = os.loadavg().map((x) => x.toFixed(2)).join(" ");
   try {
     for (let round = 0; round < ROUNDS; round++) {
       const order = round % 2 === 0 ? PEERS : [...PEERS].reverse();
       for (const peer of order) {
-        const out = execFileSync("taskset", ["-c", "0", process.execPath, path.join(__dirname, "client.js"), peer, String(port), String(N), String(C)], { encoding: "utf8", timeout: 120000 });
+        const out = execFileSync("taskset", ["-c", "0", process.execPath, path.join(__dirname, "client.js"), peer, String(port), String(N), String(C), String(WARMUP)], { encoding: "utf8", timeout: 120000 });
         const r = JSON.parse(out.trim());
         rows[peer].push(r);
         console.log(`round ${round + 1} ${peer}: ${(r.cpuUs / r.lookups).toFixed(1)} µs CPU/lookup, ${Math.round(r.lookups / (r.wallMs / 1000))} lookups/s`);
@@ -50,7 +54,8 @@ async function main() {
     dnsmasq.kill("SIGTERM");
     fs.rmSync(dir, { recursive: true, force: true });
   }
-  console.log(`\nmachine: nproc ${os.cpus().length}, kernel ${os.release()}, node ${process.version}; ${ROUNDS} rounds × ${N} lookups, ${C} in flight`);
+  console.log(`\nmachine: nproc ${os.cpus().length}, kernel ${os.release()}, node ${process.version}; ${ROUNDS} rounds × ${N} lookups after ${WARMUP} of warm-up, ${C} in flight`);
+  console.log(`load average before: ${loadBefore}; after: ${os.loadavg().map((x) => x.toFixed(2)).join(" ")} (2 cores shared with other engineers)`);
   console.log("| peer | CPU µs/lookup median (min–max) | lookups/s median (min–max) |");
   console.log("| --- | --- | --- |");
   const cpuMed = {};

@@ -79,6 +79,7 @@ function runClient(port, count) {
 }
 
 async function main() {
+  const loadBefore = os.loadavg().map((x) => x.toFixed(2)).join(" ");
   const per = Object.fromEntries(SERVERS.map((s) => [s, { cpuUs: [], rate: [], lost: [] }]));
   for (let round = 0; round < ROUNDS; round++) {
     for (const impl of SERVERS) {
@@ -116,7 +117,8 @@ async function main() {
     raw.push(`| ${impl} stall refills (datagrams lost) | ${per[impl].lost.join(", ")} |`);
   }
   const table = lines.join("\n");
-  process.stdout.write(`${table}\n\n${raw.join("\n")}\n`);
+  const load = `load average before: ${loadBefore}; after: ${os.loadavg().map((x) => x.toFixed(2)).join(" ")}`;
+  process.stdout.write(`${table}\n\n${raw.join("\n")}\n${load}\n`);
   if (APPEND) {
     const cmd = `node bench/udp/run.js ${process.argv.slice(2).join(" ")}`.trim();
     appendResults(path.join(ROOT, "bench/RESULTS.md"), "## UDP echo (bench/udp)", {
@@ -124,7 +126,7 @@ async function main() {
       command: `npx tsc -p tsconfig.json && ${cmd}`,
       date: new Date().toISOString(),
       machine: `nproc ${os.cpus().length} · Linux ${os.release()} · node ${process.version}`,
-      settings: `${ROUNDS} rounds, servers interleaved per round, ${COUNT} echoes measured after a ${Math.max(1000, COUNT / 10)}-echo warm-up; server pinned to CPU 0 (taskset -c 0), Node dgram client to CPU 1; server CPU = utime+stime from /proc/PID/stat (${CLK_TCK} ticks/s) over the measured run. A spread over 15% is marked noisy. The 2 cores are shared with other engineers' work.`,
+      settings: `${ROUNDS} rounds, servers interleaved per round, ${COUNT} echoes measured after a ${Math.max(1000, COUNT / 10)}-echo warm-up; server pinned to CPU 0 (taskset -c 0), Node dgram client to CPU 1; server CPU = utime+stime from /proc/PID/stat (${CLK_TCK} ticks/s) over the measured run. A spread over 15% is marked noisy. The 2 cores are shared with other engineers' work; ${load}.`,
       table,
       rawTable: raw.join("\n"),
     });
