@@ -26,13 +26,14 @@ export interface AgentOptions {
   /**
    * Seconds from sending a request to the end of its response body, after which it fails
    * with ResponseTimeout ("response") and the connection is closed. Default 300 (as
-   * undici's); 0 = none (long downloads). Time a body consumer spends paused counts.
+   * undici's); 0 = none (long downloads and uploads). Time a body consumer spends paused counts.
    */
   responseTimeout?: number;
   /**
-   * Seconds the server may send nothing while it owes a response (head or body bytes),
-   * after which the request fails with ResponseTimeout ("idle"). Default 60; 0 = none.
-   * Time a body consumer spends paused does not count.
+   * Seconds nothing may move while the server owes a response (no byte from it, none of
+   * a queued request body taken by the kernel), after which the request fails with
+   * ResponseTimeout ("idle"). Default 60; 0 = none. Time a body consumer spends paused
+   * does not count.
    */
   idleTimeout?: number;
 }

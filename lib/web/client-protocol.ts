@@ -202,8 +202,10 @@ export class HTTP11ClientProtocol extends Protocol implements IHTTPParserHandler
   private deadline: IDelayedCall | null = null;
   /** The idle timeout's timer while a request is in flight, or null. */
   private idleTimer: IDelayedCall | null = null;
-  /** Clock seconds of the latest byte from the server (or of sending the request). */
+  /** Clock seconds of the latest byte from the server, or of the request's own bytes leaving. */
   private lastByteAt = 0;
+  /** The transport's queued bytes at the latest idle check (a change is the upload moving). */
+  private lastQueued = 0;
   /** The body consumer paused reading: the idle timeout waits. */
   private bodyPaused = false;
 
@@ -318,6 +320,7 @@ export class HTTP11ClientProtocol extends Protocol implements IHTTPParserHandler
     if (req.responseTimeout > 0) this.deadline = req.clock.callLater(req.responseTimeout, responseTimedOut, this);
     if (req.idleTimeout > 0) {
       this.lastByteAt = req.clock.seconds();
+      this.lastQueued = this.queuedBytes();
       this.idleTimer = req.clock.callLater(req.idleTimeout, idleCheck, this);
     }
   }
@@ -351,12 +354,27 @@ export class HTTP11ClientProtocol extends Protocol implements IHTTPParserHandler
     this.timedOut(new ResponseTimeout("response", req.responseTimeout, `${req.method} ${req.url.href}`));
   }
 
-  /** @internal The idle timer fired: fail when nothing came for idleTimeout, else wait for the rest of it. */
+  /** Bytes of the request still queued on the transport (0 when it cannot say). */
+  private queuedBytes(): number {
+    const t = this.transport as { bufferedBytes?: () => number } | null;
+    return t !== null && typeof t.bufferedBytes === "function" ? t.bufferedBytes() : 0;
+  }
+
+  /**
+   * @internal The idle timer fired: fail when nothing moved either way for idleTimeout
+   * (no byte from the server, and none of a request body still queued taken by the
+   * kernel: a long upload is not idle), else wait for the rest of it.
+   */
   idleCheck(): void {
     this.idleTimer = null;
     const req = this.outgoing;
     if (req === null) return;
     const now = req.clock.seconds();
+    const q = this.queuedBytes();
+    if (q !== this.lastQueued) {
+      this.lastQueued = q;
+      this.lastByteAt = now;
+    }
     const left = this.bodyPaused ? req.idleTimeout : this.lastByteAt + req.idleTimeout - now;
     if (left > 0) this.idleTimer = req.clock.callLater(left, idleCheck, this);
     else this.timedOut(new ResponseTimeout("idle", req.idleTimeout, `${req.method} ${req.url.href}`));

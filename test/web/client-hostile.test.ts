@@ -254,6 +254,33 @@ describe("timeouts and 1xx", () => {
     }
   });
 
+  test("a long upload is not idle: the server says nothing while it reads a 16 MiB body slowly, and the request succeeds", async () => {
+    const SIZE = 16 * 1024 * 1024;
+    const srv = await rawServer((s) => {
+      let got = 0;
+      s.on("data", (d: Buffer) => {
+        got += d.length;
+        // ~64 KiB per 10 ms while the client still holds body bytes: seconds for those; the
+        // last 8 MiB (what the kernel's socket buffers can hide from the client) at once.
+        if (got < SIZE - 8 * 1024 * 1024) {
+          s.pause();
+          setTimeout(() => s.resume(), 10);
+        }
+        if (got >= SIZE) s.end("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
+      });
+    });
+    try {
+      await withReactor(async (r: Reactor) => {
+        const t0 = Date.now();
+        const body = await getPage(`http://127.0.0.1:${srv.port}/up`, { reactor: r, method: "PUT", body: Buffer.alloc(SIZE, 7), idleTimeout: 0.5 });
+        expect(body.toString()).toBe("ok");
+        expect((Date.now() - t0) / 1000).toBeGreaterThan(0.5); // longer than idleTimeout, yet not idle
+      });
+    } finally {
+      await srv.close();
+    }
+  });
+
   test("a server streaming endless '100 Continue': the request fails after 16 of them, long before any timeout", async () => {
     const srv = await rawServer((s) => {
       const tick = setInterval(() => (s.writable ? s.write("HTTP/1.1 100 Continue\r\n\r\n") : clearInterval(tick)), 5);
