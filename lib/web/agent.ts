@@ -7,6 +7,7 @@
  * it; an idempotent request that a cached connection never answered is retried once.
  */
 import { Deferred, Failure, fail } from "../defer";
+import { invalidArgType, outOfRange } from "../error";
 import type { IReactorFDSet } from "../net";
 import type { IPushProducer } from "../net/interfaces";
 import { BytesBodyProducer, HTTP11ClientProtocol, Response, type IBodyProducer, type OutgoingRequest } from "./client-protocol";
@@ -73,7 +74,8 @@ export class Agent {
     this.responseTimeout = secondsOption("responseTimeout", options.responseTimeout, DEFAULT_RESPONSE_TIMEOUT);
     this.idleTimeout = secondsOption("idleTimeout", options.idleTimeout, DEFAULT_IDLE_TIMEOUT);
     const max = options.maxBodySize;
-    if (max !== undefined && (typeof max !== "number" || !Number.isInteger(max) || max <= 0)) throw new RangeError(`maxBodySize must be a positive integer, received ${String(max)}`);
+    if (max !== undefined && typeof max !== "number") throw invalidArgType(`maxBodySize must be a positive integer, received ${typeof max}`);
+    if (max !== undefined && (!Number.isInteger(max) || max <= 0)) throw outOfRange(`maxBodySize must be a positive integer, received ${String(max)}`);
     this.maxBodySize = max;
   }
 
@@ -166,10 +168,11 @@ export class Agent {
   }
 }
 
-/** `value` (default `dflt` when undefined) as seconds >= 0; RangeError naming `name` otherwise. */
+/** `value` (default `dflt` when undefined) as finite seconds >= 0; TypeError / RangeError naming `name` otherwise. */
 function secondsOption(name: string, value: unknown, dflt: number): number {
   const v = value === undefined ? dflt : value;
-  if (typeof v !== "number" || !(v >= 0) || v === Infinity) throw new RangeError(`${name} must be a number of seconds >= 0, received ${String(value)}`);
+  if (typeof v !== "number") throw invalidArgType(`${name} must be a number of seconds >= 0, received ${typeof v}`);
+  if (!(v >= 0) || v === Infinity) throw outOfRange(`${name} must be a number of seconds >= 0, received ${String(v)}`);
   return v;
 }
 

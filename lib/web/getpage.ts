@@ -8,6 +8,7 @@
  * from https to http, once TLS exists).
  */
 import { Deferred, Failure, fail } from "../defer";
+import { invalidArgType, outOfRange } from "../error";
 import type { IReactorFDSet } from "../net";
 import { getDefaultReactor } from "../reactor/default";
 import { Agent, readBody, type HeadersInit } from "./agent";
@@ -161,10 +162,12 @@ export function getPage(url: string, options: GetPageOptions = {}): Deferred<Buf
 function fetchPage(url: string, options: GetPageOptions): Deferred<Buffer> {
   if (options === null || typeof options !== "object") throw new TypeError("options must be an object");
   for (const k of Object.keys(options)) if (!GET_PAGE_OPTIONS.has(k)) throw new TypeError(`getPage: unknown option ${JSON.stringify(k)}`);
-  if (options.followRedirect !== undefined && typeof options.followRedirect !== "boolean") throw new TypeError("followRedirect must be a boolean");
+  if (options.followRedirect !== undefined && typeof options.followRedirect !== "boolean") throw invalidArgType(`followRedirect must be a boolean, received ${typeof options.followRedirect}`);
   // Checked before anything is sent: a bad timeout must not leave a request in flight.
   if (options.timeout !== undefined && (typeof options.timeout !== "number" || !(options.timeout > 0))) {
-    throw new RangeError(`timeout must be a number of seconds > 0, received ${String(options.timeout)}`);
+    throw typeof options.timeout !== "number"
+      ? invalidArgType(`timeout must be a number of seconds > 0, received ${typeof options.timeout}`)
+      : outOfRange(`timeout must be a number of seconds > 0, received ${String(options.timeout)}`);
   }
   const reactor = options.reactor ?? (getDefaultReactor() as unknown as IReactorFDSet);
   const agent = new Agent(reactor, {

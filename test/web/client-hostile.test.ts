@@ -314,7 +314,7 @@ describe("getPage never throws: every misuse fails its Deferred", () => {
     ["a misspelt option", (r) => getPage("http://127.0.0.1:1/", { reactor: r, timout: 5 } as never), TypeError, /unknown option "timout"/],
     ["options that are not an object", (r) => getPage("http://127.0.0.1:1/", null as never), TypeError, /options must be an object/],
     ["a negative timeout", (r) => getPage("http://127.0.0.1:1/", { reactor: r, timeout: -1 }), RangeError, /timeout must be a number of seconds > 0/],
-    ["a non-numeric idleTimeout", (r) => getPage("http://127.0.0.1:1/", { reactor: r, idleTimeout: "5" as never }), RangeError, /idleTimeout must be a number of seconds >= 0/],
+    ["a non-numeric idleTimeout", (r) => getPage("http://127.0.0.1:1/", { reactor: r, idleTimeout: "5" as never }), TypeError, /idleTimeout must be a number of seconds >= 0, received string/],
     ["a negative responseTimeout", (r) => getPage("http://127.0.0.1:1/", { reactor: r, responseTimeout: -3 }), RangeError, /responseTimeout must be/],
     ["a negative maxBodySize", (r) => getPage("http://127.0.0.1:1/", { reactor: r, maxBodySize: -1 }), RangeError, /maxBodySize must be a positive integer/],
     ["a fractional redirectLimit", (r) => getPage("http://127.0.0.1:1/", { reactor: r, redirectLimit: 1.5 }), RangeError, /redirectLimit must be an integer/],

@@ -276,16 +276,17 @@ describe("against fdreactor's own server", () => {
     });
   });
 
-  test("a bad timeout fails getPage with RangeError before any connection is opened", async () => {
+  test("a bad timeout fails getPage with RangeError (TypeError for a non-number) before any connection is opened", async () => {
     await withReactor(async (r) => {
       const accepted: net.Socket[] = [];
       const server = net.createServer((s) => void accepted.push(s));
       await new Promise<void>((res) => server.listen(0, "127.0.0.1", res));
       const port = (server.address() as net.AddressInfo).port;
       try {
-        for (const timeout of [0, -1, Number.NaN, "1" as unknown as number]) {
+        for (const timeout of [0, -1, Number.NaN]) {
           expect(await rejection(getPage(`http://127.0.0.1:${port}/`, { reactor: r, timeout }))).toBeInstanceOf(RangeError);
         }
+        expect(await rejection(getPage(`http://127.0.0.1:${port}/`, { reactor: r, timeout: "1" as unknown as number }))).toBeInstanceOf(TypeError);
         await new Promise((res) => setTimeout(res, 200));
         expect(accepted.length).toBe(0);
       } finally {
