@@ -8,6 +8,7 @@
  * stdin must be a terminal, a pipe or a socket: the kernel cannot poll a regular file
  * (`< file.txt` is refused with EPERM by epoll).
  */
+import type { Failure } from "../lib/defer";
 import { native, AGAIN } from "../lib/native";
 import { ConnectionDone } from "../lib/error";
 import { reactor } from "../lib/reactor";
@@ -28,8 +29,8 @@ class StdinReader implements IReadDescriptor {
     process.stdout.write(`stdin: ${JSON.stringify(this.buf.toString("utf8", 0, n))}\n`);
   }
 
-  connectionLost(reason: Error): void {
-    process.stdout.write(`stdin reader done: ${reason.message}\n`);
+  connectionLost(reason: Failure): void {
+    process.stdout.write(`stdin reader done: ${reason.getErrorMessage()}\n`);
     if (reactor.running) reactor.stop();
   }
 }

@@ -193,7 +193,7 @@ class Driver extends Protocol {
   connectionLost(reason) {
     lost++;
     if (!stopping) {
-      if (reason instanceof ConnectionDone) errors.closed++;
+      if (reason.check(ConnectionDone)) errors.closed++;
       else errors.reset++;
     }
   }
@@ -207,8 +207,9 @@ class DriverFactory extends ClientFactory {
   }
   /** Counts a failed connect by kind and errno. */
   clientConnectionFailed(connector, reason) {
-    const code = (reason && (reason.code || (reason.cause && reason.cause.code))) || (reason && reason.constructor.name) || "unknown";
-    if (reason && reason.constructor.name === "TCPTimedOutError") errors.connectTimeout++;
+    const e = reason.value; // reason is a Failure wrapping the ConnectError
+    const code = (e && (e.code || (e.cause && e.cause.code))) || (e && e.constructor.name) || "unknown";
+    if (e && e.constructor.name === "TCPTimedOutError") errors.connectTimeout++;
     else errors.connectFailed++;
     connectErrors[code] = (connectErrors[code] || 0) + 1;
   }

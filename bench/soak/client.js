@@ -39,8 +39,9 @@ let inflight = 0;
 let stopping = false;
 let t0 = 0;
 
+/** Counts `reason` (a Failure) by error class and errno name. */
 const note = (reason) => {
-  const k = `${reason.constructor.name}:${reason.code || ""}`;
+  const k = `${reason.getTypeName()}:${reason.value.code || ""}`;
   stats.reasons[k] = (stats.reasons[k] || 0) + 1;
 };
 

@@ -8,6 +8,7 @@
  * "<name>: <line>". "/who" lists who is here, "/quit" leaves. Lines longer than 1 KiB close
  * that client's connection (LineReceiver.MAX_LENGTH).
  */
+import type { Failure } from "../../lib/defer";
 import { listenTCP } from "../../lib/net";
 import type { Address } from "../../lib/net/interfaces";
 import { LineReceiver } from "../../lib/protocols/basic";
@@ -59,7 +60,7 @@ export class ChatProtocol extends LineReceiver {
   }
 
   /** The client left: tell the others. */
-  override connectionLost(reason: Error): void {
+  override connectionLost(reason: Failure): void {
     void reason;
     if (this.name !== null && this.room.members.get(this.name) === this) {
       this.room.members.delete(this.name);

@@ -4,6 +4,7 @@
  *
  *   npx tsc -p tsconfig.json && node dist/examples/echo-client/client.js [host] [port] [message...]
  */
+import type { Failure } from "../../lib/defer";
 import "../../lib/net"; // installs reactor.connectTCP
 import { ClientFactory, Protocol } from "../../lib/protocols/protocol";
 import { Reactor } from "../../lib/reactor";
@@ -34,16 +35,19 @@ export class EchoClient extends Protocol {
   }
 }
 
-/** Connects one EchoClient and reports how it ended through `done(error | null)`. */
+/** Connects one EchoClient and reports how it ended through `done(reason | null)`. */
 export class EchoClientFactory extends ClientFactory {
   override protocol = EchoClient;
   /** What came back. */
   echo = "";
 
-  /** A factory sending `messages`; `done(error | null, echo)` hears how the connection ended (null when every byte came back). */
+  /**
+   * A factory sending `messages`; `done(reason | null, echo)` hears how the connection
+   * ended: null when every byte came back, else the Failure the factory was given.
+   */
   constructor(
     readonly messages: string[],
-    private readonly done: (error: Error | null, echo: string) => void,
+    private readonly done: (reason: Failure | null, echo: string) => void,
   ) {
     super();
   }
@@ -54,13 +58,13 @@ export class EchoClientFactory extends ClientFactory {
   }
 
   /** Could not connect. */
-  override clientConnectionFailed(connector: unknown, reason: Error): void {
+  override clientConnectionFailed(connector: unknown, reason: Failure): void {
     void connector;
     this.done(reason, "");
   }
 
   /** The connection ended: fine when everything came back. */
-  override clientConnectionLost(connector: unknown, reason: Error): void {
+  override clientConnectionLost(connector: unknown, reason: Failure): void {
     void connector;
     const complete = Buffer.byteLength(this.echo) === this.messages.reduce((n, m) => n + Buffer.byteLength(m), 0);
     this.done(complete ? null : reason, this.echo);
@@ -74,9 +78,9 @@ async function main(): Promise<void> {
   const messages = process.argv.length > 4 ? process.argv.slice(4).map((m) => `${m}\n`) : ["hello, echo\n"];
   const reactor = new Reactor({ installSignalHandlers: true });
   reactor.callWhenRunning(() => {
-    reactor.connectTCP(host, port, new EchoClientFactory(messages, (error, echo) => {
-      if (error) {
-        process.stderr.write(`echo failed: ${error.message}\n`);
+    reactor.connectTCP(host, port, new EchoClientFactory(messages, (reason, echo) => {
+      if (reason) {
+        process.stderr.write(`echo failed: ${reason.getErrorMessage()}\n`);
         process.exitCode = 1;
       } else {
         process.stdout.write(echo);

@@ -77,7 +77,7 @@ class TCPQueryProtocol extends Int16StringReceiver {
   }
 
   /** The server closed before answering: the try failed. */
-  override connectionLost(reason: Error): void {
+  override connectionLost(reason: Failure): void {
     this.query?.lost(reason);
   }
 }
@@ -120,15 +120,15 @@ class TCPQuery extends ClientFactory {
   }
 
   /** The connection ended; if no answer came, the try failed. */
-  lost(reason: Error): void {
+  lost(reason: Failure): void {
     if (this.d.called || this.closing) return;
-    this.d.errback(new DNSQueryError("CONNECT", this.name, this.type, `${describeServer(this.server)} closed the TCP connection without an answer`, { cause: reason }));
+    this.d.errback(new DNSQueryError("CONNECT", this.name, this.type, `${describeServer(this.server)} closed the TCP connection without an answer`, { cause: reason.value }));
   }
 
   /** The connection could not be made. */
-  override clientConnectionFailed(_connector: unknown, reason: Error): void {
+  override clientConnectionFailed(_connector: unknown, reason: Failure): void {
     if (this.d.called || this.closing) return;
-    this.d.errback(new DNSQueryError("CONNECT", this.name, this.type, `TCP to ${describeServer(this.server)} failed: ${reason.message}`, { cause: reason }));
+    this.d.errback(new DNSQueryError("CONNECT", this.name, this.type, `TCP to ${describeServer(this.server)} failed: ${reason.getErrorMessage()}`, { cause: reason.value }));
   }
 
   /** Stops the attempt or drops the connection. */

@@ -15,6 +15,7 @@
  * change a buffer it wrote.
  */
 import { types } from "node:util";
+import { Failure } from "../defer/failure";
 import { log } from "../log";
 import { AGAIN, native } from "../native";
 import type { IBatchReadDescriptor, IBatchWriter, IWriteDescriptor } from "../reactor/interfaces";
@@ -285,15 +286,15 @@ export abstract class FileDescriptor implements IBatchReadDescriptor, IWriteDesc
 
   /** Closes with `reason` (a ConnectionLost or ConnectionDone): the single way out. */
   protected lose(reason: Error): void {
-    this.connectionLost(reason);
+    this.connectionLost(new Failure(reason));
   }
 
   /**
    * The connection is gone (called by the transport itself, or by the reactor when it
    * drops the descriptor): unregisters, stops the producer, closes the fd once, then
-   * tells the owner through `closed(reason)`.
+   * tells the owner through `closed(reason)`. `reason` is a Failure wrapping the error.
    */
-  connectionLost(reason: Error): void {
+  connectionLost(reason: Failure): void {
     if (this.disconnected) return;
     this.disconnected = true;
     this.connected = false;
@@ -324,7 +325,7 @@ export abstract class FileDescriptor implements IBatchReadDescriptor, IWriteDesc
   }
 
   /** Told once, after the fd is closed: subclasses pass `reason` to the protocol. */
-  protected abstract closed(reason: Error): void;
+  protected abstract closed(reason: Failure): void;
 
   // -- producers and consumers (IConsumer) -------------------------------------------------
 

@@ -8,6 +8,7 @@
  * a ConnectionLost whose `cause` is the thrown value.
  */
 import { ConnectionAborted, ConnectionDone, ConnectionLost } from "../error";
+import type { Failure } from "../defer/failure";
 import { log } from "../log";
 import { native, type SockAddr } from "../native";
 import { FileDescriptor } from "./abstract";
@@ -174,7 +175,7 @@ export class Connection extends FileDescriptor implements ITCPTransport {
   }
 
   /** Tells the protocol (once the fd is closed). */
-  protected closed(reason: Error): void {
+  protected closed(reason: Failure): void {
     const p = this.protocol;
     if (p === null) return;
     try {

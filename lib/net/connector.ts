@@ -10,6 +10,7 @@
  * `clientConnectionLost` once an established connection ends. A factory that calls
  * `connector.connect()` from those callbacks reconnects (ReconnectingClientFactory does).
  */
+import { Failure } from "../defer/failure";
 import type { IDelayedCall } from "../defer/interfaces";
 import { ConnectError, DNSLookupError, FdReactorError, TCPTimedOutError, UserError } from "../error";
 import { log } from "../log";
@@ -120,18 +121,18 @@ export abstract class Connector {
   }
 
   /** The attempt failed with `reason`. */
-  connectionFailed(reason: Error): void {
+  connectionFailed(reason: Failure): void {
     this.cancelTimeout();
     this.ended("clientConnectionFailed", reason);
   }
 
   /** The established connection ended with `reason`. */
-  connectionLost(reason: Error): void {
+  connectionLost(reason: Failure): void {
     this.ended("clientConnectionLost", reason);
   }
 
   /** Disconnected: tells the factory through `callback` (logging what it throws), then stops it unless it connected again. */
-  private ended(callback: "clientConnectionFailed" | "clientConnectionLost", reason: Error): void {
+  private ended(callback: "clientConnectionFailed" | "clientConnectionLost", reason: Failure): void {
     this.transport = null;
     this.state = "disconnected";
     try {
@@ -281,22 +282,22 @@ export class Client extends Connection {
   }
 
   /** Fails the attempt with `reason` unless already connected or closed (timeout, stopConnecting). */
-  failIfNotConnected(reason: Error): void {
+  failIfNotConnected(reason: Error | Failure): void {
     if (this.connected || this.disconnected || !this.connecting) return;
     this.disconnected = true;
     untrack(this.reactor, this);
     this.closeAttemptSocket();
-    this.connector.connectionFailed(reason);
+    this.connector.connectionFailed(Failure.from(reason));
   }
 
   /** Dropped by the reactor (shutdown) while still connecting: that is a failed attempt. */
-  override connectionLost(reason: Error): void {
+  override connectionLost(reason: Failure): void {
     if (this.connecting && !this.disconnected) this.failIfNotConnected(reason);
     else super.connectionLost(reason);
   }
 
   /** Tells the protocol, then the connector (and so the factory). */
-  protected override closed(reason: Error): void {
+  protected override closed(reason: Failure): void {
     super.closed(reason);
     this.connector.connectionLost(reason);
   }

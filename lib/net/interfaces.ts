@@ -3,6 +3,8 @@
  * IProducer, IPushProducer, IAddress). Protocols see their connection only through these.
  */
 
+import type { Failure } from "../defer/failure";
+
 /** An endpoint address (Twisted's IPv4Address / IPv6Address / UNIXAddress). */
 export type Address =
   | { type: "TCP" | "UDP"; host: string; port: number; family: "IPv4" | "IPv6" }
@@ -73,8 +75,12 @@ export interface IProtocol {
   makeConnection(transport: ITransport): void;
   /** Bytes arrived. `data` belongs to the protocol (it stays valid after the call). */
   dataReceived(data: Buffer): void;
-  /** The connection is gone; `reason` is a ConnectionDone (clean) or ConnectionLost (with errno). */
-  connectionLost(reason: Error): void;
+  /**
+   * The connection is gone. `reason` is a Failure (as in Twisted) wrapping a ConnectionDone
+   * (clean close) or a ConnectionLost (with `errno`, `code`): `reason.check(ConnectionDone)`,
+   * `reason.value`, `reason.getErrorMessage()`.
+   */
+  connectionLost(reason: Failure): void;
 }
 
 /** A protocol that wants to know when the peer half-closes (Twisted's IHalfCloseableProtocol). */
@@ -99,10 +105,10 @@ export interface IProtocolFactory {
 export interface IClientFactory extends IProtocolFactory {
   /** A connection attempt is starting. */
   startedConnecting(connector: unknown): void;
-  /** The attempt failed (refused, timed out, DNS failure): `reason` says which. */
-  clientConnectionFailed(connector: unknown, reason: Error): void;
-  /** An established connection was lost. */
-  clientConnectionLost(connector: unknown, reason: Error): void;
+  /** The attempt failed: `reason` is a Failure wrapping the ConnectError subclass (refused, timed out, DNS failure...). */
+  clientConnectionFailed(connector: unknown, reason: Failure): void;
+  /** An established connection was lost: `reason` as in IProtocol.connectionLost. */
+  clientConnectionLost(connector: unknown, reason: Failure): void;
 }
 
 /** What a UDP port drives (Twisted's DatagramProtocol). */

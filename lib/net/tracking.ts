@@ -5,14 +5,15 @@
  * its destination, or a port backing off after EMFILE is registered for nothing, and
  * would otherwise keep its fd past the end of the run.
  */
+import { Failure } from "../defer/failure";
 import { ConnectionLost } from "../error";
 import { log } from "../log";
 import type { IReactorFDSet } from "./fdset";
 
 /** Something that closes itself when told its connection is lost. */
 export interface Closable {
-  /** Closes with `reason`. */
-  connectionLost(reason: Error): void;
+  /** Closes with `reason` (a Failure wrapping the error). */
+  connectionLost(reason: Failure): void;
 }
 
 const live = new WeakMap<IReactorFDSet, Set<Closable>>();
@@ -39,7 +40,7 @@ function closeAll(reactor: IReactorFDSet): void {
   if (set === undefined) return;
   for (const d of [...set]) {
     try {
-      d.connectionLost(new ConnectionLost("The reactor shut down."));
+      d.connectionLost(new Failure(new ConnectionLost("The reactor shut down.")));
     } catch (e) {
       log("error", `connectionLost of ${d.constructor.name} threw at shutdown`, e);
     }

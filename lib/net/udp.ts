@@ -27,7 +27,7 @@
  *   write) calls `protocol.connectionRefused()`; other ICMP-reported errors are logged and
  *   the port keeps serving. Any other receive error drops the port.
  */
-import { Deferred, succeed } from "../defer";
+import { Deferred, Failure, succeed } from "../defer";
 import { CannotListenError, ConnectError, FdReactorError } from "../error";
 import { log } from "../log";
 import { native, isSyscallError, AGAIN, RECV_RECORD_WORDS, RECV_TRUNCATED, SEND_RECORD_WORDS, type SockAddr } from "../native";
@@ -407,9 +407,9 @@ export class UDPPort implements IReadDescriptor, IUDPTransport {
       native.connect(this.fd, host, port);
     } catch (e) {
       const err = new ConnectError(`Couldn't connect ${this.describe()} to ${hostPort(host, port)}${errnoCode(e) !== undefined ? `: ${errnoCode(e)}` : ""}.`, { cause: e });
-      const failed = (this.protocol as { connectionFailed?: (reason: Error) => void }).connectionFailed;
+      const failed = (this.protocol as { connectionFailed?: (reason: Failure) => void }).connectionFailed;
       if (typeof failed !== "function") throw err;
-      failed.call(this.protocol, err);
+      failed.call(this.protocol, new Failure(err));
       return;
     }
     this.peer = { host, port };
@@ -439,8 +439,8 @@ export class UDPPort implements IReadDescriptor, IUDPTransport {
   }
 
   /** The reactor dropped the port (a receive error, or shutdown): close it. */
-  connectionLost(reason: Error): void {
-    if (this.connected) log("debug", `${this.describe()} lost: ${reason.message}`);
+  connectionLost(reason: Failure): void {
+    if (this.connected) log("debug", `${this.describe()} lost: ${reason.getErrorMessage()}`);
     this.close();
   }
 

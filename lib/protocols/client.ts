@@ -4,7 +4,7 @@
  * attempt failed (ConnectionRefusedError, TCPTimedOutError, DNSLookupError, ...).
  * Cancelling the Deferred before it fires stops the attempt (or drops the connection).
  */
-import { Deferred } from "../defer";
+import { Deferred, type Failure } from "../defer";
 import type { IDelayedCall } from "../defer/interfaces";
 import { connectTCP, connectUNIX, type ConnectTCPOptions, type ConnectUNIXOptions, type Connector, type IReactorFDSet } from "../net";
 import type { Address, IProtocol } from "../net/interfaces";
@@ -42,7 +42,7 @@ class InstanceFactory<P extends IProtocol> extends ClientFactory {
   }
 
   /** The attempt failed: errback the Deferred. */
-  override clientConnectionFailed(connector: unknown, reason: Error): void {
+  override clientConnectionFailed(connector: unknown, reason: Failure): void {
     void connector;
     this.fire((d) => d.errback(reason));
   }

@@ -3,6 +3,7 @@
  * ConnectedDatagramProtocol): what a UDP port drives. Subclass and override
  * `datagramReceived(data, addr)`; send with `this.transport.write(data, addr)`.
  */
+import type { Failure } from "../defer/failure";
 import { log } from "../log";
 import type { Address, IDatagramProtocol } from "../net/interfaces";
 import type { IUDPTransport } from "../net/udp";
@@ -91,8 +92,8 @@ export class DatagramProtocol extends AbstractDatagramProtocol {}
  * typically in startProtocol): `connectionFailed` hears when that connect fails.
  */
 export class ConnectedDatagramProtocol extends DatagramProtocol {
-  /** The port could not be connected to its peer; `reason` is a ConnectError. */
-  connectionFailed(reason: Error): void {
+  /** The port could not be connected to its peer; `reason` is a Failure wrapping a ConnectError. */
+  connectionFailed(reason: Failure): void {
     void reason;
   }
 }

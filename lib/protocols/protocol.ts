@@ -7,6 +7,7 @@
  * Connecting helpers that return Deferreds (`ClientCreator`, `connectProtocol`) live in
  * ./client.ts, so that this file depends on nothing but the transport-layer roles.
  */
+import type { Failure } from "../defer/failure";
 import { log } from "../log";
 import type { Address, IClientFactory, IProtocol, IProtocolFactory, ITransport } from "../net/interfaces";
 
@@ -41,8 +42,11 @@ export class Protocol extends BaseProtocol implements IProtocol {
     void data;
   }
 
-  /** The connection is gone: `reason` is a ConnectionDone (clean) or a ConnectionLost (with errno). */
-  connectionLost(reason: Error): void {
+  /**
+   * The connection is gone: `reason` is a Failure wrapping a ConnectionDone (clean) or a
+   * ConnectionLost (with errno), as in Twisted — `reason.check(ConnectionDone)`, `reason.value`.
+   */
+  connectionLost(reason: Failure): void {
     void reason;
   }
 
@@ -128,14 +132,14 @@ export class ClientFactory extends Factory implements IClientFactory {
     void connector;
   }
 
-  /** The attempt failed: `reason` is a ConnectionRefusedError, TCPTimedOutError, DNSLookupError, ... */
-  clientConnectionFailed(connector: unknown, reason: Error): void {
+  /** The attempt failed: `reason` is a Failure wrapping a ConnectionRefusedError, TCPTimedOutError, DNSLookupError, ... */
+  clientConnectionFailed(connector: unknown, reason: Failure): void {
     void connector;
     void reason;
   }
 
   /** An established connection was lost (`reason` as in Protocol.connectionLost). */
-  clientConnectionLost(connector: unknown, reason: Error): void {
+  clientConnectionLost(connector: unknown, reason: Failure): void {
     void connector;
     void reason;
   }

@@ -11,6 +11,7 @@
  * Time comes from `clock` (any IReactorTime: a test's Clock), else from the connector's own
  * reactor, else from the global reactor.
  */
+import type { Failure } from "../defer/failure";
 import type { IDelayedCall, IReactorTime } from "../defer/interfaces";
 import { isClock } from "../defer/timers";
 import { log } from "../log";
@@ -72,13 +73,13 @@ export class ReconnectingClientFactory extends ClientFactory {
   };
 
   /** The attempt failed: schedule a retry unless told to stop. */
-  override clientConnectionFailed(connector: unknown, reason: Error): void {
+  override clientConnectionFailed(connector: unknown, reason: Failure): void {
     void reason;
     this.connectionEnded(connector);
   }
 
   /** The connection was lost: schedule a reconnect unless told to stop. */
-  override clientConnectionLost(connector: unknown, reason: Error): void {
+  override clientConnectionLost(connector: unknown, reason: Failure): void {
     void reason;
     this.connectionEnded(connector);
   }

@@ -5,15 +5,18 @@
  * This file is the contract between lib/reactor and lib/net.
  */
 
+import type { Failure } from "../defer/failure";
+
 /** Anything registered with the reactor: it owns one fd. */
 export interface IFileDescriptor {
   /** The raw fd number (must not change while registered). */
   fileno(): number;
   /**
    * Called once when the reactor drops this descriptor because `doRead`/`doWrite`
-   * returned or threw an error (the reason), or on `removeAll` at shutdown.
+   * returned or threw an error, or at shutdown; `reason` is a Failure wrapping that error
+   * (a ConnectionLost at shutdown), as Twisted's IReadDescriptor.connectionLost receives.
    */
-  connectionLost(reason: Error): void;
+  connectionLost(reason: Failure): void;
 }
 
 /** Twisted's IReadDescriptor: `doRead` runs when the fd is readable. */

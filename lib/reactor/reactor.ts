@@ -16,6 +16,7 @@ import type { Backend, Poller } from "../native";
 import { ConnectionLost, ReactorAlreadyRunning, ReactorNotRunning, UnknownBackendError, outOfRange } from "../error";
 import { log } from "../log";
 import type { IReactorTime } from "../defer";
+import { Failure } from "../defer/failure";
 import { DelayedCall, TimerQueue, checkSeconds } from "../defer/timers";
 import { ReactorNotRestartable } from "./errors";
 import { Registry } from "./registry";
@@ -511,7 +512,7 @@ export class Reactor implements IReactorTime {
     }
     this.cancelFlush(d as IBatchWriter);
     try {
-      d.connectionLost(reason);
+      d.connectionLost(new Failure(reason));
     } catch (e) {
       log("error", `Unhandled error in connectionLost of ${describe(d)}`, e);
     }
@@ -524,7 +525,7 @@ export class Reactor implements IReactorTime {
     for (const d of lost) {
       this.cancelFlush(d as IBatchWriter);
       try {
-        d.connectionLost(new ConnectionLost());
+        d.connectionLost(new Failure(new ConnectionLost()));
       } catch (e) {
         log("error", `Unhandled error in connectionLost of ${describe(d)}`, e);
       }

@@ -207,9 +207,9 @@ export function readBody(response: Response, maxBodySize = Infinity): Deferred<B
       }
       parts.push(data);
     },
-    connectionLost(reason: Error): void {
+    connectionLost(reason: Failure): void {
       if (d.called || cancelled) return;
-      if (reason instanceof ResponseDone || reason instanceof PotentialDataLoss) d.callback(parts.length === 1 ? parts[0] : Buffer.concat(parts, total));
+      if (reason.check(ResponseDone, PotentialDataLoss) !== null) d.callback(parts.length === 1 ? parts[0] : Buffer.concat(parts, total));
       else d.errback(reason);
     },
   });

@@ -102,8 +102,11 @@ export interface IBodyProtocol {
   makeConnection(transport: any): void;
   /** Body bytes (views that stay valid). */
   dataReceived(data: Buffer): void;
-  /** ResponseDone when complete; PotentialDataLoss for close-delimited bodies; ResponseFailed otherwise. */
-  connectionLost(reason: Error): void;
+  /**
+   * The body ended: `reason` is a Failure (as in Twisted) wrapping ResponseDone when
+   * complete, PotentialDataLoss for close-delimited bodies, ResponseFailed otherwise.
+   */
+  connectionLost(reason: Failure): void;
 }
 
 /** A response (Twisted's IResponse): status and headers now, the body through deliverBody. */
@@ -126,7 +129,7 @@ export class Response {
   connection: HTTP11ClientProtocol | null;
 
   private buffered: Buffer[] | null = [];
-  private endReason: Error | null = null;
+  private endReason: Failure | null = null;
   private protocol: IBodyProtocol | null = null;
   private delivered = false;
 
@@ -170,9 +173,10 @@ export class Response {
   /** The body ended (ResponseDone, PotentialDataLoss or ResponseFailed). */
   bodyEnded(reason: Error): void {
     if (this.endReason !== null) return;
-    this.endReason = reason;
+    const f = new Failure(reason);
+    this.endReason = f;
     this.connection = null;
-    if (this.protocol !== null) this.protocol.connectionLost(reason);
+    if (this.protocol !== null) this.protocol.connectionLost(f);
   }
 }
 
@@ -467,18 +471,18 @@ export class HTTP11ClientProtocol extends Protocol implements IHTTPParserHandler
   }
 
   /** The connection is gone: a close-delimited body ends; anything else in progress fails. */
-  override connectionLost(reason: Error): void {
+  override connectionLost(reason: Failure): void {
     const wasState = this.state;
     this.state = "closed";
     this.stopTimers();
     if (wasState === "body" && this.parser.readingUntilClose) {
       this.parser.finish(); // → messageComplete with PotentialDataLoss
     } else if (wasState === "waiting") {
-      const why = reason instanceof ConnectionDone ? "the server closed the connection" : reason.message;
+      const why = reason.check(ConnectionDone) !== null ? "the server closed the connection" : reason.getErrorMessage();
       const E = this.gotBytes ? ResponseFailed : ResponseNeverReceived;
-      this.failCurrent(new E(`no complete response to ${this.outgoing?.method} ${this.outgoing?.url.href}: ${why}`, { cause: reason }));
+      this.failCurrent(new E(`no complete response to ${this.outgoing?.method} ${this.outgoing?.url.href}: ${why}`, { cause: reason.value }));
     } else if (wasState === "body") {
-      this.failCurrent(new ResponseFailed(`the connection closed before the response body was complete: ${reason.message}`, { cause: reason }));
+      this.failCurrent(new ResponseFailed(`the connection closed before the response body was complete: ${reason.getErrorMessage()}`, { cause: reason.value }));
     }
     const q = this.onQuiescent;
     this.onQuiescent = null;

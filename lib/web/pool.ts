@@ -3,7 +3,7 @@
  * per host:port, each closed after a while; a new TCP connection (through connectTCP,
  * which resolves host names with the reactor's resolver) when none is idle.
  */
-import { Deferred, succeed } from "../defer";
+import { Deferred, succeed, type Failure } from "../defer";
 import type { IDelayedCall } from "../defer/interfaces";
 import { connectTCP, type IReactorFDSet, type TCPConnector } from "../net";
 import type { Address, IProtocol } from "../net/interfaces";
@@ -40,7 +40,7 @@ class ConnectFactory extends ClientFactory {
     return p;
   }
   /** The connect failed: `d` fails with the reason (unless cancelled). */
-  override clientConnectionFailed(connector: unknown, reason: Error): void {
+  override clientConnectionFailed(connector: unknown, reason: Failure): void {
     void connector;
     if (!this.d.called && !this.cancelled) this.d.errback(reason);
   }

@@ -9,7 +9,7 @@
  * out first, and the body is chunked unless a Content-Length was set (HTTP/1.0 clients
  * get a close-delimited body instead).
  */
-import { Deferred } from "../defer";
+import { Deferred, type Failure } from "../defer";
 import { ConnectionDone } from "../error";
 import type { Address, IPullProducer, IPushProducer, ITransport } from "../net/interfaces";
 import { Headers, checkField } from "./headers";
@@ -301,8 +301,8 @@ export class Request {
     return d;
   }
 
-  /** The connection is gone before finish(): fails the notifyFinish Deferreds. */
-  connectionLost(reason: Error): void {
+  /** The connection is gone before finish(): fails the notifyFinish Deferreds with `reason` (a Failure, as in Twisted). */
+  connectionLost(reason: Failure): void {
     if (this.finished || this.lost) return;
     this.lost = true;
     const w = this.finishWaiters;

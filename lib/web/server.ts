@@ -25,6 +25,7 @@
  * - Memory: an idle keep-alive connection holds no parser or request state; that is taken
  *   from a per-Site pool when bytes arrive and given back after the response.
  */
+import type { Failure } from "../defer/failure";
 import type { IDelayedCall } from "../defer/interfaces";
 import { log } from "../log";
 import { getDefaultReactor } from "../reactor/default";
@@ -411,7 +412,7 @@ export class HTTPChannel extends Protocol implements IRequestChannel, IPushProdu
   }
 
   /** The connection is gone: leaves the idle list, drops the request state, tells an unfinished request. */
-  override connectionLost(reason: Error): void {
+  override connectionLost(reason: Failure): void {
     this.site.unwatchIdle(this);
     const l = this.linger;
     if (l !== null && l.timer.active()) l.timer.cancel();

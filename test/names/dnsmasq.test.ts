@@ -6,6 +6,7 @@
  */
 import * as dgram from "node:dgram";
 import * as dnsPacket from "dns-packet";
+import type { Failure } from "../../lib/defer";
 import { DNSLookupError } from "../../lib/error";
 import { DNSQueryError, Resolver, installResolver, uninstallResolver } from "../../lib/names";
 import type { IProtocol } from "../../lib/net/interfaces";
@@ -165,7 +166,7 @@ describeWithPeer("dnsmasq-base")("connectTCP through the installed resolver", ()
     const out = await withReactor(async (reactor) => {
       reactor.installResolver({ hostsPath: noHosts, resolvConfPath: noConf, config: { nameservers: [{ host: "127.0.0.1", port: dns.port }], timeout: 2, attempts: 1 } });
       const events: string[] = [];
-      const reason = await new Promise<Error>((resolve) => {
+      const reason = await new Promise<Failure>((resolve) => {
         class Never extends Protocol {}
         class Recorder extends ClientFactory {
           override buildProtocol(): IProtocol {
@@ -175,7 +176,7 @@ describeWithPeer("dnsmasq-base")("connectTCP through the installed resolver", ()
           override startedConnecting(): void {
             events.push("started");
           }
-          override clientConnectionFailed(_c: unknown, r: Error): void {
+          override clientConnectionFailed(_c: unknown, r: Failure): void {
             events.push("failed");
             resolve(r);
           }
@@ -185,8 +186,8 @@ describeWithPeer("dnsmasq-base")("connectTCP through the installed resolver", ()
       return { events, reason };
     });
     expect(out.events).toEqual(["started", "failed"]);
-    expect(out.reason).toBeInstanceOf(DNSLookupError);
-    expect(out.reason.message).toContain("missing.test");
-    expect(out.reason.message).toContain("NXDOMAIN");
+    expect(out.reason.value).toBeInstanceOf(DNSLookupError);
+    expect(out.reason.getErrorMessage()).toContain("missing.test");
+    expect(out.reason.getErrorMessage()).toContain("NXDOMAIN");
   });
 });

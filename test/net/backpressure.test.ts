@@ -107,7 +107,7 @@ describe.each(MODES)("backpressure (%s mode)", (mode) => {
           };
           p.onLost = (reason) => {
             port.stopListening();
-            if (received !== TOTAL) fail(new Error(`lost after ${received} bytes: ${reason.message}`));
+            if (received !== TOTAL) fail(new Error(`lost after ${received} bytes: ${reason.getErrorMessage()}`));
             else finish({ received, ok, clientMax: producer.maxBuffered, serverMax, pauses: producer.pauses, serverPauses });
           };
           return p;

@@ -68,7 +68,7 @@ describe.each(MODES)("%s mode", (mode) => {
       void probe.stopListening();
       const factory = new RecordingClientFactory();
       factory.onFailed = (reason) => {
-        expect(reason).toBeInstanceOf(ConnectionRefusedError);
+        expect(reason.value).toBeInstanceOf(ConnectionRefusedError);
         reactor.callLater(0.05, () => finish(factory.events));
       };
       connectTCP(reactor, "dead.test", n, factory);

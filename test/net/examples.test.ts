@@ -4,6 +4,7 @@
  * SO_REUSEPORT listeners on one port (as the multicore example's workers have) share the
  * incoming connections.
  */
+import { Failure } from "../../lib/defer";
 import { ConnectionRefusedError } from "../../lib/error";
 import { connectTCP } from "../../lib/net";
 import { native } from "../../lib/native";
@@ -18,7 +19,7 @@ expectNoFdLeaks();
 
 describe.each(MODES)("echo examples (%s mode)", (mode) => {
   test("the echo client gets back exactly the messages it sent from the echo server", async () => {
-    const out = await runReactor<{ error: Error | null; echo: string }>(mode, (reactor, finish) => {
+    const out = await runReactor<{ error: Failure | null; echo: string }>(mode, (reactor, finish) => {
       const port = reactor.listenTCP(0, Factory.forProtocol(Echo), { interface: "127.0.0.1" });
       const f = new EchoClientFactory(["one\n", "two\n", "ünïcode\n"], (error, echo) => {
         port.stopListening();
@@ -34,10 +35,12 @@ describe.each(MODES)("echo examples (%s mode)", (mode) => {
     native.bind(fd, "127.0.0.1", 0);
     const free = (native.getsockname(fd) as { port: number }).port;
     native.close(fd);
-    const err = await runReactor<Error | null>(mode, (reactor, finish) => {
-      reactor.connectTCP("127.0.0.1", free, new EchoClientFactory(["x"], (error) => finish(error)));
+    const err = await runReactor<Failure | null>(mode, (reactor, finish) => {
+      reactor.connectTCP("127.0.0.1", free, new EchoClientFactory(["x"], (reason) => finish(reason)));
     });
-    expect(err).toBeInstanceOf(ConnectionRefusedError);
+    expect(err).toBeInstanceOf(Failure);
+    expect(err!.value).toBeInstanceOf(ConnectionRefusedError);
+    expect(err!.check(ConnectionRefusedError)).toBe(ConnectionRefusedError);
   });
 
   test("two reusePort echo listeners on one port share 200 connections, each echoing", async () => {

@@ -3,6 +3,7 @@
  * against a listener whose backlog is full, and a protocol callback that throws while
  * connecting.
  */
+import { Failure } from "../../lib/defer";
 import { ConnectionLost, TCPTimedOutError } from "../../lib/error";
 import { listenTCP, connectTCP } from "../../lib/net";
 import type { IHalfCloseableProtocol } from "../../lib/net/interfaces";
@@ -23,7 +24,7 @@ class Writer extends Recorder implements IHalfCloseableProtocol {
 
 describe.each(MODES)("failures (%s mode)", (mode) => {
   test("a peer that aborts while we write 64 MiB: connectionLost(ConnectionLost) with ECONNRESET or EPIPE", async () => {
-    const out = await runReactor<{ reason: Error; server: Recorder }>(mode, (reactor, finish) => {
+    const out = await runReactor<{ reason: Failure; server: Recorder }>(mode, (reactor, finish) => {
       const sf = new ServerFactory();
       let server: Recorder;
       sf.buildProtocol = () => {
@@ -46,9 +47,11 @@ describe.each(MODES)("failures (%s mode)", (mode) => {
       });
       connectTCP(reactor, "127.0.0.1", portOf(port.getHost()), cf);
     });
-    expect(out.reason).toBeInstanceOf(ConnectionLost);
-    expect(["ECONNRESET", "EPIPE"]).toContain((out.reason as ConnectionLost).code);
-    expect((out.reason as ConnectionLost).errno).toBe(native.errno[(out.reason as ConnectionLost).code!]);
+    expect(out.reason).toBeInstanceOf(Failure);
+    expect(out.reason.value).toBeInstanceOf(ConnectionLost);
+    const lost = out.reason.value as ConnectionLost;
+    expect(["ECONNRESET", "EPIPE"]).toContain(lost.code);
+    expect(lost.errno).toBe(native.errno[lost.code!]);
     expect(out.server.events[out.server.events.length - 1]).toBe("lost:ConnectionAborted");
   });
 
@@ -68,8 +71,8 @@ describe.each(MODES)("failures (%s mode)", (mode) => {
         connectTCP(reactor, "127.0.0.1", port, cf, { timeout: 0.2 });
       });
       expect(f.events).toEqual(["started", "failed:TCPTimedOutError"]);
-      expect(f.failReason).toBeInstanceOf(TCPTimedOutError);
-      expect(f.failReason!.message).toContain(`127.0.0.1:${port}`);
+      expect(f.failReason!.value).toBeInstanceOf(TCPTimedOutError);
+      expect(f.failReason!.getErrorMessage()).toContain(`127.0.0.1:${port}`);
     } finally {
       native.close(filler);
       native.close(listener);
@@ -105,7 +108,7 @@ describe.each(MODES)("failures (%s mode)", (mode) => {
   test("a protocol whose connectionMade throws is disconnected with the error as cause", async () => {
     const logged: string[] = [];
     const restore = setLogObservers([(level, message) => logged.push(`${level}: ${message}`)]);
-    const out = await runReactor<{ reason: Error; events: string[] }>(mode, (reactor, finish) => {
+    const out = await runReactor<{ reason: Failure; events: string[] }>(mode, (reactor, finish) => {
       const sf = new ServerFactory();
       sf.buildProtocol = () => new Recorder();
       const port = listenTCP(reactor, 0, sf, { interface: "127.0.0.1" });
@@ -124,6 +127,6 @@ describe.each(MODES)("failures (%s mode)", (mode) => {
     }).finally(restore);
     expect(out.events).toEqual(["started", "lost:ConnectionLost"]);
     expect(logged.filter((l) => !l.startsWith("debug"))).toEqual(["error: Recorder.makeConnection threw: closing its connection"]);
-    expect((out.reason as Error & { cause: unknown }).cause).toBeInstanceOf(RangeError);
+    expect((out.reason.value as Error & { cause: unknown }).cause).toBeInstanceOf(RangeError);
   });
 });

@@ -2,6 +2,7 @@
  * Shared pieces of the lib/net tests: run a reactor (in either run mode) until a test says
  * it is finished, and a protocol that records what happens to it.
  */
+import type { Failure } from "../../lib/defer";
 import type { IReactorFDSet } from "../../lib/net";
 import type { Address } from "../../lib/net/interfaces";
 import { ClientFactory, Protocol } from "../../lib/protocols";
@@ -60,10 +61,10 @@ export class Recorder extends Protocol {
   events: string[] = [];
   /** Every byte received. */
   received: Buffer[] = [];
-  /** The reason given to connectionLost. */
-  reason: Error | null = null;
+  /** The reason given to connectionLost (a Failure; `reason.value` is the error). */
+  reason: Failure | null = null;
   /** Called from connectionLost (tests set it). */
-  onLost: ((reason: Error) => void) | null = null;
+  onLost: ((reason: Failure) => void) | null = null;
   /** Called from dataReceived (tests set it). */
   onData: ((data: Buffer) => void) | null = null;
   /** Called from connectionMade (tests set it). */
@@ -80,8 +81,8 @@ export class Recorder extends Protocol {
     this.onData?.(data);
   }
 
-  override connectionLost(reason: Error): void {
-    this.events.push(`lost:${reason.constructor.name}`);
+  override connectionLost(reason: Failure): void {
+    this.events.push(`lost:${reason.type?.name}`);
     this.reason = reason;
     this.onLost?.(reason);
   }
@@ -96,10 +97,10 @@ export class Recorder extends Protocol {
 export class RecordingClientFactory extends ClientFactory {
   /** What happened, in order: "started", "failed:<Error>", "lost:<Error>". */
   events: string[] = [];
-  failReason: Error | null = null;
-  lostReason: Error | null = null;
-  onFailed: ((reason: Error) => void) | null = null;
-  onLost: ((reason: Error) => void) | null = null;
+  failReason: Failure | null = null;
+  lostReason: Failure | null = null;
+  onFailed: ((reason: Failure) => void) | null = null;
+  onLost: ((reason: Failure) => void) | null = null;
   built: Protocol[] = [];
 
   constructor(private readonly make: () => Protocol = () => new Recorder()) {
@@ -118,14 +119,14 @@ export class RecordingClientFactory extends ClientFactory {
     this.events.push("started");
   }
 
-  override clientConnectionFailed(connector: unknown, reason: Error): void {
-    this.events.push(`failed:${reason.constructor.name}`);
+  override clientConnectionFailed(connector: unknown, reason: Failure): void {
+    this.events.push(`failed:${reason.type?.name}`);
     this.failReason = reason;
     this.onFailed?.(reason);
   }
 
-  override clientConnectionLost(connector: unknown, reason: Error): void {
-    this.events.push(`lost:${reason.constructor.name}`);
+  override clientConnectionLost(connector: unknown, reason: Failure): void {
+    this.events.push(`lost:${reason.type?.name}`);
     this.lostReason = reason;
     this.onLost?.(reason);
   }

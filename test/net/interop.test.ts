@@ -6,6 +6,7 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import * as path from "node:path";
+import type { Failure } from "../../lib/defer";
 import { ConnectionDone } from "../../lib/error";
 import { connectTCP, listenTCP } from "../../lib/net";
 import type { Address, IHalfCloseableProtocol, ITCPTransport } from "../../lib/net/interfaces";
@@ -137,7 +138,7 @@ describeWithPeer("python3-twisted").each(MODES)("interop with Twisted (%s mode)"
   test("an fdreactor LineReceiver client talks to a Twisted LineReceiver server", async () => {
     const peer = startPeer(["server", "lines"]);
     const ready = await peer.waitFor(/^READY \d+$/);
-    const out = await runReactor<{ answers: string[]; reason: Error }>(mode, (reactor, finish) => {
+    const out = await runReactor<{ answers: string[]; reason: Failure }>(mode, (reactor, finish) => {
       const answers: string[] = [];
       class Client extends LineReceiver {
         override connectionMade(): void {
@@ -147,7 +148,7 @@ describeWithPeer("python3-twisted").each(MODES)("interop with Twisted (%s mode)"
           answers.push(line.toString());
           if (answers.length === LINES) this.sendLine("QUIT");
         }
-        override connectionLost(reason: Error): void {
+        override connectionLost(reason: Failure): void {
           finish({ answers, reason });
         }
       }
@@ -155,7 +156,7 @@ describeWithPeer("python3-twisted").each(MODES)("interop with Twisted (%s mode)"
     }, 60);
     const code = await peer.closed;
     expect(out.answers).toEqual(Array.from({ length: LINES }, (_, i) => `twisted:line ${i}`));
-    expect(out.reason).toBeInstanceOf(ConnectionDone);
+    expect(out.reason.value).toBeInstanceOf(ConnectionDone);
     expect(peer.lines).toEqual([ready, "OK server lines"]);
     expect(code).toBe(0);
   });
@@ -163,7 +164,7 @@ describeWithPeer("python3-twisted").each(MODES)("interop with Twisted (%s mode)"
   test("an fdreactor client's 4 MiB are echoed by a Twisted server, exact bytes, after a half-close", async () => {
     const peer = startPeer(["server", "bulk"]);
     const ready = await peer.waitFor(/^READY \d+$/);
-    const out = await runReactor<{ received: number; ok: boolean; reason: Error }>(mode, (reactor, finish) => {
+    const out = await runReactor<{ received: number; ok: boolean; reason: unknown }>(mode, (reactor, finish) => {
       let received = 0;
       let ok = true;
       class Client extends Protocol implements IHalfCloseableProtocol {
@@ -176,8 +177,8 @@ describeWithPeer("python3-twisted").each(MODES)("interop with Twisted (%s mode)"
           received += data.length;
         }
         readConnectionLost(): void {}
-        override connectionLost(reason: Error): void {
-          finish({ received, ok, reason });
+        override connectionLost(reason: Failure): void {
+          finish({ received, ok, reason: reason.value });
         }
       }
       connectTCP(reactor, "127.0.0.1", Number(ready.split(" ")[1]), new RecordingClientFactory(() => new Client()));

@@ -33,7 +33,7 @@ describe.each(MODES)("many connections (%s mode)", (mode) => {
           p.onData = (d) => p.transport!.write(d);
           p.onLost = (reason) => {
             open--;
-            if (p.events.join() !== `made,data:${p.received[0]?.toString()},lost:ConnectionDone`) fail(new Error(`server saw ${p.events.join()} (${reason.message})`));
+            if (p.events.join() !== `made,data:${p.received[0]?.toString()},lost:ConnectionDone`) fail(new Error(`server saw ${p.events.join()} (${reason.getErrorMessage()})`));
             if (++serverDone === N && clientDone === N) end();
           };
           return p;
@@ -58,10 +58,10 @@ describe.each(MODES)("many connections (%s mode)", (mode) => {
           return p;
         });
         cf.onLost = (reason) => {
-          if (reason.constructor.name !== "ConnectionDone") fail(reason);
+          if (reason.type?.name !== "ConnectionDone") fail(reason.value);
           if (++clientDone === N && serverDone === N) end();
         };
-        cf.onFailed = (reason) => fail(reason);
+        cf.onFailed = (reason) => fail(reason.value);
         for (let i = 0; i < N; i++) connectTCP(reactor, "127.0.0.1", portOf(port.getHost()), cf);
       },
       60,

@@ -3,6 +3,7 @@
  * IListeningPort, IConnector and ITCPTransport, in both reactor run modes.
  */
 import * as net from "node:net";
+import { Failure } from "../../lib/defer";
 import { CannotListenError, ConnectionAborted, ConnectionDone, ConnectionLost, ConnectionRefusedError, DNSLookupError, UserError } from "../../lib/error";
 import { setLogObservers, type LogLevel } from "../../lib/log";
 import { connectTCP, listenTCP, NotConnectingError, type TCPConnector, type TCPPort } from "../../lib/net";
@@ -147,7 +148,7 @@ describe.each(MODES)("TCP (%s mode)", (mode) => {
         };
         p.onLost = (reason) => {
           port.stopListening();
-          finish(reason instanceof ConnectionDone ? n : -1);
+          finish(reason.check(ConnectionDone) !== null ? n : -1);
         };
         return p;
       });
@@ -166,7 +167,7 @@ describe.each(MODES)("TCP (%s mode)", (mode) => {
   });
 
   test("abortConnection drops the queue: the aborting side gets ConnectionAborted", async () => {
-    const out = await runReactor<{ reason: Error; written: number }>(mode, (reactor, finish) => {
+    const out = await runReactor<{ reason: Failure; written: number }>(mode, (reactor, finish) => {
       const sf = new KeepingFactory();
       const port = listenTCP(reactor, 0, sf, { interface: "127.0.0.1" });
       const cf = new RecordingClientFactory(() => {
@@ -185,8 +186,9 @@ describe.each(MODES)("TCP (%s mode)", (mode) => {
       });
       connectTCP(reactor, "127.0.0.1", portOf(port.getHost()), cf);
     });
-    expect(out.reason).toBeInstanceOf(ConnectionAborted);
-    expect(out.reason).toBeInstanceOf(ConnectionLost);
+    expect(out.reason).toBeInstanceOf(Failure);
+    expect(out.reason.value).toBeInstanceOf(ConnectionAborted);
+    expect(out.reason.check(ConnectionLost)).toBe(ConnectionLost);
     expect(out.written).toBe(0);
   });
 
@@ -200,7 +202,7 @@ describe.each(MODES)("TCP (%s mode)", (mode) => {
     });
     await new Promise<void>((r) => peer.listen(0, "127.0.0.1", () => r()));
     try {
-      const reason = await runReactor<Error>(mode, (reactor, finish) => {
+      const reason = await runReactor<Failure>(mode, (reactor, finish) => {
         const cf = new RecordingClientFactory(() => {
           const p = new Recorder();
           // Nothing written, nothing unread: only SO_LINGER 0 makes this close a reset.
@@ -210,7 +212,7 @@ describe.each(MODES)("TCP (%s mode)", (mode) => {
         });
         connectTCP(reactor, "127.0.0.1", (peer.address() as net.AddressInfo).port, cf);
       });
-      expect(reason).toBeInstanceOf(ConnectionAborted);
+      expect(reason.value).toBeInstanceOf(ConnectionAborted);
       expect(await seen).toBe("error ECONNRESET");
     } finally {
       await new Promise((r) => peer.close(r));
@@ -229,8 +231,8 @@ describe.each(MODES)("TCP (%s mode)", (mode) => {
       connectTCP(reactor, "127.0.0.1", free, cf);
     });
     expect(f.events).toEqual(["started", "failed:ConnectionRefusedError"]);
-    expect(f.failReason).toBeInstanceOf(ConnectionRefusedError);
-    expect(f.failReason).toMatchObject({ code: "ECONNREFUSED", errno: native.errno.ECONNREFUSED });
+    expect(f.failReason!.value).toBeInstanceOf(ConnectionRefusedError);
+    expect(f.failReason!.value).toMatchObject({ code: "ECONNREFUSED", errno: native.errno.ECONNREFUSED });
     expect(f.numPorts).toBe(0);
   });
 
@@ -255,8 +257,8 @@ describe.each(MODES)("TCP (%s mode)", (mode) => {
       connectTCP(reactor, "no.such.host.invalid", 80, cf);
     });
     expect(f.events).toEqual(["started", "failed:DNSLookupError"]);
-    expect(f.failReason).toBeInstanceOf(DNSLookupError);
-    expect(f.failReason!.message).toContain("no.such.host.invalid");
+    expect(f.failReason!.value).toBeInstanceOf(DNSLookupError);
+    expect(f.failReason!.getErrorMessage()).toContain("no.such.host.invalid");
   });
 
   test("'localhost' resolves through the default resolver and connects", async () => {
@@ -278,7 +280,7 @@ describe.each(MODES)("TCP (%s mode)", (mode) => {
   });
 
   test("a resolver installed on the reactor is asked for names, and its failure becomes DNSLookupError", async () => {
-    const out = await runReactor<{ asked: string[]; peer: Address; failed: Error }>(mode, (reactor, finish) => {
+    const out = await runReactor<{ asked: string[]; peer: Address; failed: Failure }>(mode, (reactor, finish) => {
       const asked: string[] = [];
       reactor.resolve = (name: string) => {
         asked.push(name);
@@ -303,8 +305,8 @@ describe.each(MODES)("TCP (%s mode)", (mode) => {
     });
     expect(out.asked).toEqual(["server.test", "other.test"]);
     expect(out.peer).toMatchObject({ host: "127.0.0.1" });
-    expect(out.failed).toBeInstanceOf(DNSLookupError);
-    expect((out.failed as Error & { cause: Error }).cause.message).toBe("no such name other.test");
+    expect(out.failed.value).toBeInstanceOf(DNSLookupError);
+    expect((out.failed.value as Error & { cause: Error }).cause.message).toBe("no such name other.test");
   });
 
   test("stopListening returns a Deferred, stops the factory, and frees the port (connects are then refused)", async () => {
@@ -447,7 +449,7 @@ describe.each(MODES)("TCP (%s mode)", (mode) => {
         connectTCP(reactor, "127.0.0.1", portOf(port.getHost()), first);
       });
       expect(out.bad.events).toEqual(["made", "data:a", "lost:ConnectionLost"]);
-      expect((out.bad.reason as Error & { cause: Error }).cause).toBeInstanceOf(TypeError);
+      expect((out.bad.reason!.value as Error & { cause: Error }).cause).toBeInstanceOf(TypeError);
       expect(out.good.events).toEqual(["made", "data:b", "lost:ConnectionDone"]);
       expect(records.filter(([l]) => l === "error").map(([, m]) => m)).toEqual(["Recorder.dataReceived threw: closing its connection"]);
     } finally {
@@ -531,7 +533,7 @@ describe.each(MODES)("TCP (%s mode)", (mode) => {
       finish({ f: cf, second, state: c.state });
     });
     expect(out.f.events).toEqual(["started", "failed:UserError"]);
-    expect(out.f.failReason).toBeInstanceOf(UserError);
+    expect(out.f.failReason!.value).toBeInstanceOf(UserError);
     expect(out.second).toBeInstanceOf(NotConnectingError);
     expect(out.state).toBe("disconnected");
   });

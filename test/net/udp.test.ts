@@ -3,7 +3,8 @@
  * refusals, limits, errors, and closing.
  */
 import { fstatSync } from "node:fs";
-import { CannotListenError } from "../../lib/error";
+import { Failure } from "../../lib/defer";
+import { CannotListenError, ConnectError } from "../../lib/error";
 import { setLogObservers } from "../../lib/log";
 import { native } from "../../lib/native";
 import type { Address } from "../../lib/net/interfaces";
@@ -326,10 +327,10 @@ describe("UDP ports", () => {
   });
 
   test("ConnectedDatagramProtocol hears connectionFailed when the kernel refuses the connect", async () => {
-    const out = await runUDP<Error | null>((reactor, finish) => {
+    const out = await runUDP<Failure | null>((reactor, finish) => {
       class Client extends ConnectedDatagramProtocol {
-        failed: Error | null = null;
-        override connectionFailed(reason: Error): void {
+        failed: Failure | null = null;
+        override connectionFailed(reason: Failure): void {
           this.failed = reason;
         }
       }
@@ -340,8 +341,10 @@ describe("UDP ports", () => {
       port.stopListening();
       finish(p.failed);
     });
-    expect(out?.constructor.name).toBe("ConnectError");
-    expect(out?.message).toMatch(/^Couldn't connect UDP port 127\.0\.0\.1:0 to \[::1\]:9: E[A-Z]+\.$/);
+    expect(out).toBeInstanceOf(Failure);
+    expect((out!.value as Error).constructor.name).toBe("ConnectError");
+    expect(out!.check(ConnectError)).toBe(ConnectError);
+    expect(out!.getErrorMessage()).toMatch(/^Couldn't connect UDP port 127\.0\.0\.1:0 to \[::1\]:9: E[A-Z]+\.$/);
   });
 
   testIf(hasIPv6Loopback(), "::1 is not available on this machine")("IPv6: a round trip on ::1 with IPv6 addresses", async () => {

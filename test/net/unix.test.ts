@@ -143,8 +143,8 @@ describe.each(MODES)("Unix sockets (%s mode)", (mode) => {
       connectUNIX(reactor, freshPath(), cf);
     });
     expect(f.events).toEqual(["started", "failed:ConnectionRefusedError"]);
-    expect(f.failReason).toBeInstanceOf(ConnectionRefusedError);
-    expect(f.failReason).toMatchObject({ code: "ENOENT" });
+    expect(f.failReason!.value).toBeInstanceOf(ConnectionRefusedError);
+    expect(f.failReason!.value).toMatchObject({ code: "ENOENT" });
   });
 
   test("getDestination is the path; an empty path is a TypeError", async () => {

@@ -4,6 +4,7 @@
  * written (write() and WRITABLE alike), and `wrote(result)` is the only place its outcome
  * (partial write, EAGAIN, error) is handled.
  */
+import { Failure } from "../../lib/defer";
 import { ConnectionDone, ConnectionLost } from "../../lib/error";
 import { Connection } from "../../lib/net/connection";
 import type { IReactorFDSet } from "../../lib/net";
@@ -19,16 +20,16 @@ const addressOf = (): Address => ({ type: "UNIX", name: "" }) as unknown as Addr
 
 /** A protocol that remembers why its connection was lost. */
 class Lost extends Protocol {
-  reason: Error | null = null;
-  override connectionLost(reason: Error): void {
+  reason: Failure | null = null;
+  override connectionLost(reason: Failure): void {
     this.reason = reason;
   }
 }
 
-/** The error inside `reason` (a Failure's value once reasons are Failures, else the reason itself). */
-function errorOf(reason: unknown): Error {
-  const value = (reason as { value?: unknown }).value;
-  return (value instanceof Error ? value : reason) as Error;
+/** The error inside `reason`, which must be a Failure. */
+function errorOf(reason: Failure | null): Error {
+  expect(reason).toBeInstanceOf(Failure);
+  return reason!.value as Error;
 }
 
 /** A connection over `fd`, attached to a fresh protocol, on reactor `r`. */

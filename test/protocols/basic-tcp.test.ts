@@ -2,6 +2,7 @@
  * The framers over real loopback TCP connections (one reactor, client and server):
  * what the in-memory tests show, with the kernel choosing the read boundaries.
  */
+import type { Failure } from "../../lib/defer";
 import { setLogObservers } from "../../lib/log";
 import { connectTCP, listenTCP, type TCPPort } from "../../lib/net";
 import type { Address, IProtocol } from "../../lib/net/interfaces";
@@ -41,7 +42,7 @@ async function converse<T>(
     return makeClient(finish);
   };
   cf.clientConnectionFailed = (_c, reason) => {
-    throw reason;
+    reason.raiseException();
   };
   const guard = reactor.callLater(limitSeconds, () => reactor.stop());
   reactor.callWhenRunning(() => {
@@ -105,8 +106,8 @@ test("LineReceiver: a line over MAX_LENGTH closes the connection cleanly after t
         override connectionMade(): void {
           this.transport?.write("short\r\n" + "x".repeat(5000));
         }
-        override connectionLost(reason: Error): void {
-          finish({ server, clientLost: reason.constructor.name });
+        override connectionLost(reason: Failure): void {
+          finish({ server, clientLost: reason.getTypeName() });
         }
       })(),
   );
@@ -205,8 +206,8 @@ test("NetstringReceiver: malformed input closes the connection, and the server s
             this.sendString("ok");
             this.transport?.write("05:abcde,");
           }
-          override connectionLost(reason: Error): void {
-            finish({ ...netstringServer, clientLost: reason.constructor.name });
+          override connectionLost(reason: Failure): void {
+            finish({ ...netstringServer, clientLost: reason.getTypeName() });
           }
         })(),
     );

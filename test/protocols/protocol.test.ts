@@ -3,7 +3,7 @@
  * counting and forProtocol, ClientCreator and connectProtocol, and the reactor methods
  * that lib/net installs (reactor.listenTCP & co).
  */
-import { CancelledError } from "../../lib/defer";
+import { CancelledError, Failure } from "../../lib/defer";
 import { ConnectionRefusedError } from "../../lib/error";
 import "../../lib/net";
 import type { Address, ITransport } from "../../lib/net/interfaces";
@@ -83,8 +83,8 @@ describe("Protocol and Factory without a reactor", () => {
     const f = new ClientFactory();
     expect(() => {
       f.startedConnecting(null);
-      f.clientConnectionFailed(null, new Error("x"));
-      f.clientConnectionLost(null, new Error("y"));
+      f.clientConnectionFailed(null, new Failure(new Error("x")));
+      f.clientConnectionLost(null, new Failure(new Error("y")));
     }).not.toThrow();
   });
 });

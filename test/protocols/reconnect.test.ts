@@ -3,7 +3,7 @@
  * that records calls, and one real reconnect to a TCP server that starts late.
  */
 import * as fc from "fast-check";
-import { Clock } from "../../lib/defer";
+import { Clock, Failure } from "../../lib/defer";
 import { ConnectionRefusedError } from "../../lib/error";
 import { setLogObservers } from "../../lib/log";
 import { connectTCP, listenTCP, NotConnectingError } from "../../lib/net";
@@ -31,7 +31,7 @@ class RecordingConnector {
   }
 }
 
-const refused = new ConnectionRefusedError("refused");
+const refused = new Failure(new ConnectionRefusedError("refused"));
 
 function setup(configure: (f: ReconnectingClientFactory) => void = () => undefined) {
   const clock = new Clock();
@@ -150,7 +150,7 @@ test("a lost connection is retried like a failed attempt", () => {
     f.initialDelay = 3;
     f.factor = 1;
   });
-  factory.clientConnectionLost(connector, new Error("lost"));
+  factory.clientConnectionLost(connector, new Failure(new Error("lost")));
   expect(clock.getDelayedCalls().map((c) => c.getTime())).toEqual([3]);
   clock.advance(3);
   expect(connector.calls).toEqual(["connect"]);
@@ -199,8 +199,8 @@ test("a real client reconnects to a server that starts listening after its first
       this.resetDelay();
       return super.buildProtocol(addr);
     }
-    override clientConnectionFailed(connector: unknown, reason: Error): void {
-      events.push(`failed:${reason.constructor.name}`);
+    override clientConnectionFailed(connector: unknown, reason: Failure): void {
+      events.push(`failed:${reason.type?.name}`);
       super.clientConnectionFailed(connector, reason);
       // Only now does the server start: the retry scheduled above must find it.
       if (server === null) server = listenTCP(reactor, portNumber, serverFactory, { interface: "127.0.0.1" });

@@ -1,4 +1,5 @@
 import { expectNoFdLeaks } from "../support/fds";
+import type { Failure } from "../../lib/defer";
 import { setLogObservers } from "../../lib/log";
 import { native, AGAIN } from "../../lib/native";
 import type { IBatchReadDescriptor, IBatchWriter, IWriteDescriptor } from "../../lib/reactor";
@@ -12,7 +13,7 @@ class SlabReader implements IBatchReadDescriptor {
   readonly batchRead = true as const;
   readonly pieces: Buffer[] = [];
   readonly results: number[] = [];
-  lost: Error | null = null;
+  lost: Failure | null = null;
   doReadCalls = 0;
   constructor(
     readonly fd: number,
@@ -30,7 +31,7 @@ class SlabReader implements IBatchReadDescriptor {
     if (data !== null) this.pieces.push(data);
     this.onData(this);
   }
-  connectionLost(reason: Error): void {
+  connectionLost(reason: Failure): void {
     this.lost = reason;
   }
   text(): string {
@@ -45,7 +46,7 @@ class SlabReader implements IBatchReadDescriptor {
 class QueueWriter implements IBatchWriter, IWriteDescriptor {
   private pending: Buffer;
   readonly results: number[] = [];
-  lost: Error | null = null;
+  lost: Failure | null = null;
   constructor(
     readonly fd: number,
     data: Buffer,
@@ -75,7 +76,7 @@ class QueueWriter implements IBatchWriter, IWriteDescriptor {
   doWrite(): void {
     this.reactor.requestFlush(this);
   }
-  connectionLost(reason: Error): void {
+  connectionLost(reason: Failure): void {
     this.lost = reason;
   }
 }
@@ -144,9 +145,9 @@ describe.each(configTable())("batch readers (%s)", (_label, config) => {
       r.callWhenRunning(feed);
       await r.run();
       expect(eof.results).toEqual([0]);
-      expect(eof.lost?.message).toBe("EOF");
+      expect(eof.lost?.getErrorMessage()).toBe("EOF");
       expect(thrower.results).toEqual([1]);
-      expect(thrower.lost?.message).toBe("bad protocol");
+      expect(thrower.lost?.getErrorMessage()).toBe("bad protocol");
       expect(good.text()).toBe("123");
       expect(records).toEqual([`error: Unhandled error in readResult of SlabReader(fd ${a2})`]);
       closeAll(a1, a2, b2, a3, b3);
@@ -277,7 +278,7 @@ describe("flush batching", () => {
     const r = new Reactor();
     const [a, b] = native.socketpair("stream");
     const [c, d] = native.socketpair("stream");
-    let lost: Error | null = null;
+    let lost: Failure | null = null;
     const told: number[] = [];
     const bad: IBatchWriter & IWriteDescriptor = {
       fileno: () => a,
@@ -286,7 +287,7 @@ describe("flush batching", () => {
         throw new Error("wrote failed");
       },
       doWrite: () => undefined,
-      connectionLost: (e: Error) => void (lost = e),
+      connectionLost: (f: Failure) => void (lost = f),
     };
     const ok: IBatchWriter = { fileno: () => c, pendingBuffers: () => [Buffer.from("y")], wrote: (n) => void told.push(n), connectionLost: () => undefined };
     try {
@@ -297,7 +298,7 @@ describe("flush batching", () => {
       });
       r.iterate(0);
       expect(lost).not.toBeNull();
-      expect((lost as unknown as Error).message).toBe("wrote failed");
+      expect((lost as unknown as Failure).getErrorMessage()).toBe("wrote failed");
       expect(r.getWriters()).toEqual([]);
       expect(told).toEqual([1]);
       expect(records).toEqual([`Unhandled error in wrote() of Object(fd ${a})`]);
@@ -314,13 +315,13 @@ describe("flush batching", () => {
     const r = new Reactor();
     const [a, b] = native.socketpair("stream");
     const [c, d] = native.socketpair("stream");
-    let lost: Error | null = null;
+    let lost: Failure | null = null;
     const told: number[] = [];
     const bad: IBatchWriter = {
       fileno: () => a,
       pendingBuffers: () => ["not bytes" as unknown as Uint8Array],
       wrote: () => undefined,
-      connectionLost: (e: Error) => void (lost = e),
+      connectionLost: (f: Failure) => void (lost = f),
     };
     const ok: IBatchWriter = { fileno: () => c, pendingBuffers: () => [Buffer.from("fine")], wrote: (n) => void told.push(n), connectionLost: () => undefined };
     try {
@@ -330,7 +331,7 @@ describe("flush batching", () => {
       });
       r.iterate(0);
       expect(told).toEqual([4]);
-      expect((lost as unknown as Error).name).toBe("TypeError"); // the addon's TypeError: another realm under jest
+      expect(((lost as unknown as Failure).value as Error).name).toBe("TypeError"); // the addon's TypeError: another realm under jest
       expect(records).toEqual([
         "warn: writevBatch refused the batch; flushing writers one by one",
         `error: Bad pendingBuffers() of Object(fd ${a})`,

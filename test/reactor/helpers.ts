@@ -2,6 +2,7 @@
  * Shared pieces of the reactor tests: every (backend, run mode) this build supports, and
  * small descriptors over raw fds.
  */
+import type { Failure } from "../../lib/defer";
 import { native, AGAIN } from "../../lib/native";
 import type { Backend } from "../../lib/native";
 import { Reactor } from "../../lib/reactor";
@@ -36,7 +37,8 @@ export function makeReactor(c: Config, extra: ReactorOptions = {}): Reactor {
 /** Reads everything available on its fd into `chunks`; calls `onData` after each read. */
 export class FdReader implements IReadDescriptor {
   readonly chunks: string[] = [];
-  lost: Error | null = null;
+  /** The Failure given to connectionLost, or null. */
+  lost: Failure | null = null;
   private readonly buf = Buffer.alloc(65536);
   constructor(
     readonly fd: number,
@@ -52,7 +54,7 @@ export class FdReader implements IReadDescriptor {
     this.chunks.push(this.buf.toString("latin1", 0, n));
     this.onData(this);
   }
-  connectionLost(reason: Error): void {
+  connectionLost(reason: Failure): void {
     this.lost = reason;
   }
   /** Everything read, joined. */
@@ -64,7 +66,8 @@ export class FdReader implements IReadDescriptor {
 /** Writes `data` to its fd as the fd accepts it, then calls `onDone`. */
 export class FdWriter implements IWriteDescriptor {
   private offset = 0;
-  lost: Error | null = null;
+  /** The Failure given to connectionLost, or null. */
+  lost: Failure | null = null;
   writes = 0;
   constructor(
     readonly fd: number,
@@ -82,7 +85,7 @@ export class FdWriter implements IWriteDescriptor {
     }
     if (this.offset === this.data.length) this.onDone(this);
   }
-  connectionLost(reason: Error): void {
+  connectionLost(reason: Failure): void {
     this.lost = reason;
   }
 }

@@ -1,4 +1,5 @@
 import { expectNoFdLeaks } from "../support/fds";
+import type { Failure } from "../../lib/defer";
 import { setLogObservers } from "../../lib/log";
 import { native, AGAIN } from "../../lib/native";
 import type { IReadDescriptor, IWriteDescriptor } from "../../lib/reactor";
@@ -126,7 +127,7 @@ describe.each(configTable())("readers and writers (%s)", (_label, config) => {
       const [rd2, wr2] = native.pipe();
       const thrown = new Error("reader exploded");
       let badReads = 0;
-      let badLost: Error | null = null;
+      let badLost: Failure | null = null;
       class BadReader implements IReadDescriptor {
         fileno(): number {
           return rd1;
@@ -135,7 +136,7 @@ describe.each(configTable())("readers and writers (%s)", (_label, config) => {
           badReads++;
           throw thrown;
         }
-        connectionLost(reason: Error): void {
+        connectionLost(reason: Failure): void {
           badLost = reason;
         }
       }
@@ -154,7 +155,7 @@ describe.each(configTable())("readers and writers (%s)", (_label, config) => {
       r.callWhenRunning(feed);
       await r.run();
       expect(badReads).toBe(1);
-      expect(badLost).toBe(thrown);
+      expect((badLost as Failure | null)?.value).toBe(thrown);
       expect(good.text()).toBe("1234");
       expect(records).toHaveLength(1);
       expect(records[0][1]).toBe(`Unhandled error in doRead of BadReader(fd ${rd1})`);
@@ -176,7 +177,7 @@ describe.each(configTable())("readers and writers (%s)", (_label, config) => {
       r.callWhenRunning(() => native.close(wr)); // EOF: FdReader returns Error("EOF")
       r.callLater(0.01, () => r.stop());
       await r.run();
-      expect(reader.lost?.message).toBe("EOF");
+      expect(reader.lost?.getErrorMessage()).toBe("EOF");
       expect(r.getReaders()).toEqual([]);
       expect(records).toEqual([]);
       native.close(rd);

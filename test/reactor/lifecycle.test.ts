@@ -110,7 +110,7 @@ describe.each(configTable())("lifecycle (%s)", (_label, config) => {
     r.addReader(reader);
     r.callWhenRunning(() => r.stop());
     await r.run();
-    expect(reader.lost).toBeInstanceOf(ConnectionLost);
+    expect(reader.lost?.value).toBeInstanceOf(ConnectionLost);
     expect(r.getReaders()).toEqual([]);
     closeAll(rd, wr);
   });

@@ -5,6 +5,7 @@
  * fd is released although the peers keep theirs open, and every peer reads exactly what
  * the server wrote, then EOF.
  */
+import type { Failure } from "../../lib/defer";
 import { ConnectionDone } from "../../lib/error";
 import { listenTCP } from "../../lib/net";
 import type { IHalfCloseableProtocol } from "../../lib/net/interfaces";
@@ -21,7 +22,7 @@ const PEERS = 200;
 class Answerer extends Protocol implements IHalfCloseableProtocol {
   got: Buffer[] = [];
   events: string[] = [];
-  constructor(private readonly lost: (p: Answerer, reason: Error) => void) {
+  constructor(private readonly lost: (p: Answerer, reason: Failure) => void) {
     super();
   }
   override dataReceived(data: Buffer): void {
@@ -32,18 +33,18 @@ class Answerer extends Protocol implements IHalfCloseableProtocol {
     this.transport!.write(Buffer.concat([Buffer.from("you said: "), ...this.got]));
     this.transport!.loseConnection();
   }
-  override connectionLost(reason: Error): void {
-    this.events.push(`lost:${reason.constructor.name}`);
+  override connectionLost(reason: Failure): void {
+    this.events.push(`lost:${reason.type?.name}`);
     this.lost(this, reason);
   }
 }
 
 /** Not half-close aware: records only how it ended. */
 class Plain extends Protocol {
-  constructor(private readonly lost: (reason: Error) => void) {
+  constructor(private readonly lost: (reason: Failure) => void) {
     super();
   }
-  override connectionLost(reason: Error): void {
+  override connectionLost(reason: Failure): void {
     this.lost(reason);
   }
 }
@@ -108,8 +109,8 @@ describe.each(MODES)("half-open peers (%s mode)", (mode) => {
   });
 
   test(`${PEERS} peers half-close and never close: a server that is not half-close aware sees ConnectionDone and closes each`, async () => {
-    const out = await runReactor<{ reasons: Error[]; peerBytes: number }>(mode, (reactor, finish, fail) => {
-      const reasons: Error[] = [];
+    const out = await runReactor<{ reasons: Failure[]; peerBytes: number }>(mode, (reactor, finish, fail) => {
+      const reasons: Failure[] = [];
       const sf = new ServerFactory();
       sf.buildProtocol = () => new Plain((r) => reasons.push(r));
       const port = listenTCP(reactor, 0, sf, { interface: "127.0.0.1" });
@@ -127,7 +128,7 @@ describe.each(MODES)("half-open peers (%s mode)", (mode) => {
       });
     });
     expect(out.reasons).toHaveLength(PEERS);
-    for (const r of out.reasons) expect(r).toBeInstanceOf(ConnectionDone);
+    for (const r of out.reasons) expect(r.value).toBeInstanceOf(ConnectionDone);
     expect(out.peerBytes).toBe(0);
   });
 });

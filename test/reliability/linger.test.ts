@@ -9,6 +9,7 @@
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import * as path from "node:path";
+import type { Failure } from "../../lib/defer";
 import { ConnectionLost } from "../../lib/error";
 import { listenTCP } from "../../lib/net";
 import type { IHalfCloseableProtocol } from "../../lib/net/interfaces";
@@ -25,7 +26,7 @@ const MiB = 1024 * 1024;
 /** Streams `total` pattern bytes on connect; records what it reads and how it ended. */
 class Server extends Protocol implements IHalfCloseableProtocol {
   received: Buffer[] = [];
-  reason: Error | null = null;
+  reason: Failure | null = null;
   constructor(
     private readonly total: number,
     private readonly lost: () => void,
@@ -41,7 +42,7 @@ class Server extends Protocol implements IHalfCloseableProtocol {
   readConnectionLost(): void {
     /* an RST, not a FIN, must end it */
   }
-  override connectionLost(reason: Error): void {
+  override connectionLost(reason: Failure): void {
     this.reason = reason;
     this.lost();
   }
@@ -86,8 +87,8 @@ describe.each(MODES)("SO_LINGER {1, 0} reset from a peer process (%s mode)", (mo
     const [count, digest] = out.peerLine.trim().split(" ");
     expect(Number(count)).toBe(MiB);
     expect(digest).toBe(createHash("sha256").update(pattern(0, MiB)).digest("hex"));
-    expect(out.server.reason).toBeInstanceOf(ConnectionLost);
-    expect(["ECONNRESET", "EPIPE"]).toContain((out.server.reason as ConnectionLost).code);
+    expect(out.server.reason?.value).toBeInstanceOf(ConnectionLost);
+    expect(["ECONNRESET", "EPIPE"]).toContain((out.server.reason?.value as ConnectionLost).code);
     const got = Buffer.concat(out.server.received);
     if (what === "write") {
       // Everything sent before the RST may or may not have been read; what was read is exact.

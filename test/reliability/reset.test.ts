@@ -5,6 +5,7 @@
  * is left behind. The peer is a raw native socket that closes with unread bytes in its
  * receive queue, which makes the kernel send RST instead of FIN (support.ts).
  */
+import type { Failure } from "../../lib/defer";
 import { ConnectionLost } from "../../lib/error";
 import { listenTCP } from "../../lib/net";
 import { Protocol, ServerFactory } from "../../lib/protocols";
@@ -19,7 +20,7 @@ const RESET_CODES = ["ECONNRESET", "EPIPE"];
 /** Writes `total` pattern bytes on connect (then closes when `closeAfter`), records what it reads and how it ended. */
 class Streamer extends Protocol {
   received: Buffer[] = [];
-  reason: Error | null = null;
+  reason: Failure | null = null;
   constructor(
     private readonly total: number,
     private readonly closeAfter: boolean,
@@ -35,7 +36,7 @@ class Streamer extends Protocol {
   override dataReceived(data: Buffer): void {
     this.received.push(data);
   }
-  override connectionLost(reason: Error): void {
+  override connectionLost(reason: Failure): void {
     this.reason = reason;
     this.onLost(this);
   }
@@ -43,7 +44,7 @@ class Streamer extends Protocol {
 
 describe.each(MODES)("peer reset (%s mode)", (mode) => {
   test("RST while the server writes 16 MiB: ConnectionLost(ECONNRESET|EPIPE), the bytes read were exact, the port serves the next peer", async () => {
-    const out = await runReactor<{ reason: Error | null; read: Buffer; second: Buffer; secondEof: boolean }>(mode, (reactor, finish, fail) => {
+    const out = await runReactor<{ reason: Failure | null; read: Buffer; second: Buffer; secondEof: boolean }>(mode, (reactor, finish, fail) => {
       const sizes = [16 * 1024 * 1024, 1000];
       const lost: Streamer[] = [];
       const sf = new ServerFactory();
@@ -87,8 +88,8 @@ describe.each(MODES)("peer reset (%s mode)", (mode) => {
         },
       );
     });
-    expect(out.reason).toBeInstanceOf(ConnectionLost);
-    expect(RESET_CODES).toContain((out.reason as ConnectionLost).code);
+    expect(out.reason?.value).toBeInstanceOf(ConnectionLost);
+    expect(RESET_CODES).toContain((out.reason?.value as ConnectionLost).code);
     expect(out.read.length).toBe(256 * 1024);
     expect(firstMismatch(out.read, 0)).toBe(-1);
     expect(out.secondEof).toBe(true);
@@ -97,7 +98,7 @@ describe.each(MODES)("peer reset (%s mode)", (mode) => {
 
   test("RST while the server reads: ConnectionLost(ECONNRESET), what it read is an exact prefix of what was sent", async () => {
     const sent = 1024 * 1024;
-    const out = await runReactor<{ reason: Error | null; got: Buffer }>(mode, (reactor, finish, fail) => {
+    const out = await runReactor<{ reason: Failure | null; got: Buffer }>(mode, (reactor, finish, fail) => {
       let server: Streamer | null = null;
       const sf = new ServerFactory();
       // 64 KiB to the peer, which never reads them: its close then resets the connection.
@@ -124,8 +125,8 @@ describe.each(MODES)("peer reset (%s mode)", (mode) => {
         0.001,
       );
     });
-    expect(out.reason).toBeInstanceOf(ConnectionLost);
-    expect(RESET_CODES).toContain((out.reason as ConnectionLost).code);
+    expect(out.reason?.value).toBeInstanceOf(ConnectionLost);
+    expect(RESET_CODES).toContain((out.reason?.value as ConnectionLost).code);
     expect(out.got.length).toBeGreaterThan(0);
     expect(out.got.length).toBeLessThan(sent);
     expect(firstMismatch(out.got, 0)).toBe(-1);
@@ -138,7 +139,7 @@ describe.each(MODES)("peer reset (%s mode)", (mode) => {
       const sf = new ServerFactory();
       sf.buildProtocol = () =>
         new Streamer(1024 * 1024, false, (p) => {
-          reasons.push(`${p.reason!.constructor.name}:${(p.reason as ConnectionLost).code}`);
+          reasons.push(`${p.reason!.type?.name}:${(p.reason!.value as ConnectionLost).code}`);
           if (reasons.length === peers) finish({ reasons });
         });
       const port = listenTCP(reactor, 0, sf, { interface: "127.0.0.1" });

@@ -9,6 +9,7 @@ import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as readline from "node:readline";
+import type { Failure } from "../../lib/defer";
 import { setLogObservers } from "../../lib/log";
 import type { IPushProducer } from "../../lib/net/interfaces";
 import type { Reactor } from "../../lib/reactor";
@@ -151,7 +152,7 @@ test("a client that never reads is dropped writeTimeout seconds after the server
     );
     const origLost = (ch: HTTPChannel): void => {
       const f = ch.connectionLost.bind(ch);
-      ch.connectionLost = (reason: Error): void => {
+      ch.connectionLost = (reason: Failure): void => {
         lostAt = Date.now();
         f(reason);
       };

@@ -5,7 +5,7 @@
  * garbage is answered exactly.
  */
 import fc from "fast-check";
-import type { IDelayedCall } from "../../lib/defer";
+import { Failure, type IDelayedCall } from "../../lib/defer";
 import { HTTPChannel, Site, type Request } from "../../lib/web";
 import { expectNoFdLeaks } from "../support/fds";
 import { connectInMemory, type MemoryTransport } from "./helpers";
@@ -46,7 +46,7 @@ test("arbitrary bytes in arbitrary pieces: no exception, only HTTP/1.1 responses
         expect(t.closing).toBe(true);
         expect(t.written[t.written.length - 1]).toBe(errors[0]);
       }
-      ch.connectionLost(new Error("done"));
+      ch.connectionLost(new Failure(new Error("done")));
     }),
     { numRuns: 1000 },
   );
@@ -63,7 +63,7 @@ test("good requests before garbage are each answered exactly, then the garbage g
       expect(t.written.length).toBe(reqs.length + 1);
       expect(t.written[reqs.length]).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n/);
       expect(t.closing).toBe(true);
-      ch.connectionLost(new Error("done"));
+      ch.connectionLost(new Failure(new Error("done")));
     }),
     { numRuns: 300 },
   );

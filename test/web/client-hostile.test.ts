@@ -6,7 +6,7 @@
  * hostile servers are Node `net` servers writing exact bytes, the honest ones `Site`s.
  */
 import * as net from "node:net";
-import { TimeoutError } from "../../lib/defer";
+import { TimeoutError, type Failure } from "../../lib/defer";
 import { setLogObservers } from "../../lib/log";
 import type { Reactor } from "../../lib/reactor";
 import {
@@ -226,7 +226,7 @@ describe("timeouts and 1xx", () => {
         const agent = new Agent(r, { idleTimeout: 0.4 });
         const resp = await agent.request("GET", `http://127.0.0.1:${srv.port}/`);
         // Paused by its consumer for longer than idleTimeout: not an idle server.
-        let ended: Error | null = null;
+        let ended: Failure | null = null;
         let flow: { pauseProducing(): void; resumeProducing(): void } | null = null;
         resp.deliverBody({
           makeConnection: (t) => {
@@ -234,7 +234,7 @@ describe("timeouts and 1xx", () => {
             t.pauseProducing();
           },
           dataReceived: () => undefined,
-          connectionLost: (reason: Error) => {
+          connectionLost: (reason: Failure) => {
             ended = reason;
           },
         });
@@ -244,8 +244,8 @@ describe("timeouts and 1xx", () => {
         const t0 = Date.now();
         for (let k = 0; k < 300 && ended === null; k++) await sleep(10);
         const took = (Date.now() - t0) / 1000;
-        expect(ended).toBeInstanceOf(ResponseTimeout);
-        expect((ended as unknown as ResponseTimeout).which).toBe("idle");
+        expect((ended as Failure | null)?.value).toBeInstanceOf(ResponseTimeout);
+        expect(((ended as unknown as Failure).value as ResponseTimeout).which).toBe("idle");
         expect(took).toBeGreaterThanOrEqual(0.35);
         expect(took).toBeLessThan(3);
       });

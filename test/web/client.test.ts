@@ -6,7 +6,7 @@
  */
 import * as net from "node:net";
 import { gunzipSync } from "node:zlib";
-import { Deferred, TimeoutError } from "../../lib/defer";
+import { Deferred, TimeoutError, type Failure } from "../../lib/defer";
 import { ConnectionRefusedError, DNSLookupError } from "../../lib/error";
 import {
   Agent,
@@ -84,8 +84,8 @@ describeWithPeer("nginx-light")("against nginx", () => {
             bytes += d.length;
             pieces++;
           },
-          connectionLost(reason: Error): void {
-            resolve({ bytes, pieces, end: reason.constructor.name });
+          connectionLost(reason: Failure): void {
+            resolve({ bytes, pieces, end: reason.getTypeName() });
           },
         });
       });
@@ -355,8 +355,8 @@ describe("close-delimited bodies and errors", () => {
             dataReceived(d: Buffer): void {
               text += d.toString();
             },
-            connectionLost(reason: Error): void {
-              resolve([text, reason.constructor.name]);
+            connectionLost(reason: Failure): void {
+              resolve([text, reason.getTypeName()]);
             },
           });
         });

@@ -4,7 +4,7 @@
  * one per connection. Driven over an in-memory transport with a reactor that records the
  * timers asked of it.
  */
-import type { IDelayedCall } from "../../lib/defer";
+import { Failure, type IDelayedCall } from "../../lib/defer";
 import { NOT_DONE_YET, Site, type Request } from "../../lib/web";
 import { expectNoFdLeaks } from "../support/fds";
 import { connectInMemory } from "./helpers";
@@ -52,7 +52,7 @@ test("a connection holds no parser or request state before its first request and
   expect(ch.requestCount).toBe(2);
   expect(ch.holdsRequestState).toBe(false);
   expect(site.pooledReaders).toBe(1);
-  ch.connectionLost(new Error("done"));
+  ch.connectionLost(new Failure(new Error("done")));
 });
 
 test("a request head arriving in pieces holds the state (and a header timer) until it is answered", () => {
@@ -67,7 +67,7 @@ test("a request head arriving in pieces holds the state (and a header timer) unt
   expect(t.written.length).toBe(1);
   expect(clock.calls.map((c) => [c.delay, c.live])).toEqual([[60, true], [10, false]]);
   expect(ch.holdsRequestState).toBe(false);
-  ch.connectionLost(new Error("done"));
+  ch.connectionLost(new Failure(new Error("done")));
   expect(clock.calls.map((c) => c.live)).toEqual([false, false]);
 });
 
@@ -91,7 +91,7 @@ test("a response finished later holds the state until then; pipelined requests w
   expect(t.written.map((w) => w.slice(w.indexOf("\r\n\r\n") + 4))).toEqual(["A", "B"]);
   expect(ch.holdsRequestState).toBe(false);
   expect(site.pooledReaders).toBe(1);
-  ch.connectionLost(new Error("done"));
+  ch.connectionLost(new Failure(new Error("done")));
 });
 
 test("one reader serves many connections in turn: the pool does not grow with the connections", () => {
@@ -101,7 +101,7 @@ test("one reader serves many connections in turn: the pool does not grow with th
   expect(conns.map(({ t }) => t.written.length)).toEqual(Array(50).fill(1));
   expect(conns.filter(({ ch }) => ch.holdsRequestState).length).toBe(0);
   expect(site.pooledReaders).toBe(1);
-  for (const { ch } of conns) ch.connectionLost(new Error("done"));
+  for (const { ch } of conns) ch.connectionLost(new Failure(new Error("done")));
 });
 
 test("a thousand idle connections share one idle timer, which closes those idle past idleTimeout and re-arms for the rest", () => {
@@ -123,7 +123,7 @@ test("a thousand idle connections share one idle timer, which closes those idle 
     expect(conns[999].t.closing).toBe(false);
     expect(site.idleCount).toBe(1);
     expect(clock.calls.map((c) => [c.delay, c.live])).toEqual([[60, false], [30, true]]);
-    for (const { ch } of conns) ch.connectionLost(new Error("done"));
+    for (const { ch } of conns) ch.connectionLost(new Failure(new Error("done")));
     expect(site.idleCount).toBe(0);
     expect(clock.calls[1].live).toBe(false);
   } finally {
@@ -159,7 +159,7 @@ test("a connection whose response is outstanding when the idle timer fires is no
     now += 1_000;
     clock.calls[2].f(...clock.calls[2].args);
     expect(t.closing).toBe(true);
-    ch.connectionLost(new Error("done"));
+    ch.connectionLost(new Failure(new Error("done")));
   } finally {
     spy.mockRestore();
   }
@@ -174,5 +174,5 @@ test("an idle connection with no timeouts configured is in no list and asks for 
   expect(t.written.length).toBe(1);
   expect(site.idleCount).toBe(0);
   expect(clock.calls.length).toBe(0);
-  ch.connectionLost(new Error("done"));
+  ch.connectionLost(new Failure(new Error("done")));
 });
