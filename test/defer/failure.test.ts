@@ -1,6 +1,7 @@
 /** Failure: a thrown value with its stack (Twisted's twisted.python.failure). */
 import { expectNoFdLeaks } from "../support/fds";
 import { Failure } from "../../lib/defer";
+import { ConnectionAborted, ConnectionDone, ConnectionLost } from "../../lib/error";
 import { GenericError } from "./support";
 
 expectNoFdLeaks();
@@ -90,6 +91,23 @@ describe("Failure", () => {
       thrown = x;
     }
     expect(thrown).toBe(e);
+  });
+
+  test("a connection reason as transports pass it: check, trap, getErrorMessage, value and type of a typed error", () => {
+    const cause = Object.assign(new Error("read ECONNRESET"), { code: "ECONNRESET", errno: 104, syscall: "read" });
+    const reason = new Failure(new ConnectionAborted("aborted", { cause }));
+    expect(reason.type).toBe(ConnectionAborted);
+    expect(reason.value).toBeInstanceOf(ConnectionAborted);
+    expect((reason.value as ConnectionLost).code).toBe("ECONNRESET");
+    expect((reason.value as ConnectionLost).errno).toBe(104);
+    expect(reason.check(ConnectionDone)).toBeNull();
+    expect(reason.check(ConnectionDone, ConnectionLost)).toBe(ConnectionLost);
+    expect(reason.check("ConnectionLost")).toBe("ConnectionLost");
+    expect(reason.trap(ConnectionLost)).toBe(ConnectionLost);
+    expect(() => reason.trap(ConnectionDone)).toThrow(reason.value as Error);
+    expect(reason.getErrorMessage()).toBe("aborted");
+    expect(reason.getTypeName()).toBe("ConnectionAborted");
+    expect(String(reason)).toBe("[Failure instance: ConnectionAborted: aborted]");
   });
 
   test("raiseException throws the original value", () => {
