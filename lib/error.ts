@@ -45,18 +45,21 @@ export class ConnectionLost extends FdReactorError {
 }
 /** The connection was aborted locally (abortConnection). */
 export class ConnectionAborted extends ConnectionLost {}
-/** A connect attempt was refused by the peer (ECONNREFUSED). */
-export class ConnectionRefusedError extends FdReactorError {}
-/** A connect attempt failed for another reason (EHOSTUNREACH, ENETUNREACH, ...). */
+/**
+ * A connect attempt failed (EHOSTUNREACH, ENETUNREACH, ...); as in Twisted, the base of the
+ * refused, timed-out and cancelled connects, so `reason.check(ConnectError)` catches them all.
+ */
 export class ConnectError extends FdReactorError {}
+/** A connect attempt was refused by the peer (ECONNREFUSED). */
+export class ConnectionRefusedError extends ConnectError {}
 /** A connect attempt timed out. */
-export class TCPTimedOutError extends FdReactorError {}
+export class TCPTimedOutError extends ConnectError {}
 /** Binding or listening failed (EADDRINUSE, EACCES, ...). */
 export class CannotListenError extends FdReactorError {}
 /** A host name could not be resolved; the message names the host. */
 export class DNSLookupError extends FdReactorError {}
-/** A user-requested connect was cancelled (stopConnecting). */
-export class UserError extends FdReactorError {}
+/** A user-requested connect was cancelled (stopConnecting); a ConnectError, as in Twisted. */
+export class UserError extends ConnectError {}
 
 // Wrong arguments, on every path (TypeScript checks and the addon's alike): Node's classes
 // and codes, so a caller tests `code` the same way it does for Node's own APIs.

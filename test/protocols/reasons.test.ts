@@ -6,7 +6,7 @@
  * (ConnectionDone) and a reset (ConnectionLost with its errno).
  */
 import { Failure } from "../../lib/defer";
-import { ConnectionDone, ConnectionLost, ConnectionRefusedError, type FdReactorError } from "../../lib/error";
+import { ConnectError, ConnectionDone, ConnectionLost, ConnectionRefusedError, type FdReactorError } from "../../lib/error";
 import { connectTCP, listenTCP } from "../../lib/net";
 import { native } from "../../lib/native";
 import { ClientFactory, Factory, Protocol } from "../../lib/protocols";
@@ -126,6 +126,19 @@ describe.each(MODES)("ported Twisted code reading its reasons (%s mode)", (mode)
       code: "ECONNREFUSED",
       errno: native.errno.ECONNREFUSED,
     });
+  });
+
+  test("a refused connect is a ConnectError too, as in Twisted: reason.check(ConnectError) catches it", async () => {
+    const target = closedPort();
+    const seen = await runReactor<{ checked: unknown; trapped: unknown }>(mode, (reactor, finish) => {
+      class ClientF extends ClientFactory {
+        override clientConnectionFailed(_connector: unknown, reason: Failure): void {
+          finish({ checked: reason.check(ConnectError), trapped: reason.trap(ConnectError) });
+        }
+      }
+      connectTCP(reactor, "127.0.0.1", target, new ClientF());
+    });
+    expect(seen).toEqual({ checked: ConnectError, trapped: ConnectError });
   });
 
   test("a clean close: connectionLost and clientConnectionLost get one Failure of ConnectionDone", async () => {
