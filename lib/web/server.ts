@@ -438,9 +438,9 @@ export class HTTPChannel extends Protocol implements IRequestChannel, IPushProdu
     if (c !== null) c.connectionLost(reason);
   }
 
-  /** @internal The site's idle sweep: true when a response is outstanding (not idle). */
+  /** @internal The site's idle sweep: true when a response is outstanding, or queued responses wait for the peer to read (not idle: writeTimeout governs that). */
   get busy(): boolean {
-    return this.current !== null;
+    return this.current !== null || (this.reader !== null && this.reader.heldForPeer);
   }
 
   /**

@@ -183,6 +183,33 @@ test("a client that never reads is dropped writeTimeout seconds after the server
   });
 }, 20000);
 
+test("a held connection is not idle: idleTimeout passing while the client has not read yet drops none of its pipelined requests", async () => {
+  await withReactor(async (r: Reactor) => {
+    const PAD = "p".repeat(4000);
+    const { port, listening } = serve(r, (req) => PAD + ANSWER(Number(req.path.slice(1))), { idleTimeout: 0.5, writeTimeout: 10 });
+    const N = 3000; // ~12 MB of responses: held long before the end
+    const wire = Buffer.from(Array.from({ length: N }, (_, i) => REQ(i)).join(""), "latin1");
+    const peer = new RawPeer(port);
+    try {
+      expect(await waitFor(() => peer.connected(), 2000)).toBe(true);
+      let sent = 0;
+      await waitFor(() => ((sent = pump(peer, wire, sent)), false), 1500); // three idleTimeouts without reading
+      let len = 0;
+      const ok = await waitFor(() => {
+        sent = pump(peer, wire, sent);
+        peer.readAvailable();
+        if (len === 0) len = responseLength(peer);
+        return responsesIn(peer, len) >= N || peer.eof || peer.error !== null;
+      }, 20000);
+      expect([ok, peer.eof, peer.error, responsesIn(peer, len)]).toEqual([true, false, null, N]);
+      expect(inOrder(peer, N, len, PAD)).toBe(true);
+    } finally {
+      peer.close();
+      await listening.stopListening();
+    }
+  });
+}, 40000);
+
 test("a client that reads slowly is not dropped: each writeTimeout it has taken something", async () => {
   await withReactor(async (r: Reactor) => {
     const { port, listening } = serve(r, (req) => ANSWER(Number(req.path.slice(1))), { writeTimeout: 1 });
