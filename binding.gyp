@@ -16,6 +16,9 @@
         "native/datagram_batch.cc",
         "native/sockaddr.cc",
         "native/uv_watch.cc",
+        "native/tls_context.cc",
+        "native/tls_session.cc",
+        "native/tls_peer.cc",
         "native/poll_poller.cc",
         "native/select_poller.cc"
       ],

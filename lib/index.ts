@@ -5,7 +5,9 @@
 export * from "./error";
 export * from "./log";
 export { native, isSyscallError, READABLE, WRITABLE, ERROR, HANGUP, EDGE, ONESHOT, EVENT_STRIDE, AGAIN } from "./native";
+export { TLS_HANDSHAKE_DONE, TLS_WANT_WRITE, TLS_PEER_CLOSED, TLS_EOF, TLS_BUFFERED, TLS_ERROR } from "./native";
 export type { Backend, SockAddr, SockOpt, Poller, FdWatcher, NativeAddon, SyscallError } from "./native";
+export type { TlsContext, TlsContextOptions, TlsSession, TlsErrorInfo, PeerCertificate } from "./native";
 export * from "./defer";
 export * from "./reactor";
 export * from "./net";

@@ -65,6 +65,138 @@ export type SockOpt =
   /** Set with `false` (off) or seconds to linger (0: close sends RST); reads back -1 when off. */
   | "SO_LINGER";
 
+/** TLS status bit: the handshake has completed. */
+export const TLS_HANDSHAKE_DONE = 1;
+/** TLS status bit: ciphertext is waiting for the kernel; call `flush()` when the fd is writable. */
+export const TLS_WANT_WRITE = 2;
+/** TLS status bit: the peer's close_notify arrived (a clean TLS close). */
+export const TLS_PEER_CLOSED = 4;
+/** TLS status bit: the peer's TCP stream ended (with or without close_notify before it). */
+export const TLS_EOF = 8;
+/** TLS status bit: more plaintext (or a deferred error) is ready inside the engine: read again without waiting for READABLE. */
+export const TLS_BUFFERED = 16;
+/** Result word of the TLS calls when the TLS layer failed: `session.error()` names the reason. */
+export const TLS_ERROR = -0x10000;
+
+/** Options of a native {@link TlsContext} (lib/net/tls normalises user-facing options into these). */
+export interface TlsContextOptions {
+  /** A server context (accepts handshakes) or a client one (default). */
+  server?: boolean;
+  /** PEM private key of this side (with `certificate`; required for a server). */
+  privateKey?: string | Buffer;
+  /** PEM certificate of this side; further certificates in the same text are its chain. */
+  certificate?: string | Buffer;
+  /** PEM texts of intermediate certificates sent after `certificate`. */
+  extraCertChain?: Array<string | Buffer>;
+  /** Whom to trust: `"system"` (the platform's CA bundle) or PEM texts of CA certificates. */
+  trustRoot?: "system" | Array<string | Buffer>;
+  /** Verify the peer's chain (client default true, server default false: ask for no certificate). */
+  verify?: boolean;
+  /** Server: fail the handshake when the client sends no certificate (needs `verify`). */
+  requireCertificate?: boolean;
+  /** Lowest protocol version accepted (default TLSv1.2). */
+  minimumVersion?: "TLSv1.2" | "TLSv1.3";
+  /** Highest protocol version offered (default: the newest the library has). */
+  maximumVersion?: "TLSv1.2" | "TLSv1.3";
+  /** OpenSSL cipher list for TLS 1.2 and below. */
+  cipherList?: string;
+  /** OpenSSL cipher suites for TLS 1.3 (colon-separated names). */
+  cipherSuites?: string;
+  /** ALPN protocol names in order of preference ("h2", "http/1.1"). */
+  acceptableProtocols?: string[];
+}
+
+/** An OpenSSL SSL_CTX: the settings many TLS connections share. */
+export interface TlsContext {
+  /** Is this a server context? */
+  readonly server: boolean;
+  /** SNI (server): clients asking for `hostname` ("*.example.com" matches one label) get `context`'s certificate. */
+  addServerName(hostname: string, context: TlsContext): void;
+}
+
+/** Constructor of {@link TlsContext}; wrong options throw a TypeError naming the option. */
+export interface TlsContextConstructor {
+  new (options: TlsContextOptions): TlsContext;
+}
+
+/** The peer's certificate as the TLS engine reports it. */
+export interface PeerCertificate {
+  /** Subject distinguished name (RFC 2253). */
+  subject: string;
+  /** Issuer distinguished name (RFC 2253). */
+  issuer: string;
+  /** "DNS:name" and "IP Address:addr" entries of subjectAltName. */
+  subjectAltNames: string[];
+  /** Start of validity, ISO 8601 UTC. */
+  validFrom: string;
+  /** End of validity, ISO 8601 UTC. */
+  validTo: string;
+  /** Serial number in hex. */
+  serialNumber: string;
+  /** SHA-256 of the DER, colon-separated hex. */
+  fingerprint256: string;
+  /** The DER bytes. */
+  raw: Buffer;
+}
+
+/** Why a TLS call returned {@link TLS_ERROR}. */
+export interface TlsErrorInfo {
+  /**
+   * The certificate check's name for chain and host name failures ("HOSTNAME_MISMATCH",
+   * "CERT_HAS_EXPIRED", "DEPTH_ZERO_SELF_SIGNED_CERT", "UNABLE_TO_GET_ISSUER_CERT_LOCALLY", ...),
+   * "ERR_SSL_" + OpenSSL's reason otherwise ("ERR_SSL_HTTP_REQUEST", "ERR_SSL_TLSV1_ALERT_UNKNOWN_CA"),
+   * or "ERR_TLS_TRUNCATED_RECORD" when the peer's stream ended inside a record.
+   */
+  code: string;
+  /** OpenSSL's words. */
+  message: string;
+  /** The X509_V_ERR_* number, for certificate failures. */
+  verifyCode?: number;
+  /** Certificate failures by kind. */
+  reason?: "hostname-mismatch" | "expired" | "not-yet-valid" | "self-signed" | "untrusted" | "invalid";
+}
+
+/**
+ * One TLS connection over a non-blocking fd the caller owns and polls. Status results are
+ * `TLS_*` bits; negative results are -errno or {@link TLS_ERROR}.
+ */
+export interface TlsSession {
+  /** Small integer naming this session in {@link NativeAddon.tlsReadBatch} / `tlsWriteBatch` (-1 once closed). */
+  readonly id: number;
+  /** Starts (client: sends the ClientHello) or continues the handshake with what was read; the status bits. */
+  handshake(): number;
+  /** Sends queued ciphertext; the status bits (TLS_WANT_WRITE while some remains) or -errno. */
+  flush(): number;
+  /** Queues close_notify (once, after the handshake) and sends; as `flush()`. */
+  shutdown(): number;
+  /** Frees the OpenSSL objects now (the fd stays open: it is the caller's); idempotent. */
+  close(): void;
+  /** The peer's certificate, or null (none sent, or the handshake has not got that far). */
+  peerCertificate(): PeerCertificate | null;
+  /** The ALPN protocol both sides chose, or null. */
+  alpnProtocol(): string | null;
+  /** "TLSv1.3" / "TLSv1.2" once the handshake is done, else null. */
+  protocol(): string | null;
+  /** The cipher in use, or null. */
+  cipher(): string | null;
+  /** Did the handshake resume an earlier session? */
+  sessionReused(): boolean;
+  /** The SNI host name (server: what the client asked for; client: what it sent), or null. */
+  serverName(): string | null;
+  /** Why the last call returned TLS_ERROR, or null. */
+  error(): TlsErrorInfo | null;
+}
+
+/** Constructor of {@link TlsSession}. */
+export interface TlsSessionConstructor {
+  /**
+   * A session on `fd` with `context`'s settings. Client options: `serverName` is sent as SNI
+   * and is the name (or IP address) the certificate must carry; `sessionKey` names where
+   * resumable sessions are cached in the context (a later session with the same key resumes).
+   */
+  new (context: TlsContext, fd: number, options?: { serverName?: string; sessionKey?: string }): TlsSession;
+}
+
 /** A readiness poller over raw fds (one backend). */
 export interface Poller {
   /** Backend name, e.g. `"epoll"`. */
@@ -239,6 +371,29 @@ export interface NativeAddon {
   addressText(words: Int32Array, index: number): string;
   /** Most datagrams one recvBatch/sendBatch call handles. */
   readonly DATAGRAM_BATCH: number;
+
+  // -- TLS (OpenSSL: the one inside Node; docs/tls.md) ------------------------------
+  /** The TLS context class ({@link TlsContext}). */
+  TlsContext: TlsContextConstructor;
+  /** The TLS connection class ({@link TlsSession}). */
+  TlsSession: TlsSessionConstructor;
+  /** OpenSSL versions: of the headers compiled against and of the library running (Node's). */
+  tlsLibrary(): { headers: string; runtime: string };
+  /**
+   * readBatch for TLS sessions: for each of `ids[0..count)` one read of its fd (at most
+   * `maxPerFd` bytes), the handshake advanced, up to `maxPerFd` bytes of plaintext decrypted
+   * into `slab` from `offset` on, and what OpenSSL produced (handshake messages, alerts)
+   * sent. Writes `[id, offset, result, status]` quads into `out`: result is plaintext bytes
+   * (>= 0), -errno or TLS_ERROR; status is TLS_* bits. Returns how many were processed.
+   */
+  tlsReadBatch(ids: Int32Array, count: number, slab: Uint8Array, offset: number, maxPerFd: number, out: Int32Array): number;
+  /**
+   * writevBatch for TLS sessions: session `ids[i]` encrypts the next `counts[i]` buffers of
+   * `bufs` (gathered into full records) and sends the ciphertext with one send. Writes
+   * `[taken, status]` pairs into `out`: taken is plaintext bytes consumed (possibly fewer
+   * than given while ciphertext backs up, 0 before the handshake is done), -errno or TLS_ERROR.
+   */
+  tlsWriteBatch(ids: Int32Array, count: number, counts: Int32Array, bufs: Uint8Array[], out: Int32Array): void;
 
   /** errno constants of this platform by name (EAGAIN, ECONNREFUSED, ...). */
   readonly errno: Readonly<Record<string, number>>;

@@ -12,6 +12,7 @@ void InitLimits(Napi::Env env, Napi::Object exports);
 void InitBatchIo(Napi::Env env, Napi::Object exports);
 void InitDatagramBatch(Napi::Env env, Napi::Object exports);
 void InitUvWatch(Napi::Env env, Napi::Object exports);
+void InitTls(Napi::Env env, Napi::Object exports);
 }  // namespace fdr
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
@@ -25,6 +26,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   fdr::InitBatchIo(env, exports);
   fdr::InitDatagramBatch(env, exports);
   fdr::InitUvWatch(env, exports);
+  fdr::InitTls(env, exports);
   return exports;
 }
 
