@@ -377,6 +377,14 @@ export interface NativeAddon {
   TlsContext: TlsContextConstructor;
   /** The TLS connection class ({@link TlsSession}). */
   TlsSession: TlsSessionConstructor;
+  /** How many TlsSessions hold OpenSSL objects now (closed or collected ones do not). */
+  tlsSessionCount(): number;
+  /**
+   * Can this kernel take over the TLS record layer (Linux `TCP_ULP "tls"`)? "available", or
+   * the errno name of why not ("ENOENT": no tls module; "ENOSYS": not Linux). The engine
+   * does not use kernel TLS yet either way.
+   */
+  kernelTls(): string;
   /** OpenSSL versions: of the headers compiled against and of the library running (Node's). */
   tlsLibrary(): { headers: string; runtime: string };
   /**

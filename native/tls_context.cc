@@ -7,7 +7,12 @@
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 #include <unistd.h>
+
+#include <cerrno>
 
 #include <algorithm>
 #include <cctype>
@@ -454,6 +459,23 @@ class TlsContextWrap : public Napi::ObjectWrap<TlsContextWrap> {
 
 const napi_type_tag TlsContextWrap::kTypeTag = {0x5d2c8b1e7a934f60ULL, 0x9e3b21c44d7f0a18ULL};
 
+// Kernel TLS: can this kernel take the record layer (setsockopt TCP_ULP "tls")? Asked on a
+// fresh, unconnected socket: ENOENT means no tls module; ENOTCONN means the module is there
+// (it only attaches to an established connection). Returns "available" or the errno name.
+Napi::Value KernelTls(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+#if defined(__linux__) && defined(TCP_ULP)
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return Napi::String::New(env, ErrnoName(errno));
+  int r = setsockopt(fd, IPPROTO_TCP, TCP_ULP, "tls", sizeof "tls");
+  int err = r == 0 ? 0 : errno;
+  close(fd);
+  return Napi::String::New(env, r == 0 || err == ENOTCONN ? "available" : ErrnoName(err));
+#else
+  return Napi::String::New(env, ErrnoName(ENOSYS));
+#endif
+}
+
 Napi::Value LibraryVersion(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Object o = Napi::Object::New(env);
@@ -489,6 +511,7 @@ SSL_CTX* ArgTlsContext(const Napi::CallbackInfo& info, size_t i, const char* nam
 void InitTlsContext(Napi::Env env, Napi::Object exports) {
   exports.Set("TlsContext", TlsContextWrap::Define(env));
   exports.Set("tlsLibrary", Napi::Function::New(env, LibraryVersion, "tlsLibrary"));
+  exports.Set("kernelTls", Napi::Function::New(env, KernelTls, "kernelTls"));
 }
 
 }  // namespace fdr

@@ -26,11 +26,16 @@ expectNoFdLeaks();
 let certs: Certificates;
 const peers: Peer[] = [];
 const fds: number[] = [];
+let sessionsBefore = 0;
 
 beforeAll(() => {
   certs = makeCertificates();
+  sessionsBefore = native.tlsSessionCount();
 });
-afterAll(() => certs.remove());
+afterAll(() => {
+  certs.remove();
+  expect(native.tlsSessionCount()).toBe(sessionsBefore); // no SSL object outlives its test
+});
 afterEach(() => {
   for (const p of peers.splice(0)) p.kill();
   for (const fd of fds.splice(0)) native.close(fd);
@@ -78,6 +83,15 @@ describe("the OpenSSL inside the addon", () => {
       expect(needed).toMatch(/NEEDED/);
       expect(needed).not.toMatch(/libssl|libcrypto/);
     }
+  });
+});
+
+describe("kernel TLS", () => {
+  test("the probe says whether the kernel has the tls ULP (this machine: ENOENT, so the userspace engine runs)", () => {
+    const answer = native.kernelTls();
+    expect(answer).toMatch(/^(available|E[A-Z]+)$/);
+    const ulps = "/proc/sys/net/ipv4/tcp_available_ulp"; // read after the probe, which may load the module
+    if (fs.existsSync(ulps)) expect(answer === "available").toBe(fs.readFileSync(ulps, "utf8").split(/\s+/).includes("tls"));
   });
 });
 
