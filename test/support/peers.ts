@@ -27,6 +27,8 @@ const PEERS = {
   "dnsmasq-base": { command: "dnsmasq", args: ["--version"], works: exitsZero, install: "apt-get install -y dnsmasq-base" },
   wrk: { command: "wrk", args: ["--version"], works: (_s, out) => /^wrk /.test(out), install: "apt-get install -y wrk" },
   curl: { command: "curl", args: ["--version"], works: exitsZero, install: "apt-get install -y curl" },
+  // The TLS suites make their certificates with it and talk to s_server / s_client.
+  openssl: { command: "openssl", args: ["version"], works: exitsZero, install: "apt-get install -y openssl" },
 } satisfies Record<string, Peer>;
 
 /** A peer's Debian package name. */
