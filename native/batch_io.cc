@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <string>
 #include <vector>
 
 #include "errors.h"
@@ -26,25 +27,15 @@ inline int32_t ResultWord(ssize_t n) {
 // readBatch(fds, count, slab, offset, maxPerFd, out) -> processed
 Napi::Value ReadBatch(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  int32_t* fds;
-  size_t nfds;
-  int64_t count, offset, maxPerFd;
-  uint8_t* slab;
-  size_t slabSize;
-  int32_t* out;
-  size_t outLen;
-  if (!ArgInt32Array(info, 0, "fds", &fds, &nfds)) return Napi::Value();
-  if (!ArgInt(info, 1, "count", 0, static_cast<int64_t>(nfds), &count)) return Napi::Value();
-  if (!ArgBytes(info, 2, "slab", &slab, &slabSize)) return Napi::Value();
-  if (!ArgInt(info, 3, "offset", 0, static_cast<int64_t>(slabSize), &offset)) return Napi::Value();
-  if (!ArgInt(info, 4, "maxPerFd", 1, 0x7fffffff, &maxPerFd)) return Napi::Value();
-  if (!ArgInt32Array(info, 5, "out", &out, &outLen)) return Napi::Value();
-  if (outLen / 3 < static_cast<size_t>(count)) {
-    ThrowRange(env, "out", "must hold 3 * count words");
-    return Napi::Value();
-  }
-  size_t pos = static_cast<size_t>(offset);
-  const size_t per = static_cast<size_t>(maxPerFd);
+  ReadBatchArgs a;
+  if (!ArgReadBatch(info, "fds", 3, &a)) return Napi::Value();
+  const int32_t* fds = a.keys;
+  int32_t* out = a.out;
+  uint8_t* slab = a.slab;
+  const size_t slabSize = a.slabSize;
+  const int64_t count = a.count;
+  size_t pos = a.offset;
+  const size_t per = a.maxPerFd;
   int64_t i = 0;
   for (; i < count; i++) {
     if (slabSize - pos < per) break;  // the caller starts a new slab and passes the rest again
@@ -66,49 +57,18 @@ Napi::Value ReadBatch(const Napi::CallbackInfo& info) {
 // writevBatch(fds, count, counts, bufs, out)
 Napi::Value WritevBatch(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  // Element handles first: no JavaScript may run once we hold typed-array pointers.
-  static thread_local std::vector<napi_value> vals;
-  if (!FetchBufs(env, info[3], "bufs", UINT32_MAX, &vals)) return Napi::Value();
-  int32_t* fds;
-  int32_t* counts;
-  int32_t* out;
-  size_t nfds, ncounts, nout;
-  int64_t count;
-  if (!ArgInt32Array(info, 0, "fds", &fds, &nfds)) return Napi::Value();
-  if (!ArgInt(info, 1, "count", 0, static_cast<int64_t>(nfds), &count)) return Napi::Value();
-  if (!ArgInt32Array(info, 2, "counts", &counts, &ncounts)) return Napi::Value();
-  if (ncounts < static_cast<size_t>(count)) {
-    ThrowRange(env, "counts", "must hold count entries");
-    return Napi::Value();
-  }
-  if (!ArgInt32Array(info, 4, "out", &out, &nout)) return Napi::Value();
-  if (nout < static_cast<size_t>(count)) {
-    ThrowRange(env, "out", "must hold count entries");
-    return Napi::Value();
-  }
-  uint64_t total = 0;
-  for (int64_t i = 0; i < count; i++) {
-    if (counts[i] < 0) {
-      ThrowRange(env, "counts", "entries must be >= 0");
-      return Napi::Value();
-    }
-    total += static_cast<uint64_t>(counts[i]);
-  }
-  if (total > vals.size()) {
-    ThrowRange(env, "counts", "entries add up to more buffers than bufs holds");
-    return Napi::Value();
-  }
-  // Every buffer is checked before the first write, so a bad element never leaves some fds
-  // written and others not. The arrays live on per thread and only ever grow.
-  static thread_local std::vector<iovec> iovs;
-  if (iovs.size() < total) iovs.resize(total);
-  if (!BufsToIovecs(env, vals.data(), static_cast<uint32_t>(total), "bufs", iovs.data()))
-    return Napi::Value();
+  WriteBatchArgs a;
+  if (!ArgWriteBatch(info, "fds", 1, &a)) return Napi::Value();
+  const int32_t* fds = a.keys;
+  const int32_t* counts = a.counts;
+  int32_t* out = a.out;
+  const int64_t count = a.count;
+  const iovec* iovs = a.iov;
   size_t k = 0;
   for (int64_t i = 0; i < count; i++) {
     int fd = fds[i];
     int n = counts[i];
-    const iovec* iov = iovs.data() + k;
+    const iovec* iov = iovs + k;
     k += static_cast<size_t>(n);
     if (fd < 0) {
       out[i] = -EBADF;
@@ -124,6 +84,66 @@ Napi::Value WritevBatch(const Napi::CallbackInfo& info) {
 }
 
 }  // namespace
+
+bool ArgReadBatch(const Napi::CallbackInfo& info, const char* keysName, size_t outStride, ReadBatchArgs* a) {
+  Napi::Env env = info.Env();
+  size_t nkeys, outLen;
+  int64_t offset, maxPerFd;
+  if (!ArgInt32Array(info, 0, keysName, &a->keys, &nkeys)) return false;
+  if (!ArgInt(info, 1, "count", 0, static_cast<int64_t>(nkeys), &a->count)) return false;
+  if (!ArgBytes(info, 2, "slab", &a->slab, &a->slabSize)) return false;
+  if (!ArgInt(info, 3, "offset", 0, static_cast<int64_t>(a->slabSize), &offset)) return false;
+  if (!ArgInt(info, 4, "maxPerFd", 1, 0x7fffffff, &maxPerFd)) return false;
+  if (!ArgInt32Array(info, 5, "out", &a->out, &outLen)) return false;
+  if (outLen / outStride < static_cast<size_t>(a->count)) {
+    std::string why = "must hold " + std::to_string(outStride) + " * count words";
+    ThrowRange(env, "out", why.c_str());
+    return false;
+  }
+  a->offset = static_cast<size_t>(offset);
+  a->maxPerFd = static_cast<size_t>(maxPerFd);
+  return true;
+}
+
+bool ArgWriteBatch(const Napi::CallbackInfo& info, const char* keysName, size_t outStride, WriteBatchArgs* a) {
+  Napi::Env env = info.Env();
+  // Element handles first: no JavaScript may run once we hold typed-array pointers.
+  static thread_local std::vector<napi_value> vals;
+  if (!FetchBufs(env, info[3], "bufs", UINT32_MAX, &vals)) return false;
+  size_t nkeys, ncounts, nout;
+  if (!ArgInt32Array(info, 0, keysName, &a->keys, &nkeys)) return false;
+  if (!ArgInt(info, 1, "count", 0, static_cast<int64_t>(nkeys), &a->count)) return false;
+  const size_t count = static_cast<size_t>(a->count);
+  if (!ArgInt32Array(info, 2, "counts", &a->counts, &ncounts)) return false;
+  if (ncounts < count) {
+    ThrowRange(env, "counts", "must hold count entries");
+    return false;
+  }
+  if (!ArgInt32Array(info, 4, "out", &a->out, &nout)) return false;
+  if (nout / outStride < count) {
+    ThrowRange(env, "out", outStride == 1 ? "must hold count entries" : "must hold 2 * count words");
+    return false;
+  }
+  uint64_t total = 0;
+  for (size_t i = 0; i < count; i++) {
+    if (a->counts[i] < 0) {
+      ThrowRange(env, "counts", "entries must be >= 0");
+      return false;
+    }
+    total += static_cast<uint64_t>(a->counts[i]);
+  }
+  if (total > vals.size()) {
+    ThrowRange(env, "counts", "entries add up to more buffers than bufs holds");
+    return false;
+  }
+  // Every buffer is checked before the first write, so a bad element never leaves some
+  // connections written and others not. The arrays live on per thread and only ever grow.
+  static thread_local std::vector<iovec> iovs;
+  if (iovs.size() < total) iovs.resize(total);
+  if (!BufsToIovecs(env, vals.data(), static_cast<uint32_t>(total), "bufs", iovs.data())) return false;
+  a->iov = iovs.data();
+  return true;
+}
 
 bool FetchBufs(Napi::Env env, Napi::Value bufs, const char* name, uint32_t limit,
                std::vector<napi_value>* out) {

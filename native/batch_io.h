@@ -49,6 +49,33 @@ bool FetchBufs(Napi::Env env, Napi::Value bufs, const char* name, uint32_t limit
 // Runs no JavaScript.
 bool BufsToIovecs(Napi::Env env, const napi_value* vals, uint32_t n, const char* name, iovec* iov);
 
+// The arguments of a batched read, (keys, count, slab, offset, maxPerFd, out): keys are fds
+// or TLS session ids, out holds outStride words per key. Checked, each error naming its
+// argument.
+struct ReadBatchArgs {
+  int32_t* keys = nullptr;
+  int64_t count = 0;
+  uint8_t* slab = nullptr;
+  size_t slabSize = 0;
+  size_t offset = 0;
+  size_t maxPerFd = 0;
+  int32_t* out = nullptr;
+};
+bool ArgReadBatch(const Napi::CallbackInfo& info, const char* keysName, size_t outStride, ReadBatchArgs* a);
+
+// The arguments of a batched write, (keys, count, counts, bufs, out): keys[i] (an fd or a
+// TLS session id) gets the next counts[i] buffers of bufs, out holds outStride words per
+// key. All checked, and every buffer turned into an iovec (in order), before the caller
+// writes anything; iov stays valid until the next call on this thread.
+struct WriteBatchArgs {
+  int32_t* keys = nullptr;
+  int64_t count = 0;
+  int32_t* counts = nullptr;
+  int32_t* out = nullptr;
+  const iovec* iov = nullptr;
+};
+bool ArgWriteBatch(const Napi::CallbackInfo& info, const char* keysName, size_t outStride, WriteBatchArgs* a);
+
 // write/writev that never raise SIGPIPE on sockets (send/sendmsg with MSG_NOSIGNAL) and
 // still work on pipes and other fds (plain write/writev after ENOTSOCK). EINTR retried.
 ssize_t WriteNoSignal(int fd, const void* data, size_t len);

@@ -489,26 +489,16 @@ const napi_type_tag TlsSessionWrap::kTypeTag = {0x2f6a1c9d83b54e07ULL, 0xa41d7e6
 // tlsReadBatch(ids, count, slab, offset, maxPerFd, out) -> processed
 Napi::Value TlsReadBatch(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  int32_t* ids;
-  size_t nids;
-  int64_t count, offset, maxPerFd;
-  uint8_t* slab;
-  size_t slabSize;
-  int32_t* out;
-  size_t outLen;
-  if (!ArgInt32Array(info, 0, "ids", &ids, &nids)) return Napi::Value();
-  if (!ArgInt(info, 1, "count", 0, static_cast<int64_t>(nids), &count)) return Napi::Value();
-  if (!ArgBytes(info, 2, "slab", &slab, &slabSize)) return Napi::Value();
-  if (!ArgInt(info, 3, "offset", 0, static_cast<int64_t>(slabSize), &offset)) return Napi::Value();
-  if (!ArgInt(info, 4, "maxPerFd", 1, 0x7fffffff, &maxPerFd)) return Napi::Value();
-  if (!ArgInt32Array(info, 5, "out", &out, &outLen)) return Napi::Value();
-  if (outLen / 4 < static_cast<size_t>(count)) {
-    ThrowRange(env, "out", "must hold 4 * count words");
-    return Napi::Value();
-  }
+  ReadBatchArgs a;
+  if (!ArgReadBatch(info, "ids", 4, &a)) return Napi::Value();
+  const int32_t* ids = a.keys;
+  int32_t* out = a.out;
+  uint8_t* slab = a.slab;
+  const size_t slabSize = a.slabSize;
+  const int64_t count = a.count;
   static thread_local std::vector<uint8_t> scratch;
-  size_t pos = static_cast<size_t>(offset);
-  const size_t per = static_cast<size_t>(maxPerFd);
+  size_t pos = a.offset;
+  const size_t per = a.maxPerFd;
   int64_t i = 0;
   for (; i < count; i++) {
     if (slabSize - pos < per) break;  // the caller starts a new slab and passes the rest again
@@ -531,44 +521,15 @@ Napi::Value TlsReadBatch(const Napi::CallbackInfo& info) {
 // tlsWriteBatch(ids, count, counts, bufs, out): session ids[i] encrypts the next counts[i]
 // buffers of bufs; out[2i] = plaintext bytes taken, -errno or TLS_ERROR, out[2i+1] = status.
 Napi::Value TlsWriteBatch(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  static thread_local std::vector<napi_value> vals;
-  if (!FetchBufs(env, info[3], "bufs", UINT32_MAX, &vals)) return Napi::Value();
-  int32_t* ids;
-  int32_t* counts;
-  int32_t* out;
-  size_t nids, ncounts, nout;
-  int64_t count;
-  if (!ArgInt32Array(info, 0, "ids", &ids, &nids)) return Napi::Value();
-  if (!ArgInt(info, 1, "count", 0, static_cast<int64_t>(nids), &count)) return Napi::Value();
-  if (!ArgInt32Array(info, 2, "counts", &counts, &ncounts)) return Napi::Value();
-  if (ncounts < static_cast<size_t>(count)) {
-    ThrowRange(env, "counts", "must hold count entries");
-    return Napi::Value();
-  }
-  if (!ArgInt32Array(info, 4, "out", &out, &nout)) return Napi::Value();
-  if (nout / 2 < static_cast<size_t>(count)) {
-    ThrowRange(env, "out", "must hold 2 * count words");
-    return Napi::Value();
-  }
-  uint64_t total = 0;
-  for (int64_t i = 0; i < count; i++) {
-    if (counts[i] < 0) {
-      ThrowRange(env, "counts", "entries must be >= 0");
-      return Napi::Value();
-    }
-    total += static_cast<uint64_t>(counts[i]);
-  }
-  if (total > vals.size()) {
-    ThrowRange(env, "counts", "entries add up to more buffers than bufs holds");
-    return Napi::Value();
-  }
-  static thread_local std::vector<iovec> iovs;
-  if (iovs.size() < total) iovs.resize(total);
-  if (!BufsToIovecs(env, vals.data(), static_cast<uint32_t>(total), "bufs", iovs.data())) return Napi::Value();
+  WriteBatchArgs a;
+  if (!ArgWriteBatch(info, "ids", 2, &a)) return Napi::Value();
+  const int32_t* ids = a.keys;
+  const int32_t* counts = a.counts;
+  int32_t* out = a.out;
+  const int64_t count = a.count;
   size_t k = 0;
   for (int64_t i = 0; i < count; i++) {
-    const iovec* iov = iovs.data() + k;
+    const iovec* iov = a.iov + k;
     k += static_cast<size_t>(counts[i]);
     out[2 * i + 1] = 0;
     TlsConnection* c = ConnectionById(ids[i]);
@@ -578,7 +539,7 @@ Napi::Value TlsWriteBatch(const Napi::CallbackInfo& info) {
     }
     out[2 * i] = WriteConnection(c, iov, counts[i], &out[2 * i + 1]);
   }
-  return env.Undefined();
+  return info.Env().Undefined();
 }
 
 }  // namespace
