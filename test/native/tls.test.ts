@@ -4,12 +4,12 @@
  * side, on 127.0.0.1 with certificates made at test time. Also: the addon runs Node's own
  * OpenSSL (headers and library agree, no libssl linked).
  */
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { native, TLS_ERROR, TLS_HANDSHAKE_DONE, TLS_PEER_CLOSED, type TlsContext } from "../../lib/native";
 import { expectNoFdLeaks } from "../support/fds";
-import { describeWithPeer } from "../support/peers";
+import { describeWithPeer, hasPeer, testIf } from "../support/peers";
 import {
   acceptOne,
   connectTcp,
@@ -308,6 +308,44 @@ describeWithPeer("openssl")("the TLS engine with openssl's certificates and peer
       expect(await p.until(done(p))).toBe(true);
       expect(p.session.peerCertificate()?.subject).toBe("CN=test client");
       p.session.close();
+    });
+
+    test("a TLS 1.2 renegotiation attempt is refused (no_renegotiation) and ends that connection with a typed error", async () => {
+      const peer = sClient(["-tls1_2"]);
+      const p = await accepted(serverCtx(), listener.fd);
+      expect(await p.until(done(p))).toBe(true);
+      expect(p.session.protocol()).toBe("TLSv1.2");
+      peer.proc.stdin!.write("R\n"); // s_client: renegotiate
+      await p.until(() => p.failure !== 0);
+      expect(p.failure).toBe(TLS_ERROR);
+      expect(p.session.error()?.code).toMatch(/^ERR_SSL_/);
+      await peer.waitFor(/no renegotiation/);
+      p.session.close();
+    });
+
+    testIf(hasPeer("curl"), "needs curl: apt-get install -y curl")("curl fetches over our server session: it verifies the chain and name, and negotiates our ALPN choice", async () => {
+      const ctx = serverCtx({ acceptableProtocols: ["http/1.1"] });
+      const curl = spawn("curl", ["-sS", "-v", "--cacert", certs.ca.certFile, "--resolve", `localhost:${listener.port}:127.0.0.1`, `https://localhost:${listener.port}/hello`]);
+      let out = "";
+      let err = "";
+      curl.stdout.on("data", (b: Buffer) => (out += b.toString()));
+      curl.stderr.on("data", (b: Buffer) => (err += b.toString()));
+      const exited = new Promise<number | null>((r) => curl.on("close", r));
+      try {
+        const p = await accepted(ctx, listener.fd);
+        expect(await p.until(() => p.text().includes("\r\n\r\n"))).toBe(true);
+        expect(p.text()).toMatch(/^GET \/hello HTTP\/1\.1\r\nHost: localhost:\d+\r\n/);
+        expect(p.session.serverName()).toBe("localhost");
+        await p.write(Buffer.from("HTTP/1.1 200 OK\r\nContent-Length: 12\r\nConnection: close\r\n\r\nhello, curl\n"));
+        p.session.shutdown();
+        expect(await exited).toBe(0);
+        expect(out).toBe("hello, curl\n");
+        expect(err).toMatch(/ALPN: server accepted http\/1\.1|ALPN, server accepted to use http\/1\.1/);
+        expect(err).toMatch(/SSL certificate verify ok/);
+        p.session.close();
+      } finally {
+        curl.kill("SIGKILL");
+      }
     });
 
     test("plain HTTP sent to the TLS port is a typed error for that connection; the next handshake succeeds", async () => {
