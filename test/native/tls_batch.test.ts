@@ -13,6 +13,8 @@ import type { AddressInfo } from "node:net";
 import { native, TLS_BUFFERED, TLS_EOF, TLS_ERROR, TLS_HANDSHAKE_DONE, TLS_PEER_CLOSED, TLS_WANT_WRITE, type TlsContext } from "../../lib/native";
 import { expectNoFdLeaks } from "../support/fds";
 import { describeWithPeer } from "../support/peers";
+import { runTwistedPeer } from "../support/twisted";
+import * as path from "node:path";
 import { acceptOne, connectTcp, listenTcp, makeCertificates, Pump, type Certificates } from "../support/tls";
 
 expectNoFdLeaks();
@@ -353,6 +355,57 @@ describeWithPeer("openssl")("the TLS engine batched, damaged and against Node's 
         await new Promise<void>((r) => sock.end(r));
         p.session.close();
       }
+    });
+  });
+  describeWithPeer("python3-twisted")("interop with Twisted's TLS (pyOpenSSL)", () => {
+    const script = path.join(__dirname, "fixtures", "twisted_tls.py");
+
+    test("our client against Twisted's listenSSL: ALPN seen by Twisted, the exact bytes back, then Twisted's close_notify", async () => {
+      const payload = Buffer.from("bytes for twisted ".repeat(500));
+      let port = 0;
+      let ready: () => void = () => undefined;
+      const started = new Promise<void>((r) => (ready = r));
+      const peer = runTwistedPeer(script, ["server", certs.leaf.certFile, certs.leaf.keyFile, String(payload.length)], (line) => {
+        const m = /^READY (\d+)$/.exec(line);
+        if (m) {
+          port = Number(m[1]);
+          ready();
+        }
+      });
+      await started;
+      const ctx = new native.TlsContext({ trustRoot: [certs.ca.cert], acceptableProtocols: ["http/1.1"] });
+      const fd = await connectTcp(port);
+      fds.push(fd);
+      const p = new Pump(new native.TlsSession(ctx, fd, { serverName: "localhost" }), fd);
+      p.session.handshake();
+      expect(await p.until(handshaken(p))).toBe(true);
+      await p.write(payload);
+      expect(await p.until(() => (p.status & TLS_PEER_CLOSED) !== 0, 20000)).toBe(true);
+      expect(p.failure).toBe(0);
+      expect(Buffer.concat(p.received).equals(Buffer.from(payload).reverse())).toBe(true);
+      p.session.shutdown();
+      const exit = await peer;
+      expect(exit.lines).toEqual([`READY ${port}`, `SERVER alpn=http/1.1 got=${payload.length}`]);
+      p.session.close();
+    });
+
+    test("Twisted's connectSSL with optionsForClientTLS verifies our server's chain and name, and takes our ALPN choice", async () => {
+      const listener = listenTcp();
+      fds.push(listener.fd);
+      const peer = runTwistedPeer(script, ["client", certs.ca.certFile, String(listener.port), "localhost"]);
+      const fd = await acceptOne(listener.fd, 20000); // python3 and Twisted take seconds to start on a loaded machine
+      fds.push(fd);
+      const p = new Pump(new native.TlsSession(serverCtx, fd), fd);
+      expect(await p.until(() => p.text() === "hello from twisted")).toBe(true);
+      expect(p.session.serverName()).toBe("localhost");
+      expect(p.session.alpnProtocol()).toBe("http/1.1");
+      await p.write(Buffer.from("hello from fdreactor"));
+      p.session.shutdown();
+      native.shutdown(fd, 1);
+      const exit = await peer;
+      expect(exit.lines).toEqual(["CLIENT alpn=http/1.1 got=hello from fdreactor"]);
+      expect(exit.code).toBe(0);
+      p.session.close();
     });
   });
 });
