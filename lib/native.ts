@@ -88,7 +88,7 @@ export interface TlsContextOptions {
   certificate?: string | Buffer;
   /** PEM texts of intermediate certificates sent after `certificate`. */
   extraCertChain?: Array<string | Buffer>;
-  /** Whom to trust: `"system"` (the platform's CA bundle) or PEM texts of CA certificates. */
+  /** Whom to trust: `"system"` (the platform's CA bundle) or PEM texts of CA certificates; a verifying client without it trusts the system's. */
   trustRoot?: "system" | Array<string | Buffer>;
   /** Verify the peer's chain (client default true, server default false: ask for no certificate). */
   verify?: boolean;

@@ -315,7 +315,7 @@ class TlsContextWrap : public Napi::ObjectWrap<TlsContextWrap> {
       return ThrowOption(env, "cipherSuites", "selects no TLS 1.3 cipher suite: " + LastReason());
 
     if (!LoadIdentity(env, o)) return;
-    if (!LoadTrust(env, o, server)) return;
+    if (!LoadTrust(env, o, server, verify)) return;
     int mode = verify ? SSL_VERIFY_PEER | (require ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0) : SSL_VERIFY_NONE;
     SSL_CTX_set_verify(ctx_, mode, nullptr);
 
@@ -399,10 +399,14 @@ class TlsContextWrap : public Napi::ObjectWrap<TlsContextWrap> {
     return true;
   }
 
-  // trustRoot: "system" or PEM texts of the certificate authorities this side trusts.
-  bool LoadTrust(Napi::Env env, Napi::Object o, bool server) {
+  // trustRoot: "system" or PEM texts of the certificate authorities this side trusts. A
+  // verifying client that names none trusts the system's (Twisted's optionsForClientTLS).
+  bool LoadTrust(Napi::Env env, Napi::Object o, bool server, bool verify) {
     Napi::Value v = o.Get("trustRoot");
-    if (v.IsUndefined()) return true;
+    if (v.IsUndefined()) {
+      if (!server && verify) LoadSystemTrust(ctx_);  // none found: every peer is untrusted
+      return true;
+    }
     if (v.IsString() && v.As<Napi::String>().Utf8Value() == "system") {
       if (!LoadSystemTrust(ctx_)) ThrowOption(env, "trustRoot", "\"system\" found no trust store on this machine");
       return !env.IsExceptionPending();

@@ -197,9 +197,12 @@ describeWithPeer("openssl")("the TLS engine with openssl's certificates and peer
       p.session.close();
     });
 
-    test("verification against the system trust store rejects the test CA's certificate as untrusted", async () => {
+    test.each([
+      ["trustRoot: \"system\"", { trustRoot: "system" as const }],
+      ["a client context with no options (verification and the system store are the default)", {}],
+    ])("%s: the system trust store rejects the test CA's certificate as untrusted", async (_what, options) => {
       const port = await server(startServer(certs, ["-rev"]));
-      const ctx = new native.TlsContext({ trustRoot: "system" });
+      const ctx = new native.TlsContext(options);
       const p = await client(ctx, port, { serverName: "localhost" });
       await p.until(() => p.failure !== 0, 3000);
       expect(p.session.error()).toMatchObject({ code: "UNABLE_TO_GET_ISSUER_CERT_LOCALLY", reason: "untrusted" });
