@@ -9,7 +9,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { native, TLS_ERROR, TLS_HANDSHAKE_DONE, TLS_PEER_CLOSED, type TlsContext } from "../../lib/native";
 import { expectNoFdLeaks } from "../support/fds";
-import { describeWithPeer, hasPeer, testIf } from "../support/peers";
+import { describeWithPeer, hasPeer, peerEnv, testIf } from "../support/peers";
 import {
   acceptOne,
   connectTcp,
@@ -328,7 +328,7 @@ describeWithPeer("openssl")("the TLS engine with openssl's certificates and peer
 
     testIf(hasPeer("curl"), "needs curl: apt-get install -y curl")("curl fetches over our server session: it verifies the chain and name, and negotiates our ALPN choice", async () => {
       const ctx = serverCtx({ acceptableProtocols: ["http/1.1"] });
-      const curl = spawn("curl", ["-sS", "-v", "--cacert", certs.ca.certFile, "--resolve", `localhost:${listener.port}:127.0.0.1`, `https://localhost:${listener.port}/hello`]);
+      const curl = spawn("curl", ["-sS", "-v", "--cacert", certs.ca.certFile, "--resolve", `localhost:${listener.port}:127.0.0.1`, `https://localhost:${listener.port}/hello`], { env: peerEnv() });
       let out = "";
       let err = "";
       curl.stdout.on("data", (b: Buffer) => (out += b.toString()));

@@ -35,6 +35,17 @@ const PEERS = {
 export type PeerName = keyof typeof PEERS;
 
 const PATH_WITH_SBIN = `${process.env.PATH ?? ""}:/usr/sbin:/sbin`;
+
+/**
+ * The environment to start a peer with: this process's, minus the sanitizer runtime that
+ * `npm run test:asan` preloads into jest (a peer is not ours to sanitize, and under it
+ * python3 or openssl start slowly or exit with LeakSanitizer's status).
+ */
+export function peerEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  const env = { ...process.env, ...extra };
+  delete env.LD_PRELOAD;
+  return env;
+}
 const known = new Map<PeerName, boolean>();
 
 /** Whether `name` is installed and runs (checked once per test file). */
@@ -42,7 +53,7 @@ export function hasPeer(name: PeerName): boolean {
   let ok = known.get(name);
   if (ok === undefined) {
     const p: Peer = PEERS[name];
-    const r = spawnSync(p.command, p.args, { encoding: "utf8", timeout: 10000, env: { ...process.env, PATH: PATH_WITH_SBIN } });
+    const r = spawnSync(p.command, p.args, { encoding: "utf8", timeout: 10000, env: peerEnv({ PATH: PATH_WITH_SBIN }) });
     ok = r.error === undefined && p.works(r.status, `${r.stdout}${r.stderr}`);
     known.set(name, ok);
   }

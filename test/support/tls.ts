@@ -9,6 +9,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { native, AGAIN, TLS_ERROR, type TlsSession } from "../../lib/native";
+import { peerEnv } from "./peers";
 
 /** A key and certificate as PEM text, and the files they were written to. */
 export interface Identity {
@@ -37,7 +38,7 @@ export interface Certificates {
 }
 
 function openssl(dir: string, args: string[]): void {
-  execFileSync("openssl", args, { cwd: dir, stdio: ["ignore", "ignore", "pipe"] });
+  execFileSync("openssl", args, { cwd: dir, stdio: ["ignore", "ignore", "pipe"], env: peerEnv() });
 }
 
 function identity(dir: string, name: string): Identity {
@@ -103,7 +104,7 @@ export interface Peer {
 
 /** Spawns `openssl <args>` (killed by `kill()`; every test kills what it started). */
 export function spawnOpenssl(args: string[], cwd: string): Peer {
-  const proc = spawn("openssl", args, { cwd, stdio: ["pipe", "pipe", "pipe"] });
+  const proc = spawn("openssl", args, { cwd, stdio: ["pipe", "pipe", "pipe"], env: peerEnv() });
   let out = "";
   const waiters: Array<() => void> = [];
   const onData = (b: Buffer): void => {
@@ -142,7 +143,7 @@ export function spawnOpenssl(args: string[], cwd: string): Peer {
 /** `openssl s_server` on 127.0.0.1 (a free port it picks); resolves once it accepts, with the port. */
 export async function startServer(certs: Certificates, extra: string[], id: Identity = certs.leaf): Promise<{ peer: Peer; port: number }> {
   const peer = spawnOpenssl(["s_server", "-accept", "127.0.0.1:0", "-cert", id.certFile, "-key", id.keyFile, ...extra], certs.dir);
-  const m = await peer.waitFor(/ACCEPT 127\.0\.0\.1:(\d+)/);
+  const m = await peer.waitFor(/ACCEPT 127\.0\.0\.1:(\d+)/, 20000); // a loaded machine starts processes slowly
   return { peer, port: Number(m[1]) };
 }
 

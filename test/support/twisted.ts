@@ -3,6 +3,7 @@
  * (/usr/bin/python3), its stdout read line by line as it comes.
  */
 import { spawn } from "node:child_process";
+import { peerEnv } from "./peers";
 
 /** The interpreter that has Debian's python3-twisted. */
 export const PYTHON = "/usr/bin/python3";
@@ -16,7 +17,7 @@ export interface PeerExit {
 
 /** Runs `script args...` under PYTHON; calls `onLine` per stdout line; resolves once it exits. */
 export function runTwistedPeer(script: string, args: string[], onLine: (line: string) => void = () => undefined): Promise<PeerExit> {
-  const child = spawn(PYTHON, [script, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(PYTHON, [script, ...args], { stdio: ["ignore", "pipe", "pipe"], env: peerEnv() });
   const lines: string[] = [];
   let out = "";
   let stderr = "";
