@@ -24,6 +24,42 @@ import {
 
 expectNoFdLeaks();
 
+describe("the OpenSSL inside the addon", () => {
+  test("is Node's: the headers it was compiled against and the library it runs are Node's version", () => {
+    const lib = native.tlsLibrary();
+    expect(lib.runtime).toBe(lib.headers);
+    expect(lib.runtime.startsWith(`OpenSSL ${process.versions.openssl} `)).toBe(true);
+  });
+
+  const deps = path.resolve(__dirname, "../../build/Release/.deps/Release/obj.target/fdreactor/native/tls_session.o.d");
+  testIf(fs.existsSync(deps), "no node-gyp build in build/Release (a prebuild is loaded)")("the node-gyp build compiled against the OpenSSL headers in Node's include directory", () => {
+    const text = fs.readFileSync(deps, "utf8");
+    expect(text).toMatch(/include\/node\/openssl\/ssl\.h/);
+    expect(text).not.toMatch(/\/usr\/(local\/)?include\/openssl\//);
+  });
+
+  test("no build of the addon links a libssl or libcrypto of its own", () => {
+    const root = path.resolve(__dirname, "../..");
+    const builds = [process.env.FDREACTOR_ADDON ?? path.join(root, "build/Release/fdreactor.node"), path.join(root, "build-cmake/Release/fdreactor.node")];
+    const present = builds.filter((f) => fs.existsSync(f));
+    expect(present.length).toBeGreaterThan(0);
+    for (const f of present) {
+      const needed = execFileSync("readelf", ["-d", f], { encoding: "utf8" });
+      expect(needed).toMatch(/NEEDED/);
+      expect(needed).not.toMatch(/libssl|libcrypto/);
+    }
+  });
+});
+
+describe("kernel TLS", () => {
+  test("the probe says whether the kernel has the tls ULP (this machine: ENOENT, so the userspace engine runs)", () => {
+    const answer = native.kernelTls();
+    expect(answer).toMatch(/^(available|E[A-Z]+)$/);
+    const ulps = "/proc/sys/net/ipv4/tcp_available_ulp"; // read after the probe, which may load the module
+    if (fs.existsSync(ulps)) expect(answer === "available").toBe(fs.readFileSync(ulps, "utf8").split(/\s+/).includes("tls"));
+  });
+});
+
 describeWithPeer("openssl")("the TLS engine with openssl's certificates and peers", () => {
   let certs: Certificates;
   const peers: Peer[] = [];
@@ -60,42 +96,6 @@ describeWithPeer("openssl")("the TLS engine with openssl's certificates and peer
     peers.push(peer);
     return port;
   }
-
-  describe("the OpenSSL inside the addon", () => {
-    test("is Node's: the headers it was compiled against and the library it runs are Node's version", () => {
-      const lib = native.tlsLibrary();
-      expect(lib.runtime).toBe(lib.headers);
-      expect(lib.runtime.startsWith(`OpenSSL ${process.versions.openssl} `)).toBe(true);
-    });
-
-    const deps = path.resolve(__dirname, "../../build/Release/.deps/Release/obj.target/fdreactor/native/tls_session.o.d");
-    (fs.existsSync(deps) ? test : test.skip)("the node-gyp build compiled against the OpenSSL headers in Node's include directory", () => {
-      const text = fs.readFileSync(deps, "utf8");
-      expect(text).toMatch(/include\/node\/openssl\/ssl\.h/);
-      expect(text).not.toMatch(/\/usr\/(local\/)?include\/openssl\//);
-    });
-
-    test("no build of the addon links a libssl or libcrypto of its own", () => {
-      const root = path.resolve(__dirname, "../..");
-      const builds = [process.env.FDREACTOR_ADDON ?? path.join(root, "build/Release/fdreactor.node"), path.join(root, "build-cmake/Release/fdreactor.node")];
-      const present = builds.filter((f) => fs.existsSync(f));
-      expect(present.length).toBeGreaterThan(0);
-      for (const f of present) {
-        const needed = execFileSync("readelf", ["-d", f], { encoding: "utf8" });
-        expect(needed).toMatch(/NEEDED/);
-        expect(needed).not.toMatch(/libssl|libcrypto/);
-      }
-    });
-  });
-
-  describe("kernel TLS", () => {
-    test("the probe says whether the kernel has the tls ULP (this machine: ENOENT, so the userspace engine runs)", () => {
-      const answer = native.kernelTls();
-      expect(answer).toMatch(/^(available|E[A-Z]+)$/);
-      const ulps = "/proc/sys/net/ipv4/tcp_available_ulp"; // read after the probe, which may load the module
-      if (fs.existsSync(ulps)) expect(answer === "available").toBe(fs.readFileSync(ulps, "utf8").split(/\s+/).includes("tls"));
-    });
-  });
 
   describe("TlsContext options", () => {
     test("a server context without a certificate is refused, naming the option", () => {
