@@ -13,3 +13,4 @@ export * from "./inlinecallbacks";
 export * from "./lock";
 export * from "./queue";
 export * from "./task";
+export * from "./cooperator";
