@@ -15,6 +15,8 @@ export type { TriggerHandle, TriggerPhase } from "./triggers";
 export { ThreadCaller } from "./thread-caller";
 export type { ThreadChannelHandle } from "./thread-caller";
 export { getDefaultReactor, installReactor } from "./default";
+export { react, coiterate, cooperate, getDefaultCooperator } from "./react";
+export type { ReactOptions } from "./react";
 /** Twisted's task.Clock: a deterministic IReactorTime for tests (from lib/defer). */
 export { Clock } from "../defer";
 export type { IReactorTime, IDelayedCall } from "../defer";
