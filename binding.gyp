@@ -13,6 +13,7 @@
         "native/waker.cc",
         "native/limits.cc",
         "native/batch_io.cc",
+        "native/sendfile.cc",
         "native/datagram_batch.cc",
         "native/sockaddr.cc",
         "native/uv_watch.cc",

@@ -349,6 +349,16 @@ export interface NativeAddon {
    */
   writevBatch(fds: Int32Array, count: number, counts: Int32Array, bufs: Uint8Array[], out: Int32Array): void;
 
+  // -- files to sockets (native/sendfile.cc) ---------------------------------------------
+  /**
+   * sendfile(2): up to `length` bytes of `fileFd` from `offset` (the file's own position is
+   * not moved) to `socketFd`. Returns one result word like the batched writes: bytes sent
+   * (>= 0, possibly partial; 0 only when `length` is 0 or the file ends at `offset`), AGAIN,
+   * or -errno (-ENOSYS where the platform has no sendfile: Linux, macOS and FreeBSD have
+   * it). Only a bad argument throws. At most 0x7ffff000 bytes move per call.
+   */
+  sendfile(socketFd: number, fileFd: number, offset: number, length: number): number;
+
   // -- datagram batches (native/datagram_batch.cc; recvmmsg/sendmmsg on Linux) -------
   /**
    * Receives up to `max` datagrams (at most DATAGRAM_BATCH) of one socket into `slab` from

@@ -13,6 +13,7 @@ void InitBatchIo(Napi::Env env, Napi::Object exports);
 void InitDatagramBatch(Napi::Env env, Napi::Object exports);
 void InitUvWatch(Napi::Env env, Napi::Object exports);
 void InitTls(Napi::Env env, Napi::Object exports);
+void InitSendFile(Napi::Env env, Napi::Object exports);
 }  // namespace fdr
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
@@ -27,6 +28,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   fdr::InitDatagramBatch(env, exports);
   fdr::InitUvWatch(env, exports);
   fdr::InitTls(env, exports);
+  fdr::InitSendFile(env, exports);
   return exports;
 }
 

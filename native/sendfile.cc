@@ -1,0 +1,83 @@
+// sendfile(2): bytes from a regular file straight to a socket, without passing through
+// JavaScript (lib/native.ts "sendfile"; used by a transport's file ranges, lib/net/abstract.ts).
+// The result is one word like the batched writes: bytes sent (>= 0), AGAIN, or -errno; only
+// a bad argument throws. Linux and the BSDs/macOS differ in signature and in how a partial
+// send is reported, so each has its branch here; elsewhere the call returns -ENOSYS and the
+// caller reads the file itself.
+#include <sys/types.h>
+#include <unistd.h>
+
+#if defined(__linux__)
+#include <sys/sendfile.h>
+#elif defined(__APPLE__) || defined(__FreeBSD__) || defined(__DragonFly__)
+#include <sys/socket.h>
+#include <sys/uio.h>
+#define FDR_BSD_SENDFILE 1
+#endif
+
+#include <cerrno>
+#include <cstdint>
+
+#include "batch_io.h"
+#include "errors.h"
+#include "fd_setup.h"
+
+namespace fdr {
+
+namespace {
+
+// The most one call may send: Linux never moves more than this per call, and the result
+// must fit the int32 word every write result is.
+constexpr int64_t kMaxPerCall = 0x7ffff000;
+
+// One send of up to `len` bytes of `in` from `offset` to socket `out`.
+int64_t SendFileOnce(int out, int in, int64_t offset, int64_t len) {
+#if defined(__linux__)
+  off_t off = static_cast<off_t>(offset);
+  ssize_t n = RetryOnEintr([&] { return sendfile(out, in, &off, static_cast<size_t>(len)); });
+  if (n >= 0) return n;
+  return IsAgain(errno) ? kAgain : -errno;
+#elif defined(FDR_BSD_SENDFILE)
+  // Both report what a partial send moved even when the call fails with EAGAIN or EINTR:
+  // those bytes are on their way and count, else the caller would send them twice.
+  for (;;) {
+#if defined(__APPLE__)
+    off_t sent = static_cast<off_t>(len);
+    int r = sendfile(in, out, static_cast<off_t>(offset), &sent, nullptr, 0);
+#else
+    off_t sent = 0;
+    int r = sendfile(in, out, static_cast<off_t>(offset), static_cast<size_t>(len), nullptr, &sent, 0);
+#endif
+    if (r == 0) return sent;
+    if (sent > 0 && (IsAgain(errno) || errno == EINTR)) return sent;
+    if (errno == EINTR) continue;
+    return IsAgain(errno) ? kAgain : -errno;
+  }
+#else
+  (void)out, (void)in, (void)offset, (void)len;
+  return -ENOSYS;
+#endif
+}
+
+// sendfile(socketFd, fileFd, offset, length) -> bytes (0 at the file's end), AGAIN or -errno
+Napi::Value SendFile(const Napi::CallbackInfo& info) {
+  int out, in;
+  int64_t offset, length;
+  if (!ArgFd(info, 0, "socketFd", &out) || !ArgFd(info, 1, "fileFd", &in)) return Napi::Value();
+  if (!ArgInt(info, 2, "offset", 0, INT64_C(9007199254740991), &offset)) return Napi::Value();
+  if (!ArgInt(info, 3, "length", 0, INT64_C(9007199254740991), &length)) return Napi::Value();
+  if (length > kMaxPerCall) length = kMaxPerCall;
+  if (length == 0) return Napi::Number::New(info.Env(), 0);
+  return Napi::Number::New(info.Env(), static_cast<double>(SendFileOnce(out, in, offset, length)));
+}
+
+}  // namespace
+
+void InitSendFile(Napi::Env env, Napi::Object exports) {
+  static const ExportEntry kEntries[] = {
+      {"sendfile", SendFile},
+  };
+  ExportAll(env, exports, kEntries);
+}
+
+}  // namespace fdr
