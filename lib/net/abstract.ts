@@ -13,9 +13,17 @@
  * the one place where partial writes, EAGAIN and write errors are handled, whichever way
  * the write was started. Queued buffers are referenced, not copied: a caller must not
  * change a buffer it wrote.
+ *
+ * File ranges (`writeFile`) join the same queue in order: the bytes queued before a range
+ * go out first through the batch; then, still inside `wrote`, the range goes out with
+ * sendfile(2) (no copy through JavaScript), EAGAIN waits for WRITABLE like any write, and
+ * the bytes queued after it follow. They count in `bufferedBytes()`, so producers and the
+ * water marks see them. Plain writes never meet any of this: `later` stays null.
  */
+import * as fs from "node:fs";
 import { types } from "node:util";
 import { Failure } from "../defer/failure";
+import { ConnectionLost } from "../error";
 import { log } from "../log";
 import { AGAIN, native } from "../native";
 import type { IBatchReadDescriptor, IBatchWriter, IWriteDescriptor } from "../reactor/interfaces";
@@ -31,6 +39,26 @@ export const DEFAULT_LOW_WATER_MARK = 16 * 1024;
 
 /** Size of the private buffer used by the rare unbatched `doRead`. */
 const FALLBACK_READ_SIZE = 64 * 1024;
+
+/** Bytes read per step where sendfile cannot serve a file range (the copy is queued like a write). */
+const FILE_CHUNK_SIZE = 64 * 1024;
+
+/** An open file whose bytes a transport sends (`FileDescriptor.writeFile`); `close()` is called exactly once, when its range is sent or dropped. */
+export interface IFileSource {
+  /** The open file descriptor (a regular file). */
+  readonly fd: number;
+  /** Releases the file (closes the fd). */
+  close(): void;
+}
+
+/** A file range in a transport's queue: what remains to send of it. */
+class QueuedFile {
+  constructor(
+    readonly file: IFileSource,
+    public offset: number,
+    public length: number,
+  ) {}
+}
 
 /**
  * A registered socket with a write queue and producer support. Subclasses implement
@@ -68,6 +96,10 @@ export abstract class FileDescriptor implements IBatchReadDescriptor, IWriteDesc
   protected writeDisconnected = false;
 
   private readonly queue: Uint8Array[] = [];
+  /** What follows a queued file range, in order (its head is always a QueuedFile); null (the prototype's) when no range is queued. */
+  declare private later: Array<Uint8Array | QueuedFile> | null;
+  /** The kernel may send file ranges straight to this fd (sendfile); false (a TLS transport) copies them through the byte queue. */
+  declare protected readonly kernelSendsFiles: boolean;
   private queued = 0;
   private reading = false;
   private writing = false;
@@ -138,7 +170,8 @@ export abstract class FileDescriptor implements IBatchReadDescriptor, IWriteDesc
     else if (data instanceof Uint8Array || types.isUint8Array(data)) buf = data; // the second: another realm's bytes
     else throw new TypeError("write: data must be a Buffer, Uint8Array or string");
     if (buf.length === 0) return;
-    this.queue.push(buf);
+    if (this.later === null) this.queue.push(buf);
+    else this.later.push(buf);
     this.queued += buf.length;
     this.scheduleFlush();
     if (this.queued > this.writeHighWaterMark) this.overHighWater();
@@ -148,6 +181,31 @@ export abstract class FileDescriptor implements IBatchReadDescriptor, IWriteDesc
   writeSequence(data: ReadonlyArray<Uint8Array | string>): void {
     if (!Array.isArray(data)) throw new TypeError("writeSequence: data must be an array of Buffers or strings");
     for (let i = 0; i < data.length; i++) this.write(data[i]);
+  }
+
+  /**
+   * Queues `length` bytes of `file` from `offset`, after everything written so far; they go
+   * out with sendfile(2) (read in chunks where it cannot serve), under the same water marks
+   * as writes. `file.close()` is called once the range is sent, or when the connection is
+   * lost first (at once if it is already closed). A file that turns out shorter than the
+   * range loses the connection: the bytes promised can no longer be sent.
+   */
+  writeFile(file: IFileSource, offset: number, length: number): void {
+    if (file === null || typeof file !== "object" || typeof file.close !== "function" || !Number.isInteger(file.fd) || file.fd < 0) {
+      throw new TypeError("writeFile: file must be { fd, close() } with an open fd");
+    }
+    if (!Number.isSafeInteger(offset) || offset < 0) throw new RangeError("writeFile: offset must be an integer >= 0");
+    if (!Number.isSafeInteger(length) || length < 0) throw new RangeError("writeFile: length must be an integer >= 0");
+    if (!this.connected || this.writeDisconnected || length === 0) {
+      file.close();
+      return;
+    }
+    const entry = new QueuedFile(file, offset, length);
+    if (this.later === null) this.later = [entry];
+    else this.later.push(entry);
+    this.queued += length;
+    this.scheduleFlush();
+    if (this.queued > this.writeHighWaterMark) this.overHighWater();
   }
 
   /** The queue the reactor's batch flush writes (our own array: the reactor only reads it). */
@@ -164,6 +222,7 @@ export abstract class FileDescriptor implements IBatchReadDescriptor, IWriteDesc
    *   flush.
    * - 0: nothing was queued (a flush asked for by loseConnection and friends; no syscall).
    * - any other negative value is -errno: the connection is lost with that error.
+   * With the byte queue empty and a file range next, the range is sent here (`sendFiles`).
    * With the queue empty, WRITABLE is dropped and `drained` finishes a pending close,
    * half-close or pull producer.
    */
@@ -175,6 +234,7 @@ export abstract class FileDescriptor implements IBatchReadDescriptor, IWriteDesc
       this.lose(connectionLostFrom(syscallError(-result, "writev")));
       return;
     }
+    if (this.later !== null && this.queue.length === 0 && !this.sendFiles()) return;
     if (this.queued > 0) {
       this.startWriting();
       return;
@@ -210,6 +270,56 @@ export abstract class FileDescriptor implements IBatchReadDescriptor, IWriteDesc
     // flushQueued is the reactor's mark (set by requestFlush, cleared when the flush runs):
     // one flag for both sides, so a request can never be thought pending after it ran.
     if (!this.flushQueued && !this.writing) this.reactor.requestFlush(this);
+  }
+
+  /**
+   * The byte queue is empty and a file range heads `later`: sends it (sendfile, or a chunk
+   * read into the queue where sendfile cannot serve), and once it is done moves what
+   * followed it into the queue. Stops at AGAIN or a partial send (the socket is full:
+   * WRITABLE follows, since bytes remain queued). False when the connection was lost.
+   */
+  private sendFiles(): boolean {
+    const later = this.later as Array<Uint8Array | QueuedFile>;
+    const f = later[0] as QueuedFile;
+    let n = this.kernelSendsFiles ? native.sendfile(this.fd, f.file.fd, f.offset, f.length) : -ENOSYS;
+    if (n === AGAIN) return true;
+    if (n === -ENOSYS || n === -EINVAL || n === -EOPNOTSUPP) n = this.readChunk(f);
+    else if (n < 0) {
+      this.lose(connectionLostFrom(syscallError(-n, "sendfile")));
+      return false;
+    } else {
+      this.queued -= n;
+    }
+    if (n === 0) {
+      this.lose(new ConnectionLost(`The file being sent ended at byte ${f.offset}, ${f.length} bytes before the end of its range.`));
+      return false;
+    }
+    if (n < 0) return false; // readChunk lost the connection
+    f.offset += n;
+    f.length -= n;
+    if (f.length === 0) {
+      later.shift();
+      closeQuietly(f.file);
+      while (later.length > 0 && !(later[0] instanceof QueuedFile)) this.queue.push(later.shift() as Uint8Array);
+      if (later.length === 0) this.later = null;
+    }
+    if (this.producerPaused && this.queued <= this.writeLowWaterMark) this.resumeProducer();
+    return !this.disconnected;
+  }
+
+  /** Where sendfile cannot serve: copies the next chunk of `f` into the byte queue (bytes read, 0 at the file's end, -1 once lost). */
+  private readChunk(f: QueuedFile): number {
+    const buf = Buffer.allocUnsafe(Math.min(FILE_CHUNK_SIZE, f.length));
+    let n: number;
+    try {
+      n = fs.readSync(f.file.fd, buf, 0, buf.length, f.offset);
+    } catch (e) {
+      const errno = typeof (e as { errno?: unknown }).errno === "number" ? Math.abs((e as { errno: number }).errno) : EINVAL;
+      this.lose(connectionLostFrom(syscallError(errno, "read")));
+      return -1;
+    }
+    if (n > 0) this.queue.push(n === buf.length ? buf : buf.subarray(0, n));
+    return n;
   }
 
   private consume(n: number): void {
@@ -303,6 +413,11 @@ export abstract class FileDescriptor implements IBatchReadDescriptor, IWriteDesc
     this.stopWriting();
     this.queue.length = 0;
     this.queued = 0;
+    const later = this.later;
+    if (later !== null) {
+      this.later = null;
+      for (const e of later) if (e instanceof QueuedFile) closeQuietly(e.file);
+    }
     const p = this.producer;
     this.producer = null;
     if (p !== null) {
@@ -413,4 +528,20 @@ export abstract class FileDescriptor implements IBatchReadDescriptor, IWriteDesc
 // than three instance fields; assigning a water mark on one connection gives it its own.
 Object.defineProperty(FileDescriptor.prototype, "batchRead", { value: true, writable: false, enumerable: false, configurable: false });
 FileDescriptor.prototype.writeHighWaterMark = DEFAULT_HIGH_WATER_MARK;
+// No file range queued: only a connection that sends a file gets its own `later`.
+Object.defineProperty(FileDescriptor.prototype, "later", { value: null, writable: true, enumerable: false, configurable: false });
+Object.defineProperty(FileDescriptor.prototype, "kernelSendsFiles", { value: true, writable: true, enumerable: false, configurable: false });
+
+const ENOSYS = native.errno.ENOSYS;
+const EINVAL = native.errno.EINVAL;
+const EOPNOTSUPP = native.errno.EOPNOTSUPP ?? native.errno.ENOTSUP;
+
+/** Releases a dropped file range's file; a failing close is logged, not thrown into connectionLost. */
+function closeQuietly(file: IFileSource): void {
+  try {
+    file.close();
+  } catch (e) {
+    log("warn", "closing a file queued for sending failed", e);
+  }
+}
 FileDescriptor.prototype.writeLowWaterMark = DEFAULT_LOW_WATER_MARK;
