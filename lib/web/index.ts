@@ -14,3 +14,4 @@ export { BytesBodyProducer, HTTP11ClientProtocol, Response, type IBodyProducer, 
 export * from "./pool";
 export * from "./agent";
 export * from "./getpage";
+export { File, type FileOptions } from "./static";

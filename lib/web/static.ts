@@ -1,0 +1,323 @@
+/**
+ * Static files (Twisted's twisted.web.static.File): a leaf resource serving a directory
+ * tree. Bodies go out as file ranges on the transport (`FileDescriptor.writeFile`), that is
+ * with sendfile(2), after the response head and under the connection's water marks.
+ *
+ * Path safety (docs/security.md): the File reads the rest of the request path itself, raw,
+ * and decodes each segment once; a segment that is "." or "..", or decodes to something
+ * holding "/", "\\" or NUL, is refused (404) before any filesystem call. Every open is then
+ * checked: the path of the file actually opened (from /proc/self/fd on Linux, realpath
+ * elsewhere) must lie inside the root's real path, so a symlink leading out of the tree is
+ * a 404 too. Files are opened O_NONBLOCK (a FIFO in the tree cannot stall the reactor) and
+ * anything that is not a regular file or a directory is a 404.
+ *
+ * Open files are bounded (`maxOpenFiles`, 503 above it) and closed on every path: at once
+ * for HEAD, 304, 416 and errors; by the transport once the body is sent or the connection
+ * is lost. The filesystem calls (realpath, open, fstat) are synchronous, as nginx's are.
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { contentType } from "mime-types";
+import type { IFileSource } from "../net/abstract";
+import { NOT_DONE_YET, type IResource, type RenderResult } from "./resource";
+import type { Request } from "./request";
+
+/** Options of a {@link File}. */
+export interface FileOptions {
+  /** The file served for a directory (Twisted's indexNames); default ["index.html"]. */
+  indexNames?: string[];
+  /** Files open at once for bodies being sent; above it requests get 503. Default 1024. */
+  maxOpenFiles?: number;
+  /** Content-Type of files whose extension names none; default "application/octet-stream". */
+  defaultType?: string;
+}
+
+/** The transport side File needs: file ranges queued in order with the response bytes. */
+interface IFileTransport {
+  writeFile(file: IFileSource, offset: number, length: number): void;
+}
+
+const OPEN_FLAGS = fs.constants.O_RDONLY | (fs.constants.O_NONBLOCK ?? 0);
+const EMPTY = Buffer.alloc(0);
+
+/** What a request resolved to: an open regular file, or an HTTP status to answer with. */
+type Opened = { fd: number; stat: fs.Stats } | { status: number; location?: string };
+
+/** A leaf resource serving the files under `root` (Twisted's static.File). Directory listings are off: a directory without an index file is 403. */
+export class File implements IResource {
+  /** It consumes the rest of the path itself. */
+  readonly isLeaf = true;
+  /** The root's real path (symlinks resolved once, at construction). */
+  readonly root: string;
+  /** Files opened for bodies and not closed yet. */
+  openFiles = 0;
+  private readonly indexNames: string[];
+  private readonly maxOpenFiles: number;
+  private readonly defaultType: string;
+
+  /** Serves the tree under `root`, which must be an existing directory. */
+  constructor(root: string, options: FileOptions = {}) {
+    if (typeof root !== "string" || root === "") throw new TypeError("File: root must be a directory path");
+    const real = fs.realpathSync(root);
+    if (!fs.statSync(real).isDirectory()) throw new TypeError(`File: root ${root} is not a directory`);
+    this.root = real;
+    const { indexNames = ["index.html"], maxOpenFiles = 1024, defaultType = "application/octet-stream" } = options;
+    if (!Array.isArray(indexNames) || indexNames.some((n) => typeof n !== "string" || !safeSegment(n))) {
+      throw new TypeError("File: options.indexNames must be plain file names");
+    }
+    if (!Number.isInteger(maxOpenFiles) || maxOpenFiles < 1) throw new RangeError("File: options.maxOpenFiles must be an integer >= 1");
+    if (typeof defaultType !== "string") throw new TypeError("File: options.defaultType must be a string");
+    this.indexNames = indexNames.slice();
+    this.maxOpenFiles = maxOpenFiles;
+    this.defaultType = defaultType;
+  }
+
+  /** A leaf has no children: itself. */
+  getChildWithDefault(): IResource {
+    return this;
+  }
+
+  /** Answers GET and HEAD for the file the rest of the path names (see the file comment). */
+  render(request: Request): RenderResult {
+    if (request.method !== "GET" && request.method !== "HEAD") {
+      request.setHeader("Allow", "GET, HEAD");
+      return status(request, 405);
+    }
+    const segs = this.segments(request);
+    if (segs === null) return status(request, 404);
+    if (this.openFiles >= this.maxOpenFiles) {
+      request.setHeader("Retry-After", "1");
+      return status(request, 503);
+    }
+    const found = this.resolve(segs, request.path.endsWith("/"), request);
+    if ("status" in found) {
+      if (found.location !== undefined) request.setHeader("Location", found.location);
+      return status(request, found.status);
+    }
+    return this.serve(request, found.fd, found.stat, segs.length === 0 ? "" : segs[segs.length - 1]);
+  }
+
+  /** The decoded path segments below this resource, or null when one is unsafe. A trailing "/" gives no segment. */
+  private segments(request: Request): string[] | null {
+    const p = request.path;
+    if (!p.startsWith("/")) return null;
+    const raw = p.split("/");
+    raw.shift();
+    const below = raw.slice(request.prepath.length);
+    const out: string[] = [];
+    for (let i = 0; i < below.length; i++) {
+      const r = below[i];
+      if (r === "") {
+        if (i === below.length - 1) break; // "dir/": the directory itself
+        return null; // "a//b": no such path, and no "//host" redirect later
+      }
+      let s: string;
+      try {
+        s = decodeURIComponent(r);
+      } catch {
+        return null;
+      }
+      if (!safeSegment(s)) return null;
+      out.push(s);
+    }
+    return out;
+  }
+
+  /** Opens what `segs` names (a directory's index file for a directory), checked to lie inside the root. */
+  private resolve(segs: string[], trailingSlash: boolean, request: Request): Opened {
+    const target = segs.length === 0 ? this.root : path.join(this.root, ...segs);
+    const opened = this.openInside(target);
+    if ("status" in opened) return opened;
+    if (opened.stat.isFile()) return opened;
+    fs.closeSync(opened.fd);
+    if (!opened.stat.isDirectory()) return { status: 404 };
+    if (!trailingSlash && segs.length > 0) {
+      // As Twisted: a directory is addressed with its trailing slash, so relative links work.
+      const q = request.uri.indexOf("?");
+      return { status: 301, location: `${request.path}/${q < 0 ? "" : request.uri.slice(q)}` };
+    }
+    for (const name of this.indexNames) {
+      const index = this.openInside(path.join(target, name));
+      if ("status" in index) {
+        if (index.status === 404) continue;
+        return index;
+      }
+      if (index.stat.isFile()) return index;
+      fs.closeSync(index.fd);
+    }
+    return { status: 403 }; // listings are off
+  }
+
+  /** open + fstat, then the opened file's real path must be the root or below it. */
+  private openInside(p: string): Opened {
+    let fd: number;
+    try {
+      fd = fs.openSync(p, OPEN_FLAGS);
+    } catch (e) {
+      return { status: statusForOpenError(e) };
+    }
+    try {
+      if (!this.inside(openedPath(fd, p))) {
+        fs.closeSync(fd);
+        return { status: 404 };
+      }
+      return { fd, stat: fs.fstatSync(fd) };
+    } catch (e) {
+      fs.closeSync(fd);
+      return { status: statusForOpenError(e) };
+    }
+  }
+
+  private inside(real: string): boolean {
+    const root = this.root;
+    return real === root || (real.startsWith(root) && (root.endsWith(path.sep) || real.charCodeAt(root.length) === SEP));
+  }
+
+  /** The response for open regular file `fd`: 304, 416, HEAD or the (partial) body. Closes `fd` unless the transport took it. */
+  private serve(request: Request, fd: number, st: fs.Stats, name: string): RenderResult {
+    let handed = false;
+    try {
+      const size = st.size;
+      const etag = `"${Math.floor(st.mtimeMs).toString(16)}-${size.toString(16)}"`;
+      const modified = new Date(Math.floor(st.mtimeMs / 1000) * 1000);
+      request.setHeader("ETag", etag);
+      request.setHeader("Last-Modified", modified.toUTCString());
+      request.setHeader("Accept-Ranges", "bytes");
+      if (notModified(request, etag, modified.getTime())) {
+        request.setResponseCode(304);
+        request.finish();
+        return NOT_DONE_YET;
+      }
+      let start = 0;
+      let length = size;
+      const range = request.method === "GET" && rangeApplies(request, etag, modified.getTime()) ? parseRange(request.getHeader("range"), size) : null;
+      if (range === UNSATISFIABLE) {
+        request.setHeader("Content-Range", `bytes */${size}`);
+        return status(request, 416);
+      }
+      if (range !== null) {
+        start = range[0];
+        length = range[1] - range[0] + 1;
+        request.setResponseCode(206);
+        request.setHeader("Content-Range", `bytes ${start}-${range[1]}/${size}`);
+      }
+      request.setHeader("Content-Type", contentType(name) || this.defaultType);
+      request.setHeader("Content-Length", length);
+      const t = request.transport as unknown as IFileTransport | null;
+      if (request.method === "HEAD" || length === 0 || t === null || request.lost) {
+        request.finish();
+        return NOT_DONE_YET;
+      }
+      if (typeof t.writeFile !== "function") throw new TypeError("File: the connection's transport cannot send files (no writeFile)");
+      request.write(EMPTY); // the head, in the transport's queue before the range
+      handed = true;
+      t.writeFile(this.source(fd), start, length);
+      request.sentLength += length;
+      request.finish();
+      return NOT_DONE_YET;
+    } finally {
+      if (!handed) fs.closeSync(fd);
+    }
+  }
+
+  /** The open file as the transport's IFileSource: closing it (once) releases its slot. */
+  private source(fd: number): IFileSource {
+    this.openFiles++;
+    let open = true;
+    const owner = this;
+    return {
+      fd,
+      close(): void {
+        if (!open) return;
+        open = false;
+        owner.openFiles--;
+        fs.closeSync(fd);
+      },
+    };
+  }
+}
+
+const SEP = path.sep.charCodeAt(0);
+/** parseRange's answer for a range that lies wholly past the end. */
+const UNSATISFIABLE: [number, number] = [-1, -1];
+
+/** A path segment that can only name an entry of its directory. */
+function safeSegment(s: string): boolean {
+  return s !== "" && s !== "." && s !== ".." && !s.includes("/") && !s.includes("\\") && !s.includes("\0");
+}
+
+/** The real path of open `fd` (Linux: what /proc says was opened; elsewhere realpath of `p`, checked before use). */
+function openedPath(fd: number, p: string): string {
+  if (process.platform === "linux") return fs.readlinkSync(`/proc/self/fd/${fd}`);
+  return fs.realpathSync(p);
+}
+
+function statusForOpenError(e: unknown): number {
+  switch ((e as { code?: string }).code) {
+    case "ENOENT":
+    case "ENOTDIR":
+    case "ELOOP":
+    case "ENAMETOOLONG":
+      return 404;
+    case "EACCES":
+    case "EPERM":
+      return 403;
+    case "EMFILE":
+    case "ENFILE":
+      return 503;
+    default:
+      return 500;
+  }
+}
+
+/** Finishes `request` with `code` and a short text body. */
+function status(request: Request, code: number): RenderResult {
+  request.setResponseCode(code);
+  request.setHeader("Content-Type", "text/plain; charset=utf-8");
+  return `${code}\n`;
+}
+
+/** If-None-Match (which wins when present) or If-Modified-Since says the client's copy is current. */
+function notModified(request: Request, etag: string, modifiedMs: number): boolean {
+  const inm = request.getHeader("if-none-match");
+  if (inm !== undefined) return inm.trim() === "*" || inm.split(",").some((t) => stripWeak(t.trim()) === etag);
+  const ims = request.getHeader("if-modified-since");
+  if (ims === undefined) return false;
+  const since = Date.parse(ims);
+  return !Number.isNaN(since) && modifiedMs <= since;
+}
+
+/** If-Range: the Range applies only while the client's validator still names this version. */
+function rangeApplies(request: Request, etag: string, modifiedMs: number): boolean {
+  const ir = request.getHeader("if-range");
+  if (ir === undefined) return true;
+  const v = ir.trim();
+  if (v.startsWith('"')) return v === etag;
+  const d = Date.parse(v);
+  return !Number.isNaN(d) && d === modifiedMs;
+}
+
+function stripWeak(tag: string): string {
+  return tag.startsWith("W/") ? tag.slice(2) : tag;
+}
+
+/**
+ * A single byte range of a `size`-byte file as [first, last] (inclusive), UNSATISFIABLE,
+ * or null to serve the whole file (no Range, another unit, a malformed or multi-range
+ * header: RFC 9110 lets a server ignore those).
+ */
+export function parseRange(header: string | undefined, size: number): [number, number] | null {
+  if (header === undefined) return null;
+  const m = /^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$/i.exec(header);
+  if (m === null || (m[1] === "" && m[2] === "")) return null;
+  if (m[1] === "") {
+    const suffix = Number(m[2]);
+    if (suffix === 0 || size === 0) return UNSATISFIABLE;
+    return [Math.max(0, size - suffix), size - 1];
+  }
+  const first = Number(m[1]);
+  const last = m[2] === "" ? Infinity : Number(m[2]);
+  if (!Number.isSafeInteger(first) || last < first) return null;
+  if (first >= size) return UNSATISFIABLE;
+  return [first, Math.min(last, size - 1)];
+}
