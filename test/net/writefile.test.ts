@@ -1,0 +1,132 @@
+/**
+ * File ranges in a transport's write queue (FileDescriptor.writeFile): they leave in order
+ * with the bytes written around them, through sendfile or, where the kernel cannot send
+ * files to the fd (kernelSendsFiles false: a TLS transport), as chunks read into the byte
+ * queue; the file is closed exactly once on every path.
+ */
+import { randomBytes } from "node:crypto";
+import * as fs from "node:fs";
+import * as net from "node:net";
+import * as os from "node:os";
+import * as path from "node:path";
+import { listenTCP, type FileDescriptor, type IFileSource } from "../../lib/net";
+import { Factory, Protocol } from "../../lib/protocols";
+import type { Reactor } from "../../lib/reactor";
+import { expectNoFdLeaks } from "../support/fds";
+import { withReactor } from "../web/helpers";
+
+expectNoFdLeaks();
+
+let dir = "";
+let big: Buffer;
+let bigPath = "";
+beforeAll(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), "fdr-writefile-"));
+  big = randomBytes(3 * 1024 * 1024 + 17);
+  bigPath = path.join(dir, "big");
+  fs.writeFileSync(bigPath, big);
+});
+afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+/** The file at `p` as an IFileSource that counts its closes. */
+function source(p: string): IFileSource & { closes: number } {
+  const fd = fs.openSync(p, "r");
+  const s = {
+    fd,
+    closes: 0,
+    close(): void {
+      if (s.closes++ === 0) fs.closeSync(fd);
+    },
+  };
+  return s;
+}
+
+/** A server whose connections run `script(transport)` once made; resolves with everything a client read until the close. */
+async function exchange(r: Reactor, script: (t: FileDescriptor) => void): Promise<Buffer> {
+  const f = Factory.forProtocol(
+    class extends Protocol {
+      override connectionMade(): void {
+        script(this.transport as unknown as FileDescriptor);
+      }
+    },
+  );
+  const port = listenTCP(r, 0, f, { interface: "127.0.0.1" });
+  const h = port.getHost() as { port: number };
+  try {
+    return await new Promise<Buffer>((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      const s = net.connect(h.port, "127.0.0.1");
+      s.on("data", (d) => chunks.push(d));
+      s.on("close", () => resolve(Buffer.concat(chunks)));
+      s.on("error", (e: NodeJS.ErrnoException) => void (e.code === "ECONNRESET" ? undefined : reject(e))); // an abort resets
+    });
+  } finally {
+    await port.stopListening();
+  }
+}
+
+describe.each([
+  ["sendfile", true],
+  ["chunks read into the queue", false],
+])("file ranges (%s)", (_name, direct) => {
+  test("bytes, two ranges of a 3 MiB file and bytes between them arrive in order, and each file is closed once", async () => {
+    const a = source(bigPath);
+    const b = source(bigPath);
+    const got = await withReactor((r) =>
+      exchange(r, (t) => {
+        if (!direct) (t as unknown as { kernelSendsFiles: boolean }).kernelSendsFiles = false;
+        t.write("head|");
+        t.writeFile(a, 0, big.length);
+        t.write("|mid|");
+        t.writeFile(b, 1000, 5000);
+        t.write("|tail");
+        expect(t.bufferedBytes()).toBe(5 + big.length + 5 + 5000 + 5);
+        t.loseConnection();
+      }),
+    );
+    const want = Buffer.concat([Buffer.from("head|"), big, Buffer.from("|mid|"), big.subarray(1000, 6000), Buffer.from("|tail")]);
+    expect(got.length).toBe(want.length);
+    expect(got.equals(want)).toBe(true);
+    expect([a.closes, b.closes]).toEqual([1, 1]);
+  });
+
+  test("a range past the file's end loses the connection after the bytes the file had; the file is closed once", async () => {
+    const a = source(bigPath);
+    const got = await withReactor((r) =>
+      exchange(r, (t) => {
+        if (!direct) (t as unknown as { kernelSendsFiles: boolean }).kernelSendsFiles = false;
+        t.write("x");
+        t.writeFile(a, big.length - 10, 100);
+        t.write("never");
+        t.loseConnection();
+      }),
+    );
+    expect(got.equals(Buffer.concat([Buffer.from("x"), big.subarray(big.length - 10)]))).toBe(true);
+    expect(a.closes).toBe(1);
+  });
+});
+
+test("a connection aborted with ranges queued closes their files; writeFile on a closed transport closes the file at once", async () => {
+  const a = source(bigPath);
+  const b = source(bigPath);
+  let late: IFileSource & { closes: number } = source(bigPath);
+  await withReactor((r) =>
+    exchange(r, (t) => {
+      t.writeFile(a, 0, big.length);
+      t.writeFile(b, 0, big.length);
+      t.abortConnection();
+      t.writeFile(late, 0, 10);
+    }),
+  );
+  expect([a.closes, b.closes, late.closes]).toEqual([1, 1, 1]);
+  late = source(bigPath);
+  await withReactor((r) =>
+    exchange(r, (t) => {
+      expect(() => t.writeFile(late, -1, 10)).toThrow(RangeError);
+      expect(() => t.writeFile(late, 0, 1.5)).toThrow(RangeError);
+      expect(() => t.writeFile({ fd: -1, close() {} }, 0, 1)).toThrow(TypeError);
+      t.loseConnection();
+    }),
+  );
+  late.close();
+});
