@@ -15,7 +15,10 @@ export type { TriggerHandle, TriggerPhase } from "./triggers";
 export { ThreadCaller } from "./thread-caller";
 export type { ThreadChannelHandle } from "./thread-caller";
 export { getDefaultReactor, installReactor } from "./default";
-export { react, coiterate, cooperate, getDefaultCooperator } from "./react";
+export { react, coiterate, cooperate, getDefaultCooperator, deferToThread } from "./react";
+export { ThreadPool, ThreadPoolStopped, DEFAULT_POOL_SIZE } from "./threadpool";
+export { blockingCallFromThread } from "./threadpool-protocol";
+export type { ThreadFunction } from "./threadpool-protocol";
 export type { ReactOptions } from "./react";
 /** Twisted's task.Clock: a deterministic IReactorTime for tests (from lib/defer). */
 export { Clock } from "../defer";

@@ -1,6 +1,6 @@
 /**
- * The task.* helpers that need a reactor (Twisted's task.react, and the module-level
- * coiterate/cooperate on a Cooperator driven by the global reactor). They live here, not in
+ * The module-level helpers that need a reactor (Twisted's task.react; coiterate/cooperate
+ * on a Cooperator driven by the global reactor; threads.deferToThread). They live here, not in
  * lib/defer, because lib/defer knows no reactor (docs/design.md, *Layers*).
  */
 import { Cooperator, Failure, maybeDeferred } from "../defer";
@@ -9,6 +9,7 @@ import { ReactorNotRunning } from "../error";
 import { log } from "../log";
 import { getDefaultReactor } from "./default";
 import { Reactor } from "./reactor";
+import type { ThreadFunction } from "./threadpool-protocol";
 
 /** Options of react. */
 export interface ReactOptions {
@@ -63,6 +64,16 @@ export async function react<A extends unknown[]>(
   await reactor.run();
   if (options.setExitCode !== false) process.exitCode = code;
   return code;
+}
+
+/**
+ * Runs `fn(...args)` in a worker of the global reactor's thread pool; the Deferred fires
+ * with its result or fails with its error (Twisted's threads.deferToThread). `fn` is
+ * `{ module, export }`: functions cannot cross threads (docs/reactor.md, *The thread pool*).
+ * With an explicit reactor: `reactor.getThreadPool().deferToThread(fn, args)`.
+ */
+export function deferToThread<T = unknown>(fn: ThreadFunction, ...args: unknown[]): Deferred<T> {
+  return getDefaultReactor().getThreadPool().deferToThread<T>(fn, args);
 }
 
 let theCooperator: Cooperator | null = null;

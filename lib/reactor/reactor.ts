@@ -23,6 +23,8 @@ import { Registry } from "./registry";
 import { SystemEventTriggers } from "./triggers";
 import type { TriggerHandle, TriggerPhase } from "./triggers";
 import { ThreadInbox } from "./thread-inbox";
+import { ThreadPool } from "./threadpool";
+import type { ThreadFunction } from "./threadpool-protocol";
 import type { ThreadChannelHandle } from "./thread-caller";
 import type { IBatchReadDescriptor, IBatchWriter, IFileDescriptor, IReadDescriptor, IWriteDescriptor } from "./interfaces";
 import { ReadBatch, WriteBatch, type BatchSink } from "./batch-io";
@@ -119,6 +121,7 @@ export class Reactor implements IReactorTime {
   private threadArgs: unknown[][] = [];
   // calls from other threads
   private inbox: ThreadInbox | null = null;
+  private threadPool: ThreadPool | null = null;
   private wakerReader: WakerReader | null = null;
   private inboxReady = false;
   private inboxBacklog = false;
@@ -353,6 +356,31 @@ export class Reactor implements IReactorTime {
     const inbox = this.ensureInbox();
     if (this.state !== IDLE && this.wakerReader === null) this.registerWaker();
     return inbox.channel();
+  }
+
+  /** The function exposed to threads as `name` (exposeToThreads), if any. */
+  threadFunction(name: string): ((...a: any[]) => unknown) | undefined {
+    return this.inbox?.lookup(name);
+  }
+
+  /** This reactor's thread pool, made on first use (Twisted's getThreadPool). */
+  getThreadPool(): ThreadPool {
+    if (this.state === ENDED) throw new ReactorNotRestartable("This reactor has stopped; it has no thread pool");
+    if (this.threadPool === null) this.threadPool = new ThreadPool(this);
+    return this.threadPool;
+  }
+
+  /**
+   * Runs `fn(...args)` in a worker of the thread pool; a failure is logged (Twisted's
+   * callInThread). `fn` names a function by `{ module, export }`; args are structured-cloned.
+   */
+  callInThread(fn: ThreadFunction, ...args: unknown[]): void {
+    this.getThreadPool().callInThread(fn, args);
+  }
+
+  /** Sets the thread pool's maximum number of workers (Twisted's suggestThreadPoolSize). */
+  suggestThreadPoolSize(size: number): void {
+    this.getThreadPool().adjustPoolsize(size);
   }
 
   /** Called by the waker's doRead: other threads have queued calls. */

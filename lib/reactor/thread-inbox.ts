@@ -34,6 +34,11 @@ export class ThreadInbox {
     this.functions.set(name, f);
   }
 
+  /** The function exposed as `name`, if any. */
+  lookup(name: string): ((...a: any[]) => unknown) | undefined {
+    return this.functions.get(name);
+  }
+
   /** A new channel for one thread. */
   channel(): ThreadChannelHandle {
     const { port1, port2 } = new MessageChannel();
