@@ -1,0 +1,155 @@
+#!/usr/bin/env node
+"use strict";
+/**
+ * Static files, quick comparison: keep-alive GET / answered with a 64 KiB index.html by
+ * fdreactor's File (sendfile), nginx (1 process, `sendfile on`) and Node http +
+ * fs.createReadStream. Each server pinned to CPU 0, wrk -t1 on CPU 1; rounds interleaved
+ * (A,B,C,A,B,C,...). Primary figure: server CPU µs per request (/proc/PID/stat), and its
+ * ratio against nginx and Node in the same round. Every server's answer is checked once
+ * (status 200, 65536 bytes, sha256) before measuring.
+ *   node bench/static/run.js [--rounds 3] [--duration 3] [--conns 50]
+ * Needs dist/ (npx tsc -p tsconfig.json), wrk and nginx-light.
+ */
+const crypto = require("node:crypto");
+const fs = require("node:fs");
+const http = require("node:http");
+const net = require("node:net");
+const os = require("node:os");
+const path = require("node:path");
+const { installCleanup, spawnTracked, stopTracked } = require("../lib/children");
+const { sampleTree, cpuBetween } = require("../lib/proc");
+const { runWrk } = require("../lib/wrk");
+const { nginxBinary } = require("../peers/nginx");
+const { OUT_DIR } = require("../lib/build");
+
+const arg = (name, dflt) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i < 0 ? dflt : Number(process.argv[i + 1]);
+};
+const ROUNDS = arg("rounds", 3);
+const DURATION = arg("duration", 3);
+const CONNS = arg("conns", 50);
+const SIZE = 64 * 1024;
+
+function freePort() {
+  return new Promise((resolve) => {
+    const s = net.createServer().listen(0, "127.0.0.1", () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** GET / once: resolves with the body (rejects on anything but 200). */
+function fetchOnce(port) {
+  return new Promise((resolve, reject) => {
+    http
+      .get({ host: "127.0.0.1", port, path: "/", agent: false }, (res) => {
+        const parts = [];
+        res.on("data", (d) => parts.push(d));
+        res.on("end", () => (res.statusCode === 200 ? resolve(Buffer.concat(parts)) : reject(new Error(`status ${res.statusCode}`))));
+      })
+      .on("error", reject);
+  });
+}
+
+async function waitUp(port, child) {
+  for (let i = 0; i < 100; i++) {
+    if (child.exitCode !== null) throw new Error("server exited");
+    try {
+      return await fetchOnce(port);
+    } catch {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  throw new Error(`server on ${port} did not answer`);
+}
+
+function nginxConf(dir, www, port) {
+  return `daemon off;
+master_process off;
+worker_processes 1;
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log warn;
+events { worker_connections 4096; use epoll; }
+http {
+  access_log off;
+  server_tokens off;
+  sendfile on;
+  keepalive_timeout 65;
+  keepalive_requests 100000000;
+  default_type application/octet-stream;
+  types { text/html html; }
+  client_body_temp_path ${dir}/body;
+  proxy_temp_path ${dir}/proxy;
+  fastcgi_temp_path ${dir}/fastcgi;
+  uwsgi_temp_path ${dir}/uwsgi;
+  scgi_temp_path ${dir}/scgi;
+  server {
+    listen 127.0.0.1:${port} backlog=4096;
+    root ${www};
+    index index.html;
+  }
+}
+`;
+}
+
+async function main() {
+  installCleanup();
+  const work = path.join(OUT_DIR, `static-${process.pid}`);
+  const www = path.join(work, "www");
+  fs.mkdirSync(www, { recursive: true });
+  const body = crypto.randomBytes(SIZE);
+  const sha = crypto.createHash("sha256").update(body).digest("hex");
+  fs.writeFileSync(path.join(www, "index.html"), body);
+  const servers = [];
+  try {
+    for (const name of ["fdreactor", "nginx", "node-stream"]) {
+      const port = await freePort();
+      let child;
+      if (name === "nginx") {
+        const bin = nginxBinary();
+        if (bin === null) throw new Error("nginx is not installed (apt-get install nginx-light)");
+        const conf = path.join(work, "nginx.conf");
+        fs.writeFileSync(conf, nginxConf(work, www, port));
+        child = spawnTracked(name, bin, ["-c", conf, "-p", work], { cpu: 0 });
+      } else {
+        child = spawnTracked(name, process.execPath, [path.join(__dirname, "servers.js"), name, www, String(port)], { cpu: 0 });
+      }
+      const got = await waitUp(port, child);
+      const ok = got.length === SIZE && crypto.createHash("sha256").update(got).digest("hex") === sha;
+      if (!ok) throw new Error(`${name}: wrong answer (${got.length} bytes)`);
+      servers.push({ name, port, child, rounds: [] });
+    }
+    const load = os.loadavg().map((x) => x.toFixed(2)).join(" ");
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const s of servers) {
+        await runWrk({ port: s.port, conns: CONNS, seconds: 1, cpu: 1 });
+        const a = sampleTree(s.child.pid);
+        const r = await runWrk({ port: s.port, conns: CONNS, seconds: DURATION, cpu: 1 });
+        const b = sampleTree(s.child.pid);
+        const { cpuSeconds } = cpuBetween(a, b);
+        const m = { requests: r.requests, rps: r.rps, cpuUs: (cpuSeconds * 1e6) / r.requests, p99: r.latencyUs.p99, errors: r.errors.total };
+        s.rounds.push(m);
+        process.stdout.write(`round ${round + 1} ${s.name}: ${m.requests} req, ${m.rps.toFixed(0)} req/s, CPU ${m.cpuUs.toFixed(1)} µs/req, p99 ${(m.p99 / 1000).toFixed(2)} ms, errors ${m.errors}\n`);
+      }
+    }
+    const med = (xs) => xs.slice().sort((x, y) => x - y)[Math.floor(xs.length / 2)];
+    const f = servers.find((s) => s.name === "fdreactor");
+    process.stdout.write(`\nload average before: ${load}; after: ${os.loadavg().map((x) => x.toFixed(2)).join(" ")}\n`);
+    process.stdout.write("| server | CPU µs/req median (min–max) | req/s median | fdreactor ÷ server, per round |\n| --- | --- | --- | --- |\n");
+    for (const s of servers) {
+      const cpu = s.rounds.map((m) => m.cpuUs);
+      const ratios = s.rounds.map((m, i) => (f.rounds[i].cpuUs / m.cpuUs).toFixed(2));
+      process.stdout.write(`| ${s.name} | ${med(cpu).toFixed(1)} (${Math.min(...cpu).toFixed(1)}–${Math.max(...cpu).toFixed(1)}) | ${med(s.rounds.map((m) => m.rps)).toFixed(0)} | ${ratios.join(", ")} |\n`);
+    }
+  } finally {
+    for (const s of servers) await stopTracked(s.child);
+    fs.rmSync(work, { recursive: true, force: true });
+  }
+}
+
+main().catch((e) => {
+  process.stderr.write(`${e.stack || e}\n`);
+  process.exit(1);
+});
