@@ -18,8 +18,10 @@ function nginxBinary() {
  * The config text for `port`, with every file nginx writes kept under `dir`. Options (the
  * C10K harness uses them): `workers` processes (default 1), `workerConnections` each
  * (default 8192), and with more than one worker each gets its own SO_REUSEPORT listener.
+ * `staticRoot` (bench/static) serves that directory with `sendfile on` and index.html
+ * instead of the hello-world answer.
  */
-function nginxConfig(port, dir, { workers = 1, workerConnections = 8192 } = {}) {
+function nginxConfig(port, dir, { workers = 1, workerConnections = 8192, staticRoot = null } = {}) {
   return `# written by bench/peers/nginx.js for one benchmark server
 daemon off;
 master_process on;
@@ -43,20 +45,23 @@ http {
   server {
     listen 127.0.0.1:${port} backlog=4096${workers > 1 ? " reuseport" : ""};
     default_type text/plain;
-    location / {
+${staticRoot === null ? `    location / {
       return 200 "Hello, World!";
-    }
+    }` : `    sendfile on;
+    types { text/html html; }
+    root ${staticRoot};
+    index index.html;`}
   }
 }
 `;
 }
 
 /** Writes the config for `port` (nginxConfig's options too); returns { dir, conf } for the spec's argument template. */
-function prepareNginx({ port, workers, workerConnections }) {
+function prepareNginx({ port, workers, workerConnections, staticRoot }) {
   const dir = path.join(OUT_DIR, `nginx-${port}`);
   fs.mkdirSync(dir, { recursive: true });
   const conf = path.join(dir, "nginx.conf");
-  fs.writeFileSync(conf, nginxConfig(port, dir, { workers, workerConnections }));
+  fs.writeFileSync(conf, nginxConfig(port, dir, { workers, workerConnections, staticRoot }));
   return { dir, conf };
 }
 

@@ -2,7 +2,7 @@
 "use strict";
 /**
  * Static files, quick comparison: keep-alive GET / answered with a 64 KiB index.html by
- * fdreactor's File (sendfile), nginx (1 process, `sendfile on`) and Node http +
+ * fdreactor's File (sendfile), nginx (1 worker, `sendfile on`; master and worker both counted) and Node http +
  * fs.createReadStream. Each server pinned to CPU 0, wrk -t1 on CPU 1; rounds interleaved
  * (A,B,C,A,B,C,...). Primary figure: server CPU µs per request (/proc/PID/stat), and its
  * ratio against nginx and Node in the same round. Every server's answer is checked once
@@ -19,7 +19,7 @@ const path = require("node:path");
 const { installCleanup, spawnTracked, stopTracked } = require("../lib/children");
 const { sampleTree, cpuBetween } = require("../lib/proc");
 const { runWrk } = require("../lib/wrk");
-const { nginxBinary } = require("../peers/nginx");
+const { cleanupNginx, nginxBinary, prepareNginx } = require("../peers/nginx");
 const { OUT_DIR } = require("../lib/build");
 
 const arg = (name, dflt) => {
@@ -65,35 +65,6 @@ async function waitUp(port, child) {
   throw new Error(`server on ${port} did not answer`);
 }
 
-function nginxConf(dir, www, port) {
-  return `daemon off;
-master_process off;
-worker_processes 1;
-pid ${dir}/nginx.pid;
-error_log ${dir}/error.log warn;
-events { worker_connections 4096; use epoll; }
-http {
-  access_log off;
-  server_tokens off;
-  sendfile on;
-  keepalive_timeout 65;
-  keepalive_requests 100000000;
-  default_type application/octet-stream;
-  types { text/html html; }
-  client_body_temp_path ${dir}/body;
-  proxy_temp_path ${dir}/proxy;
-  fastcgi_temp_path ${dir}/fastcgi;
-  uwsgi_temp_path ${dir}/uwsgi;
-  scgi_temp_path ${dir}/scgi;
-  server {
-    listen 127.0.0.1:${port} backlog=4096;
-    root ${www};
-    index index.html;
-  }
-}
-`;
-}
-
 async function main() {
   installCleanup();
   const work = path.join(OUT_DIR, `static-${process.pid}`);
@@ -103,6 +74,7 @@ async function main() {
   const sha = crypto.createHash("sha256").update(body).digest("hex");
   fs.writeFileSync(path.join(www, "index.html"), body);
   const servers = [];
+  let nginx = null;
   try {
     for (const name of ["fdreactor", "nginx", "node-stream"]) {
       const port = await freePort();
@@ -110,9 +82,8 @@ async function main() {
       if (name === "nginx") {
         const bin = nginxBinary();
         if (bin === null) throw new Error("nginx is not installed (apt-get install nginx-light)");
-        const conf = path.join(work, "nginx.conf");
-        fs.writeFileSync(conf, nginxConf(work, www, port));
-        child = spawnTracked(name, bin, ["-c", conf, "-p", work], { cpu: 0 });
+        nginx = prepareNginx({ port, staticRoot: www });
+        child = spawnTracked(name, bin, ["-p", nginx.dir, "-c", nginx.conf, "-e", path.join(nginx.dir, "error.log")], { cpu: 0 });
       } else {
         child = spawnTracked(name, process.execPath, [path.join(__dirname, "servers.js"), name, www, String(port)], { cpu: 0 });
       }
@@ -145,6 +116,7 @@ async function main() {
     }
   } finally {
     for (const s of servers) await stopTracked(s.child);
+    if (nginx !== null) cleanupNginx(nginx);
     fs.rmSync(work, { recursive: true, force: true });
   }
 }
