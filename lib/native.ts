@@ -50,6 +50,16 @@ export type SockAddr =
   | { family: "IPv4" | "IPv6"; address: string; port: number }
   | { family: "unix"; path: string };
 
+/** What native.adoptSocket found: the duplicate fd and what kind of socket it is. */
+export interface AdoptedSocket {
+  /** The duplicate (the reactor's to close). */
+  fd: number;
+  family: "IPv4" | "IPv6" | "unix" | "other";
+  type: "stream" | "dgram" | "other";
+  /** A stream socket in the listening state (SO_ACCEPTCONN). */
+  listening: boolean;
+}
+
 /** Socket options understood by {@link NativeAddon.setsockopt} and `getsockopt`. */
 export type SockOpt =
   | "SO_REUSEADDR"
@@ -320,6 +330,11 @@ export interface NativeAddon {
   socketpair(type: "stream" | "dgram"): [number, number];
   /** pipe2(O_NONBLOCK | O_CLOEXEC): [readFd, writeFd]. */
   pipe(): [number, number];
+  /**
+   * A close-on-exec, non-blocking duplicate of socket `fd` (which the caller still owns and
+   * closes), with its family, type and whether it listens; throws EBADF, ENOTSOCK...
+   */
+  adoptSocket(fd: number): AdoptedSocket;
 
   // -- wakers ------------------------------------------------------------------------
   /** An eventfd (both numbers equal) or, where absent, a pipe: [readFd, writeFd]. */

@@ -1,5 +1,5 @@
 // Sockets and pipes on raw fds: socket, bind, listen, accept, connect, names, socketpair,
-// pipe, shutdown and close (lib/native.ts, "sockets"). Every fd made here is O_NONBLOCK and
+// pipe, adoptSocket, shutdown and close (lib/native.ts, "sockets"). Every fd made here is O_NONBLOCK and
 // O_CLOEXEC. EINTR is retried (except by close), every failure is thrown through ThrowErrno;
 // arguments are checked before any syscall. The I/O calls on these fds are in fd_io.cc,
 // their options in sockopt.cc.
@@ -331,6 +331,49 @@ Napi::Value SocketPair(const Napi::CallbackInfo& info) {
 
 Napi::Value Pipe(const Napi::CallbackInfo& info) { return NewPipe(info.Env()); }
 
+const char* FamilyName(int family) {
+  switch (family) {
+    case AF_INET: return "IPv4";
+    case AF_INET6: return "IPv6";
+    case AF_UNIX: return "unix";
+    default: return "other";
+  }
+}
+
+// adoptSocket(fd): a duplicate of an fd the caller keeps owning (Twisted's IReactorSocket
+// adopts a copy; the caller closes its own), close-on-exec and non-blocking (O_NONBLOCK
+// lives on the open file description, so the caller's fd becomes non-blocking too, as in
+// Twisted), with what it is: family, type, and whether it listens.
+Napi::Value AdoptSocket(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd;
+  if (!ArgFd(info, 0, "fd", &fd)) return Napi::Value();
+  int nfd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  if (nfd < 0) return FailClosing(env, "fcntl", -1);
+  int type = 0;
+  socklen_t len = sizeof type;
+  if (getsockopt(nfd, SOL_SOCKET, SO_TYPE, &type, &len) != 0) return FailClosing(env, "getsockopt", nfd);
+  int listening = 0;
+  len = sizeof listening;
+  if (type == SOCK_STREAM && getsockopt(nfd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) != 0) {
+    return FailClosing(env, "getsockopt", nfd);
+  }
+  int family = SocketFamily(nfd);
+  if (family < 0) return FailClosing(env, "getsockname", nfd);
+  int fl = fcntl(nfd, F_GETFL);
+  if (fl < 0 || fcntl(nfd, F_SETFL, fl | O_NONBLOCK) < 0) return FailClosing(env, "fcntl", nfd);
+#ifdef SO_NOSIGPIPE
+  int one = 1;
+  if (setsockopt(nfd, SOL_SOCKET, SO_NOSIGPIPE, &one, sizeof one) < 0) return FailClosing(env, "setsockopt", nfd);
+#endif
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("fd", Napi::Number::New(env, nfd));
+  o.Set("family", Napi::String::New(env, FamilyName(family)));
+  o.Set("type", Napi::String::New(env, type == SOCK_STREAM ? "stream" : type == SOCK_DGRAM ? "dgram" : "other"));
+  o.Set("listening", Napi::Boolean::New(env, listening != 0));
+  return o;
+}
+
 }  // namespace
 
 void InitSockets(Napi::Env env, Napi::Object exports) {
@@ -347,6 +390,7 @@ void InitSockets(Napi::Env env, Napi::Object exports) {
       {"getpeername", GetPeerName},
       {"socketpair", SocketPair},
       {"pipe", Pipe},
+      {"adoptSocket", AdoptSocket},
       {"shutdown", Shutdown},
       {"close", Close},
   };

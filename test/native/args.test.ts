@@ -135,7 +135,7 @@ describe("garbage never crashes", () => {
     "socket", "bind", "bindUnix", "listen", "accept", "connect", "connectUnix", "socketError",
     "read", "readv", "recvfrom", "write", "writev", "sendto", "shutdown", "close", "setsockopt",
     "getsockopt", "setMembership", "getsockname", "getpeername", "socketpair", "wake",
-    "drainWaker", "setNofileLimit", "readBatch", "writevBatch",
+    "drainWaker", "setNofileLimit", "readBatch", "writevBatch", "adoptSocket",
   ] as const;
 
   test.each(calls)("%s with 300 random argument lists throws only typed errors", (name) => {
@@ -157,9 +157,10 @@ describe("garbage never crashes", () => {
         if (!ok) throw new Error(`${name}(${args.map(String).join(", ")}) threw ${String(e)}`);
         continue;
       }
-      // The only calls that can succeed on this pool make fds (socket, socketpair): close them.
+      // The only calls that can succeed on this pool make fds (socket, socketpair, adoptSocket): close them.
       if (typeof result === "number" && name === "socket") native.close(result);
       if (Array.isArray(result) && name === "socketpair") for (const fd of result) native.close(fd as number);
+      if (name === "adoptSocket" && result !== null && typeof result === "object") native.close((result as { fd: number }).fd);
     }
     expect(native.getNofileLimit()).toEqual(limits);
   });
