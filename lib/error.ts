@@ -76,3 +76,7 @@ export function outOfRange(message: string): RangeError & { code: string } {
 export function badPort(message: string): RangeError & { code: string } {
   return Object.assign(new RangeError(message), { code: "ERR_SOCKET_BAD_PORT" });
 }
+/** A TypeError with Node's code ERR_INVALID_ARG_VALUE: an argument of the right type but an unusable value. */
+export function invalidArgValue(message: string, options?: { cause?: unknown }): TypeError & { code: string } {
+  return Object.assign(new TypeError(message, options), { code: "ERR_INVALID_ARG_VALUE" });
+}

@@ -1,7 +1,7 @@
 /**
  * lib/net: TCP and Unix stream transports, listening ports and connectors, UDP ports.
  * Importing lib/net (this file imports ./install) adds listenTCP, connectTCP, listenUNIX,
- * connectUNIX, listenUDP and listenMulticast to Reactor.
+ * connectUNIX, listenUDP, listenMulticast and the adopt* methods to Reactor.
  */
 export * from "./interfaces";
 export * from "./fdset";
@@ -15,5 +15,6 @@ export * from "./unix";
 export * from "./hosts";
 export * from "./resolve";
 export * from "./udp";
+export * from "./adopt";
 export { errnoName } from "./oserror";
 import "./install";

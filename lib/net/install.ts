@@ -1,7 +1,8 @@
 /**
  * Gives Reactor the methods of Twisted's IReactorTCP, IReactorUNIX, IReactorUDP and
  * IReactorMulticast: `reactor.listenTCP(...)`, `connectTCP`, `listenUNIX`, `connectUNIX`,
- * `listenUDP`, `listenMulticast`. Importing this module (lib/net's index does) installs them.
+ * `listenUDP`, `listenMulticast`, and IReactorSocket's `adoptStreamPort`,
+ * `adoptStreamConnection`, `adoptDatagramPort`. Importing this module (lib/net's index does) installs them.
  *
  * Why a separate module: lib/reactor sits below lib/net and must not import it, yet Twisted
  * users expect these calls on the reactor. TypeScript declaration merging adds the methods
@@ -12,6 +13,8 @@ import { Reactor } from "../reactor/reactor";
 import type { IClientFactory, IDatagramProtocol, IProtocolFactory } from "./interfaces";
 import { connectTCP, listenTCP, type ConnectTCPOptions, type ListenTCPOptions, type TCPConnector, type TCPPort } from "./tcp";
 import { listenMulticast, listenUDP, type ListenMulticastOptions, type ListenUDPOptions, type UDPPort } from "./udp";
+import { adoptDatagramPort, adoptStreamConnection, adoptStreamPort, type AdoptFamily, type AdoptedPort, type AdoptedUDPPort } from "./adopt";
+import type { Connection } from "./connection";
 import { connectUNIX, listenUNIX, type ConnectUNIXOptions, type ListenUNIXOptions, type UNIXConnector, type UNIXPort } from "./unix";
 
 declare module "../reactor/reactor" {
@@ -28,6 +31,12 @@ declare module "../reactor/reactor" {
     listenUDP(port: number, protocol: IDatagramProtocol, options?: ListenUDPOptions): UDPPort;
     /** A UDP port ready for multicast, shareable between processes (Twisted's IReactorMulticast.listenMulticast). */
     listenMulticast(port: number, protocol: IDatagramProtocol, options?: ListenMulticastOptions): UDPPort;
+    /** Serves `factory` on listening socket `fd`, which the caller keeps and closes (Twisted's IReactorSocket.adoptStreamPort). */
+    adoptStreamPort(fd: number, family: AdoptFamily, factory: IProtocolFactory): AdoptedPort;
+    /** Serves connected socket `fd` with a protocol of `factory`; the caller keeps `fd` (IReactorSocket.adoptStreamConnection). */
+    adoptStreamConnection(fd: number, family: AdoptFamily, factory: IProtocolFactory): Connection | null;
+    /** Serves `protocol` on datagram socket `fd`; the caller keeps `fd` (IReactorSocket.adoptDatagramPort). */
+    adoptDatagramPort(fd: number, family: "IPv4" | "IPv6", protocol: IDatagramProtocol, maxPacketSize?: number): AdoptedUDPPort;
   }
 }
 
@@ -55,4 +64,16 @@ proto.listenUDP = function listenUDPMethod(this: Reactor, port: number, protocol
 
 proto.listenMulticast = function listenMulticastMethod(this: Reactor, port: number, protocol: IDatagramProtocol, options?: ListenMulticastOptions): UDPPort {
   return listenMulticast(this, port, protocol, options);
+};
+
+proto.adoptStreamPort = function adoptStreamPortMethod(this: Reactor, fd: number, family: AdoptFamily, factory: IProtocolFactory): AdoptedPort {
+  return adoptStreamPort(this, fd, family, factory);
+};
+
+proto.adoptStreamConnection = function adoptStreamConnectionMethod(this: Reactor, fd: number, family: AdoptFamily, factory: IProtocolFactory): Connection | null {
+  return adoptStreamConnection(this, fd, family, factory);
+};
+
+proto.adoptDatagramPort = function adoptDatagramPortMethod(this: Reactor, fd: number, family: "IPv4" | "IPv6", protocol: IDatagramProtocol, maxPacketSize?: number): AdoptedUDPPort {
+  return adoptDatagramPort(this, fd, family, protocol, maxPacketSize);
 };

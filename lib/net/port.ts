@@ -62,6 +62,10 @@ export abstract class Port implements IReadDescriptor {
   protected abstract readonly addressOf: AddressOf;
   /** The local address. */
   abstract getHost(): Address;
+  /** listen(2) on the bound socket (an adopted one already listens: adopt.ts). */
+  protected listenSocket(fd: number): void {
+    native.listen(fd, this.backlog);
+  }
   /** Called once the fd is closed (unix.ts removes its socket file). */
   protected afterClose(): void {}
 
@@ -75,7 +79,7 @@ export abstract class Port implements IReadDescriptor {
     let fd = -1;
     try {
       fd = this.bindSocket();
-      native.listen(fd, this.backlog);
+      this.listenSocket(fd);
     } catch (e) {
       if (fd >= 0) native.close(fd);
       const code = isOSError(e) ? `: ${e.code}` : e instanceof Error ? `: ${e.message}` : "";

@@ -200,14 +200,8 @@ export class UDPPort implements IReadDescriptor, IUDPTransport {
   startListening(): void {
     let fd = -1;
     try {
-      fd = native.socket(this.family, "udp");
-      if (this.reuse) {
-        native.setsockopt(fd, "SO_REUSEADDR", true);
-        native.setsockopt(fd, "SO_REUSEPORT", true);
-      }
-      native.bind(fd, this.interface, this.port);
+      fd = this.openSocket();
     } catch (e) {
-      if (fd >= 0) native.close(fd);
       const why = errnoCode(e) ?? (e as { message?: unknown } | null)?.message;
       throw new CannotListenError(`Couldn't listen on ${this.describe()}${why !== undefined ? `: ${String(why)}` : ""}.`, { cause: e });
     }
@@ -215,6 +209,22 @@ export class UDPPort implements IReadDescriptor, IUDPTransport {
     this.connected = true;
     this.protocol.makeConnection(this);
     if (this.connected) this.startReading();
+  }
+
+  /** The bound socket (adopt.ts gives one made elsewhere); closes what it made when it throws. */
+  protected openSocket(): number {
+    const fd = native.socket(this.family, "udp");
+    try {
+      if (this.reuse) {
+        native.setsockopt(fd, "SO_REUSEADDR", true);
+        native.setsockopt(fd, "SO_REUSEPORT", true);
+      }
+      native.bind(fd, this.interface, this.port);
+    } catch (e) {
+      native.close(fd);
+      throw e;
+    }
+    return fd;
   }
 
   /** Reads ready datagrams in batches (up to a bound) and hands each to the protocol; then sends what it wrote. */

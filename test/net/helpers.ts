@@ -5,7 +5,7 @@
 import type { Failure } from "../../lib/defer";
 import type { IReactorFDSet } from "../../lib/net";
 import type { Address } from "../../lib/net/interfaces";
-import { ClientFactory, Protocol } from "../../lib/protocols";
+import { ClientFactory, Protocol, ServerFactory } from "../../lib/protocols";
 import { Reactor } from "../../lib/reactor";
 
 /** The reactor's run modes. */
@@ -136,4 +136,15 @@ export class RecordingClientFactory extends ClientFactory {
 export function portOf(a: Address): number {
   if (a.type === "UNIX") throw new TypeError("not a TCP address");
   return a.port;
+}
+
+/** A server factory whose Recorder protocols write back every byte they receive. */
+export function echoFactory(): ServerFactory {
+  const f = new ServerFactory();
+  f.buildProtocol = () => {
+    const p = new Recorder();
+    p.onData = (d) => p.transport!.write(d);
+    return p;
+  };
+  return f;
 }

@@ -9,9 +9,8 @@ import { CannotListenError, ConnectionRefusedError } from "../../lib/error";
 import { connectUNIX, listenUNIX, type UNIXPort } from "../../lib/net";
 import type { Address } from "../../lib/net/interfaces";
 import { native } from "../../lib/native";
-import { ServerFactory } from "../../lib/protocols";
 import { expectNoFdLeaks } from "../support/fds";
-import { MODES, Recorder, RecordingClientFactory, runReactor, type TestReactor } from "./helpers";
+import { MODES, Recorder, RecordingClientFactory, echoFactory, runReactor, type TestReactor } from "./helpers";
 
 expectNoFdLeaks();
 
@@ -26,16 +25,6 @@ afterAll(() => {
 let counter = 0;
 function freshPath(): string {
   return path.join(dir, `s${counter++}.sock`);
-}
-
-function echoFactory(): ServerFactory {
-  const f = new ServerFactory();
-  f.buildProtocol = () => {
-    const p = new Recorder();
-    p.onData = (d) => p.transport!.write(d);
-    return p;
-  };
-  return f;
 }
 
 /** Connects to `name`, sends "ping", and finishes with the echo and both ends' addresses. */
