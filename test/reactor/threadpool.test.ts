@@ -122,7 +122,9 @@ describe("thread pool (epoll or best backend, integrated when possible)", () => 
       await within(r, async () => {
         r.callInThread(fn("busy"), sab, 1);
         r.callInThread(fn("crash"), "logged");
-        await deferLater(r, 0.3);
+        // No Deferred to wait for: poll (bounded) until both have been seen.
+        const seen = (): boolean => Atomics.load(new Int32Array(sab), 1) === 1 && records.some((x) => x[1].startsWith("callInThread"));
+        for (let i = 0; i < 500 && !seen(); i++) await deferLater(r, 0.02);
       });
       expect(Atomics.load(new Int32Array(sab), 1)).toBe(1);
       const mine = records.filter((x) => x[1].startsWith("callInThread"));
@@ -176,6 +178,32 @@ describe("thread pool (epoll or best backend, integrated when possible)", () => 
     expect(Date.now() - t0).toBeLessThan(5000);
   });
 
+  test("a worker whose function ends its thread fails that job; the pool replaces it and goes on", async () => {
+    const r = makeReactor(config);
+    const outcomes = await within(r, () => {
+      r.suggestThreadPoolSize(1);
+      const pool = r.getThreadPool();
+      const died = pool.deferToThread(fn("exitThread"), [3]).addCallbacks(() => "fired", (f: Failure) => f.getErrorMessage());
+      const next = pool.deferToThread<{ sum: number }>(fn("add"), [3, 4]).addCallback((v: { sum: number }) => v.sum);
+      return gatherResults<unknown>([died, next]);
+    });
+    expect(outcomes).toEqual(["thread-pool worker exited with code 3", 7]);
+  });
+
+  test("lowering the size ends idle workers at once", async () => {
+    const r = makeReactor(config);
+    const counts = await within(r, async () => {
+      r.suggestThreadPoolSize(3);
+      const pool = r.getThreadPool();
+      const sab = new SharedArrayBuffer(8);
+      await gatherResults(Array.from({ length: 3 }, () => pool.deferToThread(fn("busy"), [sab, 200])));
+      const before = pool.workerCount;
+      r.suggestThreadPoolSize(1);
+      return [before, pool.workerCount, pool.size];
+    });
+    expect(counts).toEqual([3, 1, 1]);
+  });
+
   test("wrong arguments throw typed errors naming them", () => {
     const r = makeReactor(config);
     try {
@@ -188,6 +216,24 @@ describe("thread pool (epoll or best backend, integrated when possible)", () => 
       r.close();
     }
   });
+});
+
+test("the global deferToThread and coiterate run on the default reactor under react(main)", () => {
+  const script = `
+    const lib = require(${JSON.stringify(path.join(compiled, "lib", "reactor", "index.js"))});
+    lib.react(async () => {
+      const v = await lib.deferToThread({ module: ${JSON.stringify(FUNCTIONS)}, export: "add" }, 20, 22);
+      const seen = [];
+      await lib.coiterate([1, 2, 3].map((n) => seen.push(n))[Symbol.iterator]());
+      function* steps() { for (const n of ["a", "b"]) { seen.push(n); yield; } }
+      await Promise.all([lib.coiterate(steps()), lib.cooperate(steps()).whenDone()]);
+      console.log("sum " + v.sum + " " + seen.join(""));
+    }).then((code) => console.log("code " + code + " " + process.exitCode));
+  `;
+  const res = spawnSync(process.execPath, ["-e", script], { encoding: "utf8", timeout: 15000, env: { ...process.env } });
+  expect(res.stderr).toBe("");
+  expect(res.stdout).toBe("sum 42 123aabb\ncode 0 0\n");
+  expect(res.status).toBe(0);
 });
 
 test("a process whose reactor used the pool exits once the reactor stops (no thread keeps it alive)", () => {
