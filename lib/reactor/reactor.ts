@@ -604,6 +604,8 @@ export class Reactor implements IReactorTime {
     this.wakerReader = null;
     if (this.inbox !== null) this.inbox.close();
     this.inbox = null;
+    // Only once the channel is closed: a worker killed mid-call would hold it open (threadpool.ts).
+    if (this.threadPool !== null) this.threadPool.terminateWorkers();
     if (this.poller !== null) this.poller.close();
     this.poller = null;
     this.registry = null;

@@ -53,6 +53,13 @@ async function run(m: RunMessage): Promise<void> {
   report(m.id, true, value);
 }
 
-parentPort.on("message", (m: RunMessage) => {
+// null: the pool lowered its size and this idle worker leaves (its last report is done).
+parentPort.on("message", (m: RunMessage | null) => {
+  if (m === null) {
+    caller.close();
+    data.replyPort.close();
+    parentPort?.close();
+    return;
+  }
   void run(m);
 });

@@ -4,7 +4,8 @@
  * each worker runs one function at a time, so the pool's size bounds the concurrency.
  * Workers start on demand up to the size, report through the reactor's thread channel, are
  * unref'd (they never keep the process alive) and are terminated when the reactor shuts
- * down; a function still queued or running then fails with ThreadPoolStopped.
+ * down, after its thread channel is closed; a function still queued or running then fails
+ * with ThreadPoolStopped.
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -120,20 +121,31 @@ export class ThreadPool {
     return d as Deferred<T>;
   }
 
-  /** Fails every queued and running job with ThreadPoolStopped and terminates the workers. */
+  /**
+   * Fails every queued and running job with ThreadPoolStopped ("during shutdown"). The
+   * workers live on until terminateWorkers: a worker killed between its post and its wake
+   * would leave the thread channel's in-flight count up for good (thread-caller.ts).
+   */
   stop(): void {
     if (this.stopped) return;
     this.stopped = true;
     const jobs = this.queue.splice(0);
     for (const w of this.workers) {
       if (w.job !== null) jobs.push(w.job);
+      w.job = null;
       // A worker blocked in blockingCallFromThread gets an error reply rather than waiting forever.
       this.reply(w, [false, errorRecord(new ThreadPoolStopped("the reactor's thread pool stopped"))]);
+    }
+    for (const job of jobs) this.settle(job, false, new ThreadPoolStopped("the reactor's thread pool stopped before the function returned"));
+  }
+
+  /** Terminates every worker, even one blocked in its function; the reactor calls it once its thread channel is closed. */
+  terminateWorkers(): void {
+    this.stop();
+    for (const w of this.workers.splice(0)) {
       void w.worker.terminate();
       w.replyPort.close();
     }
-    this.workers.length = 0;
-    for (const job of jobs) this.settle(job, false, new ThreadPoolStopped("the reactor's thread pool stopped before the function returned"));
   }
 
   private submit(fn: ThreadFunction, args: unknown[], d: Deferred<unknown> | null): void {
@@ -242,10 +254,11 @@ export class ThreadPool {
     this.dispatch();
   }
 
+  /** Ends an idle worker by asking it to leave (not terminate: it may still be finishing its last report). */
   private retire(i: number): void {
     const [w] = this.workers.splice(i, 1);
     w.replyPort.close();
-    void w.worker.terminate();
+    w.worker.postMessage(null);
   }
 
   private settle(job: Job, ok: boolean, value: unknown): void {

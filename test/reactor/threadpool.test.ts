@@ -204,6 +204,27 @@ describe("thread pool (epoll or best backend, integrated when possible)", () => 
     expect(counts).toEqual([3, 1, 1]);
   });
 
+  test("stopping the moment results arrive ends the run at once (a worker is never killed inside its report)", async () => {
+    // Regression: workers terminated at "during shutdown" could die between their wake and
+    // leaving the channel's in-flight count, and the reactor's close then spun on it.
+    const lags: number[] = [];
+    for (let round = 0; round < 8; round++) {
+      const r = makeReactor(config);
+      let stoppedAt = 0;
+      r.callWhenRunning(() => {
+        r.suggestThreadPoolSize(2);
+        const pool = r.getThreadPool();
+        void gatherResults([pool.deferToThread(fn("add"), [1, 2]), pool.deferToThread(fn("add"), [3, 4])]).addCallback(() => {
+          stoppedAt = Date.now();
+          r.stop();
+        });
+      });
+      await r.run();
+      lags.push(Date.now() - stoppedAt);
+    }
+    expect(Math.max(...lags)).toBeLessThan(300);
+  }, 30000);
+
   test("wrong arguments throw typed errors naming them", () => {
     const r = makeReactor(config);
     try {
