@@ -5,10 +5,7 @@
  * reader. Real sockets on 127.0.0.1; the attacking peer is a raw non-blocking socket
  * (RawPeer), so nothing buffers on the client's side beyond the kernel.
  */
-import { spawn } from "node:child_process";
-import * as fs from "node:fs";
 import * as path from "node:path";
-import * as readline from "node:readline";
 import type { Failure } from "../../lib/defer";
 import { setLogObservers } from "../../lib/log";
 import type { IPushProducer } from "../../lib/net/interfaces";
@@ -16,6 +13,7 @@ import type { Reactor } from "../../lib/reactor";
 import { NOT_DONE_YET, type HTTPChannel, type Request } from "../../lib/web";
 import { compileLib } from "../reactor/fixtures/compile";
 import { RawPeer, firstMismatch, pattern } from "../reliability/support";
+import { rssKb, startChildServer, waitFor } from "../support/child-server";
 import { expectNoFdLeaks } from "../support/fds";
 import { rawExchange, serve, withReactor } from "./helpers";
 
@@ -41,13 +39,6 @@ function pump(peer: RawPeer, data: Buffer, from: number): number {
 }
 
 /** Polls `cond` every 10 ms for up to `ms`; false if it never held. */
-async function waitFor(cond: () => boolean, ms: number): Promise<boolean> {
-  for (let t = 0; t < ms; t += 10) {
-    if (cond()) return true;
-    await sleep(10);
-  }
-  return cond();
-}
 
 /** The body of the answer to request `i`: fixed width, so every response has the same length. */
 const ANSWER = (i: number): string => `answer ${String(i).padStart(6, "0")}`;
@@ -307,26 +298,12 @@ describe("pipelining without reading, server in a child process (RSS from /proc/
     compiled = compileLib();
   });
 
-  /** VmRSS of `pid` in KiB. */
-  function rssKb(pid: number): number {
-    const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, "utf8"));
-    return m === null ? NaN : Number(m[1]);
-  }
-
   test("3 s of back-to-back GETs from a client that never reads: RSS grows < 32 MiB and another client is still answered", async () => {
-    const child = spawn(process.execPath, [path.join(__dirname, "fixtures", "pipeline-server.js"), compiled, "fdreactor"], { stdio: ["pipe", "pipe", "pipe"] });
-    let stderr = "";
-    child.stderr.setEncoding("utf8").on("data", (s: string) => (stderr += s));
-    const lines: string[] = [];
-    readline.createInterface({ input: child.stdout! }).on("line", (l) => lines.push(l));
-    const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
-    const next = async (): Promise<Record<string, number>> => {
-      expect(await waitFor(() => lines.length > 0, 5000)).toBe(true);
-      return JSON.parse(lines.shift()!) as Record<string, number>;
-    };
+    const server = startChildServer(path.join(__dirname, "fixtures", "pipeline-server.js"), [compiled, "fdreactor"]);
+    const child = server.child;
     const peer: RawPeer[] = [];
     try {
-      const { port } = await next();
+      const { port } = await server.next();
       // Warm up (JIT, pools) with a few ordinary requests, then take the baseline.
       for (let i = 0; i < 20; i++) await rawExchange(port, [REQ(i).replace("\r\n\r\n", "\r\nConnection: close\r\n\r\n")]);
       await sleep(200);
@@ -348,8 +325,7 @@ describe("pipelining without reading, server in a child process (RSS from /proc/
         peak = Math.max(peak, rssKb(child.pid!));
         await sleep(5);
       }
-      child.stdin!.write("stats\n");
-      const { requests } = await next();
+      const { requests } = await server.stats();
       const other = await rawExchange(port, ["GET /other HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"]);
       peak = Math.max(peak, rssKb(child.pid!));
       expect(other.data).toMatch(/^HTTP\/1\.1 200 OK\r\n[\s\S]*Hello, World!$/);
@@ -360,10 +336,7 @@ describe("pipelining without reading, server in a child process (RSS from /proc/
       expect(requests * 28).toBeLessThan(written);
     } finally {
       for (const p of peer) p.close();
-      child.stdin!.end();
-      const code = await Promise.race([exited, sleep(5000).then(() => "timeout")]);
-      if (code === "timeout") child.kill("SIGKILL");
-      expect(stderr).toBe("");
+      expect(await server.stop()).toBe("");
     }
   }, 30000);
 });

@@ -4,30 +4,18 @@
  * server almost no memory (RSS from /proc/PID/status of a child process), and once they
  * go, every file and socket the server opened for them is closed.
  */
-import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import * as readline from "node:readline";
 import { compileLib } from "../reactor/fixtures/compile";
 import { RawPeer } from "../reliability/support";
+import { rssKb, startChildServer, waitFor } from "../support/child-server";
 import { expectNoFdLeaks } from "../support/fds";
 
 expectNoFdLeaks();
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-async function waitFor(cond: () => boolean, ms: number): Promise<boolean> {
-  for (let t = 0; t < ms; t += 10) {
-    if (cond()) return true;
-    await sleep(10);
-  }
-  return cond();
-}
-function rssKb(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, "utf8"));
-  return m === null ? NaN : Number(m[1]);
-}
 
 let compiled = "";
 let root = "";
@@ -39,19 +27,11 @@ beforeAll(() => {
 afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
 
 test("64 clients stop reading 64 KiB into 4 pipelined 1 MiB bodies: server RSS grows < 16 MiB (256 MiB asked), and every file and socket is closed after", async () => {
-  const child = spawn(process.execPath, [path.join(__dirname, "fixtures", "static-server.js"), compiled, root], { stdio: ["pipe", "pipe", "pipe"] });
-  let stderr = "";
-  child.stderr.setEncoding("utf8").on("data", (s: string) => (stderr += s));
-  const lines: string[] = [];
-  readline.createInterface({ input: child.stdout! }).on("line", (l) => lines.push(l));
-  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
-  const next = async (): Promise<Record<string, number>> => {
-    expect(await waitFor(() => lines.length > 0, 5000)).toBe(true);
-    return JSON.parse(lines.shift()!) as Record<string, number>;
-  };
+  const server = startChildServer(path.join(__dirname, "fixtures", "static-server.js"), [compiled, root]);
+  const child = server.child;
   const peers: RawPeer[] = [];
   try {
-    const { port } = await next();
+    const { port } = await server.next();
     // Warm up (JIT, pools): a few whole bodies read to the end.
     for (let i = 0; i < 5; i++) {
       const p = new RawPeer(port);
@@ -61,8 +41,7 @@ test("64 clients stop reading 64 KiB into 4 pipelined 1 MiB bodies: server RSS g
       expect(p.received).toBeGreaterThan(1024 * 1024);
       p.close();
     }
-    child.stdin!.write("stats\n");
-    const idle = await next();
+    const idle = await server.stats();
     await sleep(200);
     const base = rssKb(child.pid!);
     const req = Buffer.from("GET /1m.bin HTTP/1.1\r\nHost: x\r\n\r\n".repeat(4), "latin1");
@@ -80,16 +59,14 @@ test("64 clients stop reading 64 KiB into 4 pipelined 1 MiB bodies: server RSS g
       peak = Math.max(peak, rssKb(child.pid!));
       await sleep(20);
     }
-    child.stdin!.write("stats\n");
-    const held = await next();
+    const held = await server.stats();
     expect(held.openFiles).toBeGreaterThanOrEqual(64); // their ranges are still queued, files open
     expect((peak - base) / 1024).toBeLessThan(16);
     for (const p of peers) p.close();
     peers.length = 0;
     let after: Record<string, number> = {};
     for (let i = 0; i < 100; i++) {
-      child.stdin!.write("stats\n");
-      after = await next();
+      after = await server.stats();
       if (after.openFiles === 0 && after.fds <= idle.fds) break;
       await sleep(50);
     }
@@ -97,9 +74,6 @@ test("64 clients stop reading 64 KiB into 4 pipelined 1 MiB bodies: server RSS g
     expect(after.fds).toBe(idle.fds);
   } finally {
     for (const p of peers) p.close();
-    child.stdin!.end();
-    const code = await Promise.race([exited, sleep(5000).then(() => "timeout")]);
-    if (code === "timeout") child.kill("SIGKILL");
-    expect(stderr).toBe("");
+    expect(await server.stop()).toBe("");
   }
 }, 40000);
