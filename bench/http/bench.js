@@ -10,27 +10,12 @@
 const { SERVERS } = require("../peers/registry");
 const { verifyHttp } = require("../lib/verify");
 const { runWrk } = require("../lib/wrk");
+const { sampledRun, wrkRound } = require("../lib/measure");
 
 /** One measured round: a wrk warm-up run, then the server sampled around the measured wrk run. */
-async function measure({ server, workload, opts, loadCpu, sample, cpuBetween }) {
-  if (opts.warmup > 0) await runWrk({ port: server.port, conns: workload.conns, seconds: opts.warmup, cpu: loadCpu });
-  const start = sample();
-  const r = await runWrk({ port: server.port, conns: workload.conns, seconds: opts.duration, cpu: loadCpu });
-  const end = sample();
-  const { cpuSeconds, wallSeconds } = cpuBetween(start, end);
-  return {
-    count: r.requests,
-    seconds: r.seconds,
-    rate: r.rps,
-    latencyUs: r.latencyUs,
-    errors: r.errors.total,
-    errorDetail: r.errors,
-    cpuSeconds,
-    wallSeconds,
-    rssKb: end.rssKb,
-    processes: end.pids,
-    command: r.command.replace(/-s \S+wrk_report\.lua/, "-s bench/peers/wrk_report.lua").replace(/ -c\d+ /, " -cN ").replace(/:\d+\/$/, ":PORT/"),
-  };
+async function measure(ctx) {
+  const { server, workload, loadCpu } = ctx;
+  return wrkRound(await sampledRun(ctx, (seconds) => runWrk({ port: server.port, conns: workload.conns, seconds, cpu: loadCpu })));
 }
 
 /** The http benchmark for bench/lib/runner.js: workloads, defaults, answer check, one measured round. */

@@ -25,8 +25,11 @@ function haveCompiler() {
   }
 }
 
-/** Path of bench/out/<name>, compiled from bench/peers/<name>.c if missing or stale. */
-function ensureBuilt(name) {
+/**
+ * Path of bench/out/<name>, compiled from bench/peers/<name>.c if missing or stale;
+ * `libs` are linker arguments (`["-lssl", "-lcrypto"]`).
+ */
+function ensureBuilt(name, { libs = [] } = {}) {
   if (!/^[a-z_]+$/.test(name)) throw new TypeError(`ensureBuilt: name must be a plain program name, got ${JSON.stringify(name)}`);
   const src = path.join(PEERS_DIR, `${name}.c`);
   const bin = path.join(OUT_DIR, name);
@@ -41,7 +44,7 @@ function ensureBuilt(name) {
   fs.mkdirSync(OUT_DIR, { recursive: true });
   const tmp = `${bin}.${process.pid}.tmp`;
   try {
-    execFileSync("cc", ["-O2", "-Wall", "-o", tmp, src], { stdio: ["ignore", "ignore", "pipe"] });
+    execFileSync("cc", ["-O2", "-Wall", "-o", tmp, src, ...libs], { stdio: ["ignore", "ignore", "pipe"] });
     fs.renameSync(tmp, bin);
   } catch (err) {
     try {

@@ -6,10 +6,15 @@
  */
 const net = require("node:net");
 
-/** Connects, writes `request`, collects bytes until `complete(buffer)` says so or `timeoutMs` passes. */
-function exchange(port, request, complete, timeoutMs = 3000) {
+const plainConnect = (port) => net.connect({ port, host: "127.0.0.1" });
+
+/**
+ * Connects (with `connect(port)`, default a plain TCP socket), writes `request`, collects
+ * bytes until `complete(buffer)` says so or `timeoutMs` passes.
+ */
+function exchange(port, request, complete, timeoutMs = 3000, connect = plainConnect) {
   return new Promise((resolve, reject) => {
-    const sock = net.connect({ port, host: "127.0.0.1" });
+    const sock = connect(port);
     const chunks = [];
     let settled = false;
     const finish = (err, value) => {
@@ -21,7 +26,7 @@ function exchange(port, request, complete, timeoutMs = 3000) {
       else resolve(value);
     };
     const timer = setTimeout(() => finish(new Error(`no complete answer within ${timeoutMs} ms (got ${JSON.stringify(Buffer.concat(chunks).toString("latin1"))})`)), timeoutMs);
-    sock.once("connect", () => sock.write(request));
+    sock.once(sock.encrypted ? "secureConnect" : "connect", () => sock.write(request));
     sock.on("data", (d) => {
       chunks.push(d);
       const all = Buffer.concat(chunks);
@@ -42,10 +47,11 @@ async function verifyEcho(port) {
 }
 
 /**
- * Sends two pipelined `GET /` requests; resolves to { status, headers (text), body,
- * responseBytes } of the first answer after checking both are 200 "Hello, World!".
+ * Sends two pipelined `GET /` requests (over `connect(port)`'s socket, default plain TCP);
+ * resolves to { status, headers (text), body, responseBytes } of the first answer after
+ * checking both are 200 "Hello, World!".
  */
-async function verifyHttp(port) {
+async function verifyHttp(port, connect = plainConnect) {
   const req = "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: fdreactor-bench\r\n\r\n";
   const parse = (buf) => {
     const text = buf.toString("latin1");
@@ -63,7 +69,7 @@ async function verifyHttp(port) {
     }
     return out;
   };
-  const got = await exchange(port, req + req, (b) => parse(b).length === 2);
+  const got = await exchange(port, req + req, (b) => parse(b).length === 2, 3000, connect);
   const answers = parse(got);
   for (const a of answers) {
     const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(a.head)?.[1]);

@@ -86,14 +86,16 @@ function haveWrk() {
 }
 
 /**
- * Runs `wrk -t1 -c<conns> -d<seconds>s --latency` against http://127.0.0.1:port/, pinned to
- * `cpu` (null: unpinned), killed if it overruns by 10 s. Resolves to parseWrk's result
- * plus the exact command line.
+ * Runs `wrk -t1 -c<conns> -d<seconds>s --latency` against <scheme>://127.0.0.1:port/
+ * (`scheme` "http" or "https"; `env` is added to wrk's environment, bench/tls's
+ * OPENSSL_CONF), pinned to `cpu` (null: unpinned), killed if it overruns by 10 s.
+ * Resolves to parseWrk's result plus the exact command line.
  */
-async function runWrk({ port, conns, seconds, threads = 1, cpu = 1, timeoutSeconds = 2 }) {
+async function runWrk({ port, conns, seconds, threads = 1, cpu = 1, timeoutSeconds = 2, scheme = "http", env }) {
   if (!Number.isInteger(port) || port <= 0) throw new RangeError("runWrk: port must be a positive integer");
   if (!Number.isInteger(conns) || conns <= 0) throw new RangeError("runWrk: conns must be a positive integer");
   if (!(seconds > 0)) throw new RangeError("runWrk: seconds must be positive");
+  if (scheme !== "http" && scheme !== "https") throw new RangeError(`runWrk: scheme must be "http" or "https", got ${JSON.stringify(scheme)}`);
   const args = [
     `-t${threads}`,
     `-c${conns}`,
@@ -103,9 +105,9 @@ async function runWrk({ port, conns, seconds, threads = 1, cpu = 1, timeoutSecon
     "--latency",
     "-s",
     path.join(PEERS_DIR, "wrk_report.lua"),
-    `http://127.0.0.1:${port}/`,
+    `${scheme}://127.0.0.1:${port}/`,
   ];
-  const child = spawnTracked("wrk", "wrk", args, { cpu });
+  const child = spawnTracked("wrk", "wrk", args, { cpu, env });
   let out = "";
   let err = "";
   child.stdout.setEncoding("utf8").on("data", (d) => (out += d));
@@ -115,7 +117,8 @@ async function runWrk({ port, conns, seconds, threads = 1, cpu = 1, timeoutSecon
   clearTimeout(guard);
   if (error) throw new Error(`wrk could not start (apt-get install wrk): ${error.message}`, { cause: error });
   if (code !== 0) throw new Error(`wrk exited with code ${code} signal ${signal}:\n${err}${out}`);
-  const command = `${cpu === null ? "" : `taskset -c ${cpu} `}wrk ${args.join(" ")}`;
+  const envText = env ? Object.entries(env).map(([k, v]) => `${k}=${v} `).join("") : "";
+  const command = `${envText}${cpu === null ? "" : `taskset -c ${cpu} `}wrk ${args.join(" ")}`;
   return { ...parseWrk(out), command, raw: out };
 }
 

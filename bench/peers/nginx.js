@@ -19,9 +19,10 @@ function nginxBinary() {
  * C10K harness uses them): `workers` processes (default 1), `workerConnections` each
  * (default 8192), and with more than one worker each gets its own SO_REUSEPORT listener.
  * `staticRoot` (bench/static) serves that directory with `sendfile on` and index.html
- * instead of the hello-world answer.
+ * instead of the hello-world answer. `tls` ({ cert, key, suite, group }, bench/tls) listens
+ * with ssl, TLS 1.3 only, that suite and group.
  */
-function nginxConfig(port, dir, { workers = 1, workerConnections = 8192, staticRoot = null } = {}) {
+function nginxConfig(port, dir, { workers = 1, workerConnections = 8192, staticRoot = null, tls = null } = {}) {
   return `# written by bench/peers/nginx.js for one benchmark server
 daemon off;
 master_process on;
@@ -43,8 +44,13 @@ http {
   uwsgi_temp_path ${dir}/uwsgi;
   scgi_temp_path ${dir}/scgi;
   server {
-    listen 127.0.0.1:${port} backlog=4096${workers > 1 ? " reuseport" : ""};
-    default_type text/plain;
+    listen 127.0.0.1:${port}${tls ? " ssl" : ""} backlog=4096${workers > 1 ? " reuseport" : ""};
+${tls ? `    ssl_certificate ${tls.cert};
+    ssl_certificate_key ${tls.key};
+    ssl_protocols TLSv1.3;
+    ssl_ecdh_curve ${tls.group};
+    ssl_conf_command Ciphersuites ${tls.suite};
+` : ""}    default_type text/plain;
 ${staticRoot === null ? `    location / {
       return 200 "Hello, World!";
     }` : `    sendfile on;
@@ -57,11 +63,11 @@ ${staticRoot === null ? `    location / {
 }
 
 /** Writes the config for `port` (nginxConfig's options too); returns { dir, conf } for the spec's argument template. */
-function prepareNginx({ port, workers, workerConnections, staticRoot }) {
+function prepareNginx({ port, workers, workerConnections, staticRoot, tls }) {
   const dir = path.join(OUT_DIR, `nginx-${port}`);
   fs.mkdirSync(dir, { recursive: true });
   const conf = path.join(dir, "nginx.conf");
-  fs.writeFileSync(conf, nginxConfig(port, dir, { workers, workerConnections, staticRoot }));
+  fs.writeFileSync(conf, nginxConfig(port, dir, { workers, workerConnections, staticRoot, tls }));
   return { dir, conf };
 }
 

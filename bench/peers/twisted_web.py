@@ -2,6 +2,8 @@
 
 /usr/bin/python3 twisted_web.py http PORT   — request logging off; twisted.web adds its own
 Date and Server headers. Prints "READY <port>" when listening.
+/usr/bin/python3 twisted_web.py https PORT CERT KEY   — the same over TLS 1.3 with listenSSL
+(CertificateOptions from Debian's python3-openssl; the load generator offers one suite).
 """
 import sys
 
@@ -28,7 +30,20 @@ class QuietSite(server.Site):
 
 def main():
     site = QuietSite(Hello())
-    port = reactor.listenTCP(int(sys.argv[2]), site, backlog=4096, interface="127.0.0.1")
+    if sys.argv[1] == "https":
+        from twisted.internet import ssl
+
+        with open(sys.argv[3], "rb") as f:
+            cert = f.read()
+        with open(sys.argv[4], "rb") as f:
+            key = f.read()
+        pem = ssl.PrivateCertificate.loadPEM(cert + key)
+        options = ssl.CertificateOptions(
+            privateKey=pem.privateKey.original, certificate=pem.original, raiseMinimumTo=ssl.TLSVersion.TLSv1_3
+        )
+        port = reactor.listenSSL(int(sys.argv[2]), site, options, backlog=4096, interface="127.0.0.1")
+    else:
+        port = reactor.listenTCP(int(sys.argv[2]), site, backlog=4096, interface="127.0.0.1")
     sys.stdout.write("READY %d\n" % port.getHost().port)
     sys.stdout.flush()
     reactor.run()

@@ -2,8 +2,10 @@
 /**
  * uWebSockets.js peer (npm `@trufflesuite/uws-js-unofficial`, its prebuilt native binary).
  * `node uws_http.js http PORT` — hello world with the 13-byte body; uWS adds Date and
- * "uWebSockets" headers of its own. Prints "READY <port>". Refuses to run on the package's
- * pure-JS fallback, which would not be uWebSockets at all.
+ * "uWebSockets" headers of its own. `node uws_http.js https PORT CERT KEY` serves the same
+ * over TLS with `SSLApp` (uWS sets no TLS 1.3 suite: the load generator offers only one).
+ * Prints "READY <port>". Refuses to run on the package's pure-JS fallback, which would not
+ * be uWebSockets at all.
  */
 const path = require("node:path");
 const fs = require("node:fs");
@@ -17,9 +19,9 @@ if (!fs.existsSync(binary)) {
 const uws = require(binary);
 const { BODY } = require("./http_response");
 
-const port = Number(process.argv[3]) || 0;
-uws
-  .App()
+const [mode, portArg, certFile, keyFile] = process.argv.slice(2);
+const port = Number(portArg) || 0;
+(mode === "https" ? uws.SSLApp({ cert_file_name: certFile, key_file_name: keyFile }) : uws.App())
   .any("/*", (res) => {
     res.writeHeader("Content-Type", "text/plain").end(BODY);
   })
