@@ -45,6 +45,36 @@ export class ConnectionLost extends FdReactorError {
 }
 /** The connection was aborted locally (abortConnection). */
 export class ConnectionAborted extends ConnectionLost {}
+/** Why a certificate was refused, by kind (TLSError.reason). */
+export type TLSFailureReason = "hostname-mismatch" | "expired" | "not-yet-valid" | "self-signed" | "untrusted" | "invalid";
+
+/**
+ * A TLS connection failed (Twisted's SSL.Error): a refused certificate, a failed handshake,
+ * the peer's alert, a malformed or truncated record. `code` names it as docs/tls.md,
+ * *Errors*, lists ("HOSTNAME_MISMATCH", "CERT_HAS_EXPIRED", "ERR_SSL_HTTP_REQUEST",
+ * "ERR_TLS_TRUNCATED_RECORD", ...); `reason` says which kind of certificate failure it was.
+ */
+export class TLSError extends ConnectionLost {
+  override readonly code: string;
+  /** Certificate failures by kind; undefined for the others. */
+  readonly reason?: TLSFailureReason;
+  /** The X509_V_ERR_* number of a certificate failure. */
+  readonly verifyCode?: number;
+  /** A failure named `info.code`, described by `info.message`. */
+  constructor(info: { code: string; message: string; reason?: TLSFailureReason; verifyCode?: number }) {
+    super(`TLS failed: ${info.message} (${info.code})`);
+    this.code = info.code;
+    if (info.reason !== undefined) this.reason = info.reason;
+    if (info.verifyCode !== undefined) this.verifyCode = info.verifyCode;
+  }
+}
+/** The TLS handshake did not complete within the handshake timeout; `code` ERR_TLS_HANDSHAKE_TIMEOUT. */
+export class TLSHandshakeTimeout extends TLSError {
+  /** The handshake ran longer than `seconds`. */
+  constructor(seconds: number) {
+    super({ code: "ERR_TLS_HANDSHAKE_TIMEOUT", message: `the handshake did not complete within ${seconds} s` });
+  }
+}
 /**
  * A connect attempt failed (EHOSTUNREACH, ENETUNREACH, ...); as in Twisted, the base of the
  * refused, timed-out and cancelled connects, so `reason.check(ConnectError)` catches them all.

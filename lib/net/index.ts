@@ -16,5 +16,6 @@ export * from "./hosts";
 export * from "./resolve";
 export * from "./udp";
 export * from "./adopt";
+export * from "./tls-options";
 export { errnoName } from "./oserror";
 import "./install";
