@@ -6,8 +6,17 @@
  * datagrams/s beside it. Server pinned to CPU 0, load generator to CPU 1, servers
  * interleaved A,B,C,A,B,C per round, a warm-up run before each measured one.
  *
- *   npx tsc -p tsconfig.json && node bench/udp/run.js [--rounds 5] [--count 200000]
- *       [--window 32] [--size 64] [--append]
+ * Two loads (--load):
+ * - many (default): bench/peers/udp_load.c, --sockets client sockets each keeping --window
+ *   datagrams in flight with recvmmsg/sendmmsg. The generator is much cheaper per datagram
+ *   than any server here, so the server is the bottleneck and datagrams queue up at it, as
+ *   at a UDP server with many clients: this measures server throughput cost.
+ * - one: one Node dgram client socket keeping --window datagrams in flight. The client is
+ *   slower than the servers, so most readable events carry one datagram: this measures the
+ *   cost of a lightly loaded server (close to ping-pong), where batching cannot help.
+ *
+ *   npx tsc -p tsconfig.json && node bench/udp/run.js [--load many|one] [--rounds 5]
+ *       [--count 200000] [--sockets 16] [--window 16 (one: 32)] [--size 64] [--append]
  */
 const fs = require("node:fs");
 const os = require("node:os");
@@ -15,6 +24,7 @@ const path = require("node:path");
 const { spawn, execFileSync } = require("node:child_process");
 const { median } = require("../lib/stats");
 const { appendResults } = require("../lib/results");
+const { ensureBuilt } = require("../lib/build");
 
 const ROOT = path.resolve(__dirname, "../..");
 const SERVERS = ["fdreactor", "fdreactor-exclusive", "node"];
@@ -23,9 +33,12 @@ function option(name, fallback) {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 ? Number(process.argv[i + 1]) : fallback;
 }
+const LOAD = process.argv.includes("--load") ? process.argv[process.argv.indexOf("--load") + 1] : "many";
+if (LOAD !== "many" && LOAD !== "one") throw new Error(`--load must be many or one, received ${LOAD}`);
 const ROUNDS = option("rounds", 5);
 const COUNT = option("count", 200000);
-const WINDOW = option("window", 32);
+const SOCKETS = LOAD === "many" ? option("sockets", 16) : 1;
+const WINDOW = option("window", LOAD === "many" ? 16 : 32);
 const SIZE = option("size", 64);
 const APPEND = process.argv.includes("--append");
 const CLK_TCK = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim());
@@ -73,9 +86,18 @@ function stopServer(child) {
   });
 }
 
+/** The load generator's command line for `count` echoes. */
+function clientCommand(port, count) {
+  const rest = [String(port), String(count)];
+  if (LOAD === "many") return [ensureBuilt("udp_load"), ...rest, String(SOCKETS), String(WINDOW), String(SIZE)];
+  return [process.execPath, path.join(__dirname, "client.js"), ...rest, String(WINDOW), String(SIZE)];
+}
+
 function runClient(port, count) {
-  const out = execFileSync("taskset", ["-c", "1", process.execPath, path.join(__dirname, "client.js"), String(port), String(count), String(WINDOW), String(SIZE)], { encoding: "utf8", timeout: 90000 });
-  return JSON.parse(out.trim().split("\n").pop());
+  const out = execFileSync("taskset", ["-c", "1", ...clientCommand(port, count)], { encoding: "utf8", timeout: 90000 });
+  const r = JSON.parse(out.trim().split("\n").pop());
+  if (r.bad > 0) throw new Error(`${r.bad} echoes came back wrong`);
+  return r;
 }
 
 async function main() {
@@ -122,11 +144,11 @@ async function main() {
   if (APPEND) {
     const cmd = `node bench/udp/run.js ${process.argv.slice(2).join(" ")}`.trim();
     appendResults(path.join(ROOT, "bench/RESULTS.md"), "## UDP echo (bench/udp)", {
-      title: `fdreactor UDP port vs Node dgram, ${SIZE}-byte datagrams, window ${WINDOW} (${new Date().toISOString().slice(0, 10)})`,
+      title: `fdreactor UDP port vs Node dgram, load "${LOAD}" (${SOCKETS} client socket(s) × window ${WINDOW}), ${SIZE}-byte datagrams (${new Date().toISOString().slice(0, 10)})`,
       command: `npx tsc -p tsconfig.json && ${cmd}`,
       date: new Date().toISOString(),
       machine: `nproc ${os.cpus().length} · Linux ${os.release()} · node ${process.version}`,
-      settings: `${ROUNDS} rounds, servers interleaved per round, ${COUNT} echoes measured after a ${Math.max(1000, COUNT / 10)}-echo warm-up; server pinned to CPU 0 (taskset -c 0), Node dgram client to CPU 1; server CPU = utime+stime from /proc/PID/stat (${CLK_TCK} ticks/s) over the measured run. A spread over 15% is marked noisy. The 2 cores are shared with other engineers' work; ${load}.`,
+      settings: `${ROUNDS} rounds, servers interleaved per round, ${COUNT} echoes measured after a ${Math.max(1000, COUNT / 10)}-echo warm-up; server pinned to CPU 0 (taskset -c 0), load generator (${LOAD === "many" ? "bench/peers/udp_load.c, recvmmsg/sendmmsg" : "one Node dgram socket"}) on CPU 1; server CPU = utime+stime from /proc/PID/stat (${CLK_TCK} ticks/s) over the measured run. A spread over 15% is marked noisy. The 2 cores are shared with other engineers' work; ${load}.`,
       table,
       rawTable: raw.join("\n"),
     });
