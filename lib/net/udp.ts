@@ -7,8 +7,11 @@
  * - Datagrams arrive in batches (native recvBatch: recvmmsg on Linux, one N-API call for up
  *   to DATAGRAM_BATCH datagrams) into a slab owned by the port and are handed over as
  *   `subarray`s, never written over afterwards (the bytes belong to the protocol,
- *   docs/design.md); a new slab is started when the current one has fewer than MIN_SLOTS
- *   maxPacketSize slots left.
+ *   docs/design.md); a new slab is started when the current one has fewer free
+ *   maxPacketSize slots than a batch may need. A port's first slab is small (a port that
+ *   hears a few datagrams, like a resolver's socket, must not cost 256 KiB); a batch that
+ *   filled all the room it was given makes the next slab four times larger, up to
+ *   SLAB_SIZE, so a busy port soon reads full batches.
  *   Source addresses come back as words and are interned (datagram-addresses.ts): no
  *   object per datagram from a peer already seen.
  * - A batch that comes back short means the socket queue is empty: no further call is made
@@ -45,14 +48,18 @@ export const DEFAULT_MAX_PACKET_SIZE = 8192;
 const MAX_READ_BYTES = 256 * 1024;
 /** Datagrams read per readable event at most. */
 const MAX_READ_DATAGRAMS = 256;
-/** Size of a receive slab (at least 2 * MIN_SLOTS maxPacketSize slots). */
+/** Largest receive slab (at least 2 * MIN_SLOTS maxPacketSize slots). */
 const SLAB_SIZE = 256 * 1024;
-/** Free maxPacketSize slots a slab keeps for a batch (fewer: a new slab), so batches stay long. */
+/** Free maxPacketSize slots a full-size slab keeps for a batch (fewer: a new slab), so batches stay long. */
 const MIN_SLOTS = 16;
+/** maxPacketSize slots of a port's first receive slab. */
+const FIRST_SLAB_SLOTS = 4;
 /** Datagrams per native batch call. */
 const BATCH = native.DATAGRAM_BATCH;
-/** Size of the send slab that gathers the writes made while a batch is dispatched. */
+/** Largest send slab, which gathers the writes made while a batch is dispatched. */
 const SEND_SLAB_SIZE = 64 * 1024;
+/** A port's first send slab (made at its first gathered write); it grows when it fills. */
+const FIRST_SEND_SLAB_SIZE = 4096;
 /** Largest write gathered into the send slab; a larger one is sent at once (its errors thrown to the writer). */
 const MAX_GATHERED = 8192;
 /** Receive errors a connected socket reports from ICMP messages: logged, not fatal. */
@@ -117,6 +124,9 @@ export interface IUDPTransport {
   getBroadcastAllowed(): boolean;
 }
 
+/** The send slab of a port that has gathered no write yet. */
+const EMPTY = Buffer.alloc(0);
+
 /** The errno name of a syscall failure (`code`), or undefined. */
 function errnoCode(e: unknown): string | undefined {
   return isSyscallError(e) ? e.code : undefined;
@@ -161,12 +171,14 @@ export class UDPPort implements IReadDescriptor, IUDPTransport {
   private peer: { host: string; port: number } | null = null;
   private slab: Buffer = Buffer.alloc(0);
   private slabUsed = 0;
+  /** maxPacketSize slots of the next receive slab: grows from FIRST_SLAB_SLOTS as batches fill. */
+  private slabSlots = FIRST_SLAB_SLOTS;
   /** recvBatch's records, reused for every batch. */
   private readonly recvRecords = new Int32Array(BATCH * RECV_RECORD_WORDS);
   private readonly sources = new SourceAddresses();
   private readonly destinations = new DestinationWords();
   /** Writes gathered while a batch is dispatched: their bytes, records and count. */
-  private readonly sendSlab = Buffer.allocUnsafe(SEND_SLAB_SIZE);
+  private sendSlab: Buffer = EMPTY;
   private readonly sendRecords = new Int32Array(BATCH * SEND_RECORD_WORDS);
   private sendCount = 0;
   private sendUsed = 0;
@@ -236,11 +248,14 @@ export class UDPPort implements IReadDescriptor, IUDPTransport {
     this.dispatching = true;
     try {
       while (this.connected && datagrams < MAX_READ_DATAGRAMS && bytes < MAX_READ_BYTES) {
-        if (this.slab.length - this.slabUsed < slot * MIN_SLOTS) {
-          this.slab = Buffer.allocUnsafe(Math.max(SLAB_SIZE, slot * MIN_SLOTS * 2));
+        // Half the slab's slots, at most MIN_SLOTS: the free room a batch gets at least.
+        const keep = Math.min(MIN_SLOTS, this.slabSlots >> 1);
+        if (this.slab.length - this.slabUsed < slot * keep) {
+          this.slab = Buffer.allocUnsafe(slot * this.slabSlots);
           this.slabUsed = 0;
         }
-        const want = Math.min(BATCH, MAX_READ_DATAGRAMS - datagrams, ((this.slab.length - this.slabUsed) / slot) | 0);
+        const room = ((this.slab.length - this.slabUsed) / slot) | 0;
+        const want = Math.min(BATCH, MAX_READ_DATAGRAMS - datagrams, room);
         let n: number;
         try {
           n = native.recvBatch(this.fd, this.slab, this.slabUsed, this.maxPacketSize, want, rec);
@@ -260,11 +275,22 @@ export class UDPPort implements IReadDescriptor, IUDPTransport {
         datagrams += n;
         // A short batch emptied the queue: asking again would only meet EAGAIN.
         if (n < want) return;
+        // The batch filled the slab's room: the next one gets a slab four times larger (up to
+        // SLAB_SIZE) at once, the rest of this small one left unused.
+        if (want === room && room < BATCH && this.slabSlots < this.maxSlabSlots(slot)) {
+          this.slabSlots = Math.min(this.slabSlots * 4, this.maxSlabSlots(slot));
+          this.slabUsed = this.slab.length;
+        }
       }
     } finally {
       this.dispatching = false;
       if (this.sendCount > 0) this.flush();
     }
+  }
+
+  /** Slots of a full-size receive slab: SLAB_SIZE bytes, and at least 2 * MIN_SLOTS. */
+  private maxSlabSlots(slot: number): number {
+    return Math.max((SLAB_SIZE / slot) | 0, MIN_SLOTS * 2);
   }
 
   /** One datagram to the protocol; `size` >= 0 when the kernel cut it from that many bytes. */
@@ -319,7 +345,7 @@ export class UDPPort implements IReadDescriptor, IUDPTransport {
     const bytes = typeof data === "string" ? this.encoder.encode(data) : data;
     if (!(bytes instanceof Uint8Array)) throw new TypeError("data must be a Buffer, Uint8Array or string");
     const gather = this.dispatching && bytes.length <= MAX_GATHERED;
-    if (gather && (this.sendCount === BATCH || SEND_SLAB_SIZE - this.sendUsed < bytes.length)) this.flush();
+    if (gather && (this.sendCount === BATCH || this.sendSlab.length - this.sendUsed < bytes.length)) this.makeSendRoom(bytes.length);
     const rec = gather ? this.sendRecords : this.oneRecord;
     const b = gather ? this.sendCount * SEND_RECORD_WORDS : 0;
     this.fillDestination(addr, rec, b + 3);
@@ -380,6 +406,19 @@ export class UDPPort implements IReadDescriptor, IUDPTransport {
     }
     if (addr === undefined || addr === null) throw new TypeError("addr is required on a port that is not connected");
     this.destinations.fill(destinationHost(addr), destinationPort(addr), rec, b);
+  }
+
+  /**
+   * Flushes the gathered writes to make room for `length` more bytes; a slab that was too
+   * small for what was gathered is replaced by a larger one (four times, up to SEND_SLAB_SIZE).
+   */
+  private makeSendRoom(length: number): void {
+    const full = this.sendCount < BATCH; // the bytes ran out before the records did
+    if (this.sendCount > 0) this.flush();
+    const size = this.sendSlab.length;
+    if (size < SEND_SLAB_SIZE && (full || size < length)) {
+      this.sendSlab = Buffer.allocUnsafe(Math.min(SEND_SLAB_SIZE, Math.max(size * 4, FIRST_SEND_SLAB_SIZE, length)));
+    }
   }
 
   /** Sends the writes gathered during a batch in one native call; failures are reported per datagram. */

@@ -47,7 +47,7 @@ test("datagrams of many sizes queued together keep their boundaries and bytes in
   expect(out).toEqual(sent);
 });
 
-test("a burst of 300 datagrams is read in full batches, 256 per readable event, with no call that only meets EAGAIN", async () => {
+test("a burst of 300 datagrams is read in batches that grow with the slab to full ones, 256 per readable event, with no call that only meets EAGAIN", async () => {
   const count = 300;
   const calls = countCalls("recvBatch");
   try {
@@ -69,9 +69,13 @@ test("a burst of 300 datagrams is read in full batches, 256 per readable event, 
     expect(out).toEqual(Array.from({ length: count }, (_, i) => `datagram ${i}`));
     const batch = native.DATAGRAM_BATCH;
     expect(batch).toBe(64);
-    // Four full batches reach the 256-datagram bound of one event; the next event reads the
-    // last 44, a short batch, after which no call is made just to see EAGAIN.
-    expect(calls.results).toEqual([64, 64, 64, 64, 44]);
+    // The port's first slab has room for 4 datagrams; each batch that fills its slab's
+    // room makes the next slab four times larger: 4, 16, then a full 64. That 64-slot slab
+    // has 48 slots left (the 16-byte datagrams were packed), which the next batch fills, so
+    // the next slab has 256 slots: 64, then 60 reach the 256-datagram bound of one event.
+    // The next event reads the last 44, a short batch, after which no call is made just to
+    // see EAGAIN.
+    expect(calls.results).toEqual([4, 16, 64, 48, 64, 60, 44]);
   } finally {
     calls.restore();
   }
@@ -171,6 +175,35 @@ test("replies written inside datagramReceived leave together in one sendBatch af
     expect(out.returned).toEqual(Array.from({ length: count }, (_, i) => `m${i}`.length));
     expect(out.serverCalls).toBe(1);
     expect(calls.results.at(-1)).toBe(count);
+  } finally {
+    calls.restore();
+  }
+});
+
+test("writes gathered past the send slab flush it and get a larger one (4 KiB, 16 KiB, 64 KiB): every datagram arrives whole and in order", async () => {
+  const count = 40;
+  const size = 3000;
+  const calls = countCalls("sendBatch");
+  try {
+    const out = await runUDP<Buffer[]>((reactor, finish) => {
+      const server = new DatagramRecorder();
+      const sp = listenUDP(reactor, 0, server, { interface: "127.0.0.1" });
+      native.setsockopt(sp.fileno(), "SO_RCVBUF", 1 << 20);
+      const cp = listenUDP(reactor, 0, new DatagramRecorder(), { interface: "127.0.0.1" });
+      server.onDatagram = () => {
+        if (server.datagrams.length < count) return;
+        sp.stopListening();
+        cp.stopListening();
+        finish(server.datagrams.map((d) => Buffer.from(d.data)));
+      };
+      cp.writeBatch(
+        Array.from({ length: count }, (_, i) => Buffer.alloc(size, i + 1)),
+        ["127.0.0.1", portOf(sp.getHost())],
+      );
+    });
+    expect(out).toEqual(Array.from({ length: count }, (_, i) => Buffer.alloc(size, i + 1)));
+    // 4 KiB holds one; 16 KiB five; 64 KiB (the largest) 21; the last 13 leave at the end.
+    expect(calls.results).toEqual([1, 5, 21, 13]);
   } finally {
     calls.restore();
   }
