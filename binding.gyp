@@ -14,6 +14,8 @@
         "native/limits.cc",
         "native/batch_io.cc",
         "native/sendfile.cc",
+        "native/fd_passing.cc",
+        "native/fd_control.cc",
         "native/datagram_batch.cc",
         "native/sockaddr.cc",
         "native/uv_watch.cc",

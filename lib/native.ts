@@ -374,6 +374,33 @@ export interface NativeAddon {
    */
   sendfile(socketFd: number, fileFd: number, offset: number, length: number): number;
 
+  // -- descriptors made elsewhere (native/fd_control.cc) ------------------------------------
+  /** fcntl(F_DUPFD_CLOEXEC): a close-on-exec duplicate of `fd` (same open file description); throws EBADF, EMFILE... */
+  dupFd(fd: number): number;
+  /** fcntl(F_GETFL): the status flags of `fd`'s open file description (shared by every duplicate). */
+  getStatusFlags(fd: number): number;
+  /** fcntl(F_SETFL): sets the status flags the kernel lets change (O_NONBLOCK, O_APPEND...). */
+  setStatusFlags(fd: number, flags: number): void;
+  /** The platform's O_NONBLOCK bit. */
+  readonly O_NONBLOCK: number;
+
+  // -- fd passing over Unix stream sockets (native/fd_passing.cc; SCM_RIGHTS) -------------
+  /**
+   * sendmsg(2) of `buf` (at least one byte) with `fds[0..count)` attached to its first byte
+   * (count 1..MAX_PASSED_FDS). Returns bytes sent (>= 1; the descriptors went with them),
+   * AGAIN (nothing sent), or -errno. The caller keeps its descriptors and closes them.
+   */
+  sendFds(fd: number, buf: Uint8Array, fds: Int32Array, count: number): number;
+  /**
+   * recvmsg(2) into `buf`: bytes (0 at EOF), AGAIN, or -errno. `out[0]` gets how many
+   * descriptors came with the bytes (close-on-exec, owned by the caller), `out[1]` 1 when
+   * some were cut off (MSG_CTRUNC: no room in `out`, or the fd limit), `out[2..]` the
+   * descriptors; room is offered for min(out.length - 2, MAX_PASSED_FDS) of them.
+   */
+  recvFds(fd: number, buf: Uint8Array, out: Int32Array): number;
+  /** The most descriptors one message carries (Linux's SCM_MAX_FD, 253). */
+  readonly MAX_PASSED_FDS: number;
+
   // -- datagram batches (native/datagram_batch.cc; recvmmsg/sendmmsg on Linux) -------
   /**
    * Receives up to `max` datagrams (at most DATAGRAM_BATCH) of one socket into `slab` from

@@ -14,6 +14,8 @@ void InitDatagramBatch(Napi::Env env, Napi::Object exports);
 void InitUvWatch(Napi::Env env, Napi::Object exports);
 void InitTls(Napi::Env env, Napi::Object exports);
 void InitSendFile(Napi::Env env, Napi::Object exports);
+void InitFdPassing(Napi::Env env, Napi::Object exports);
+void InitFdControl(Napi::Env env, Napi::Object exports);
 }  // namespace fdr
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
@@ -29,6 +31,8 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   fdr::InitUvWatch(env, exports);
   fdr::InitTls(env, exports);
   fdr::InitSendFile(env, exports);
+  fdr::InitFdPassing(env, exports);
+  fdr::InitFdControl(env, exports);
   return exports;
 }
 
