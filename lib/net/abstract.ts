@@ -19,6 +19,11 @@
  * sendfile(2) (no copy through JavaScript), EAGAIN waits for WRITABLE like any write, and
  * the bytes queued after it follow. They count in `bufferedBytes()`, so producers and the
  * water marks see them. Plain writes never meet any of this: `later` stays null.
+ *
+ * Descriptors passed over a Unix socket (`queueDescriptor`, SCM_RIGHTS) join the same
+ * queue: they leave with the first bytes queued after them, in one sendmsg, so the peer
+ * meets them before those bytes (Twisted's order). Until bytes follow they wait; a
+ * connection that closes first closes them unsent.
  */
 import * as fs from "node:fs";
 import { types } from "node:util";
@@ -49,6 +54,11 @@ export interface IFileSource {
   readonly fd: number;
   /** Releases the file (closes the fd). */
   close(): void;
+}
+
+/** Descriptors in a transport's queue (duplicates it owns), to go with the next byte queued. */
+class QueuedDescriptors {
+  constructor(readonly fds: number[]) {}
 }
 
 /** A file range in a transport's queue: what remains to send of it. */
@@ -96,8 +106,8 @@ export abstract class FileDescriptor implements IBatchReadDescriptor, IWriteDesc
   protected writeDisconnected = false;
 
   private readonly queue: Uint8Array[] = [];
-  /** What follows a queued file range, in order (its head is always a QueuedFile); null (the prototype's) when no range is queued. */
-  declare private later: Array<Uint8Array | QueuedFile> | null;
+  /** What follows a queued file range or descriptors, in order (its head is always one of them); null (the prototype's) when none is queued. */
+  declare private later: Array<Uint8Array | QueuedFile | QueuedDescriptors> | null;
   /** The kernel may send file ranges straight to this fd (sendfile); false (a TLS transport) copies them through the byte queue. */
   declare protected readonly kernelSendsFiles: boolean;
   private queued = 0;
@@ -234,7 +244,7 @@ export abstract class FileDescriptor implements IBatchReadDescriptor, IWriteDesc
       this.lose(connectionLostFrom(syscallError(-result, "writev")));
       return;
     }
-    if (this.later !== null && this.queue.length === 0 && !this.sendFiles()) return;
+    if (this.later !== null && this.queue.length === 0 && !this.sendLater()) return;
     if (this.queued > 0) {
       this.startWriting();
       return;
@@ -273,17 +283,82 @@ export abstract class FileDescriptor implements IBatchReadDescriptor, IWriteDesc
   }
 
   /**
+   * Queues descriptor `fd` (a duplicate this transport owns and closes) to go with the next
+   * byte queued after it; consecutive descriptors share one message.
+   */
+  protected queueDescriptor(fd: number): void {
+    const later = this.later;
+    const last = later === null ? null : later[later.length - 1];
+    if (last instanceof QueuedDescriptors && last.fds.length < native.MAX_PASSED_FDS) last.fds.push(fd);
+    else if (later === null) this.later = [new QueuedDescriptors([fd])];
+    else later.push(new QueuedDescriptors([fd]));
+    this.scheduleFlush();
+  }
+
+  /** The byte queue is empty and `later` has a head: sends it (false when the connection was lost). */
+  private sendLater(): boolean {
+    const later = this.later as Array<Uint8Array | QueuedFile | QueuedDescriptors>;
+    return later[0] instanceof QueuedDescriptors ? this.sendDescriptors(later, later[0]) : this.sendFiles();
+  }
+
+  /**
+   * Descriptors head `later`: sends them with the bytes that follow (a file range that
+   * follows gives a chunk read for it), in one sendmsg. No bytes yet: they wait for a write.
+   * False when the connection was lost.
+   */
+  private sendDescriptors(later: Array<Uint8Array | QueuedFile | QueuedDescriptors>, d: QueuedDescriptors): boolean {
+    let next = later[1];
+    if (next === undefined) return true;
+    if (next instanceof QueuedFile) {
+      const f = next;
+      const n = this.readChunk(f, later, 1);
+      if (n <= 0) {
+        if (n === 0) this.lose(new ConnectionLost(`The file being sent ended at byte ${f.offset}, ${f.length} bytes before the end of its range.`));
+        return false;
+      }
+      f.offset += n;
+      f.length -= n;
+      if (f.length === 0) {
+        later.splice(2, 1);
+        closeQuietly(f.file);
+      }
+      next = later[1];
+    }
+    const bytes = next as Uint8Array;
+    const n = native.sendFds(this.fd, bytes, Int32Array.from(d.fds), d.fds.length);
+    if (n === AGAIN) return true;
+    if (n < 0) {
+      this.lose(connectionLostFrom(syscallError(-n, "sendmsg")));
+      return false;
+    }
+    this.queued -= n;
+    closeDescriptors(d.fds);
+    later.shift();
+    if (n < bytes.length) later[0] = bytes.subarray(n);
+    else later.shift();
+    this.releaseBytes(later);
+    if (this.producerPaused && this.queued <= this.writeLowWaterMark) this.resumeProducer();
+    return !this.disconnected;
+  }
+
+  /** Moves the bytes heading `later` into the byte queue, up to its next file range or descriptors. */
+  private releaseBytes(later: Array<Uint8Array | QueuedFile | QueuedDescriptors>): void {
+    while (later.length > 0 && later[0] instanceof Uint8Array) this.queue.push(later.shift() as Uint8Array);
+    if (later.length === 0) this.later = null;
+  }
+
+  /**
    * The byte queue is empty and a file range heads `later`: sends it (sendfile, or a chunk
    * read into the queue where sendfile cannot serve), and once it is done moves what
    * followed it into the queue. Stops at AGAIN or a partial send (the socket is full:
    * WRITABLE follows, since bytes remain queued). False when the connection was lost.
    */
   private sendFiles(): boolean {
-    const later = this.later as Array<Uint8Array | QueuedFile>;
+    const later = this.later as Array<Uint8Array | QueuedFile | QueuedDescriptors>;
     const f = later[0] as QueuedFile;
     let n = this.kernelSendsFiles ? native.sendfile(this.fd, f.file.fd, f.offset, f.length) : -ENOSYS;
     if (n === AGAIN) return true;
-    if (n === -ENOSYS || n === -EINVAL || n === -EOPNOTSUPP) n = this.readChunk(f);
+    if (n === -ENOSYS || n === -EINVAL || n === -EOPNOTSUPP) n = this.readChunk(f, this.queue, this.queue.length);
     else if (n < 0) {
       this.lose(connectionLostFrom(syscallError(-n, "sendfile")));
       return false;
@@ -300,15 +375,14 @@ export abstract class FileDescriptor implements IBatchReadDescriptor, IWriteDesc
     if (f.length === 0) {
       later.shift();
       closeQuietly(f.file);
-      while (later.length > 0 && !(later[0] instanceof QueuedFile)) this.queue.push(later.shift() as Uint8Array);
-      if (later.length === 0) this.later = null;
+      this.releaseBytes(later);
     }
     if (this.producerPaused && this.queued <= this.writeLowWaterMark) this.resumeProducer();
     return !this.disconnected;
   }
 
-  /** Where sendfile cannot serve: copies the next chunk of `f` into the byte queue (bytes read, 0 at the file's end, -1 once lost). */
-  private readChunk(f: QueuedFile): number {
+  /** Copies the next chunk of `f` into `into` at `at` (where sendfile cannot serve, or to carry descriptors): bytes read, 0 at the file's end, -1 once lost. */
+  private readChunk(f: QueuedFile, into: Array<Uint8Array | QueuedFile | QueuedDescriptors>, at: number): number {
     const buf = Buffer.allocUnsafe(Math.min(FILE_CHUNK_SIZE, f.length));
     let n: number;
     try {
@@ -318,7 +392,7 @@ export abstract class FileDescriptor implements IBatchReadDescriptor, IWriteDesc
       this.lose(connectionLostFrom(syscallError(errno, "read")));
       return -1;
     }
-    if (n > 0) this.queue.push(n === buf.length ? buf : buf.subarray(0, n));
+    if (n > 0) into.splice(at, 0, n === buf.length ? buf : buf.subarray(0, n));
     return n;
   }
 
@@ -416,7 +490,13 @@ export abstract class FileDescriptor implements IBatchReadDescriptor, IWriteDesc
     const later = this.later;
     if (later !== null) {
       this.later = null;
-      for (const e of later) if (e instanceof QueuedFile) closeQuietly(e.file);
+      for (const e of later) {
+        if (e instanceof QueuedFile) closeQuietly(e.file);
+        else if (e instanceof QueuedDescriptors) {
+          log("warn", `${e.fds.length} file descriptor(s) queued for sending were closed unsent: no byte was written after them before the connection closed`);
+          closeDescriptors(e.fds);
+        }
+      }
     }
     const p = this.producer;
     this.producer = null;
@@ -535,6 +615,17 @@ Object.defineProperty(FileDescriptor.prototype, "kernelSendsFiles", { value: tru
 const ENOSYS = native.errno.ENOSYS;
 const EINVAL = native.errno.EINVAL;
 const EOPNOTSUPP = native.errno.EOPNOTSUPP ?? native.errno.ENOTSUP;
+
+/** Closes the duplicates of descriptors that were sent or dropped. */
+function closeDescriptors(fds: number[]): void {
+  for (const fd of fds) {
+    try {
+      native.close(fd);
+    } catch (e) {
+      log("warn", `close(${fd}) of a passed descriptor failed`, e);
+    }
+  }
+}
 
 /** Releases a dropped file range's file; a failing close is logged, not thrown into connectionLost. */
 function closeQuietly(file: IFileSource): void {

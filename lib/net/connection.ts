@@ -6,20 +6,39 @@
  *
  * A protocol callback that throws loses its own connection (logged); the reason it gets is
  * a ConnectionLost whose `cause` is the thrown value.
+ *
+ * On a Unix socket a protocol with `fileDescriptorReceived` (IFileDescriptorReceiver) is read
+ * with recvmsg instead of the reactor's batched read (the descriptors come with the bytes);
+ * every other connection keeps the batch. Descriptors go the other way with
+ * `sendFileDescriptor` (abstract.ts queues them with the bytes that carry them).
  */
 import { ConnectionAborted, ConnectionDone, ConnectionLost } from "../error";
 import type { Failure } from "../defer/failure";
 import { log } from "../log";
-import { native, type SockAddr } from "../native";
+import { AGAIN, native, type SockAddr } from "../native";
 import { FileDescriptor } from "./abstract";
+import { unixAddress } from "./address";
 import type { IReactorFDSet } from "./fdset";
-import type { Address, IHalfCloseableProtocol, IProtocol, ITCPTransport } from "./interfaces";
+import type { Address, IFileDescriptorReceiver, IHalfCloseableProtocol, IProtocol, IUNIXTransport } from "./interfaces";
 import { connectionLostFrom, syscallError } from "./oserror";
 
 /** Does `p` want to hear about half-closes (Twisted's IHalfCloseableProtocol)? */
 function isHalfCloseable(p: IProtocol): p is IHalfCloseableProtocol {
   return typeof (p as Partial<IHalfCloseableProtocol>).readConnectionLost === "function";
 }
+
+/** Does `p` accept passed descriptors (Twisted's IFileDescriptorReceiver)? */
+function isFileDescriptorReceiver(p: IProtocol): p is IFileDescriptorReceiver {
+  return typeof (p as Partial<IFileDescriptorReceiver>).fileDescriptorReceived === "function";
+}
+
+/** Descriptors were cut off a message (MSG_CTRUNC: the process's fd limit, or more than one message carries): the stream's pairing of descriptors and bytes is broken. */
+export class FileDescriptorsTruncated extends ConnectionLost {}
+
+/** Bytes of the slab a descriptor-receiving connection reads into (a new one when less than a read is left). */
+const FD_READ_SLAB = 64 * 1024;
+/** Bytes read per recvmsg of a descriptor-receiving connection. */
+const FD_READ_SIZE = 16 * 1024;
 
 /** Makes the Address a protocol sees from a socket address (TCP or UNIX flavour). */
 export type AddressOf = (a: SockAddr) => Address;
@@ -28,7 +47,7 @@ export type AddressOf = (a: SockAddr) => Address;
  * A stream connection: the transport a protocol writes through (Twisted's tcp.Server for
  * accepted connections; Client in client.ts for outgoing ones).
  */
-export class Connection extends FileDescriptor implements ITCPTransport {
+export class Connection extends FileDescriptor implements IUNIXTransport {
   /** The protocol this connection drives (null until attached). */
   protocol: IProtocol | null = null;
   /** The peer closed its write side (seen by a half-close-aware protocol). */
@@ -37,6 +56,10 @@ export class Connection extends FileDescriptor implements ITCPTransport {
   protected readonly addressOf: AddressOf;
   private peer: Address | null;
   private host: Address | null = null;
+  /** recvmsg's words ([count, truncated, fds...]) and slab, made when the protocol receives descriptors. */
+  private fdWords: Int32Array | null = null;
+  private fdSlab: Buffer | null = null;
+  private fdSlabUsed = 0;
 
   /** Wraps connected socket `fd`; `peer` is the peer's address when already known (from accept). */
   constructor(reactor: IReactorFDSet, fd: number, addressOf: AddressOf, peer: Address | null) {
@@ -66,6 +89,11 @@ export class Connection extends FileDescriptor implements ITCPTransport {
   attach(protocol: IProtocol): void {
     this.protocol = protocol;
     this.connected = true;
+    if (this.addressOf === unixAddress && isFileDescriptorReceiver(protocol)) {
+      // Out of the reactor's batch (it reads with read(2), which drops descriptors): doRead.
+      Object.defineProperty(this, "batchRead", { value: false });
+      this.fdWords = new Int32Array(2 + native.MAX_PASSED_FDS);
+    }
     this.startReading();
     try {
       protocol.makeConnection(this);
@@ -88,6 +116,51 @@ export class Connection extends FileDescriptor implements ITCPTransport {
     } else {
       this.lose(connectionLostFrom(syscallError(-result, "read")));
     }
+  }
+
+  /** Unbatched read: recvmsg with the descriptors that came, for a descriptor-receiving protocol. */
+  override doRead(): Error | void {
+    const words = this.fdWords;
+    if (words === null) return super.doRead();
+    if (this.fdSlab === null || this.fdSlab.length - this.fdSlabUsed < FD_READ_SIZE) {
+      this.fdSlab = Buffer.allocUnsafe(FD_READ_SLAB);
+      this.fdSlabUsed = 0;
+    }
+    const at = this.fdSlabUsed;
+    const n = native.recvFds(this.fd, this.fdSlab.subarray(at, at + FD_READ_SIZE), words);
+    if (n === AGAIN) return;
+    for (let i = 0; i < words[0]; i++) this.descriptorReceived(words[2 + i]);
+    if (n > 0) this.fdSlabUsed = at + n;
+    this.readResult(n > 0 ? this.fdSlab.subarray(at, at + n) : null, n);
+    if (words[1] !== 0 && !this.disconnected) {
+      this.lose(new FileDescriptorsTruncated("Some file descriptors passed by the peer were cut off (MSG_CTRUNC: the process's descriptor limit?); closing the connection."));
+    }
+  }
+
+  /** Gives received descriptor `fd` to the protocol, or closes it when nobody can take it. */
+  private descriptorReceived(fd: number): void {
+    if (this.disconnecting || this.disconnected) {
+      closeQuietly(fd);
+      return;
+    }
+    try {
+      (this.protocol as IFileDescriptorReceiver).fileDescriptorReceived(fd);
+    } catch (e) {
+      // Whether the protocol kept it is unknown: it failed, so the descriptor goes with it.
+      closeQuietly(fd);
+      this.protocolThrew("fileDescriptorReceived", e);
+    }
+  }
+
+  /**
+   * Queues a duplicate of `fd` for the peer, sent with the next byte written after this
+   * call (IUNIXTransport). Throws TypeError naming fd, or on a TCP connection.
+   */
+  sendFileDescriptor(fd: number): void {
+    if (typeof fd !== "number" || !Number.isInteger(fd) || fd < 0) throw new TypeError(`fd must be an open file descriptor (an integer >= 0), received ${String(fd)}`);
+    if (this.addressOf !== unixAddress) throw new TypeError("sendFileDescriptor: only a Unix socket connection can pass file descriptors");
+    if (!this.connected || this.writeDisconnected) return;
+    this.queueDescriptor(native.dupFd(fd));
   }
 
   private readEOF(): void {
@@ -195,5 +268,14 @@ export class Connection extends FileDescriptor implements ITCPTransport {
   /** The reason given to the protocol when one of its callbacks threw `e`. */
   protected callbackError(what: string, e: unknown): Error {
     return new ConnectionLost(`${what} threw: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+  }
+}
+
+/** Closes a descriptor nobody took; a failure is logged. */
+function closeQuietly(fd: number): void {
+  try {
+    native.close(fd);
+  } catch (e) {
+    log("warn", `close(${fd}) of a received descriptor failed`, e);
   }
 }

@@ -91,6 +91,32 @@ export interface IHalfCloseableProtocol extends IProtocol {
   writeConnectionLost?(): void;
 }
 
+/**
+ * A Unix stream transport's extra (Twisted's IUNIXTransport): passing descriptors to the
+ * peer (SCM_RIGHTS).
+ */
+export interface IUNIXTransport extends ITCPTransport {
+  /**
+   * Queues a duplicate of `fd` (the caller keeps and may close its own) to go to the peer
+   * with the next byte written after this call; the peer's `fileDescriptorReceived` runs
+   * before its `dataReceived` of that byte. Write at least one byte after it: a descriptor
+   * with no byte after it when the connection closes is closed unsent.
+   */
+  sendFileDescriptor(fd: number): void;
+}
+
+/**
+ * A protocol that accepts descriptors passed over its Unix connection (Twisted's
+ * IFileDescriptorReceiver). Each received descriptor is the protocol's (close-on-exec; it
+ * must close it); one arriving once the connection is closing, or while this callback
+ * throws, is closed by the transport. A protocol without this method gets none: the kernel
+ * drops descriptors sent to a reader that does not ask for them.
+ */
+export interface IFileDescriptorReceiver extends IProtocol {
+  /** A descriptor arrived; it comes before the bytes that carried it. */
+  fileDescriptorReceived(fd: number): void;
+}
+
 /** Builds protocols for connections (Twisted's IProtocolFactory). */
 export interface IProtocolFactory {
   /** Make the protocol for a new connection from/to `addr`; null refuses the connection. */
