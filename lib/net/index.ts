@@ -16,6 +16,7 @@ export * from "./hosts";
 export * from "./resolve";
 export * from "./udp";
 export * from "./adopt";
+export * from "./stdio";
 export * from "./tls-options";
 export { errnoName } from "./oserror";
 import "./install";
