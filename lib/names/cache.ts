@@ -42,6 +42,7 @@ export class DNSCache {
 
   /** The outcome cached for `name`/`type` if it has not expired, else undefined. */
   get(name: string, type: string): CachedOutcome | undefined {
+    if (this.entries.size === 0) return undefined; // no key to build for an empty (or disabled) cache
     const key = keyOf(name, type);
     const e = this.entries.get(key);
     if (e === undefined) return undefined;

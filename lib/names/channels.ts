@@ -20,7 +20,7 @@
  *   closed to all of them) and retires the channel.
  */
 import { randomFillSync } from "node:crypto";
-import { Deferred, type IDelayedCall } from "../defer";
+import type { IDelayedCall } from "../defer";
 import { listenUDP, type UDPPort } from "../net";
 import type { Address } from "../net/interfaces";
 import { DatagramProtocol } from "../protocols";
@@ -51,8 +51,16 @@ function random16(): number {
   return random[randomAt++];
 }
 
+/** Who hears how a query ended: called once, with the accepted response or the failure. */
+export interface QueryWaiter {
+  /** The server's accepted response. */
+  answered(r: DNSResponse): void;
+  /** TIMEOUT after the query's timeout, CONNECT when refused or when no socket could be made. */
+  failed(e: DNSQueryError): void;
+}
+
 /** One query in flight. */
-class PendingQuery {
+export class PendingQuery {
   settled = false;
   constructor(
     readonly channel: Channel,
@@ -62,7 +70,7 @@ class PendingQuery {
     readonly type: AddressType,
     readonly deadline: number,
     readonly timeout: number,
-    readonly d: Deferred<DNSResponse>,
+    readonly waiter: QueryWaiter,
   ) {}
 }
 
@@ -134,24 +142,23 @@ export class ChannelPool {
   constructor(private readonly reactor: QueryReactor) {}
 
   /**
-   * Asks `server` for `name`/`type`; fires with the accepted response, or fails with
-   * DNSQueryError (TIMEOUT after `timeout` seconds, CONNECT when refused or when no socket
-   * could be made). Cancelling forgets the query (a later answer is ignored).
+   * Asks `server` for `name`/`type`; `waiter` hears the accepted response, or the failure
+   * (DNSQueryError: TIMEOUT after `timeout` seconds, CONNECT when refused or when no socket
+   * could be made; then it may be told before this returns, and null is returned). The
+   * query can be forgotten with `cancel` (a later answer is ignored).
    */
-  query(server: NameServer, name: string, type: AddressType, timeout: number): Deferred<DNSResponse> {
+  query(server: NameServer, name: string, type: AddressType, timeout: number, waiter: QueryWaiter): PendingQuery | null {
     let channel: Channel;
     try {
       channel = this.channelFor(server);
     } catch (e) {
-      const d = new Deferred<DNSResponse>();
-      d.errback(new DNSQueryError("CONNECT", name, type, `could not send to ${describeServer(server)}: ${e instanceof Error ? e.message : String(e)}`, { cause: e }));
-      return d;
+      waiter.failed(new DNSQueryError("CONNECT", name, type, `could not send to ${describeServer(server)}: ${e instanceof Error ? e.message : String(e)}`, { cause: e }));
+      return null;
     }
     let id = random16();
     while (channel.live.has(id)) id = random16();
     const bytes = encodeQuery(id, name, type);
-    const d = new Deferred<DNSResponse>(() => this.forget(q));
-    const q = new PendingQuery(channel, id, bytes, name, type, this.reactor.seconds() + timeout, timeout, d);
+    const q = new PendingQuery(channel, id, bytes, name, type, this.reactor.seconds() + timeout, timeout, waiter);
     channel.live.set(id, q);
     this.inFlight++;
     channel.sent++;
@@ -164,7 +171,12 @@ export class ChannelPool {
       this.sending.push(channel);
     }
     channel.outbox.push(q);
-    return d;
+    return q;
+  }
+
+  /** Forgets `q` (its waiter hears nothing more; a later answer is ignored). */
+  cancel(q: PendingQuery): void {
+    if (!q.settled) this.done(q);
   }
 
   /** Sends every channel's outbox, one native call per channel. */
@@ -251,18 +263,13 @@ export class ChannelPool {
   /** The answer `r` for `q`. */
   settle(q: PendingQuery, r: DNSResponse): void {
     this.done(q);
-    q.d.callback(r);
+    q.waiter.answered(r);
   }
 
   /** `q` failed with `e`. */
   private fail(q: PendingQuery, e: DNSQueryError): void {
     this.done(q);
-    q.d.errback(e);
-  }
-
-  /** `q` was cancelled. */
-  private forget(q: PendingQuery): void {
-    if (!q.settled) this.done(q);
+    q.waiter.failed(e);
   }
 
   /** Removes `q` from its channel; a retired channel left empty closes. */

@@ -25,7 +25,7 @@ import { HostsFile } from "../net/hosts";
 import { ipv4First } from "../net/resolve";
 import { DNSCache, keyOf, type CacheClock } from "./cache";
 import { DNSQueryError } from "./errors";
-import { ChannelPool } from "./channels";
+import { ChannelPool, type PendingQuery, type QueryWaiter } from "./channels";
 import { describeServer, queryTCP, type AddressType, type DNSRecord, type DNSResponse, type QueryReactor } from "./query";
 import { checkConfig, ResolvConfFile, type ResolverConfig } from "./resolvconf";
 
@@ -265,22 +265,28 @@ export class Resolver {
       if ("addresses" in cached) return succeed({ addresses: cached.addresses.slice(), ttl: 0 });
       return fail(cached.failure);
     }
-    const key = keyOf(qname, type);
-    const waiting = chain === null ? this.inflight.get(key) : undefined;
+    const key = chain === null ? keyOf(qname, type) : null;
+    const waiting = key !== null ? this.inflight.get(key) : undefined;
     if (waiting !== undefined) return waiting.join();
-    const shared = new SharedQuery();
-    if (chain === null) this.inflight.set(key, shared);
+    const shared = new SharedQuery(this, this.channels, this.reactor, qname, type, hopsLeft, chain, key);
+    if (key !== null) this.inflight.set(key, shared);
     const waiter = shared.join();
-    shared.work = this.askServers(qname, type).addCallback((response) => this.interpret(response, qname, type, hopsLeft, chain));
-    shared.work.addBoth((outcome: Found | Failure) => {
-      if (chain === null && this.inflight.get(key) === shared) this.inflight.delete(key);
-      shared.settle(outcome);
-    });
+    const config = this.config();
+    shared.start(config, config.rotate ? this.nextServer++ : 0);
     return waiter;
   }
 
-  /** What a final response means for `qname`: addresses (following CNAMEs), or a failure; cached. */
-  private interpret(response: DNSResponse, qname: string, type: AddressType, hopsLeft: number, chain: ReadonlySet<string> | null): Found | Deferred<Found> {
+  /** SharedQuery is done: it no longer takes waiters. */
+  private ended(shared: SharedQuery): void {
+    if (shared.key !== null && this.inflight.get(shared.key) === shared) this.inflight.delete(shared.key);
+  }
+
+  /**
+   * What a final response means for `qname`: addresses (following CNAMEs), or a failure
+   * (thrown); cached. For SharedQuery only.
+   * @internal
+   */
+  _interpret(response: DNSResponse, qname: string, type: AddressType, hopsLeft: number, chain: ReadonlySet<string> | null): Found | Deferred<Found> {
     const rcode = response.rcode ?? "NOERROR";
     if (rcode === "NXDOMAIN") {
       const failure = new DNSQueryError("NXDOMAIN", qname, type, "no such domain");
@@ -336,96 +342,173 @@ export class Resolver {
     throw failure;
   }
 
-  /**
-   * Asks the servers in turn for `qname`/`type` until one gives a final response
-   * (NOERROR or NXDOMAIN), `attempts` rounds at most; a truncated UDP answer is asked
-   * again over TCP. Fails with the DNSQueryError of the last try (TIMEOUT naming all servers
-   * when none answered).
-   */
-  private askServers(qname: string, type: AddressType): Deferred<DNSResponse> {
-    const config = this.config();
-    const servers = config.nameservers;
-    const start = config.rotate ? this.nextServer++ % servers.length : 0;
-    const total = servers.length * config.attempts;
-    let current: Deferred<DNSResponse> | null = null;
-    const d = new Deferred<DNSResponse>(() => current?.cancel());
-    let lastError: DNSQueryError | null = null;
-    let answeredAtAll = false;
-    const attempt = (n: number): void => {
-      if (d.called) return;
-      if (n >= total) {
-        d.errback(
-          answeredAtAll || lastError === null
-            ? (lastError ?? new DNSQueryError("TIMEOUT", qname, type, "no server"))
-            : new DNSQueryError("TIMEOUT", qname, type, `no answer from ${servers.map(describeServer).join(", ")} after ${config.attempts} attempt(s) of ${config.timeout} s`, { cause: lastError }),
-        );
-        return;
-      }
-      const server = servers[(start + n) % servers.length];
-      const onError = (f: Failure): void => {
-        if (d.called) return;
-        if (!(f.value instanceof DNSQueryError)) {
-          d.errback(f);
-          return;
-        }
-        if (f.value.reason !== "TIMEOUT") answeredAtAll = true;
-        lastError = f.value;
-        attempt(n + 1);
-      };
-      const onResponse = (r: DNSResponse, overTCP: boolean): void => {
-        if (d.called) return;
-        if (r.flag_tc && !overTCP) {
-          current = queryTCP(this.reactor, server, qname, type, config.timeout);
-          current.addCallbacks((r2) => onResponse(r2, true), onError);
-          return;
-        }
-        const rcode = r.rcode ?? "NOERROR";
-        if (rcode === "NOERROR" || rcode === "NXDOMAIN") {
-          d.callback(r);
-          return;
-        }
-        answeredAtAll = true;
-        lastError = new DNSQueryError(serverFailureReason(rcode), qname, type, `from ${describeServer(server)}`);
-        attempt(n + 1);
-      };
-      current = this.channels.query(server, qname, type, config.timeout);
-      current.addCallbacks((r) => onResponse(r, false), onError);
-    };
-    attempt(0);
-    return d;
+  /** For SharedQuery only: its query ended (answered, failed or cancelled). @internal */
+  _ended(shared: SharedQuery): void {
+    this.ended(shared);
   }
 }
 
 /**
- * One query on the wire and everyone waiting for it: each waiter gets its own Deferred;
- * cancelling a waiter only removes it, and the query itself is cancelled (its socket
- * closed) once no one waits any more.
+ * One query on the wire and everyone waiting for it (each waiter gets its own Deferred;
+ * cancelling a waiter only removes it, and the query itself is cancelled, its socket
+ * released, once no one waits any more). It asks the servers in turn for `qname`/`type`
+ * until one gives a final response (NOERROR or NXDOMAIN), `attempts` rounds at most; a
+ * truncated UDP answer is asked again over TCP; the response is then interpreted (CNAMEs
+ * followed). Fails with the DNSQueryError of the last try (TIMEOUT naming all servers when
+ * none answered).
+ *
+ * One object per query carries the whole exchange, and the channel pool reports to it
+ * directly (QueryWaiter): no Deferred or closure per try on the common path, so that a
+ * lookup allocates, and V8 compiles, little (docs/names.md, "What a lookup costs").
  */
-class SharedQuery {
-  /** The network work (query, then interpretation and any re-query); set right after construction. */
-  work: Deferred<Found> | null = null;
+class SharedQuery implements QueryWaiter {
   private readonly waiters: Deferred<Found>[] = [];
   private settled = false;
+  private config: ResolverConfig | null = null;
+  private first = 0;
+  private tries = 0;
+  /** The try under way (index into the servers' attempts). */
+  private n = 0;
+  private lastError: DNSQueryError | null = null;
+  private answeredAtAll = false;
+  /** What is in flight: a UDP query, a TCP query or a CNAME chase (null: nothing). */
+  private pending: PendingQuery | Deferred<DNSResponse> | Deferred<Found> | null = null;
+
+  constructor(
+    private readonly resolver: Resolver,
+    private readonly pool: ChannelPool,
+    private readonly reactor: QueryReactor,
+    readonly qname: string,
+    readonly type: AddressType,
+    private readonly hopsLeft: number,
+    private readonly chain: ReadonlySet<string> | null,
+    /** The resolver's in-flight key (null: a re-query of a chain, never shared). */
+    readonly key: string | null,
+  ) {}
 
   /** A new Deferred that fires with the query's outcome. */
   join(): Deferred<Found> {
     const w: Deferred<Found> = new Deferred<Found>(() => {
       const i = this.waiters.indexOf(w);
       if (i >= 0) this.waiters.splice(i, 1);
-      if (this.waiters.length === 0 && !this.settled) this.work?.cancel();
+      if (this.waiters.length === 0 && !this.settled) this.cancel();
     });
     this.waiters.push(w);
     return w;
   }
 
-  /** Fires every waiter with `outcome` (each gets its own copy of the addresses). */
-  settle(outcome: Found | Failure): void {
+  /** Sends the first try, to server `turn` (modulo their number). */
+  start(config: ResolverConfig, turn: number): void {
+    this.config = config;
+    const count = config.nameservers.length;
+    this.first = turn % count;
+    this.tries = count * config.attempts;
+    this.attempt(0);
+  }
+
+  private attempt(n: number): void {
+    if (this.settled) return;
+    const config = this.config!;
+    const servers = config.nameservers;
+    if (n >= this.tries) {
+      const last = this.lastError;
+      this.finish(
+        null,
+        this.answeredAtAll || last === null
+          ? (last ?? new DNSQueryError("TIMEOUT", this.qname, this.type, "no server"))
+          : new DNSQueryError("TIMEOUT", this.qname, this.type, `no answer from ${servers.map(describeServer).join(", ")} after ${config.attempts} attempt(s) of ${config.timeout} s`, { cause: last }),
+      );
+      return;
+    }
+    this.n = n;
+    this.pending = null;
+    // The pool may report a failure at once (no socket): `pending` is then already settled.
+    const q = this.pool.query(servers[(this.first + n) % servers.length], this.qname, this.type, config.timeout, this);
+    if (this.n === n && this.pending === null && !this.settled) this.pending = q;
+  }
+
+  /** A UDP response from the pool. */
+  answered(r: DNSResponse): void {
+    this.pending = null;
+    this.response(r, false);
+  }
+
+  /** The UDP try failed (timeout, refusal, no socket). */
+  failed(e: DNSQueryError): void {
+    this.pending = null;
+    this.tryFailed(e);
+  }
+
+  private tryFailed(e: unknown): void {
+    if (this.settled) return;
+    if (!(e instanceof DNSQueryError)) {
+      this.finish(null, e);
+      return;
+    }
+    if (e.reason !== "TIMEOUT") this.answeredAtAll = true;
+    this.lastError = e;
+    this.attempt(this.n + 1);
+  }
+
+  private response(r: DNSResponse, overTCP: boolean): void {
+    if (this.settled) return;
+    const config = this.config!;
+    const server = config.nameservers[(this.first + this.n) % config.nameservers.length];
+    if (r.flag_tc && !overTCP) {
+      const tcp = queryTCP(this.reactor, server, this.qname, this.type, config.timeout);
+      this.pending = tcp;
+      tcp.addCallbacks(
+        (r2) => this.response(r2, true),
+        (f) => this.tryFailed(f.value),
+      );
+      return;
+    }
+    const rcode = r.rcode ?? "NOERROR";
+    if (rcode !== "NOERROR" && rcode !== "NXDOMAIN") {
+      this.answeredAtAll = true;
+      this.lastError = new DNSQueryError(serverFailureReason(rcode), this.qname, this.type, `from ${describeServer(server)}`);
+      this.attempt(this.n + 1);
+      return;
+    }
+    let outcome: Found | Deferred<Found>;
+    try {
+      outcome = this.resolver._interpret(r, this.qname, this.type, this.hopsLeft, this.chain);
+    } catch (e) {
+      this.finish(null, e);
+      return;
+    }
+    if (!(outcome instanceof Deferred)) {
+      this.finish(outcome, null);
+      return;
+    }
+    this.pending = outcome;
+    outcome.addCallbacks(
+      (found) => this.finish(found, null),
+      (f) => this.finish(null, f.value),
+    );
+  }
+
+  /** No one waits any more: stops what is in flight. */
+  private cancel(): void {
     this.settled = true;
+    this.resolver._ended(this);
+    const p = this.pending;
+    this.pending = null;
+    if (p instanceof Deferred) p.cancel();
+    else if (p !== null) this.pool.cancel(p);
+  }
+
+  /** Fires every waiter with the addresses found (each its own copy) or with `error`. */
+  private finish(found: Found | null, error: unknown): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.pending = null;
+    this.resolver._ended(this);
     const waiters = this.waiters.splice(0);
     for (const w of waiters) {
       if (w.called) continue;
-      if (outcome instanceof Failure) w.errback(outcome.value);
-      else w.callback({ addresses: outcome.addresses.slice(), ttl: outcome.ttl });
+      if (found === null) w.errback(error);
+      else w.callback({ addresses: found.addresses.slice(), ttl: found.ttl });
     }
   }
 }
