@@ -52,19 +52,46 @@ const HEADER = 12;
 /** Labels followed in one name at most (a name has at most 127 labels). */
 const MAX_LABELS = 128;
 
-/** The wire bytes of a recursive query with `id` for `name` (a trailing dot ignored) and `type`. */
+/** Queries are written into a shared slab and handed out as views (never written over): no Buffer is made the slow way per query. */
+const QUERY_SLAB_SIZE = 16 * 1024;
+let querySlab = Buffer.allocUnsafeSlow(QUERY_SLAB_SIZE);
+let querySlabUsed = 0;
+
+/**
+ * The wire bytes of a recursive query with `id` for `name` (a trailing dot ignored) and
+ * `type`. The bytes are written with plain stores: Buffer's write helpers would be more
+ * JavaScript for V8 to compile while a process's first lookups run.
+ */
 export function encodeQuery(id: number, name: string, type: AddressType): Buffer {
   const n = name.endsWith(".") ? name.slice(0, -1) : name;
-  const nameBytes = Buffer.byteLength(n, "utf8");
-  const buf = Buffer.allocUnsafe(HEADER + (nameBytes === 0 ? 1 : nameBytes + 2) + 4);
-  buf.writeUInt16BE(id, 0);
-  buf.writeUInt16BE(FLAGS_RD, 2);
-  buf.writeUInt32BE(0x00010000, 4); // QDCOUNT 1, ANCOUNT 0
-  buf.writeUInt32BE(0, 8); // NSCOUNT 0, ARCOUNT 0
+  let nameBytes = n.length;
+  for (let i = 0; i < n.length; i++) {
+    if (n.charCodeAt(i) < 0x80) continue;
+    nameBytes = Buffer.byteLength(n, "utf8");
+    break;
+  }
+  const size = HEADER + (nameBytes === 0 ? 1 : nameBytes + 2) + 4;
+  if (QUERY_SLAB_SIZE - querySlabUsed < size) {
+    querySlab = size > QUERY_SLAB_SIZE ? Buffer.allocUnsafeSlow(size) : Buffer.allocUnsafeSlow(QUERY_SLAB_SIZE);
+    querySlabUsed = 0;
+  }
+  const buf = querySlab.subarray(querySlabUsed, querySlabUsed + size);
+  querySlabUsed = (querySlabUsed + size + 7) & ~7;
+  buf[0] = id >>> 8;
+  buf[1] = id & 0xff;
+  buf[2] = FLAGS_RD >>> 8;
+  buf[3] = FLAGS_RD & 0xff;
+  buf[4] = 0; // QDCOUNT 1
+  buf[5] = 1;
+  for (let i = 6; i < HEADER; i++) buf[i] = 0; // ANCOUNT, NSCOUNT, ARCOUNT 0
   let at = HEADER;
   if (nameBytes > 0) {
     // The name's text one byte further on; each dot then becomes the next label's length.
-    buf.write(n, at + 1, nameBytes, "utf8");
+    if (nameBytes === n.length) {
+      for (let i = 0; i < nameBytes; i++) buf[at + 1 + i] = n.charCodeAt(i);
+    } else {
+      buf.write(n, at + 1, nameBytes, "utf8");
+    }
     let lengthAt = at;
     for (let i = at + 1; i <= at + nameBytes; i++) {
       if (buf[i] !== 0x2e) continue;
@@ -74,9 +101,12 @@ export function encodeQuery(id: number, name: string, type: AddressType): Buffer
     buf[lengthAt] = at + nameBytes - lengthAt;
     at += nameBytes + 1;
   }
+  const code = TYPE_CODES[type];
   buf[at] = 0;
-  buf.writeUInt16BE(TYPE_CODES[type], at + 1);
-  buf.writeUInt16BE(1, at + 3); // class IN
+  buf[at + 1] = code >>> 8;
+  buf[at + 2] = code & 0xff;
+  buf[at + 3] = 0; // class IN
+  buf[at + 4] = 1;
   return buf;
 }
 
