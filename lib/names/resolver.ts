@@ -298,16 +298,18 @@ export class Resolver {
     let ttl = Infinity;
     let seen: Set<string> | null = null; // the chain's names, made at the first CNAME
     for (;;) {
-      const addresses: string[] = [];
+      // Made at the first address (an array literal of one holds no room for 16 more).
+      let addresses: string[] | null = null;
       for (const a of answers) {
         if (a.type !== type || !sameName(a.name, current) || !isInClass(a)) continue;
         const data = a.data;
         // packet.ts gives A and AAAA data only as the address text of 4 and 16 bytes.
         if (typeof data !== "string") continue;
-        if (!addresses.includes(data)) addresses.push(data);
+        if (addresses === null) addresses = [data];
+        else if (!addresses.includes(data)) addresses.push(data);
         ttl = Math.min(ttl, ttlOf(a));
       }
-      if (addresses.length > 0) {
+      if (addresses !== null) {
         this.cache.put(qname, type, { addresses }, ttl);
         return { addresses, ttl }; // a value, not a Deferred: the chain goes on without pausing
       }
@@ -362,7 +364,9 @@ export class Resolver {
  * lookup allocates, and V8 compiles, little (docs/names.md, "What a lookup costs").
  */
 class SharedQuery implements QueryWaiter {
-  private readonly waiters: Deferred<Found>[] = [];
+  /** The first waiter, and the others (most queries have one: no array for them). */
+  private waiter: Deferred<Found> | null = null;
+  private others: Deferred<Found>[] | null = null;
   private settled = false;
   private config: ResolverConfig | null = null;
   private first = 0;
@@ -388,13 +392,20 @@ class SharedQuery implements QueryWaiter {
 
   /** A new Deferred that fires with the query's outcome. */
   join(): Deferred<Found> {
-    const w: Deferred<Found> = new Deferred<Found>(() => {
-      const i = this.waiters.indexOf(w);
-      if (i >= 0) this.waiters.splice(i, 1);
-      if (this.waiters.length === 0 && !this.settled) this.cancel();
-    });
-    this.waiters.push(w);
+    const w: Deferred<Found> = new Deferred<Found>(() => this.leave(w));
+    if (this.waiter === null) this.waiter = w;
+    else (this.others ??= []).push(w);
     return w;
+  }
+
+  /** `w` was cancelled: it waits no more; with no one left, the query stops. */
+  private leave(w: Deferred<Found>): void {
+    if (this.waiter === w) this.waiter = this.others !== null && this.others.length > 0 ? this.others.shift()! : null;
+    else if (this.others !== null) {
+      const i = this.others.indexOf(w);
+      if (i >= 0) this.others.splice(i, 1);
+    }
+    if (this.waiter === null && !this.settled) this.cancel();
   }
 
   /** Sends the first try, to server `turn` (modulo their number). */
@@ -504,13 +515,20 @@ class SharedQuery implements QueryWaiter {
     this.settled = true;
     this.pending = null;
     this.resolver._ended(this);
-    const waiters = this.waiters.splice(0);
-    for (const w of waiters) {
-      if (w.called) continue;
-      if (found === null) w.errback(error);
-      else w.callback({ addresses: found.addresses.slice(), ttl: found.ttl });
-    }
+    const first = this.waiter;
+    const others = this.others;
+    this.waiter = null;
+    this.others = null;
+    if (first !== null) fire(first, found, error);
+    if (others !== null) for (const w of others) fire(w, found, error);
   }
+}
+
+/** Fires waiter `w` with its own copy of the addresses found, or with `error`. */
+function fire(w: Deferred<Found>, found: Found | null, error: unknown): void {
+  if (w.called) return;
+  if (found === null) w.errback(error);
+  else w.callback({ addresses: found.addresses.slice(), ttl: found.ttl });
 }
 
 function addressesOf(found: Found): string[] {
