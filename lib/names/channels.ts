@@ -148,9 +148,10 @@ export class ChannelPool {
    * query can be forgotten with `cancel` (a later answer is ignored).
    */
   query(server: NameServer, name: string, type: AddressType, timeout: number, waiter: QueryWaiter): PendingQuery | null {
+    const now = this.reactor.seconds();
     let channel: Channel;
     try {
-      channel = this.channelFor(server);
+      channel = this.channelFor(server, now);
     } catch (e) {
       waiter.failed(new DNSQueryError("CONNECT", name, type, `could not send to ${describeServer(server)}: ${e instanceof Error ? e.message : String(e)}`, { cause: e }));
       return null;
@@ -158,7 +159,7 @@ export class ChannelPool {
     let id = random16();
     while (channel.live.has(id)) id = random16();
     const bytes = encodeQuery(id, name, type);
-    const q = new PendingQuery(channel, id, bytes, name, type, this.reactor.seconds() + timeout, timeout, waiter);
+    const q = new PendingQuery(channel, id, bytes, name, type, now + timeout, timeout, waiter);
     channel.live.set(id, q);
     this.inFlight++;
     channel.sent++;
@@ -206,15 +207,14 @@ export class ChannelPool {
     return n;
   }
 
-  /** An open channel to `server` that takes queries: a random one of up to CHANNELS_PER_SERVER. */
-  private channelFor(server: NameServer): Channel {
+  /** An open channel to `server` that takes queries at `now`: a random one of up to CHANNELS_PER_SERVER. */
+  private channelFor(server: NameServer, now: number): Channel {
     const key = `${server.host}|${server.port}`;
     let list = this.byServer.get(key);
     if (list === undefined) {
       list = [];
       this.byServer.set(key, list);
     }
-    const now = this.reactor.seconds();
     for (let i = list.length - 1; i >= 0; i--) {
       const c = list[i];
       if (c.sent >= MAX_QUERIES || now - c.opened >= MAX_AGE) this.retire(c, list, i);

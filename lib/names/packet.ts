@@ -161,7 +161,8 @@ let askedName: string | null = null;
 
 /** `count` records from `cursor`, or null when one does not fit the datagram. */
 function readRecords(bytes: Buffer, count: number): DNSRecord[] | null {
-  const out: DNSRecord[] = [];
+  // Sized once: pushing the first record onto [] would reserve room for 16 more.
+  const out: DNSRecord[] = count === 0 ? [] : new Array<DNSRecord>(count);
   for (let i = 0; i < count; i++) {
     const name = readName(bytes, cursor);
     if (name === null) return null;
@@ -177,7 +178,7 @@ function readRecords(bytes: Buffer, count: number): DNSRecord[] | null {
     let data: DNSRecord["data"] = null;
     if (type === 1) {
       if (rdlength !== 4) return null;
-      data = `${bytes[start]}.${bytes[start + 1]}.${bytes[start + 2]}.${bytes[start + 3]}`;
+      data = ipv4Text(bytes, start);
     } else if (type === 28) {
       if (rdlength !== 16) return null;
       data = ipv6Text(bytes, start);
@@ -189,10 +190,27 @@ function readRecords(bytes: Buffer, count: number): DNSRecord[] | null {
       const m = end - 4;
       data = { minimum: ((bytes[m] << 24) | (bytes[m + 1] << 16) | (bytes[m + 2] << 8) | bytes[m + 3]) >>> 0 };
     }
-    out.push({ name, type: TYPE_NAMES[type] ?? `TYPE${type}`, class: CLASS_NAMES[klass] ?? `CLASS${klass}`, ttl, data });
+    out[i] = { name, type: TYPE_NAMES[type] ?? `TYPE${type}`, class: CLASS_NAMES[klass] ?? `CLASS${klass}`, ttl, data };
     cursor = end;
   }
   return out;
+}
+
+/** IPv4 address texts by their 32 bits: the same addresses come back in answer after answer. */
+const ipv4Texts = new Map<number, string>();
+/** Texts kept at most; past that the table starts again empty. */
+const MAX_IPV4_TEXTS = 1024;
+
+/** The dotted text of the IPv4 address at bytes[at..at+4), made once per address. */
+function ipv4Text(bytes: Uint8Array, at: number): string {
+  const key = ((bytes[at] << 24) | (bytes[at + 1] << 16) | (bytes[at + 2] << 8) | bytes[at + 3]) | 0; // a small integer key, no boxed number
+  let text = ipv4Texts.get(key);
+  if (text === undefined) {
+    if (ipv4Texts.size >= MAX_IPV4_TEXTS) ipv4Texts.clear();
+    text = `${bytes[at]}.${bytes[at + 1]}.${bytes[at + 2]}.${bytes[at + 3]}`;
+    ipv4Texts.set(key, text);
+  }
+  return text;
 }
 
 /** Where the name last read by readName ended (in the datagram, after any pointer). */

@@ -156,3 +156,26 @@ test("IPv6 text is RFC 5952's: the longest run of zero groups (the first of equa
     { numRuns: 500 },
   );
 });
+
+test("encodeQuery: queries made one after another (past one 16 KiB slab) keep their own bytes, and a non-ASCII name is written as UTF-8", () => {
+  const made = Array.from({ length: 1500 }, (_, i) => encodeQuery(i, `q${i}.example.test`, i % 2 === 0 ? "A" : "AAAA"));
+  made.forEach((q, i) => {
+    const theirs = dnsPacket.encode({ type: "query", id: i, flags: dnsPacket.RECURSION_DESIRED, questions: [{ name: `q${i}.example.test`, type: i % 2 === 0 ? "A" : "AAAA", class: "IN" }] });
+    expect(q.toString("hex")).toBe(theirs.toString("hex"));
+  });
+  const utf8 = encodeQuery(7, "bücher.example", "A");
+  expect(utf8.toString("hex")).toBe(dnsPacket.encode({ type: "query", id: 7, flags: dnsPacket.RECURSION_DESIRED, questions: [{ name: "bücher.example", type: "A", class: "IN" }] }).toString("hex"));
+});
+
+test("decodeResponse: A addresses read right when seen again and past the bound of the address-text table", () => {
+  const answerFor = (id: number, address: string): string | null => {
+    const bytes = dnsPacket.encode({ type: "response", id, flags: 0, questions: [{ name: "a.test", type: "A", class: "IN" }], answers: [{ type: "A", name: "a.test", class: "IN", ttl: 5, data: address }] });
+    const r = decodeResponse(bytes, encodeQuery(id, "a.test", "A"));
+    return r === null ? null : (r.answers[0].data as string);
+  };
+  const addresses = Array.from({ length: 1100 }, (_, i) => `${200 + (i % 50)}.${i >> 8}.${i & 0xff}.${255 - (i % 7)}`);
+  addresses.forEach((a, i) => expect(answerFor(i, a)).toBe(a));
+  addresses.slice(0, 20).forEach((a, i) => expect(answerFor(i, a)).toBe(a));
+  expect(answerFor(1, "255.255.255.255")).toBe("255.255.255.255");
+  expect(answerFor(2, "0.0.0.0")).toBe("0.0.0.0");
+});
