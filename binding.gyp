@@ -16,6 +16,7 @@
         "native/sendfile.cc",
         "native/fd_passing.cc",
         "native/fd_control.cc",
+        "native/process.cc",
         "native/datagram_batch.cc",
         "native/sockaddr.cc",
         "native/uv_watch.cc",

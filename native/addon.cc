@@ -16,6 +16,7 @@ void InitTls(Napi::Env env, Napi::Object exports);
 void InitSendFile(Napi::Env env, Napi::Object exports);
 void InitFdPassing(Napi::Env env, Napi::Object exports);
 void InitFdControl(Napi::Env env, Napi::Object exports);
+void InitProcess(Napi::Env env, Napi::Object exports);
 }  // namespace fdr
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
@@ -33,6 +34,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   fdr::InitSendFile(env, exports);
   fdr::InitFdPassing(env, exports);
   fdr::InitFdControl(env, exports);
+  fdr::InitProcess(env, exports);
   return exports;
 }
 
