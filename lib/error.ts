@@ -91,6 +91,74 @@ export class DNSLookupError extends FdReactorError {}
 /** A user-requested connect was cancelled (stopConnecting); a ConnectError, as in Twisted. */
 export class UserError extends ConnectError {}
 
+/**
+ * A child process exited with code 0 (Twisted's ProcessDone): `processExited` and
+ * `processEnded` get it wrapped in a Failure. A ConnectionDone, as in Twisted.
+ */
+export class ProcessDone extends ConnectionDone {
+  /** Always 0. */
+  readonly exitCode = 0;
+  /** Always null: no signal ended the process. */
+  readonly signal: number | null = null;
+  /** The raw wait status (0). */
+  readonly status: number;
+  /** A clean exit; `status` is the raw wait status. */
+  constructor(status = 0) {
+    super("process finished with exit code 0");
+    this.status = status;
+  }
+}
+
+/**
+ * A child process exited with a non-zero code, or a signal ended it (Twisted's
+ * ProcessTerminated): exactly one of `exitCode` and `signal` is a number. A ConnectionLost,
+ * as in Twisted.
+ */
+export class ProcessTerminated extends ConnectionLost {
+  /** The exit code, or null when a signal ended the process. */
+  readonly exitCode: number | null;
+  /** The number of the signal that ended the process, or null when it exited. */
+  readonly signal: number | null;
+  /** The raw wait status (Linux encoding: code << 8, or the signal number). */
+  readonly status: number;
+  /** Twisted's message ("process ended with exit code 3", "... by signal 9") unless `options.message` is given. */
+  constructor(exitCode: number | null, signal: number | null, options?: { message?: string; cause?: unknown }) {
+    let s = "process ended";
+    if (exitCode !== null) s += ` with exit code ${exitCode}`;
+    if (signal !== null) s += ` by signal ${signal}`;
+    super(options?.message ?? s, options);
+    this.exitCode = exitCode;
+    this.signal = signal;
+    this.status = exitCode !== null ? (exitCode & 0xff) << 8 : (signal ?? 0);
+  }
+}
+
+/**
+ * A program could not be started (missing, not executable, a `path` that does not exist, a
+ * uid the caller may not take): the process ends with this, exit code 127 as a shell
+ * reports it, and `cause` is the syscall error (`code` "ENOENT", "EACCES", ...). The message
+ * names the program.
+ */
+export class ProcessSpawnError extends ProcessTerminated {
+  /** The program that could not be started, as given to spawnProcess. */
+  readonly executable: string;
+  /** `executable` could not be started because of `cause` (a syscall error). */
+  constructor(executable: string, cause: unknown) {
+    const c = cause as { syscall?: unknown; code?: unknown };
+    const why = typeof c?.code === "string" ? `${String(c.syscall ?? "exec")} ${c.code}` : String(cause);
+    super(127, null, { message: `The program ${JSON.stringify(executable)} could not be started: ${why}`, cause });
+    this.executable = executable;
+  }
+}
+
+/** The process has exited already: it can no longer be signalled (Twisted's ProcessExitedAlready). */
+export class ProcessExitedAlready extends FdReactorError {
+  /** Twisted's message unless `message` is given. */
+  constructor(message = "The process has already exited and the operation requested can no longer be performed.") {
+    super(message);
+  }
+}
+
 // Wrong arguments, on every path (TypeScript checks and the addon's alike): Node's classes
 // and codes, so a caller tests `code` the same way it does for Node's own APIs.
 

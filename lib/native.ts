@@ -401,6 +401,33 @@ export interface NativeAddon {
   /** The most descriptors one message carries (Linux's SCM_MAX_FD, 253). */
   readonly MAX_PASSED_FDS: number;
 
+  // -- processes (native/process.cc) -----------------------------------------------------
+  /** A close-on-exec pipe for a child: [parentEnd, childEnd]; only parentEnd is non-blocking (the parent reads it when `parentReads`). */
+  childPipe(parentReads: boolean): [number, number];
+  /**
+   * Starts `file` (a path: no PATH search) with `argv` and `envp` ("NAME=value" strings), in
+   * `cwd` (null: ours), as `uid`/`gid` (-1: ours). `fdMap` holds [childFd, parentFd] pairs:
+   * the child gets exactly those fds at those numbers, every other fd is closed in it.
+   * posix_spawn where glibc has what it needs (no uid/gid), fork + exec otherwise. Returns
+   * the pid; throws the errno of the step that failed (`syscall` "posix_spawn", "execve",
+   * "chdir", "setuid", "fork", ...), the message naming `file`. An exec failure leaves no
+   * child behind.
+   */
+  spawn(file: string, argv: string[], envp: string[], cwd: string | null, uid: number, gid: number, fdMap: Int32Array): number;
+  /** A close-on-exec pidfd for child `pid` (readable once it exits), or -1 where the kernel has none. */
+  pidfdOpen(pid: number): number;
+  /**
+   * waitpid(pid, WNOHANG): false while the child runs; true once reaped, with `status[0]` its
+   * exit code (-1 when a signal ended it) and `status[1]` that signal (0 when it exited).
+   */
+  reap(pid: number, status: Int32Array): boolean;
+  /**
+   * The read end of this process's SIGCHLD self-pipe (non-blocking, close-on-exec; a byte
+   * per signal; shared by every reactor, never closed). Each call reinstalls the handler if another
+   * replaced it, chaining to that one.
+   */
+  sigchldFd(): number;
+
   // -- datagram batches (native/datagram_batch.cc; recvmmsg/sendmmsg on Linux) -------
   /**
    * Receives up to `max` datagrams (at most DATAGRAM_BATCH) of one socket into `slab` from

@@ -18,5 +18,7 @@ export * from "./udp";
 export * from "./adopt";
 export * from "./stdio";
 export * from "./tls-options";
+export * from "./process";
+export { useChildExitWatch, childExitWatchKind, type ChildExitWatchKind } from "./child-exit";
 export { errnoName } from "./oserror";
 import "./install";

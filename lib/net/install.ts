@@ -2,7 +2,7 @@
  * Gives Reactor the methods of Twisted's IReactorTCP, IReactorUNIX, IReactorUDP and
  * IReactorMulticast: `reactor.listenTCP(...)`, `connectTCP`, `listenUNIX`, `connectUNIX`,
  * `listenUDP`, `listenMulticast`, and IReactorSocket's `adoptStreamPort`,
- * `adoptStreamConnection`, `adoptDatagramPort`. Importing this module (lib/net's index does) installs them.
+ * `adoptStreamConnection`, `adoptDatagramPort`, and IReactorProcess's `spawnProcess`. Importing this module (lib/net's index does) installs them.
  *
  * Why a separate module: lib/reactor sits below lib/net and must not import it, yet Twisted
  * users expect these calls on the reactor. TypeScript declaration merging adds the methods
@@ -10,7 +10,8 @@
  * tcp.ts, unix.ts and udp.ts (which take any IReactorFDSet and stay the primary API).
  */
 import { Reactor } from "../reactor/reactor";
-import type { IClientFactory, IDatagramProtocol, IProtocolFactory } from "./interfaces";
+import type { IClientFactory, IDatagramProtocol, IProcessProtocol, IProtocolFactory } from "./interfaces";
+import { spawnProcess, type Process, type SpawnProcessOptions } from "./process";
 import { connectTCP, listenTCP, type ConnectTCPOptions, type ListenTCPOptions, type TCPConnector, type TCPPort } from "./tcp";
 import { listenMulticast, listenUDP, type ListenMulticastOptions, type ListenUDPOptions, type UDPPort } from "./udp";
 import { adoptDatagramPort, adoptStreamConnection, adoptStreamPort, type AdoptFamily, type AdoptedPort, type AdoptedUDPPort } from "./adopt";
@@ -37,6 +38,8 @@ declare module "../reactor/reactor" {
     adoptStreamConnection(fd: number, family: AdoptFamily, factory: IProtocolFactory): Connection | null;
     /** Serves `protocol` on datagram socket `fd`; the caller keeps `fd` (IReactorSocket.adoptDatagramPort). */
     adoptDatagramPort(fd: number, family: "IPv4" | "IPv6", protocol: IDatagramProtocol, maxPacketSize?: number): AdoptedUDPPort;
+    /** Starts `executable` with `args` (args[0] is its argv[0]) driving `processProtocol` (Twisted's IReactorProcess.spawnProcess). */
+    spawnProcess(processProtocol: IProcessProtocol, executable: string, args?: readonly string[], options?: SpawnProcessOptions): Process;
   }
 }
 
@@ -76,4 +79,8 @@ proto.adoptStreamConnection = function adoptStreamConnectionMethod(this: Reactor
 
 proto.adoptDatagramPort = function adoptDatagramPortMethod(this: Reactor, fd: number, family: "IPv4" | "IPv6", protocol: IDatagramProtocol, maxPacketSize?: number): AdoptedUDPPort {
   return adoptDatagramPort(this, fd, family, protocol, maxPacketSize);
+};
+
+proto.spawnProcess = function spawnProcessMethod(this: Reactor, processProtocol: IProcessProtocol, executable: string, args?: readonly string[], options?: SpawnProcessOptions): Process {
+  return spawnProcess(this, processProtocol, executable, args, options);
 };

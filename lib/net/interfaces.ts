@@ -148,3 +148,45 @@ export interface IDatagramProtocol {
   /** The port stopped listening. */
   doStop(): void;
 }
+
+/** What a child process's transport drives (Twisted's IProcessProtocol); lib/protocols' ProcessProtocol implements it. */
+export interface IProcessProtocol {
+  /** Called once the child runs: sets `transport`, then calls connectionMade. */
+  makeConnection(transport: IProcessTransport): void;
+  /** Bytes the child wrote to its fd `childFD` (1 stdout, 2 stderr, or any "r" fd of childFDs). */
+  childDataReceived(childFD: number, data: Buffer): void;
+  /** The pipe of the child's fd `childFD` is closed (EOF, the child closed it, or closeChildFD). */
+  childConnectionLost(childFD: number): void;
+  /** The child has exited (it is reaped); its pipes may still hold data. `reason` wraps ProcessDone or ProcessTerminated. */
+  processExited(reason: Failure): void;
+  /** The child has exited and every pipe is closed: the last call. `reason` as in processExited. */
+  processEnded(reason: Failure): void;
+}
+
+/** A child process as its protocol sees it (Twisted's IProcessTransport). */
+export interface IProcessTransport extends IConsumer {
+  /** The child's process id; null once it has been reaped (or when it never started). */
+  readonly pid: number | null;
+  /** Writes to the child's fd `childFD` (a "w" entry of childFDs; 0 is stdin). Ignored when that pipe is closed. */
+  writeToChild(childFD: number, data: Uint8Array | string): void;
+  /** Writes to the child's stdin. */
+  write(data: Uint8Array | string): void;
+  /** Writes several buffers to the child's stdin, in order. */
+  writeSequence(data: ReadonlyArray<Uint8Array | string>): void;
+  /** Closes the pipe of the child's fd `childFD` (a write pipe after its queue is flushed). */
+  closeChildFD(childFD: number): void;
+  /** closeChildFD(0). */
+  closeStdin(): void;
+  /** closeChildFD(1). */
+  closeStdout(): void;
+  /** closeChildFD(2). */
+  closeStderr(): void;
+  /** Sends a signal: "TERM", "KILL", "INT", "HUP", "STOP", "SIGUSR1"... or a number. ProcessExitedAlready once the child is reaped. */
+  signalProcess(signal: string | number): void;
+  /** Closes every pipe (stdin after its queue is flushed); the child is not signalled. */
+  loseConnection(): void;
+  /** Stops reading the child's output pipes until resumeProducing. */
+  pauseProducing(): void;
+  /** Reads the child's output pipes again. */
+  resumeProducing(): void;
+}

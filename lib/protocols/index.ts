@@ -7,3 +7,4 @@ export * from "./client";
 export * from "./reconnect";
 export * from "./basic";
 export * from "./datagram";
+export * from "./process";
