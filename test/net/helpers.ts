@@ -6,7 +6,7 @@ import type { Failure } from "../../lib/defer";
 import type { IReactorFDSet } from "../../lib/net";
 import type { Address } from "../../lib/net/interfaces";
 import { ClientFactory, Protocol, ServerFactory } from "../../lib/protocols";
-import { Reactor } from "../../lib/reactor";
+import { Reactor, type ReactorOptions } from "../../lib/reactor";
 
 /** The reactor's run modes. */
 export type Mode = "integrated" | "exclusive";
@@ -20,14 +20,16 @@ export type TestReactor = IReactorFDSet & Reactor;
  * Makes a reactor in `mode`, runs `body(reactor, finish, fail)` once it runs, and resolves
  * with what `finish` is given (rejects with what `fail` is given) after the reactor has
  * stopped (its shutdown closes whatever the test left open). A guard fails the run after
- * `limitSeconds` so that a broken test ends instead of hanging.
+ * `limitSeconds` so that a broken test ends instead of hanging. `options` go to the Reactor
+ * (a backend, say); `mode` wins over theirs.
  */
 export async function runReactor<T>(
   mode: Mode,
   body: (reactor: TestReactor, finish: (v: T) => void, fail: (e: unknown) => void) => void,
   limitSeconds = 20,
+  options: ReactorOptions = {},
 ): Promise<T> {
-  const r = new Reactor({ mode }) as TestReactor;
+  const r = new Reactor({ ...options, mode }) as TestReactor;
   let over = false;
   let outcome: { ok: true; value: T } | { ok: false; error: unknown } = { ok: false, error: new Error("the reactor stopped before the test finished") };
   const end = (o: typeof outcome): void => {
