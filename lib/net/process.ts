@@ -55,30 +55,16 @@ export interface SpawnProcessOptions {
 const DEFAULT_CHILD_FDS: Record<number, ChildFD> = { 0: "w", 1: "r", 2: "r" };
 const MAX_CHILD_FD = 1023;
 
-/** The child's output pipe `childFD`: bytes go to `childDataReceived`, EOF closes it. */
-class ProcessReader extends FileDescriptor {
+/** One pipe to the child: it tells its Process when it closes. */
+abstract class ProcessPipe extends FileDescriptor {
   constructor(
     reactor: IReactorFDSet,
     fd: number,
-    private readonly proc: Process,
+    protected readonly proc: Process,
     readonly childFD: number,
   ) {
     super(reactor, fd);
     this.connected = true;
-  }
-
-  readResult(data: Buffer | null, result: number): Error | void {
-    if (result > 0) {
-      if (!this.disconnecting) this.proc.childDataReceived(this.childFD, data as Buffer);
-    } else if (result === 0) {
-      this.closeCleanly();
-    } else {
-      this.lose(connectionLostFrom(syscallError(-result, "read")));
-    }
-  }
-
-  abortConnection(): void {
-    this.closeCleanly();
   }
 
   protected closeCleanly(): void {
@@ -98,22 +84,29 @@ class ProcessReader extends FileDescriptor {
   }
 }
 
+/** The child's output pipe `childFD`: bytes go to `childDataReceived`, EOF closes it. */
+class ProcessReader extends ProcessPipe {
+  readResult(data: Buffer | null, result: number): Error | void {
+    if (result > 0) {
+      if (!this.disconnecting) this.proc.childDataReceived(this.childFD, data as Buffer);
+    } else if (result === 0) {
+      this.closeCleanly();
+    } else {
+      this.lose(connectionLostFrom(syscallError(-result, "read")));
+    }
+  }
+
+  abortConnection(): void {
+    this.closeCleanly();
+  }
+}
+
 /**
  * The child's input pipe `childFD`: the write queue of every transport. It is also a
  * reader (not batched): the write end of a pipe turns readable only when the child has
  * closed the other end (the kernel reports an error there), so a read event means "lost".
  */
-class ProcessWriter extends FileDescriptor {
-  constructor(
-    reactor: IReactorFDSet,
-    fd: number,
-    private readonly proc: Process,
-    readonly childFD: number,
-  ) {
-    super(reactor, fd);
-    this.connected = true;
-  }
-
+class ProcessWriter extends ProcessPipe {
   override doRead(): Error | void {
     return new ConnectionLost("The child closed its end of the pipe.");
   }
@@ -124,22 +117,6 @@ class ProcessWriter extends FileDescriptor {
 
   abortConnection(): void {
     this.lose(new ConnectionLost("The pipe to the child was aborted."));
-  }
-
-  protected closeCleanly(): void {
-    this.lose(new ConnectionDone());
-  }
-
-  protected shutdownWrite(): void {
-    this.closeCleanly();
-  }
-
-  protected closed(reason: Failure): void {
-    this.proc.childConnectionLost(this.childFD, reason);
-  }
-
-  protected callbackError(what: string, e: unknown): Error {
-    return new ConnectionLost(`${what} threw`, { cause: e });
   }
 }
 // A plain reader: its read events are the child closing the pipe, not bytes to batch-read.
