@@ -131,7 +131,7 @@ describe("signals", () => {
 
 describe("the child's fds", () => {
   /**
-   * The child's open fd numbers, read from /proc while it blocks reading stdin, spawned by a
+   * The child's open fd numbers, read from /proc while it sleeps, spawned by a
    * reactor that also holds a listening socket and a pidfd of another child.
    */
   async function childFdsOf(childFDs: Record<number, "r" | "w" | number>, extra: { uid?: number; gid?: number } = {}): Promise<number[]> {
@@ -143,11 +143,22 @@ describe("the child's fds", () => {
       const sleeper = spawnProcess(reactor, sleeping, "/bin/sleep", ["sleep", "30"]);
       const t = new Tracer();
       t.onMade = (p) => {
-        seen = fs.readdirSync(`/proc/${(p.transport as Process).pid!}/fd`).map(Number).sort((a, b) => a - b);
-        p.transport!.closeStdin();
+        const pid = (p.transport as Process).pid!;
+        // The exec has finished (close-on-exec fds closed) once sleep sleeps: the parent may
+        // resume from a vfork-style spawn a moment before the kernel closes them.
+        const look = (tries: number): void => {
+          if (!fs.readFileSync(`/proc/${pid}/wchan`, "utf8").includes("nanosleep") && tries > 0) {
+            reactor.callLater(0.01, look, tries - 1);
+            return;
+          }
+          seen = fs.readdirSync(`/proc/${pid}/fd`).map(Number).sort((a, b) => a - b);
+          p.transport!.signalProcess("KILL");
+        };
+        look(200);
       };
       t.onEnded = () => sleeper.signalProcess("KILL");
-      spawnProcess(reactor, t, "/bin/cat", ["cat"], { childFDs, ...extra });
+      // sleep opens nothing and needs no stdout (cat checks fd 1 at start and would exit).
+      spawnProcess(reactor, t, "/bin/sleep", ["sleep", "30"], { childFDs, ...extra });
     });
     return seen;
   }
