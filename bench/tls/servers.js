@@ -84,8 +84,33 @@ function checkPyOpenssl() {
   }
 }
 
+/** null when dist/ holds a compiled library with listenSSL. */
+function checkDistSSL() {
+  const file = path.join(ROOT, "dist", "lib", "net", "index.js");
+  if (!fs.existsSync(file)) return "dist/lib/net/index.js missing: run npx tsc -p tsconfig.json first";
+  try {
+    return typeof require(file).listenSSL === "function" ? null : "dist/ has no listenSSL: rebuild with npx tsc -p tsconfig.json";
+  } catch (err) {
+    return `dist/lib/net/index.js does not load: ${err.message.split("\n")[0]}`;
+  }
+}
+
+/** fdreactor's Site over listenSSL (bench/tls/fdreactor_server.js), in each run mode on epoll. */
+const FDREACTOR_TLS = ["integrated", "exclusive"].map((runMode) => ({
+  name: runMode === "integrated" ? "fdreactor-ssl" : "fdreactor-ssl-exclusive",
+  label: `fdreactor Site listenSSL (epoll, ${runMode})`,
+  modes: MODES,
+  optionalIn: runMode === "exclusive" ? MODES : [],
+  cmd: process.execPath,
+  args: ["{root}/bench/tls/fdreactor_server.js", "https", "{port}", "{cert}", "{key}"],
+  env: { FDREACTOR_BACKEND: "epoll", FDREACTOR_MODE: runMode },
+  ready: "stdout",
+  check: all(checkTools, checkDistSSL),
+  prepare: certVars,
+}));
+
 /** Every TLS server, peers first. */
-const TLS_SERVERS = [...TLS_PEERS];
+const TLS_SERVERS = [...TLS_PEERS, ...FDREACTOR_TLS];
 
 /** A verifying Node `tls` socket to 127.0.0.1:port that offers only SUITE and GROUP; `seen` gets what was negotiated. */
 function benchTlsConnect(port, seen = {}) {
