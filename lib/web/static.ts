@@ -14,11 +14,16 @@
  * Open files are bounded (`maxOpenFiles`, 503 above it) and closed on every path: at once
  * for HEAD, 304, 416 and errors; by the transport once the body is sent or the connection
  * is lost. The filesystem calls (realpath, open, fstat) are synchronous, as nginx's are.
+ *
+ * With `maxCachedFiles` > 0 (off by default, as nginx's open_file_cache) the fds of files
+ * served recently stay open (open-file-cache.ts): a request for one of them costs a stat(2)
+ * that revalidates it, not the open and the containment check. `closeCachedFiles()` closes them.
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { contentType } from "mime-types";
 import type { IFileSource } from "../net/abstract";
+import { OpenFile, OpenFileCache } from "./open-file-cache";
 import { NOT_DONE_YET, type IResource, type RenderResult } from "./resource";
 import type { Request } from "./request";
 
@@ -30,6 +35,10 @@ export interface FileOptions {
   maxOpenFiles?: number;
   /** Content-Type of files whose extension names none; default "application/octet-stream". */
   defaultType?: string;
+  /** Files whose fds stay open between requests, revalidated by a stat each time (open-file-cache.ts); default 0, none. */
+  maxCachedFiles?: number;
+  /** A cached file unused this long (ms) is closed at the next request; default 60000. */
+  cachedFileInactiveMs?: number;
 }
 
 /** The transport side File needs: file ranges queued in order with the response bytes. */
@@ -41,7 +50,7 @@ const OPEN_FLAGS = fs.constants.O_RDONLY | (fs.constants.O_NONBLOCK ?? 0);
 const EMPTY = Buffer.alloc(0);
 
 /** What a request resolved to: an open regular file, or an HTTP status to answer with. */
-type Opened = { fd: number; stat: fs.Stats } | { status: number; location?: string };
+type Opened = OpenFile | { status: number; location?: string };
 
 /** A leaf resource serving the files under `root` (Twisted's static.File). Directory listings are off: a directory without an index file is 403. */
 export class File implements IResource {
@@ -54,6 +63,7 @@ export class File implements IResource {
   private readonly indexNames: string[];
   private readonly maxOpenFiles: number;
   private readonly defaultType: string;
+  private readonly cache: OpenFileCache;
 
   /** Serves the tree under `root`, which must be an existing directory. */
   constructor(root: string, options: FileOptions = {}) {
@@ -61,15 +71,28 @@ export class File implements IResource {
     const real = fs.realpathSync(root);
     if (!fs.statSync(real).isDirectory()) throw new TypeError(`File: root ${root} is not a directory`);
     this.root = real;
-    const { indexNames = ["index.html"], maxOpenFiles = 1024, defaultType = "application/octet-stream" } = options;
+    const { indexNames = ["index.html"], maxOpenFiles = 1024, defaultType = "application/octet-stream", maxCachedFiles = 0, cachedFileInactiveMs = 60000 } = options;
     if (!Array.isArray(indexNames) || indexNames.some((n) => typeof n !== "string" || !safeSegment(n))) {
       throw new TypeError("File: options.indexNames must be plain file names");
     }
     if (!Number.isInteger(maxOpenFiles) || maxOpenFiles < 1) throw new RangeError("File: options.maxOpenFiles must be an integer >= 1");
     if (typeof defaultType !== "string") throw new TypeError("File: options.defaultType must be a string");
+    if (!Number.isInteger(maxCachedFiles) || maxCachedFiles < 0) throw new RangeError("File: options.maxCachedFiles must be an integer >= 0");
+    if (typeof cachedFileInactiveMs !== "number" || !(cachedFileInactiveMs > 0)) throw new RangeError("File: options.cachedFileInactiveMs must be a number > 0");
+    this.cache = new OpenFileCache(maxCachedFiles, cachedFileInactiveMs);
     this.indexNames = indexNames.slice();
     this.maxOpenFiles = maxOpenFiles;
     this.defaultType = defaultType;
+  }
+
+  /** Files whose fds the open-file cache holds now. */
+  get cachedFiles(): number {
+    return this.cache.size;
+  }
+
+  /** Closes the open-file cache's fds (a file still being sent closes when its send ends); serving goes on. */
+  closeCachedFiles(): void {
+    this.cache.clear();
   }
 
   /** A leaf has no children: itself. */
@@ -90,11 +113,11 @@ export class File implements IResource {
       return status(request, 503);
     }
     const found = this.resolve(segs, request.path.endsWith("/"), request);
-    if ("status" in found) {
+    if (!(found instanceof OpenFile)) {
       if (found.location !== undefined) request.setHeader("Location", found.location);
       return status(request, found.status);
     }
-    return this.serve(request, found.fd, found.stat, segs.length === 0 ? "" : segs[segs.length - 1]);
+    return this.serve(request, found, segs.length === 0 ? "" : segs[segs.length - 1]);
   }
 
   /** The decoded path segments below this resource, or null when one is unsafe. A trailing "/" gives no segment. */
@@ -126,9 +149,12 @@ export class File implements IResource {
   /** Opens what `segs` names (a directory's index file for a directory), checked to lie inside the root. */
   private resolve(segs: string[], trailingSlash: boolean, request: Request): Opened {
     const target = segs.length === 0 ? this.root : path.join(this.root, ...segs);
+    const dir = trailingSlash || segs.length === 0;
+    const cached = this.cache.max > 0 ? this.cached(target, dir) : null;
+    if (cached !== null) return cached;
     const opened = this.openInside(target);
-    if ("status" in opened) return opened;
-    if (opened.stat.isFile()) return opened;
+    if (!(opened instanceof OpenFile)) return opened;
+    if (opened.stat.isFile()) return this.keep(target, opened);
     fs.closeSync(opened.fd);
     if (!opened.stat.isDirectory()) return { status: 404 };
     if (!trailingSlash && segs.length > 0) {
@@ -137,15 +163,37 @@ export class File implements IResource {
       return { status: 301, location: `${request.path}/${q < 0 ? "" : request.uri.slice(q)}` };
     }
     for (const name of this.indexNames) {
-      const index = this.openInside(path.join(target, name));
-      if ("status" in index) {
+      const p = path.join(target, name);
+      const index = this.openInside(p);
+      if (!(index instanceof OpenFile)) {
         if (index.status === 404) continue;
         return index;
       }
-      if (index.stat.isFile()) return index;
+      if (index.stat.isFile()) return this.keep(p, index);
       fs.closeSync(index.fd);
     }
     return { status: 403 }; // listings are off
+  }
+
+  /**
+   * The cached file `target` names (for a directory, its first cached index file), or null.
+   * A hit was checked to lie inside the root when it was opened at that very path, and the
+   * cache's stat says the path still names that file unchanged.
+   */
+  private cached(target: string, dir: boolean): OpenFile | null {
+    const now = Date.now();
+    if (!dir) return this.cache.lookup(target, now);
+    for (const name of this.indexNames) {
+      const hit = this.cache.lookup(path.join(target, name), now);
+      if (hit !== null) return hit;
+    }
+    return null;
+  }
+
+  /** A regular file just opened at `p` and checked: into the cache when it is on. */
+  private keep(p: string, f: OpenFile): OpenFile {
+    if (this.cache.max > 0) this.cache.insert(p, f, Date.now());
+    return f;
   }
 
   /** open + fstat, then the opened file's real path must be the root or below it. */
@@ -161,7 +209,7 @@ export class File implements IResource {
         fs.closeSync(fd);
         return { status: 404 };
       }
-      return { fd, stat: fs.fstatSync(fd) };
+      return new OpenFile(fd, fs.fstatSync(fd));
     } catch (e) {
       fs.closeSync(fd);
       return { status: statusForOpenError(e) };
@@ -173,10 +221,12 @@ export class File implements IResource {
     return real === root || (real.startsWith(root) && (root.endsWith(path.sep) || real.charCodeAt(root.length) === SEP));
   }
 
-  /** The response for open regular file `fd`: 304, 416, HEAD or the (partial) body. Closes `fd` unless the transport took it. */
-  private serve(request: Request, fd: number, st: fs.Stats, name: string): RenderResult {
+  /** The response for open regular file `file`: 304, 416, HEAD or the (partial) body. Releases `file` unless the transport took it. */
+  private serve(request: Request, file: OpenFile, name: string): RenderResult {
     let handed = false;
+    file.refs++;
     try {
+      const st = file.stat;
       const size = st.size;
       const etag = `"${Math.floor(st.mtimeMs).toString(16)}-${size.toString(16)}"`;
       const modified = new Date(Math.floor(st.mtimeMs / 1000) * 1000);
@@ -211,27 +261,27 @@ export class File implements IResource {
       if (typeof t.writeFile !== "function") throw new TypeError("File: the connection's transport cannot send files (no writeFile)");
       request.write(EMPTY); // the head, in the transport's queue before the range
       handed = true;
-      t.writeFile(this.source(fd), start, length);
+      t.writeFile(this.source(file), start, length);
       request.sentLength += length;
       request.finish();
       return NOT_DONE_YET;
     } finally {
-      if (!handed) fs.closeSync(fd);
+      if (!handed) file.release();
     }
   }
 
-  /** The open file as the transport's IFileSource: closing it (once) releases its slot. */
-  private source(fd: number): IFileSource {
+  /** `file` as the transport's IFileSource, holding serve's use of it: closing it (once) releases that and the slot. */
+  private source(file: OpenFile): IFileSource {
     this.openFiles++;
     let open = true;
     const owner = this;
     return {
-      fd,
+      fd: file.fd,
       close(): void {
         if (!open) return;
         open = false;
         owner.openFiles--;
-        fs.closeSync(fd);
+        file.release();
       },
     };
   }

@@ -1,0 +1,128 @@
+/**
+ * The open-file cache of static.File (nginx's open_file_cache idea): the fds of recently
+ * served regular files, keyed by the path they were opened at, so a hit costs one stat(2)
+ * instead of open + the containment check + fstat + close.
+ *
+ * A hit is revalidated on every use: stat(path) must name the same file (device and inode)
+ * unchanged (size, mtime and ctime). A file replaced or renamed over, deleted, modified,
+ * chmod-ed or renamed out of the tree (a rename changes ctime), or a path that now resolves
+ * through a different symlink, misses, and the entry is closed; the caller then opens the
+ * path afresh with every check. stat walks the path with the same permissions open does.
+ *
+ * Bounded: at most `max` entries, least recently used first out; entries unused for
+ * `inactiveMs` are closed at the next lookup. An fd still being sent when its entry leaves
+ * is closed once its last send ends (`OpenFile.refs`).
+ */
+import * as fs from "node:fs";
+
+/** An open regular file, cached or not, shared by the sends that use it. */
+export class OpenFile {
+  /** Sends of this file not finished yet. */
+  refs = 0;
+  /** True while the cache holds it (its fd then outlives the sends). */
+  cached = false;
+  /** Date.now() of its last use from the cache. */
+  lastUsed = 0;
+
+  /** Wraps open `fd`, whose fstat is `stat`. */
+  constructor(
+    readonly fd: number,
+    public stat: fs.Stats,
+  ) {}
+
+  /** Ends one use: the fd is closed once no send and no cache holds it. */
+  release(): void {
+    if (--this.refs <= 0 && !this.cached) fs.closeSync(this.fd);
+  }
+}
+
+/** True when `now` (a stat of the path) still names the file `then` describes, unchanged. */
+function same(now: fs.Stats, then: fs.Stats): boolean {
+  return (
+    now.ino === then.ino &&
+    now.dev === then.dev &&
+    now.size === then.size &&
+    now.mtimeMs === then.mtimeMs &&
+    now.ctimeMs === then.ctimeMs &&
+    now.isFile()
+  );
+}
+
+/** Recently served files by path (see the file comment). */
+export class OpenFileCache {
+  private readonly entries = new Map<string, OpenFile>();
+
+  /** At most `max` files (0: nothing is cached), each closed after `inactiveMs` unused. */
+  constructor(
+    readonly max: number,
+    readonly inactiveMs: number,
+  ) {}
+
+  /** Files cached now. */
+  get size(): number {
+    return this.entries.size;
+  }
+
+  /** The cached file at `p` when stat(p) says it is still that file, else null (a stale entry is dropped). */
+  lookup(p: string, now: number): OpenFile | null {
+    this.expire(now);
+    const f = this.entries.get(p);
+    if (f === undefined) return null;
+    let st: fs.Stats | undefined;
+    try {
+      st = fs.statSync(p, { throwIfNoEntry: false });
+    } catch {
+      st = undefined; // EACCES and the like: the fresh open answers with the right status
+    }
+    this.entries.delete(p);
+    if (st === undefined || !same(st, f.stat)) {
+      this.drop(f);
+      return null;
+    }
+    this.entries.set(p, f); // most recently used last
+    f.lastUsed = now;
+    return f;
+  }
+
+  /** Keeps `f`, just opened at `p` and checked, making room by closing the least recently used. */
+  insert(p: string, f: OpenFile, now: number): void {
+    if (this.max === 0) return;
+    const old = this.entries.get(p);
+    if (old !== undefined) {
+      this.entries.delete(p);
+      this.drop(old);
+    }
+    while (this.entries.size >= this.max) this.dropOldest();
+    f.cached = true;
+    f.lastUsed = now;
+    this.entries.set(p, f);
+  }
+
+  /** Closes every cached file (those still being sent close when their sends end). */
+  clear(): void {
+    for (const f of this.entries.values()) this.drop(f);
+    this.entries.clear();
+  }
+
+  /** Closes the entries unused for inactiveMs (the oldest come first in the Map). */
+  private expire(now: number): void {
+    for (const f of this.entries.values()) {
+      if (now - f.lastUsed < this.inactiveMs) return;
+      this.dropOldest();
+    }
+  }
+
+  private dropOldest(): void {
+    const first = this.entries.keys().next();
+    if (first.done === true) return;
+    const f = this.entries.get(first.value) as OpenFile;
+    this.entries.delete(first.value);
+    this.drop(f);
+  }
+
+  /** Out of the cache: closed now, or by its last send. */
+  private drop(f: OpenFile): void {
+    f.cached = false;
+    if (f.refs <= 0) fs.closeSync(f.fd);
+  }
+}
