@@ -24,6 +24,9 @@
  * queue: they leave with the first bytes queued after them, in one sendmsg, so the peer
  * meets them before those bytes (Twisted's order). Until bytes follow they wait; a
  * connection that closes first closes them unsent.
+ *
+ * A range queued with nothing to wait for is tried at once (`sendEagerly`), and only
+ * what the kernel did not take stays counted; any failure is still `wrote`'s to handle.
  */
 import * as fs from "node:fs";
 import { types } from "node:util";
@@ -211,11 +214,43 @@ export abstract class FileDescriptor implements IBatchReadDescriptor, IWriteDesc
       return;
     }
     const entry = new QueuedFile(file, offset, length);
-    if (this.later === null) this.later = [entry];
-    else this.later.push(entry);
+    const first = this.later === null;
+    if (first) this.later = [entry];
+    else (this.later as Array<Uint8Array | QueuedFile | QueuedDescriptors>).push(entry);
     this.queued += length;
     this.scheduleFlush();
+    if (first && !this.writing && this.kernelSendsFiles) this.sendEagerly(entry);
     if (this.queued > this.writeHighWaterMark) this.overHighWater();
+  }
+
+  /**
+   * A range just queued, nothing else in `later` and no WRITABLE awaited: the bytes before
+   * it and the range itself are tried now, as libuv tries a write before polling, so that
+   * the water marks (and an HTTP channel deciding whether to stop reading) see what the
+   * kernel did not take, not the whole range: a body the socket buffer swallows then never
+   * pauses reading, which cost two epoll_ctl per response. Anything short of success
+   * (EAGAIN, a partial write, an error, the file's end) stops here and is left to the flush
+   * already asked for, so that `wrote` stays the one place that reacts to it, never inside
+   * the caller's stack.
+   */
+  private sendEagerly(f: QueuedFile): void {
+    const q = this.queue;
+    if (q.length > 0) {
+      let n: number;
+      try {
+        n = native.writev(this.fd, q);
+      } catch {
+        return; // the flush meets the same error and loses the connection there
+      }
+      if (n === AGAIN || n <= 0) return;
+      this.consume(n);
+      if (q.length > 0) return;
+    }
+    const n = native.sendfile(this.fd, f.file.fd, f.offset, f.length);
+    if (n > 0) {
+      this.queued -= n;
+      this.advance(f, n);
+    }
   }
 
   /** The queue the reactor's batch flush writes (our own array: the reactor only reads it). */
@@ -370,15 +405,21 @@ export abstract class FileDescriptor implements IBatchReadDescriptor, IWriteDesc
       return false;
     }
     if (n < 0) return false; // readChunk lost the connection
+    this.advance(f, n);
+    return !this.disconnected;
+  }
+
+  /** `n` more bytes of `f`, the head of `later`, are sent: once it is done, what followed it moves into the byte queue. */
+  private advance(f: QueuedFile, n: number): void {
     f.offset += n;
     f.length -= n;
     if (f.length === 0) {
+      const later = this.later as Array<Uint8Array | QueuedFile | QueuedDescriptors>;
       later.shift();
       closeQuietly(f.file);
       this.releaseBytes(later);
     }
     if (this.producerPaused && this.queued <= this.writeLowWaterMark) this.resumeProducer();
-    return !this.disconnected;
   }
 
   /** Copies the next chunk of `f` into `into` at `at` (where sendfile cannot serve, or to carry descriptors): bytes read, 0 at the file's end, -1 once lost. */
