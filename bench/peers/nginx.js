@@ -19,10 +19,11 @@ function nginxBinary() {
  * C10K harness uses them): `workers` processes (default 1), `workerConnections` each
  * (default 8192), and with more than one worker each gets its own SO_REUSEPORT listener.
  * `staticRoot` (bench/static) serves that directory with `sendfile on` and index.html
- * instead of the hello-world answer. `tls` ({ cert, key, suite, group }, bench/tls) listens
- * with ssl, TLS 1.3 only, that suite and group.
+ * instead of the hello-world answer; `openFileCache` adds `open_file_cache max=64` (its
+ * other settings nginx's defaults: revalidated after 60 s). `tls` ({ cert, key, suite,
+ * group }, bench/tls) listens with ssl, TLS 1.3 only, that suite and group.
  */
-function nginxConfig(port, dir, { workers = 1, workerConnections = 8192, staticRoot = null, tls = null } = {}) {
+function nginxConfig(port, dir, { workers = 1, workerConnections = 8192, staticRoot = null, openFileCache = false, tls = null } = {}) {
   return `# written by bench/peers/nginx.js for one benchmark server
 daemon off;
 master_process on;
@@ -56,18 +57,18 @@ ${staticRoot === null ? `    location / {
     }` : `    sendfile on;
     types { text/html html; }
     root ${staticRoot};
-    index index.html;`}
+    index index.html;${openFileCache ? "\n    open_file_cache max=64 inactive=60s;" : ""}`}
   }
 }
 `;
 }
 
 /** Writes the config for `port` (nginxConfig's options too); returns { dir, conf } for the spec's argument template. */
-function prepareNginx({ port, workers, workerConnections, staticRoot, tls }) {
+function prepareNginx({ port, workers, workerConnections, staticRoot, openFileCache, tls }) {
   const dir = path.join(OUT_DIR, `nginx-${port}`);
   fs.mkdirSync(dir, { recursive: true });
   const conf = path.join(dir, "nginx.conf");
-  fs.writeFileSync(conf, nginxConfig(port, dir, { workers, workerConnections, staticRoot, tls }));
+  fs.writeFileSync(conf, nginxConfig(port, dir, { workers, workerConnections, staticRoot, openFileCache, tls }));
   return { dir, conf };
 }
 

@@ -1,13 +1,15 @@
 #!/usr/bin/env node
 "use strict";
 /**
- * Static files, quick comparison: keep-alive GET / answered with a 64 KiB index.html by
- * fdreactor's File (sendfile), nginx (1 worker, `sendfile on`; master and worker both counted) and Node http +
+ * Static files, quick comparison: keep-alive GET / answered with an index.html of each
+ * size asked for (default 64 KiB, then 1 MiB) by fdreactor's File (sendfile; with its
+ * open-file cache of 64 files and without), nginx (1 worker, `sendfile on`; without and
+ * with `open_file_cache`; master and worker both counted) and Node http +
  * fs.createReadStream. Each server pinned to CPU 0, wrk -t1 on CPU 1; rounds interleaved
  * (A,B,C,A,B,C,...). Primary figure: server CPU µs per request (/proc/PID/stat), and its
- * ratio against nginx and Node in the same round. Every server's answer is checked once
- * (status 200, 65536 bytes, sha256) before measuring.
- *   node bench/static/run.js [--rounds 3] [--duration 3] [--conns 50]
+ * ratio against every other server in the same round. Every server's answer is checked
+ * once (status 200, the size in bytes, sha256) before measuring.
+ *   node bench/static/run.js [--rounds 3] [--duration 3] [--conns 50] [--sizes 65536,1048576]
  * Needs dist/ (npx tsc -p tsconfig.json), wrk and nginx-light.
  */
 const crypto = require("node:crypto");
@@ -29,7 +31,13 @@ const arg = (name, dflt) => {
 const ROUNDS = arg("rounds", 3);
 const DURATION = arg("duration", 3);
 const CONNS = arg("conns", 50);
-const SIZE = 64 * 1024;
+const SIZES = (() => {
+  const i = process.argv.indexOf("--sizes");
+  const sizes = i < 0 ? [64 * 1024, 1024 * 1024] : process.argv[i + 1].split(",").map(Number);
+  if (sizes.some((n) => !Number.isInteger(n) || n < 1 || n > 64 * 1024 * 1024)) throw new RangeError("--sizes: byte counts from 1 to 67108864, comma-separated");
+  return sizes;
+})();
+const SERVERS = ["fdreactor", "fdreactor-nocache", "nginx", "nginx-open-file-cache", "node-stream"];
 
 function freePort() {
   return new Promise((resolve) => {
@@ -67,32 +75,39 @@ async function waitUp(port, child) {
 
 async function main() {
   installCleanup();
+  for (const size of SIZES) await measureSize(size);
+}
+
+/** Every server on an index.html of `size` random bytes, ROUNDS interleaved rounds; prints the table. */
+async function measureSize(size) {
   const work = path.join(OUT_DIR, `static-${process.pid}`);
   const www = path.join(work, "www");
   fs.mkdirSync(www, { recursive: true });
-  const body = crypto.randomBytes(SIZE);
+  const body = crypto.randomBytes(size);
   const sha = crypto.createHash("sha256").update(body).digest("hex");
   fs.writeFileSync(path.join(www, "index.html"), body);
   const servers = [];
-  let nginx = null;
+  const nginxDirs = [];
   try {
-    for (const name of ["fdreactor", "nginx", "node-stream"]) {
+    for (const name of SERVERS) {
       const port = await freePort();
       let child;
-      if (name === "nginx") {
+      if (name.startsWith("nginx")) {
         const bin = nginxBinary();
         if (bin === null) throw new Error("nginx is not installed (apt-get install nginx-light)");
-        nginx = prepareNginx({ port, staticRoot: www });
+        const nginx = prepareNginx({ port, staticRoot: www, openFileCache: name === "nginx-open-file-cache" });
+        nginxDirs.push(nginx);
         child = spawnTracked(name, bin, ["-p", nginx.dir, "-c", nginx.conf, "-e", path.join(nginx.dir, "error.log")], { cpu: 0 });
       } else {
         child = spawnTracked(name, process.execPath, [path.join(__dirname, "servers.js"), name, www, String(port)], { cpu: 0 });
       }
-      const got = await waitUp(port, child);
-      const ok = got.length === SIZE && crypto.createHash("sha256").update(got).digest("hex") === sha;
-      if (!ok) throw new Error(`${name}: wrong answer (${got.length} bytes)`);
       servers.push({ name, port, child, rounds: [] });
+      const got = await waitUp(port, child);
+      const ok = got.length === size && crypto.createHash("sha256").update(got).digest("hex") === sha;
+      if (!ok) throw new Error(`${name}: wrong answer (${got.length} bytes)`);
     }
     const load = os.loadavg().map((x) => x.toFixed(2)).join(" ");
+    process.stdout.write(`\n### ${size} bytes\n`);
     for (let round = 0; round < ROUNDS; round++) {
       for (const s of servers) {
         await runWrk({ port: s.port, conns: CONNS, seconds: 1, cpu: 1 });
@@ -108,15 +123,15 @@ async function main() {
     const med = (xs) => xs.slice().sort((x, y) => x - y)[Math.floor(xs.length / 2)];
     const f = servers.find((s) => s.name === "fdreactor");
     process.stdout.write(`\nload average before: ${load}; after: ${os.loadavg().map((x) => x.toFixed(2)).join(" ")}\n`);
-    process.stdout.write("| server | CPU µs/req median (min–max) | req/s median | fdreactor ÷ server, per round |\n| --- | --- | --- | --- |\n");
+    process.stdout.write(`| server (${size} bytes) | CPU µs/req median (min–max) | req/s median | fdreactor ÷ server, per round (median) |\n| --- | --- | --- | --- |\n`);
     for (const s of servers) {
       const cpu = s.rounds.map((m) => m.cpuUs);
-      const ratios = s.rounds.map((m, i) => (f.rounds[i].cpuUs / m.cpuUs).toFixed(2));
-      process.stdout.write(`| ${s.name} | ${med(cpu).toFixed(1)} (${Math.min(...cpu).toFixed(1)}–${Math.max(...cpu).toFixed(1)}) | ${med(s.rounds.map((m) => m.rps)).toFixed(0)} | ${ratios.join(", ")} |\n`);
+      const ratios = s.rounds.map((m, i) => f.rounds[i].cpuUs / m.cpuUs);
+      process.stdout.write(`| ${s.name} | ${med(cpu).toFixed(1)} (${Math.min(...cpu).toFixed(1)}–${Math.max(...cpu).toFixed(1)}) | ${med(s.rounds.map((m) => m.rps)).toFixed(0)} | ${ratios.map((x) => x.toFixed(2)).join(", ")} (${med(ratios).toFixed(2)}) |\n`);
     }
   } finally {
     for (const s of servers) await stopTracked(s.child);
-    if (nginx !== null) cleanupNginx(nginx);
+    for (const n of nginxDirs) cleanupNginx(n);
     fs.rmSync(work, { recursive: true, force: true });
   }
 }
