@@ -30,7 +30,7 @@
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],
       "cflags_cc": ["-std=c++17", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"],
       "conditions": [
-        ["OS=='linux'", { "sources": ["native/epoll_poller.cc"], "defines": ["FDR_HAVE_EPOLL=1", "FDR_HAVE_MMSG=1"] }],
+        ["OS=='linux'", { "sources": ["native/epoll_poller.cc", "native/io_uring_ring.cc", "native/io_uring_poller.cc"], "defines": ["FDR_HAVE_EPOLL=1", "FDR_HAVE_MMSG=1"] }],
         ["OS=='mac' or OS=='freebsd' or OS=='openbsd' or OS=='netbsd'", { "sources": ["native/kqueue_poller.cc"], "defines": ["FDR_HAVE_KQUEUE=1"] }],
         ["OS=='mac'", { "xcode_settings": { "CLANG_CXX_LANGUAGE_STANDARD": "c++17", "GCC_OPTIMIZATION_LEVEL": "2" } }]
       ]

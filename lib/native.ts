@@ -43,7 +43,7 @@ export const RECV_TRUNCATED = 1;
 export const SEND_RECORD_WORDS = 3 + ADDRESS_WORDS;
 
 /** Backends a build may contain; {@link backends} says which this one has. */
-export type Backend = "epoll" | "kqueue" | "poll" | "select";
+export type Backend = "epoll" | "io_uring" | "kqueue" | "poll" | "select";
 
 /** A socket address as returned by `getsockname`/`getpeername`/`accept`/`recvfrom`. */
 export type SockAddr =
@@ -224,7 +224,13 @@ export interface Poller {
    * the constructor; returns their count (0 on timeout or EINTR).
    */
   wait(timeoutMs: number): number;
-  /** The backend's own pollable fd (epoll, kqueue) or -1. A getter: it changes nothing. */
+  /**
+   * Hands the kernel the changes the next wait would otherwise carry (io_uring's re-arms
+   * of level-triggered fds); integrated mode calls it after each iteration. A no-op on the
+   * other backends.
+   */
+  flush(): void;
+  /** The backend's own pollable fd (epoll, io_uring, kqueue) or -1. A getter: it changes nothing. */
   fd(): number;
   /**
    * Puts the poller in integrated mode, where another loop (libuv, through an FdWatcher)
@@ -278,7 +284,7 @@ export interface NativeAddon {
   Poller: PollerConstructor;
   /** The libuv fd watcher class ({@link FdWatcher}) of the integrated run mode. */
   FdWatcher: FdWatcherConstructor;
-  /** Backends compiled into this build, best first. */
+  /** Backends compiled into this build, the default first (epoll before io_uring on Linux). */
   backends(): Backend[];
   /** FD_SETSIZE of this build (select refuses fds at or above it). */
   readonly FD_SETSIZE: number;
@@ -548,6 +554,27 @@ function findPackageRoot(): string {
 
 /** The loaded addon. */
 export const native: NativeAddon = load();
+
+const refusals = new Map<Backend, Error | null>();
+
+/**
+ * Why the running kernel refuses `backend`, a backend of this build: the error its setup
+ * throws (io_uring: `io_uring_setup`'s errno under the `kernel.io_uring_disabled` sysctl,
+ * a seccomp filter, an old kernel), or null when it runs. Tried once per process.
+ */
+export function kernelRefusal(backend: Backend): Error | null {
+  let err = refusals.get(backend);
+  if (err === undefined) {
+    err = null;
+    try {
+      new native.Poller(backend, new Uint32Array(EVENT_STRIDE)).close();
+    } catch (e) {
+      err = e instanceof Error ? e : new Error(String(e));
+    }
+    refusals.set(backend, err);
+  }
+  return err;
+}
 
 /** Is `e` a {@link SyscallError} (optionally with this `code`)? */
 export function isSyscallError(e: unknown, code?: string): e is SyscallError {

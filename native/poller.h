@@ -1,4 +1,4 @@
-// One interface for every readiness backend (epoll, kqueue, poll, select).
+// One interface for every readiness backend (epoll, io_uring, kqueue, poll, select).
 // A backend registers raw fds under a token and fills a caller-owned event array;
 // it knows nothing of sockets, protocols or JavaScript. Platform #ifdefs live in the
 // backend files and the build files only.
@@ -50,6 +50,7 @@ struct Status {
   int err = 0;                 // errno, 0 = ok
   const char* syscall = "";    // which call failed
   std::string message;         // set for an out-of-range refusal (not an errno)
+  std::string detail;          // with err: a sentence on what the errno means here
   bool ok() const { return err == 0 && message.empty(); }
   static Status Ok() { return Status{}; }
   static Status Errno(int e, const char* sc) { Status s; s.err = e; s.syscall = sc; return s; }
@@ -69,7 +70,11 @@ class Poller {
   // (kEventStride words each) into `out` and returns their count, or -errno on failure.
   // EINTR returns 0 so that the caller can run signal handlers.
   virtual int wait(int timeoutMs, uint32_t* out, int capacity) = 0;
-  // The backend's own pollable fd (epoll, kqueue), or -1 (poll, select). Only a getter:
+  // Hands the kernel the changes a wait would otherwise carry (io_uring: its re-arms).
+  // Integrated mode calls it after each iteration, because libuv, not wait(), blocks
+  // there. Returns 0 or -errno; a no-op for the backends whose changes apply at once.
+  virtual int flush() { return 0; }
+  // The backend's own pollable fd (epoll, io_uring, kqueue), or -1 (poll, select). Only a getter:
   // handing the fd out changes nothing; enterIntegratedMode() does.
   virtual int fd() const { return -1; }
   // Integrated mode: from now on another loop (libuv) polls fd() between our waits, so a
@@ -85,9 +90,12 @@ class Poller {
 // from MakePoller, and BackendNames() lists only those that are built.
 std::unique_ptr<Poller> MakeEpollPoller(Status* status);
 std::unique_ptr<Poller> MakeKqueuePoller(Status* status);
+std::unique_ptr<Poller> MakeIoUringPoller(Status* status);
 std::unique_ptr<Poller> MakePollPoller(Status* status);
 std::unique_ptr<Poller> MakeSelectPoller(Status* status);
 std::unique_ptr<Poller> MakePoller(const std::string& backend, Status* status);
 const char* const* BackendNames();  // nullptr-terminated
+// Why a backend this project has is absent from this build ("" when it is built or unknown).
+const char* MissingBackendReason(const std::string& backend);
 
 }  // namespace fdr

@@ -45,6 +45,7 @@ class PollerWrap : public Napi::ObjectWrap<PollerWrap> {
                         CheckedMethod<W, &W::Modify>("modify"),
                         CheckedMethod<W, &W::Remove>("remove"),
                         CheckedMethod<W, &W::Wait>("wait"),
+                        CheckedMethod<W, &W::Flush>("flush"),
                         CheckedMethod<W, &W::Fd>("fd"),
                         CheckedMethod<W, &W::EnterIntegratedMode>("enterIntegratedMode"),
                         CheckedMethod<W, &W::Close>("close")});
@@ -68,8 +69,12 @@ class PollerWrap : public Napi::ObjectWrap<PollerWrap> {
     Status status;
     poller_ = MakePoller(backend, &status);
     if (!poller_) {
+      const char* missing = MissingBackendReason(backend);
       if (status.err) {
-        ThrowErrno(env, status.err, status.syscall);
+        ThrowErrnoDetail(env, status.err, status.syscall, status.detail);
+      } else if (*missing) {
+        ThrowCoded(env, false, std::string("Poller backend \"") + backend + "\": " + missing,
+                   "ERR_BACKEND_NOT_BUILT");
       } else {
         ThrowCoded(env, false,
                    "Unknown poller backend \"" + backend + "\": this build has " + AvailableBackends(),
@@ -79,7 +84,10 @@ class PollerWrap : public Napi::ObjectWrap<PollerWrap> {
     }
     backend_ = poller_->name();
     options_ = poller_->supportedOptions();
-    waitSyscall_ = backend_ == "epoll" ? "epoll_wait" : backend_ == "kqueue" ? "kevent" : backend_;
+    waitSyscall_ = backend_ == "epoll"      ? "epoll_wait"
+                   : backend_ == "kqueue"   ? "kevent"
+                   : backend_ == "io_uring" ? "io_uring_enter"
+                                            : backend_;
     capacity_ = capacity < kMaxCapacity ? static_cast<uint32_t>(capacity) : kMaxCapacity;
     events_ = Napi::Reference<Napi::Uint32Array>::New(events, 1);
     napi_type_tag_object(env, info.This(), &kTypeTag);
@@ -138,7 +146,7 @@ class PollerWrap : public Napi::ObjectWrap<PollerWrap> {
     if (!s.message.empty())
       ThrowCoded(env, true, s.message, "ERR_OUT_OF_RANGE");
     else
-      ThrowErrno(env, s.err, s.syscall);
+      ThrowErrnoDetail(env, s.err, s.syscall, s.detail);
   }
 
   Napi::Value Add(const Napi::CallbackInfo& info) {
@@ -200,6 +208,13 @@ class PollerWrap : public Napi::ObjectWrap<PollerWrap> {
       return Napi::Value();
     }
     return Napi::Number::New(env, n);
+  }
+
+  Napi::Value Flush(const Napi::CallbackInfo& info) {
+    if (!Usable(info)) return Napi::Value();
+    int r = poller_->flush();
+    if (r < 0) ThrowErrno(info.Env(), -r, waitSyscall_.c_str());
+    return Napi::Value();
   }
 
   Napi::Value Fd(const Napi::CallbackInfo& info) {

@@ -1,6 +1,8 @@
 // Which backends this build holds, best first. The build files (binding.gyp,
 // CMakeLists.txt) define FDR_HAVE_EPOLL / FDR_HAVE_KQUEUE for the platforms that compile
-// those backend files; poll and select are POSIX and always present.
+// those backend files; poll and select are POSIX and always present. io_uring follows
+// epoll: the default stays epoll (docs/platforms.md says why).
+#include "io_uring_ring.h"  // defines FDR_HAVE_IO_URING where the headers allow
 #include "poller.h"
 
 namespace fdr {
@@ -15,6 +17,9 @@ const Backend kBackends[] = {
 #if defined(FDR_HAVE_EPOLL)
     {"epoll", MakeEpollPoller},
 #endif
+#if defined(FDR_HAVE_IO_URING)
+    {"io_uring", MakeIoUringPoller},
+#endif
 #if defined(FDR_HAVE_KQUEUE)
     {"kqueue", MakeKqueuePoller},
 #endif
@@ -25,6 +30,9 @@ const Backend kBackends[] = {
 const char* const kNames[] = {
 #if defined(FDR_HAVE_EPOLL)
     "epoll",
+#endif
+#if defined(FDR_HAVE_IO_URING)
+    "io_uring",
 #endif
 #if defined(FDR_HAVE_KQUEUE)
     "kqueue",
@@ -44,5 +52,19 @@ std::unique_ptr<Poller> MakePoller(const std::string& backend, Status* status) {
 }
 
 const char* const* BackendNames() { return kNames; }
+
+const char* MissingBackendReason(const std::string& backend) {
+#if !defined(FDR_HAVE_IO_URING)
+  if (backend == "io_uring") {
+#if defined(__linux__)
+    return "the io_uring backend is not compiled into this build: its kernel headers "
+           "(linux/io_uring.h) lack multishot poll; rebuild with linux-libc-dev from Linux 5.13 or later";
+#else
+    return "the io_uring backend is Linux only";
+#endif
+  }
+#endif
+  return "";
+}
 
 }  // namespace fdr

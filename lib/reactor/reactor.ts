@@ -11,7 +11,7 @@
  * exclusive.ts (the reactor blocks in the kernel wait itself).
  */
 import { performance } from "node:perf_hooks";
-import { native, READABLE, WRITABLE, ERROR, HANGUP, EVENT_STRIDE } from "../native";
+import { native, kernelRefusal, READABLE, WRITABLE, ERROR, HANGUP, EVENT_STRIDE } from "../native";
 import type { Backend, Poller } from "../native";
 import { ConnectionLost, ReactorAlreadyRunning, ReactorNotRunning, UnknownBackendError, outOfRange } from "../error";
 import { log } from "../log";
@@ -70,7 +70,13 @@ const ENDED = 3;
 
 const READ_BITS = READABLE | HANGUP | ERROR;
 const MAX_TIMEOUT_MS = 0x7fffffff;
-const BACKENDS_WITH_FD: ReadonlySet<string> = new Set(["epoll", "kqueue"]);
+const BACKENDS_WITH_FD: ReadonlySet<string> = new Set(["epoll", "io_uring", "kqueue"]);
+// Backends whose changes wait for the next wait() (io_uring's re-arms): integrated mode,
+// where libuv blocks instead, flushes them after each iteration.
+const BACKENDS_THAT_DEFER: ReadonlySet<string> = new Set(["io_uring"]);
+// Backends a build may have but the running kernel may refuse (io_uring_setup's EPERM under
+// a sysctl or seccomp, ENOSYS): tried once per process, at the first reactor that names one.
+const BACKENDS_TO_PROBE: ReadonlySet<string> = new Set(["io_uring"]);
 const EPOCH_SECONDS = performance.timeOrigin / 1000;
 
 /** The waker fd as a reader of the reactor's own. */
@@ -139,6 +145,8 @@ export class Reactor implements IReactorTime {
 
   // run modes: what integrated.ts and exclusive.ts see of this reactor
   private integrated: IntegratedLoop | null = null;
+  // Integrated mode on a backend that defers changes to its next wait (BACKENDS_THAT_DEFER).
+  private flushPoller = false;
   private readonly loopHost: LoopHost = {
     looping: () => this.state === RUNNING || this.state === STOPPING,
     inIteration: () => this.inIteration,
@@ -148,13 +156,20 @@ export class Reactor implements IReactorTime {
     crash: (e) => this.crash(e),
   };
 
-  /** Makes a reactor; throws UnknownBackendError for a backend this build lacks. */
+  /**
+   * Makes a reactor; throws UnknownBackendError for a backend this build lacks, and the
+   * kernel's error (code, errno, syscall, and why) for one it refuses (io_uring).
+   */
   constructor(options: ReactorOptions = {}) {
     if (options === null || typeof options !== "object") throw new TypeError("options must be an object");
     const available = native.backends();
     const backend = options.backend ?? available[0];
     if (!available.includes(backend)) {
       throw new UnknownBackendError(`Unknown poller backend "${String(backend)}": this build has ${available.join(", ")}`);
+    }
+    if (BACKENDS_TO_PROBE.has(backend)) {
+      const refused = kernelRefusal(backend); // its setup's errno, code, syscall and why
+      if (refused !== null) throw refused;
     }
     this.backend = backend;
     const hasFd = BACKENDS_WITH_FD.has(backend);
@@ -208,6 +223,7 @@ export class Reactor implements IReactorTime {
       if (this.mode === "integrated") {
         const pfd = (this.poller as Poller).enterIntegratedMode();
         if (pfd < 0) throw new RangeError(`mode: "integrated" needs a pollable poller fd and the ${this.backend} poller has none`);
+        this.flushPoller = BACKENDS_THAT_DEFER.has(this.backend);
         this.integrated = new IntegratedLoop(this.loopHost);
         this.integrated.start(pfd);
       }
@@ -413,6 +429,7 @@ export class Reactor implements IReactorTime {
       if (this.threadFns.length > 0 || this.inboxReady || this.inboxBacklog) this.runThreadCalls();
       if (this.timers.size > 0) this.runTimers();
       if (this.writes.pending) this.writes.flush(this.sink);
+      if (this.flushPoller) (this.poller as Poller).flush();
     } finally {
       this.inIteration = false;
     }
@@ -575,6 +592,7 @@ export class Reactor implements IReactorTime {
     this.state = ENDED;
     if (this.integrated !== null) this.integrated.close();
     this.integrated = null;
+    this.flushPoller = false;
     this.removeSignals();
     this.release();
     const resolve = this.resolveRun;

@@ -3,6 +3,7 @@
  * compiles every C++ file, and the cmake-js build (and prebuilds, when present) expose the
  * same names as the node-gyp one.
  */
+import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { native, type NativeAddon } from "../../lib/native";
@@ -66,8 +67,28 @@ if (fs.existsSync(prebuildDir)) {
   }
 }
 
-describe.each(others)("the %s build", (_name, file) => {
+/** The shared libraries an ELF file needs (readelf -d), or null where readelf is absent. */
+function neededLibraries(file: string): string[] | null {
+  const r = spawnSync("readelf", ["-d", file], { encoding: "utf8" });
+  if (r.error !== undefined || r.status !== 0) return null;
+  return [...r.stdout.matchAll(/\(NEEDED\)\s+Shared library: \[([^\]]+)\]/g)].map((m) => m[1]);
+}
+
+const nodeGypBuild = path.join(root, "build/Release/fdreactor.node");
+const linuxElf = process.platform === "linux";
+
+describe.each([["node-gyp", nodeGypBuild], ...others])("the %s build", (_name, file) => {
   const built = fs.existsSync(file);
+  // io_uring is spoken through raw syscalls, so the addon and its prebuild run where no
+  // liburing is installed: only the C and C++ runtimes may be needed.
+  testIf(built && linuxElf, `not built here, or not Linux (${path.relative(root, file)})`)("needs no shared library but libc and libstdc++ (no liburing)", () => {
+    const needed = neededLibraries(file);
+    expect(needed).not.toBeNull();
+    expect(needed).toContain("libc.so.6");
+    expect((needed as string[]).filter((l) => !/^(libc|libstdc\+\+|libm|libgcc_s|ld-linux[-\w.]*)\.so/.test(l))).toEqual([]);
+  });
+  if (file === nodeGypBuild) return; // the loaded addon: the tests above cover it
+
   testIf(built, `not built here (${path.relative(root, file)})`)("loads and exposes the same export names as the loaded addon", () => {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const other = require(file) as NativeAddon;

@@ -35,12 +35,13 @@ describe("the Poller constructor", () => {
     });
   });
 
-  test("lists the backends best first, poll and select last", () => {
+  test("lists the backends default first (epoll, not io_uring, on Linux), poll and select last", () => {
     const list = native.backends();
     expect(list.slice(-2)).toEqual(["poll", "select"]);
     expect(list[0]).toBe(process.platform === "linux" ? "epoll" : "kqueue");
+    if (list.includes("io_uring")) expect(list[1]).toBe("io_uring");
     expect(new Set(list).size).toBe(list.length);
-    for (const b of list) expect(["epoll", "kqueue", "poll", "select"]).toContain(b);
+    for (const b of list) expect(["epoll", "io_uring", "kqueue", "poll", "select"]).toContain(b);
   });
 
   test("cannot be called without new", () => {

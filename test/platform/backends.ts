@@ -1,6 +1,6 @@
 /**
- * The backends the platform suite runs on: every backend of the main addon (epoll, poll,
- * select on Linux) plus kqueue from the kqueue-emulation test build (kqemu/), which
+ * The backends the platform suite runs on: every backend of the main addon (epoll,
+ * io_uring, poll, select on Linux) plus kqueue from the kqueue-emulation test build (kqemu/), which
  * `npm run build:kqemu` makes. A missing kqemu build is a failure of the kqueue cases,
  * never a skip: CI must run the suite on kqueue too.
  */

@@ -7,6 +7,7 @@ import { native, AGAIN } from "../../lib/native";
 import type { Backend } from "../../lib/native";
 import { Reactor } from "../../lib/reactor";
 import type { RunMode, ReactorOptions, IReadDescriptor, IWriteDescriptor } from "../../lib/reactor";
+import { runnableBackends } from "../support/backends";
 
 /** One way to run a reactor. */
 export interface Config {
@@ -14,11 +15,11 @@ export interface Config {
   mode: RunMode;
 }
 
-/** Every backend of this build, in every run mode it supports. */
+/** Every backend of this build that the kernel runs (see test/support/backends.ts), in every run mode it supports. */
 export function configs(): Config[] {
   const out: Config[] = [];
-  for (const backend of native.backends()) {
-    if (backend === "epoll" || backend === "kqueue") out.push({ backend, mode: "integrated" });
+  for (const backend of runnableBackends()) {
+    if (backend === "epoll" || backend === "io_uring" || backend === "kqueue") out.push({ backend, mode: "integrated" });
     out.push({ backend, mode: "exclusive" });
   }
   return out;
