@@ -48,7 +48,7 @@ to CPU 1. Everything stays on loopback and stops by itself.
   --per-process N      connections per process, server and load generator, 100..19500
                        (default ${d.perProcess}; the fd limit here is 20,000 per process)
   --fd-modes LIST      fdreactor run modes: integrated, exclusive (default ${d.fdModes.join(",")})
-  --fd-backends LIST   fdreactor backends: epoll, poll, ... (default ${d.fdBackends.join(",")})
+  --fd-backends LIST   fdreactor backends: epoll, io_uring, poll, ... (default ${d.fdBackends.join(",")})
   --peers LIST         servers to run, comma-separated names, or "all" (default: the
                        scenario's usual peers and every fdreactor entry); unknown names are errors
   --node-flags=FLAGS   Node/V8 flags for every server that runs on Node (fdreactor, Node net
@@ -118,7 +118,7 @@ function parseC10kOptions(argv) {
   const fdModes = values["fd-modes"] === undefined ? DEFAULTS.fdModes : list(values["fd-modes"]);
   for (const m of fdModes) if (m !== "integrated" && m !== "exclusive") throw new UsageError(`--fd-modes: ${JSON.stringify(m)} is not a run mode (integrated, exclusive)`);
   const fdBackends = values["fd-backends"] === undefined ? DEFAULTS.fdBackends : list(values["fd-backends"]);
-  for (const b of fdBackends) if (!["epoll", "kqueue", "poll", "select"].includes(b)) throw new UsageError(`--fd-backends: ${JSON.stringify(b)} is not a backend (epoll, kqueue, poll, select)`);
+  for (const b of fdBackends) if (!["epoll", "io_uring", "kqueue", "poll", "select"].includes(b)) throw new UsageError(`--fd-backends: ${JSON.stringify(b)} is not a backend (epoll, io_uring, kqueue, poll, select)`);
   if (fdModes.length === 0 || fdBackends.length === 0) throw new UsageError("--fd-modes and --fd-backends must name at least one each");
   return {
     help: Boolean(values.help),

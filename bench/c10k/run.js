@@ -371,7 +371,7 @@ async function runC10k(argv, { out = process.stdout, err: errOut = process.stder
     return 0;
   }
   const all = c10kServers(opts.scenario, { backends: opts.fdBackends, runModes: opts.fdModes });
-  const known = c10kServers(opts.scenario, { backends: ["epoll", "kqueue", "poll", "select"], runModes: ["integrated", "exclusive"] });
+  const known = c10kServers(opts.scenario, { backends: ["epoll", "io_uring", "kqueue", "poll", "select"], runModes: ["integrated", "exclusive"] });
   const wantAll = opts.peers && opts.peers.length === 1 && opts.peers[0] === "all";
   if (opts.peers && !wantAll) {
     for (const p of opts.peers) {

@@ -63,7 +63,7 @@ function fdreactorSpec(backend, mode) {
       if (missing) return missing;
       const have = builtBackends();
       if (!have.includes(backend)) return `backend ${backend} is not in this build (it has: ${have.join(", ") || "none"})`;
-      if (mode === "integrated" && backend !== "epoll" && backend !== "kqueue") return `backend ${backend} has no pollable fd: run it with --fd-modes exclusive`;
+      if (mode === "integrated" && backend !== "epoll" && backend !== "io_uring" && backend !== "kqueue") return `backend ${backend} has no pollable fd: run it with --fd-modes exclusive`;
       if (backend === "select") return "select holds at most FD_SETSIZE (1024) fds: it cannot serve C10K";
       return null;
     },
