@@ -76,7 +76,8 @@ class LoadError extends Error {
 
 /**
  * A set of load processes against 127.0.0.1:port. Options: { port, conns, active, scenario,
- * size, rate, perProcess, response, cpu, connectTimeoutS, deadlineS, backend }.
+ * size, rate, perProcess, response (http), files (static), cpu, connectTimeoutS,
+ * deadlineS, backend }.
  */
 class Load {
   /** @param {object} o the options above */
@@ -109,6 +110,7 @@ class Load {
         maxPending: 512,
         sources: nextSources(Math.ceil(conns[i] / PER_SOURCE)),
         response: o.response || null,
+        files: o.files || null,
         connectTimeoutS: o.connectTimeoutS ?? 20,
         deadlineS: o.deadlineS,
         backend: o.backend || "epoll",

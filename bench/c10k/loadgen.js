@@ -11,7 +11,9 @@
  * per source address), keeps them all open, and once told drives the `active` ones, one
  * message in flight on each: echo sends `size` bytes and waits for exactly those back; http
  * sends one `GET /` and waits for exactly the expected answer (bytes compared one by one;
- * only the value of a Date header may differ). A wrong byte, an extra byte, a reset or a
+ * only the value of a Date header may differ); static GETs the `files` in turn (each
+ * connection starting at its own) and checks each answer's status (200), Content-Length
+ * and the CRC-32 of its body (zlib.crc32, over the body as it arrives). A wrong byte, an extra byte, a reset or a
  * close is an error, counted by kind. Two ways to drive them:
  *   - closed loop ("run"): the next message goes as soon as the answer is back: the most
  *     this pair of server and load generator can do; the latency is then mostly queueing.
@@ -31,6 +33,7 @@
  * after `deadlineS` seconds whatever happens.
  */
 const path = require("node:path");
+const zlib = require("node:zlib");
 const hdr = require("hdr-histogram-js");
 
 const ROOT = path.resolve(__dirname, "..", "..");
@@ -44,7 +47,7 @@ const { newHistogram, emptyErrors } = require("./results");
 /**
  * CONFIG: { id, host, port, conns, active, scenario: "echo"|"http", size, rate, maxPending,
  * sources: ["127.0.0.10", ...], response: { hex, wildcards: [[from, to], ...] } (http),
- * connectTimeoutS, deadlineS, backend }
+ * files: [{ path, size, crc32 }] (static), connectTimeoutS, deadlineS, backend }
  */
 const cfg = JSON.parse(process.argv[2] || "{}");
 
@@ -82,7 +85,14 @@ const RESPONSE = cfg.response ? Buffer.from(cfg.response.hex, "hex") : Buffer.al
 const WILD = new Uint8Array(RESPONSE.length);
 for (const [from, to] of cfg.response ? cfg.response.wildcards : []) WILD.fill(1, from, to);
 const HTTP = cfg.scenario === "http";
+const STATIC = cfg.scenario === "static";
 const EXPECT_LEN = HTTP ? RESPONSE.length : SIZE;
+/** static: the files, their requests (made once) and the end of a response head. */
+const FILES = STATIC ? cfg.files : [];
+const FILE_REQUESTS = FILES.map((f) => Buffer.from(`GET ${f.path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`, "latin1"));
+const HEAD_END = Buffer.from("\r\n\r\n", "latin1");
+/** A response head longer than this is wrong (and would otherwise grow without bound). */
+const MAX_HEAD = 8192;
 
 // ─── counters (reset by "measure") ───
 const hist = newHistogram();
@@ -111,6 +121,10 @@ class Driver extends Protocol {
     this.offset = 0; // echo: PATTERN window of the current message
     this.sentAt = 0;
     this.bad = false;
+    this.file = 0; // static: index in FILES of the file asked for
+    this.head = null; // static: the part of a response head that came before the chunk now read
+    this.bodyLeft = -1; // static: body bytes still to come (-1: reading the head)
+    this.crc = 0; // static: CRC-32 of the body bytes so far
   }
 
   /** Counts the connection as established and keeps it for the drive. */
@@ -128,6 +142,12 @@ class Driver extends Protocol {
     this.sentAt = from;
     if (HTTP) {
       this.transport.write(REQUEST);
+    } else if (STATIC) {
+      this.file = (this.index + this.seq) % FILES.length;
+      this.head = null;
+      this.bodyLeft = -1;
+      this.crc = 0;
+      this.transport.write(FILE_REQUESTS[this.file]);
     } else {
       this.offset = (this.index * 31 + this.seq * 7) & 0xff;
       this.transport.write(WINDOWS[this.offset]);
@@ -137,6 +157,10 @@ class Driver extends Protocol {
 
   /** Compares the bytes with the expected answer; a complete answer is counted and the next message sent. */
   dataReceived(data) {
+    if (STATIC) {
+      this.fileData(data);
+      return;
+    }
     const n = data.length;
     let got = this.got;
     if (!this.inFlight || got + n > EXPECT_LEN) {
@@ -167,6 +191,58 @@ class Driver extends Protocol {
     got += end;
     this.got = got;
     if (got < EXPECT_LEN) return;
+    this.answered();
+  }
+
+  /**
+   * static: a response head (status 200 and the file's Content-Length, else a mismatch),
+   * then the body, whose CRC-32 must be the file's. Bytes past the body are extra.
+   */
+  fileData(data) {
+    if (!this.inFlight) {
+      errors.extra++;
+      return;
+    }
+    let at = 0;
+    if (this.bodyLeft < 0) {
+      const prior = this.head === null ? 0 : this.head.length;
+      const text = prior === 0 ? data : Buffer.concat([this.head, data]);
+      const end = text.indexOf(HEAD_END);
+      if (end < 0) {
+        if (text.length > MAX_HEAD) this.fail();
+        else this.head = Buffer.from(text); // a copy: the chunk is the reactor's to reuse
+        return;
+      }
+      this.head = null;
+      const head = text.toString("latin1", 0, end);
+      const want = FILES[this.file];
+      const len = /\r\ncontent-length:[ \t]*(\d+)[ \t]*(\r\n|$)/i.exec(head);
+      if (!head.startsWith("HTTP/1.1 200 ") || len === null || Number(len[1]) !== want.size) this.bad = true;
+      this.bodyLeft = want.size;
+      at = end + 4 - prior;
+    }
+    const take = Math.min(this.bodyLeft, data.length - at);
+    if (take > 0) {
+      if (!this.bad) this.crc = zlib.crc32(data.subarray(at, at + take), this.crc);
+      this.bodyLeft -= take;
+      at += take;
+    }
+    if (this.bodyLeft > 0) return;
+    if (this.crc >>> 0 !== FILES[this.file].crc32 >>> 0) this.bad = true;
+    if (at < data.length) errors.extra++;
+    this.answered();
+  }
+
+  /** static: a head too long to be right; the answer counts as a mismatch once its connection is dropped. */
+  fail() {
+    this.bad = true;
+    this.inFlight = false;
+    if (counting) errors.mismatch++;
+    this.transport.abortConnection();
+  }
+
+  /** The answer is complete: counted (or a mismatch), timed, and the next message sent as the phase says. */
+  answered() {
     const now = performance.now();
     this.inFlight = false;
     this.freeAt = now;

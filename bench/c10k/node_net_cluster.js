@@ -5,19 +5,22 @@
  * round-robin scheduling (the primary accepts and hands each connection to a worker).
  *
  *   node node_net_cluster.js echo|http PORT WORKERS
+ *   node node_net_cluster.js static PORT WORKERS DIR
  *
  * Each worker runs the server of bench/peers/node_net.js (its createServer: echo writes every
- * chunk back; http counts "\r\n\r\n" and answers each with the C reference's exact bytes). The primary
+ * chunk back; http counts "\r\n\r\n" and answers each with the C reference's exact bytes),
+ * or for static the Node http + fs.createReadStream server of bench/peers/node_http_static.js
+ * on the files of DIR. The primary
  * prints "READY <port>" once every worker listens, and on SIGTERM ends its workers.
  */
 const cluster = require("node:cluster");
 const path = require("node:path");
-const { createServer } = require(path.join(__dirname, "..", "peers", "node_net.js"));
+const peers = path.join(__dirname, "..", "peers");
 
-const [mode, portArg, workersArg] = process.argv.slice(2);
+const [mode, portArg, workersArg, dir] = process.argv.slice(2);
 const workers = Number(workersArg);
-if ((mode !== "echo" && mode !== "http") || !(Number(portArg) > 0) || !Number.isInteger(workers) || workers < 1) {
-  process.stderr.write("usage: node node_net_cluster.js echo|http PORT WORKERS\n");
+if (!["echo", "http", "static"].includes(mode) || (mode === "static") !== Boolean(dir) || !(Number(portArg) > 0) || !Number.isInteger(workers) || workers < 1) {
+  process.stderr.write("usage: node node_net_cluster.js echo|http PORT WORKERS | static PORT WORKERS DIR\n");
   process.exit(2);
 }
 
@@ -38,5 +41,6 @@ if (cluster.isPrimary) {
   });
   for (let i = 0; i < workers; i++) cluster.fork();
 } else {
-  createServer(mode).listen({ port: Number(portArg), host: "127.0.0.1", backlog: 4096 });
+  const server = mode === "static" ? require(path.join(peers, "node_http_static.js")).createServer(dir) : require(path.join(peers, "node_net.js")).createServer(mode);
+  server.listen({ port: Number(portArg), host: "127.0.0.1", backlog: 4096 });
 }

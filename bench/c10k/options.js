@@ -1,6 +1,8 @@
 "use strict";
 /** The C10K harness' command line: `fdreactor-c10k [options]` (bench/c10k/run.js). */
 const { UsageError, parseStrict, list } = require("../lib/options");
+const { STATIC_SIZES } = require("../peers/static_tree");
+const { BASELINE } = require("./servers");
 
 /** Defaults of every option (what `npm start` runs). */
 const DEFAULTS = {
@@ -16,7 +18,7 @@ const DEFAULTS = {
   rounds: 3,
   fdModes: ["integrated", "exclusive"],
   fdBackends: ["epoll"],
-  baseline: "node-net",
+  fileSizes: STATIC_SIZES,
 };
 
 /** The --help text. */
@@ -30,7 +32,9 @@ per connection. Servers run pinned to CPU 0, the load generator (fdreactor, excl
 to CPU 1. Everything stays on loopback and stops by itself.
 
   --scenario NAME      echo (each active connection sends SIZE bytes and waits for them
-                       back) or http (keep-alive GET /, 13-byte body) (default ${d.scenario})
+                       back), http (keep-alive GET /, 13-byte body) or static (keep-alive
+                       GETs of files, each connection taking the --file-sizes in turn;
+                       every response's status, length and CRC-32 checked) (default ${d.scenario})
   --conns LIST         connection counts held open, comma-separated, 1..200000
                        (default ${d.conns.join(",")}); past --per-process, servers that can
                        run several processes and the load generator does too
@@ -39,6 +43,8 @@ to CPU 1. Everything stays on loopback and stops by itself.
   --duration S         measured seconds per round (default ${d.duration})
   --warmup S           seconds of traffic before measuring, after all are connected (default ${d.warmup})
   --size BYTES         echo message size, 1..65536 (default ${d.size})
+  --file-sizes LIST    static: the files' sizes in bytes, 1..16777216, comma-separated
+                       (default ${d.fileSizes.join(",")})
   --rate N             new connections per second, at most (default ${d.rate})
   --paced N            after the closed loop, drive the active connections at a fixed N
                        messages (requests) per second in all, each on its own schedule, and
@@ -54,7 +60,9 @@ to CPU 1. Everything stays on loopback and stops by itself.
   --node-flags=FLAGS   Node/V8 flags for every server that runs on Node (fdreactor, Node net
                        and http, the cluster), space-separated, after "=" because they start
                        with dashes: --node-flags="--max-semi-space-size=16" (default: none)
-  --baseline NAME      the server the ratios are against (default ${d.baseline})
+  --baseline NAME      the server the ratios are against (default node-net; static:
+                       node-http-static); at a count it cannot hold in one process, the
+                       same Node server under cluster takes its place (added to the run)
   --rounds N           interleaved rounds (A,B,A,B...), 1..20 (default ${d.rounds})
   --json FILE          raw results (default bench/out/c10k-<scenario>-<date>.json)
   --chart FILE         SVG chart: throughput and p99 per server at each count (default: beside the JSON)
@@ -82,6 +90,7 @@ function parseC10kOptions(argv) {
     duration: { type: "string" },
     warmup: { type: "string" },
     size: { type: "string" },
+    "file-sizes": { type: "string" },
     rate: { type: "string" },
     paced: { type: "string" },
     "per-process": { type: "string" },
@@ -105,7 +114,14 @@ function parseC10kOptions(argv) {
     return n;
   };
   const scenario = values.scenario ?? DEFAULTS.scenario;
-  if (scenario !== "echo" && scenario !== "http") throw new UsageError(`--scenario must be echo or http, got ${JSON.stringify(scenario)}`);
+  if (!(scenario in BASELINE)) throw new UsageError(`--scenario must be echo, http or static, got ${JSON.stringify(scenario)}`);
+  let fileSizes = DEFAULTS.fileSizes;
+  if (values["file-sizes"] !== undefined) {
+    if (scenario !== "static") throw new UsageError("--file-sizes is for --scenario static");
+    fileSizes = list(values["file-sizes"]).map(Number);
+    if (fileSizes.length === 0 || fileSizes.some((n) => !Number.isInteger(n) || n < 1 || n > 16777216) || new Set(fileSizes).size !== fileSizes.length)
+      throw new UsageError(`--file-sizes must be distinct integers from 1 to 16777216, comma-separated, got ${JSON.stringify(values["file-sizes"])}`);
+  }
   let conns = DEFAULTS.conns;
   if (values.conns !== undefined) {
     conns = list(values.conns).map(Number);
@@ -128,13 +144,14 @@ function parseC10kOptions(argv) {
     duration: num("duration", 0.5, 600, false, DEFAULTS.duration),
     warmup: num("warmup", 0, 600, false, DEFAULTS.warmup),
     size: num("size", 1, 65536, true, DEFAULTS.size),
+    fileSizes,
     rate: num("rate", 10, 1000000, true, DEFAULTS.rate),
     paced: num("paced", 0, 10000000, true, DEFAULTS.paced),
     perProcess: num("per-process", 100, 19500, true, DEFAULTS.perProcess),
     fdModes,
     fdBackends,
     peers: values.peers === undefined ? null : list(values.peers),
-    baseline: values.baseline ?? DEFAULTS.baseline,
+    baseline: values.baseline ?? BASELINE[scenario],
     nodeFlags: nodeFlags(values["node-flags"]),
     rounds: num("rounds", 1, 20, true, DEFAULTS.rounds),
     json: values.json ?? null,

@@ -29,10 +29,11 @@ const { machineInfo, machineLine } = require("../lib/machine");
 const { fmt, fmtUs, formatTable, formatMarkdownTable } = require("../lib/table");
 const { Progress, clock } = require("../lib/progress");
 const { appendResults } = require("../lib/results");
-const { verifyEcho, verifyHttp } = require("../lib/verify");
+const { verifyEcho, verifyHttp, verifyStatic } = require("../lib/verify");
+const { ensureStaticTree } = require("../peers/static_tree");
 const { OUT_DIR, ROOT } = require("../lib/build");
 const { usage, parseC10kOptions, UsageError } = require("./options");
-const { c10kServers, specForProcs } = require("./servers");
+const { c10kServers, specForProcs, CLUSTER_BASELINE } = require("./servers");
 const { Load } = require("./load");
 const { expectedAnswer, deriveRound, derivePaced } = require("./results");
 const { c10kChartSvg } = require("./chart");
@@ -130,6 +131,7 @@ async function runRound(spec, conns, opts, { serverCpu, loadCpu, status }) {
     let response = null;
     let answer = true;
     if (opts.scenario === "echo") await verifyEcho(port);
+    else if (opts.scenario === "static") await verifyStatic(port, opts.files);
     else {
       answer = await verifyHttp(port);
       response = expectedAnswer(answer.headers, answer.body);
@@ -146,6 +148,7 @@ async function runRound(spec, conns, opts, { serverCpu, loadCpu, status }) {
       rate: opts.rate,
       perProcess: opts.perProcess,
       response,
+      files: opts.files,
       cpu: loadCpu,
       connectTimeoutS: 20,
       // Both phases, then a minute of slack: the load processes exit by themselves after it.
@@ -214,11 +217,18 @@ function shortRate(n) {
   return n >= 1000 ? `${Number((n / 1000).toFixed(1))}k` : String(n);
 }
 
-/** Per server and connection count: medians and spreads over the rounds, ratios to the baseline. */
-function summarise(rounds, servers, connsList, baseline) {
+/**
+ * Per server and connection count: medians and spreads over the rounds, ratios to the
+ * baseline; at a count where the baseline has no measured round (one process cannot hold
+ * it), to `fallback` (the same Node server under cluster) instead. Each row names the
+ * server its ratios are against (`ratioAgainst`).
+ */
+function summarise(rounds, servers, connsList, baseline, fallback = null) {
   const rows = [];
   for (const conns of connsList) {
-    const base = rounds.filter((r) => r.server === baseline && r.conns === conns && !r.error);
+    const measured = (name) => rounds.filter((r) => r.server === name && r.conns === conns && !r.error && !r.skipped);
+    const ratioAgainst = measured(baseline).length === 0 && fallback !== null && measured(fallback).length > 0 ? fallback : baseline;
+    const base = measured(ratioAgainst);
     const baseCpu = base.length ? summarize(base.map((r) => r.cpuUsPer)).median : NaN;
     const baseMem = base.length ? summarize(base.map((r) => r.rssPerConnKb)).median : NaN;
     for (const s of servers) {
@@ -257,6 +267,7 @@ function summarise(rounds, servers, connsList, baseline) {
         pacedCpuUsPer: pick((r) => (r.paced ? r.paced.cpuUsPer : NaN)),
         rssPerConnKb: mem,
         memRatio: ratio(mem.median, baseMem),
+        ratioAgainst,
         rssMiB: pick((r) => r.rssKb / 1024),
         errors: ok.reduce((a, r) => a + r.errorTotal, 0),
       });
@@ -266,7 +277,7 @@ function summarise(rounds, servers, connsList, baseline) {
 }
 
 /** The summary table (terminal and Markdown share it). */
-function summaryTable(rows, { unit, baselineLabel, paced = 0 }) {
+function summaryTable(rows, { unit, baselineLabel, paced = 0, baseline = null, labels = {} }) {
   const at = paced > 0 ? ` @${shortRate(paced)}/s` : "";
   const headers = ["server", "conns", "procs srv×load", "held", "setup/s", "setup CPU µs/conn", `CPU µs/${unit}`, "spread", `× ${baselineLabel}`, `${unit}s/s`, "server CPU", "load CPU", "p99 closed", `p50${at}`, `p90${at}`, `p99${at}`, `p99.9${at}`, "KiB/conn", `mem × ${baselineLabel}`, "errors", "note"];
   const body = rows.map((r) => {
@@ -278,6 +289,7 @@ function summaryTable(rows, { unit, baselineLabel, paced = 0 }) {
     if (Number.isFinite(r.held.median) && r.held.min < r.conns) notes.push(`held only ${fmt(r.held.min)} of ${fmt(r.conns)}`);
     if (Number.isFinite(r.openAtEnd.median) && r.openAtEnd.min < r.held.min) notes.push(`${fmt(r.held.min - r.openAtEnd.min)} closed by the server`);
     if (r.pacedTarget && Number.isFinite(r.pacedRate.min) && r.pacedRate.min < 0.97 * r.pacedTarget) notes.push(`paced: reached only ${fmt(r.pacedRate.min)} of ${fmt(r.pacedTarget)}/s`);
+    if (baseline !== null && r.ratioAgainst && r.ratioAgainst !== baseline) notes.push(`× against ${labels[r.ratioAgainst] || r.ratioAgainst}`);
     return [
       r.label,
       fmt(r.conns),
@@ -395,6 +407,8 @@ async function runC10k(argv, { out = process.stdout, err: errOut = process.stder
     }
   }
   if (cleanup) installCleanup();
+  // The files every static peer serves, written once (bench/out/static-www).
+  if (opts.scenario === "static") opts.files = ensureStaticTree(opts.fileSizes);
 
   const info = machineInfo();
   const pinned = opts.pin && info.pinned;
@@ -433,11 +447,29 @@ async function runC10k(argv, { out = process.stdout, err: errOut = process.stder
     for (const s of chosen)
       if (!fits(s, conns)) notes.push(`skipped ${s.name} at ${conns} connections: it runs as one process, which holds at most ~19,900 sockets here (RLIMIT_NOFILE 20,000, not raisable)`);
 
+  // Where the baseline runs as one process and a count is past what one process holds, the
+  // same Node server under cluster is measured at that count and the ratios are taken
+  // against it there (never left blank).
+  const baselineSpec = chosen.find((s) => s.name === opts.baseline);
+  const fallbackName = baselineSpec && !baselineSpec.scaling ? CLUSTER_BASELINE[opts.scenario] : null;
+  const needFallback = fallbackName !== null && opts.conns.some((c) => !fits(baselineSpec, c));
+  const fallback = needFallback ? all.find((s) => s.name === fallbackName) || null : null;
+  /** Counts at which the fallback runs only to stand in for the baseline (it was not asked for). */
+  let standInOnly = false;
+  if (fallback !== null) {
+    if (!chosen.includes(fallback)) {
+      chosen.push(fallback);
+      standInOnly = true;
+    }
+    const at = opts.conns.filter((c) => !fits(baselineSpec, c));
+    notes.push(`at ${at.join(", ")} connections the ratios are against ${fallback.label}: ${baselineSpec.label} runs as one process${standInOnly ? " (it was added to the run for that, at those counts only)" : ""}`);
+  }
+  const runsAt = (s, conns) => !(standInOnly && s === fallback && fits(baselineSpec, conns));
   const order = interleave(
     chosen.map((s) => s.name),
     opts.conns,
     opts.rounds,
-  );
+  ).filter((o) => runsAt(chosen.find((s) => s.name === o.peer), o.workload));
   const perRound = (conns) => 2 + conns / opts.rate + opts.warmup + opts.duration + 1.5 + (opts.paced > 0 ? PACED_SETTLE_MS / 1000 + opts.duration : 0);
   const progress = new Progress(order.length, perRound(opts.conns[0]), errOut);
   const rounds = [];
@@ -481,15 +513,17 @@ async function runC10k(argv, { out = process.stdout, err: errOut = process.stder
   notes.push(`load average (1 min, whole machine, ${info.nproc} CPUs): ${loadAtStart.toFixed(2)} at start, ${loadAtEnd.toFixed(2)} at end (with this run's own processes)${loadAtStart > 1.5 ? " — over 1.5 at the start: other work, or a run that ended less than a minute before, was using the CPUs; absolute rates and latencies may be depressed, compare ratios" : ""}`);
 
   const unit = opts.scenario === "echo" ? "msg" : "req";
-  const rows = summarise(rounds, chosen, opts.conns, opts.baseline);
+  const rows = summarise(rounds, chosen, opts.conns, opts.baseline, fallback ? fallback.name : null);
   const baseSpec = all.find((s) => s.name === opts.baseline);
   const baselineLabel = baseSpec ? baseSpec.label : opts.baseline;
-  const table = summaryTable(rows, { unit, baselineLabel, paced: opts.paced });
+  const labels = Object.fromEntries(all.map((s) => [s.name, s.label || s.name]));
+  const table = summaryTable(rows, { unit, baselineLabel, paced: opts.paced, baseline: opts.baseline, labels });
   const noisy = rows.filter((r) => r.cpuUsPer.noisy).map((r) => `${r.server}@${r.conns}`);
   if (noisy.length) notes.push(`noisy (CPU per ${unit} spread > 15%): ${noisy.join(", ")}`);
   const stolen = stolenRounds(rounds);
   if (stolen.length) notes.push(`the hypervisor took over 20 ms of CPU 0 or 1 while measuring (steal, /proc/stat) in: ${stolen.join(", ")} (see the raw figures): their latency tails include it`);
-  if (!rows.some((r) => r.server === opts.baseline && r.rounds > 0)) notes.push(`baseline ${opts.baseline} not measured: ratios are blank`);
+  const blank = opts.conns.filter((c) => !rows.some((r) => r.conns === c && r.server === r.ratioAgainst && r.rounds > 0));
+  if (blank.length) notes.push(`baseline ${opts.baseline} not measured at ${blank.join(", ")} connections: ratios there are blank`);
 
   out.write(`\n${formatTable(table.headers, table.body)}\n\n`);
   out.write(
@@ -503,7 +537,7 @@ async function runC10k(argv, { out = process.stdout, err: errOut = process.stder
   );
   for (const n of notes) out.write(`note: ${n}\n`);
 
-  const settings = `${opts.scenario}, ${opts.active} active of each count (all driven by the first load process)${opts.scenario === "echo" ? `, ${opts.size}-byte messages` : ""}, ${opts.rounds} interleaved rounds, ${opts.warmup} s warm-up + ${opts.duration} s measured in a closed loop${opts.paced > 0 ? `, then ${PACED_SETTLE_MS / 1000} s + ${opts.duration} s measured at ${opts.paced} ${unit}s/s paced` : ""}, connect rate ≤ ${opts.rate}/s, ≤ ${opts.perProcess} connections per process; load generator: bench/c10k/loadgen.js (fdreactor, epoll, exclusive mode${pinned ? ", CPU 1" : ""})`;
+  const settings = `${opts.scenario}, ${opts.active} active of each count (all driven by the first load process)${opts.scenario === "echo" ? `, ${opts.size}-byte messages` : ""}${opts.scenario === "static" ? `, files of ${opts.fileSizes.join(", ")} bytes asked for in turn (status, length and CRC-32 of every answer checked)` : ""}, ${opts.rounds} interleaved rounds, ${opts.warmup} s warm-up + ${opts.duration} s measured in a closed loop${opts.paced > 0 ? `, then ${PACED_SETTLE_MS / 1000} s + ${opts.duration} s measured at ${opts.paced} ${unit}s/s paced` : ""}, connect rate ≤ ${opts.rate}/s, ≤ ${opts.perProcess} connections per process; load generator: bench/c10k/loadgen.js (fdreactor, epoll, exclusive mode${pinned ? ", CPU 1" : ""})`;
   const jsonPath = opts.json || path.join(OUT_DIR, `c10k-${opts.scenario}-${date.replace(/[:]/g, "")}.json`);
   fs.mkdirSync(path.dirname(jsonPath), { recursive: true });
   fs.writeFileSync(jsonPath, JSON.stringify({ kind: "c10k", command, date, machine: { ...info, pinned, line: machine }, options: opts, settings, notes, rounds, summary: rows }, null, 2));

@@ -4,13 +4,14 @@
  * fdreactor's own C10K server (bench/c10k/fdreactor_server.js) in each backend and run
  * mode asked for. Each one says whether it can grow past one process (one process holds
  * at most 20,000 fds here): SO_REUSEPORT processes (fdreactor, the C reference), nginx
- * workers, Node net under `cluster` (node_net_cluster.js), or not at all (Node net and
- * http alone, uWebSockets.js, Twisted: skipped past one process' worth).
+ * workers, Node net (or, for static files, Node http + createReadStream) under `cluster`
+ * (node_net_cluster.js), or not at all (Node net and http alone, uWebSockets.js, Twisted:
+ * skipped past one process' worth).
  */
 const fs = require("node:fs");
 const path = require("node:path");
-const { PEERS } = require("../peers/registry");
-const { prepareNginx } = require("../peers/nginx");
+const { PEERS, prepareNginxFor } = require("../peers/registry");
+const { STATIC_ROOT } = require("../peers/static_tree");
 const { ROOT } = require("../lib/build");
 
 /** How each peer of the registry scales past one process. */
@@ -23,7 +24,17 @@ const SCALING = {
 const DEFAULT_PEERS = {
   echo: ["c-reference", "node-net", "twisted"],
   http: ["c-reference", "node-net", "node-http", "uws", "twisted-web", "nginx"],
+  static: ["node-http-static", "uws", "twisted-web", "nginx"],
 };
+
+/** The usual baseline of each scenario (--baseline's default): the Node peer a user would write. */
+const BASELINE = { echo: "node-net", http: "node-net", static: "node-http-static" };
+
+/**
+ * The peer that takes the baseline's place at a connection count one process cannot hold:
+ * the same Node server under `cluster` (bench/c10k/node_net_cluster.js).
+ */
+const CLUSTER_BASELINE = { echo: "node-net-cluster", http: "node-net-cluster", static: "node-http-static-cluster" };
 
 /** The backends this build of the addon has, or [] when it is not built. */
 function builtBackends() {
@@ -52,10 +63,10 @@ function fdreactorSpec(backend, mode) {
   return {
     name: fdreactorName(backend, mode),
     label: `fdreactor (${backend}, ${mode})`,
-    modes: ["echo", "http"],
+    modes: ["echo", "http", "static"],
     cmd: process.execPath,
     args: [path.join(__dirname, "fdreactor_server.js"), "{mode}", "{port}"],
-    env: { FDREACTOR_BACKEND: backend, FDREACTOR_MODE: mode },
+    env: { FDREACTOR_BACKEND: backend, FDREACTOR_MODE: mode, FDREACTOR_STATIC_ROOT: STATIC_ROOT },
     ready: "stdout",
     scaling: "reuseport",
     check: () => {
@@ -87,7 +98,7 @@ function nginxWithProcs(procs, perProcess) {
   // short of free connections closes idle keep-alive ones (the active ones between two
   // paced requests among them: 832 closed at 100k with 1,000 spare).
   const workerConnections = Math.min(19900, perProcess + 3000);
-  return { ...this, prepare: (vars) => prepareNginx({ ...vars, workers: procs, workerConnections }) };
+  return { ...this, prepare: (vars) => prepareNginxFor({ ...vars, workers: procs, workerConnections }) };
 }
 
 /** Node net under the cluster module (round-robin), one worker per `perProcess` connections. */
@@ -105,12 +116,27 @@ const NODE_NET_CLUSTER = {
   check: () => null,
 };
 
+/** Node http + fs.createReadStream (bench/peers/node_http_static.js) under cluster, on the static files. */
+const NODE_STATIC_CLUSTER = {
+  name: "node-http-static-cluster",
+  label: "Node http + createReadStream (cluster)",
+  modes: ["static"],
+  cmd: process.execPath,
+  args: [path.join(__dirname, "node_net_cluster.js"), "{mode}", "{port}", "1", STATIC_ROOT],
+  ready: "stdout",
+  scaling: "workers",
+  withProcs(procs) {
+    return { ...this, args: [...this.args.slice(0, 3), String(procs), STATIC_ROOT] };
+  },
+  check: () => null,
+};
+
 /**
  * Every server the scenario can run: the registry's peers for that mode (with their
  * scaling), then fdreactor in each backend × run mode. Returns specs.
  */
 function c10kServers(scenario, { backends = ["epoll"], runModes = ["integrated", "exclusive"] } = {}) {
-  const peers = [...PEERS, NODE_NET_CLUSTER]
+  const peers = [...PEERS, NODE_NET_CLUSTER, NODE_STATIC_CLUSTER]
     .filter((p) => p.modes.includes(scenario))
     .map((p) => ({ scaling: null, ...p, ...(SCALING[p.name] || {}), optional: !DEFAULT_PEERS[scenario].includes(p.name) }));
   const ours = [];
@@ -118,4 +144,4 @@ function c10kServers(scenario, { backends = ["epoll"], runModes = ["integrated",
   return [...peers, ...ours];
 }
 
-module.exports = { c10kServers, specForProcs };
+module.exports = { c10kServers, specForProcs, BASELINE, CLUSTER_BASELINE };

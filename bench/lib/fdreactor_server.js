@@ -48,6 +48,12 @@ function helloSite(reactor, idleTimeout) {
   return new Site(new Hello(), { reactor, idleTimeout });
 }
 
+/** A lib/web Site on `reactor` serving the files under `dir` with static.File and its open-file cache (64 files); idle connections close after `idleTimeout` s. */
+function staticSite(reactor, dir, idleTimeout) {
+  const { Site, File } = dist("web/index.js");
+  return new Site(new File(dir, { maxCachedFiles: 64 }), { reactor, idleTimeout });
+}
+
 /**
  * Runs a reactor of the backend and mode the environment names; once it runs, `listen(reactor)`
  * returns the listening port and "READY <port>" is printed. SIGTERM stops the reactor (or exits
@@ -70,4 +76,4 @@ function serve(listen) {
   reactor.run().then(() => process.exit(0));
 }
 
-module.exports = { dist, echoFactory, helloSite, serve };
+module.exports = { dist, echoFactory, helloSite, staticSite, serve };

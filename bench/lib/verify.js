@@ -5,6 +5,7 @@
  * answer 200 with the body "Hello, World!" and keep the connection open.
  */
 const net = require("node:net");
+const zlib = require("node:zlib");
 
 const plainConnect = (port) => net.connect({ port, host: "127.0.0.1" });
 
@@ -78,4 +79,25 @@ async function verifyHttp(port, connect = plainConnect) {
   return { status: 200, headers: answers[0].head, body: answers[0].body, responseBytes: answers[0].bytes };
 }
 
-module.exports = { exchange, verifyEcho, verifyHttp };
+/**
+ * GETs each of `files` ([{ path, size, crc32 }]) once, each on a connection of its own;
+ * resolves true when every answer is 200 with that Content-Length and a body of that
+ * CRC-32, rejects naming the first that is not.
+ */
+async function verifyStatic(port, files) {
+  for (const f of files) {
+    const req = `GET ${f.path} HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: fdreactor-bench\r\n\r\n`;
+    const headEnd = (b) => b.indexOf("\r\n\r\n");
+    const got = await exchange(port, req, (b) => headEnd(b) >= 0 && b.length >= headEnd(b) + 4 + f.size, 10000);
+    const end = headEnd(got);
+    const head = got.toString("latin1", 0, end);
+    const len = /\r\ncontent-length:\s*(\d+)/i.exec(head);
+    const body = got.subarray(end + 4);
+    if (!head.startsWith("HTTP/1.1 200 ") || !len || Number(len[1]) !== f.size || body.length !== f.size || zlib.crc32(body) >>> 0 !== f.crc32 >>> 0) {
+      throw new Error(`GET ${f.path} answered ${JSON.stringify(head)} with ${body.length} body bytes (want 200, ${f.size} bytes, CRC-32 ${f.crc32})`);
+    }
+  }
+  return true;
+}
+
+module.exports = { exchange, verifyEcho, verifyHttp, verifyStatic };

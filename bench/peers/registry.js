@@ -28,6 +28,7 @@ const path = require("node:path");
 const { execFileSync } = require("node:child_process");
 const { ROOT, haveCompiler, ensureBuilt } = require("../lib/build");
 const { nginxBinary, prepareNginx, cleanupNginx } = require("./nginx");
+const { STATIC_ROOT } = require("./static_tree");
 
 const PYTHON = "/usr/bin/python3";
 
@@ -55,6 +56,12 @@ function checkUws() {
 }
 
 const nodeScript = (file) => [path.join(ROOT, "bench", "peers", file), "{mode}", "{port}"];
+
+/** `file` run as "MODE PORT", plus the static workload's directory in mode static. */
+const withStaticRoot = (file) => (vars) => [path.join(ROOT, "bench", "peers", file), vars.mode, String(vars.port), ...(vars.mode === "static" ? [STATIC_ROOT] : [])];
+
+/** nginx's config for `vars` (port, mode, and the C10K harness' workers): the static workload serves STATIC_ROOT. */
+const prepareNginxFor = (vars) => prepareNginx({ ...vars, staticRoot: vars.mode === "static" ? STATIC_ROOT : null });
 
 /** The peers: what a user would pick instead of fdreactor. */
 const PEERS = [
@@ -88,11 +95,20 @@ const PEERS = [
     check: () => null,
   },
   {
+    name: "node-http-static",
+    label: "Node http + createReadStream",
+    modes: ["static"],
+    cmd: process.execPath,
+    args: withStaticRoot("node_http_static.js"),
+    ready: "stdout",
+    check: () => null,
+  },
+  {
     name: "uws",
     label: "uWebSockets.js",
-    modes: ["http"],
+    modes: ["http", "static"],
     cmd: process.execPath,
-    args: nodeScript("uws_http.js"),
+    args: withStaticRoot("uws_http.js"),
     ready: "stdout",
     check: checkUws,
   },
@@ -109,21 +125,21 @@ const PEERS = [
   {
     name: "twisted-web",
     label: "Twisted web (epoll)",
-    modes: ["http"],
+    modes: ["http", "static"],
     cmd: PYTHON,
-    args: [path.join(ROOT, "bench", "peers", "twisted_web.py"), "{mode}", "{port}"],
+    args: (vars) => [path.join(ROOT, "bench", "peers", "twisted_web.py"), vars.mode, String(vars.port), ...(vars.mode === "static" ? [STATIC_ROOT] : [])],
     ready: "stdout",
     check: checkTwisted,
   },
   {
     name: "nginx",
     label: "nginx (1 worker)",
-    modes: ["http"],
+    modes: ["http", "static"],
     cmd: () => nginxBinary(),
     args: ["-p", "{dir}", "-c", "{conf}", "-e", "{dir}/error.log"],
     ready: "connect",
     check: () => (nginxBinary() ? null : "nginx not installed: apt-get install nginx-light"),
-    prepare: prepareNginx,
+    prepare: prepareNginxFor,
     cleanup: cleanupNginx,
   },
 ];
@@ -181,4 +197,4 @@ function findServer(name) {
   return SERVERS.find((s) => s.name === name);
 }
 
-module.exports = { SERVERS, PEERS, FDREACTOR, findServer, checkTwisted, checkUws, PYTHON };
+module.exports = { SERVERS, PEERS, FDREACTOR, findServer, checkTwisted, checkUws, prepareNginxFor, PYTHON };

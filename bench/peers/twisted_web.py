@@ -4,6 +4,8 @@
 Date and Server headers. Prints "READY <port>" when listening.
 /usr/bin/python3 twisted_web.py https PORT CERT KEY   — the same over TLS 1.3 with listenSSL
 (CertificateOptions from Debian's python3-openssl; the load generator offers one suite).
+/usr/bin/python3 twisted_web.py static PORT DIR   — twisted.web.static.File(DIR), the
+files under DIR (Twisted reads each body in chunks through a producer; no sendfile).
 """
 import sys
 
@@ -29,7 +31,12 @@ class QuietSite(server.Site):
 
 
 def main():
-    site = QuietSite(Hello())
+    if sys.argv[1] == "static":
+        from twisted.web import static
+
+        site = QuietSite(static.File(sys.argv[3]))
+    else:
+        site = QuietSite(Hello())
     if sys.argv[1] == "https":
         from twisted.internet import ssl
 

@@ -10,6 +10,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { expectNoFdLeaks } from "../support/fds";
 import { sink } from "../support/sink";
+import { measureAgainst } from "./support";
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const hdr = require("hdr-histogram-js");
@@ -79,7 +80,7 @@ describe("command line", () => {
   });
 
   test.each([
-    [["--scenario", "websocket"], /--scenario must be echo or http, got "websocket"/],
+    [["--scenario", "websocket"], /--scenario must be echo, http or static, got "websocket"/],
     [["--conns", "0"], /--conns must be integers from 1 to 200000/],
     [["--conns", "10000,abc"], /--conns must be integers from 1 to 200000/],
     [["--conns", "300000"], /--conns must be integers from 1 to 200000/],
@@ -343,25 +344,12 @@ describe("the load generator's HTTP check", () => {
       });
       s.on("error", () => s.destroy());
     });
-    await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
-    const port = (server.address() as net.AddressInfo).port;
-    const load = new Load({ port, conns: 4, active: 1, scenario: "http", size: 64, rate: 1000, perProcess: 18000, response: expected, cpu: null, deadlineS: 30 });
-    try {
-      load.start();
-      await load.waitFor("connected", 15000);
-      load.tell("run");
-      load.tell("measure");
-      await new Promise((r) => setTimeout(r, 300));
-      const m = await load.collect();
-      expect(m.count).toBeGreaterThan(0);
-      expect(m.errors.mismatch).toBeGreaterThan(0);
-      // One connection in a closed loop: about one answer in three is wrong, never more.
-      expect(m.errors.mismatch).toBeLessThanOrEqual(Math.ceil((m.count + m.errors.mismatch) / 3) + 1);
-      expect({ ...m.errors, mismatch: 0 }).toEqual({ mismatch: 0, extra: 0, reset: 0, closed: 0, connectFailed: 0, connectTimeout: 0 });
-    } finally {
-      await load.stop();
-      await new Promise((r) => server.close(r));
-    }
+    const m = await measureAgainst(server, { conns: 4, active: 1, scenario: "http", response: expected }, 300);
+    expect(m.count).toBeGreaterThan(0);
+    expect(m.errors.mismatch).toBeGreaterThan(0);
+    // One connection in a closed loop: about one answer in three is wrong, never more.
+    expect(m.errors.mismatch).toBeLessThanOrEqual(Math.ceil((m.count + m.errors.mismatch) / 3) + 1);
+    expect({ ...m.errors, mismatch: 0 }).toEqual({ mismatch: 0, extra: 0, reset: 0, closed: 0, connectFailed: 0, connectTimeout: 0 });
   }, 30000);
 });
 
