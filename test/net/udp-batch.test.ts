@@ -6,6 +6,7 @@
 import { native } from "../../lib/native";
 import type { Address } from "../../lib/net/interfaces";
 import { listenUDP, type UDPPort } from "../../lib/net/udp";
+import type { Reactor } from "../../lib/reactor";
 import { expectNoFdLeaks } from "../support/fds";
 import { DatagramRecorder, hasIPv6Loopback, runUDP } from "./udp-support";
 
@@ -14,6 +15,30 @@ expectNoFdLeaks();
 function portOf(a: Address): number {
   if (a.type === "UNIX") throw new Error("not an IP address");
   return a.port;
+}
+
+/**
+ * A server port (1 MiB receive buffer, so a burst is not dropped) and a client port; once the
+ * server has `count` datagrams both stop and `done` gets them. Returns the client port and
+ * the server's address.
+ */
+function burstPorts(
+  reactor: Reactor,
+  count: number,
+  done: (datagrams: Buffer[]) => void,
+  maxPacketSize?: number,
+): { client: UDPPort; to: { host: string; port: number } } {
+  const server = new DatagramRecorder();
+  const sp = listenUDP(reactor, 0, server, { interface: "127.0.0.1", maxPacketSize });
+  native.setsockopt(sp.fileno(), "SO_RCVBUF", 1 << 20);
+  const cp = listenUDP(reactor, 0, new DatagramRecorder(), { interface: "127.0.0.1" });
+  server.onDatagram = () => {
+    if (server.datagrams.length < count) return;
+    sp.stopListening();
+    cp.stopListening();
+    done(server.datagrams.map((d) => d.data));
+  };
+  return { client: cp, to: { host: "127.0.0.1", port: portOf(sp.getHost()) } };
 }
 
 /** Counts the native batch calls (the real functions run) and what each returned. */
@@ -52,17 +77,7 @@ test("a burst of 300 datagrams is read in batches that grow with the slab to ful
   const calls = countCalls("recvBatch");
   try {
     const out = await runUDP<string[]>((reactor, finish) => {
-      const server = new DatagramRecorder();
-      const sp = listenUDP(reactor, 0, server, { interface: "127.0.0.1", maxPacketSize: 64 });
-      native.setsockopt(sp.fileno(), "SO_RCVBUF", 1 << 20);
-      const cp = listenUDP(reactor, 0, new DatagramRecorder(), { interface: "127.0.0.1" });
-      server.onDatagram = () => {
-        if (server.datagrams.length < count) return;
-        sp.stopListening();
-        cp.stopListening();
-        finish(server.datagrams.map((d) => d.data.toString()));
-      };
-      const to = { host: "127.0.0.1", port: portOf(sp.getHost()) };
+      const { client: cp, to } = burstPorts(reactor, count, (ds) => finish(ds.map((d) => d.toString())), 64);
       // Sent in one turn of the reactor: all are queued before the first read.
       for (let i = 0; i < count; i++) cp.write(`datagram ${i}`, to);
     });
@@ -186,19 +201,10 @@ test("writes gathered past the send slab flush it and get a larger one (4 KiB, 1
   const calls = countCalls("sendBatch");
   try {
     const out = await runUDP<Buffer[]>((reactor, finish) => {
-      const server = new DatagramRecorder();
-      const sp = listenUDP(reactor, 0, server, { interface: "127.0.0.1" });
-      native.setsockopt(sp.fileno(), "SO_RCVBUF", 1 << 20);
-      const cp = listenUDP(reactor, 0, new DatagramRecorder(), { interface: "127.0.0.1" });
-      server.onDatagram = () => {
-        if (server.datagrams.length < count) return;
-        sp.stopListening();
-        cp.stopListening();
-        finish(server.datagrams.map((d) => Buffer.from(d.data)));
-      };
-      cp.writeBatch(
+      const { client, to } = burstPorts(reactor, count, (ds) => finish(ds.map((d) => Buffer.from(d))));
+      client.writeBatch(
         Array.from({ length: count }, (_, i) => Buffer.alloc(size, i + 1)),
-        ["127.0.0.1", portOf(sp.getHost())],
+        to,
       );
     });
     expect(out).toEqual(Array.from({ length: count }, (_, i) => Buffer.alloc(size, i + 1)));
