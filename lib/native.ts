@@ -310,13 +310,20 @@ export interface NativeAddon {
   read(fd: number, buf: Uint8Array, offset: number, length: number): number;
   /** Scatter read into `bufs` in order: bytes read, 0 at EOF, or AGAIN. */
   readv(fd: number, bufs: Uint8Array[]): number;
-  /** Receives one datagram into buf[offset, offset+length): the datagram or null on EAGAIN. */
+  /**
+   * Receives one datagram into buf[offset, offset+length): the datagram or null on EAGAIN.
+   * lib/net's UDP ports use recvBatch; this one is kept because its Datagram carries any
+   * socket address, a Unix path included, which recvBatch's address words (IPv4/IPv6) do not.
+   */
   recvfrom(fd: number, buf: Uint8Array, offset: number, length: number): Datagram | null;
   /** Writes buf[offset, offset+length): bytes written (may be partial) or AGAIN. */
   write(fd: number, buf: Uint8Array, offset: number, length: number): number;
   /** Gathers `bufs` into one writev (at most IOV_MAX used): bytes written (may be partial) or AGAIN. */
   writev(fd: number, bufs: Uint8Array[]): number;
-  /** Sends one datagram to host:port, or to the connected peer when host is null: bytes or AGAIN. */
+  /**
+   * Sends one datagram to host:port, or to the connected peer when host is null: bytes or
+   * AGAIN. Kept beside sendBatch for one-off sends outside a port (tests, tools); UDP ports use sendBatch.
+   */
   sendto(fd: number, buf: Uint8Array, offset: number, length: number, host: string | null, port: number): number;
   /** shutdown(2): how 0 = read, 1 = write, 2 = both. */
   shutdown(fd: number, how: 0 | 1 | 2): void;
