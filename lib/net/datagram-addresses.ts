@@ -33,6 +33,26 @@ interface Source {
 /** Interns the source Addresses of received datagrams (one table per port). */
 export class SourceAddresses {
   private readonly table = new Map<number, Source>();
+  /** The source of the datagram handed over last (a reply usually goes back to it). */
+  private last: Source | null = null;
+
+  /**
+   * Writes the address block of `address` at words[b] with `port` when it is the Address
+   * of the datagram received last (the frozen object get returned, so its words are
+   * known); false otherwise.
+   */
+  fillIfLast(address: unknown, words: Int32Array, b: number): boolean {
+    const s = this.last;
+    if (s === null || address !== s.address) return false;
+    words[b] = s.family;
+    words[b + 1] = s.port;
+    words[b + 2] = s.w0;
+    words[b + 3] = s.w1;
+    words[b + 4] = s.w2;
+    words[b + 5] = s.w3;
+    words[b + 6] = s.scope;
+    return true;
+  }
 
   /** The Address of the address block at words[b] (family, port, w0..w3, scope); the same object for the same peer. */
   get(words: Int32Array, b: number): Address {
@@ -47,10 +67,15 @@ export class SourceAddresses {
     // A small-integer key (no boxed number per lookup); every word is compared on a hit.
     const key = (Math.imul(w0 ^ Math.imul(w1, 0x9e3779b1) ^ Math.imul(w2, 0x85ebca6b) ^ Math.imul(w3 ^ scope, 0xc2b2ae35), 0x27d4eb2f) ^ port) & 0x3fffffff;
     const e = this.table.get(key);
-    if (e !== undefined && e.port === port && e.w0 === w0 && e.w3 === w3 && e.w1 === w1 && e.w2 === w2 && e.scope === scope && e.family === family) return e.address;
+    if (e !== undefined && e.port === port && e.w0 === w0 && e.w3 === w3 && e.w1 === w1 && e.w2 === w2 && e.scope === scope && e.family === family) {
+      this.last = e;
+      return e.address;
+    }
     if (e === undefined && this.table.size >= MAX_ENTRIES) this.table.clear();
     const address = Object.freeze({ type: "UDP", host: native.addressText(words, b), port, family: family === 4 ? "IPv4" : "IPv6" }) as Address;
-    this.table.set(key, { address, family, port, w0, w1, w2, w3, scope });
+    const made: Source = { address, family, port, w0, w1, w2, w3, scope };
+    this.table.set(key, made);
+    this.last = made;
     return address;
   }
 }

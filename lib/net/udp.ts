@@ -405,6 +405,7 @@ export class UDPPort implements IReadDescriptor, IUDPTransport {
       return;
     }
     if (addr === undefined || addr === null) throw new TypeError("addr is required on a port that is not connected");
+    if (this.sources.fillIfLast(addr, rec, b)) return; // a reply to the datagram just received
     this.destinations.fill(destinationHost(addr), destinationPort(addr), rec, b);
   }
 

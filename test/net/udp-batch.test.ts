@@ -269,3 +269,33 @@ test("addressWords parses a literal once into words that addressText turns back 
   expect(() => native.addressWords("localhost", 1, w, 0)).toThrow(expect.objectContaining({ name: "TypeError", message: expect.stringMatching(/"host" argument must be an IPv4 or IPv6 address literal/) }));
   expect(() => native.addressWords("::1", 1, w, 8)).toThrow(expect.objectContaining({ name: "RangeError", message: expect.stringMatching(/"index"/) }));
 });
+
+test("replies inside datagramReceived reach their own peers, whether to the sender just heard or to an earlier one", async () => {
+  const out = await runUDP<{ a: string[]; b: string[] }>((reactor, finish) => {
+    const server = new DatagramRecorder();
+    const sp = listenUDP(reactor, 0, server, { interface: "127.0.0.1" });
+    const a = new DatagramRecorder();
+    const b = new DatagramRecorder();
+    const ap = listenUDP(reactor, 0, a, { interface: "127.0.0.1" });
+    const bp = listenUDP(reactor, 0, b, { interface: "127.0.0.1" });
+    server.onDatagram = (data, addr) => {
+      if (server.datagrams.length < 2) return;
+      // Heard a then b: b is the source just heard, a an earlier one.
+      const first = server.datagrams[0].addr;
+      server.transport!.write(`to ${server.datagrams[0].data.toString()}`, first);
+      server.transport!.write(`to ${data.toString()}`, addr);
+      server.transport!.write(`again ${server.datagrams[0].data.toString()}`, { host: "127.0.0.1", port: portOf(first) });
+    };
+    const check = (): void => {
+      if (a.datagrams.length < 2 || b.datagrams.length < 1) return;
+      for (const p of [sp, ap, bp]) p.stopListening();
+      finish({ a: a.datagrams.map((d) => d.data.toString()), b: b.datagrams.map((d) => d.data.toString()) });
+    };
+    a.onDatagram = check;
+    b.onDatagram = check;
+    const to = { host: "127.0.0.1", port: portOf(sp.getHost()) };
+    ap.write("a", to);
+    reactor.callLater(0.05, () => bp.write("b", to));
+  });
+  expect(out).toEqual({ a: ["to a", "again a"], b: ["to b"] });
+});
