@@ -35,6 +35,8 @@ export const AGAIN = -1;
 
 /** Words of an address block in datagram records: [family 4|6 (0: none), port, w0, w1, w2, w3, scope id], wk the IP's k-th 32-bit word (IPv4: w0). */
 export const ADDRESS_WORDS = 7;
+/** Family word of a Unix address block: [1, offset, length, 0...], the sun_path bytes at `names[offset..offset+length)` (length 0: an unbound sender). */
+export const ADDRESS_UNIX = 1;
 /** Words of one recvBatch record: [offset, bytes, size, flags, address block]. */
 export const RECV_RECORD_WORDS = 4 + ADDRESS_WORDS;
 /** Flag of a recvBatch record: the datagram was longer than maxPerDatagram and was cut (MSG_TRUNC). */
@@ -449,20 +451,27 @@ export interface NativeAddon {
    * wire, flags (RECV_TRUNCATED), then an ADDRESS_WORDS block of its source]. Returns how
    * many were received, 0 on EAGAIN; throws (code, errno) only when none was.
    */
-  recvBatch(fd: number, slab: Uint8Array, offset: number, maxPerDatagram: number, max: number, records: Int32Array): number;
+  recvBatch(fd: number, slab: Uint8Array, offset: number, maxPerDatagram: number, max: number, records: Int32Array, names?: Uint8Array): number;
   /**
    * Sends the first `count` SEND_RECORD_WORDS records of `records` ([offset, length,
    * result, ADDRESS_WORDS block; family 0 = the connected peer]) from `slab`, as many per
    * syscall as the kernel takes. Each result word gets the bytes sent, AGAIN (the rest
    * was dropped too) or -errno (that datagram only). Returns how many were sent.
    */
-  sendBatch(fd: number, slab: Uint8Array, records: Int32Array, count: number): number;
+  sendBatch(fd: number, slab: Uint8Array, records: Int32Array, count: number, names?: Uint8Array): number;
   /** Writes the ADDRESS_WORDS block of IP literal `host` and `port` at words[index] (TypeError naming host otherwise). */
   addressWords(host: string, port: number, words: Int32Array, index: number): void;
   /** The text of the ADDRESS_WORDS block at words[index] ("127.0.0.1", "::1", "fe80::1%eth0"), as getsockname gives it. */
   addressText(words: Int32Array, index: number): string;
   /** Most datagrams one recvBatch/sendBatch call handles. */
   readonly DATAGRAM_BATCH: number;
+  /**
+   * Bytes of one Unix name in the optional `names` array of recvBatch and sendBatch (a whole
+   * sun_path: 108 on Linux). With `names` (at least max * UNIX_NAME_BYTES bytes), recvBatch
+   * writes the source of datagram i on a Unix socket at `names[i * UNIX_NAME_BYTES]` and
+   * its block as ADDRESS_UNIX; sendBatch reads a family-1 destination's bytes from `names`.
+   */
+  readonly UNIX_NAME_BYTES: number;
 
   // -- TLS (OpenSSL: the one inside Node; docs/tls.md) ------------------------------
   /** The TLS context class ({@link TlsContext}). */

@@ -1,12 +1,18 @@
-// Batched datagrams (lib/native.ts, "datagram batches"): many datagrams of one UDP socket
-// per N-API call and, where the kernel has them, per syscall (recvmmsg/sendmmsg). Payloads
-// live in caller-owned slabs, addresses in caller-owned Int32Arrays as ADDRESS_WORDS blocks
-// [family 4|6 (0: none), port, w0, w1, w2, w3, scope id], wk the k-th 32-bit word of the IP
-// in host order (IPv4: w0 only). Nothing is allocated per datagram.
+// Batched datagrams (lib/native.ts, "datagram batches"): many datagrams of one UDP or Unix
+// datagram socket per N-API call and, where the kernel has them, per syscall
+// (recvmmsg/sendmmsg). Payloads live in caller-owned slabs, addresses in caller-owned
+// Int32Arrays as ADDRESS_WORDS blocks [family 4|6 (0: none), port, w0, w1, w2, w3, scope
+// id], wk the k-th 32-bit word of the IP in host order (IPv4: w0 only). A Unix address is
+// the block [1, offset, length, 0...] naming its sun_path bytes in a caller-owned `names`
+// array (an abstract name keeps its leading NUL; length 0: an unbound sender). Nothing is
+// allocated per datagram.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <sys/un.h>
+
+#include <cstddef>
 
 #include <cerrno>
 #include <cstring>
@@ -27,6 +33,54 @@ constexpr int kRecvStride = 4 + kAddrWords;
 // Send record: [offset, length, result, address block].
 constexpr int kSendStride = 3 + kAddrWords;
 constexpr int32_t kTruncated = 1;
+constexpr int32_t kUnixFamily = 1;
+// Bytes of one Unix name in a `names` array: a whole sun_path.
+constexpr size_t kNameBytes = sizeof(sockaddr_un::sun_path);
+
+// The Unix name of `ss` (len bytes long) into names[at..], as block [1, at, length].
+void UnixWords(const sockaddr_storage& ss, socklen_t len, uint8_t* names, size_t at, int32_t* a) {
+  memset(a, 0, kAddrWords * sizeof(int32_t));
+  const auto* un = reinterpret_cast<const sockaddr_un*>(&ss);
+  const size_t base = offsetof(sockaddr_un, sun_path);
+  size_t n = len > base ? static_cast<size_t>(len) - base : 0;
+  if (n > kNameBytes) n = kNameBytes;
+  // A path name may arrive with its terminating NUL counted: the name stops before it.
+  if (n > 0 && un->sun_path[0] != '\0') n = strnlen(un->sun_path, n);
+  memcpy(names + at, un->sun_path, n);
+  a[0] = kUnixFamily;
+  a[1] = static_cast<int32_t>(at);
+  a[2] = static_cast<int32_t>(n);
+}
+
+// The sockaddr_un of block a (family 1) from `names`; false after throwing a RangeError.
+bool UnixFromWords(Napi::Env env, const int32_t* a, const uint8_t* names, size_t namesSize,
+                   sockaddr_storage* ss, socklen_t* len) {
+  const size_t at = static_cast<size_t>(a[1]), n = static_cast<size_t>(a[2]);
+  if (names == nullptr || a[1] < 0 || a[2] <= 0 || at + n > namesSize || n > kNameBytes ||
+      (names[at] != 0 && n >= kNameBytes)) {
+    ThrowRange(env, "records", "name a Unix address outside names, empty, or longer than sun_path");
+    return false;
+  }
+  memset(ss, 0, sizeof *ss);
+  auto* un = reinterpret_cast<sockaddr_un*>(ss);
+  un->sun_family = AF_UNIX;
+  memcpy(un->sun_path, names + at, n);
+  *len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + n);
+  return true;
+}
+
+// Optional `names` argument i: a Uint8Array of at least `need` bytes, or nullptr when absent.
+bool ArgNames(const Napi::CallbackInfo& info, size_t i, size_t need, uint8_t** names, size_t* size) {
+  *names = nullptr;
+  *size = 0;
+  if (info.Length() <= i || info[i].IsUndefined()) return true;
+  if (!ArgBytes(info, i, "names", names, size)) return false;
+  if (*size < need) {
+    ThrowRange(info.Env(), "names", "is too short: it needs UNIX_NAME_BYTES per datagram");
+    return false;
+  }
+  return true;
+}
 
 void WordsFromSockAddr(const sockaddr_storage& ss, int32_t* a) {
   memset(a, 0, kAddrWords * sizeof(int32_t));
@@ -131,7 +185,9 @@ int ReceiveMany(int fd, int want, size_t* sizes) {
 #endif
 }
 
-// recvBatch(fd, slab, offset, maxPerDatagram, max, records) -> datagrams received (0: EAGAIN)
+// recvBatch(fd, slab, offset, maxPerDatagram, max, records, names?) -> datagrams received
+// (0: EAGAIN). With `names`, the source of datagram i on a Unix socket is written at
+// names[i * UNIX_NAME_BYTES].
 Napi::Value RecvBatch(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int fd;
@@ -145,6 +201,9 @@ Napi::Value RecvBatch(const Napi::CallbackInfo& info) {
       !ArgInt(info, 4, "max", 1, kMaxBatch, &max) ||
       !ArgRecords(info, 5, "records", static_cast<size_t>(max) * kRecvStride, &rec))
     return Napi::Value();
+  uint8_t* names;
+  size_t namesSize;
+  if (!ArgNames(info, 6, static_cast<size_t>(max) * kNameBytes, &names, &namesSize)) return Napi::Value();
   // Each datagram gets a full slot, then is moved down next to the previous one (8-byte
   // aligned), so small datagrams do not waste the slab.
   const size_t slot = (static_cast<size_t>(per) + 7) & ~size_t{7};
@@ -178,7 +237,12 @@ Napi::Value RecvBatch(const Napi::CallbackInfo& info) {
     r[2] = static_cast<int32_t>(sizes[i] > kept ? sizes[i] : kept);
     r[3] = (h.msg_flags & MSG_TRUNC) != 0 ? kTruncated : 0;
     if (h.msg_namelen == 0) scratch.addrs[i].ss_family = AF_UNSPEC;
-    WordsFromSockAddr(scratch.addrs[i], r + 4);
+    // On a Unix socket (names given) an unbound sender has no name at all: length 0.
+    if (names != nullptr && (h.msg_namelen == 0 || scratch.addrs[i].ss_family == AF_UNIX)) {
+      UnixWords(scratch.addrs[i], h.msg_namelen, names, static_cast<size_t>(i) * kNameBytes, r + 4);
+    } else {
+      WordsFromSockAddr(scratch.addrs[i], r + 4);
+    }
     pos = (pos + kept + 7) & ~size_t{7};
   }
   return Napi::Number::New(env, n);
@@ -198,7 +262,8 @@ int SendMany(int fd, int from, int count) {
 #endif
 }
 
-// sendBatch(fd, slab, records, count) -> datagrams sent. Each record's result word gets
+// sendBatch(fd, slab, records, count, names?) -> datagrams sent. A Unix destination (family
+// 1) names its bytes in `names`. Each record's result word gets
 // the bytes sent, AGAIN (the rest of the batch is dropped with it), or -errno (that one
 // datagram failed; the others are still sent).
 Napi::Value SendBatch(const Napi::CallbackInfo& info) {
@@ -212,6 +277,9 @@ Napi::Value SendBatch(const Napi::CallbackInfo& info) {
       !ArgInt(info, 3, "count", 0, kMaxBatch, &count) ||
       !ArgRecords(info, 2, "records", static_cast<size_t>(count) * kSendStride, &rec))
     return Napi::Value();
+  uint8_t* names;
+  size_t namesSize;
+  if (!ArgNames(info, 4, 0, &names, &namesSize)) return Napi::Value();
   const int total = static_cast<int>(count);
   for (int i = 0; i < total; i++) {
     int32_t* r = rec + i * kSendStride;
@@ -221,11 +289,15 @@ Napi::Value SendBatch(const Napi::CallbackInfo& info) {
     }
     msghdr& h = PrepareHeader(i, slab + r[0], static_cast<size_t>(r[1]));
     socklen_t len = 0;
-    if (SockAddrFromWords(r + 3, &scratch.addrs[i], &len)) {
+    if (r[3] == kUnixFamily) {
+      if (!UnixFromWords(env, r + 3, names, namesSize, &scratch.addrs[i], &len)) return Napi::Value();
+      h.msg_name = &scratch.addrs[i];
+      h.msg_namelen = len;
+    } else if (SockAddrFromWords(r + 3, &scratch.addrs[i], &len)) {
       h.msg_name = &scratch.addrs[i];
       h.msg_namelen = len;
     } else if (r[3] != 0) {
-      ThrowRange(env, "records", "hold an address family that is not 0, 4 or 6");
+      ThrowRange(env, "records", "hold an address family that is not 0, 1, 4 or 6");
       return Napi::Value();
     }
   }
@@ -294,6 +366,7 @@ void InitDatagramBatch(Napi::Env env, Napi::Object exports) {
   exports.Set("addressWords", Napi::Function::New(env, AddressWords, "addressWords"));
   exports.Set("addressText", Napi::Function::New(env, AddressText, "addressText"));
   exports.Set("DATAGRAM_BATCH", Napi::Number::New(env, kMaxBatch));
+  exports.Set("UNIX_NAME_BYTES", Napi::Number::New(env, static_cast<double>(kNameBytes)));
 }
 
 }  // namespace fdr
