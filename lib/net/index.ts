@@ -17,6 +17,7 @@ export * from "./resolve";
 export * from "./udp";
 export * from "./adopt";
 export * from "./stdio";
+export * from "./unix-datagram";
 export * from "./tls-options";
 export * from "./process";
 export { useChildExitWatch, childExitWatchKind, type ChildExitWatchKind } from "./child-exit";

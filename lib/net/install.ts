@@ -1,7 +1,7 @@
 /**
  * Gives Reactor the methods of Twisted's IReactorTCP, IReactorUNIX, IReactorUDP and
  * IReactorMulticast: `reactor.listenTCP(...)`, `connectTCP`, `listenUNIX`, `connectUNIX`,
- * `listenUDP`, `listenMulticast`, and IReactorSocket's `adoptStreamPort`,
+ * `listenUNIXDatagram`, `connectUNIXDatagram`, `listenUDP`, `listenMulticast`, and IReactorSocket's `adoptStreamPort`,
  * `adoptStreamConnection`, `adoptDatagramPort`, and IReactorProcess's `spawnProcess`. Importing this module (lib/net's index does) installs them.
  *
  * Why a separate module: lib/reactor sits below lib/net and must not import it, yet Twisted
@@ -17,6 +17,7 @@ import { listenMulticast, listenUDP, type ListenMulticastOptions, type ListenUDP
 import { adoptDatagramPort, adoptStreamConnection, adoptStreamPort, type AdoptFamily, type AdoptedPort, type AdoptedUDPPort } from "./adopt";
 import type { Connection } from "./connection";
 import { connectUNIX, listenUNIX, type ConnectUNIXOptions, type ListenUNIXOptions, type UNIXConnector, type UNIXPort } from "./unix";
+import { connectUNIXDatagram, listenUNIXDatagram, type ConnectUNIXDatagramOptions, type ListenUNIXDatagramOptions, type UNIXDatagramPort } from "./unix-datagram";
 
 declare module "../reactor/reactor" {
   interface Reactor {
@@ -28,6 +29,10 @@ declare module "../reactor/reactor" {
     listenUNIX(path: string, factory: IProtocolFactory, options?: ListenUNIXOptions): UNIXPort;
     /** Connects `factory` to a Unix socket (Twisted's IReactorUNIX.connectUNIX). */
     connectUNIX(path: string, factory: IClientFactory, options?: ConnectUNIXOptions): UNIXConnector;
+    /** Binds a Unix datagram socket (path or "\0" abstract name) for a DatagramProtocol (Twisted's IReactorUNIXDatagram.listenUNIXDatagram). */
+    listenUNIXDatagram(path: string, protocol: IDatagramProtocol, options?: ListenUNIXDatagramOptions): UNIXDatagramPort;
+    /** A Unix datagram socket connected to `path`, bound first to `bindAddress` when given (Twisted's IReactorUNIXDatagram.connectUNIXDatagram). */
+    connectUNIXDatagram(path: string, protocol: IDatagramProtocol, options?: ConnectUNIXDatagramOptions): UNIXDatagramPort;
     /** Binds UDP `port` for a DatagramProtocol (Twisted's IReactorUDP.listenUDP). */
     listenUDP(port: number, protocol: IDatagramProtocol, options?: ListenUDPOptions): UDPPort;
     /** A UDP port ready for multicast, shareable between processes (Twisted's IReactorMulticast.listenMulticast). */
@@ -59,6 +64,14 @@ proto.listenUNIX = function listenUNIXMethod(this: Reactor, path: string, factor
 
 proto.connectUNIX = function connectUNIXMethod(this: Reactor, path: string, factory: IClientFactory, options?: ConnectUNIXOptions): UNIXConnector {
   return connectUNIX(this, path, factory, options);
+};
+
+proto.listenUNIXDatagram = function listenUNIXDatagramMethod(this: Reactor, path: string, protocol: IDatagramProtocol, options?: ListenUNIXDatagramOptions): UNIXDatagramPort {
+  return listenUNIXDatagram(this, path, protocol, options);
+};
+
+proto.connectUNIXDatagram = function connectUNIXDatagramMethod(this: Reactor, path: string, protocol: IDatagramProtocol, options?: ConnectUNIXDatagramOptions): UNIXDatagramPort {
+  return connectUNIXDatagram(this, path, protocol, options);
 };
 
 proto.listenUDP = function listenUDPMethod(this: Reactor, port: number, protocol: IDatagramProtocol, options?: ListenUDPOptions): UDPPort {

@@ -168,7 +168,10 @@ export class UDPPort implements IReadDescriptor, IUDPTransport {
   private readonly family: "IPv4" | "IPv6";
   private readonly reuse: boolean;
   private fd = -1;
-  private peer: { host: string; port: number } | null = null;
+  /** The connected peer, or null (unix-datagram.ts keeps its path in `host`). */
+  protected peer: { host: string; port: number } | null = null;
+  /** Sun_path bytes of Unix addresses for the batches (unix-datagram.ts), undefined for UDP. */
+  protected names: Uint8Array | undefined = undefined;
   private slab: Buffer = Buffer.alloc(0);
   private slabUsed = 0;
   /** maxPacketSize slots of the next receive slab: grows from FIRST_SLAB_SLOTS as batches fill. */
@@ -258,7 +261,7 @@ export class UDPPort implements IReadDescriptor, IUDPTransport {
         const want = Math.min(BATCH, MAX_READ_DATAGRAMS - datagrams, room);
         let n: number;
         try {
-          n = native.recvBatch(this.fd, this.slab, this.slabUsed, this.maxPacketSize, want, rec);
+          n = native.recvBatch(this.fd, this.slab, this.slabUsed, this.maxPacketSize, want, rec, this.names);
         } catch (e) {
           return this.readFailed(e);
         }
@@ -270,7 +273,7 @@ export class UDPPort implements IReadDescriptor, IUDPTransport {
           const b = i * RECV_RECORD_WORDS;
           const data = slab.subarray(rec[b], rec[b] + rec[b + 1]);
           bytes += rec[b + 1];
-          this.deliver(data, this.sources.get(rec, b + 4), (rec[b + 3] & RECV_TRUNCATED) !== 0 ? rec[b + 2] : -1);
+          this.deliver(data, this.sourceAddress(rec, b + 4), (rec[b + 3] & RECV_TRUNCATED) !== 0 ? rec[b + 2] : -1);
         }
         datagrams += n;
         // A short batch emptied the queue: asking again would only meet EAGAIN.
@@ -293,6 +296,16 @@ export class UDPPort implements IReadDescriptor, IUDPTransport {
     return Math.max((SLAB_SIZE / slot) | 0, MIN_SLOTS * 2);
   }
 
+  /** The Address of the source block at rec[b] (interned). */
+  protected sourceAddress(rec: Int32Array, b: number): Address {
+    return this.sources.get(rec, b);
+  }
+
+  /** An address for messages: "host:port". */
+  protected describeAddress(addr: Address): string {
+    return hostPort((addr as { host: string }).host, (addr as { port: number }).port);
+  }
+
   /** One datagram to the protocol; `size` >= 0 when the kernel cut it from that many bytes. */
   private deliver(data: Buffer, addr: Address, size: number): void {
     try {
@@ -302,7 +315,7 @@ export class UDPPort implements IReadDescriptor, IUDPTransport {
       }
       const p = this.protocol as IDatagramProtocol & TruncationAware;
       if (typeof p.datagramTruncated === "function") p.datagramTruncated(data, addr, size);
-      else log("warn", `${this.describe()}: dropped a ${size}-byte datagram from ${hostPort((addr as { host: string }).host, (addr as { port: number }).port)}, longer than maxPacketSize ${this.maxPacketSize}`);
+      else log("warn", `${this.describe()}: dropped a ${size}-byte datagram from ${this.describeAddress(addr)}, longer than maxPacketSize ${this.maxPacketSize}`);
     } catch (e) {
       log("error", `Unhandled error in datagramReceived of ${this.protocolName()}`, e);
     }
@@ -360,7 +373,7 @@ export class UDPPort implements IReadDescriptor, IUDPTransport {
     if (this.sendCount > 0) this.flush(); // keep the order of this port's datagrams
     rec[0] = 0;
     rec[1] = bytes.length;
-    native.sendBatch(this.fd, bytes, rec, 1);
+    native.sendBatch(this.fd, bytes, rec, 1, this.names);
     const result = rec[2];
     if (result >= 0) return result;
     if (result === AGAIN) return 0;
@@ -392,7 +405,7 @@ export class UDPPort implements IReadDescriptor, IUDPTransport {
   }
 
   /** Writes the address block of `addr` (or of the connected peer: family 0) at rec[b]; throws on a wrong addr. */
-  private fillDestination(addr: UDPDestination | undefined, rec: Int32Array, b: number): void {
+  protected fillDestination(addr: UDPDestination | undefined, rec: Int32Array, b: number): void {
     if (this.peer !== null) {
       if (addr !== undefined && addr !== null) {
         const host = destinationHost(addr);
@@ -429,7 +442,7 @@ export class UDPPort implements IReadDescriptor, IUDPTransport {
     this.sendUsed = 0;
     if (!this.connected) return;
     const rec = this.sendRecords;
-    if (native.sendBatch(this.fd, this.sendSlab, rec, count) === count) return;
+    if (native.sendBatch(this.fd, this.sendSlab, rec, count, this.names) === count) return;
     for (let i = 0; i < count; i++) {
       const result = rec[i * SEND_RECORD_WORDS + 2];
       if (result >= 0 || result === AGAIN) continue; // AGAIN: dropped, as a full buffer drops any datagram
@@ -601,7 +614,7 @@ export class UDPPort implements IReadDescriptor, IUDPTransport {
   }
 
   /** Words for messages: "UDP port 127.0.0.1:5353". */
-  private describe(): string {
+  protected describe(): string {
     return `UDP port ${hostPort(this.interface, this.port)}`;
   }
 }

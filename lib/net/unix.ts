@@ -46,7 +46,7 @@ function checkName(name: unknown, what: string): string {
  * Removes `path` when it is a socket file nobody listens on; throws EADDRINUSE when
  * something listens there or when it is not a socket.
  */
-function clearStaleSocket(path: string): void {
+export function clearStaleSocket(path: string): void {
   let st: fs.Stats;
   try {
     st = fs.lstatSync(path);
