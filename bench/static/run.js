@@ -115,19 +115,24 @@ async function measureSize(size) {
         const r = await runWrk({ port: s.port, conns: CONNS, seconds: DURATION, cpu: 1 });
         const b = sampleTree(s.child.pid);
         const { cpuSeconds } = cpuBetween(a, b);
-        const m = { requests: r.requests, rps: r.rps, cpuUs: (cpuSeconds * 1e6) / r.requests, p99: r.latencyUs.p99, errors: r.errors.total };
+        // No request in the interval (the machine stalled wrk or the server): no figure, not Infinity.
+        const m = { requests: r.requests, rps: r.rps, cpuUs: r.requests > 0 ? (cpuSeconds * 1e6) / r.requests : NaN, p99: r.latencyUs.p99, errors: r.errors.total };
         s.rounds.push(m);
         process.stdout.write(`round ${round + 1} ${s.name}: ${m.requests} req, ${m.rps.toFixed(0)} req/s, CPU ${m.cpuUs.toFixed(1)} µs/req, p99 ${(m.p99 / 1000).toFixed(2)} ms, errors ${m.errors}\n`);
       }
     }
-    const med = (xs) => xs.slice().sort((x, y) => x - y)[Math.floor(xs.length / 2)];
+    const med = (all) => {
+      const xs = all.filter(Number.isFinite).sort((x, y) => x - y);
+      return xs.length ? xs[Math.floor(xs.length / 2)] : NaN;
+    };
     const f = servers.find((s) => s.name === "fdreactor");
     process.stdout.write(`\nload average before: ${load}; after: ${os.loadavg().map((x) => x.toFixed(2)).join(" ")}\n`);
     process.stdout.write(`| server (${size} bytes) | CPU µs/req median (min–max) | req/s median | fdreactor ÷ server, per round (median) |\n| --- | --- | --- | --- |\n`);
     for (const s of servers) {
       const cpu = s.rounds.map((m) => m.cpuUs);
+      const ok = cpu.filter(Number.isFinite);
       const ratios = s.rounds.map((m, i) => f.rounds[i].cpuUs / m.cpuUs);
-      process.stdout.write(`| ${s.name} | ${med(cpu).toFixed(1)} (${Math.min(...cpu).toFixed(1)}–${Math.max(...cpu).toFixed(1)}) | ${med(s.rounds.map((m) => m.rps)).toFixed(0)} | ${ratios.map((x) => x.toFixed(2)).join(", ")} (${med(ratios).toFixed(2)}) |\n`);
+      process.stdout.write(`| ${s.name} | ${med(cpu).toFixed(1)} (${Math.min(...ok).toFixed(1)}–${Math.max(...ok).toFixed(1)}) | ${med(s.rounds.map((m) => m.rps)).toFixed(0)} | ${ratios.map((x) => (Number.isFinite(x) ? x.toFixed(2) : "–")).join(", ")} (${med(ratios).toFixed(2)}) |\n`);
     }
   } finally {
     for (const s of servers) await stopTracked(s.child);
