@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// npm run soak [-- --seconds 180 --rate 4000 --concurrency 64 --mode integrated --protocol echo|http --gc 0|1]
+// npm run soak [-- --seconds 180 --rate 4000 --concurrency 64 --mode integrated --protocol echo|http --gc 0|1 --backend epoll|io_uring|poll]
 // (--gc 1, the default, runs the server with --expose-gc and collects before each sample: its
 // heapUsed counts live objects only and its RSS is not V8 postponing a collection. Without
 // it (--gc 0) an HTTP soak shows RSS creeping up while the live heap stays flat.)
@@ -23,15 +23,15 @@ const readline = require("node:readline");
 const stats = require("../lib/stats");
 
 const ROOT = path.resolve(__dirname, "..", "..");
-const opts = { seconds: 180, rate: 4000, concurrency: 64, mode: "integrated", protocol: "echo", gc: 1 };
+const opts = { seconds: 180, rate: 4000, concurrency: 64, mode: "integrated", protocol: "echo", gc: 1, backend: "epoll" };
 const argv = process.argv.slice(2);
 for (let i = 0; i < argv.length; i += 2) {
   const k = argv[i].replace(/^--/, "");
   if (!(k in opts) || argv[i + 1] === undefined) {
-    console.error(`usage: node bench/soak/run.js [--seconds N] [--rate N] [--concurrency N] [--mode integrated|exclusive] [--protocol echo|http] [--gc 1] (unknown: ${argv[i]})`);
+    console.error(`usage: node bench/soak/run.js [--seconds N] [--rate N] [--concurrency N] [--mode integrated|exclusive] [--protocol echo|http] [--gc 1] [--backend epoll|io_uring|...] (unknown: ${argv[i]})`);
     process.exit(2);
   }
-  opts[k] = k === "mode" || k === "protocol" ? argv[i + 1] : Number(argv[i + 1]);
+  opts[k] = k === "mode" || k === "protocol" || k === "backend" ? argv[i + 1] : Number(argv[i + 1]);
 }
 if (!(opts.seconds > 0 && opts.seconds <= 1800)) throw new RangeError("--seconds must be in (0, 1800]");
 if (!(opts.rate > 0) || !(opts.concurrency > 0)) throw new RangeError("--rate and --concurrency must be > 0");
@@ -72,7 +72,7 @@ function procSample(pid) {
 const median = (xs) => (xs.length === 0 ? NaN : stats.median(xs));
 
 async function main() {
-  const [scmd, sargs] = pinned(0, [...(opts.gc ? ["--expose-gc"] : []), path.join(__dirname, "server.js"), opts.mode, opts.protocol]);
+  const [scmd, sargs] = pinned(0, [...(opts.gc ? ["--expose-gc"] : []), path.join(__dirname, "server.js"), opts.mode, opts.protocol, opts.backend]);
   const server = spawn(scmd, sargs, { stdio: ["ignore", "pipe", "pipe"] });
   let port = 0;
   let serverLine = { timers: NaN, live: NaN, accepted: 0, bytes: 0 };
@@ -155,7 +155,7 @@ async function main() {
     noLiveHeapGrowth: !opts.gc || lw.heapUsedMedianMiB <= Math.max(fw.heapUsedMedianMiB * 1.1, fw.heapUsedMedianMiB + 1),
   };
   const report = {
-    command: `npm run soak -- --seconds ${opts.seconds} --rate ${opts.rate} --concurrency ${opts.concurrency} --mode ${opts.mode} --protocol ${opts.protocol} --gc ${opts.gc}`,
+    command: `npm run soak -- --seconds ${opts.seconds} --rate ${opts.rate} --concurrency ${opts.concurrency} --mode ${opts.mode} --protocol ${opts.protocol} --gc ${opts.gc} --backend ${opts.backend}`,
     date: new Date().toISOString(),
     machine: `nproc ${os.cpus().length}, ${os.type()} ${os.release()}, node ${process.version}, pinned: ${canPin ? "server CPU 0, client CPU 1" : "no"}, loadavg ${os.loadavg().map((x) => x.toFixed(1)).join(" ")}`,
     client: f,

@@ -1,5 +1,5 @@
 // The soak's server: fdreactor from dist/, one process (pinned by run.js). argv: mode
-// ("integrated" | "exclusive"), protocol ("echo": every byte back; "http": a Site answering
+// ("integrated" | "exclusive"), backend (argv[4], default epoll), protocol ("echo": every byte back; "http": a Site answering
 // GET /<n>/<len> with <len> pattern bytes from offset n % 251, idleTimeout 5 s and
 // headerTimeout 2 s, so that every connection carries a timer). Prints "port N" once listening, then one JSON line a second:
 // {t, timers, accepted, live, fds, bytes} where `timers` is reactor.getDelayedCalls().length
@@ -18,7 +18,8 @@ const protocol = process.argv[3] || "echo";
 const PERIOD = 251;
 const PATTERN = Buffer.alloc(4096 + PERIOD);
 for (let i = 0; i < PATTERN.length; i++) PATTERN[i] = (i * 7 + 3) % PERIOD;
-const reactor = new Reactor({ mode });
+const backend = process.argv[4] || "epoll";
+const reactor = new Reactor({ mode, backend });
 let live = 0;
 let bytes = 0;
 let channels = () => live;
