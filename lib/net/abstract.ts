@@ -319,13 +319,19 @@ export abstract class FileDescriptor implements IBatchReadDescriptor, IWriteDesc
 
   /**
    * Queues descriptor `fd` (a duplicate this transport owns and closes) to go with the next
-   * byte queued after it; consecutive descriptors share one message.
+   * byte queued after it; consecutive descriptors share one message, up to MAX_PASSED_FDS
+   * (past that a RangeError, `fd` closed).
    */
   protected queueDescriptor(fd: number): void {
     const later = this.later;
     const last = later === null ? null : later[later.length - 1];
-    if (last instanceof QueuedDescriptors && last.fds.length < native.MAX_PASSED_FDS) last.fds.push(fd);
-    else if (later === null) this.later = [new QueuedDescriptors([fd])];
+    if (last instanceof QueuedDescriptors) {
+      if (last.fds.length >= native.MAX_PASSED_FDS) {
+        native.close(fd);
+        throw new RangeError(`sendFileDescriptor: at most ${native.MAX_PASSED_FDS} descriptors can ride on one byte; write a byte before passing more`);
+      }
+      last.fds.push(fd);
+    } else if (later === null) this.later = [new QueuedDescriptors([fd])];
     else later.push(new QueuedDescriptors([fd]));
     this.scheduleFlush();
   }

@@ -5,6 +5,7 @@
  * order is Twisted's: a descriptor reaches the protocol before the byte written after it.
  * Every pipe passed is checked for EOF at the end: no copy of its write end survived anywhere.
  */
+import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -12,6 +13,7 @@ import { ConnectionLost } from "../../lib/error";
 import { adoptStreamPort, connectTCP, connectUNIX, listenTCP, listenUNIX, type IFileDescriptorReceiver, type IUNIXTransport } from "../../lib/net";
 import { native } from "../../lib/native";
 import { ServerFactory } from "../../lib/protocols";
+import { compileLib } from "../reactor/fixtures/compile";
 import { expectNoFdLeaks, openFds } from "../support/fds";
 import { describeWithPeer } from "../support/peers";
 import { runTwistedPeer, type PeerExit } from "../support/twisted";
@@ -290,6 +292,13 @@ describe.each(MODES)("fd passing over Unix connections (%s mode)", (mode) => {
           native.close(r);
           native.close(w);
           expect(() => (c.transport as unknown as { sendFileDescriptor(fd: number): void }).sendFileDescriptor(w)).toThrow(expect.objectContaining({ code: "EBADF" }));
+          // More descriptors than one message carries, with no byte between them.
+          const t = c.transport as unknown as IUNIXTransport;
+          const [r2, w2] = native.pipe();
+          for (let i = 0; i < native.MAX_PASSED_FDS; i++) t.sendFileDescriptor(w2);
+          expect(() => t.sendFileDescriptor(w2)).toThrow(/at most 253 descriptors can ride on one byte/);
+          native.close(r2);
+          native.close(w2);
           port.stopListening();
           c.transport!.loseConnection();
         };
@@ -298,6 +307,61 @@ describe.each(MODES)("fd passing over Unix connections (%s mode)", (mode) => {
       cf.onLost = () => finish();
       connectUNIX(reactor, name, cf);
     });
+  });
+});
+
+describe("fd passing between two fdreactor processes", () => {
+  test("the parent passes two pipes the child writes into; the child passes a listening socket the parent adopts and serves", async () => {
+    const compiled = compileLib();
+    const name = freshPath();
+    const pipes = [native.pipe(), native.pipe()];
+    let child: ReturnType<typeof spawn> | null = null;
+    let stderr = "";
+    const out = await runReactor<{ echo: string; events: string[] }>("integrated", (reactor, finish) => {
+      const port = listenUNIX(
+        reactor,
+        name,
+        factoryOf(() => {
+          const p = new FdRecorder();
+          p.onMade = () => {
+            const t = p.transport as unknown as IUNIXTransport;
+            t.sendFileDescriptor(pipes[0][1]);
+            t.sendFileDescriptor(pipes[1][1]);
+            t.write("G");
+          };
+          p.onFd = (fd) => {
+            const adopted = adoptStreamPort(reactor, fd, "IPv4", echoFactory());
+            native.close(fd);
+            const cf = new RecordingClientFactory(() => {
+              const c = new Recorder();
+              c.onMade = () => c.transport!.write("ping");
+              c.onData = () => {
+                if (c.bytes().length < 4) return;
+                c.transport!.loseConnection();
+                adopted.stopListening();
+                port.stopListening();
+                p.transport!.loseConnection();
+                finish({ echo: c.bytes().toString(), events: p.events });
+              };
+              return c;
+            });
+            connectTCP(reactor, "127.0.0.1", (adopted.getHost() as { port: number }).port, cf);
+          };
+          return p;
+        }),
+      );
+      child = spawn(process.execPath, [path.join(__dirname, "fixtures", "fd-child.js"), compiled, name], { stdio: ["ignore", "ignore", "pipe"] });
+      child.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
+    });
+    const code = await new Promise<number | null>((resolve) => (child!.exitCode !== null ? resolve(child!.exitCode) : child!.on("exit", resolve)));
+    expect(stderr).toBe("");
+    expect(code).toBe(0);
+    expect(out.echo).toBe("ping");
+    expect(out.events.slice(0, 3)).toEqual(["made", "fd", "data:L"]);
+    for (const [, w] of pipes) native.close(w);
+    expect(drain(pipes[0][0])).toBe("child:1");
+    expect(drain(pipes[1][0])).toBe("child:2");
+    for (const [r] of pipes) native.close(r);
   });
 });
 
