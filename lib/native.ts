@@ -314,8 +314,8 @@ export interface NativeAddon {
   readv(fd: number, bufs: Uint8Array[]): number;
   /**
    * Receives one datagram into buf[offset, offset+length): the datagram or null on EAGAIN.
-   * lib/net's UDP ports use recvBatch; this one is kept because its Datagram carries any
-   * socket address, a Unix path included, which recvBatch's address words (IPv4/IPv6) do not.
+   * lib/net's datagram ports (UDP and Unix) use recvBatch; this one-datagram call is kept
+   * for code outside a port (tests, tools), as sendto is.
    */
   recvfrom(fd: number, buf: Uint8Array, offset: number, length: number): Datagram | null;
   /** Writes buf[offset, offset+length): bytes written (may be partial) or AGAIN. */
