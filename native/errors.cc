@@ -21,6 +21,7 @@ const ErrnoEntry kErrnos[] = {
     E(ENOMEM),      E(ENOENT),      E(EEXIST),      E(ENOTSOCK),    E(EMSGSIZE),   E(EPROTO),
     E(EOPNOTSUPP),  E(ENOPROTOOPT), E(EFAULT),      E(ENOSPC),      E(EIO),        E(ENODEV),
     E(ENAMETOOLONG), E(ESRCH),      E(ENOSYS),      E(ESHUTDOWN),   E(ENETDOWN),   E(EDESTADDRREQ),
+    E(ECHILD),      E(ENOEXEC),     E(E2BIG),       E(ETXTBSY),     E(ENOTDIR),    E(ELOOP),
 };
 #undef E
 }  // namespace

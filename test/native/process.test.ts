@@ -1,0 +1,121 @@
+/**
+ * native/process.cc on real children: childPipe's flags, spawn's fd map (posix_spawn and
+ * fork + exec alike), its errors, reap's exit codes and signals, pidfdOpen, and the SIGCHLD
+ * self-pipe. The transport over these is tested in test/net/process.test.ts; this file is
+ * also what `npm run test:asan` runs over the spawning code.
+ */
+import * as fs from "node:fs";
+import { native } from "../../lib/native";
+import { expectNoFdLeaks } from "../support/fds";
+import { thrownBy } from "../support/thrown";
+
+// The SIGCHLD self-pipe is the process's for good (two fds, made once): make it before counting.
+const sigchldFd = native.sigchldFd();
+expectNoFdLeaks();
+
+const O_NONBLOCK = 0o4000;
+const O_CLOEXEC = 0o2000000;
+const flagsOf = (fd: number): number => parseInt(/flags:\s*([0-7]+)/.exec(fs.readFileSync(`/proc/self/fdinfo/${fd}`, "utf8"))![1], 8);
+const sleepMs = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Reaps `pid`, waiting up to 5 s; [exit code, signal]. */
+async function reaped(pid: number): Promise<[number, number]> {
+  const status = new Int32Array(2);
+  for (let i = 0; i < 500; i++) {
+    if (native.reap(pid, status)) return [status[0], status[1]];
+    await sleepMs(10);
+  }
+  throw new Error(`child ${pid} did not end`);
+}
+
+/** Everything readable on `fd` (blocking reads are fine: the child has ended). */
+function readAll(fd: number): string {
+  const buf = Buffer.alloc(4096);
+  let out = "";
+  for (;;) {
+    const n = native.read(fd, buf, 0, buf.length);
+    if (n <= 0) return out;
+    out += buf.toString("utf8", 0, n);
+  }
+}
+
+test("childPipe: both ends close-on-exec, only the parent's end non-blocking", () => {
+  for (const parentReads of [true, false]) {
+    const [parent, child] = native.childPipe(parentReads);
+    try {
+      expect(flagsOf(parent) & (O_NONBLOCK | O_CLOEXEC)).toBe(O_NONBLOCK | O_CLOEXEC);
+      expect(flagsOf(child) & (O_NONBLOCK | O_CLOEXEC)).toBe(O_CLOEXEC);
+      // The parent's end is the read end exactly when parentReads.
+      expect(flagsOf(parent) & 3).toBe(parentReads ? 0 : 1);
+    } finally {
+      native.close(parent);
+      native.close(child);
+    }
+  }
+});
+
+test.each([
+  ["posix_spawn", -1, -1],
+  ["fork + exec", process.getuid!(), process.getgid!()],
+])("%s: the child gets its fd map, exits with its code, and a source fd that is also a target number is moved first", async (_how, uid, gid) => {
+  const [r1, w1] = native.childPipe(true);
+  const [r2, w2] = native.childPipe(true);
+  // Swap-like map: child fd 1 from w1, child fd 3 from w2, plus each source's own number,
+  // which the child must not see unless mapped.
+  const pid = native.spawn("/bin/sh", ["sh", "-c", "echo one; echo three >&3; ls /proc/$$/fd | tr '\\n' ' ' >&3; exit 7"], ["A=1"], "/", uid, gid, new Int32Array([1, w1, 3, w2]));
+  native.close(w1);
+  native.close(w2);
+  expect(await reaped(pid)).toEqual([7, 0]);
+  expect(readAll(r1)).toBe("one\n");
+  // ls opens the directory itself (one more fd while it lists): 0..2 closed, 1 and 3 ours.
+  const three = readAll(r2);
+  expect(three.startsWith("three\n")).toBe(true);
+  const listed = three.slice(6).trim().split(" ").map(Number);
+  expect(listed).toEqual(expect.arrayContaining([1, 3]));
+  expect(listed.filter((fd) => fd !== 1 && fd !== 3 && fd !== 0 && fd !== 4).length).toBe(0);
+  native.close(r1);
+  native.close(r2);
+});
+
+test("reap reports a signal as [-1, signal]; pidfdOpen gives a close-on-exec fd", async () => {
+  const pid = native.spawn("/bin/sleep", ["sleep", "30"], [], null, -1, -1, new Int32Array(0));
+  const status = new Int32Array(2);
+  expect(native.reap(pid, status)).toBe(false);
+  const pidfd = native.pidfdOpen(pid);
+  expect(pidfd).toBeGreaterThanOrEqual(0);
+  expect(flagsOf(pidfd) & O_CLOEXEC).toBe(O_CLOEXEC);
+  process.kill(pid, "SIGKILL");
+  expect(await reaped(pid)).toEqual([-1, 9]);
+  native.close(pidfd);
+  expect(thrownBy(() => native.reap(pid, status))).toMatchObject({ code: "ECHILD", syscall: "waitpid" });
+});
+
+test("the SIGCHLD self-pipe gets a byte when a child ends, and is the same fd each time", async () => {
+  expect(native.sigchldFd()).toBe(sigchldFd);
+  expect(flagsOf(sigchldFd) & (O_NONBLOCK | O_CLOEXEC)).toBe(O_NONBLOCK | O_CLOEXEC);
+  const buf = Buffer.alloc(64);
+  while (native.read(sigchldFd, buf, 0, 64) > 0);
+  const pid = native.spawn("/bin/true", ["true"], [], null, -1, -1, new Int32Array(0));
+  await reaped(pid);
+  expect(native.read(sigchldFd, buf, 0, 64)).toBeGreaterThanOrEqual(1);
+});
+
+test("spawn's errors: exec failures name the file and leave no child; wrong arguments name the argument", () => {
+  const none = new Int32Array(0);
+  expect(thrownBy(() => native.spawn("/no/such", ["x"], [], null, -1, -1, none))).toMatchObject({ code: "ENOENT", syscall: "posix_spawn", message: expect.stringContaining("/no/such") });
+  expect(thrownBy(() => native.spawn("/no/such", ["x"], [], null, process.getuid!(), -1, none))).toMatchObject({ code: "ENOENT", syscall: "execve" });
+  expect(thrownBy(() => native.spawn("/bin/true", ["x"], [], "/no/such/dir", process.getuid!(), -1, none))).toMatchObject({ code: "ENOENT", syscall: "chdir" });
+  const X = (v: unknown) => v as never;
+  expect(thrownBy(() => native.spawn(X(1), [], [], null, -1, -1, none))).toMatchObject({ name: "TypeError", message: expect.stringContaining("file") });
+  expect(thrownBy(() => native.spawn("/bin/true", X(["a", 1]), [], null, -1, -1, none))).toMatchObject({ name: "TypeError", message: expect.stringContaining("argv") });
+  expect(thrownBy(() => native.spawn("/bin/true", ["a\0b"], [], null, -1, -1, none))).toMatchObject({ name: "TypeError", message: expect.stringContaining("argv") });
+  expect(thrownBy(() => native.spawn("/bin/true", [], X("A=1"), null, -1, -1, none))).toMatchObject({ name: "TypeError", message: expect.stringContaining("envp") });
+  expect(thrownBy(() => native.spawn("/bin/true", [], [], X(5), -1, -1, none))).toMatchObject({ name: "TypeError", message: expect.stringContaining("cwd") });
+  expect(thrownBy(() => native.spawn("/bin/true", [], [], null, -2, -1, none))).toMatchObject({ name: "RangeError", message: expect.stringContaining("uid") });
+  expect(thrownBy(() => native.spawn("/bin/true", [], [], null, -1, -1, new Int32Array([1])))).toMatchObject({ name: "RangeError", message: expect.stringContaining("fdMap") });
+  expect(thrownBy(() => native.spawn("/bin/true", [], [], null, -1, -1, new Int32Array([1, 1, 1, 2])))).toMatchObject({ name: "RangeError", message: expect.stringContaining("twice") });
+  expect(thrownBy(() => native.spawn("/bin/true", [], [], null, -1, -1, X([1, 1])))).toMatchObject({ name: "TypeError", message: expect.stringContaining("fdMap") });
+  expect(thrownBy(() => native.childPipe(X(1)))).toMatchObject({ name: "TypeError", message: expect.stringContaining("parentReads") });
+  expect(thrownBy(() => native.reap(1, new Int32Array(1)))).toMatchObject({ name: "RangeError", message: expect.stringContaining("status") });
+  expect(thrownBy(() => native.pidfdOpen(0))).toMatchObject({ name: "RangeError", message: expect.stringContaining("pid") });
+});
