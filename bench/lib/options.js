@@ -108,4 +108,10 @@ function parseOptions(argv, defaults) {
   };
 }
 
-module.exports = { UsageError, usage, parseOptions, parseTarget, parseStrict, list };
+/** The number after `--name` in this process's arguments, or `dflt` when the flag is absent (the quick benches' flags). */
+function numberArg(name, dflt) {
+  const i = process.argv.indexOf(`--${name}`);
+  return i < 0 ? dflt : Number(process.argv[i + 1]);
+}
+
+module.exports = { UsageError, usage, parseOptions, parseTarget, parseStrict, list, numberArg };

@@ -17,14 +17,12 @@ const os = require("node:os");
 const path = require("node:path");
 const { execFileSync, spawnSync } = require("node:child_process");
 const { machineLine } = require("../lib/machine");
+const { numberArg } = require("../lib/options");
 const { appendResults } = require("../lib/results");
 const { interleave, ratio, summarize } = require("../lib/stats");
 const { formatMarkdownTable, fmt } = require("../lib/table");
 
-const arg = (name, dflt) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i < 0 ? dflt : Number(process.argv[i + 1]);
-};
+const arg = numberArg;
 const ROUNDS = arg("rounds", 3);
 const COUNTS = { exit: arg("exit", 300), echo: arg("echo", 30) };
 const CONCURRENCY = arg("concurrency", 4);

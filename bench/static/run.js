@@ -23,11 +23,9 @@ const { sampleTree, cpuBetween } = require("../lib/proc");
 const { runWrk } = require("../lib/wrk");
 const { cleanupNginx, nginxBinary, prepareNginx } = require("../peers/nginx");
 const { OUT_DIR } = require("../lib/build");
+const { numberArg } = require("../lib/options");
 
-const arg = (name, dflt) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i < 0 ? dflt : Number(process.argv[i + 1]);
-};
+const arg = numberArg;
 const ROUNDS = arg("rounds", 3);
 const DURATION = arg("duration", 3);
 const CONNS = arg("conns", 50);
