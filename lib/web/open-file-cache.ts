@@ -23,17 +23,29 @@ export class OpenFile {
   cached = false;
   /** Date.now() of its last use from the cache. */
   lastUsed = 0;
+  /** The response headers that follow from the file alone, made at its first use (static.ts). */
+  headers: FileHeaders | null = null;
 
-  /** Wraps open `fd`, whose fstat is `stat`. */
+  /** Wraps open `fd`, opened at `path`, whose fstat is `stat`. */
   constructor(
     readonly fd: number,
     public stat: fs.Stats,
+    readonly path: string,
   ) {}
 
   /** Ends one use: the fd is closed once no send and no cache holds it. */
   release(): void {
     if (--this.refs <= 0 && !this.cached) fs.closeSync(this.fd);
   }
+}
+
+/** What a File answers for one version of a file, whatever the request: made once per OpenFile. */
+export interface FileHeaders {
+  etag: string;
+  lastModified: string;
+  /** The modification time, whole seconds, in ms (what If-Modified-Since compares). */
+  modifiedMs: number;
+  contentType: string;
 }
 
 /** True when `now` (a stat of the path) still names the file `then` describes, unchanged. */

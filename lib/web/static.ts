@@ -23,7 +23,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { contentType } from "mime-types";
 import type { IFileSource } from "../net/abstract";
-import { OpenFile, OpenFileCache } from "./open-file-cache";
+import { OpenFile, OpenFileCache, type FileHeaders } from "./open-file-cache";
 import { NOT_DONE_YET, type IResource, type RenderResult } from "./resource";
 import type { Request } from "./request";
 
@@ -58,6 +58,8 @@ export class File implements IResource {
   readonly isLeaf = true;
   /** The root's real path (symlinks resolved once, at construction). */
   readonly root: string;
+  /** `root` with one trailing separator: what paths below it start with. */
+  private readonly below: string;
   /** Files opened for bodies and not closed yet. */
   openFiles = 0;
   private readonly indexNames: string[];
@@ -71,6 +73,7 @@ export class File implements IResource {
     const real = fs.realpathSync(root);
     if (!fs.statSync(real).isDirectory()) throw new TypeError(`File: root ${root} is not a directory`);
     this.root = real;
+    this.below = real.endsWith(path.sep) ? real : real + path.sep;
     const { indexNames = ["index.html"], maxOpenFiles = 1024, defaultType = "application/octet-stream", maxCachedFiles = 0, cachedFileInactiveMs = 60000 } = options;
     if (!Array.isArray(indexNames) || indexNames.some((n) => typeof n !== "string" || !safeSegment(n))) {
       throw new TypeError("File: options.indexNames must be plain file names");
@@ -117,7 +120,7 @@ export class File implements IResource {
       if (found.location !== undefined) request.setHeader("Location", found.location);
       return status(request, found.status);
     }
-    return this.serve(request, found, segs.length === 0 ? "" : segs[segs.length - 1]);
+    return this.serve(request, found);
   }
 
   /** The decoded path segments below this resource, or null when one is unsafe. A trailing "/" gives no segment. */
@@ -148,7 +151,8 @@ export class File implements IResource {
 
   /** Opens what `segs` names (a directory's index file for a directory), checked to lie inside the root. */
   private resolve(segs: string[], trailingSlash: boolean, request: Request): Opened {
-    const target = segs.length === 0 ? this.root : path.join(this.root, ...segs);
+    // The segments are checked plain names (safeSegment): joining them needs no normalising.
+    const target = segs.length === 0 ? this.root : this.below + segs.join(path.sep);
     const dir = trailingSlash || segs.length === 0;
     const cached = this.cache.max > 0 ? this.cached(target, dir) : null;
     if (cached !== null) return cached;
@@ -163,7 +167,7 @@ export class File implements IResource {
       return { status: 301, location: `${request.path}/${q < 0 ? "" : request.uri.slice(q)}` };
     }
     for (const name of this.indexNames) {
-      const p = path.join(target, name);
+      const p = target + path.sep + name;
       const index = this.openInside(p);
       if (!(index instanceof OpenFile)) {
         if (index.status === 404) continue;
@@ -184,7 +188,7 @@ export class File implements IResource {
     const now = Date.now();
     if (!dir) return this.cache.lookup(target, now);
     for (const name of this.indexNames) {
-      const hit = this.cache.lookup(path.join(target, name), now);
+      const hit = this.cache.lookup(target + path.sep + name, now);
       if (hit !== null) return hit;
     }
     return null;
@@ -209,7 +213,7 @@ export class File implements IResource {
         fs.closeSync(fd);
         return { status: 404 };
       }
-      return new OpenFile(fd, fs.fstatSync(fd));
+      return new OpenFile(fd, fs.fstatSync(fd), p);
     } catch (e) {
       fs.closeSync(fd);
       return { status: statusForOpenError(e) };
@@ -221,26 +225,40 @@ export class File implements IResource {
     return real === root || (real.startsWith(root) && (root.endsWith(path.sep) || real.charCodeAt(root.length) === SEP));
   }
 
+  /** ETag, Last-Modified and Content-Type of `file`, made at its first use (a cached file keeps them). */
+  private headersOf(file: OpenFile): FileHeaders {
+    if (file.headers !== null) return file.headers;
+    const st = file.stat;
+    const modifiedMs = Math.floor(st.mtimeMs / 1000) * 1000;
+    const name = file.path.slice(file.path.lastIndexOf(path.sep) + 1);
+    file.headers = {
+      etag: `"${Math.floor(st.mtimeMs).toString(16)}-${st.size.toString(16)}"`,
+      lastModified: new Date(modifiedMs).toUTCString(),
+      modifiedMs,
+      contentType: contentType(name) || this.defaultType,
+    };
+    return file.headers;
+  }
+
   /** The response for open regular file `file`: 304, 416, HEAD or the (partial) body. Releases `file` unless the transport took it. */
-  private serve(request: Request, file: OpenFile, name: string): RenderResult {
+  private serve(request: Request, file: OpenFile): RenderResult {
     let handed = false;
     file.refs++;
     try {
-      const st = file.stat;
-      const size = st.size;
-      const etag = `"${Math.floor(st.mtimeMs).toString(16)}-${size.toString(16)}"`;
-      const modified = new Date(Math.floor(st.mtimeMs / 1000) * 1000);
+      const size = file.stat.size;
+      const h = this.headersOf(file);
+      const etag = h.etag;
       request.setHeader("ETag", etag);
-      request.setHeader("Last-Modified", modified.toUTCString());
+      request.setHeader("Last-Modified", h.lastModified);
       request.setHeader("Accept-Ranges", "bytes");
-      if (notModified(request, etag, modified.getTime())) {
+      if (notModified(request, etag, h.modifiedMs)) {
         request.setResponseCode(304);
         request.finish();
         return NOT_DONE_YET;
       }
       let start = 0;
       let length = size;
-      const range = request.method === "GET" && rangeApplies(request, etag, modified.getTime()) ? parseRange(request.getHeader("range"), size) : null;
+      const range = request.method === "GET" && rangeApplies(request, etag, h.modifiedMs) ? parseRange(request.getHeader("range"), size) : null;
       if (range === UNSATISFIABLE) {
         request.setHeader("Content-Range", `bytes */${size}`);
         return status(request, 416);
@@ -251,7 +269,7 @@ export class File implements IResource {
         request.setResponseCode(206);
         request.setHeader("Content-Range", `bytes ${start}-${range[1]}/${size}`);
       }
-      request.setHeader("Content-Type", contentType(name) || this.defaultType);
+      request.setHeader("Content-Type", h.contentType);
       request.setHeader("Content-Length", length);
       const t = request.transport as unknown as IFileTransport | null;
       if (request.method === "HEAD" || length === 0 || t === null || request.lost) {

@@ -146,6 +146,8 @@ describe("bodies", () => {
       const idx = await get(port, "/sub/");
       expect(idx.status).toBe(200);
       expect(idx.body.toString()).toBe("<p>index</p>\n");
+      // The index file's own name gives the type, not the directory's.
+      expect(idx.headers["content-type"]).toBe("text/html; charset=utf-8");
       const redirect = await get(port, "/sub?x=1");
       expect(redirect.status).toBe(301);
       expect(redirect.headers.location).toBe("/sub/?x=1");
