@@ -112,7 +112,11 @@ export abstract class FileDescriptor implements IBatchReadDescriptor, IWriteDesc
   /** What follows a queued file range or descriptors, in order (its head is always one of them); null (the prototype's) when none is queued. */
   declare private later: Array<Uint8Array | QueuedFile | QueuedDescriptors> | null;
   /** The kernel may send file ranges straight to this fd (sendfile); false (a TLS transport) copies them through the byte queue. */
-  declare protected readonly kernelSendsFiles: boolean;
+  declare protected kernelSendsFiles: boolean;
+  /** The native TLS session id while TLS is on (the reactor's TLS lanes read and flush it), -1 otherwise (prototype default). */
+  declare tlsId: number;
+  /** The TLS session holds ciphertext the kernel has not taken: WRITABLE stays wanted and the queue does not count as drained (prototype false). */
+  declare protected cipherPending: boolean;
   private queued = 0;
   private reading = false;
   private writing = false;
@@ -280,7 +284,7 @@ export abstract class FileDescriptor implements IBatchReadDescriptor, IWriteDesc
       return;
     }
     if (this.later !== null && this.queue.length === 0 && !this.sendLater()) return;
-    if (this.queued > 0) {
+    if (this.queued > 0 || this.cipherPending) {
       this.startWriting();
       return;
     }
@@ -310,7 +314,7 @@ export abstract class FileDescriptor implements IBatchReadDescriptor, IWriteDesc
   }
 
   /** Asks for a flush unless one is queued or WRITABLE is awaited (its doWrite asks then). */
-  private scheduleFlush(): void {
+  protected scheduleFlush(): void {
     // While registered for WRITABLE, doWrite will take the new bytes with the rest.
     // flushQueued is the reactor's mark (set by requestFlush, cleared when the flush runs):
     // one flag for both sides, so a request can never be thought pending after it ran.
@@ -658,6 +662,9 @@ FileDescriptor.prototype.writeHighWaterMark = DEFAULT_HIGH_WATER_MARK;
 // No file range queued: only a connection that sends a file gets its own `later`.
 Object.defineProperty(FileDescriptor.prototype, "later", { value: null, writable: true, enumerable: false, configurable: false });
 Object.defineProperty(FileDescriptor.prototype, "kernelSendsFiles", { value: true, writable: true, enumerable: false, configurable: false });
+// Plain bytes: the TLS lanes and the ciphertext check cost a plain connection no field.
+FileDescriptor.prototype.tlsId = -1;
+Object.defineProperty(FileDescriptor.prototype, "cipherPending", { value: false, writable: true, enumerable: false, configurable: false });
 
 const ENOSYS = native.errno.ENOSYS;
 const EINVAL = native.errno.EINVAL;

@@ -11,16 +11,27 @@
  * with recvmsg instead of the reactor's batched read (the descriptors come with the bytes);
  * every other connection keeps the batch. Descriptors go the other way with
  * `sendFileDescriptor` (abstract.ts queues them with the bytes that carry them).
+ *
+ * TLS (docs/tls.md) is a state of the same transport, not another class: `beginTLS` (from
+ * listenSSL's port, connectSSL's connector, or `startTLS`) opens a native session on the
+ * fd and sets `tlsId`, which moves the connection into the reactor's TLS lanes. Its bytes
+ * then come back through `tlsReadResult` and its flushes through `tlsWrote`, which hands
+ * the outcome to the same `wrote` routine as plain bytes. Plaintext written before the
+ * handshake completes waits in the queue; `loseConnection` sends close_notify once the
+ * queue is flushed.
  */
-import { ConnectionAborted, ConnectionDone, ConnectionLost } from "../error";
+import { ConnectionAborted, ConnectionDone, ConnectionLost, TLSHandshakeTimeout } from "../error";
 import type { Failure } from "../defer/failure";
 import { log } from "../log";
-import { AGAIN, native, type SockAddr } from "../native";
+import { AGAIN, native, TLS_BUFFERED, TLS_EOF, TLS_ERROR, TLS_HANDSHAKE_DONE, TLS_PEER_CLOSED, TLS_WANT_WRITE, type PeerCertificate, type SockAddr } from "../native";
+import type { ITLSBatchDescriptor } from "../reactor/interfaces";
 import { FileDescriptor } from "./abstract";
 import { unixAddress } from "./address";
 import type { IReactorFDSet } from "./fdset";
-import type { Address, IFileDescriptorReceiver, IHalfCloseableProtocol, IProtocol, IUNIXTransport } from "./interfaces";
+import type { Address, IFileDescriptorReceiver, IHalfCloseableProtocol, IHandshakeListener, IProtocol, ITLSTransport, IUNIXTransport, StartTLSOptions } from "./interfaces";
 import { connectionLostFrom, syscallError } from "./oserror";
+import { checkHandshakeTimeout, TLSLayer, type TLSStart } from "./tls-layer";
+import { checkContextFactory, type ITLSContextFactory } from "./tls-options";
 
 /** Does `p` want to hear about half-closes (Twisted's IHalfCloseableProtocol)? */
 function isHalfCloseable(p: IProtocol): p is IHalfCloseableProtocol {
@@ -47,9 +58,15 @@ export type AddressOf = (a: SockAddr) => Address;
  * A stream connection: the transport a protocol writes through (Twisted's tcp.Server for
  * accepted connections; Client in client.ts for outgoing ones).
  */
-export class Connection extends FileDescriptor implements IUNIXTransport {
+export class Connection extends FileDescriptor implements IUNIXTransport, ITLSTransport, ITLSBatchDescriptor {
   /** The protocol this connection drives (null until attached). */
   protocol: IProtocol | null = null;
+  /** The TLS state while TLS is on (null, the prototype's, for plain bytes). */
+  declare protected tls: TLSLayer | null;
+  /** A startTLS waiting for the plaintext queued before it to leave (prototype null). */
+  declare private tlsAfterFlush: TLSStart | null;
+  /** Writes made while that startTLS waits: encrypted once TLS is on (prototype null). */
+  declare private heldWrites: Uint8Array[] | null;
   /** The peer closed its write side (seen by a half-close-aware protocol). */
   protected readDisconnected = false;
   /** How socket addresses become Addresses for this kind of socket. */
@@ -163,7 +180,8 @@ export class Connection extends FileDescriptor implements IUNIXTransport {
     this.queueDescriptor(native.dupFd(fd));
   }
 
-  private readEOF(): void {
+  /** The peer finished sending: a half-close-aware protocol hears readConnectionLost, others lose the connection cleanly. */
+  protected readEOF(): void {
     const p = this.protocol!;
     if (!isHalfCloseable(p) || this.disconnecting) {
       this.closeCleanly();
@@ -200,13 +218,35 @@ export class Connection extends FileDescriptor implements IUNIXTransport {
     this.lose(new ConnectionAborted("Connection was aborted locally using abortConnection."));
   }
 
-  /** Closes with ConnectionDone. */
+  /** Closes with ConnectionDone; over TLS, after close_notify has left. */
   protected closeCleanly(): void {
+    if (this.sendCloseNotify()) {
+      // Ciphertext still waits for the kernel: wrote() closes once it has left.
+      this.disconnecting = true;
+      this.stopReading();
+      return;
+    }
     this.lose(new ConnectionDone());
+  }
+
+  /**
+   * Queues close_notify (once, after the handshake) and sends it; true when some of it
+   * waits for WRITABLE (the caller finishes from wrote(), which runs again once it left).
+   * A failed send is not reported: the connection is closing anyway.
+   */
+  private sendCloseNotify(): boolean {
+    const tls = this.tls;
+    if (tls === null || !tls.handshakeDone || tls.closeNotify || this.fd < 0) return this.cipherPending;
+    tls.closeNotify = true;
+    const status = tls.session.shutdown();
+    this.cipherPending = status >= 0 && (status & TLS_WANT_WRITE) !== 0;
+    if (this.cipherPending) this.startWriting();
+    return this.cipherPending;
   }
 
   /** shutdown(SHUT_WR), then `writeConnectionLost`; closes when the read side is also done. */
   protected shutdownWrite(): void {
+    if (this.sendCloseNotify()) return; // wrote() calls again once close_notify has left
     this.writeDisconnected = true;
     this.stopWriting();
     try {
@@ -247,15 +287,214 @@ export class Connection extends FileDescriptor implements IUNIXTransport {
     return native.getsockopt(this.fd, "SO_KEEPALIVE") !== 0;
   }
 
-  /** Tells the protocol (once the fd is closed). */
+  /** Tells the protocol (once the fd is closed), then frees the TLS session (the protocol may still ask for its certificate). */
   protected closed(reason: Failure): void {
     const p = this.protocol;
-    if (p === null) return;
     try {
-      p.connectionLost(reason);
+      if (p !== null) p.connectionLost(reason);
     } catch (e) {
-      log("error", `${p.constructor.name}.connectionLost threw`, e);
+      log("error", `${p!.constructor.name}.connectionLost threw`, e);
     }
+    const tls = this.tls;
+    if (tls !== null) {
+      tls.cancelTimer();
+      tls.session.close();
+      this.tlsId = -1;
+    }
+    this.heldWrites = null;
+    this.tlsAfterFlush = null;
+  }
+
+  // -- TLS (docs/tls.md) -------------------------------------------------------------------
+
+  /**
+   * Switches this connection to TLS (Twisted's ITLSTransport.startTLS, for STARTTLS): the
+   * bytes written before go out in plaintext first; from then on writes are encrypted, and
+   * the handshake starts (this end serves when it accepted the connection, unless
+   * `options.server` says otherwise). The peer must not send TLS bytes before it has seen
+   * the plaintext it waits for, or they reach dataReceived as they are.
+   */
+  startTLS(contextFactory: ITLSContextFactory, options: StartTLSOptions = {}): void {
+    checkContextFactory(contextFactory);
+    if (options === null || typeof options !== "object") throw new TypeError("startTLS: options must be an object");
+    if (options.server !== undefined && typeof options.server !== "boolean") throw new TypeError("startTLS: options.server must be a boolean");
+    if (this.tls !== null || this.tlsAfterFlush !== null) throw new Error("startTLS: TLS is already on for this connection");
+    if (!this.connected || this.disconnecting || this.writeDisconnected) throw new Error("startTLS: the connection is closed or closing");
+    const peer = this.getPeer();
+    const start: TLSStart = {
+      contextFactory,
+      server: options.server ?? this.acceptsTLS(),
+      host: peer.type === "UNIX" ? "localhost" : peer.host,
+      port: peer.type === "UNIX" ? 0 : peer.port,
+      handshakeTimeout: checkHandshakeTimeout(options.handshakeTimeout),
+    };
+    if (this.bufferedBytes() === 0) {
+      this.beginTLS(start);
+      return;
+    }
+    this.tlsAfterFlush = start;
+    this.heldWrites = [];
+  }
+
+  /** Does this end take the server side of a startTLS by default? The accepting end does (a Client says no). */
+  protected acceptsTLS(): boolean {
+    return true;
+  }
+
+  /**
+   * Opens the TLS session on the fd and moves the connection into the reactor's TLS lanes
+   * (listenSSL's port and connectSSL's connector call it before `attach`); a client sends
+   * its ClientHello now. Throws what the context factory or the engine throws.
+   */
+  beginTLS(start: TLSStart): void {
+    const tls = new TLSLayer(start, this.fd);
+    this.tls = tls;
+    this.tlsId = tls.session.id;
+    this.kernelSendsFiles = false;
+    if (start.handshakeTimeout > 0) {
+      tls.timer = this.reactor.callLater(start.handshakeTimeout, () => {
+        tls.timer = null;
+        if (!tls.handshakeDone && !this.disconnected) this.lose(new TLSHandshakeTimeout(start.handshakeTimeout));
+      });
+    }
+    if (this.connected) {
+      // Re-register so the reactor reads this fd in its TLS lane from now on.
+      this.stopReading();
+      this.startReading();
+    }
+    if (!start.server) this.tlsStatus(tls.session.handshake());
+  }
+
+  /** The TLS read lane's result: plaintext, 0, -errno or TLS_ERROR, and the session's status bits. */
+  tlsReadResult(data: Buffer | null, result: number, status: number): Error | void {
+    const tls = this.tls;
+    if (tls === null || this.disconnected) return;
+    if (result === TLS_ERROR) return this.lose(tls.error());
+    if (result < 0) return this.readResult(null, result);
+    if (!tls.handshakeDone && (status & TLS_HANDSHAKE_DONE) !== 0) {
+      this.handshakeCompleted(tls);
+      if (this.disconnected) return;
+    }
+    if (!this.tlsStatus(status)) return;
+    if (result > 0) {
+      this.readResult(data, result);
+      if (this.disconnected) return;
+    }
+    if ((status & TLS_BUFFERED) !== 0) this.reactor.requestRead?.(this);
+    else if ((status & (TLS_PEER_CLOSED | TLS_EOF)) !== 0 && !this.readDisconnected) this.readEOF();
+  }
+
+  /** The TLS write lane's result: plaintext bytes taken, -errno or TLS_ERROR, and the status bits; the outcome goes to `wrote`. */
+  tlsWrote(taken: number, status: number): void {
+    const tls = this.tls;
+    if (tls === null || this.disconnected) return;
+    if (taken === TLS_ERROR) return this.lose(tls.error());
+    if (taken < 0) return this.wrote(taken);
+    this.cipherPending = (status & TLS_WANT_WRITE) !== 0;
+    if (!tls.handshakeDone) {
+      // Plaintext waits for the handshake (handshakeCompleted asks for the flush);
+      // handshake bytes the kernel did not take wait for WRITABLE.
+      if (this.cipherPending) this.startWriting();
+      else this.stopWriting();
+      return;
+    }
+    // 0 taken with bytes queued: the engine's ciphertext backlog is full; wait as for EAGAIN.
+    this.wrote(taken > 0 ? taken : this.bufferedBytes() > 0 ? AGAIN : 0);
+  }
+
+  /** After the queue drained: a waiting startTLS begins, and the writes held meanwhile follow encrypted. */
+  override wrote(result: number): void {
+    super.wrote(result);
+    const start = this.tlsAfterFlush;
+    if (start !== null && this.bufferedBytes() === 0 && !this.disconnected) {
+      const held = this.heldWrites as Uint8Array[];
+      this.tlsAfterFlush = null;
+      this.heldWrites = null;
+      try {
+        this.beginTLS(start);
+      } catch (e) {
+        this.lose(new ConnectionLost(`startTLS failed: ${e instanceof Error ? e.message : String(e)}`, { cause: e }));
+        return;
+      }
+      for (const b of held) super.write(b);
+    }
+  }
+
+  /** Queues bytes; while a startTLS waits for earlier plaintext to leave, they are held to be encrypted. */
+  override write(data: Uint8Array | string): void {
+    const held = this.heldWrites;
+    if (held === null) {
+      super.write(data);
+      return;
+    }
+    if (!this.connected || this.writeDisconnected) return;
+    const buf = typeof data === "string" ? Buffer.from(data, "utf8") : data;
+    if (!(buf instanceof Uint8Array)) throw new TypeError("write: data must be a Buffer, Uint8Array or string");
+    if (buf.length > 0) held.push(buf);
+  }
+
+  /** Closes after the queue is flushed; during the TLS handshake, reading goes on until it completes (the queue can only leave then). */
+  override loseConnection(): void {
+    super.loseConnection();
+    const tls = this.tls;
+    if (tls !== null && !tls.handshakeDone && this.disconnecting && !this.disconnected) {
+      if (this.bufferedBytes() === 0) this.lose(new ConnectionDone());
+      else this.startReading();
+    }
+  }
+
+  /** The peer's certificate once the handshake has completed (null before, without TLS, or when the peer sent none). */
+  getPeerCertificate(): PeerCertificate | null {
+    const tls = this.tls;
+    if (tls === null || !tls.handshakeDone || tls.session.id < 0) return null;
+    return tls.session.peerCertificate();
+  }
+
+  /** The ALPN protocol agreed on in the handshake, or null. */
+  get negotiatedProtocol(): string | null {
+    const tls = this.tls;
+    if (tls === null || !tls.handshakeDone || tls.session.id < 0) return null;
+    return tls.session.alpnProtocol();
+  }
+
+  /** "TLSv1.3" or "TLSv1.2" once the handshake has completed, else null. */
+  tlsVersion(): string | null {
+    const tls = this.tls;
+    return tls === null || tls.session.id < 0 ? null : tls.session.protocol();
+  }
+
+  /** Did this connection's handshake resume an earlier TLS session? */
+  sessionReused(): boolean {
+    const tls = this.tls;
+    return tls !== null && tls.session.id >= 0 && tls.session.sessionReused();
+  }
+
+  /** Status bits after a call that may have left ciphertext waiting: WRITABLE wanted while it does. False when the call failed (the connection is lost). */
+  private tlsStatus(status: number): boolean {
+    if (status < 0) {
+      if (status === TLS_ERROR) this.lose((this.tls as TLSLayer).error());
+      else this.lose(connectionLostFrom(syscallError(-status, "send")));
+      return false;
+    }
+    this.cipherPending = (status & TLS_WANT_WRITE) !== 0;
+    if (this.cipherPending) this.startWriting();
+    return true;
+  }
+
+  private handshakeCompleted(tls: TLSLayer): void {
+    tls.handshakeDone = true;
+    tls.cancelTimer();
+    const p = this.protocol as IProtocol & Partial<IHandshakeListener>;
+    if (p !== null && typeof p.handshakeCompleted === "function") {
+      try {
+        p.handshakeCompleted();
+      } catch (e) {
+        this.protocolThrew("handshakeCompleted", e);
+        return;
+      }
+    }
+    // What was written meanwhile, or a close asked for meanwhile, can go now.
+    if (this.bufferedBytes() > 0 || this.disconnecting || this.writeDisconnecting) this.scheduleFlush();
   }
 
   /** Logs a protocol callback that threw and loses the connection with it as the cause. */
@@ -279,3 +518,7 @@ function closeQuietly(fd: number): void {
     log("warn", `close(${fd}) of a received descriptor failed`, e);
   }
 }
+
+Object.defineProperty(Connection.prototype, "tls", { value: null, writable: true, enumerable: false, configurable: false });
+Object.defineProperty(Connection.prototype, "tlsAfterFlush", { value: null, writable: true, enumerable: false, configurable: false });
+Object.defineProperty(Connection.prototype, "heldWrites", { value: null, writable: true, enumerable: false, configurable: false });

@@ -12,7 +12,7 @@
  */
 import { Failure } from "../defer/failure";
 import type { IDelayedCall } from "../defer/interfaces";
-import { ConnectError, DNSLookupError, FdReactorError, TCPTimedOutError, UserError } from "../error";
+import { ConnectError, ConnectionLost, DNSLookupError, FdReactorError, TCPTimedOutError, UserError } from "../error";
 import { log } from "../log";
 import { native } from "../native";
 import { Connection, type AddressOf } from "./connection";
@@ -75,6 +75,9 @@ export abstract class Connector {
   abstract startConnect(fd: number, target: string): boolean;
   /** How socket addresses become Addresses for this kind of socket. */
   abstract readonly addressOf: AddressOf;
+
+  /** The socket is connected and its protocol built: last step before the protocol is attached (connectSSL's connector starts TLS here). */
+  prepareTransport(_transport: Client): void {}
 
   /** Starts a connection attempt (the factory's startedConnecting runs now, the rest later). */
   connect(): void {
@@ -278,7 +281,20 @@ export class Client extends Connection {
       this.loseConnection();
       return;
     }
+    try {
+      this.connector.prepareTransport(this);
+    } catch (e) {
+      log("error", `${this.connector.describe()}: setting up the connection failed; closing it`, e);
+      this.connected = true;
+      this.lose(new ConnectionLost(`setting up the connection failed: ${e instanceof Error ? e.message : String(e)}`, { cause: e }));
+      return;
+    }
     this.attach(protocol);
+  }
+
+  /** The connecting end takes the client side of startTLS. */
+  protected override acceptsTLS(): boolean {
+    return false;
   }
 
   /** Fails the attempt with `reason` unless already connected or closed (timeout, stopConnecting). */

@@ -5,7 +5,7 @@
  * these methods can carry TCP and Unix transports.
  */
 import type { IReactorTime } from "../defer/interfaces";
-import type { IBatchWriter, IReadDescriptor, IWriteDescriptor } from "../reactor/interfaces";
+import type { IBatchWriter, IReadDescriptor, ITLSBatchDescriptor, IWriteDescriptor } from "../reactor/interfaces";
 
 /** A host name resolver: the address (IPv4 or IPv6 literal) for `name`, as a Deferred or promise. */
 export type Resolver = (name: string) => PromiseLike<string>;
@@ -25,6 +25,11 @@ export interface IReactorFDSet extends IReactorTime {
    * sets `w.flushQueued` until the flush runs (transports read it instead of a flag of their own).
    */
   requestFlush(w: IBatchWriter): void;
+  /**
+   * Reads TLS reader `r` in the next batch read although its fd did not report READABLE
+   * (its session holds plaintext already); the Reactor has it, and TLS transports need it.
+   */
+  requestRead?(r: ITLSBatchDescriptor): void;
   /**
    * Resolves a host name (the DNS layer installs it; Twisted's IReactorPluggableResolver).
    * When absent, connectors use the hosts-file resolver of lib/net/resolve.ts.

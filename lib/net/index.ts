@@ -1,7 +1,7 @@
 /**
  * lib/net: TCP and Unix stream transports, listening ports and connectors, UDP ports.
  * Importing lib/net (this file imports ./install) adds listenTCP, connectTCP, listenUNIX,
- * connectUNIX, listenUDP, listenMulticast and the adopt* methods to Reactor.
+ * connectUNIX, listenSSL, connectSSL, listenUDP, listenMulticast and the adopt* methods to Reactor.
  */
 export * from "./interfaces";
 export * from "./fdset";
@@ -21,5 +21,8 @@ export * from "./unix-datagram";
 export * from "./tls-options";
 export * from "./process";
 export { useChildExitWatch, childExitWatchKind, type ChildExitWatchKind } from "./child-exit";
+export * from "./tls";
+export { DEFAULT_HANDSHAKE_TIMEOUT } from "./tls-layer";
+export type { TLSStart } from "./tls-layer";
 export { errnoName } from "./oserror";
 import "./install";

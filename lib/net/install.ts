@@ -1,6 +1,6 @@
 /**
- * Gives Reactor the methods of Twisted's IReactorTCP, IReactorUNIX, IReactorUDP and
- * IReactorMulticast: `reactor.listenTCP(...)`, `connectTCP`, `listenUNIX`, `connectUNIX`,
+ * Gives Reactor the methods of Twisted's IReactorTCP, IReactorSSL, IReactorUNIX, IReactorUDP and
+ * IReactorMulticast: `reactor.listenTCP(...)`, `connectTCP`, `listenSSL`, `connectSSL`, `listenUNIX`, `connectUNIX`,
  * `listenUNIXDatagram`, `connectUNIXDatagram`, `listenUDP`, `listenMulticast`, and IReactorSocket's `adoptStreamPort`,
  * `adoptStreamConnection`, `adoptDatagramPort`, and IReactorProcess's `spawnProcess`. Importing this module (lib/net's index does) installs them.
  *
@@ -13,6 +13,8 @@ import { Reactor } from "../reactor/reactor";
 import type { IClientFactory, IDatagramProtocol, IProcessProtocol, IProtocolFactory } from "./interfaces";
 import { spawnProcess, type Process, type SpawnProcessOptions } from "./process";
 import { connectTCP, listenTCP, type ConnectTCPOptions, type ListenTCPOptions, type TCPConnector, type TCPPort } from "./tcp";
+import { connectSSL, listenSSL, type ConnectSSLOptions, type ListenSSLOptions, type TLSConnector, type TLSPort } from "./tls";
+import type { ITLSContextFactory } from "./tls-options";
 import { listenMulticast, listenUDP, type ListenMulticastOptions, type ListenUDPOptions, type UDPPort } from "./udp";
 import { adoptDatagramPort, adoptStreamConnection, adoptStreamPort, type AdoptFamily, type AdoptedPort, type AdoptedUDPPort } from "./adopt";
 import type { Connection } from "./connection";
@@ -25,6 +27,10 @@ declare module "../reactor/reactor" {
     listenTCP(port: number, factory: IProtocolFactory, options?: ListenTCPOptions): TCPPort;
     /** Connects `factory` to host:port over TCP (Twisted's IReactorTCP.connectTCP). */
     connectTCP(host: string, port: number, factory: IClientFactory, options?: ConnectTCPOptions): TCPConnector;
+    /** Listens on TCP `port` (0 picks one) and serves `factory` over TLS with `contextFactory`'s identity (Twisted's IReactorSSL.listenSSL). */
+    listenSSL(port: number, factory: IProtocolFactory, contextFactory: ITLSContextFactory, options?: ListenSSLOptions): TLSPort;
+    /** Connects `factory` to host:port over TLS (Twisted's IReactorSSL.connectSSL). */
+    connectSSL(host: string, port: number, factory: IClientFactory, contextFactory: ITLSContextFactory, options?: ConnectSSLOptions): TLSConnector;
     /** Listens on a Unix socket path or "\0"-prefixed abstract name (Twisted's IReactorUNIX.listenUNIX). */
     listenUNIX(path: string, factory: IProtocolFactory, options?: ListenUNIXOptions): UNIXPort;
     /** Connects `factory` to a Unix socket (Twisted's IReactorUNIX.connectUNIX). */
@@ -56,6 +62,14 @@ proto.listenTCP = function listenTCPMethod(this: Reactor, port: number, factory:
 
 proto.connectTCP = function connectTCPMethod(this: Reactor, host: string, port: number, factory: IClientFactory, options?: ConnectTCPOptions): TCPConnector {
   return connectTCP(this, host, port, factory, options);
+};
+
+proto.listenSSL = function listenSSLMethod(this: Reactor, port: number, factory: IProtocolFactory, contextFactory: ITLSContextFactory, options?: ListenSSLOptions): TLSPort {
+  return listenSSL(this, port, factory, contextFactory, options);
+};
+
+proto.connectSSL = function connectSSLMethod(this: Reactor, host: string, port: number, factory: IClientFactory, contextFactory: ITLSContextFactory, options?: ConnectSSLOptions): TLSConnector {
+  return connectSSL(this, host, port, factory, contextFactory, options);
 };
 
 proto.listenUNIX = function listenUNIXMethod(this: Reactor, path: string, factory: IProtocolFactory, options?: ListenUNIXOptions): UNIXPort {

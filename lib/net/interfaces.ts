@@ -4,6 +4,8 @@
  */
 
 import type { Failure } from "../defer/failure";
+import type { PeerCertificate } from "../native";
+import type { ITLSContextFactory } from "./tls-options";
 
 /** An endpoint address (Twisted's IPv4Address / IPv6Address / UNIXAddress). */
 export type Address =
@@ -64,6 +66,33 @@ export interface ITCPTransport extends ITransport {
   setTcpNoDelay(enabled: boolean): void;
   /** Enable or disable SO_KEEPALIVE. */
   setTcpKeepAlive(enabled: boolean): void;
+}
+
+/** Options of `transport.startTLS`. */
+export interface StartTLSOptions {
+  /** Which side of the handshake this end takes; default: the accepting end serves, the connecting end is the client. */
+  server?: boolean;
+  /** Seconds the handshake may take before the connection is lost with TLSHandshakeTimeout (default 30; 0: no limit). */
+  handshakeTimeout?: number;
+}
+
+/**
+ * A transport that speaks TLS or can switch to it (Twisted's ISSLTransport and
+ * ITLSTransport): every stream Connection is one.
+ */
+export interface ITLSTransport extends ITCPTransport {
+  /** Switches to TLS (STARTTLS): bytes written before go out in plaintext first, bytes written after are encrypted. */
+  startTLS(contextFactory: ITLSContextFactory, options?: StartTLSOptions): void;
+  /** The peer's certificate once the handshake has completed (null before, without TLS, or when the peer sent none). */
+  getPeerCertificate(): PeerCertificate | null;
+  /** The ALPN protocol agreed on, or null (Twisted's negotiatedProtocol). */
+  readonly negotiatedProtocol: string | null;
+}
+
+/** A protocol told when its transport's TLS handshake has completed (Twisted's IHandshakeListener). */
+export interface IHandshakeListener extends IProtocol {
+  /** The handshake is done: the peer certificate and the negotiated protocol are known. */
+  handshakeCompleted(): void;
 }
 
 /**

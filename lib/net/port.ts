@@ -122,7 +122,20 @@ export abstract class Port implements IReadDescriptor {
       return;
     }
     this.acceptedCount++;
-    new Connection(this.reactor, fd, this.addressOf, address).attach(protocol);
+    let transport: Connection;
+    try {
+      transport = this.transportFor(fd, address);
+    } catch (e) {
+      log("error", `${this.describe()}: the connection from ${JSON.stringify(peer)} could not be set up; closed`, e);
+      native.close(fd);
+      return;
+    }
+    transport.attach(protocol);
+  }
+
+  /** The transport of accepted socket `fd` (listenSSL's port starts TLS on it). */
+  protected transportFor(fd: number, peer: Address): Connection {
+    return new Connection(this.reactor, fd, this.addressOf, peer);
   }
 
   private acceptFailed(e: unknown): void {

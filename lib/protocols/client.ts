@@ -6,7 +6,7 @@
  */
 import { Deferred, type Failure } from "../defer";
 import type { IDelayedCall } from "../defer/interfaces";
-import { connectTCP, connectUNIX, type ConnectTCPOptions, type ConnectUNIXOptions, type Connector, type IReactorFDSet } from "../net";
+import { connectSSL, connectTCP, connectUNIX, type ConnectSSLOptions, type ConnectTCPOptions, type ConnectUNIXOptions, type Connector, type IReactorFDSet, type ITLSContextFactory } from "../net";
 import type { Address, IProtocol } from "../net/interfaces";
 import { ClientFactory } from "./protocol";
 
@@ -116,6 +116,12 @@ export class ClientCreator<P extends IProtocol, A extends unknown[] = []> {
   connectTCP(host: string, port: number, options: ConnectTCPOptions = {}): Deferred<P> {
     const p = new this.protocolClass(...this.args);
     return attempt(this.reactor, p, (f) => connectTCP(this.reactor, host, port, f, options));
+  }
+
+  /** Connects a new protocol over TLS to host:port (connectionMade runs at the TCP connect; writes wait for the handshake). */
+  connectSSL(host: string, port: number, contextFactory: ITLSContextFactory, options: ConnectSSLOptions = {}): Deferred<P> {
+    const p = new this.protocolClass(...this.args);
+    return attempt(this.reactor, p, (f) => connectSSL(this.reactor, host, port, f, contextFactory, options));
   }
 
   /** Connects a new protocol to a Unix socket path or abstract name. */

@@ -4,12 +4,16 @@
  * writer that asked for a flush. Each descriptor then hears its own result; what a
  * descriptor does with it, and what happens when it fails, is the reactor's
  * (`BatchSink`). Nothing here allocates per fd.
+ *
+ * TLS transports (`ITLSBatchDescriptor` with a session on) have a lane of their own in
+ * both: their reads go through one `tlsReadBatch` into the same slab, their flushes through
+ * one `tlsWriteBatch`, and they hear the session's status bits with each result.
  */
 import { native, AGAIN } from "../native";
 import { log } from "../log";
 import { asError, describe } from "./failures";
 import type { Registry } from "./registry";
-import type { IBatchReadDescriptor, IBatchWriter, IFileDescriptor } from "./interfaces";
+import type { IBatchReadDescriptor, IBatchWriter, IFileDescriptor, ITLSBatchDescriptor } from "./interfaces";
 
 /** Where the batches hand their results (the reactor, which drops a descriptor that fails). */
 export interface BatchSink {
@@ -17,16 +21,25 @@ export interface BatchSink {
   readResult(r: IBatchReadDescriptor, data: Buffer | null, result: number): void;
   /** `w.wrote(result)`, guarded. */
   wrote(w: IBatchWriter, result: number): void;
+  /** `r.tlsReadResult(data, result, status)`, guarded. */
+  tlsReadResult(r: ITLSBatchDescriptor, data: Buffer | null, result: number, status: number): void;
+  /** `w.tlsWrote(taken, status)`, guarded. */
+  tlsWrote(w: ITLSBatchDescriptor, taken: number, status: number): void;
   /** Drops `d` with `reason` (it handed the batch something unusable). */
   drop(d: IFileDescriptor, reason: Error): void;
 }
 
-/** Batch readers collected during dispatch, read with one readBatch per slab. */
+/** Batch readers collected during dispatch, read with one readBatch (and one tlsReadBatch for TLS sessions) per slab. */
 export class ReadBatch {
-  private readonly fds: Int32Array;
-  private readonly readers: (IBatchReadDescriptor | null)[];
-  private readonly out: Int32Array;
+  private fds: Int32Array;
+  private readers: (IBatchReadDescriptor | null)[];
+  private out: Int32Array;
   private count = 0;
+  // The TLS lane. Two reader arrays: reads asked for while a run delivers (a session with
+  // plaintext still inside the engine) go to the next run, never into the one under way.
+  private tlsReaders: (ITLSBatchDescriptor | null)[] = [];
+  private tlsSpare: (ITLSBatchDescriptor | null)[] = [];
+  private tlsCount = 0;
   private slab: Buffer;
   private slabOffset = 0;
 
@@ -38,13 +51,13 @@ export class ReadBatch {
   ) {
     this.fds = new Int32Array(capacity);
     this.readers = new Array<IBatchReadDescriptor | null>(capacity).fill(null);
-    this.out = new Int32Array(capacity * 3);
+    this.out = new Int32Array(capacity * 4);
     this.slab = Buffer.allocUnsafeSlow(slabSize);
   }
 
-  /** True when dispatch collected readers this iteration. */
+  /** True when dispatch collected readers this iteration (or a TLS read was asked for). */
   get pending(): boolean {
-    return this.count > 0;
+    return this.count > 0 || this.tlsCount > 0;
   }
 
   /** Dispatch: `r` (registered for `fd`) is readable. */
@@ -53,32 +66,74 @@ export class ReadBatch {
     this.readers[this.count++] = r;
   }
 
+  /** Dispatch (or a session with plaintext still buffered): read TLS reader `r` in the next run. */
+  addTls(r: ITLSBatchDescriptor): void {
+    if (this.tlsCount === this.tlsReaders.length) this.tlsReaders.push(r);
+    else this.tlsReaders[this.tlsCount] = r;
+    this.tlsCount++;
+  }
+
   /**
-   * Reads every collected reader with one readBatch per slab and hands each its bytes. A
-   * reader removed since dispatch is skipped (its fd may be closed, or even reused); bytes
-   * already read are always delivered to the reader they were read for, even when it
-   * stopped reading meanwhile (nothing read is ever dropped).
+   * Reads every collected reader with one readBatch per slab (TLS readers with one
+   * tlsReadBatch per slab) and hands each its bytes. A reader removed since dispatch is
+   * skipped (its fd may be closed, or even reused); bytes already read are always
+   * delivered to the reader they were read for, even when it stopped reading meanwhile
+   * (nothing read is ever dropped).
    */
   run(reg: Registry, sink: BatchSink): void {
-    const fds = this.fds;
-    const readers = this.readers;
+    if (this.count > 0) {
+      const fds = this.fds;
+      const readers = this.readers;
+      let m = 0;
+      for (let k = 0; k < this.count; k++) {
+        const r = readers[k];
+        const slot = reg.slotOf(fds[k]);
+        if (slot >= 0 && reg.readers[slot] === r) {
+          fds[m] = fds[k];
+          readers[m++] = r;
+        }
+      }
+      for (let k = m; k < this.count; k++) readers[k] = null;
+      this.count = 0;
+      this.readLane(fds, readers, m, false, sink);
+    }
+    if (this.tlsCount > 0) this.runTls(reg, sink);
+  }
+
+  private runTls(reg: Registry, sink: BatchSink): void {
+    const readers = this.tlsReaders;
+    const n = this.tlsCount;
+    this.tlsReaders = this.tlsSpare;
+    this.tlsSpare = readers;
+    this.tlsCount = 0;
+    if (this.fds.length < n) this.grow(n);
+    const ids = this.fds;
     let m = 0;
-    for (let k = 0; k < this.count; k++) {
-      const r = readers[k];
-      const slot = reg.slotOf(fds[k]);
-      if (slot >= 0 && reg.readers[slot] === r) {
-        fds[m] = fds[k];
+    for (let k = 0; k < n; k++) {
+      const r = readers[k] as ITLSBatchDescriptor;
+      readers[k] = null;
+      const slot = reg.slotOf(r.fileno());
+      const id = r.tlsId;
+      if (slot >= 0 && reg.readers[slot] === r && id >= 0) {
+        ids[m] = id;
         readers[m++] = r;
       }
     }
-    for (let k = m; k < this.count; k++) readers[k] = null;
-    this.count = 0;
+    this.readLane(ids, readers, m, true, sink);
+  }
+
+  /** Reads `keys[0..m)` (fds, or TLS session ids when `tls`) into slabs and hands each reader its result. */
+  private readLane(keys: Int32Array, readers: (IBatchReadDescriptor | null)[], m: number, tls: boolean, sink: BatchSink): void {
+    const stride = tls ? 4 : 3;
     let done = 0;
     let emptyRounds = 0;
     while (done < m) {
       if (this.slab.length - this.slabOffset < this.maxReadPerFd) this.newSlab();
       const out = this.out;
-      const k = native.readBatch(done === 0 ? fds : fds.subarray(done), m - done, this.slab, this.slabOffset, this.maxReadPerFd, out);
+      const rest = done === 0 ? keys : keys.subarray(done);
+      const k = tls
+        ? native.tlsReadBatch(rest, m - done, this.slab, this.slabOffset, this.maxReadPerFd, out)
+        : native.readBatch(rest, m - done, this.slab, this.slabOffset, this.maxReadPerFd, out);
       if (k === 0) {
         // Cannot happen with a fresh slab (it holds maxReadPerFd); never loop on it.
         if (++emptyRounds > 1) break;
@@ -87,23 +142,32 @@ export class ReadBatch {
       }
       const slab = this.slab;
       let end = this.slabOffset;
-      for (let i = 0, t = 0; i < k; i++, t += 3) {
+      for (let i = 0, t = 0; i < k; i++, t += stride) {
         const res = out[t + 2];
         if (res > 0 && out[t + 1] + res > end) end = out[t + 1] + res;
       }
       // Past every byte handed out below: later reads never write over them.
       this.slabOffset = end;
-      for (let i = 0, t = 0; i < k; i++, t += 3) {
+      for (let i = 0, t = 0; i < k; i++, t += stride) {
         const r = readers[done + i] as IBatchReadDescriptor;
         readers[done + i] = null;
         const res = out[t + 2];
-        if (res === AGAIN) continue;
         // Buffer.from(arrayBuffer, offset, length) makes the same view as subarray, cheaper.
-        sink.readResult(r, res > 0 ? Buffer.from(slab.buffer, slab.byteOffset + out[t + 1], res) : null, res);
+        const data = res > 0 ? Buffer.from(slab.buffer, slab.byteOffset + out[t + 1], res) : null;
+        if (tls) sink.tlsReadResult(r as ITLSBatchDescriptor, data, res, out[t + 3]);
+        else if (res !== AGAIN) sink.readResult(r, data, res);
       }
       done += k;
     }
     for (let k = done; k < m; k++) readers[k] = null;
+  }
+
+  private grow(n: number): void {
+    let size = this.fds.length;
+    while (size < n) size *= 2;
+    this.fds = new Int32Array(size);
+    this.out = new Int32Array(size * 4);
+    while (this.readers.length < size) this.readers.push(null);
   }
 
   private newSlab(): void {
@@ -118,8 +182,13 @@ export class WriteBatch {
   private spare: IBatchWriter[] = [];
   private fds = new Int32Array(64);
   private counts = new Int32Array(64);
-  private out = new Int32Array(64);
+  private out = new Int32Array(128);
   private readonly bufs: Uint8Array[] = [];
+  // The TLS lane: writers with a session on, flushed with one tlsWriteBatch.
+  private readonly tlsWriters: IBatchWriter[] = [];
+  private tlsIds = new Int32Array(64);
+  private tlsCounts = new Int32Array(64);
+  private readonly tlsBufs: Uint8Array[] = [];
 
   /** True when a flush has been asked for. */
   get pending(): boolean {
@@ -141,11 +210,13 @@ export class WriteBatch {
   }
 
   /**
-   * Writes every queued writer with one writevBatch, then tells each its own result
-   * through `sink.wrote`: bytes taken, AGAIN or -errno, exactly as the kernel said; the
-   * writer handles all three (a transport's `wrote` is its one write routine). A writer
-   * with nothing queued is told 0 without a syscall (a close waiting for its queue to empty
-   * completes that way). Requests made from `wrote` go to the next flush.
+   * Writes every queued writer with one writevBatch (TLS writers with one tlsWriteBatch),
+   * then tells each its own result through `sink.wrote` (`sink.tlsWrote`): bytes taken,
+   * AGAIN or -errno, exactly as the kernel (or the TLS engine) said; the writer handles all
+   * of them (a transport's `wrote` is its one write routine). A plain writer with nothing
+   * queued is told 0 without a syscall (a close waiting for its queue to empty completes
+   * that way); a TLS one sends what ciphertext its session still holds. Requests made from
+   * `wrote` go to the next flush.
    */
   flush(sink: BatchSink): void {
     const queue = this.queue;
@@ -165,56 +236,76 @@ export class WriteBatch {
     queue.length = count;
     if (count === 0) return;
     if (this.fds.length < count) this.grow(count);
-    const fds = this.fds;
-    const counts = this.counts;
-    const bufs = this.bufs;
+    const tlsWriters = this.tlsWriters;
     let m = 0;
+    let t = 0;
     for (let i = 0; i < count; i++) {
       const w = queue[i];
       const fd = w.fileno();
       if (fd < 0) continue; // closed since it asked: the fd number may already be reused
       const pending = w.pendingBuffers();
-      fds[m] = fd;
-      counts[m] = pending.length;
-      for (let b = 0; b < pending.length; b++) bufs.push(pending[b]);
-      queue[m++] = w;
+      const id = (w as ITLSBatchDescriptor).tlsId;
+      if (id >= 0) {
+        this.tlsIds[t] = id;
+        this.tlsCounts[t] = pending.length;
+        for (let b = 0; b < pending.length; b++) this.tlsBufs.push(pending[b]);
+        tlsWriters[t++] = w;
+      } else {
+        this.fds[m] = fd;
+        this.counts[m] = pending.length;
+        for (let b = 0; b < pending.length; b++) this.bufs.push(pending[b]);
+        queue[m++] = w;
+      }
     }
+    if (m > 0) this.send(queue, m, false, sink);
+    if (t > 0) this.send(tlsWriters, t, true, sink);
+    queue.length = 0;
+    tlsWriters.length = 0;
+  }
+
+  /** One writevBatch (tlsWriteBatch when `tls`) for `writers[0..n)`, whose keys, counts and buffers are gathered; each hears its result. */
+  private send(writers: IBatchWriter[], n: number, tls: boolean, sink: BatchSink): void {
+    const bufs = tls ? this.tlsBufs : this.bufs;
+    const out = this.out;
     let refused: unknown = null;
     try {
-      native.writevBatch(fds, m, counts, bufs, this.out);
+      if (tls) native.tlsWriteBatch(this.tlsIds, n, this.tlsCounts, bufs, out);
+      else native.writevBatch(this.fds, n, this.counts, bufs, out);
     } catch (e) {
       refused = e;
     }
     bufs.length = 0;
-    if (refused !== null) this.eachAlone(queue, m, refused, sink);
-    else for (let i = 0; i < m; i++) sink.wrote(queue[i], this.out[i]);
-    queue.length = 0;
+    if (refused !== null) this.eachAlone(writers, n, tls, refused, sink);
+    else if (tls) for (let i = 0; i < n; i++) sink.tlsWrote(writers[i] as ITLSBatchDescriptor, out[2 * i], out[2 * i + 1]);
+    else for (let i = 0; i < n; i++) sink.wrote(writers[i], out[i]);
   }
 
   /**
    * The batch refused every write because one writer handed it a bad buffer (it checks all
    * before writing any): the same call, one writer at a time, so that only the culprit is
-   * dropped; every other writer still hears `wrote`.
+   * dropped; every other writer still hears `wrote` (`tlsWrote`).
    */
-  private eachAlone(queue: IBatchWriter[], m: number, batchError: unknown, sink: BatchSink): void {
-    log("warn", "writevBatch refused the batch; flushing writers one by one", batchError);
-    const fd = this.fds.subarray(0, 1);
+  private eachAlone(writers: IBatchWriter[], n: number, tls: boolean, batchError: unknown, sink: BatchSink): void {
+    log("warn", `${tls ? "tlsWriteBatch" : "writevBatch"} refused the batch; flushing writers one by one`, batchError);
+    const key = this.fds.subarray(0, 1);
     const count = this.counts.subarray(0, 1);
-    const out = this.out.subarray(0, 1);
-    for (let i = 0; i < m; i++) {
-      const w = queue[i];
-      fd[0] = w.fileno();
-      if (fd[0] < 0) continue;
+    const out = this.out.subarray(0, 2);
+    for (let i = 0; i < n; i++) {
+      const w = writers[i];
+      if (w.fileno() < 0) continue;
+      key[0] = tls ? (w as ITLSBatchDescriptor).tlsId : w.fileno();
       const pending = w.pendingBuffers();
       count[0] = pending.length;
       try {
-        native.writevBatch(fd, 1, count, pending, out);
+        if (tls) native.tlsWriteBatch(key, 1, count, pending, out);
+        else native.writevBatch(key, 1, count, pending, out);
       } catch (e) {
         log("error", `Bad pendingBuffers() of ${describe(w)}`, e);
         sink.drop(w, asError(e));
         continue;
       }
-      sink.wrote(w, out[0]);
+      if (tls) sink.tlsWrote(w as ITLSBatchDescriptor, out[0], out[1]);
+      else sink.wrote(w, out[0]);
     }
   }
 
@@ -223,6 +314,8 @@ export class WriteBatch {
     while (size < count) size *= 2;
     this.fds = new Int32Array(size);
     this.counts = new Int32Array(size);
-    this.out = new Int32Array(size);
+    this.out = new Int32Array(size * 2);
+    this.tlsIds = new Int32Array(size);
+    this.tlsCounts = new Int32Array(size);
   }
 }

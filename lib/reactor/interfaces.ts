@@ -81,3 +81,20 @@ export interface IBatchWriter extends IFileDescriptor {
    */
   flushQueued?: boolean;
 }
+
+/**
+ * A batch reader and writer whose bytes pass through a native TLS session (docs/tls.md):
+ * while `tlsId` is a session id (>= 0), the reactor reads it with one `tlsReadBatch` for
+ * every such reader ready in the iteration, and flushes it with one `tlsWriteBatch` for
+ * every such writer that asked, at the end of the iteration; it then hears `tlsReadResult`
+ * / `tlsWrote` instead of `readResult` / `wrote`, with the session's TLS_* status bits.
+ * A `tlsId` of -1 (or none) is a plain batch reader and writer.
+ */
+export interface ITLSBatchDescriptor extends IBatchReadDescriptor, IBatchWriter {
+  /** The native TlsSession id while TLS is on, -1 otherwise (read when registering for reading and at each batch). */
+  readonly tlsId: number;
+  /** Plaintext decrypted for this session (`data` a slab view it now owns, when result > 0), or 0 / -errno / TLS_ERROR; `status` is TLS_* bits. */
+  tlsReadResult(data: Buffer | null, result: number, status: number): Error | void;
+  /** What tlsWriteBatch did with `pendingBuffers()`: plaintext bytes taken, -errno or TLS_ERROR; `status` is TLS_* bits. */
+  tlsWrote(taken: number, status: number): void;
+}

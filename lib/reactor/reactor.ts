@@ -26,7 +26,7 @@ import { ThreadInbox } from "./thread-inbox";
 import { ThreadPool } from "./threadpool";
 import type { ThreadFunction } from "./threadpool-protocol";
 import type { ThreadChannelHandle } from "./thread-caller";
-import type { IBatchReadDescriptor, IBatchWriter, IFileDescriptor, IReadDescriptor, IWriteDescriptor } from "./interfaces";
+import type { IBatchReadDescriptor, IBatchWriter, IFileDescriptor, IReadDescriptor, ITLSBatchDescriptor, IWriteDescriptor } from "./interfaces";
 import { ReadBatch, WriteBatch, type BatchSink } from "./batch-io";
 import { asError, describe, isError } from "./failures";
 import { IntegratedLoop } from "./integrated";
@@ -140,6 +140,8 @@ export class Reactor implements IReactorTime {
   private readonly sink: BatchSink = {
     readResult: (r, data, result) => this.readResult(r, data, result),
     wrote: (w, result) => this.tellWrote(w, result),
+    tlsReadResult: (r, data, result, status) => this.tlsReadResult(r, data, result, status),
+    tlsWrote: (w, taken, status) => this.tellTlsWrote(w, taken, status),
     drop: (d, reason) => this.disconnect(d, reason),
   };
 
@@ -340,6 +342,16 @@ export class Reactor implements IReactorTime {
   }
 
   /**
+   * Reads TLS reader `r` in the next batch read as if its fd were readable (its session
+   * holds plaintext the kernel no longer signals: more than one read's worth, or held while
+   * it was paused). Ignored unless `r` is registered as a reader with a session on.
+   */
+  requestRead(r: ITLSBatchDescriptor): void {
+    this.reads.addTls(r);
+    this.arm();
+  }
+
+  /**
    * Withdraws a flush request (a writer must do this, or return -1 from fileno(), before
    * closing its fd). O(1): the entry stays in the queue and flush() skips it, seeing
    * `flushQueued` false.
@@ -450,8 +462,11 @@ export class Reactor implements IReactorTime {
       const r = reg.readers[slot];
       const w = reg.writers[slot];
       if (r !== null && (bits & READ_BITS) !== 0) {
-        if (reg.batch[slot] === 1) {
+        const lane = reg.batch[slot];
+        if (lane === 1) {
           this.reads.add(reg.fds[slot], r as IBatchReadDescriptor);
+        } else if (lane === 2) {
+          this.reads.addTls(r as ITLSBatchDescriptor);
         } else {
           this.doRead(r);
         }
@@ -491,6 +506,17 @@ export class Reactor implements IReactorTime {
       why = r.readResult(data, result);
     } catch (e) {
       log("error", `Unhandled error in readResult of ${describe(r)}`, e);
+      why = asError(e);
+    }
+    if (why !== undefined && isError(why)) this.disconnect(r, why);
+  }
+
+  private tlsReadResult(r: ITLSBatchDescriptor, data: Buffer | null, result: number, status: number): void {
+    let why: unknown;
+    try {
+      why = r.tlsReadResult(data, result, status);
+    } catch (e) {
+      log("error", `Unhandled error in tlsReadResult of ${describe(r)}`, e);
       why = asError(e);
     }
     if (why !== undefined && isError(why)) this.disconnect(r, why);
@@ -544,6 +570,16 @@ export class Reactor implements IReactorTime {
       w.wrote(result);
     } catch (e) {
       log("error", `Unhandled error in wrote() of ${describe(w)}`, e);
+      this.disconnect(w, asError(e));
+    }
+  }
+
+  /** `w.tlsWrote(taken, status)`; a writer that throws is logged and disconnected. */
+  private tellTlsWrote(w: ITLSBatchDescriptor, taken: number, status: number): void {
+    try {
+      w.tlsWrote(taken, status);
+    } catch (e) {
+      log("error", `Unhandled error in tlsWrote() of ${describe(w)}`, e);
       this.disconnect(w, asError(e));
     }
   }
@@ -653,7 +689,7 @@ export class Reactor implements IReactorTime {
 
   /** Milliseconds the next wait may block: 0 when work is due, -1 for "until an event". */
   private computeTimeout(): number {
-    if (this.stopRequested || this.threadFns.length > 0 || this.inboxBacklog || this.writes.pending) return 0;
+    if (this.stopRequested || this.threadFns.length > 0 || this.inboxBacklog || this.writes.pending || this.reads.pending) return 0;
     const top = this.timers.peek();
     if (top === undefined) return -1;
     const ms = (top.time - this.seconds()) * 1000;

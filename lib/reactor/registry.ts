@@ -10,7 +10,7 @@
 import { invalidArgType, outOfRange } from "../error";
 import { isSyscallError, READABLE, WRITABLE } from "../native";
 import type { Poller } from "../native";
-import type { IBatchReadDescriptor, IFileDescriptor, IReadDescriptor, IWriteDescriptor } from "./interfaces";
+import type { IBatchReadDescriptor, IFileDescriptor, IReadDescriptor, ITLSBatchDescriptor, IWriteDescriptor } from "./interfaces";
 
 const INITIAL_SLOTS = 64;
 
@@ -22,7 +22,7 @@ export class Registry {
   gens = new Uint32Array(INITIAL_SLOTS);
   /** Registered interest (READABLE | WRITABLE) of each slot. */
   interest = new Uint8Array(INITIAL_SLOTS);
-  /** 1 when the slot's reader is an IBatchReadDescriptor. */
+  /** The slot's read lane: 0 doRead, 1 an IBatchReadDescriptor (readBatch), 2 one with a TLS session (tlsReadBatch). */
   batch = new Uint8Array(INITIAL_SLOTS);
   /** 1 when the slot belongs to the reactor itself (its waker): removeAll skips it. */
   internal = new Uint8Array(INITIAL_SLOTS);
@@ -53,7 +53,7 @@ export class Registry {
       slot = this.allocate(fd);
       this.readers[slot] = r;
       this.lastSlot.set(r, slot);
-      this.batch[slot] = (r as IBatchReadDescriptor).batchRead === true ? 1 : 0;
+      this.batch[slot] = readLane(r);
       this.internal[slot] = internal ? 1 : 0;
       this.register(slot, READABLE, false);
       return;
@@ -62,7 +62,7 @@ export class Registry {
     const newcomer = this.writers[slot] !== (r as unknown);
     this.readers[slot] = r;
     if (newcomer) this.lastSlot.set(r, slot);
-    this.batch[slot] = (r as IBatchReadDescriptor).batchRead === true ? 1 : 0;
+    this.batch[slot] = readLane(r);
     if (newcomer) this.gens[slot] = (this.gens[slot] + 1) >>> 0;
     this.register(slot, this.interest[slot] | READABLE, true);
   }
@@ -242,6 +242,12 @@ export class Registry {
     }
     for (let s = n - 1; s >= old; s--) this.freeSlots.push(s);
   }
+}
+
+/** Which batch reads `r`: 0 none (doRead), 1 readBatch, 2 tlsReadBatch (a TLS session is on). */
+function readLane(r: IReadDescriptor): number {
+  if ((r as IBatchReadDescriptor).batchRead !== true) return 0;
+  return (r as ITLSBatchDescriptor).tlsId >= 0 ? 2 : 1;
 }
 
 /** The fd of a descriptor being added, checked. */

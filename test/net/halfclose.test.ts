@@ -3,24 +3,12 @@
  * the peer's half-close-aware protocol hears readConnectionLost and may still write.
  */
 import { listenTCP, connectTCP } from "../../lib/net";
-import type { Address, IHalfCloseableProtocol, ITCPTransport } from "../../lib/net/interfaces";
+import type { Address, ITCPTransport } from "../../lib/net/interfaces";
 import { ServerFactory } from "../../lib/protocols";
 import { expectNoFdLeaks } from "../support/fds";
-import { MODES, portOf, Recorder, RecordingClientFactory, runReactor } from "./helpers";
+import { HalfRecorder, MODES, portOf, Recorder, RecordingClientFactory, runReactor } from "./helpers";
 
 expectNoFdLeaks();
-
-/** A Recorder that also records the half-close callbacks. */
-class HalfRecorder extends Recorder implements IHalfCloseableProtocol {
-  onReadLost: (() => void) | null = null;
-  readConnectionLost(): void {
-    this.events.push("readLost");
-    this.onReadLost?.();
-  }
-  writeConnectionLost(): void {
-    this.events.push("writeLost");
-  }
-}
 
 function serverFactory(make: () => Recorder): ServerFactory & { built: Recorder[] } {
   const f = new ServerFactory() as ServerFactory & { built: Recorder[] };

@@ -4,7 +4,7 @@
  */
 import type { Failure } from "../../lib/defer";
 import type { IReactorFDSet } from "../../lib/net";
-import type { Address } from "../../lib/net/interfaces";
+import type { Address, IHalfCloseableProtocol } from "../../lib/net/interfaces";
 import { ClientFactory, Protocol, ServerFactory } from "../../lib/protocols";
 import { Reactor, type ReactorOptions } from "../../lib/reactor";
 
@@ -92,6 +92,19 @@ export class Recorder extends Protocol {
   /** All bytes received so far as one Buffer. */
   bytes(): Buffer {
     return Buffer.concat(this.received);
+  }
+}
+
+/** A Recorder that also records the half-close callbacks (IHalfCloseableProtocol). */
+export class HalfRecorder extends Recorder implements IHalfCloseableProtocol {
+  /** Called from readConnectionLost (tests set it). */
+  onReadLost: (() => void) | null = null;
+  readConnectionLost(): void {
+    this.events.push("readLost");
+    this.onReadLost?.();
+  }
+  writeConnectionLost(): void {
+    this.events.push("writeLost");
   }
 }
 

@@ -1,0 +1,71 @@
+/**
+ * What a stream Connection keeps while it speaks TLS (docs/tls.md): its native session, the
+ * handshake's progress and timeout, whether close_notify has been queued, and the writes
+ * held while a STARTTLS waits for the plaintext before it to leave. The Connection drives
+ * it from the reactor's TLS lanes (connection.ts); nothing here makes a syscall.
+ */
+import type { IDelayedCall } from "../defer/interfaces";
+import { TLSError } from "../error";
+import { native, type TlsSession } from "../native";
+import type { ITLSContextFactory } from "./tls-options";
+
+/** Default seconds a TLS handshake may take (listenSSL, connectSSL, startTLS). */
+export const DEFAULT_HANDSHAKE_TIMEOUT = 30;
+
+/** Where a TLS session starts: the side, its context factory, the peer it expects and the handshake limit. */
+export interface TLSStart {
+  /** The context factory of this side. */
+  readonly contextFactory: ITLSContextFactory;
+  /** This end serves (accepted connections) or is the client. */
+  readonly server: boolean;
+  /** Client: the host as given (connectSSL's host, or the peer's address) and the port, for SNI and resumption. */
+  readonly host: string;
+  readonly port: number;
+  /** Seconds before TLSHandshakeTimeout; 0: none. */
+  readonly handshakeTimeout: number;
+}
+
+/** Checks a handshake timeout argument (seconds >= 0, finite or 0 for none). */
+export function checkHandshakeTimeout(v: unknown): number {
+  if (v === undefined) return DEFAULT_HANDSHAKE_TIMEOUT;
+  if (typeof v !== "number" || !(v >= 0) || !Number.isFinite(v)) {
+    throw new RangeError(`handshakeTimeout must be a number of seconds >= 0 (0: no limit), received ${String(v)}`);
+  }
+  return v;
+}
+
+/** One connection's TLS state. */
+export class TLSLayer {
+  /** The handshake has completed. */
+  handshakeDone = false;
+  /** close_notify has been queued (loseConnection or loseWriteConnection). */
+  closeNotify = false;
+  /** The handshake timeout, while it runs. */
+  timer: IDelayedCall | null = null;
+
+  /** A session on `fd` for `start`'s side (throws what the context factory or the engine throws). */
+  constructor(
+    readonly start: TLSStart,
+    fd: number,
+    readonly session: TlsSession = openSession(start, fd),
+  ) {}
+
+  /** The typed error for the session's last TLS_ERROR. */
+  error(): TLSError {
+    const info = this.session.error();
+    return new TLSError(info ?? { code: "ERR_TLS", message: "the TLS engine reported an error without a reason" });
+  }
+
+  /** Stops the handshake timer (done or gone). */
+  cancelTimer(): void {
+    const t = this.timer;
+    this.timer = null;
+    if (t !== null && t.active()) t.cancel();
+  }
+}
+
+function openSession(start: TLSStart, fd: number): TlsSession {
+  if (start.server) return new native.TlsSession(start.contextFactory.serverContext(), fd);
+  const c = start.contextFactory.clientConnection(start.host, start.port);
+  return new native.TlsSession(c.context, fd, { serverName: c.serverName ?? undefined, sessionKey: c.sessionKey });
+}
