@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// npm run test:asan: the native and platform suites (test/native, test/platform) against
+// npm run test:asan: the native and platform suites (test/native, test/platform) and the TLS
+// transport suites (test/net/tls*: the reactor driving the TLS engine) against
 // the addon compiled with AddressSanitizer + UndefinedBehaviorSanitizer (asan/binding.gyp).
 //
 // 1. Builds asan/build/Release/ when it is missing or older than a native source (under the
@@ -86,6 +87,6 @@ console.log("test:asan: LeakSanitizer armed (the canary's deliberate leak was re
 
 const jest = path.join(ROOT, "node_modules", "jest", "bin", "jest.js");
 const args = process.argv.slice(2);
-const r = spawnSync(process.execPath, [jest, ...(args.length ? args : ["test/native", "test/platform"])], { cwd: ROOT, env, stdio: "inherit" });
+const r = spawnSync(process.execPath, [jest, ...(args.length ? args : ["test/native", "test/platform", "test/net/tls"])], { cwd: ROOT, env, stdio: "inherit" });
 if (r.status !== 0) console.error(`test:asan: FAILED (jest exit status ${r.status}${r.signal ? `, signal ${r.signal}` : ""}; ${LEAK_EXIT} = a leak)`);
 process.exit(r.status ?? 1);
