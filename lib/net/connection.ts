@@ -201,7 +201,10 @@ export class Connection extends FileDescriptor implements IUNIXTransport, ITLSTr
 
   /** Reads from the peer again (unless the peer has half-closed). */
   override resumeProducing(): void {
-    if (!this.readDisconnected) super.resumeProducing();
+    if (this.readDisconnected) return;
+    super.resumeProducing();
+    // Plaintext held in the TLS engine while paused: no READABLE will announce it.
+    if (this.tls !== null && this.tls.buffered) this.reactor.requestRead?.(this);
   }
 
   /**
@@ -380,7 +383,8 @@ export class Connection extends FileDescriptor implements IUNIXTransport, ITLSTr
       this.readResult(data, result);
       if (this.disconnected) return;
     }
-    if ((status & TLS_BUFFERED) !== 0) this.reactor.requestRead?.(this);
+    tls.buffered = (status & TLS_BUFFERED) !== 0;
+    if (tls.buffered) this.reactor.requestRead?.(this);
     else if ((status & (TLS_PEER_CLOSED | TLS_EOF)) !== 0 && !this.readDisconnected) this.readEOF();
   }
 

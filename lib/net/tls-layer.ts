@@ -40,6 +40,8 @@ export class TLSLayer {
   handshakeDone = false;
   /** close_notify has been queued (loseConnection or loseWriteConnection). */
   closeNotify = false;
+  /** The last read left plaintext inside the engine (TLS_BUFFERED): read again without waiting for READABLE. */
+  buffered = false;
   /** The handshake timeout, while it runs. */
   timer: IDelayedCall | null = null;
 

@@ -169,6 +169,36 @@ describeWithPeer("openssl")("TLS transport", () => {
     });
   });
 
+  test("a reader paused after every chunk and resumed later still gets every byte (plaintext left inside the engine is read on resume)", async () => {
+    const total = 1024 * 1024;
+    const payload = Buffer.alloc(total, 0x61);
+    const got = await runReactor<number>("integrated", (reactor, finish) => {
+      const sf = serverFactory(() => {
+        const p = new TLSRecorder();
+        let n = 0;
+        p.onData = (d) => {
+          n += d.length;
+          if (n === total) {
+            port.stopListening();
+            finish(n);
+            return;
+          }
+          p.transport!.pauseProducing();
+          reactor.callLater(0.002, () => p.transport!.resumeProducing());
+        };
+        return p;
+      });
+      const port = listenSSL(reactor, 0, sf, server, { interface: "127.0.0.1" });
+      const cf = new RecordingClientFactory(() => {
+        const p = new TLSRecorder();
+        p.onMade = () => p.transport!.write(payload);
+        return p;
+      });
+      connectSSL(reactor, "127.0.0.1", portOf(port.getHost()), cf, client);
+    });
+    expect(got).toBe(total);
+  });
+
   test("24 connections at once, each its own bytes back; a failing one among them ends alone", async () => {
     const n = 24;
     const out = await runReactor<{ answers: string[]; bad: unknown }>("integrated", (reactor, finish) => {
