@@ -2,9 +2,10 @@
  * listenSSL and connectSSL against real TLS peers over the reactor API: curl and
  * `openssl s_client` fetching from our server (chain, name, ALPN and SNI as they see
  * them), Node's `tls` as server and client (SNI and ALPN observed by Node, exact bytes
- * after our half-close).
+ * after our half-close), Twisted's listenSSL and connectSSL (pyOpenSSL) both ways.
  */
 import { spawn } from "node:child_process";
+import * as path from "node:path";
 import * as tls from "node:tls";
 import type { AddressInfo } from "node:net";
 import { ConnectionDone } from "../../lib/error";
@@ -13,6 +14,7 @@ import { ServerFactory } from "../../lib/protocols";
 import { expectNoFdLeaks } from "../support/fds";
 import { describeWithPeer, hasPeer, peerEnv, testIf } from "../support/peers";
 import { makeCertificates, spawnOpenssl, type Certificates } from "../support/tls";
+import { runTwistedPeer, type PeerExit } from "../support/twisted";
 import { HalfRecorder, portOf, Recorder, RecordingClientFactory, runReactor } from "./helpers";
 
 describeWithPeer("openssl")("TLS transport with real peers", () => {
@@ -155,5 +157,65 @@ describeWithPeer("openssl")("TLS transport with real peers", () => {
     expect(out.alpn).toBe("http/1.1");
     expect(out.got).toBe("you sent 70000 bytes");
     expect(out.server.reason?.value).toBeInstanceOf(ConnectionDone);
+  });
+
+  describeWithPeer("python3-twisted")("with Twisted's TLS (pyOpenSSL)", () => {
+    const script = path.join(__dirname, "..", "native", "fixtures", "twisted_tls.py");
+
+    test("connectSSL to Twisted's listenSSL: ALPN seen by Twisted, the exact bytes back, then its close_notify", async () => {
+      const payload = Buffer.from("bytes for twisted ".repeat(500));
+      let port = 0;
+      let ready: () => void = () => undefined;
+      const started = new Promise<void>((r) => (ready = r));
+      const peer = runTwistedPeer(script, ["server", certs.leaf.certFile, certs.leaf.keyFile, String(payload.length)], (line) => {
+        const m = /^READY (\d+)$/.exec(line);
+        if (m) {
+          port = Number(m[1]);
+          ready();
+        }
+      });
+      await Promise.race([started, peer]);
+      const out = await runReactor<Recorder>("integrated", (reactor, finish) => {
+        const cf = new RecordingClientFactory(() => {
+          const p = new Recorder();
+          p.onMade = () => p.transport!.write(payload);
+          return p;
+        });
+        cf.onLost = () => finish(cf.built[0] as Recorder);
+        connectSSL(reactor, "127.0.0.1", port, cf, optionsForClientTLS("localhost", { trustRoot: certs.ca.cert, acceptableProtocols: ["http/1.1"] }));
+      }, 30);
+      const exit: PeerExit = await peer;
+      expect(exit.lines).toEqual([`READY ${port}`, `SERVER alpn=http/1.1 got=${payload.length}`]);
+      expect(out.bytes().equals(Buffer.from(payload).reverse())).toBe(true);
+      expect(out.reason?.value).toBeInstanceOf(ConnectionDone);
+    });
+
+    test("Twisted's connectSSL with optionsForClientTLS verifies listenSSL's chain and name and takes our ALPN choice", async () => {
+      let exit: PeerExit | null = null;
+      const out = await runReactor<{ got: string; alpn: string | null }>("integrated", (reactor, finish) => {
+        const sf = new ServerFactory();
+        sf.buildProtocol = () => {
+          const p = new Recorder();
+          p.onData = () => {
+            if (p.bytes().toString() !== "hello from twisted") return;
+            const alpn = (p.transport as unknown as Connection).negotiatedProtocol;
+            p.transport!.write("hello from fdreactor");
+            p.transport!.loseConnection();
+            p.onLost = () => {
+              port.stopListening();
+              void peer.then((e) => {
+                exit = e;
+                finish({ got: p.bytes().toString(), alpn });
+              });
+            };
+          };
+          return p;
+        };
+        const port = listenSSL(reactor, 0, sf, server, { interface: "127.0.0.1" });
+        const peer = runTwistedPeer(script, ["client", certs.ca.certFile, String(portOf(port.getHost())), "localhost"]);
+      }, 30);
+      expect(out).toEqual({ got: "hello from twisted", alpn: "http/1.1" });
+      expect(exit).toMatchObject({ code: 0, lines: ["CLIENT alpn=http/1.1 got=hello from fdreactor"] });
+    });
   });
 });
