@@ -5,15 +5,21 @@
  * then streamed to a protocol (`deliverBody`) or collected (`readBody`). A connection goes
  * back to the pool only after its response was fully read and both sides agreed to keep
  * it; an idempotent request that a cached connection never answered is retried once.
+ * https:// URLs go over connectSSL with the settings of the Agent's TLS policy (by default
+ * verifying the chain against the system's store and the name against the URL's host); a
+ * refused certificate fails the request with the connection's TLSError, whose `reason`
+ * says which check failed.
  */
 import { Deferred, Failure, fail } from "../defer";
 import { invalidArgType, outOfRange } from "../error";
+import { TLSError } from "../error";
 import type { IReactorFDSet } from "../net";
 import type { IPushProducer } from "../net/interfaces";
 import { BytesBodyProducer, HTTP11ClientProtocol, Response, type IBodyProducer, type OutgoingRequest } from "./client-protocol";
-import { BodyTooLargeError, PotentialDataLoss, ResponseDone, ResponseNeverReceived } from "./errors";
+import { BodyTooLargeError, PotentialDataLoss, ResponseDone, ResponseFailed, ResponseNeverReceived } from "./errors";
 import { Headers, checkField, isToken } from "./headers";
-import { HTTPConnectionPool } from "./pool";
+import { HTTPConnectionPool, type Endpoint } from "./pool";
+import { defaultTLSPolicy, type IPolicyForHTTPS } from "./tls-policy";
 import { parseURL, type ParsedURL } from "./url";
 
 /** Options of an Agent. */
@@ -22,6 +28,8 @@ export interface AgentOptions {
   pool?: HTTPConnectionPool;
   /** Seconds to wait for a TCP connection (default 30). */
   connectTimeout?: number;
+  /** TLS settings per https:// origin (Twisted's contextFactory; default: one BrowserLikePolicyForHTTPS on the system's store, shared by every Agent given none). */
+  tlsPolicy?: IPolicyForHTTPS;
   /** Most response body bytes before the response fails with BodyTooLargeError (default: no limit). */
   maxBodySize?: number;
   /**
@@ -59,6 +67,8 @@ export class Agent {
   readonly responseTimeout: number;
   /** Seconds without a byte from the server while it owes one (0: none). */
   readonly idleTimeout: number;
+  /** TLS settings per https:// origin. */
+  readonly tlsPolicy: IPolicyForHTTPS;
 
   /** An agent connecting with `reactor`, through `options.pool` (default: a new non-persistent pool). */
   constructor(
@@ -70,6 +80,9 @@ export class Agent {
     if (options === null || typeof options !== "object") throw new TypeError("options must be an object");
     if (options.pool !== undefined && !(options.pool instanceof HTTPConnectionPool)) throw new TypeError("options.pool must be an HTTPConnectionPool");
     this.pool = options.pool ?? new HTTPConnectionPool(reactor, { persistent: false });
+    const policy = options.tlsPolicy;
+    if (policy !== undefined && (policy === null || typeof policy.creatorForNetloc !== "function")) throw invalidArgType("options.tlsPolicy must have creatorForNetloc(host, port)");
+    this.tlsPolicy = policy ?? defaultTLSPolicy();
     this.connectTimeout = secondsOption("connectTimeout", options.connectTimeout, 30);
     this.responseTimeout = secondsOption("responseTimeout", options.responseTimeout, DEFAULT_RESPONSE_TIMEOUT);
     this.idleTimeout = secondsOption("idleTimeout", options.idleTimeout, DEFAULT_IDLE_TIMEOUT);
@@ -82,7 +95,9 @@ export class Agent {
   /**
    * Requests `url` with `method`; fires with the Response once its head arrived, or fails
    * with InvalidURLError, a connect error (ConnectionRefusedError, DNSLookupError,
-   * TCPTimedOutError), ResponseFailed or ResponseNeverReceived. Cancelling closes the connection.
+   * TCPTimedOutError), TLSError (https: `reason` "hostname-mismatch", "expired",
+   * "self-signed", "untrusted", ...), ResponseFailed or ResponseNeverReceived. Cancelling
+   * closes the connection.
    */
   request(method: string, url: string, headers?: HeadersInit | null, bodyProducer?: IBodyProducer | string | Uint8Array | null): Deferred<Response> {
     if (typeof method !== "string" || !isToken(method)) return fail(new TypeError(`method must be an HTTP method token, received ${JSON.stringify(method)}`));
@@ -115,12 +130,19 @@ export class Agent {
   }
 
   private send(req: OutgoingRequest, mayRetry: boolean): Deferred<Response> {
-    const key = `${req.url.host}:${req.url.port}`;
+    const { scheme, host, port } = req.url;
+    const key = `${scheme}://${host}:${port}`;
+    let ep: Endpoint;
+    try {
+      ep = { host, port, tls: scheme === "https" ? this.tlsPolicy.creatorForNetloc(host, port) : null, connectTimeout: this.connectTimeout, maxBodySize: this.maxBodySize };
+    } catch (e) {
+      return fail(e);
+    }
     let current: Deferred<unknown> | null = null;
     const out = new Deferred<Response>(() => {
       if (current !== null) current.cancel();
     });
-    const conn = this.pool.getConnection(key, { host: req.url.host, port: req.url.port, connectTimeout: this.connectTimeout, maxBodySize: this.maxBodySize });
+    const conn = this.pool.getConnection(key, ep);
     current = conn;
     conn.addCallbacks(
       ({ proto, cached }: { proto: HTTP11ClientProtocol; cached: boolean }) => {
@@ -155,17 +177,23 @@ export class Agent {
               );
               return;
             }
-            if (!out.called) out.errback(f);
+            if (!out.called) out.errback(tlsCause(f));
           },
         );
       },
       (f: Failure) => {
         current = null;
-        if (!out.called) out.errback(f);
+        if (!out.called) out.errback(tlsCause(f));
       },
     );
     return out;
   }
+}
+
+/** A response that failed because TLS did (a refused certificate, a handshake the server ended) fails with that TLSError itself. */
+function tlsCause(f: Failure): Failure {
+  const e = f.value;
+  return e instanceof ResponseFailed && e.cause instanceof TLSError ? new Failure(e.cause) : f;
 }
 
 /** `value` (default `dflt` when undefined) as finite seconds >= 0; TypeError / RangeError naming `name` otherwise. */

@@ -35,7 +35,7 @@ export class InvalidURLError extends WebError {
   }
 }
 
-/** A URL whose scheme this client does not speak (only http: is supported). */
+/** A URL whose scheme this client does not speak (http: and https: are supported). */
 export class SchemeNotSupported extends InvalidURLError {}
 
 /** getPage's answer to a 4xx or 5xx response (Twisted's web.error.Error / PageError). */

@@ -4,11 +4,11 @@
  *
  * A redirect to another origin (scheme, host or port) does not carry the caller's
  * credentials: Authorization, Cookie and Proxy-Authorization are dropped for the rest of
- * the chain, as Twisted's RedirectAgent and curl -L do (this also covers a downgrade
- * from https to http, once TLS exists).
+ * the chain, as Twisted's RedirectAgent and curl -L do (http → https and https → http are
+ * other origins too).
  */
 import { Deferred, Failure, fail } from "../defer";
-import { invalidArgType, outOfRange } from "../error";
+import { invalidArgType, invalidArgValue, outOfRange } from "../error";
 import type { IReactorFDSet } from "../net";
 import { getDefaultReactor } from "../reactor/default";
 import { Agent, readBody, type HeadersInit } from "./agent";
@@ -16,6 +16,8 @@ import { BytesBodyProducer, type IBodyProducer, type Response } from "./client-p
 import { PageError, RedirectError } from "./errors";
 import { Headers } from "./headers";
 import type { HTTPConnectionPool } from "./pool";
+import { BrowserLikePolicyForHTTPS, type IPolicyForHTTPS } from "./tls-policy";
+import type { TrustRoot } from "../net";
 import { parseURL, type ParsedURL } from "./url";
 
 /** The request fields that carry credentials: never sent across origins by a redirect. */
@@ -139,16 +141,22 @@ export interface GetPageOptions {
   reactor?: IReactorFDSet;
   /** A connection pool to use (default: one connection per call, closed after). */
   pool?: HTTPConnectionPool;
+  /** https: whom to trust instead of the system's store (PEM CA certificates); a shortcut for `tlsPolicy`. */
+  trustRoot?: TrustRoot;
+  /** https: the TLS settings per origin (default: verify against the system's store, or `trustRoot`). */
+  tlsPolicy?: IPolicyForHTTPS;
 }
 
 /** The option names getPage knows (a misspelt one is an error, not silently ignored). */
-const GET_PAGE_OPTIONS = new Set(["method", "headers", "body", "timeout", "responseTimeout", "idleTimeout", "followRedirect", "redirectLimit", "maxBodySize", "reactor", "pool"]);
+const GET_PAGE_OPTIONS = new Set(["method", "headers", "body", "timeout", "responseTimeout", "idleTimeout", "followRedirect", "redirectLimit", "maxBodySize", "reactor", "pool", "trustRoot", "tlsPolicy"]);
 
 /**
  * Fetches `url` and fires with its body (Twisted's getPage). A 4xx/5xx response fails
  * with PageError (status, body, headers); a bad URL with InvalidURLError; network
  * failures with the connect error or ResponseFailed (ResponseTimeout for the response
- * and idle timeouts); `timeout` with TimeoutError. Every misuse (a bad URL, header,
+ * and idle timeouts); an https server whose certificate is refused with TLSError (its
+ * `reason`: "hostname-mismatch", "expired", "self-signed", "untrusted", ...); `timeout`
+ * with TimeoutError. Every misuse (a bad URL, header,
  * option or body) fails the Deferred too: getPage never throws.
  */
 export function getPage(url: string, options: GetPageOptions = {}): Deferred<Buffer> {
@@ -169,9 +177,11 @@ function fetchPage(url: string, options: GetPageOptions): Deferred<Buffer> {
       ? invalidArgType(`timeout must be a number of seconds > 0, received ${typeof options.timeout}`)
       : outOfRange(`timeout must be a number of seconds > 0, received ${String(options.timeout)}`);
   }
+  if (options.trustRoot !== undefined && options.tlsPolicy !== undefined) throw invalidArgValue("trustRoot and tlsPolicy cannot both be given (trustRoot makes a policy)");
   const reactor = options.reactor ?? (getDefaultReactor() as unknown as IReactorFDSet);
   const agent = new Agent(reactor, {
     pool: options.pool,
+    tlsPolicy: options.trustRoot !== undefined ? new BrowserLikePolicyForHTTPS({ trustRoot: options.trustRoot }) : options.tlsPolicy,
     maxBodySize: options.maxBodySize,
     responseTimeout: options.responseTimeout,
     idleTimeout: options.idleTimeout,

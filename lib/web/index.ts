@@ -14,4 +14,5 @@ export { BytesBodyProducer, HTTP11ClientProtocol, Response, type IBodyProducer, 
 export * from "./pool";
 export * from "./agent";
 export * from "./getpage";
+export * from "./tls-policy";
 export { File, type FileOptions } from "./static";

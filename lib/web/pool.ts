@@ -1,19 +1,22 @@
 /**
  * The connection pool (Twisted's client.HTTPConnectionPool): idle persistent connections
- * per host:port, each closed after a while; a new TCP connection (through connectTCP,
- * which resolves host names with the reactor's resolver) when none is idle.
+ * per scheme, host and port, each closed after a while; a new connection when none is idle
+ * — TCP through connectTCP, TLS through connectSSL with the settings the Agent chose
+ * (both resolve host names with the reactor's resolver).
  */
 import { Deferred, succeed, type Failure } from "../defer";
 import type { IDelayedCall } from "../defer/interfaces";
-import { connectTCP, type IReactorFDSet, type TCPConnector } from "../net";
+import { connectSSL, connectTCP, type IReactorFDSet, type ITLSContextFactory } from "../net";
 import type { Address, IProtocol } from "../net/interfaces";
 import { ClientFactory } from "../protocols/protocol";
 import { HTTP11ClientProtocol } from "./client-protocol";
 
-/** Where a pool connects. */
-interface Endpoint {
+/** Where a pool connects, and how. */
+export interface Endpoint {
   host: string;
   port: number;
+  /** TLS settings (https), or null for plain TCP. */
+  tls: ITLSContextFactory | null;
   connectTimeout: number;
   maxBodySize?: number;
 }
@@ -21,7 +24,7 @@ interface Endpoint {
 /** Builds one client protocol and fires a Deferred with it (or the connect failure). */
 class ConnectFactory extends ClientFactory {
   readonly d: Deferred<HTTP11ClientProtocol>;
-  connector: TCPConnector | null = null;
+  connector: { readonly state: string; stopConnecting(): void } | null = null;
   private cancelled = false;
   constructor(private readonly maxBodySize: number | undefined) {
     super();
@@ -50,7 +53,7 @@ class ConnectFactory extends ClientFactory {
 export interface PoolOptions {
   /** Keep connections open for reuse (default true). */
   persistent?: boolean;
-  /** Idle connections kept per host:port (default 2, as Twisted). */
+  /** Idle connections kept per scheme, host and port (default 2, as Twisted). */
   maxPersistentPerHost?: number;
   /** Seconds an idle connection is kept (default 240, as Twisted). */
   cachedConnectionTimeout?: number;
@@ -58,7 +61,7 @@ export interface PoolOptions {
   retryAutomatically?: boolean;
 }
 
-/** A pool of persistent connections per host:port (Twisted's HTTPConnectionPool). */
+/** A pool of persistent connections per scheme, host and port (Twisted's HTTPConnectionPool). */
 export class HTTPConnectionPool {
   /** Keep connections for reuse. */
   readonly persistent: boolean;
@@ -89,7 +92,7 @@ export class HTTPConnectionPool {
     this.retryAutomatically = options.retryAutomatically ?? true;
   }
 
-  /** Idle connections cached for `key` ("host:port"). */
+  /** Idle connections cached for `key` (the Agent's: "https://host:port"). */
   idleCount(key?: string): number {
     if (key !== undefined) return this.idle.get(key)?.length ?? 0;
     let n = 0;
@@ -108,7 +111,10 @@ export class HTTPConnectionPool {
     }
     const f = new ConnectFactory(ep.maxBodySize);
     this.connectionsMade++;
-    f.connector = connectTCP(this.reactor, ep.host, ep.port, f, { timeout: ep.connectTimeout });
+    f.connector =
+      ep.tls === null
+        ? connectTCP(this.reactor, ep.host, ep.port, f, { timeout: ep.connectTimeout })
+        : connectSSL(this.reactor, ep.host, ep.port, f, ep.tls, { timeout: ep.connectTimeout });
     return f.d.addCallback((proto: HTTP11ClientProtocol) => ({ proto, cached: false })) as Deferred<{ proto: HTTP11ClientProtocol; cached: boolean }>;
   }
 

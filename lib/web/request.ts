@@ -156,6 +156,12 @@ export class Request {
     return undefined;
   }
 
+  /** True when the request came over TLS: a listenSSL port, or a connection after startTLS (Twisted's isSecure). */
+  isSecure(): boolean {
+    const t = this.channel.transport as { readonly tlsId?: number } | null;
+    return t !== null && typeof t.tlsId === "number" && t.tlsId >= 0;
+  }
+
   /** The client's address. */
   getClientAddress(): Address | null {
     const t = this.channel.transport;

@@ -1,6 +1,6 @@
 /**
  * URLs the client can request: parsed with the WHATWG URL parser (Node's own), restricted
- * to http:, with errors that name the URL.
+ * to http: and https:, with errors that name the URL.
  */
 import { InvalidURLError, SchemeNotSupported } from "./errors";
 
@@ -8,11 +8,11 @@ import { InvalidURLError, SchemeNotSupported } from "./errors";
 export interface ParsedURL {
   /** The URL, normalised. */
   readonly href: string;
-  /** "http". */
-  readonly scheme: string;
+  /** "http" or "https". */
+  readonly scheme: "http" | "https";
   /** Host name or address literal (IPv6 without brackets). */
   readonly host: string;
-  /** Port (80 by default). */
+  /** Port (80 by default, 443 for https). */
   readonly port: number;
   /** Path and query: the request-target ("/a?b=1"). */
   readonly path: string;
@@ -29,14 +29,18 @@ export function parseURL(url: string, base?: string): ParsedURL {
   } catch (e) {
     throw new InvalidURLError(url, "not an absolute URL", { cause: e });
   }
-  if (u.protocol !== "http:") throw new SchemeNotSupported(url, `scheme ${u.protocol.replace(/:$/, "")} is not supported (only http)`);
+  if (u.protocol !== "http:" && u.protocol !== "https:") {
+    throw new SchemeNotSupported(url, `scheme ${u.protocol.replace(/:$/, "")} is not supported (only http and https)`);
+  }
+  const scheme = u.protocol === "https:" ? "https" : "http";
   if (u.hostname === "") throw new InvalidURLError(url, "no host");
   if (u.username !== "" || u.password !== "") throw new InvalidURLError(url, "credentials in URLs are not supported");
   const host = u.hostname.startsWith("[") ? u.hostname.slice(1, -1) : u.hostname;
-  const port = u.port === "" ? 80 : Number(u.port);
+  // WHATWG leaves u.port empty when it is the scheme's default.
+  const port = u.port === "" ? (scheme === "https" ? 443 : 80) : Number(u.port);
   return {
     href: u.href,
-    scheme: "http",
+    scheme,
     host,
     port,
     path: (u.pathname === "" ? "/" : u.pathname) + u.search,

@@ -373,9 +373,9 @@ describe("close-delimited bodies and errors", () => {
       const bad = await rejection(getPage("http//nope", { reactor: r }));
       expect(bad).toBeInstanceOf(InvalidURLError);
       expect(bad.message).toBe('Invalid URL "http//nope": not an absolute URL');
-      const https = await rejection(getPage("https://127.0.0.1/", { reactor: r }));
-      expect(https).toBeInstanceOf(SchemeNotSupported);
-      expect(https.message).toBe('Invalid URL "https://127.0.0.1/": scheme https is not supported (only http)');
+      const ftp = await rejection(getPage("ftp://127.0.0.1/", { reactor: r }));
+      expect(ftp).toBeInstanceOf(SchemeNotSupported);
+      expect(ftp.message).toBe('Invalid URL "ftp://127.0.0.1/": scheme ftp is not supported (only http and https)');
       const s = net.createServer();
       await new Promise<void>((res) => s.listen(0, "127.0.0.1", () => res()));
       const port = (s.address() as net.AddressInfo).port;

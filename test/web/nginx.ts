@@ -55,8 +55,11 @@ function waitForPort(port: number, child: ChildProcess, ms: number): Promise<voi
   });
 }
 
-/** Starts nginx with the test site: static files, gzip (chunked), redirects, $connection headers. */
-export async function startNginx(): Promise<Nginx> {
+/**
+ * Starts nginx with the test site: static files, gzip (chunked), redirects, $connection
+ * headers; over TLS with `tls` (PEM files of the key and certificate).
+ */
+export async function startNginx(tls?: { keyFile: string; certFile: string }): Promise<Nginx> {
   const bin = nginxBinary();
   if (bin === null) throw new Error("nginx is not installed: apt-get install -y nginx-light");
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "fdreactor-nginx-"));
@@ -89,13 +92,13 @@ http {
   keepalive_requests 1000;
   keepalive_timeout 60s;
   server {
-    listen 127.0.0.1:${port};
-    root ${www};
+    listen 127.0.0.1:${port}${tls ? " ssl" : ""};
+${tls ? `    ssl_certificate ${tls.certFile};\n    ssl_certificate_key ${tls.keyFile};\n` : ""}    root ${www};
     add_header X-Conn $connection always;
     add_header X-Conn-Requests $connection_requests always;
     location /gz/ { gzip on; gzip_min_length 1; gzip_types text/plain; gzip_comp_level 1; add_header X-Conn $connection always; }
     location = /r301 { return 301 /static.txt; }
-    location = /r302 { return 302 http://127.0.0.1:${port}/static.txt; }
+    location = /r302 { return 302 ${tls ? "https" : "http"}://127.0.0.1:${port}/static.txt; }
     location = /r303 { return 303 /method; }
     location = /r307 { return 307 /method; }
     location = /r308 { return 308 /method; }
