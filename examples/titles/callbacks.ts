@@ -3,16 +3,16 @@
  * Prints the page's <title> 30 times one request after the other, then 30 times with all
  * requests in flight at once (printed as they fire), with the time each phase took.
  *
- *   npx tsc -p tsconfig.json && node dist/examples/titles/callbacks.js [URL]
+ *   npx tsc -p tsconfig.json && node dist/examples/titles/callbacks.js [URL]   (any http:// or https:// URL)
  */
 import { Deferred, Failure, gatherResults } from "../../lib/defer";
 import type { IReactorFDSet } from "../../lib/net";
 import { reactor } from "../../lib/reactor";
-import { getPage } from "../../lib/web";
+import { getPage, type GetPageOptions } from "../../lib/web";
 import { COUNT, pageURL, since, titleOf } from "./page";
 
-/** Fetches `url` COUNT times in sequence, then COUNT times at once, printing titles and timings. */
-export function titles(r: IReactorFDSet, url: string, print: (line: string) => void = console.log): Deferred<void> {
+/** Fetches `url` COUNT times in sequence, then COUNT times at once, printing titles and timings; `options` go to every getPage (an https trustRoot). */
+export function titles(r: IReactorFDSet, url: string, print: (line: string) => void = console.log, options: GetPageOptions = {}): Deferred<void> {
   const done = new Deferred<void>();
 
   function sequential(i: number, start: number): void {
@@ -21,7 +21,7 @@ export function titles(r: IReactorFDSet, url: string, print: (line: string) => v
       concurrent();
       return;
     }
-    getPage(url, { reactor: r })
+    getPage(url, { ...options, reactor: r })
       .addCallback((body: Buffer) => {
         print(`  ${i + 1}: ${titleOf(body)}`);
         sequential(i + 1, start);
@@ -34,7 +34,7 @@ export function titles(r: IReactorFDSet, url: string, print: (line: string) => v
     const start = performance.now();
     const pages = [];
     for (let i = 0; i < COUNT; i++) {
-      pages.push(getPage(url, { reactor: r }).addCallback((body: Buffer) => print(`  #${i + 1} fired: ${titleOf(body)}`)));
+      pages.push(getPage(url, { ...options, reactor: r }).addCallback((body: Buffer) => print(`  #${i + 1} fired: ${titleOf(body)}`)));
     }
     gatherResults(pages).addCallbacks(
       () => {

@@ -2,7 +2,7 @@
  * What the three titles examples share: a local web server with one HTML page (so they
  * run with no internet), the <title> extraction, and a millisecond clock.
  */
-import { listenTCP, type IReactorFDSet, type TCPPort } from "../../lib/net";
+import { CertificateOptions, listenSSL, listenTCP, type IReactorFDSet, type TCPPort } from "../../lib/net";
 import { Data, Site } from "../../lib/web";
 
 /** The page served (its title is what the examples print). */
@@ -23,12 +23,16 @@ export function pageURL(reactor: IReactorFDSet): string {
   return url;
 }
 
-/** Serves PAGE on 127.0.0.1 (a free port); returns its URL and the listening port. */
-export function servePage(reactor: IReactorFDSet): { url: string; port: TCPPort } {
+/**
+ * Serves PAGE on 127.0.0.1 (a free port), over TLS with `tls` (a key and certificate for
+ * localhost); returns its URL and the listening port.
+ */
+export function servePage(reactor: IReactorFDSet, tls?: { privateKey: string; certificate: string }): { url: string; port: TCPPort } {
   const site = new Site(new Data(PAGE, "text/html; charset=utf-8"), { reactor });
-  const port = listenTCP(reactor, 0, site, { interface: "127.0.0.1" });
+  const port = tls === undefined ? listenTCP(reactor, 0, site, { interface: "127.0.0.1" }) : listenSSL(reactor, 0, site, new CertificateOptions(tls), { interface: "127.0.0.1" });
   const host = port.getHost();
-  return { url: `http://127.0.0.1:${host.type === "UNIX" ? 0 : host.port}/`, port };
+  const portNumber = host.type === "UNIX" ? 0 : host.port;
+  return { url: tls === undefined ? `http://127.0.0.1:${portNumber}/` : `https://localhost:${portNumber}/`, port };
 }
 
 /** The text of the page's <title>, or "(no title)". */
