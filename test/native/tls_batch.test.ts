@@ -13,7 +13,7 @@ import type { AddressInfo } from "node:net";
 import { native, TLS_BUFFERED, TLS_EOF, TLS_ERROR, TLS_HANDSHAKE_DONE, TLS_PEER_CLOSED, TLS_WANT_WRITE, type TlsContext } from "../../lib/native";
 import { expectNoFdLeaks } from "../support/fds";
 import { describeWithPeer } from "../support/peers";
-import { runTwistedPeer } from "../support/twisted";
+import { runTwistedPeer, startTwistedServer } from "../support/twisted";
 import * as path from "node:path";
 import { acceptOne, connectTcp, listenTcp, makeCertificates, Pump, type Certificates } from "../support/tls";
 
@@ -362,17 +362,7 @@ describeWithPeer("openssl")("the TLS engine batched, damaged and against Node's 
 
     test("our client against Twisted's listenSSL: ALPN seen by Twisted, the exact bytes back, then Twisted's close_notify", async () => {
       const payload = Buffer.from("bytes for twisted ".repeat(500));
-      let port = 0;
-      let ready: () => void = () => undefined;
-      const started = new Promise<void>((r) => (ready = r));
-      const peer = runTwistedPeer(script, ["server", certs.leaf.certFile, certs.leaf.keyFile, String(payload.length)], (line) => {
-        const m = /^READY (\d+)$/.exec(line);
-        if (m) {
-          port = Number(m[1]);
-          ready();
-        }
-      });
-      await started;
+      const { port, exit: peer } = await startTwistedServer(script, ["server", certs.leaf.certFile, certs.leaf.keyFile, String(payload.length)]);
       const ctx = new native.TlsContext({ trustRoot: [certs.ca.cert], acceptableProtocols: ["http/1.1"] });
       const fd = await connectTcp(port);
       fds.push(fd);

@@ -14,7 +14,7 @@ import { ServerFactory } from "../../lib/protocols";
 import { expectNoFdLeaks } from "../support/fds";
 import { describeWithPeer, hasPeer, peerEnv, testIf } from "../support/peers";
 import { makeCertificates, spawnOpenssl, type Certificates } from "../support/tls";
-import { runTwistedPeer, type PeerExit } from "../support/twisted";
+import { runTwistedPeer, startTwistedServer, type PeerExit } from "../support/twisted";
 import { HalfRecorder, portOf, Recorder, RecordingClientFactory, runReactor } from "./helpers";
 
 describeWithPeer("openssl")("TLS transport with real peers", () => {
@@ -164,17 +164,7 @@ describeWithPeer("openssl")("TLS transport with real peers", () => {
 
     test("connectSSL to Twisted's listenSSL: ALPN seen by Twisted, the exact bytes back, then its close_notify", async () => {
       const payload = Buffer.from("bytes for twisted ".repeat(500));
-      let port = 0;
-      let ready: () => void = () => undefined;
-      const started = new Promise<void>((r) => (ready = r));
-      const peer = runTwistedPeer(script, ["server", certs.leaf.certFile, certs.leaf.keyFile, String(payload.length)], (line) => {
-        const m = /^READY (\d+)$/.exec(line);
-        if (m) {
-          port = Number(m[1]);
-          ready();
-        }
-      });
-      await Promise.race([started, peer]);
+      const { port, exit: peer } = await startTwistedServer(script, ["server", certs.leaf.certFile, certs.leaf.keyFile, String(payload.length)]);
       const out = await runReactor<Recorder>("integrated", (reactor, finish) => {
         const cf = new RecordingClientFactory(() => {
           const p = new Recorder();

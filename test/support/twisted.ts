@@ -36,3 +36,23 @@ export function runTwistedPeer(script: string, args: string[], onLine: (line: st
   child.stderr.on("data", (c: string) => (stderr += c));
   return new Promise((resolve) => child.on("close", (code) => resolve({ code, lines, stderr })));
 }
+
+/** A Twisted server fixture that has printed `READY <port>`: its port and its exit. */
+export interface ListeningPeer {
+  port: number;
+  exit: Promise<PeerExit>;
+}
+
+/**
+ * Runs a server fixture (`script args...`) and resolves once it prints `READY <port>`;
+ * rejects with its stderr if it exits first.
+ */
+export function startTwistedServer(script: string, args: string[]): Promise<ListeningPeer> {
+  return new Promise((resolve, reject) => {
+    const exit = runTwistedPeer(script, args, (line) => {
+      const m = /^READY (\d+)$/.exec(line);
+      if (m) resolve({ port: Number(m[1]), exit });
+    });
+    void exit.then((e) => reject(new Error(`${script} exited (${e.code}) before READY: ${e.stderr}`)));
+  });
+}
