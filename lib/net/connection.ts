@@ -447,6 +447,12 @@ export class Connection extends FileDescriptor implements IUNIXTransport, ITLSTr
     }
   }
 
+  /** Does this connection speak TLS (a listenSSL/connectSSL connection, or one after startTLS)? */
+  isSecure(): boolean {
+    const tls = this.tls;
+    return tls !== null && tls.session.id >= 0;
+  }
+
   /** The peer's certificate once the handshake has completed (null before, without TLS, or when the peer sent none). */
   getPeerCertificate(): PeerCertificate | null {
     const tls = this.tls;

@@ -83,6 +83,8 @@ export interface StartTLSOptions {
 export interface ITLSTransport extends ITCPTransport {
   /** Switches to TLS (STARTTLS): bytes written before go out in plaintext first, bytes written after are encrypted. */
   startTLS(contextFactory: ITLSContextFactory, options?: StartTLSOptions): void;
+  /** Does the connection speak TLS (listenSSL/connectSSL, or after startTLS)? */
+  isSecure(): boolean;
   /** The peer's certificate once the handshake has completed (null before, without TLS, or when the peer sent none). */
   getPeerCertificate(): PeerCertificate | null;
   /** The ALPN protocol agreed on, or null (Twisted's negotiatedProtocol). */

@@ -158,8 +158,8 @@ export class Request {
 
   /** True when the request came over TLS: a listenSSL port, or a connection after startTLS (Twisted's isSecure). */
   isSecure(): boolean {
-    const t = this.channel.transport as { readonly tlsId?: number } | null;
-    return t !== null && typeof t.tlsId === "number" && t.tlsId >= 0;
+    const t = this.channel.transport as { isSecure?(): boolean } | null;
+    return t !== null && typeof t.isSecure === "function" && t.isSecure();
   }
 
   /** The client's address. */

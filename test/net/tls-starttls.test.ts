@@ -23,7 +23,7 @@ describeWithPeer("openssl")("STARTTLS", () => {
   afterAll(() => certs.remove());
 
   test("fdreactor on both ends: the reply written before startTLS arrives in plaintext, what follows is encrypted both ways", async () => {
-    const out = await runReactor<{ client: string[]; server: string[]; version: string | null; subject: string | undefined }>("integrated", (reactor, finish) => {
+    const out = await runReactor<{ client: string[]; server: string[]; version: string | null; subject: string | undefined; secure: (boolean | null)[] }>("integrated", (reactor, finish) => {
       const serverSaw: string[] = [];
       const sf = new ServerFactory();
       sf.buildProtocol = () => {
@@ -47,16 +47,18 @@ describeWithPeer("openssl")("STARTTLS", () => {
       const cf = new RecordingClientFactory(() => {
         const p = new Recorder();
         let tls = false;
+        let secureBefore: boolean | null = null;
         p.onMade = () => p.transport!.write("STARTTLS\r\n");
         p.onData = (d) => {
           clientSaw.push(`${tls ? "tls" : "plain"}:${d.toString()}`);
           if (!tls && d.toString() === "GO\r\n") {
+            secureBefore = tlsOf(p).isSecure();
             tlsOf(p).startTLS(optionsForClientTLS("localhost", { trustRoot: certs.ca.cert }));
             tls = true;
             p.transport!.write("secret");
           } else if (p.bytes().toString().endsWith("got secret")) {
             const t = tlsOf(p);
-            const result = { client: clientSaw, server: serverSaw, version: t.tlsVersion(), subject: t.getPeerCertificate()?.subject };
+            const result = { client: clientSaw, server: serverSaw, version: t.tlsVersion(), subject: t.getPeerCertificate()?.subject, secure: [secureBefore, t.isSecure()] };
             p.transport!.loseConnection();
             cf.onLost = () => {
               port.stopListening();
@@ -73,6 +75,7 @@ describeWithPeer("openssl")("STARTTLS", () => {
     expect(out.client.slice(1).every((c) => c.startsWith("tls:"))).toBe(true);
     expect(out.client.slice(1).map((c) => c.slice(4)).join("")).toBe("welcomegot secret");
     expect(out.version).toBe("TLSv1.3");
+    expect(out.secure).toEqual([false, true]);
     expect(out.subject).toContain("CN=localhost");
   });
 
