@@ -78,7 +78,8 @@ describeWithPeer("openssl")("TLS transport under hostile peers", () => {
         ports.push(lp);
         return lp;
       };
-      const open = port("open", identity(certs.leaf), 0.5);
+      // 2 s: long enough for a good handshake on a slow (sanitizer, loaded) run, short for the stall.
+      const open = port("open", identity(certs.leaf), 2);
       const strict = port("no-client-cert", identity(certs.leaf, { verify: true, trustRoot: certs.ca.cert }));
       const expired = port("expired", identity(certs.expired));
       const selfSigned = port("self-signed", identity(certs.selfSigned));
@@ -119,7 +120,8 @@ describeWithPeer("openssl")("TLS transport under hostile peers", () => {
 
       // The healthy connection first; its echo is checked once every bad peer is done.
       const hf = new RecordingClientFactory(() => {
-        const p = new Recorder();
+        const p = new Recorder() as Recorder & { handshakeCompleted(): void };
+        p.handshakeCompleted = startBadPeers;
         p.onMade = () => {
           p.transport!.write("name:healthy");
           healthyDone = () => p.transport!.write("still here");
@@ -132,6 +134,7 @@ describeWithPeer("openssl")("TLS transport under hostile peers", () => {
         };
         return p;
       });
+      pending++; // released once the healthy handshake has started the bad peers
       pending++; // released by the renegotiating s_client below
       const renegotiator = spawnOpenssl(["s_client", "-connect", `127.0.0.1:${at(open)}`, "-tls1_2", "-CAfile", certs.ca.certFile], certs.dir);
       renegotiator.proc.stdin!.write("name:renegotiation");
@@ -141,18 +144,22 @@ describeWithPeer("openssl")("TLS transport under hostile peers", () => {
       hf.onLost = (reason) => finish({ server, anonymous, client, healthy: `lost: ${String(reason.value)}`, sClient: renegotiator.output() });
       connectSSL(reactor, "127.0.0.1", at(open), hf, optionsForClientTLS("localhost", { trustRoot: certs.ca.cert }));
 
-      raw("http", open, Buffer.from("GET / HTTP/1.1\r\nHost: localhost\r\n\r\n"));
-      raw("garbage after ClientHello", open, Buffer.concat([hello, Buffer.alloc(64, 0x5a)]));
-      raw("stall", open, null);
-      tlsClient("truncated record", open, undefined, (t) => {
-        // A record header promising 256 bytes, 3 of them, then the end of the stream.
-        native.write(t.fileno(), Buffer.from([23, 3, 3, 1, 0, 1, 2, 3]), 0, 8);
-        native.shutdown(t.fileno(), 1);
-      });
-      tlsClient("wrong name", open, optionsForClientTLS("other.example", { trustRoot: certs.ca.cert }));
-      tlsClient("expired", expired);
-      tlsClient("self-signed", selfSigned);
-      tlsClient("no-client-cert", strict);
+      // The bad peers start once the healthy connection is up, so they cannot hold up its handshake.
+      function startBadPeers(): void {
+        raw("http", open, Buffer.from("GET / HTTP/1.1\r\nHost: localhost\r\n\r\n"));
+        raw("garbage after ClientHello", open, Buffer.concat([hello, Buffer.alloc(64, 0x5a)]));
+        raw("stall", open, null);
+        tlsClient("truncated record", open, undefined, (t) => {
+          // A record header promising 256 bytes, 3 of them, then the end of the stream.
+          native.write(t.fileno(), Buffer.from([23, 3, 3, 1, 0, 1, 2, 3]), 0, 8);
+          native.shutdown(t.fileno(), 1);
+        });
+        tlsClient("wrong name", open, optionsForClientTLS("other.example", { trustRoot: certs.ca.cert }));
+        tlsClient("expired", expired);
+        tlsClient("self-signed", selfSigned);
+        tlsClient("no-client-cert", strict);
+        settle(); // the hold taken for the healthy handshake
+      }
     }, 30);
     expect(out.healthy).toBe("still here");
     expect(out.client).toMatchObject({
