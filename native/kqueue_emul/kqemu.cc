@@ -1,5 +1,6 @@
 // TEST SUPPORT ONLY, never shipped: kqueue()/kevent() emulated over epoll for the subset the
-// kqueue backend uses (EVFILT_READ/EVFILT_WRITE on fds; EV_ADD, EV_DELETE, EV_ENABLE,
+// kqueue backend uses (EVFILT_READ/EVFILT_WRITE on fds, EVFILT_PROC/NOTE_EXIT on a child
+// through a pidfd; EV_ADD, EV_DELETE, EV_ENABLE,
 // EV_DISABLE, EV_CLEAR, EV_ONESHOT, EV_RECEIPT; EV_EOF and EV_ERROR out). Each fd holds one
 // epoll registration whose mask is the union of its enabled knotes; an epoll event is split
 // back into one kevent per filter. The behaviour copied is FreeBSD's kern_event.c as
@@ -12,6 +13,8 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <linux/sockios.h>
@@ -49,13 +52,25 @@ struct Ident {
   bool empty() const { return !rd.exists && !wr.exists; }
 };
 
+// An EVFILT_PROC/NOTE_EXIT knote: the child's pidfd, in epoll under kProcTag | pid.
+struct ProcNote {
+  int pidfd = -1;
+  void* udata = nullptr;
+};
+// Marks a proc knote's epoll_data (fd knotes' serials never reach it).
+constexpr uint64_t kProcTag = uint64_t{1} << 63;
+
 struct Kq {
   int epfd = -1;
   dev_t dev = 0;
   ino_t ino = 0;
   uint32_t serials = 0;
   std::unordered_map<int, Ident> idents;
+  std::unordered_map<int, ProcNote> procs;  // by pid
   std::vector<struct epoll_event> buf;
+  ~Kq() {
+    for (auto& p : procs) close(p.second.pidfd);  // the queue is gone: so are its knotes
+  }
 };
 
 std::mutex g_mu;
@@ -66,17 +81,20 @@ bool SameFile(int fd, dev_t dev, ino_t ino) {
   return fstat(fd, &st) == 0 && st.st_dev == dev && st.st_ino == ino;
 }
 
+// Forgets queues whose fds were closed since (they can no longer be named), closing the
+// pidfds of their EVFILT_PROC knotes: a real kqueue drops its knotes at close(2), which
+// the emulation cannot see, so every kqueue() and kevent() call looks. Caller holds g_mu.
+void SweepClosed() {
+  for (auto it = g_kqs.begin(); it != g_kqs.end();)
+    it = SameFile(it->first, it->second->dev, it->second->ino) ? std::next(it) : g_kqs.erase(it);
+}
+
 std::shared_ptr<Kq> Find(int kq) {
   std::lock_guard<std::mutex> lock(g_mu);
+  SweepClosed();
+  // A number that now names another file was a queue closed with close(2): swept above.
   auto it = g_kqs.find(kq);
-  if (it == g_kqs.end()) return nullptr;
-  // The backend closes the kq fd with close(2): a number that now names another file is
-  // a closed queue.
-  if (!SameFile(kq, it->second->dev, it->second->ino)) {
-    g_kqs.erase(it);
-    return nullptr;
-  }
-  return it->second;
+  return it == g_kqs.end() ? nullptr : it->second;
 }
 
 // Makes the fd's epoll registration match its enabled knotes. Always re-registers when
@@ -103,8 +121,60 @@ int Sync(Kq& q, int fd, Ident& id) {
   return 0;
 }
 
+// EVFILT_PROC: only NOTE_EXIT, added or deleted. Every exit event is EV_ONESHOT, as the
+// process can exit once (FreeBSD sets EV_ONESHOT on it).
+int ApplyProc(Kq& q, const struct kevent& c) {
+  if (c.ident == 0 || c.ident > static_cast<uintptr_t>(INT_MAX)) return ESRCH;
+  int pid = static_cast<int>(c.ident);
+  auto it = q.procs.find(pid);
+  if (c.flags & EV_DELETE) {
+    if (it == q.procs.end()) return ENOENT;
+    close(it->second.pidfd);
+    q.procs.erase(it);
+    return 0;
+  }
+  if (!(c.flags & EV_ADD) || c.fflags != NOTE_EXIT) return EINVAL;
+  if (it != q.procs.end()) {
+    it->second.udata = c.udata;
+    return 0;
+  }
+  int pidfd = static_cast<int>(syscall(SYS_pidfd_open, static_cast<pid_t>(pid), 0));
+  if (pidfd < 0) return errno;
+  struct epoll_event ev = {};
+  ev.events = EPOLLIN;
+  ev.data.u64 = kProcTag | static_cast<uint32_t>(pid);
+  if (epoll_ctl(q.epfd, EPOLL_CTL_ADD, pidfd, &ev) != 0) {
+    int e = errno;
+    close(pidfd);
+    return e;
+  }
+  q.procs[pid] = ProcNote{pidfd, c.udata};
+  return 0;
+}
+
+// The exit event of a proc knote, which is deleted with it; 0 if the knote is gone.
+int DeliverProc(Kq& q, int pid, struct kevent* out) {
+  auto it = q.procs.find(pid);
+  if (it == q.procs.end()) return 0;
+  siginfo_t si = {};
+  // WNOWAIT: the status is read, the child is left for its owner's waitpid.
+  intptr_t status = 0;
+  if (waitid(P_PID, static_cast<id_t>(pid), &si, WEXITED | WNOHANG | WNOWAIT) == 0 && si.si_pid == pid)
+    status = si.si_code == CLD_EXITED ? (si.si_status & 0xff) << 8 : si.si_status;
+  out->ident = static_cast<uintptr_t>(pid);
+  out->filter = EVFILT_PROC;
+  out->flags = EV_EOF | EV_ONESHOT;
+  out->fflags = NOTE_EXIT;
+  out->data = status;
+  out->udata = it->second.udata;
+  close(it->second.pidfd);  // also leaves the epoll set
+  q.procs.erase(it);
+  return 1;
+}
+
 // Applies one change; returns 0 or the errno kevent reports for it.
 int Apply(Kq& q, const struct kevent& c) {
+  if (c.filter == EVFILT_PROC) return ApplyProc(q, c);
   if (c.filter != EVFILT_READ && c.filter != EVFILT_WRITE) return EINVAL;
   const uint16_t supported = EV_ADD | EV_DELETE | EV_ENABLE | EV_DISABLE | EV_ONESHOT | EV_CLEAR | EV_RECEIPT;
   if (c.flags & ~supported) return EINVAL;
@@ -196,6 +266,7 @@ void Rearm(Kq& q, int fd, Ident& id) {
 
 // Splits one epoll event into the kevents of its enabled knotes; returns how many it wrote.
 int Deliver(Kq& q, const struct epoll_event& e, struct kevent* out, int room) {
+  if (e.data.u64 & kProcTag) return DeliverProc(q, static_cast<int>(static_cast<uint32_t>(e.data.u64)), out);
   int fd = static_cast<int>(static_cast<uint32_t>(e.data.u64));
   uint32_t serial = static_cast<uint32_t>(e.data.u64 >> 32);
   auto it = q.idents.find(fd);
@@ -270,9 +341,7 @@ int kqueue(void) {
   q->dev = st.st_dev;
   q->ino = st.st_ino;
   std::lock_guard<std::mutex> lock(g_mu);
-  // Forget queues whose fds were closed since: they can no longer be named.
-  for (auto it = g_kqs.begin(); it != g_kqs.end();)
-    it = SameFile(it->first, it->second->dev, it->second->ino) ? std::next(it) : g_kqs.erase(it);
+  SweepClosed();
   g_kqs[epfd] = q;
   return epfd;
 }
@@ -330,6 +399,7 @@ int kevent(int kq, const struct kevent* changelist, int nchanges, struct kevent*
     for (; i < n && count < nevents; i++)
       count += Deliver(*q, q->buf[i], eventlist + count, nevents - count);
     for (; i < n; i++) {  // fds with two filters ready filled the list before these
+      if (q->buf[i].data.u64 & kProcTag) continue;  // level-triggered: reported again
       int fd = static_cast<int>(static_cast<uint32_t>(q->buf[i].data.u64));
       auto it = q->idents.find(fd);
       if (it != q->idents.end() && it->second.serial == static_cast<uint32_t>(q->buf[i].data.u64 >> 32))

@@ -92,6 +92,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
 #define K(x) k.Set(#x, Napi::Number::New(env, x))
   K(EVFILT_READ); K(EVFILT_WRITE); K(EV_ADD); K(EV_DELETE); K(EV_ENABLE); K(EV_DISABLE);
   K(EV_ONESHOT); K(EV_CLEAR); K(EV_RECEIPT); K(EV_DISPATCH); K(EV_ERROR); K(EV_EOF);
+  K(EVFILT_PROC); K(NOTE_EXIT);
 #undef K
   exports.Set("constants", k);
   exports.Set("errno", fdr::ErrnoTable(env));

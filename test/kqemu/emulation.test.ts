@@ -344,3 +344,26 @@ describe("closing and the queue itself", () => {
     );
   });
 });
+
+describe("EVFILT_PROC: NOTE_EXIT through a pidfd", () => {
+  const { EVFILT_PROC, NOTE_EXIT } = raw.constants;
+
+  test("a child's exit is one EV_EOF|EV_ONESHOT event with its pid, NOTE_EXIT, its wait status and udata; then the knote is gone", () => {
+    // Spawned and reaped by the addon (not by libuv), so the status is there for WNOWAIT.
+    const pid = native.spawn("/bin/sh", ["sh", "-c", "exit 7"], [], null, -1, -1, new Int32Array(0));
+    expect(kevent([{ ident: pid, filter: EVFILT_PROC, flags: EV_ADD, fflags: NOTE_EXIT, data: 0, udata: 42 }])).toEqual([]);
+    const got = kevent([], 4, 5000);
+    expect(got).toEqual([{ ident: pid, filter: EVFILT_PROC, flags: EV_EOF | EV_ONESHOT, fflags: NOTE_EXIT, data: 7 << 8, udata: 42 }]);
+    expect(kevent([], 4, 0)).toEqual([]);
+    expect(kevent([{ ident: pid, filter: EVFILT_PROC, flags: EV_DELETE, fflags: 0, data: 0, udata: 0 }]).map((e) => e.data)).toEqual([raw.errno.ENOENT]);
+    const status = new Int32Array(2);
+    expect(native.reap(pid, status)).toBe(true); // WNOWAIT left it to its owner
+    expect(Array.from(status)).toEqual([7, 0]);
+  });
+
+  test("a pid that names no process is refused with ESRCH; fflags other than NOTE_EXIT with EINVAL", () => {
+    const nobody = 0x7ffffff0;
+    expect(kevent([{ ident: nobody, filter: EVFILT_PROC, flags: EV_ADD, fflags: NOTE_EXIT, data: 0, udata: 0 }]).map((e) => e.data)).toEqual([raw.errno.ESRCH]);
+    expect(kevent([{ ident: process.pid, filter: EVFILT_PROC, flags: EV_ADD, fflags: 0, data: 0, udata: 0 }]).map((e) => e.data)).toEqual([raw.errno.EINVAL]);
+  });
+});

@@ -13,8 +13,8 @@
 #endif
 
 struct kevent {
-  uintptr_t ident;  // the fd
-  int16_t filter;   // EVFILT_READ / EVFILT_WRITE
+  uintptr_t ident;  // the fd (EVFILT_PROC: the pid)
+  int16_t filter;   // EVFILT_READ / EVFILT_WRITE / EVFILT_PROC
   uint16_t flags;   // EV_*
   uint32_t fflags;  // on EV_EOF: the socket's pending error (see docs: a stand-in on Linux)
   intptr_t data;    // READ: bytes readable; WRITE: send-buffer space; EV_ERROR: errno
@@ -23,6 +23,9 @@ struct kevent {
 
 #define EVFILT_READ (-1)
 #define EVFILT_WRITE (-2)
+#define EVFILT_PROC (-5)  // ident is a pid; only NOTE_EXIT, emulated with a pidfd
+
+#define NOTE_EXIT 0x80000000U  // EVFILT_PROC: the process exited; data holds its wait status
 
 #define EV_ADD 0x0001
 #define EV_DELETE 0x0002
