@@ -431,6 +431,8 @@ export interface NativeAddon {
   spawn(file: string, argv: string[], envp: string[], cwd: string | null, uid: number, gid: number, fdMap: Int32Array): number;
   /** A close-on-exec pidfd for child `pid` (readable once it exits), or -1 where the kernel has none. */
   pidfdOpen(pid: number): number;
+  /** On a kqueue build, a close-on-exec kqueue fd watching child `pid` by EVFILT_PROC/NOTE_EXIT (readable once it exits); -1 where there is no kqueue or the child is already gone. */
+  kqueueExitFd(pid: number): number;
   /**
    * waitpid(pid, WNOHANG): false while the child runs; true once reaped, with `status[0]` its
    * exit code (-1 when a signal ended it) and `status[1]` that signal (0 when it exited).

@@ -15,6 +15,10 @@
 // Errors the caller can act on are synchronous, from this poller's own table (ENOENT for
 // an fd never added, EBADF for a closed fd at add), as epoll's are; a change the kernel
 // refuses once batched reaches its token as an ERROR event.
+//
+// A child's exit (OpenKqueueExitWatch, for lib/net/child-exit.ts) is not a knote of the
+// poller's: each child gets a kqueue of its own with one EVFILT_PROC/NOTE_EXIT knote, whose
+// fd the poller watches for READ like any fd, so the poller's table stays keyed by fd.
 #include "poller.h"
 
 #if defined(FDR_KQUEUE_EMULATION)
@@ -375,6 +379,23 @@ std::unique_ptr<Poller> MakeKqueuePoller(Status* status) {
   }
   *status = Status::Ok();
   return std::make_unique<KqueuePoller>(kq);
+}
+
+int OpenKqueueExitWatch(int pid, int* err) {
+  int kq = kqueue();
+  if (kq < 0 || fcntl(kq, F_SETFD, FD_CLOEXEC) < 0) {
+    *err = errno;
+    if (kq >= 0) ::close(kq);
+    return -1;
+  }
+  struct kevent k;
+  EV_SET(&k, static_cast<uintptr_t>(pid), EVFILT_PROC, EV_ADD | EV_ONESHOT, NOTE_EXIT, 0, ToUData(0));
+  if (kevent(kq, &k, 1, nullptr, 0, nullptr) < 0) {
+    *err = errno;
+    ::close(kq);
+    return -1;
+  }
+  return kq;
 }
 
 }  // namespace fdr

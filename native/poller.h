@@ -90,6 +90,10 @@ class Poller {
 // from MakePoller, and BackendNames() lists only those that are built.
 std::unique_ptr<Poller> MakeEpollPoller(Status* status);
 std::unique_ptr<Poller> MakeKqueuePoller(Status* status);
+// kqueue builds only: a new close-on-exec kqueue holding one EVFILT_PROC/NOTE_EXIT knote for
+// child `pid`, so its fd turns readable once the child exits (a reactor on kqueue watches
+// it as a reader, as it watches a pidfd on Linux). -1 with *err set on failure.
+int OpenKqueueExitWatch(int pid, int* err);
 std::unique_ptr<Poller> MakeIoUringPoller(Status* status);
 std::unique_ptr<Poller> MakePollPoller(Status* status);
 std::unique_ptr<Poller> MakeSelectPoller(Status* status);

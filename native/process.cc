@@ -33,6 +33,7 @@
 #include "batch_io.h"
 #include "errors.h"
 #include "fd_setup.h"
+#include "poller.h"
 
 extern char** environ;
 
@@ -354,6 +355,24 @@ Napi::Value PidfdOpen(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), -1);
 }
 
+// kqueueExitFd(pid) → on a kqueue build, a close-on-exec kqueue fd (EVFILT_PROC/NOTE_EXIT
+// on the child) that becomes readable when the child exits; -1 where there is no kqueue or
+// the kernel refuses the knote with ESRCH (the child is already gone: the caller reaps).
+Napi::Value KqueueExitFd(const Napi::CallbackInfo& info) {
+  int64_t pid;
+  if (!ArgInt(info, 0, "pid", 1, 0x7fffffff, &pid)) return Napi::Value();
+#if defined(FDR_HAVE_KQUEUE)
+  int err = 0;
+  int fd = OpenKqueueExitWatch(static_cast<int>(pid), &err);
+  if (fd >= 0) return Napi::Number::New(info.Env(), fd);
+  if (err != ESRCH) {
+    ThrowErrno(info.Env(), err, "kevent");
+    return Napi::Value();
+  }
+#endif
+  return Napi::Number::New(info.Env(), -1);
+}
+
 // The SIGCHLD self-pipe, where there is no pidfd: the handler writes a byte to a
 // non-blocking pipe whose read end the reactor watches, then calls the handler it
 // replaced (libuv's, when Node's child_process is in use), so both keep working.
@@ -437,6 +456,7 @@ void InitProcess(Napi::Env env, Napi::Object exports) {
       {"spawn", Spawn},
       {"childPipe", ChildPipe},
       {"pidfdOpen", PidfdOpen},
+      {"kqueueExitFd", KqueueExitFd},
       {"reap", Reap},
       {"sigchldFd", SigchldFd},
   };

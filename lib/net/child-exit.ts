@@ -1,8 +1,11 @@
 /**
  * How a child's exit reaches the reactor (docs/process.md, docs/platforms.md "Child
  * processes"). Where the kernel gives a pidfd (Linux 5.3+), the exit is an fd event like
- * any other: the pidfd turns readable on every backend (epoll, poll, select), the reactor
- * calls `doRead`, and the child is reaped there, in the iteration that saw it. Elsewhere a
+ * any other: the pidfd turns readable on every backend (epoll, io_uring, poll, select), the
+ * reactor calls `doRead`, and the child is reaped there, in the iteration that saw it. On
+ * the kqueue backend the same fd event comes from a kqueue of the child's own holding one
+ * EVFILT_PROC/NOTE_EXIT knote (`native.kqueueExitFd`): its fd turns readable at the exit,
+ * and the reactor's kqueue watches it as a reader. Elsewhere a
  * SIGCHLD self-pipe (native/process.cc) is the fd event: its handler writes a byte and
  * chains to the handler it replaced (libuv's, for Node's own children), and each wake-up
  * reaps every child still waiting (signals coalesce). Node's `process.on("SIGCHLD")` is not
@@ -17,8 +20,11 @@ import { native } from "../native";
 import type { IReadDescriptor } from "../reactor/interfaces";
 import type { IReactorFDSet } from "./fdset";
 
-/** The ways a child's exit can be noticed; `useChildExitWatch` picks one. */
+/** The ways a child's exit can be noticed; `useChildExitWatch` picks one ("pidfd" is EVFILT_PROC on kqueue). */
 export type ChildExitWatchKind = "pidfd" | "sigchld";
+
+/** The mechanism one watch uses: "evfilt_proc" is what "pidfd" means on the kqueue backend. */
+export type ChildExitWatchMechanism = ChildExitWatchKind | "evfilt_proc";
 
 /** Who hears that the child was reaped. */
 export interface IReapListener {
@@ -29,7 +35,7 @@ export interface IReapListener {
 /** One child's exit watch: `poll` reaps it when it has exited, `close` gives up watching. */
 export interface ChildExitWatch {
   /** Which mechanism this watch uses. */
-  readonly kind: ChildExitWatchKind;
+  readonly kind: ChildExitWatchMechanism;
   /** Reaps the child if it has exited (telling the listener); true once reaped. */
   poll(): boolean;
   /** Stops watching without reaping (the reactor shut down). */
@@ -68,13 +74,13 @@ function reapStatus(pid: number): boolean {
   }
 }
 
-/** A pidfd registered as a reader: readable once the child exits. */
-class PidfdWatch implements ChildExitWatch, IReadDescriptor {
-  readonly kind = "pidfd";
+/** An fd registered as a reader that turns readable once the child exits: a pidfd, or a kqueue with the child's EVFILT_PROC knote. */
+class ExitFdWatch implements ChildExitWatch, IReadDescriptor {
   private fd: number;
   private pid: number;
 
   constructor(
+    readonly kind: "pidfd" | "evfilt_proc",
     private readonly reactor: IReactorFDSet,
     fd: number,
     pid: number,
@@ -214,12 +220,17 @@ export function prepareChildExitWatch(reactor: IReactorFDSet): void {
 
 /**
  * Watches child `pid` (just spawned) for its exit; `listener.reaped` runs once it is reaped.
- * A pidfd where the kernel has one and "pidfd" is chosen, SIGCHLD otherwise.
+ * When "pidfd" is chosen: EVFILT_PROC on the kqueue backend, a pidfd where the kernel has
+ * one; SIGCHLD otherwise.
  */
 export function watchChildExit(reactor: IReactorFDSet, pid: number, listener: IReapListener): ChildExitWatch {
-  if (preferred === "pidfd") {
+  if (preferred === "pidfd" && reactor.backend === "kqueue") {
+    const kq = native.kqueueExitFd(pid);
+    if (kq >= 0) return new ExitFdWatch("evfilt_proc", reactor, kq, pid, listener);
+    // -1: the child is already gone (ESRCH); the SIGCHLD watch below is polled at once.
+  } else if (preferred === "pidfd") {
     const fd = native.pidfdOpen(pid);
-    if (fd >= 0) return new PidfdWatch(reactor, fd, pid, listener);
+    if (fd >= 0) return new ExitFdWatch("pidfd", reactor, fd, pid, listener);
     // No pidfd here: this child and every later one use SIGCHLD.
     preferred = "sigchld";
   }

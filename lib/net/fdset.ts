@@ -12,6 +12,8 @@ export type Resolver = (name: string) => PromiseLike<string>;
 
 /** The reactor services used by ports, connectors and connections. */
 export interface IReactorFDSet extends IReactorTime {
+  /** The poller backend ("epoll", "kqueue", ...), where the reactor has one; child-exit.ts picks its watch by it. */
+  readonly backend?: string;
   /** Starts calling `r.doRead` (or `readResult` for batch readers) while the fd is readable; a no-op when `r` already is a reader. */
   addReader(r: IReadDescriptor): void;
   /** Starts calling `w.doWrite` while the fd is writable; a no-op when `w` already is a writer. */

@@ -7,19 +7,12 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { native, type Backend, type NativeAddon, type PollerConstructor } from "../../lib/native";
+import { KQEMU_ADDON, KQEMU_MISSING } from "../support/kqemu-path";
 
-/**
- * Where `npm run build:kqemu` puts the kqueue-emulation build of the addon
- * (`FDREACTOR_KQEMU_ADDON` names another, e.g. a sanitizer build of the same sources).
- */
-export const KQEMU_ADDON = path.resolve(
-  process.env.FDREACTOR_KQEMU_ADDON ?? path.join(__dirname, "../../kqemu/build/Release/fdreactor_kqemu.node"),
-);
+export { KQEMU_ADDON, KQEMU_MISSING };
+
 /** Where `npm run build:kqemu` puts the raw kqueue()/kevent() emulation binding. */
 export const KQEMU_RAW = path.resolve(__dirname, "../../kqemu/build/Release/kqemu_raw.node");
-
-/** Message of every kqueue case when the emulation build is absent. */
-export const KQEMU_MISSING = `the kqueue emulation build is missing (${KQEMU_ADDON}): run \`npm run build:kqemu\``;
 
 /** One backend under test: where its Poller class comes from (null: build missing). */
 export interface BackendCase {

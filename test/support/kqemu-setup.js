@@ -2,7 +2,7 @@
  * Jest globalSetup: makes the kqueue-emulation test build (kqemu/build/Release, what
  * `npm run build:kqemu` makes) when it is missing or older than a source it is built from,
  * so that `npm test` on a fresh clone runs the kqueue cases instead of failing them. Only
- * when the run includes a suite that loads it (test/kqemu, test/platform), and not when
+ * when the run includes a suite that loads it (test/kqemu, test/platform, test/net/process-kqueue), and not when
  * FDREACTOR_KQEMU_ADDON names another build (asan/run.js brings its own).
  */
 "use strict";
@@ -13,7 +13,11 @@ const path = require("node:path");
 const ROOT = path.resolve(__dirname, "../..");
 const OUT = path.join(ROOT, "kqemu", "build", "Release");
 const OUTPUTS = [path.join(OUT, "fdreactor_kqemu.node"), path.join(OUT, "kqemu_raw.node")];
-const USERS = [path.join(ROOT, "test", "kqemu", "backend.test.ts"), path.join(ROOT, "test", "platform", "behaviour.test.ts")];
+const USERS = [
+  path.join(ROOT, "test", "kqemu", "backend.test.ts"),
+  path.join(ROOT, "test", "platform", "behaviour.test.ts"),
+  path.join(ROOT, "test", "net", "process-kqueue.test.ts"),
+];
 
 /** The newest mtime among the sources and build files the kqemu build reads. */
 function newestInput() {
