@@ -32,8 +32,6 @@ constexpr size_t kMaxRecord = 5 + kRecordPlaintext + 2048;
 // Ciphertext a connection may hold beyond what the kernel took before it stops accepting
 // plaintext: the rest stays in the caller's queue, where its water marks see it.
 constexpr size_t kOutBacklog = 64 * 1024;
-// A drained out-queue larger than this is released, so idle connections hold no buffers.
-constexpr size_t kOutKeep = 16 * 1024;
 
 thread_local std::vector<TlsConnection*> table;
 thread_local std::vector<int32_t> freeIds;
@@ -579,9 +577,12 @@ int32_t TlsConnection::Flush() {
     if (n > 0) outOff += static_cast<size_t>(n);
   }
   if (outOff == out.size()) {
+    // A drained queue gives its memory back, as OpenSSL's own write buffer does under
+    // SSL_MODE_RELEASE_BUFFERS: keeping the capacity would leave every idle connection
+    // holding what its largest flight needed (the handshake's, 1-2 KiB), for one small
+    // allocation per flush on a busy one.
     outOff = 0;
-    out.clear();
-    if (out.capacity() > kOutKeep) std::vector<uint8_t>().swap(out);
+    std::vector<uint8_t>().swap(out);
   } else if (outOff > out.size() / 2) {
     out.erase(out.begin(), out.begin() + static_cast<std::ptrdiff_t>(outOff));
     outOff = 0;
