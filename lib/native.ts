@@ -483,6 +483,12 @@ export interface NativeAddon {
   /** How many TlsSessions hold OpenSSL objects now (closed or collected ones do not). */
   tlsSessionCount(): number;
   /**
+   * Returns the heap's free pages to the kernel (glibc `malloc_trim`): what the handshakes'
+   * released record buffers left resident. True when pages were released; false when none
+   * were or the C library is not glibc.
+   */
+  tlsReleaseFreedMemory(): boolean;
+  /**
    * Can this kernel take over the TLS record layer (Linux `TCP_ULP "tls"`)? "available", or
    * the errno name of why not ("ENOENT": no tls module; "ENOSYS": not Linux). The engine
    * does not use kernel TLS yet either way.

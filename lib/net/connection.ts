@@ -30,7 +30,7 @@ import { unixAddress } from "./address";
 import type { IReactorFDSet } from "./fdset";
 import type { Address, IFileDescriptorReceiver, IHalfCloseableProtocol, IHandshakeListener, IProtocol, ITLSTransport, IUNIXTransport, StartTLSOptions } from "./interfaces";
 import { connectionLostFrom, syscallError } from "./oserror";
-import { checkHandshakeTimeout, TLSLayer, type TLSStart } from "./tls-layer";
+import { checkHandshakeTimeout, releaseAfterHandshake, TLSLayer, type TLSStart } from "./tls-layer";
 import { checkContextFactory, type ITLSContextFactory } from "./tls-options";
 
 /** Does `p` want to hear about half-closes (Twisted's IHalfCloseableProtocol)? */
@@ -494,6 +494,7 @@ export class Connection extends FileDescriptor implements IUNIXTransport, ITLSTr
   private handshakeCompleted(tls: TLSLayer): void {
     tls.handshakeDone = true;
     tls.cancelTimer();
+    releaseAfterHandshake(this.reactor);
     const p = this.protocol as IProtocol & Partial<IHandshakeListener>;
     if (p !== null && typeof p.handshakeCompleted === "function") {
       try {

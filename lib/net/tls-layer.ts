@@ -4,13 +4,31 @@
  * held while a STARTTLS waits for the plaintext before it to leave. The Connection drives
  * it from the reactor's TLS lanes (connection.ts); nothing here makes a syscall.
  */
-import type { IDelayedCall } from "../defer/interfaces";
+import type { IDelayedCall, IReactorTime } from "../defer/interfaces";
 import { TLSError } from "../error";
 import { native, type TlsSession } from "../native";
 import type { ITLSContextFactory } from "./tls-options";
 
 /** Default seconds a TLS handshake may take (listenSSL, connectSSL, startTLS). */
 export const DEFAULT_HANDSHAKE_TIMEOUT = 30;
+
+/** Seconds after a completed handshake before the heap's freed pages are given back. */
+const RELEASE_DELAY = 0.5;
+const releaseScheduled = new WeakSet<IReactorTime>();
+
+/**
+ * Gives the memory the handshakes freed back to the kernel, RELEASE_DELAY seconds after a
+ * handshake completes on `reactor`: at most one pending call per reactor, so a burst of
+ * handshakes costs one trim per RELEASE_DELAY and the last one is followed by a trim.
+ */
+export function releaseAfterHandshake(reactor: IReactorTime): void {
+  if (releaseScheduled.has(reactor)) return;
+  releaseScheduled.add(reactor);
+  reactor.callLater(RELEASE_DELAY, () => {
+    releaseScheduled.delete(reactor);
+    native.tlsReleaseFreedMemory();
+  });
+}
 
 /** Where a TLS session starts: the side, its context factory, the peer it expects and the handshake limit. */
 export interface TLSStart {
