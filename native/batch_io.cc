@@ -15,15 +15,6 @@ namespace fdr {
 
 namespace {
 
-// One result word: bytes (>= 0), AGAIN, or -errno. Only a translation: what AGAIN or an
-// errno means for a connection is decided by its reader or writer in JavaScript (a
-// transport's wrote(), docs/design.md "The write path"), never here.
-inline int32_t ResultWord(ssize_t n) {
-  if (n >= 0) return static_cast<int32_t>(n);
-  if (IsAgain(errno)) return kAgain;
-  return -errno;
-}
-
 // readBatch(fds, count, slab, offset, maxPerFd, out) -> processed
 Napi::Value ReadBatch(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();

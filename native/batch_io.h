@@ -25,6 +25,15 @@ constexpr int kNoSignal = 0;  // SO_NOSIGPIPE is set on every socket at creation
 
 inline bool IsAgain(int err) { return err == EAGAIN || err == EWOULDBLOCK; }
 
+// One result word: bytes (>= 0), AGAIN, or -errno. Only a translation: what AGAIN or an
+// errno means for a connection is decided by its reader or writer in JavaScript (a
+// transport's wrote(), docs/design.md "The write path"), never here.
+inline int32_t ResultWord(ssize_t n) {
+  if (n >= 0) return static_cast<int32_t>(n);
+  if (IsAgain(errno)) return kAgain;
+  return -errno;
+}
+
 // Runs `call` (a syscall) again while it fails with EINTR; returns its last result.
 template <typename Call>
 auto RetryOnEintr(Call call) -> decltype(call()) {

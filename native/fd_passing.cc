@@ -34,10 +34,6 @@ union Control {
 };
 thread_local Control control;
 
-inline int32_t Word(ssize_t n) {
-  if (n >= 0) return static_cast<int32_t>(n);
-  return IsAgain(errno) ? kAgain : -errno;
-}
 
 // sendFds(fd, buf, fds, count) -> bytes sent, AGAIN or -errno. The descriptors fds[0..count)
 // go with the first byte of buf; buf must hold at least one byte, as a descriptor sent with
@@ -73,7 +69,7 @@ Napi::Value SendFds(const Napi::CallbackInfo& info) {
   c->cmsg_len = CMSG_LEN(fdBytes);
   memcpy(CMSG_DATA(c), fds, fdBytes);
   ssize_t n = RetryOnEintr([&] { return sendmsg(fd, &h, kNoSignal); });
-  return Napi::Number::New(env, Word(n));
+  return Napi::Number::New(env, ResultWord(n));
 }
 
 // recvFds(fd, buf, out) -> bytes (0 at EOF), AGAIN or -errno. out[0] gets the number of
@@ -109,7 +105,7 @@ Napi::Value RecvFds(const Napi::CallbackInfo& info) {
   out[0] = 0;
   out[1] = 0;
   ssize_t n = RetryOnEintr([&] { return recvmsg(fd, &h, kRecvFlags); });
-  if (n < 0) return Napi::Number::New(env, Word(n));
+  if (n < 0) return Napi::Number::New(env, ResultWord(n));
   size_t got = 0;
   for (cmsghdr* c = CMSG_FIRSTHDR(&h); c != nullptr; c = CMSG_NXTHDR(&h, c)) {
     if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;

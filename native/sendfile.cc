@@ -35,8 +35,7 @@ int64_t SendFileOnce(int out, int in, int64_t offset, int64_t len) {
 #if defined(__linux__)
   off_t off = static_cast<off_t>(offset);
   ssize_t n = RetryOnEintr([&] { return sendfile(out, in, &off, static_cast<size_t>(len)); });
-  if (n >= 0) return n;
-  return IsAgain(errno) ? kAgain : -errno;
+  return ResultWord(n);
 #elif defined(FDR_BSD_SENDFILE)
   // Both report what a partial send moved even when the call fails with EAGAIN or EINTR:
   // those bytes are on their way and count, else the caller would send them twice.
