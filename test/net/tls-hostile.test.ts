@@ -136,9 +136,13 @@ describeWithPeer("openssl")("TLS transport under hostile peers", () => {
       });
       pending++; // released once the healthy handshake has started the bad peers
       pending++; // released by the renegotiating s_client below
-      const renegotiator = spawnOpenssl(["s_client", "-connect", `127.0.0.1:${at(open)}`, "-tls1_2", "-CAfile", certs.ca.certFile], certs.dir);
-      renegotiator.proc.stdin!.write("name:renegotiation");
-      void renegotiator.waitFor(/Verify return code/, 15000).then(() => renegotiator.proc.stdin!.write("R\n"));
+      // Named by its own port, not by a first write: s_client reads stdin in whatever chunks are
+      // there, and "R" is a command only at the start of a chunk, so a name written just before
+      // it could swallow it (the connection then never ends). If the handshake never shows, the
+      // peer is killed and the assertions below say what is missing instead of a hang.
+      const reneg = port("renegotiation", identity(certs.leaf));
+      const renegotiator = spawnOpenssl(["s_client", "-connect", `127.0.0.1:${at(reneg)}`, "-tls1_2", "-CAfile", certs.ca.certFile], certs.dir);
+      void renegotiator.waitFor(/Verify return code/, 15000).then(() => renegotiator.proc.stdin!.write("R\n"), () => renegotiator.kill());
       void renegotiator.exited().then(settle);
 
       hf.onLost = (reason) => finish({ server, anonymous, client, healthy: `lost: ${String(reason.value)}`, sClient: renegotiator.output() });
