@@ -6,24 +6,18 @@
  */
 import * as path from "node:path";
 import { ConnectionDone } from "../../lib/error";
-import { CertificateOptions, optionsForClientTLS, listenSSL, connectSSL, type Connection, type TLSVersion } from "../../lib/net";
+import { optionsForClientTLS, listenSSL, connectSSL, type Connection, type TLSVersion } from "../../lib/net";
 import { ServerFactory } from "../../lib/protocols";
 import { expectNoFdLeaks } from "../support/fds";
 import { describeWithPeer } from "../support/peers";
-import { makeCertificates, spawnOpenssl, startServer, type Certificates } from "../support/tls";
+import { spawnOpenssl, startServer, suitePki } from "../support/tls";
 import { portOf, Recorder, RecordingClientFactory, runReactor } from "./helpers";
 
 const transportOf = (p: Recorder): Connection => p.transport as unknown as Connection;
 
 describeWithPeer("openssl")("TLS session resumption observed by the peer", () => {
-  let certs: Certificates;
-  let server: CertificateOptions;
+  const pki = suitePki();
   expectNoFdLeaks();
-  beforeAll(() => {
-    certs = makeCertificates();
-    server = new CertificateOptions({ privateKey: certs.leaf.key, certificate: certs.leaf.cert });
-  });
-  afterAll(() => certs.remove());
 
   /** The line s_client and s_server -www print about a connection: "New, TLSv1.3, Cipher is ...". */
   const line = (how: "New" | "Reused", version: TLSVersion): RegExp => new RegExp(`^${how}, ${version.replace(".", "\\.")}, Cipher is `, "m");
@@ -35,7 +29,7 @@ describeWithPeer("openssl")("TLS session resumption observed by the peer", () =>
   ];
 
   test.each(serverCases)("listenSSL, %s: s_client -sess_out then -sess_in prints Reused for the second connection", async (_name, flags, version) => {
-    const sess = path.join(certs.dir, `session-${flags.join("")}.pem`);
+    const sess = path.join(pki.certs.dir, `session-${flags.join("")}.pem`);
     const out = await runReactor<{ outputs: string[]; serverReused: boolean[] }>("integrated", (reactor, finish, fail) => {
       const serverReused: boolean[] = [];
       const outputs: string[] = [];
@@ -50,10 +44,10 @@ describeWithPeer("openssl")("TLS session resumption observed by the peer", () =>
         };
         return p;
       };
-      const port = listenSSL(reactor, 0, sf, server, { interface: "127.0.0.1" });
+      const port = listenSSL(reactor, 0, sf, pki.server, { interface: "127.0.0.1" });
       const client = (round: number): void => {
-        const peer = spawnOpenssl(["s_client", "-connect", `127.0.0.1:${portOf(port.getHost())}`, "-CAfile", certs.ca.certFile,
-          "-verify_return_error", ...flags, round === 0 ? "-sess_out" : "-sess_in", sess], certs.dir);
+        const peer = spawnOpenssl(["s_client", "-connect", `127.0.0.1:${portOf(port.getHost())}`, "-CAfile", pki.certs.ca.certFile,
+          "-verify_return_error", ...flags, round === 0 ? "-sess_out" : "-sess_in", sess], pki.certs.dir);
         peer.proc.stdin!.write(`round ${round}\n`);
         peer.waitFor(new RegExp(`answer ${round + 1}\\n`), 15000).then(
           () => {
@@ -88,9 +82,9 @@ describeWithPeer("openssl")("TLS session resumption observed by the peer", () =>
   ];
 
   test.each(clientCases)("connectSSL (%s, s_server %j): s_server -www reports the second connection Reused", async (version, flags) => {
-    const { peer, port } = await startServer(certs, ["-www", ...flags]);
+    const { peer, port } = await startServer(pki.certs, ["-www", ...flags]);
     try {
-      const client = optionsForClientTLS("localhost", { trustRoot: certs.ca.cert, maximumVersion: version });
+      const client = optionsForClientTLS("localhost", { trustRoot: pki.certs.ca.cert, maximumVersion: version });
       const pages = await runReactor<Array<{ page: string; reused: boolean; reason: unknown }>>("integrated", (reactor, finish) => {
         const pages: Array<{ page: string; reused: boolean; reason: unknown }> = [];
         const once = (): void => {

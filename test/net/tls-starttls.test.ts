@@ -3,24 +3,18 @@
  * written before goes out in plaintext first, what is written after is encrypted. Between
  * two fdreactor ends, and with `openssl s_client -starttls smtp` as the client.
  */
-import { CertificateOptions, optionsForClientTLS, listenTCP, connectTCP, type Connection } from "../../lib/net";
+import { optionsForClientTLS, listenTCP, connectTCP, type Connection } from "../../lib/net";
 import { LineReceiver, ServerFactory } from "../../lib/protocols";
 import { expectNoFdLeaks } from "../support/fds";
 import { describeWithPeer } from "../support/peers";
-import { makeCertificates, spawnOpenssl, type Certificates } from "../support/tls";
+import { spawnOpenssl, suitePki } from "../support/tls";
 import { portOf, Recorder, RecordingClientFactory, runReactor } from "./helpers";
 
 const tlsOf = (p: { transport: unknown }): Connection => p.transport as Connection;
 
 describeWithPeer("openssl")("STARTTLS", () => {
-  let certs: Certificates;
-  let server: CertificateOptions;
+  const pki = suitePki();
   expectNoFdLeaks();
-  beforeAll(() => {
-    certs = makeCertificates();
-    server = new CertificateOptions({ privateKey: certs.leaf.key, certificate: certs.leaf.cert });
-  });
-  afterAll(() => certs.remove());
 
   test("fdreactor on both ends: the reply written before startTLS arrives in plaintext, what follows is encrypted both ways", async () => {
     const out = await runReactor<{ client: string[]; server: string[]; version: string | null; subject: string | undefined; secure: (boolean | null)[] }>("integrated", (reactor, finish) => {
@@ -33,7 +27,7 @@ describeWithPeer("openssl")("STARTTLS", () => {
           serverSaw.push(`${tls ? "tls" : "plain"}:${d.toString()}`);
           if (!tls && d.toString() === "STARTTLS\r\n") {
             p.transport!.write("GO\r\n");
-            tlsOf(p).startTLS(server);
+            tlsOf(p).startTLS(pki.server);
             tls = true;
             p.transport!.write("welcome"); // encrypted: after the switch
           } else if (tls && d.toString() === "secret") {
@@ -53,7 +47,7 @@ describeWithPeer("openssl")("STARTTLS", () => {
           clientSaw.push(`${tls ? "tls" : "plain"}:${d.toString()}`);
           if (!tls && d.toString() === "GO\r\n") {
             secureBefore = tlsOf(p).isSecure();
-            tlsOf(p).startTLS(optionsForClientTLS("localhost", { trustRoot: certs.ca.cert }));
+            tlsOf(p).startTLS(optionsForClientTLS("localhost", { trustRoot: pki.certs.ca.cert }));
             tls = true;
             p.transport!.write("secret");
           } else if (p.bytes().toString().endsWith("got secret")) {
@@ -91,7 +85,7 @@ describeWithPeer("openssl")("STARTTLS", () => {
           this.sendLine(Buffer.from("250 STARTTLS"));
         } else if (cmd === "STARTTLS") {
           this.sendLine(Buffer.from("220 2.0.0 Ready to start TLS"));
-          tlsOf(this).startTLS(server);
+          tlsOf(this).startTLS(pki.server);
           this.sendLine(Buffer.from("250 hello over tls"));
         }
       }
@@ -100,8 +94,8 @@ describeWithPeer("openssl")("STARTTLS", () => {
       const sf = new ServerFactory();
       sf.buildProtocol = () => new Smtp();
       const port = listenTCP(reactor, 0, sf, { interface: "127.0.0.1" });
-      const peer = spawnOpenssl(["s_client", "-connect", `127.0.0.1:${portOf(port.getHost())}`, "-starttls", "smtp", "-CAfile", certs.ca.certFile,
-        "-verify_hostname", "localhost", "-verify_return_error"], certs.dir);
+      const peer = spawnOpenssl(["s_client", "-connect", `127.0.0.1:${portOf(port.getHost())}`, "-starttls", "smtp", "-CAfile", pki.certs.ca.certFile,
+        "-verify_hostname", "localhost", "-verify_return_error"], pki.certs.dir);
       void peer.waitFor(/hello over tls/, 15000).then(() => peer.proc.stdin!.end(), () => peer.kill());
       void peer.exited().then((code) => {
         port.stopListening();

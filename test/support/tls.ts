@@ -9,6 +9,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { native, AGAIN, TLS_ERROR, type TlsSession } from "../../lib/native";
+import { CertificateOptions } from "../../lib/net";
 import { peerEnv } from "./peers";
 
 /** A key and certificate as PEM text, and the files they were written to. */
@@ -88,6 +89,26 @@ export function makeCertificates(): Certificates {
     client: identity(dir, "client"),
     remove: () => fs.rmSync(dir, { recursive: true, force: true }),
   };
+}
+
+/** A suite's PKI and a server context presenting its leaf certificate. */
+export interface SuitePki {
+  certs: Certificates;
+  server: CertificateOptions;
+}
+
+/**
+ * Makes the certificates in the calling suite's beforeAll and removes them in its afterAll;
+ * read the fields inside tests (they are set once beforeAll has run).
+ */
+export function suitePki(): SuitePki {
+  const pki = {} as SuitePki;
+  beforeAll(() => {
+    pki.certs = makeCertificates();
+    pki.server = new CertificateOptions({ privateKey: pki.certs.leaf.key, certificate: pki.certs.leaf.cert });
+  });
+  afterAll(() => pki.certs.remove());
+  return pki;
 }
 
 /** A running `openssl` peer with its output collected. */
