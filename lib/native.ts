@@ -229,9 +229,17 @@ export interface Poller {
   /**
    * Hands the kernel the changes the next wait would otherwise carry (io_uring's re-arms
    * of level-triggered fds); integrated mode calls it after each iteration. A no-op on the
-   * other backends.
+   * other backends. Returns true when events the poller already holds wait for the next
+   * wait() (io_uring: poll completions reaped by a batch), which the poller's fd does not
+   * show: the caller must iterate again without waiting for the fd.
    */
-  flush(): void;
+  flush(): boolean;
+  /** True when this poller does the batched reads and writes itself (io_uring, as SQEs in one io_uring_enter). */
+  readonly completesIo: boolean;
+  /** As the addon's {@link NativeAddon.readBatch}, done by the poller (only when `completesIo`). */
+  readBatch(fds: Int32Array, count: number, slab: Uint8Array, offset: number, maxPerFd: number, out: Int32Array): number;
+  /** As the addon's {@link NativeAddon.writevBatch}, done by the poller (only when `completesIo`). */
+  writevBatch(fds: Int32Array, count: number, counts: Int32Array, bufs: Uint8Array[], out: Int32Array): void;
   /** The backend's own pollable fd (epoll, io_uring, kqueue) or -1. A getter: it changes nothing. */
   fd(): number;
   /**

@@ -113,6 +113,18 @@ bool Ring::needsEnter() const {
          (__atomic_load_n(sqFlags_, __ATOMIC_RELAXED) & (IORING_SQ_CQ_OVERFLOW | IORING_SQ_TASKRUN)) != 0;
 }
 
+unsigned Ring::neuterUnsubmitted(bool (*mine)(uint64_t userData)) {
+  unsigned turned = 0;
+  for (unsigned i = __atomic_load_n(sqHead_, __ATOMIC_ACQUIRE); i != sqTailLocal_; i++) {
+    io_uring_sqe* sqe = &sqes_[i & sqMask_];
+    if (!mine(sqe->user_data)) continue;
+    memset(sqe, 0, sizeof *sqe);
+    sqe->opcode = IORING_OP_NOP;
+    turned++;
+  }
+  return turned;
+}
+
 io_uring_sqe* Ring::nextSqe(int* err) {
   if (unsubmitted() >= sqEntries_) {
     int e = enter(0);

@@ -48,6 +48,11 @@ class Ring {
   // not errors: the caller reads what completed).
   int enter(int waitMs);
 
+  // Turns every SQE not yet taken by the kernel whose user_data satisfies `mine` into a
+  // no-op with user_data 0 (after a failed enter, so that a later one cannot start an
+  // operation on buffers its owner has let go). Returns how many it turned.
+  unsigned neuterUnsubmitted(bool (*mine)(uint64_t userData));
+
   // SQEs written but not yet taken by the kernel.
   unsigned unsubmitted() const;
   // Whether a no-wait enter() is needed to see every completion: SQEs to submit, or

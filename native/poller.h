@@ -4,6 +4,7 @@
 // backend files and the build files only.
 #pragma once
 
+#include <cerrno>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -34,6 +35,9 @@ constexpr uint32_t kOptionMask = kEdge | kOneshot;
 
 // A token is the reactor's slot index plus the slot's generation. The kernel hands it
 // back untouched, so a stale event for a closed-and-reused fd can be told apart.
+struct ReadBatchArgs;   // batch_io.h
+struct WriteBatchArgs;  // batch_io.h
+
 struct Token {
   uint32_t slot;
   uint32_t generation;
@@ -82,6 +86,19 @@ class Poller {
   // batching: a change still in the changelist would not make the kqueue fd readable).
   // Returns fd(), or -1 when the backend has no fd to poll (nothing changes then).
   virtual int enterIntegratedMode() { return fd(); }
+  // Whether readBatch/writevBatch below do the batched I/O through this poller (io_uring:
+  // as SQEs submitted in one io_uring_enter) instead of one syscall per fd (batch_io.cc).
+  virtual bool completesIo() const { return false; }
+  // batch_io.cc's readBatch and writevBatch with the same arguments and results, done by
+  // the poller: returns how many fds were processed (readBatch) or 0 (writevBatch), or
+  // -errno when the poller itself failed. Every operation has completed on return, so no
+  // buffer is referenced by the kernel afterwards.
+  virtual int64_t readBatch(const ReadBatchArgs&) { return -ENOTSUP; }
+  virtual int64_t writevBatch(const WriteBatchArgs&) { return -ENOTSUP; }
+  // Completions the poller has read from the kernel but not yet reported (io_uring: poll
+  // completions reaped while a batch waited for its own): the next wait returns them
+  // without blocking, but the backend's fd does not show them to another loop.
+  virtual bool hasPending() const { return false; }
   // Releases kernel resources; idempotent.
   virtual void close() = 0;
 };

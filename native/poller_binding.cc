@@ -7,6 +7,7 @@
 #include <cmath>
 #include <string>
 
+#include "batch_io.h"
 #include "checked_method.h"
 #include "errors.h"
 #include "poller.h"
@@ -41,11 +42,14 @@ class PollerWrap : public Napi::ObjectWrap<PollerWrap> {
     return DefineClass(env, "Poller",
                        {CheckedGetter<W, &W::Backend>("backend"),
                         CheckedGetter<W, &W::SupportedOptions>("supportedOptions"),
+                        CheckedGetter<W, &W::CompletesIo>("completesIo"),
                         CheckedMethod<W, &W::Add>("add"),
                         CheckedMethod<W, &W::Modify>("modify"),
                         CheckedMethod<W, &W::Remove>("remove"),
                         CheckedMethod<W, &W::Wait>("wait"),
                         CheckedMethod<W, &W::Flush>("flush"),
+                        CheckedMethod<W, &W::ReadBatch>("readBatch"),
+                        CheckedMethod<W, &W::WritevBatch>("writevBatch"),
                         CheckedMethod<W, &W::Fd>("fd"),
                         CheckedMethod<W, &W::EnterIntegratedMode>("enterIntegratedMode"),
                         CheckedMethod<W, &W::Close>("close")});
@@ -113,6 +117,41 @@ class PollerWrap : public Napi::ObjectWrap<PollerWrap> {
 
   Napi::Value SupportedOptions(const Napi::CallbackInfo& info) {
     return Napi::Number::New(info.Env(), options_);
+  }
+
+  Napi::Value CompletesIo(const Napi::CallbackInfo& info) {
+    return Napi::Boolean::New(info.Env(), !closed_ && poller_->completesIo());
+  }
+
+  // False (with a JS exception pending) unless the poller does batched I/O itself.
+  bool BatchUsable(const Napi::CallbackInfo& info) {
+    if (!Usable(info)) return false;
+    if (poller_->completesIo()) return true;
+    ThrowCoded(info.Env(), false,
+               "The " + backend_ + " backend does no batched I/O of its own; use readBatch/writevBatch of the addon",
+               "ERR_UNSUPPORTED_OPERATION");
+    return false;
+  }
+
+  // readBatch(fds, count, slab, offset, maxPerFd, out) -> processed, as the addon's readBatch.
+  Napi::Value ReadBatch(const Napi::CallbackInfo& info) {
+    ReadBatchArgs a;
+    if (!BatchUsable(info) || !ArgReadBatch(info, "fds", 3, &a)) return Napi::Value();
+    int64_t r = poller_->readBatch(a);
+    if (r < 0) {
+      ThrowErrno(info.Env(), static_cast<int>(-r), waitSyscall_.c_str());
+      return Napi::Value();
+    }
+    return Napi::Number::New(info.Env(), static_cast<double>(r));
+  }
+
+  // writevBatch(fds, count, counts, bufs, out), as the addon's writevBatch.
+  Napi::Value WritevBatch(const Napi::CallbackInfo& info) {
+    WriteBatchArgs a;
+    if (!BatchUsable(info) || !ArgWriteBatch(info, "fds", 1, &a)) return Napi::Value();
+    int64_t r = poller_->writevBatch(a);
+    if (r < 0) ThrowErrno(info.Env(), static_cast<int>(-r), waitSyscall_.c_str());
+    return Napi::Value();
   }
 
   // Reads (fd, slot, generation, interest) and refuses unsupported options.
@@ -213,8 +252,11 @@ class PollerWrap : public Napi::ObjectWrap<PollerWrap> {
   Napi::Value Flush(const Napi::CallbackInfo& info) {
     if (!Usable(info)) return Napi::Value();
     int r = poller_->flush();
-    if (r < 0) ThrowErrno(info.Env(), -r, waitSyscall_.c_str());
-    return Napi::Value();
+    if (r < 0) {
+      ThrowErrno(info.Env(), -r, waitSyscall_.c_str());
+      return Napi::Value();
+    }
+    return Napi::Boolean::New(info.Env(), poller_->hasPending());
   }
 
   Napi::Value Fd(const Napi::CallbackInfo& info) {

@@ -1,0 +1,194 @@
+/**
+ * The io_uring backend's completion path: readBatch and writevBatch done by the poller as
+ * RECV/SEND/SENDMSG requests in one io_uring_enter. Same contract as the addon's syscall
+ * batches (test/native): bytes packed in order in the slab, EOF as 0, errors as -errno,
+ * AGAIN for a socket with nothing to read or no room, short sends reported as such, and
+ * no request left in flight when the call returns. docs/platforms.md cites these.
+ */
+import { AGAIN, EVENT_STRIDE, READABLE, native, type Poller } from "../../lib/native";
+import { describeOnKernel } from "../support/backends";
+import { expectNoFdLeaks } from "../support/fds";
+import { drain, eventsOf, Fds, fill, send } from "./sockets";
+
+expectNoFdLeaks();
+
+const ECONNRESET = -104;
+const EBADF = -9;
+
+describeOnKernel("io_uring")("the io_uring backend's batched I/O", () => {
+  const fds = new Fds();
+  let events: Uint32Array;
+  let poller: Poller;
+
+  beforeEach(() => {
+    events = new Uint32Array(64 * EVENT_STRIDE);
+    poller = new native.Poller("io_uring", events);
+  });
+  afterEach(() => {
+    poller.close();
+    fds.closeAll();
+  });
+
+  test("says it completes I/O itself; the readiness backends do not, and refuse the calls", () => {
+    expect(poller.completesIo).toBe(true);
+    const epoll = new native.Poller("epoll", new Uint32Array(EVENT_STRIDE));
+    try {
+      expect(epoll.completesIo).toBe(false);
+      expect(() => epoll.readBatch(new Int32Array(1), 0, Buffer.alloc(16), 0, 16, new Int32Array(3))).toThrow(
+        expect.objectContaining({ code: "ERR_UNSUPPORTED_OPERATION" }),
+      );
+    } finally {
+      epoll.close();
+    }
+  });
+
+  test("reads many connections into one slab, each fd's bytes packed after the previous one's, in order", () => {
+    const pairs = Array.from({ length: 40 }, () => fds.tcpPair());
+    pairs.forEach(([client], i) => send(client, `message ${i};`.repeat(i + 1)));
+    const keys = Int32Array.from(pairs.map(([, server]) => server));
+    const slab = Buffer.alloc(256 * 1024);
+    const out = new Int32Array(3 * keys.length);
+    let done = 0;
+    let offset = 0;
+    const got: string[] = [];
+    // Bounded: 40 fds need at most a few calls (64 per call at the minimum region).
+    for (let round = 0; round < 10 && done < keys.length; round++) {
+      const k = poller.readBatch(keys.subarray(done), keys.length - done, slab, offset, 64 * 1024, out);
+      expect(k).toBeGreaterThan(0);
+      for (let i = 0; i < k; i++) {
+        expect(out[3 * i]).toBe(keys[done + i]);
+        expect(out[3 * i + 1]).toBe(offset); // packed: right after the previous fd's bytes
+        const n = out[3 * i + 2];
+        expect(n).toBeGreaterThan(0);
+        got.push(slab.toString("latin1", offset, offset + n));
+        offset += n;
+      }
+      done += k;
+    }
+    expect(got).toEqual(pairs.map((_, i) => `message ${i};`.repeat(i + 1)));
+  });
+
+  test("EOF is 0, a reset connection is -ECONNRESET, an idle one AGAIN, a negative fd -EBADF", () => {
+    const [eofClient, eofServer] = fds.tcpPair();
+    const [rstClient, rstServer] = fds.tcpPair();
+    const [, idleServer] = fds.tcpPair();
+    fds.close(eofClient);
+    native.setsockopt(rstClient, "SO_LINGER", 0);
+    fds.close(rstClient); // SO_LINGER 0: RST instead of FIN
+    const keys = Int32Array.from([eofServer, rstServer, idleServer, -1]);
+    const out = new Int32Array(12);
+    expect(poller.readBatch(keys, 4, Buffer.alloc(64 * 1024), 0, 4096, out)).toBe(4);
+    expect(Array.from(out.filter((_, i) => i % 3 === 2))).toEqual([0, ECONNRESET, AGAIN, EBADF]);
+  });
+
+  test("a burst larger than the slab comes in slab-sized pieces, nothing lost or reordered", () => {
+    const [client, server] = fds.socketpair();
+    const burst = Buffer.alloc(40 * 1024);
+    for (let i = 0; i < burst.length; i++) burst[i] = (i * 7 + (i >> 8)) & 0xff;
+    expect(native.write(client, burst, 0, burst.length)).toBe(burst.length);
+    const slab = Buffer.alloc(8 * 1024);
+    const out = new Int32Array(3);
+    const parts: Buffer[] = [];
+    let total = 0;
+    for (let round = 0; round < 100 && total < burst.length; round++) {
+      expect(poller.readBatch(Int32Array.of(server), 1, slab, 0, slab.length, out)).toBe(1);
+      expect(out[2]).toBeGreaterThan(0);
+      expect(out[2]).toBeLessThanOrEqual(slab.length);
+      parts.push(Buffer.from(slab.subarray(out[1], out[1] + out[2])));
+      total += out[2];
+    }
+    expect(Buffer.concat(parts).equals(burst)).toBe(true);
+  });
+
+  test("a pipe (not a socket) is read and written with the plain syscalls", () => {
+    const [r, w] = native.pipe();
+    fds.track(r);
+    fds.track(w);
+    const out = new Int32Array(3);
+    poller.writevBatch(Int32Array.of(w), 1, Int32Array.of(2), [Buffer.from("through "), Buffer.from("a pipe")], out);
+    expect(out[0]).toBe(14);
+    const slab = Buffer.alloc(4096);
+    expect(poller.readBatch(Int32Array.of(r), 1, slab, 0, 4096, out)).toBe(1);
+    expect(slab.toString("latin1", out[1], out[1] + out[2])).toBe("through a pipe");
+  });
+
+  test("writes many connections in one call; each peer gets its buffers whole and in order", () => {
+    const pairs = Array.from({ length: 30 }, () => fds.tcpPair());
+    const keys = Int32Array.from(pairs.map(([, server]) => server));
+    const counts = Int32Array.from(pairs.map((_, i) => 1 + (i % 3)));
+    const bufs: Buffer[] = [];
+    const expected: string[] = [];
+    pairs.forEach((_, i) => {
+      let all = "";
+      for (let b = 0; b < counts[i]; b++) {
+        const part = `conn ${i} part ${b}|`;
+        bufs.push(Buffer.from(part));
+        all += part;
+      }
+      expected.push(all);
+    });
+    const out = new Int32Array(keys.length);
+    poller.writevBatch(keys, keys.length, counts, bufs, out);
+    expect(Array.from(out)).toEqual(expected.map((e) => e.length));
+    expect(pairs.map(([client]) => drain(client))).toEqual(expected);
+  });
+
+  test("a full socket takes part of a send (a short count) and then AGAIN, never parking the request", () => {
+    const [client, server] = fds.socketpair();
+    const big = Buffer.alloc(4 * 1024 * 1024, 0x5a);
+    const out = new Int32Array(1);
+    poller.writevBatch(Int32Array.of(server), 1, Int32Array.of(1), [big], out);
+    const taken = out[0];
+    expect(taken).toBeGreaterThan(0);
+    expect(taken).toBeLessThan(big.length); // short: the rest stays with the caller
+    poller.writevBatch(Int32Array.of(server), 1, Int32Array.of(1), [big.subarray(taken)], out);
+    expect(out[0]).toBe(AGAIN); // full: answered at once, not left in flight
+    let seen = 0;
+    for (let round = 0; round < 1000 && seen < taken; round++) seen += drain(client).length;
+    expect(seen).toBe(taken); // exactly the bytes it said it took
+  });
+
+  test("a write to a reset connection is -ECONNRESET or -EPIPE, and raises no SIGPIPE", () => {
+    const [client, server] = fds.tcpPair();
+    native.setsockopt(client, "SO_LINGER", 0);
+    fds.close(client);
+    const out = new Int32Array(1);
+    let res = 0;
+    for (let round = 0; round < 3 && res >= 0; round++) {
+      poller.writevBatch(Int32Array.of(server), 1, Int32Array.of(1), [Buffer.from("late")], out);
+      res = out[0];
+    }
+    expect([ECONNRESET, -32]).toContain(res);
+  });
+
+  test("a readiness event that completes while a batch runs is kept for the next wait", () => {
+    const [watchedClient, watched] = fds.tcpPair();
+    const [client, server] = fds.tcpPair();
+    poller.add(watched, 7, 1, READABLE);
+    send(watchedClient, "ready");
+    send(client, "data");
+    // The poll completion for `watched` is in the ring when this call reaps its RECV.
+    const out = new Int32Array(3);
+    expect(poller.readBatch(Int32Array.of(server), 1, Buffer.alloc(4096), 0, 4096, out)).toBe(1);
+    expect(out[2]).toBe(4);
+    expect(poller.flush()).toBe(true); // held: the ring's fd no longer shows it
+    expect(eventsOf(events, poller.wait(0))).toEqual([[7, 1, READABLE]]);
+    expect(drain(watched)).toBe("ready");
+    expect(poller.flush()).toBe(false);
+  });
+
+  test("closing the fds of a batch right after it returns is safe: nothing was left in flight", () => {
+    const pairs = Array.from({ length: 20 }, () => fds.tcpPair());
+    const keys = Int32Array.from(pairs.map(([, server]) => server));
+    pairs.forEach(([client]) => fill(client));
+    const slab = Buffer.alloc(256 * 1024);
+    const out = new Int32Array(3 * keys.length);
+    const k = poller.readBatch(keys, keys.length, slab, 0, 64 * 1024, out);
+    expect(k).toBeGreaterThan(0);
+    for (let i = 0; i < k; i++) expect(out[3 * i + 2]).not.toBe(-2147483648); // every result is final
+    pairs.forEach(([, server]) => fds.close(server));
+    slab.fill(0);
+    expect(poller.wait(0)).toBe(0); // no completion arrives later for a freed buffer or a closed fd
+    expect(slab.every((b) => b === 0)).toBe(true);
+  });
+});
