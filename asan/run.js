@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // npm run test:asan: the native and platform suites (test/native, test/platform) and the TLS
-// transport suites (test/net/tls*: the reactor driving the TLS engine) against
+// transport suites (test/net/tls*: the reactor driving the TLS engine) and the io_uring
+// transport suite (test/net/io_uring*: the reactor driving the ring's batched I/O) against
 // the addon compiled with AddressSanitizer + UndefinedBehaviorSanitizer (asan/binding.gyp).
 //
 // 1. Builds asan/build/Release/ when it is missing or older than a native source (under the
@@ -87,6 +88,6 @@ console.log("test:asan: LeakSanitizer armed (the canary's deliberate leak was re
 
 const jest = path.join(ROOT, "node_modules", "jest", "bin", "jest.js");
 const args = process.argv.slice(2);
-const r = spawnSync(process.execPath, [jest, ...(args.length ? args : ["test/native", "test/platform", "test/net/tls"])], { cwd: ROOT, env, stdio: "inherit" });
+const r = spawnSync(process.execPath, [jest, ...(args.length ? args : ["test/native", "test/platform", "test/net/tls", "test/net/io_uring"])], { cwd: ROOT, env, stdio: "inherit" });
 if (r.status !== 0) console.error(`test:asan: FAILED (jest exit status ${r.status}${r.signal ? `, signal ${r.signal}` : ""}; ${LEAK_EXIT} = a leak)`);
 process.exit(r.status ?? 1);

@@ -10,10 +10,17 @@
  * one `tlsWriteBatch`, and they hear the session's status bits with each result.
  */
 import { native, AGAIN } from "../native";
+import type { NativeAddon } from "../native";
 import { log } from "../log";
 import { asError, describe } from "./failures";
 import type { Registry } from "./registry";
 import type { IBatchReadDescriptor, IBatchWriter, IFileDescriptor, ITLSBatchDescriptor } from "./interfaces";
+
+/**
+ * Who performs the plain (non-TLS) batched reads and writes: the addon (one syscall per fd)
+ * or a poller that completes I/O itself (io_uring: one io_uring_enter for the batch).
+ */
+export type BatchIo = Pick<NativeAddon, "readBatch" | "writevBatch">;
 
 /** Where the batches hand their results (the reactor, which drops a descriptor that fails). */
 export interface BatchSink {
@@ -42,6 +49,8 @@ export class ReadBatch {
   private tlsCount = 0;
   private slab: Buffer;
   private slabOffset = 0;
+  /** Who reads the plain lane (the reactor sets its poller when that completes I/O). */
+  io: BatchIo = native;
 
   /** Room for `capacity` readers per iteration (one per event); slabs of `slabSize`, at most `maxReadPerFd` per fd. */
   constructor(
@@ -133,7 +142,7 @@ export class ReadBatch {
       const rest = done === 0 ? keys : keys.subarray(done);
       const k = tls
         ? native.tlsReadBatch(rest, m - done, this.slab, this.slabOffset, this.maxReadPerFd, out)
-        : native.readBatch(rest, m - done, this.slab, this.slabOffset, this.maxReadPerFd, out);
+        : this.io.readBatch(rest, m - done, this.slab, this.slabOffset, this.maxReadPerFd, out);
       if (k === 0) {
         // Cannot happen with a fresh slab (it holds maxReadPerFd); never loop on it.
         if (++emptyRounds > 1) break;
@@ -189,6 +198,8 @@ export class WriteBatch {
   private tlsIds = new Int32Array(64);
   private tlsCounts = new Int32Array(64);
   private readonly tlsBufs: Uint8Array[] = [];
+  /** Who writes the plain lane (the reactor sets its poller when that completes I/O). */
+  io: BatchIo = native;
 
   /** True when a flush has been asked for. */
   get pending(): boolean {
@@ -270,7 +281,7 @@ export class WriteBatch {
     let refused: unknown = null;
     try {
       if (tls) native.tlsWriteBatch(this.tlsIds, n, this.tlsCounts, bufs, out);
-      else native.writevBatch(this.fds, n, this.counts, bufs, out);
+      else this.io.writevBatch(this.fds, n, this.counts, bufs, out);
     } catch (e) {
       refused = e;
     }
@@ -298,7 +309,7 @@ export class WriteBatch {
       count[0] = pending.length;
       try {
         if (tls) native.tlsWriteBatch(key, 1, count, pending, out);
-        else native.writevBatch(key, 1, count, pending, out);
+        else this.io.writevBatch(key, 1, count, pending, out);
       } catch (e) {
         log("error", `Bad pendingBuffers() of ${describe(w)}`, e);
         sink.drop(w, asError(e));

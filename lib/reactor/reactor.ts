@@ -149,6 +149,8 @@ export class Reactor implements IReactorTime {
   private integrated: IntegratedLoop | null = null;
   // Integrated mode on a backend that defers changes to its next wait (BACKENDS_THAT_DEFER).
   private flushPoller = false;
+  // Integrated mode: the poller holds events its fd does not show (flush() said so).
+  private pollerHolds = false;
   private readonly loopHost: LoopHost = {
     looping: () => this.state === RUNNING || this.state === STOPPING,
     inIteration: () => this.inIteration,
@@ -441,7 +443,7 @@ export class Reactor implements IReactorTime {
       if (this.threadFns.length > 0 || this.inboxReady || this.inboxBacklog) this.runThreadCalls();
       if (this.timers.size > 0) this.runTimers();
       if (this.writes.pending) this.writes.flush(this.sink);
-      if (this.flushPoller) (this.poller as Poller).flush();
+      if (this.flushPoller) this.pollerHolds = (this.poller as Poller).flush();
     } finally {
       this.inIteration = false;
     }
@@ -662,6 +664,9 @@ export class Reactor implements IReactorTime {
     if (this.threadPool !== null) this.threadPool.terminateWorkers();
     if (this.poller !== null) this.poller.close();
     this.poller = null;
+    this.pollerHolds = false;
+    // A write after the end (a transport flushing late) goes to the syscalls again.
+    this.reads.io = this.writes.io = native;
     this.registry = null;
     this.writes.clear();
   }
@@ -689,7 +694,7 @@ export class Reactor implements IReactorTime {
 
   /** Milliseconds the next wait may block: 0 when work is due, -1 for "until an event". */
   private computeTimeout(): number {
-    if (this.stopRequested || this.threadFns.length > 0 || this.inboxBacklog || this.writes.pending || this.reads.pending) return 0;
+    if (this.stopRequested || this.threadFns.length > 0 || this.inboxBacklog || this.writes.pending || this.reads.pending || this.pollerHolds) return 0;
     const top = this.timers.peek();
     if (top === undefined) return -1;
     const ms = (top.time - this.seconds()) * 1000;
@@ -704,6 +709,8 @@ export class Reactor implements IReactorTime {
       if (this.state === ENDED) throw new ReactorNotRestartable("This reactor has stopped");
       this.poller = new native.Poller(this.backend, this.events);
       this.registry = new Registry(this.poller);
+      // io_uring: the batches' reads and writes go to its ring as SQEs, one enter per batch.
+      if (this.poller.completesIo) this.reads.io = this.writes.io = this.poller;
     }
     return this.registry;
   }
