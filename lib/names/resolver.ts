@@ -23,7 +23,7 @@ import { Deferred, Failure, fail, succeed } from "../defer";
 import { DNSLookupError } from "../error";
 import { HostsFile } from "../net/hosts";
 import { ipv4First } from "../net/resolve";
-import { DNSCache, keyOf, type CacheClock } from "./cache";
+import { DNSCache, type CacheClock } from "./cache";
 import { DNSQueryError } from "./errors";
 import { ChannelPool, type PendingQuery, type QueryWaiter } from "./channels";
 import { describeServer, queryTCP, type AddressType, type DNSRecord, type DNSResponse, type QueryReactor } from "./query";
@@ -74,8 +74,9 @@ export class Resolver {
   /** config() as last merged, and the file's settings it was merged from. */
   private merged: ResolverConfig | null = null;
   private mergedFrom: ResolverConfig | null = null;
-  /** Queries on the wire, by cache key: later askers wait for the same answer. */
-  private readonly inflight = new Map<string, SharedQuery>();
+  /** Queries on the wire, by lower-case name (one map per type, so no key is built per lookup): later askers wait for the same answer. */
+  private readonly inflightA = new Map<string, SharedQuery>();
+  private readonly inflightAAAA = new Map<string, SharedQuery>();
 
   /** A resolver that sends its queries through `reactor`. */
   constructor(reactor: QueryReactor, options: ResolverOptions = {}) {
@@ -216,14 +217,13 @@ export class Resolver {
 
   /** Tries each candidate of the search list in turn; the first with addresses wins. */
   private searchList(name: string, type: AddressType): Deferred<string[]> {
-    const candidates = searchCandidates(name, this.config());
-    if (candidates.length === 1) {
-      // No search domains: the one candidate's outcome is the lookup's.
-      return this.query(candidates[0], type, this.maxCNAMEHops).addCallbacks(addressesOf, (f) => {
-        if (!(f.value instanceof DNSQueryError)) return f;
-        throw lookupError(name, f.value);
-      });
+    const config = this.config();
+    if (config.search.length === 0 || name.endsWith(".")) {
+      // One candidate: its query fires the lookup's Deferred itself (addresses, or the
+      // DNSLookupError naming `name`), with no link added to map one to the other.
+      return this.query(name.endsWith(".") ? name.slice(0, -1) : name, type, this.maxCNAMEHops, null, name, config) as Deferred<string[]>;
     }
+    const candidates = searchCandidates(name, config);
     let current: Deferred<Found> | null = null;
     const d = new Deferred<string[]>(() => current?.cancel());
     const failures: DNSQueryError[] = [];
@@ -233,7 +233,7 @@ export class Resolver {
         d.errback(lookupError(name, chooseFailure(failures)));
         return;
       }
-      current = this.query(candidates[i], type, this.maxCNAMEHops);
+      current = this.query(candidates[i], type, this.maxCNAMEHops, null, null, config) as Deferred<Found>;
       current.addCallbacks(
         (found) => {
           if (!d.called) d.callback(found.addresses);
@@ -257,28 +257,33 @@ export class Resolver {
    * The addresses for exactly `qname` (no search list): the cache, else the servers,
    * chains followed. `chain` holds the names already on the CNAME chain when this is a
    * re-query; re-queries never wait on another lookup's query, so two chains that cross
-   * cannot wait on each other.
+   * cannot wait on each other. With `host` (the name the lookup was asked for) the
+   * Deferred is the lookup's own: it fires with the addresses, or fails with the
+   * DNSLookupError naming `host`; without, it fires with a Found or the DNSQueryError.
    */
-  private query(qname: string, type: AddressType, hopsLeft: number, chain: ReadonlySet<string> | null = null): Deferred<Found> {
+  private query(qname: string, type: AddressType, hopsLeft: number, chain: ReadonlySet<string> | null, host: string | null, config: ResolverConfig): Deferred<Found> | Deferred<string[]> {
     const cached = this.cache.get(qname, type);
     if (cached !== undefined) {
-      if ("addresses" in cached) return succeed({ addresses: cached.addresses.slice(), ttl: 0 });
-      return fail(cached.failure);
+      if (!("addresses" in cached)) return host !== null ? fail<string[]>(lookupError(host, cached.failure)) : fail<Found>(cached.failure);
+      if (host !== null) return succeed(cached.addresses.slice());
+      return succeed<Found>({ addresses: cached.addresses.slice(), ttl: 0 });
     }
-    const key = chain === null ? keyOf(qname, type) : null;
-    const waiting = key !== null ? this.inflight.get(key) : undefined;
-    if (waiting !== undefined) return waiting.join();
+    const inflight = type === "A" ? this.inflightA : this.inflightAAAA;
+    const key = chain === null ? qname.toLowerCase() : null;
+    const waiting = key !== null ? inflight.get(key) : undefined;
+    if (waiting !== undefined) return waiting.join(host);
     const shared = new SharedQuery(this, this.channels, this.reactor, qname, type, hopsLeft, chain, key);
-    if (key !== null) this.inflight.set(key, shared);
-    const waiter = shared.join();
-    const config = this.config();
+    if (key !== null) inflight.set(key, shared);
+    const waiter = shared.join(host);
     shared.start(config, config.rotate ? this.nextServer++ : 0);
     return waiter;
   }
 
   /** SharedQuery is done: it no longer takes waiters. */
   private ended(shared: SharedQuery): void {
-    if (shared.key !== null && this.inflight.get(shared.key) === shared) this.inflight.delete(shared.key);
+    if (shared.key === null) return;
+    const inflight = shared.type === "A" ? this.inflightA : this.inflightAAAA;
+    if (inflight.get(shared.key) === shared) inflight.delete(shared.key);
   }
 
   /**
@@ -327,7 +332,7 @@ export class Resolver {
     if (current !== qname.toLowerCase()) {
       // The chain leaves the answer: ask for its last name, within what is left of the hop budget.
       const chainTTL = ttl;
-      const next = this.query(current, type, hopsLeft, seen ?? new Set(chain ?? []).add(current));
+      const next = this.query(current, type, hopsLeft, seen ?? new Set(chain ?? []).add(current), null, this.config()) as Deferred<Found>;
       const d = new Deferred<Found>(() => next.cancel());
       next.addCallbacks(
         (found) => {
@@ -364,9 +369,13 @@ export class Resolver {
  * lookup allocates, and V8 compiles, little (docs/names.md, "What a lookup costs").
  */
 class SharedQuery implements QueryWaiter {
-  /** The first waiter, and the others (most queries have one: no array for them). */
-  private waiter: Deferred<Found> | null = null;
-  private others: Deferred<Found>[] | null = null;
+  /**
+   * The first waiter and the host its lookup asked for (null: it wants a Found), and the
+   * others as pairs [waiter, host, ...] (most queries have one waiter: no array for them).
+   */
+  private waiter: Deferred<unknown> | null = null;
+  private waiterHost: string | null = null;
+  private others: (Deferred<unknown> | string | null)[] | null = null;
   private settled = false;
   private config: ResolverConfig | null = null;
   private first = 0;
@@ -386,24 +395,35 @@ class SharedQuery implements QueryWaiter {
     readonly type: AddressType,
     private readonly hopsLeft: number,
     private readonly chain: ReadonlySet<string> | null,
-    /** The resolver's in-flight key (null: a re-query of a chain, never shared). */
+    /** The resolver's in-flight key, the name in lower case (null: a re-query of a chain, never shared). */
     readonly key: string | null,
   ) {}
 
-  /** A new Deferred that fires with the query's outcome. */
-  join(): Deferred<Found> {
-    const w: Deferred<Found> = new Deferred<Found>(() => this.leave(w));
-    if (this.waiter === null) this.waiter = w;
-    else (this.others ??= []).push(w);
-    return w;
+  /**
+   * A new Deferred that fires with the query's outcome: for a lookup of `host`, its
+   * addresses or the DNSLookupError naming `host`; for null, a Found or the DNSQueryError.
+   */
+  join(host: string | null): Deferred<Found> | Deferred<string[]> {
+    const w: Deferred<unknown> = new Deferred<unknown>(() => this.leave(w));
+    if (this.waiter === null) {
+      this.waiter = w;
+      this.waiterHost = host;
+    } else (this.others ??= []).push(w, host);
+    return w as Deferred<Found> | Deferred<string[]>;
   }
 
   /** `w` was cancelled: it waits no more; with no one left, the query stops. */
-  private leave(w: Deferred<Found>): void {
-    if (this.waiter === w) this.waiter = this.others !== null && this.others.length > 0 ? this.others.shift()! : null;
-    else if (this.others !== null) {
-      const i = this.others.indexOf(w);
-      if (i >= 0) this.others.splice(i, 1);
+  private leave(w: Deferred<unknown>): void {
+    const others = this.others;
+    if (this.waiter === w) {
+      if (others !== null && others.length > 0) {
+        this.waiter = others[0] as Deferred<unknown>;
+        this.waiterHost = others[1] as string | null;
+        others.splice(0, 2);
+      } else this.waiter = null;
+    } else if (others !== null) {
+      const i = others.indexOf(w);
+      if (i >= 0) others.splice(i, 2);
     }
     if (this.waiter === null && !this.settled) this.cancel();
   }
@@ -519,20 +539,20 @@ class SharedQuery implements QueryWaiter {
     const others = this.others;
     this.waiter = null;
     this.others = null;
-    if (first !== null) fire(first, found, error);
-    if (others !== null) for (const w of others) fire(w, found, error);
+    if (first !== null) fire(first, this.waiterHost, found, error);
+    if (others !== null) for (let i = 0; i < others.length; i += 2) fire(others[i] as Deferred<unknown>, others[i + 1] as string | null, found, error);
   }
 }
 
-/** Fires waiter `w` with its own copy of the addresses found, or with `error`. */
-function fire(w: Deferred<Found>, found: Found | null, error: unknown): void {
+/**
+ * Fires waiter `w` with its own copy of the addresses found, or with `error`: for a
+ * lookup of `host`, the addresses themselves or the DNSLookupError naming `host`.
+ */
+function fire(w: Deferred<unknown>, host: string | null, found: Found | null, error: unknown): void {
   if (w.called) return;
-  if (found === null) w.errback(error);
+  if (found === null) w.errback(host !== null && error instanceof DNSQueryError ? lookupError(host, error) : error);
+  else if (host !== null) w.callback(found.addresses.slice());
   else w.callback({ addresses: found.addresses.slice(), ttl: found.ttl });
-}
-
-function addressesOf(found: Found): string[] {
-  return found.addresses;
 }
 
 /** The names to ask for `name`, in order (the C library's res_nsearch order). */
