@@ -135,6 +135,11 @@ export class ChannelPool {
   private inFlight = 0;
   /** Channels with queries in their outbox; the flush microtask is queued while non-empty. */
   private sending: Channel[] = [];
+  /** The datagrams of one channel's flush (reused: emptied after each send). */
+  private readonly datagrams: Buffer[] = [];
+  /** The server object last asked for and its list of channels: no key is built per query. */
+  private lastServer: NameServer | null = null;
+  private lastList: Channel[] | null = null;
   private readonly flushAll = (): void => this.flush();
   private readonly sweepNow = (): void => this.sweep();
 
@@ -156,8 +161,12 @@ export class ChannelPool {
       waiter.failed(new DNSQueryError("CONNECT", name, type, `could not send to ${describeServer(server)}: ${e instanceof Error ? e.message : String(e)}`, { cause: e }));
       return null;
     }
-    let id = random16();
-    while (channel.live.has(id)) id = random16();
+    // One call site that runs for every query: a retry-only call (a clash of ids, about one
+    // query in 8,000) would be code V8 optimized without feedback, and its first use would
+    // throw away the optimized lookup path.
+    let id: number;
+    do id = random16();
+    while (channel.live.has(id));
     const bytes = encodeQuery(id, name, type);
     const q = new PendingQuery(channel, id, bytes, name, type, now + timeout, timeout, waiter);
     channel.live.set(id, q);
@@ -184,18 +193,23 @@ export class ChannelPool {
   private flush(): void {
     const channels = this.sending;
     this.sending = [];
+    const datagrams = this.datagrams;
     for (const c of channels) {
       const queries = c.outbox;
       c.outbox = [];
-      const datagrams: Buffer[] = [];
       for (const q of queries) if (!q.settled) datagrams.push(q.bytes);
-      if (datagrams.length === 0 || c.port === null) continue;
+      if (datagrams.length === 0 || c.port === null) {
+        datagrams.length = 0;
+        continue;
+      }
       try {
         c.port.writeBatch(datagrams);
       } catch (e) {
         for (const q of queries) {
           if (!q.settled) this.fail(q, new DNSQueryError("CONNECT", q.name, q.type, `could not send to ${describeServer(c.server)}: ${e instanceof Error ? e.message : String(e)}`, { cause: e }));
         }
+      } finally {
+        datagrams.length = 0;
       }
     }
   }
@@ -209,11 +223,16 @@ export class ChannelPool {
 
   /** An open channel to `server` that takes queries at `now`: a random one of up to CHANNELS_PER_SERVER. */
   private channelFor(server: NameServer, now: number): Channel {
-    const key = `${server.host}|${server.port}`;
-    let list = this.byServer.get(key);
-    if (list === undefined) {
-      list = [];
-      this.byServer.set(key, list);
+    let list = server === this.lastServer ? this.lastList : null;
+    if (list === null) {
+      const key = `${server.host}|${server.port}`;
+      list = this.byServer.get(key) ?? null;
+      if (list === null) {
+        list = [];
+        this.byServer.set(key, list);
+      }
+      this.lastServer = server;
+      this.lastList = list;
     }
     for (let i = list.length - 1; i >= 0; i--) {
       const c = list[i];
