@@ -22,8 +22,12 @@ const LOADGEN = path.join(__dirname, "loadgen.js");
  */
 const PER_SOURCE = 9000;
 
-/** Scheduling priority of the holder processes (the driver keeps 0): see Load.start. */
-const HOLDER_NICE = 19;
+/**
+ * V8 flags of the holder processes (see Load.start): no memory reducer (the GC it starts
+ * seconds after a holder goes idle is what used to take the load CPU from the driver) and
+ * no GC helper threads (a collection that does happen stays on one thread).
+ */
+const HOLDER_NODE_FLAGS = ["--no-memory-reducer", "--single-threaded-gc"];
 
 /** The next source address to hand out: 127.0.0.2 .. 127.0.0.254, starting somewhere per harness run. */
 let sourceCursor = 2 + (process.pid % 253);
@@ -117,11 +121,13 @@ class Load {
         indexBase,
       };
       indexBase += conns[i];
-      // Holders run at nice 19: once idle, V8 collects their 17,000-connection heaps (its
-      // memory reducer, seconds later), and at nice 0 that GC, helper threads and all, took
-      // the load CPU from the driver mid-measurement for 30-100 ms, whatever the server.
-      const nice = active[i] === 0 ? HOLDER_NICE : 0;
-      const child = spawnTracked(`loadgen-${i}`, process.execPath, [LOADGEN, JSON.stringify(cfg)], { cpu: o.cpu, nice, stdio: ["pipe", "pipe", "pipe"] });
+      // Holders run at the driver's priority, without V8's memory reducer: once idle, that
+      // reducer collected their 17,000-connection heaps seconds later, and the GC (helper
+      // threads and all) took the load CPU from the driver mid-measurement for 30-100 ms,
+      // whatever the server. They used to run at nice 19 for that; on a loaded machine they
+      // then got no CPU to connect and the 50,000 and 100,000 counts never started.
+      const flags = active[i] === 0 ? HOLDER_NODE_FLAGS : [];
+      const child = spawnTracked(`loadgen-${i}`, process.execPath, [...flags, LOADGEN, JSON.stringify(cfg)], { cpu: o.cpu, stdio: ["pipe", "pipe", "pipe"] });
       const report = { sources: cfg.sources };
       this.reports.set(i, report);
       let buf = "";

@@ -231,6 +231,9 @@ function summarise(rounds, servers, connsList, baseline, fallback = null) {
     const base = measured(ratioAgainst);
     const baseCpu = base.length ? summarize(base.map((r) => r.cpuUsPer)).median : NaN;
     const baseMem = base.length ? summarize(base.map((r) => r.rssPerConnKb)).median : NaN;
+    // No round to compare with: name the failure of the peer that should have stood in.
+    const standIn = fallback !== null && rounds.some((r) => r.server === baseline && r.conns === conns && r.skipped);
+    const noRatio = base.length ? null : whyUnmeasured(rounds, standIn ? fallback : baseline, conns);
     for (const s of servers) {
       const rs = rounds.filter((r) => r.server === s.name && r.conns === conns);
       if (rs.length === 0) continue;
@@ -268,12 +271,23 @@ function summarise(rounds, servers, connsList, baseline, fallback = null) {
         rssPerConnKb: mem,
         memRatio: ratio(mem.median, baseMem),
         ratioAgainst,
+        noRatio,
         rssMiB: pick((r) => r.rssKb / 1024),
         errors: ok.reduce((a, r) => a + r.errorTotal, 0),
       });
     }
   }
   return rows;
+}
+
+/** Why `name` has no measured round at `conns` (its rounds failed, were skipped, or it did not run): one line. */
+function whyUnmeasured(rounds, name, conns) {
+  const rs = rounds.filter((r) => r.server === name && r.conns === conns);
+  const failed = rs.find((r) => r.error);
+  if (failed) return `${name} failed at ${fmt(conns)}: ${failed.error.split("\n")[0]}`;
+  const skipped = rs.find((r) => r.skipped);
+  if (skipped) return `${name} skipped at ${fmt(conns)}: ${skipped.skipped}`;
+  return `${name} did not run at ${fmt(conns)}`;
 }
 
 /** The summary table (terminal and Markdown share it). */
@@ -285,7 +299,8 @@ function summaryTable(rows, { unit, baselineLabel, paced = 0, baseline = null, l
     const notes = [];
     if (r.cpuUsPer.noisy) notes.push("noisy");
     if (r.failed.length) notes.push(`${r.failed.length} round(s) failed`);
-    if (r.rounds === 0) notes.push("no data");
+    if (r.rounds === 0) notes.push(r.failed.length ? `no data: ${r.failed[0].split("\n")[0]}` : "no data");
+    else if (!Number.isFinite(r.ratio) && r.noRatio) notes.push(`no ratio: ${r.noRatio}`);
     if (Number.isFinite(r.held.median) && r.held.min < r.conns) notes.push(`held only ${fmt(r.held.min)} of ${fmt(r.conns)}`);
     if (Number.isFinite(r.openAtEnd.median) && r.openAtEnd.min < r.held.min) notes.push(`${fmt(r.held.min - r.openAtEnd.min)} closed by the server`);
     if (r.pacedTarget && Number.isFinite(r.pacedRate.min) && r.pacedRate.min < 0.97 * r.pacedTarget) notes.push(`paced: reached only ${fmt(r.pacedRate.min)} of ${fmt(r.pacedTarget)}/s`);

@@ -240,12 +240,20 @@ describe("the load generator against real servers", () => {
         [5, 0],
         [15, 0],
       ]);
-      // The holder yields the load CPU to the driver: nice 19 against 0 (field 19 of stat).
+      // Both at the same priority (a starved holder never connects on a loaded machine: field
+      // 19 of stat); the holder runs without V8's memory reducer and GC helper threads, the
+      // driver with neither flag (its argv from /proc).
       const niceOf = (pid: number) => {
         const text = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
         return Number(text.slice(text.lastIndexOf(")") + 2).split(" ")[16]);
       };
-      expect(load.children.map((c: { pid: number }) => niceOf(c.pid))).toEqual([0, 19]);
+      const flagsOf = (pid: number) =>
+        fs
+          .readFileSync(`/proc/${pid}/cmdline`, "utf8")
+          .split("\0")
+          .filter((a) => a === "--no-memory-reducer" || a === "--single-threaded-gc");
+      expect(load.children.map((c: { pid: number }) => niceOf(c.pid))).toEqual([0, 0]);
+      expect(load.children.map((c: { pid: number }) => flagsOf(c.pid))).toEqual([[], ["--no-memory-reducer", "--single-threaded-gc"]]);
       load.tell("run");
       load.tell("measure");
       await new Promise((r) => setTimeout(r, 300));

@@ -133,9 +133,24 @@ describe("ratios past one process", () => {
     expect(fd10[fd10.length - 1]).not.toContain("against");
   });
 
-  test("without a fallback the ratios at that count stay blank (and the run's notes say so)", () => {
+  test("without a fallback there is no ratio at that count, and the row says why", () => {
     const rows = summarise([{ server: "node-net", conns: 50000, round: 1, skipped: "one process" }, round("fdreactor", 50000, 4)], servers, [50000], "node-net");
     expect(Number.isNaN(rows.find((r: { server: string }) => r.server === "fdreactor").ratio)).toBe(true);
+    const table = summaryTable(rows, { unit: "msg", baselineLabel: "Node net", baseline: "node-net" });
+    const fd = table.body.find((b: string[]) => b[0] === "fdreactor");
+    expect(fd[fd.length - 1]).toBe("no ratio: node-net skipped at 50,000: one process");
+  });
+
+  test("a fallback whose rounds failed: no ratio, and the row names the failure", () => {
+    const failed = { server: "node-net-cluster", conns: 50000, round: 1, error: "the load processes did not report connected within 60 s (1 of 2)\nstderr" };
+    const rows = summarise([{ server: "node-net", conns: 50000, round: 1, skipped: "one process" }, failed, round("fdreactor", 50000, 4)], servers, [50000], "node-net", "node-net-cluster");
+    const table = summaryTable(rows, { unit: "msg", baselineLabel: "Node net", baseline: "node-net" });
+    const last = (name: string) => {
+      const b = table.body.find((x: string[]) => x[0] === name);
+      return b[b.length - 1];
+    };
+    expect(last("fdreactor")).toBe("no ratio: node-net-cluster failed at 50,000: the load processes did not report connected within 60 s (1 of 2)");
+    expect(last("Node net (cluster)")).toBe("1 round(s) failed, no data: the load processes did not report connected within 60 s (1 of 2)");
   });
 });
 
