@@ -8,8 +8,11 @@
  * fs.createReadStream. Each server pinned to CPU 0, wrk -t1 on CPU 1; rounds interleaved
  * (A,B,C,A,B,C,...). Primary figure: server CPU µs per request (/proc/PID/stat), and its
  * ratio against every other server in the same round. Every server's answer is checked
- * once (status 200, the size in bytes, sha256) before measuring.
- *   node bench/static/run.js [--rounds 3] [--duration 3] [--conns 50] [--sizes 65536,1048576]
+ * once (status 200, the size in bytes, sha256) before measuring. Before the first round each
+ * server is warmed by request count, not by time (`--warm-requests`, default 5,000, at most
+ * 20 s): at 1 MiB a second of load is ~300 requests, too few for V8 to finish compiling the
+ * request path, and the compiler's own threads were then counted as CPU per request.
+ *   node bench/static/run.js [--rounds 3] [--duration 3] [--conns 50] [--sizes 65536,1048576] [--warm-requests 5000]
  * Needs dist/ (npx tsc -p tsconfig.json), wrk and nginx-light.
  */
 const crypto = require("node:crypto");
@@ -29,6 +32,9 @@ const arg = numberArg;
 const ROUNDS = arg("rounds", 3);
 const DURATION = arg("duration", 3);
 const CONNS = arg("conns", 50);
+const WARM_REQUESTS = arg("warm-requests", 5000);
+/** The longest the first warm-up of one server may take, whatever it has served by then. */
+const WARM_LIMIT_S = 20;
 const SIZES = (() => {
   const i = process.argv.indexOf("--sizes");
   const sizes = i < 0 ? [64 * 1024, 1024 * 1024] : process.argv[i + 1].split(",").map(Number);
@@ -104,6 +110,7 @@ async function measureSize(size) {
       const ok = got.length === size && crypto.createHash("sha256").update(got).digest("hex") === sha;
       if (!ok) throw new Error(`${name}: wrong answer (${got.length} bytes)`);
     }
+    for (const s of servers) await warmUp(s.port);
     const load = os.loadavg().map((x) => x.toFixed(2)).join(" ");
     process.stdout.write(`\n### ${size} bytes\n`);
     for (let round = 0; round < ROUNDS; round++) {
@@ -137,6 +144,12 @@ async function measureSize(size) {
     for (const n of nginxDirs) cleanupNginx(n);
     fs.rmSync(work, { recursive: true, force: true });
   }
+}
+
+/** Load on `port` in 1 s steps until WARM_REQUESTS were served or WARM_LIMIT_S passed (the same for every server). */
+async function warmUp(port) {
+  let served = 0;
+  for (let t = 0; t < WARM_LIMIT_S && served < WARM_REQUESTS; t++) served += (await runWrk({ port, conns: CONNS, seconds: 1, cpu: 1 })).requests;
 }
 
 main().catch((e) => {
