@@ -150,10 +150,10 @@ export class ChannelPool {
    * Asks `server` for `name`/`type`; `waiter` hears the accepted response, or the failure
    * (DNSQueryError: TIMEOUT after `timeout` seconds, CONNECT when refused or when no socket
    * could be made; then it may be told before this returns, and null is returned). The
-   * query can be forgotten with `cancel` (a later answer is ignored).
+   * query can be forgotten with `cancel` (a later answer is ignored). `now` is the
+   * reactor's time when the caller has just read it.
    */
-  query(server: NameServer, name: string, type: AddressType, timeout: number, waiter: QueryWaiter): PendingQuery | null {
-    const now = this.reactor.seconds();
+  query(server: NameServer, name: string, type: AddressType, timeout: number, waiter: QueryWaiter, now = this.reactor.seconds()): PendingQuery | null {
     let channel: Channel;
     try {
       channel = this.channelFor(server, now);

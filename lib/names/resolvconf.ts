@@ -129,10 +129,10 @@ export class ResolvConfFile {
     this.checkInterval = checkInterval;
   }
 
-  /** The settings as the file says now. */
-  current(): ResolverConfig {
+  /** The settings as the file says now (`now`: the clock's time, when the caller has just read it). */
+  current(now?: number): ResolverConfig {
     if (this.clock !== null) {
-      const now = this.clock.seconds();
+      if (now === undefined) now = this.clock.seconds();
       if (now - this.checkedAt < this.checkInterval) return this.config;
       this.checkedAt = now;
     }

@@ -98,7 +98,12 @@ export class Resolver {
 
   /** The settings in force now: resolv.conf as it is on disk, with the injected overrides. */
   config(): ResolverConfig {
-    const fromFile = this.resolvConf.current();
+    return this.configAt(undefined);
+  }
+
+  /** config(), with `now` the reactor's time if the caller has just read it. */
+  private configAt(now: number | undefined): ResolverConfig {
+    const fromFile = this.resolvConf.current(now);
     if (this.merged === null || fromFile !== this.mergedFrom) {
       this.merged = Object.freeze({ ...fromFile, ...this.overrides });
       this.mergedFrom = fromFile;
@@ -208,8 +213,11 @@ export class Resolver {
       if ((family === 4) === (type === "A")) return succeed([name]);
       return failWith(name, new DNSQueryError("NODATA", name, type, "an address literal of the other family"));
     }
-    const fromHosts = type === "A" ? (this.hosts?.lookupIPv4(name) ?? []) : (this.hosts?.lookupIPv6(name) ?? []);
-    if (fromHosts.length > 0) return succeed(fromHosts);
+    const hosts = this.hosts;
+    if (hosts !== null) {
+      const fromHosts = type === "A" ? hosts.lookupIPv4(name) : hosts.lookupIPv6(name);
+      if (fromHosts.length > 0) return succeed(fromHosts);
+    }
     const bad = badNameReason(name);
     if (bad !== null) return failWith(name, new DNSQueryError("BAD_NAME", name, type, bad));
     return this.searchList(name, type);
@@ -217,11 +225,13 @@ export class Resolver {
 
   /** Tries each candidate of the search list in turn; the first with addresses wins. */
   private searchList(name: string, type: AddressType): Deferred<string[]> {
-    const config = this.config();
+    // One reading of the clock serves the file check and the query's deadline.
+    const now = this.reactor.seconds();
+    const config = this.configAt(now);
     if (config.search.length === 0 || name.endsWith(".")) {
       // One candidate: its query fires the lookup's Deferred itself (addresses, or the
       // DNSLookupError naming `name`), with no link added to map one to the other.
-      return this.query(name.endsWith(".") ? name.slice(0, -1) : name, type, this.maxCNAMEHops, null, name, config) as Deferred<string[]>;
+      return this.query(name.endsWith(".") ? name.slice(0, -1) : name, type, this.maxCNAMEHops, null, name, config, now) as Deferred<string[]>;
     }
     const candidates = searchCandidates(name, config);
     let current: Deferred<Found> | null = null;
@@ -233,7 +243,7 @@ export class Resolver {
         d.errback(lookupError(name, chooseFailure(failures)));
         return;
       }
-      current = this.query(candidates[i], type, this.maxCNAMEHops, null, null, config) as Deferred<Found>;
+      current = this.query(candidates[i], type, this.maxCNAMEHops, null, null, config, undefined) as Deferred<Found>;
       current.addCallbacks(
         (found) => {
           if (!d.called) d.callback(found.addresses);
@@ -260,8 +270,17 @@ export class Resolver {
    * cannot wait on each other. With `host` (the name the lookup was asked for) the
    * Deferred is the lookup's own: it fires with the addresses, or fails with the
    * DNSLookupError naming `host`; without, it fires with a Found or the DNSQueryError.
+   * `now` is the reactor's time when the caller has just read it.
    */
-  private query(qname: string, type: AddressType, hopsLeft: number, chain: ReadonlySet<string> | null, host: string | null, config: ResolverConfig): Deferred<Found> | Deferred<string[]> {
+  private query(
+    qname: string,
+    type: AddressType,
+    hopsLeft: number,
+    chain: ReadonlySet<string> | null,
+    host: string | null,
+    config: ResolverConfig,
+    now: number | undefined,
+  ): Deferred<Found> | Deferred<string[]> {
     const cached = this.cache.get(qname, type);
     if (cached !== undefined) {
       if (!("addresses" in cached)) return host !== null ? fail<string[]>(lookupError(host, cached.failure)) : fail<Found>(cached.failure);
@@ -275,7 +294,7 @@ export class Resolver {
     const shared = new SharedQuery(this, this.channels, this.reactor, qname, type, hopsLeft, chain, key);
     if (key !== null) inflight.set(key, shared);
     const waiter = shared.join(host);
-    shared.start(config, config.rotate ? this.nextServer++ : 0);
+    shared.start(config, config.rotate ? this.nextServer++ : 0, now);
     return waiter;
   }
 
@@ -332,7 +351,7 @@ export class Resolver {
     if (current !== qname.toLowerCase()) {
       // The chain leaves the answer: ask for its last name, within what is left of the hop budget.
       const chainTTL = ttl;
-      const next = this.query(current, type, hopsLeft, seen ?? new Set(chain ?? []).add(current), null, this.config()) as Deferred<Found>;
+      const next = this.query(current, type, hopsLeft, seen ?? new Set(chain ?? []).add(current), null, this.config(), undefined) as Deferred<Found>;
       const d = new Deferred<Found>(() => next.cancel());
       next.addCallbacks(
         (found) => {
@@ -429,15 +448,16 @@ class SharedQuery implements QueryWaiter {
   }
 
   /** Sends the first try, to server `turn` (modulo their number). */
-  start(config: ResolverConfig, turn: number): void {
+  start(config: ResolverConfig, turn: number, now: number | undefined): void {
     this.config = config;
     const count = config.nameservers.length;
     this.first = turn % count;
     this.tries = count * config.attempts;
-    this.attempt(0);
+    this.attempt(0, now);
   }
 
-  private attempt(n: number): void {
+  /** Sends try `n` (`now`: the reactor's time if just read). */
+  private attempt(n: number, now: number | undefined): void {
     if (this.settled) return;
     const config = this.config!;
     const servers = config.nameservers;
@@ -454,7 +474,7 @@ class SharedQuery implements QueryWaiter {
     this.n = n;
     this.pending = null;
     // The pool may report a failure at once (no socket): `pending` is then already settled.
-    const q = this.pool.query(servers[(this.first + n) % servers.length], this.qname, this.type, config.timeout, this);
+    const q = this.pool.query(servers[(this.first + n) % servers.length], this.qname, this.type, config.timeout, this, now);
     if (this.n === n && this.pending === null && !this.settled) this.pending = q;
   }
 
@@ -478,7 +498,7 @@ class SharedQuery implements QueryWaiter {
     }
     if (e.reason !== "TIMEOUT") this.answeredAtAll = true;
     this.lastError = e;
-    this.attempt(this.n + 1);
+    this.attempt(this.n + 1, undefined);
   }
 
   private response(r: DNSResponse, overTCP: boolean): void {
@@ -498,7 +518,7 @@ class SharedQuery implements QueryWaiter {
     if (rcode !== "NOERROR" && rcode !== "NXDOMAIN") {
       this.answeredAtAll = true;
       this.lastError = new DNSQueryError(serverFailureReason(rcode), this.qname, this.type, `from ${describeServer(server)}`);
-      this.attempt(this.n + 1);
+      this.attempt(this.n + 1, undefined);
       return;
     }
     let outcome: Found | Deferred<Found>;
