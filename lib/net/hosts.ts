@@ -78,17 +78,20 @@ export class HostsFile {
   /** Every address for `name` (case-insensitive, trailing dot ignored), in file order; [] when none or no file. */
   lookup(name: string): string[] {
     const table = this.current();
-    return table.get(name.toLowerCase().replace(/\.$/, "")) ?? [];
+    const key = name.toLowerCase();
+    return table.get(key.endsWith(".") ? key.slice(0, -1) : key) ?? [];
   }
 
   /** The IPv4 addresses for `name`. */
   lookupIPv4(name: string): string[] {
-    return this.lookup(name).filter((a) => isIP(a) === 4);
+    const all = this.lookup(name);
+    return all.length === 0 ? all : all.filter((a) => isIP(a) === 4);
   }
 
   /** The IPv6 addresses for `name`. */
   lookupIPv6(name: string): string[] {
-    return this.lookup(name).filter((a) => isIP(a) === 6);
+    const all = this.lookup(name);
+    return all.length === 0 ? all : all.filter((a) => isIP(a) === 6);
   }
 
   /** The table for the file as it is now: parsed again when mtime or size changed, empty without a file. */
