@@ -23,6 +23,7 @@
         "native/tls_context.cc",
         "native/tls_session.cc",
         "native/tls_peer.cc",
+        "native/tls_kernel.cc",
         "native/poll_poller.cc",
         "native/select_poller.cc"
       ],

@@ -116,6 +116,32 @@ export interface TlsContextOptions {
   cipherSuites?: string;
   /** ALPN protocol names in order of preference ("h2", "http/1.1"). */
   acceptableProtocols?: string[];
+  /** Server: sessions may hand their record layer to the kernel after the handshake (docs/tls.md, "Kernel TLS"). */
+  kernelTls?: boolean;
+}
+
+/** What `TlsSession.kernelKeys()` gives: the keys, ivs and next record numbers the kernel would get. */
+export interface KernelTlsKeys {
+  /** The TLS 1.3 cipher suite: 0x1301 AES-128-GCM, 0x1302 AES-256-GCM, 0x1303 ChaCha20-Poly1305. */
+  suite: number;
+  txKey: Buffer;
+  txIv: Buffer;
+  txSeq: number;
+  rxKey: Buffer;
+  rxIv: Buffer;
+  rxSeq: number;
+}
+
+/** Per-process kernel TLS figures ({@link NativeAddon.kernelTlsStats}). */
+export interface KernelTlsStats {
+  /** The errno name of the first TCP_ULP that said this kernel has no TLS ULP (later handoffs make no syscall), or null. */
+  unavailable: string | null;
+  /** setsockopt(TCP_ULP, "tls") calls made. */
+  ulpCalls: number;
+  /** Sessions whose record layer the kernel took. */
+  handedOff: number;
+  /** Sessions that asked for the kernel and stayed in userspace. */
+  fallbacks: number;
 }
 
 /** An OpenSSL SSL_CTX: the settings many TLS connections share. */
@@ -197,6 +223,17 @@ export interface TlsSession {
   serverName(): string | null;
   /** Why the last call returned TLS_ERROR, or null. */
   error(): TlsErrorInfo | null;
+  /**
+   * Hands the record layer to the kernel (a server session of a `kernelTls` context, right
+   * after the handshake): "kernel"; "error" (error() says why, the connection is unusable);
+   * or why it stays in the engine ("ENOENT" and other TCP_ULP errnos, "off", "client",
+   * "version", "cipher", "buffered", "pending", "closing", "key-update", "no-secrets").
+   */
+  kernelHandOff(): string;
+  /** What kernelHandOff would give the kernel now, or why nothing (a string). Exposes traffic keys: tests and debugging only. */
+  kernelKeys(): KernelTlsKeys | string;
+  /** After the handoff, when a read failed with EIO: "close_notify", "again", "error" (error() says why) or an errno name. */
+  kernelControlRecord(): string;
 }
 
 /** Constructor of {@link TlsSession}. */
@@ -498,10 +535,14 @@ export interface NativeAddon {
   tlsReleaseFreedMemory(): boolean;
   /**
    * Can this kernel take over the TLS record layer (Linux `TCP_ULP "tls"`)? "available", or
-   * the errno name of why not ("ENOENT": no tls module; "ENOSYS": not Linux). The engine
-   * does not use kernel TLS yet either way.
+   * the errno name of why not ("ENOENT": no tls module; "ENOSYS": not Linux). A probe on a
+   * fresh socket; connections ask with `TlsSession.kernelHandOff()`.
    */
   kernelTls(): string;
+  /** Kernel TLS figures of this process (handoffs, fallbacks, TCP_ULP calls, and the cached "unavailable"). */
+  kernelTlsStats(): KernelTlsStats;
+  /** HKDF-Expand-Label of a TLS 1.3 traffic secret into the record key and iv the kernel gets (RFC 8446 section 7.3). */
+  tls13TrafficKeys(suite: "TLS_AES_128_GCM_SHA256" | "TLS_AES_256_GCM_SHA384" | "TLS_CHACHA20_POLY1305_SHA256", secret: Buffer): { key: Buffer; iv: Buffer };
   /** OpenSSL versions: of the headers compiled against and of the library running (Node's). */
   tlsLibrary(): { headers: string; runtime: string };
   /**

@@ -39,6 +39,7 @@ struct ContextState {
   std::vector<uint8_t> alpn;                 // wire format: length-prefixed names
   std::map<std::string, SSL_CTX*> sni;       // server: host name (lower case) -> context
   std::map<std::string, SSL_SESSION*> resumable;  // client: session key -> newest session
+  bool kernelTls = false;                    // server: sessions may hand records to the kernel
   ~ContextState();
 };
 
@@ -73,6 +74,15 @@ struct TlsConnection {
   std::string errorCode;
   std::string errorMessage;
   long verifyResult = 0;        // X509_V_OK or the chain/hostname check's failure
+  // Kernel TLS (tls_kernel.cc): wanted (server session on a kernelTls context), done, and
+  // what the handoff needs: the traffic secrets, records counted each way and the count at
+  // each side's Finished (-1 until seen), and whether a key update happened.
+  bool kernelWanted = false;
+  bool kernel = false;
+  bool rekeyed = false;
+  std::vector<uint8_t> clientSecret, serverSecret;
+  uint64_t recordsOut = 0, recordsIn = 0;
+  int64_t appOutBase = -1, appInBase = -1;
 
   size_t pendingOut() const { return out.size() - outOff; }
   int32_t Status() const;
@@ -89,5 +99,32 @@ Napi::Value PeerCertificateObject(Napi::Env env, SSL* ssl);
 Napi::Value ErrorObject(Napi::Env env, const TlsConnection& c);
 // Records the reason of a failed OpenSSL call in `c` (the thread's error queue is emptied).
 void CaptureError(TlsConnection* c, const char* fallback);
+
+// Kernel TLS (tls_kernel.cc). What goes into setsockopt(SOL_TLS, TLS_TX / TLS_RX).
+struct KernelKeys {
+  uint16_t suite = 0;  // 0x1301 AES-128-GCM, 0x1302 AES-256-GCM, 0x1303 ChaCha20-Poly1305
+  size_t keyLen = 0;
+  uint8_t txKey[32] = {}, txIv[12] = {}, rxKey[32] = {}, rxIv[12] = {};
+  uint64_t txSeq = 0, rxSeq = 0;
+};
+// HKDF-Expand-Label(secret, label, "", outLen) of RFC 8446 section 7.1 with `digest`.
+bool Tls13ExpandLabel(const char* digest, const uint8_t* secret, size_t secretLen, const char* label, uint8_t* out,
+                      size_t outLen);
+// A kernelTls context: its sessions' traffic secrets are kept (key-log callback).
+void KernelTlsWatch(SSL_CTX* ctx);
+// A session that may hand off: its records are counted (message callback).
+void KernelTlsCount(SSL* ssl);
+// The keys and sequence numbers the kernel would get, or why not ("" when ready).
+std::string KernelTlsPrepare(TlsConnection* c, KernelKeys* keys);
+// Hands the record layer to the kernel: "kernel", "error" (the connection is unusable:
+// c's error says why), or why it stayed in userspace. The secrets are wiped either way.
+std::string KernelTlsHandOff(TlsConnection* c);
+// After the handoff: close_notify through the kernel (0 or -errno), and the record behind
+// a read's EIO ("close_notify", "again", "error" with c's error set, or an errno name).
+int32_t KernelTlsCloseNotify(TlsConnection* c);
+std::string KernelTlsControlRecord(TlsConnection* c);
+void KernelTlsForget(TlsConnection* c);
+Napi::Value KernelTlsStats(const Napi::CallbackInfo& info);
+Napi::Value Tls13TrafficKeys(const Napi::CallbackInfo& info);
 
 }  // namespace fdr

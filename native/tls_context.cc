@@ -320,6 +320,8 @@ class TlsContextWrap : public Napi::ObjectWrap<TlsContextWrap> {
     SSL_CTX_set_verify(ctx_, mode, nullptr);
 
     if (!AlpnOption(env, o, &st->alpn)) return;
+    if (!BoolOption(env, o, "kernelTls", false, &st->kernelTls)) return;
+    if (server && st->kernelTls) KernelTlsWatch(ctx_);
     if (server) {
       // Resumption and client certificates together need a session id context.
       static const unsigned char kSid[] = "fdreactor";
@@ -449,6 +451,8 @@ class TlsContextWrap : public Napi::ObjectWrap<TlsContextWrap> {
       ThrowRange(env, host.empty() ? "hostname" : "context", host.empty() ? "must not be empty" : "must be another context");
       return Napi::Value();
     }
+    // The context SNI picks is the one whose key-log callback runs.
+    if (st->kernelTls) KernelTlsWatch(other);
     SSL_CTX_up_ref(other);
     auto [it, added] = st->sni.emplace(Lower(host), other);
     if (!added) {
@@ -516,6 +520,8 @@ void InitTlsContext(Napi::Env env, Napi::Object exports) {
   exports.Set("TlsContext", TlsContextWrap::Define(env));
   exports.Set("tlsLibrary", Napi::Function::New(env, LibraryVersion, "tlsLibrary"));
   exports.Set("kernelTls", Napi::Function::New(env, KernelTls, "kernelTls"));
+  exports.Set("kernelTlsStats", Napi::Function::New(env, KernelTlsStats, "kernelTlsStats"));
+  exports.Set("tls13TrafficKeys", Napi::Function::New(env, Tls13TrafficKeys, "tls13TrafficKeys"));
 }
 
 }  // namespace fdr

@@ -283,7 +283,10 @@ class TlsSessionWrap : public Napi::ObjectWrap<TlsSessionWrap> {
                         CheckedMethod<W, &W::Cipher>("cipher"),
                         CheckedMethod<W, &W::SessionReused>("sessionReused"),
                         CheckedMethod<W, &W::ServerName>("serverName"),
-                        CheckedMethod<W, &W::Error>("error")});
+                        CheckedMethod<W, &W::Error>("error"),
+                        CheckedMethod<W, &W::KernelHandOff>("kernelHandOff"),
+                        CheckedMethod<W, &W::KernelKeys>("kernelKeys"),
+                        CheckedMethod<W, &W::KernelControlRecord>("kernelControlRecord")});
   }
 
   // new TlsSession(context, fd, { serverName?, sessionKey? })
@@ -328,6 +331,8 @@ class TlsSessionWrap : public Napi::ObjectWrap<TlsSessionWrap> {
     c_->sessionKey = sessionKey;
     c_->origin = StateOf(ctx);
     SSL_set_app_data(ssl, c_);
+    c_->kernelWanted = server && StateOf(ctx)->kernelTls;
+    if (c_->kernelWanted) KernelTlsCount(ssl);
     BIO* bio = BIO_new(ConnectionBioMethod());
     BIO_set_data(bio, c_);
     SSL_set_bio(ssl, bio, bio);  // one BIO both ways: the SSL owns it
@@ -376,6 +381,7 @@ class TlsSessionWrap : public Napi::ObjectWrap<TlsSessionWrap> {
       freeIds.push_back(c_->id);
     }
     SSL_free(c_->ssl);  // frees the BIO
+    KernelTlsForget(c_);
     delete c_;
     c_ = nullptr;
   }
@@ -420,6 +426,12 @@ class TlsSessionWrap : public Napi::ObjectWrap<TlsSessionWrap> {
   // Queues close_notify (once, after the handshake) and sends; as flush().
   Napi::Value Shutdown(const Napi::CallbackInfo& info) {
     if (!Live(info.Env())) return Napi::Value();
+    if (c_->kernel) {
+      // The kernel has the record layer: close_notify is an alert record it encrypts.
+      int32_t r = c_->closeNotifySent ? 0 : KernelTlsCloseNotify(c_);
+      c_->closeNotifySent = true;
+      return Napi::Number::New(info.Env(), r < 0 ? r : c_->Status());
+    }
     if (!c_->closeNotifySent && SSL_is_init_finished(c_->ssl)) {
       ERR_clear_error();
       SSL_shutdown(c_->ssl);  // 0: sent, the peer's not seen yet (we do not wait for it)
@@ -480,6 +492,40 @@ class TlsSessionWrap : public Napi::ObjectWrap<TlsSessionWrap> {
     return ErrorObject(info.Env(), *c_);
   }
 
+  // Hands the record layer to the kernel (docs/tls.md, "Kernel TLS"): "kernel", "error"
+  // (error() says why; the connection is unusable), or why it stayed in userspace.
+  Napi::Value KernelHandOff(const Napi::CallbackInfo& info) {
+    if (!Live(info.Env())) return Napi::Value();
+    return Napi::String::New(info.Env(), KernelTlsHandOff(c_));
+  }
+
+  // What the handoff would give the kernel now, without doing it: { suite, txKey, txIv,
+  // txSeq, rxKey, rxIv, rxSeq }, or why there is nothing to give (a string). Like Node's
+  // keylog event it exposes traffic keys: it is for tests and debugging.
+  Napi::Value KernelKeys(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!Live(env)) return Napi::Value();
+    fdr::KernelKeys k;
+    std::string why = KernelTlsPrepare(c_, &k);
+    if (!why.empty() || c_->kernel) return Napi::String::New(env, c_->kernel ? "kernel" : why);
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("suite", Napi::Number::New(env, k.suite));
+    o.Set("txKey", Napi::Buffer<uint8_t>::Copy(env, k.txKey, k.keyLen));
+    o.Set("txIv", Napi::Buffer<uint8_t>::Copy(env, k.txIv, sizeof k.txIv));
+    o.Set("txSeq", Napi::Number::New(env, static_cast<double>(k.txSeq)));
+    o.Set("rxKey", Napi::Buffer<uint8_t>::Copy(env, k.rxKey, k.keyLen));
+    o.Set("rxIv", Napi::Buffer<uint8_t>::Copy(env, k.rxIv, sizeof k.rxIv));
+    o.Set("rxSeq", Napi::Number::New(env, static_cast<double>(k.rxSeq)));
+    OPENSSL_cleanse(&k, sizeof k);
+    return o;
+  }
+
+  // After the handoff, a read that failed with EIO: the non-data record behind it.
+  Napi::Value KernelControlRecord(const Napi::CallbackInfo& info) {
+    if (!Live(info.Env())) return Napi::Value();
+    return Napi::String::New(info.Env(), c_->kernel ? KernelTlsControlRecord(c_) : "userspace");
+  }
+
   TlsConnection* c_ = nullptr;
 };
 
@@ -508,7 +554,7 @@ Napi::Value TlsReadBatch(const Napi::CallbackInfo& info) {
     quad[1] = static_cast<int32_t>(pos);
     quad[3] = 0;
     TlsConnection* c = ConnectionById(ids[i]);
-    if (c == nullptr) {
+    if (c == nullptr || c->kernel) {  // a kernel session's bytes go through the plain batch
       quad[2] = -EBADF;
       continue;
     }
@@ -534,7 +580,7 @@ Napi::Value TlsWriteBatch(const Napi::CallbackInfo& info) {
     k += static_cast<size_t>(counts[i]);
     out[2 * i + 1] = 0;
     TlsConnection* c = ConnectionById(ids[i]);
-    if (c == nullptr) {
+    if (c == nullptr || c->kernel) {
       out[2 * i] = -EBADF;
       continue;
     }
