@@ -118,7 +118,7 @@ export abstract class FileDescriptor implements IBatchReadDescriptor, IWriteDesc
   /** The TLS session holds ciphertext the kernel has not taken: WRITABLE stays wanted and the queue does not count as drained (prototype false). */
   declare protected cipherPending: boolean;
   private queued = 0;
-  private reading = false;
+  protected reading = false;
   private writing = false;
 
   /** Wraps `fd` for `reactor` (not registered yet). */

@@ -130,6 +130,8 @@ export class Connection extends FileDescriptor implements IUNIXTransport, ITLSTr
       }
     } else if (result === 0) {
       this.readEOF();
+    } else if (result === -EIO && this.tls !== null && this.tls.kernel) {
+      this.kernelRecord(this.tls);
     } else {
       this.lose(connectionLostFrom(syscallError(-result, "read")));
     }
@@ -495,6 +497,7 @@ export class Connection extends FileDescriptor implements IUNIXTransport, ITLSTr
     tls.handshakeDone = true;
     tls.cancelTimer();
     releaseAfterHandshake(this.reactor);
+    if (tls.wantsKernel && !this.handToKernel(tls)) return;
     const p = this.protocol as IProtocol & Partial<IHandshakeListener>;
     if (p !== null && typeof p.handshakeCompleted === "function") {
       try {
@@ -506,6 +509,57 @@ export class Connection extends FileDescriptor implements IUNIXTransport, ITLSTr
     }
     // What was written meanwhile, or a close asked for meanwhile, can go now.
     if (this.bufferedBytes() > 0 || this.disconnecting || this.writeDisconnecting) this.scheduleFlush();
+  }
+
+  /**
+   * Kernel TLS (docs/tls.md): asks the session to hand its record layer to the kernel. Taken:
+   * the connection leaves the TLS lanes (its bytes are plain to the reactor from now on, and
+   * files go by sendfile again). Refused: it stays in the engine and `kernelTlsFallback`
+   * says why. False when the handoff broke the connection (it is lost).
+   */
+  private handToKernel(tls: TLSLayer): boolean {
+    const outcome = tls.session.kernelHandOff();
+    if (outcome === "error") {
+      this.lose(tls.error());
+      return false;
+    }
+    if (outcome !== "kernel") {
+      tls.kernelFallback = outcome;
+      return true;
+    }
+    tls.kernel = true;
+    this.tlsId = -1;
+    this.kernelSendsFiles = true;
+    if (this.reading) {
+      // Re-register so the reactor reads this fd in its plain lane from now on.
+      this.stopReading();
+      this.startReading();
+    }
+    return true;
+  }
+
+  /** A read failed with EIO after the kernel took the records: a non-data record is next (close_notify is the end of the stream). */
+  private kernelRecord(tls: TLSLayer): void {
+    const what = tls.session.kernelControlRecord();
+    if (what === "close_notify") {
+      if (!this.readDisconnected) this.readEOF();
+    } else if (what === "error") {
+      this.lose(tls.error());
+    } else if (what !== "again") {
+      this.lose(connectionLostFrom(syscallError(native.errno[what] ?? native.errno.EIO, "recvmsg")));
+    }
+  }
+
+  /** Is the kernel doing this connection's TLS records (kernel TLS, docs/tls.md)? */
+  get kernelTls(): boolean {
+    const tls = this.tls;
+    return tls !== null && tls.kernel;
+  }
+
+  /** Why kernel TLS was asked for and not taken ("ENOENT": the kernel has no tls module, ...), or null. */
+  get kernelTlsFallback(): string | null {
+    const tls = this.tls;
+    return tls === null ? null : tls.kernelFallback;
   }
 
   /** Logs a protocol callback that threw and loses the connection with it as the cause. */
@@ -533,3 +587,4 @@ function closeQuietly(fd: number): void {
 Object.defineProperty(Connection.prototype, "tls", { value: null, writable: true, enumerable: false, configurable: false });
 Object.defineProperty(Connection.prototype, "tlsAfterFlush", { value: null, writable: true, enumerable: false, configurable: false });
 Object.defineProperty(Connection.prototype, "heldWrites", { value: null, writable: true, enumerable: false, configurable: false });
+const EIO = native.errno.EIO;

@@ -62,6 +62,10 @@ export class TLSLayer {
   buffered = false;
   /** The handshake timeout, while it runs. */
   timer: IDelayedCall | null = null;
+  /** The kernel has the record layer (kernel TLS): bytes go through the plain lanes. */
+  kernel = false;
+  /** Why the record layer stayed in userspace although kernel TLS was asked for (null: not asked, or the kernel has it). */
+  kernelFallback: string | null = null;
 
   /** A session on `fd` for `start`'s side (throws what the context factory or the engine throws). */
   constructor(
@@ -74,6 +78,11 @@ export class TLSLayer {
   error(): TLSError {
     const info = this.session.error();
     return new TLSError(info ?? { code: "ERR_TLS", message: "the TLS engine reported an error without a reason" });
+  }
+
+  /** Does this session ask to hand its record layer to the kernel after the handshake (a server with `kernelTls`)? */
+  get wantsKernel(): boolean {
+    return this.start.server && this.start.contextFactory.kernelTls === true;
   }
 
   /** Stops the handshake timer (done or gone). */

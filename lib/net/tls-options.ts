@@ -48,6 +48,12 @@ export interface CertificateOptionsInit {
   acceptableProtocols?: string[];
   /** SNI (server): clients that ask for one of these host names get that identity ("*.example.com" matches one label). */
   serverNames?: Record<string, CertificateOptions>;
+  /**
+   * Server: hand each connection's record layer to the kernel after a TLS 1.3 handshake
+   * (Linux kernel TLS), falling back to the userspace engine where the kernel does not
+   * offer it; default false (docs/tls.md, "Kernel TLS"). No effect on a client.
+   */
+  kernelTls?: boolean;
 }
 
 /** The client side of one connection, as a context factory makes it. */
@@ -69,6 +75,8 @@ export interface ITLSContextFactory {
   serverContext(): TlsContext;
   /** The client side of a connection to `host` (as given to connectSSL) on `port`. */
   clientConnection(host: string, port: number): ClientTLSSettings;
+  /** Server: hand connections' record layer to the kernel after the handshake where it offers it (docs/tls.md, "Kernel TLS"). */
+  readonly kernelTls?: boolean;
 }
 
 /** The client certificate of `optionsForClientTLS`. */
@@ -115,6 +123,7 @@ export class CertificateOptions implements ITLSContextFactory {
     checkTrustRoot(options.trustRoot);
     checkBoolean(options.verify, "verify");
     checkBoolean(options.requireCertificate, "requireCertificate");
+    checkBoolean(options.kernelTls, "kernelTls");
     checkVersion(options.minimumVersion, "minimumVersion");
     checkVersion(options.maximumVersion, "maximumVersion");
     if (options.cipherList !== undefined && (typeof options.cipherList !== "string" || options.cipherList === "")) {
@@ -137,6 +146,11 @@ export class CertificateOptions implements ITLSContextFactory {
       }
       for (const host of Object.keys(names)) this.addServerName(host, names[host]);
     }
+  }
+
+  /** Was kernel TLS asked for (the `kernelTls` option)? */
+  get kernelTls(): boolean {
+    return this.init.kernelTls === true;
   }
 
   /** SNI: clients asking for `hostname` ("*.example.com" matches one label) get `options`' identity. */
@@ -185,6 +199,7 @@ export class CertificateOptions implements ITLSContextFactory {
       maximumVersion: o.maximumVersion,
       cipherList: o.cipherList,
       acceptableProtocols: o.acceptableProtocols,
+      kernelTls: server && o.kernelTls === true ? true : undefined,
     };
   }
 }
@@ -264,7 +279,7 @@ export function checkContextFactory(x: unknown, name = "contextFactory"): ITLSCo
 
 const CERTIFICATE_OPTIONS: ReadonlySet<string> = new Set([
   "privateKey", "certificate", "extraCertChain", "trustRoot", "verify", "requireCertificate",
-  "minimumVersion", "maximumVersion", "cipherList", "acceptableProtocols", "serverNames",
+  "minimumVersion", "maximumVersion", "cipherList", "acceptableProtocols", "serverNames", "kernelTls",
 ]);
 const CLIENT_OPTIONS: ReadonlySet<string> = new Set(["trustRoot", "clientCertificate", "acceptableProtocols", "minimumVersion", "maximumVersion"]);
 const VERSIONS: ReadonlySet<unknown> = new Set(["TLSv1.2", "TLSv1.3"]);
