@@ -89,6 +89,10 @@ export interface ITLSTransport extends ITCPTransport {
   getPeerCertificate(): PeerCertificate | null;
   /** The ALPN protocol agreed on, or null (Twisted's negotiatedProtocol). */
   readonly negotiatedProtocol: string | null;
+  /** Is the kernel doing the TLS records (kernel TLS, docs/tls.md)? */
+  readonly kernelTls: boolean;
+  /** Why kernel TLS was asked for and not taken ("ENOENT": no tls module in the kernel, ...), or null. */
+  readonly kernelTlsFallback: string | null;
 }
 
 /** A protocol told when its transport's TLS handshake has completed (Twisted's IHandshakeListener). */
