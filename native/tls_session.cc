@@ -163,6 +163,13 @@ int32_t ReadConnection(TlsConnection* c, uint8_t* dst, size_t per, std::vector<u
     if (n > 0) {
       got += static_cast<size_t>(n);
       established = true;
+      // No ciphertext left, in our queue or OpenSSL's: another SSL_read could only say
+      // WANT_READ, after allocating and freeing a record buffer (SSL_MODE_RELEASE_BUFFERS)
+      // to do so. At the end of the stream it must still run, to tell EOF apart.
+      if (c->inLen == 0 && !c->eof && SSL_has_pending(c->ssl) == 0) {
+        err = SSL_ERROR_WANT_READ;
+        break;
+      }
       continue;
     }
     err = SSL_get_error(c->ssl, n);
