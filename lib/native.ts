@@ -421,8 +421,12 @@ export interface NativeAddon {
   /**
    * One writev per fd for many fds: fd `fds[i]` gets the next `counts[i]` buffers of
    * `bufs`. Writes bytes written (possibly partial), AGAIN, or -errno into `out[i]`.
+   * Sockets are written with sendmsg(MSG_NOSIGNAL), so a closed peer is EPIPE, never
+   * SIGPIPE; an fd with `notSocket[i]` non-zero (a pipe, a terminal, a file) with one
+   * plain writev, and any other fd that turns out not to be a socket with writev after
+   * sendmsg's ENOTSOCK.
    */
-  writevBatch(fds: Int32Array, count: number, counts: Int32Array, bufs: Uint8Array[], out: Int32Array): void;
+  writevBatch(fds: Int32Array, count: number, counts: Int32Array, bufs: Uint8Array[], out: Int32Array, notSocket?: Uint8Array): void;
 
   // -- files to sockets (native/sendfile.cc) ---------------------------------------------
   /**

@@ -45,11 +45,23 @@ Napi::Value ReadBatch(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, static_cast<double>(i));
 }
 
-// writevBatch(fds, count, counts, bufs, out)
+// writevBatch(fds, count, counts, bufs, out[, notSocket]): notSocket[i] != 0 says fds[i] is
+// no socket (a pipe, a terminal, a file), written with one writev instead of a sendmsg that
+// would fail with ENOTSOCK first. The caller knows this per registration (lib/net), so a
+// reused fd number never inherits it.
 Napi::Value WritevBatch(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   WriteBatchArgs a;
   if (!ArgWriteBatch(info, "fds", 1, &a)) return Napi::Value();
+  uint8_t* notSocket = nullptr;
+  if (info.Length() > 5 && !info[5].IsUndefined()) {
+    size_t len;
+    if (!ArgBytes(info, 5, "notSocket", &notSocket, &len)) return Napi::Value();
+    if (len < static_cast<size_t>(a.count)) {
+      ThrowRange(env, "notSocket", "must hold count entries");
+      return Napi::Value();
+    }
+  }
   const int32_t* fds = a.keys;
   const int32_t* counts = a.counts;
   int32_t* out = a.out;
@@ -69,7 +81,11 @@ Napi::Value WritevBatch(const Napi::CallbackInfo& info) {
       out[i] = 0;
       continue;
     }
-    out[i] = ResultWord(WritevNoSignal(fd, iov, n < kIovMax ? n : kIovMax));
+    const int m = n < kIovMax ? n : kIovMax;
+    if (notSocket != nullptr && notSocket[i] != 0)
+      out[i] = ResultWord(RetryOnEintr([&] { return writev(fd, iov, m); }));
+    else
+      out[i] = ResultWord(WritevNoSignal(fd, iov, m));
   }
   return env.Undefined();
 }

@@ -115,6 +115,8 @@ export abstract class FileDescriptor implements IBatchReadDescriptor, IWriteDesc
   declare protected kernelSendsFiles: boolean;
   /** The native TLS session id while TLS is on (the reactor's TLS lanes read and flush it), -1 otherwise (prototype default). */
   declare tlsId: number;
+  /** The fd is no socket (a pipe, a terminal, a file): flushed with one writev, no sendmsg first (IBatchWriter.notSocket; prototype false). */
+  declare notSocket: boolean;
   /** The TLS session holds ciphertext the kernel has not taken: WRITABLE stays wanted and the queue does not count as drained (prototype false). */
   declare protected cipherPending: boolean;
   private queued = 0;
@@ -664,6 +666,8 @@ Object.defineProperty(FileDescriptor.prototype, "later", { value: null, writable
 Object.defineProperty(FileDescriptor.prototype, "kernelSendsFiles", { value: true, writable: true, enumerable: false, configurable: false });
 // Plain bytes: the TLS lanes and the ciphertext check cost a plain connection no field.
 FileDescriptor.prototype.tlsId = -1;
+// Sockets, but for the transports over pipes and standard I/O, which say otherwise.
+FileDescriptor.prototype.notSocket = false;
 Object.defineProperty(FileDescriptor.prototype, "cipherPending", { value: false, writable: true, enumerable: false, configurable: false });
 
 const ENOSYS = native.errno.ENOSYS;

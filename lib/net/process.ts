@@ -119,6 +119,8 @@ class ProcessWriter extends ProcessPipe {
     this.lose(new ConnectionLost("The pipe to the child was aborted."));
   }
 }
+// Both ends are pipe2's: written with one writev each flush, never a sendmsg first.
+ProcessPipe.prototype.notSocket = true;
 // A plain reader: its read events are the child closing the pipe, not bytes to batch-read.
 Object.defineProperty(ProcessWriter.prototype, "batchRead", { value: false, writable: false, enumerable: false, configurable: false });
 

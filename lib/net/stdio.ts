@@ -63,6 +63,8 @@ interface OwnFd {
   restore: number | null;
   /** True when the fd cannot be polled (a regular file...): driven without readiness. */
   continuous: boolean;
+  /** True when the fd is a socket (written with sendmsg); a pipe, terminal or file is not. */
+  socket: boolean;
 }
 
 /** Opens the transport's own descriptor of standard fd `fd` (see the file comment). */
@@ -75,22 +77,23 @@ function openOwn(fd: number, name: string, writing: boolean): OwnFd {
   }
   if (st.isDirectory()) throw new TypeError(`${name} must not be a directory (fd ${fd})`);
   if (st.isFile() || st.isBlockDevice() || (st.isCharacterDevice() && !tty.isatty(fd))) {
-    return { fd: native.dupFd(fd), restore: null, continuous: true };
+    return { fd: native.dupFd(fd), restore: null, continuous: true, socket: false };
   }
   if (process.platform === "linux" && (st.isFIFO() || st.isCharacterDevice())) {
     const { O_RDONLY, O_WRONLY, O_NONBLOCK, O_NOCTTY } = fs.constants;
     try {
       // A new open file description of the same pipe or terminal: O_NONBLOCK stays ours.
-      return { fd: fs.openSync(`/proc/self/fd/${fd}`, (writing ? O_WRONLY : O_RDONLY) | O_NONBLOCK | O_NOCTTY), restore: null, continuous: false };
+      return { fd: fs.openSync(`/proc/self/fd/${fd}`, (writing ? O_WRONLY : O_RDONLY) | O_NONBLOCK | O_NOCTTY), restore: null, continuous: false, socket: false };
     } catch {
       // No /proc, or a FIFO without a reader (ENXIO): share the description below.
     }
   }
   const own = native.dupFd(fd);
+  const socket = st.isSocket();
   const flags = native.getStatusFlags(own);
-  if ((flags & native.O_NONBLOCK) !== 0) return { fd: own, restore: null, continuous: false };
+  if ((flags & native.O_NONBLOCK) !== 0) return { fd: own, restore: null, continuous: false, socket };
   native.setStatusFlags(own, flags | native.O_NONBLOCK);
-  return { fd: own, restore: flags, continuous: false };
+  return { fd: own, restore: flags, continuous: false, socket };
 }
 
 /** Puts back the flags `own` changed, while its fd is still open; failures are logged. */
@@ -121,6 +124,7 @@ abstract class StdioHalf extends FileDescriptor {
   ) {
     super(reactor, own.fd);
     this.connected = true;
+    if (!own.socket) this.notSocket = true;
   }
 
   /** Closes now (dropping what is queued). */

@@ -191,6 +191,7 @@ export class WriteBatch {
   private spare: IBatchWriter[] = [];
   private fds = new Int32Array(64);
   private counts = new Int32Array(64);
+  private notSocket = new Uint8Array(64);
   private out = new Int32Array(128);
   private readonly bufs: Uint8Array[] = [];
   // The TLS lane: writers with a session on, flushed with one tlsWriteBatch.
@@ -264,6 +265,7 @@ export class WriteBatch {
       } else {
         this.fds[m] = fd;
         this.counts[m] = pending.length;
+        this.notSocket[m] = w.notSocket === true ? 1 : 0;
         for (let b = 0; b < pending.length; b++) this.bufs.push(pending[b]);
         queue[m++] = w;
       }
@@ -281,7 +283,7 @@ export class WriteBatch {
     let refused: unknown = null;
     try {
       if (tls) native.tlsWriteBatch(this.tlsIds, n, this.tlsCounts, bufs, out);
-      else this.io.writevBatch(this.fds, n, this.counts, bufs, out);
+      else this.io.writevBatch(this.fds, n, this.counts, bufs, out, this.notSocket);
     } catch (e) {
       refused = e;
     }
@@ -300,6 +302,7 @@ export class WriteBatch {
     log("warn", `${tls ? "tlsWriteBatch" : "writevBatch"} refused the batch; flushing writers one by one`, batchError);
     const key = this.fds.subarray(0, 1);
     const count = this.counts.subarray(0, 1);
+    const notSocket = this.notSocket.subarray(0, 1);
     const out = this.out.subarray(0, 2);
     for (let i = 0; i < n; i++) {
       const w = writers[i];
@@ -307,9 +310,10 @@ export class WriteBatch {
       key[0] = tls ? (w as ITLSBatchDescriptor).tlsId : w.fileno();
       const pending = w.pendingBuffers();
       count[0] = pending.length;
+      notSocket[0] = w.notSocket === true ? 1 : 0;
       try {
         if (tls) native.tlsWriteBatch(key, 1, count, pending, out);
-        else this.io.writevBatch(key, 1, count, pending, out);
+        else this.io.writevBatch(key, 1, count, pending, out, notSocket);
       } catch (e) {
         log("error", `Bad pendingBuffers() of ${describe(w)}`, e);
         sink.drop(w, asError(e));
@@ -325,6 +329,7 @@ export class WriteBatch {
     while (size < count) size *= 2;
     this.fds = new Int32Array(size);
     this.counts = new Int32Array(size);
+    this.notSocket = new Uint8Array(size);
     this.out = new Int32Array(size * 2);
     this.tlsIds = new Int32Array(size);
     this.tlsCounts = new Int32Array(size);

@@ -75,6 +75,13 @@ export interface IBatchWriter extends IFileDescriptor {
   /** How many bytes the kernel took (>= 0, possibly partial; 0 when nothing was pending), AGAIN (-1), or -errno. */
   wrote(result: number): void;
   /**
+   * True when `fileno()` is known to be no socket (a pipe, a terminal, a file): the flush
+   * writes it with one writev instead of first trying sendmsg, which fails there with
+   * ENOTSOCK. Absent or false: sendmsg(MSG_NOSIGNAL), then writev if that says ENOTSOCK.
+   * Read at every flush; it belongs to this writer, never to the fd number.
+   */
+  readonly notSocket?: boolean;
+  /**
    * The reactor's mark: true while a flush of this writer is queued (a field instead of a
    * Set lookup on every write). Writers declare it, initialised to false, so that their
    * objects keep one shape, and never set it themselves.

@@ -108,6 +108,8 @@ describe("argument checks", () => {
     ["writevBatch bufs not an array", () => native.writevBatch(Int32Array.of(a), 1, Int32Array.of(1), X(u8(1)), new Int32Array(1)), "TypeError", "bufs"],
     ["writevBatch out too short", () => native.writevBatch(Int32Array.of(a, a), 2, Int32Array.of(0, 0), [], new Int32Array(1)), "RangeError", "out"],
     ["writevBatch count past fds", () => native.writevBatch(Int32Array.of(a), 2, Int32Array.of(0, 0), [], new Int32Array(2)), "RangeError", "count"],
+    ["writevBatch notSocket not a Uint8Array", () => native.writevBatch(Int32Array.of(a), 1, Int32Array.of(1), [u8(1)], new Int32Array(1), X([1])), "TypeError", "notSocket"],
+    ["writevBatch notSocket too short", () => native.writevBatch(Int32Array.of(a, a), 2, Int32Array.of(0, 0), [], new Int32Array(2), u8(1)), "RangeError", "notSocket"],
   ];
 
   const rows = cases.map(([what, call, kind, arg]) => [what, kind, arg, call] as const);

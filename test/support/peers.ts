@@ -29,6 +29,8 @@ const PEERS = {
   curl: { command: "curl", args: ["--version"], works: exitsZero, install: "apt-get install -y curl" },
   // The TLS suites make their certificates with it and talk to s_server / s_client.
   openssl: { command: "openssl", args: ["version"], works: exitsZero, install: "apt-get install -y openssl" },
+  // Counts the syscalls a child makes (which write call reaches a pipe or a socket).
+  strace: { command: "strace", args: ["-V"], works: exitsZero, install: "apt-get install -y strace" },
 } satisfies Record<string, Peer>;
 
 /** A peer's Debian package name. */
