@@ -25,7 +25,7 @@ import { listenUDP, type UDPPort } from "../net";
 import type { Address } from "../net/interfaces";
 import { DatagramProtocol } from "../protocols";
 import { DNSQueryError } from "./errors";
-import { decodeResponse, encodeQuery, responseId, type AddressType, type DNSResponse } from "./packet";
+import { decodeResponse, responseId, writeQuery, type AddressType, type DNSResponse } from "./packet";
 import { canonicalAddress, describeServer, type QueryReactor } from "./query";
 import type { NameServer } from "./resolvconf";
 
@@ -65,7 +65,7 @@ export class PendingQuery {
   constructor(
     readonly channel: Channel,
     readonly id: number,
-    readonly bytes: Buffer,
+    readonly bytes: Uint8Array,
     readonly name: string,
     readonly type: AddressType,
     readonly deadline: number,
@@ -136,7 +136,7 @@ export class ChannelPool {
   /** Channels with queries in their outbox; the flush microtask is queued while non-empty. */
   private sending: Channel[] = [];
   /** The datagrams of one channel's flush (reused: emptied after each send). */
-  private readonly datagrams: Buffer[] = [];
+  private readonly datagrams: Uint8Array[] = [];
   /** The server object last asked for and its list of channels: no key is built per query. */
   private lastServer: NameServer | null = null;
   private lastList: Channel[] | null = null;
@@ -167,7 +167,7 @@ export class ChannelPool {
     let id: number;
     do id = random16();
     while (channel.live.has(id));
-    const bytes = encodeQuery(id, name, type);
+    const bytes = writeQuery(id, name, type);
     const q = new PendingQuery(channel, id, bytes, name, type, now + timeout, timeout, waiter);
     channel.live.set(id, q);
     this.inFlight++;

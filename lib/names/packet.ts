@@ -52,17 +52,29 @@ const HEADER = 12;
 /** Labels followed in one name at most (a name has at most 127 labels). */
 const MAX_LABELS = 128;
 
-/** Queries are written into a shared slab and handed out as views (never written over): no Buffer is made the slow way per query. */
+/**
+ * Queries are written into a shared slab and handed out as views (never written over).
+ * The slab is a plain Uint8Array: its `subarray` is a V8 builtin, where Buffer's runs
+ * JavaScript (adjustOffset, the FastBuffer constructor) that V8 would interpret, then
+ * compile, during a process's first lookups.
+ */
 const QUERY_SLAB_SIZE = 16 * 1024;
-let querySlab = Buffer.allocUnsafeSlow(QUERY_SLAB_SIZE);
+let querySlab = new Uint8Array(QUERY_SLAB_SIZE);
 let querySlabUsed = 0;
+const utf8 = new TextEncoder();
+
+/** encodeQuery's bytes as a Buffer (for the TCP path and the tests; the UDP pool sends writeQuery's view). */
+export function encodeQuery(id: number, name: string, type: AddressType): Buffer {
+  const view = writeQuery(id, name, type);
+  return Buffer.from(view.buffer, view.byteOffset, view.length);
+}
 
 /**
  * The wire bytes of a recursive query with `id` for `name` (a trailing dot ignored) and
- * `type`. The bytes are written with plain stores: Buffer's write helpers would be more
- * JavaScript for V8 to compile while a process's first lookups run.
+ * `type`, as a view of the query slab. The bytes are written with plain stores: Buffer's
+ * write helpers would be more JavaScript for V8 to compile while the first lookups run.
  */
-export function encodeQuery(id: number, name: string, type: AddressType): Buffer {
+export function writeQuery(id: number, name: string, type: AddressType): Uint8Array {
   const n = name.endsWith(".") ? name.slice(0, -1) : name;
   let nameBytes = n.length;
   for (let i = 0; i < n.length; i++) {
@@ -72,7 +84,7 @@ export function encodeQuery(id: number, name: string, type: AddressType): Buffer
   }
   const size = HEADER + (nameBytes === 0 ? 1 : nameBytes + 2) + 4;
   if (QUERY_SLAB_SIZE - querySlabUsed < size) {
-    querySlab = size > QUERY_SLAB_SIZE ? Buffer.allocUnsafeSlow(size) : Buffer.allocUnsafeSlow(QUERY_SLAB_SIZE);
+    querySlab = new Uint8Array(size > QUERY_SLAB_SIZE ? size : QUERY_SLAB_SIZE);
     querySlabUsed = 0;
   }
   const buf = querySlab.subarray(querySlabUsed, querySlabUsed + size);
@@ -90,7 +102,7 @@ export function encodeQuery(id: number, name: string, type: AddressType): Buffer
     if (nameBytes === n.length) {
       for (let i = 0; i < nameBytes; i++) buf[at + 1 + i] = n.charCodeAt(i);
     } else {
-      buf.write(n, at + 1, nameBytes, "utf8");
+      utf8.encodeInto(n, buf.subarray(at + 1, at + 1 + nameBytes));
     }
     let lengthAt = at;
     for (let i = at + 1; i <= at + nameBytes; i++) {
