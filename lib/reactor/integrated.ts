@@ -3,6 +3,13 @@
  * poller's fd with an FdWatcher and a Node timer covers the nearest deadline; each wake-up
  * runs one non-blocking iteration, so Node's timers, promises and fs keep working beside
  * the reactor on the same thread.
+ *
+ * Only the watcher's wake-up asks the kernel for events. A wake-up by the Node timer (due
+ * timers) or by an immediate (calls from this thread, stop(), a TLS read to repeat) runs
+ * its iteration without the wait, which would mostly find nothing: the watcher is
+ * level-triggered on the poller's fd, so whatever is pending there wakes it in this same
+ * turn of Node's loop (its poll phase follows the timers) or the next. Where the poller may
+ * hold events its fd does not show (`fdShowsAll()` false: io_uring), every wake-up waits.
  */
 import { native } from "../native";
 import type { FdWatcher } from "../native";
@@ -58,27 +65,32 @@ export class IntegratedLoop {
     this.immediate = null;
   }
 
-  /** One non-blocking iteration per wake-up from libuv. */
+  /** The watcher's wake-up: the poller's fd is readable. */
   private readonly step = (): void => {
+    this.wake(true);
+  };
+
+  /** One non-blocking iteration per wake-up from libuv; `fromFd` when the poller's fd woke us. */
+  private wake(fromFd: boolean): void {
     const host = this.host;
     if (!host.looping() || host.inIteration()) return;
     try {
-      host.iteration(0);
+      host.iteration(0, fromFd || !host.fdShowsAll());
     } catch (e) {
       host.crash(e);
       return;
     }
     this.arm();
-  };
+  }
 
   private readonly onImmediate = (): void => {
     this.immediate = null;
-    this.step();
+    this.wake(false);
   };
 
   private readonly onNodeTimer = (): void => {
     this.nodeTimer = null;
     this.nodeTimerAt = Infinity;
-    this.step();
+    this.wake(false);
   };
 }

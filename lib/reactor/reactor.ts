@@ -154,7 +154,8 @@ export class Reactor implements IReactorTime {
   private readonly loopHost: LoopHost = {
     looping: () => this.state === RUNNING || this.state === STOPPING,
     inIteration: () => this.inIteration,
-    iteration: (timeoutMs) => this.iteration(timeoutMs),
+    iteration: (timeoutMs, wait) => this.iteration(timeoutMs, wait),
+    fdShowsAll: () => !this.flushPoller && !this.pollerHolds,
     computeTimeout: () => this.computeTimeout(),
     nextDeadline: () => this.timers.peek()?.time ?? Infinity,
     crash: (e) => this.crash(e),
@@ -432,12 +433,12 @@ export class Reactor implements IReactorTime {
     this.iteration(Math.min(Math.ceil(delay * 1000), MAX_TIMEOUT_MS));
   }
 
-  /** One iteration with a wait of `timeoutMs`; returns how many events the wait gave. */
-  private iteration(timeoutMs: number): number {
+  /** One iteration with a wait of `timeoutMs` (none when `wait` is false); returns how many events the wait gave. */
+  private iteration(timeoutMs: number, wait = true): number {
     this.inIteration = true;
     let n = 0;
     try {
-      n = (this.poller as Poller).wait(timeoutMs);
+      if (wait) n = (this.poller as Poller).wait(timeoutMs);
       if (n > 0) this.dispatch(n);
       if (this.reads.pending) this.reads.run(this.registry as Registry, this.sink);
       if (this.threadFns.length > 0 || this.inboxReady || this.inboxBacklog) this.runThreadCalls();

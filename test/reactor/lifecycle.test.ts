@@ -176,21 +176,27 @@ describe("failures of the loop itself", () => {
   test.each(configTable())("a poller that fails makes run() reject with its error (%s)", async (_label, config) => {
     const records: string[] = [];
     const restore = setLogObservers([(level, msg) => records.push(`${level}: ${msg}`)]);
+    let fds: number[] = [];
     try {
       const r = makeReactor(config);
       // White box: break the poller under the running loop, and give the loop a reason to
-      // wait again (a call due in the next iteration).
+      // wait again: a byte on a registered pipe (integrated mode waits only when the
+      // poller's fd wakes it, not for a due call).
+      const [rd, wr] = native.pipe();
+      fds = [rd, wr];
+      r.addReader(new FdReader(rd));
       r.callLater(0.001, () => {
         (r as unknown as { poller: { wait(): number } }).poller.wait = () => {
           throw new Error("poller broke");
         };
-        r.callLater(0, () => undefined);
+        native.write(wr, Buffer.from("x"), 0, 1);
       });
       await expect(r.run()).rejects.toThrow("poller broke");
       expect(r.running).toBe(false);
       expect(records).toEqual(["error: The reactor's loop failed; stopping without shutdown triggers"]);
     } finally {
       restore();
+      closeAll(...fds);
     }
   });
 });
