@@ -240,6 +240,8 @@ function summarise(rounds, servers, connsList, baseline, fallback = null) {
     // No round to compare with: name the failure of the peer that should have stood in.
     const standIn = fallback !== null && rounds.some((r) => r.server === baseline && r.conns === conns && r.skipped);
     const noRatio = base.length ? null : whyUnmeasured(rounds, standIn ? fallback : baseline, conns);
+    // A peer that closed idle connections did less work than the count asks for: its ratios say so.
+    const baseClosed = base.length ? Math.max(...base.map((r) => (Number.isFinite(r.established) && Number.isFinite(r.openAtEnd) ? r.established - r.openAtEnd : 0))) : 0;
     for (const s of servers) {
       const rs = rounds.filter((r) => r.server === s.name && r.conns === conns);
       if (rs.length === 0) continue;
@@ -278,6 +280,7 @@ function summarise(rounds, servers, connsList, baseline, fallback = null) {
         memRatio: ratio(mem.median, baseMem),
         ratioAgainst,
         noRatio,
+        baseClosed,
         rssMiB: pick((r) => r.rssKb / 1024),
         errors: ok.reduce((a, r) => a + r.errorTotal, 0),
       });
@@ -311,6 +314,7 @@ function summaryTable(rows, { unit, baselineLabel, paced = 0, baseline = null, l
     if (Number.isFinite(r.openAtEnd.median) && r.openAtEnd.min < r.held.min) notes.push(`${fmt(r.held.min - r.openAtEnd.min)} closed by the server`);
     if (r.pacedTarget && Number.isFinite(r.pacedRate.min) && r.pacedRate.min < 0.97 * r.pacedTarget) notes.push(`paced: reached only ${fmt(r.pacedRate.min)} of ${fmt(r.pacedTarget)}/s`);
     if (baseline !== null && r.ratioAgainst && r.ratioAgainst !== baseline) notes.push(`× against ${labels[r.ratioAgainst] || r.ratioAgainst}`);
+    if (r.baseClosed > 0 && r.server !== r.ratioAgainst) notes.push(`× against a peer that closed ${fmt(r.baseClosed)} of its connections`);
     return [
       r.label,
       fmt(r.conns),

@@ -141,6 +141,17 @@ describe("ratios past one process", () => {
     expect(fd[fd.length - 1]).toBe("no ratio: node-net skipped at 50,000: one process");
   });
 
+  test("a ratio against a peer that closed idle connections says so", () => {
+    const closing = { ...round("node-net-cluster", 50000, 8), openAtEnd: 30000 };
+    const rows = summarise([{ server: "node-net", conns: 50000, round: 1, skipped: "one process" }, closing, round("fdreactor", 50000, 4)], servers, [50000], "node-net", "node-net-cluster");
+    const table = summaryTable(rows, { unit: "msg", baselineLabel: "Node net", baseline: "node-net", labels: { "node-net-cluster": "Node net (cluster)" } });
+    const fd = table.body.find((b: string[]) => b[0] === "fdreactor");
+    expect(fd[table.headers.indexOf("× Node net")]).toBe("0.50×");
+    expect(fd[fd.length - 1]).toBe("× against Node net (cluster), × against a peer that closed 20,000 of its connections");
+    const cl = table.body.find((b: string[]) => b[0] === "Node net (cluster)");
+    expect(cl[cl.length - 1]).not.toContain("a peer that closed");
+  });
+
   test("a fallback whose rounds failed: no ratio, and the row names the failure", () => {
     const failed = { server: "node-net-cluster", conns: 50000, round: 1, error: "the load processes did not report connected within 60 s (1 of 2)\nstderr" };
     const rows = summarise([{ server: "node-net", conns: 50000, round: 1, skipped: "one process" }, failed, round("fdreactor", 50000, 4)], servers, [50000], "node-net", "node-net-cluster");
