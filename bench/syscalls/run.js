@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 "use strict";
 /**
- * Syscalls and server CPU per echoed message: the C epoll reference, fdreactor on epoll and
- * fdreactor on io_uring (each run mode given), the same C echo load (bench/peers/echo_client.c)
+ * Syscalls and server CPU per echoed message: the C epoll reference, Node net, fdreactor on
+ * epoll and fdreactor on io_uring (each run mode given), the same C echo load (bench/peers/echo_client.c)
  * against each, interleaved over rounds. Over the client's measured interval only, the
  * server's syscalls are counted with `perf stat -I 50 -e raw_syscalls:sys_enter -p PID`
  * (cheap; exact but for the 50 ms lines at the interval's edges) and its CPU read from
@@ -56,7 +56,8 @@ function fdreactor(backend, mode) {
   };
 }
 
-const servers = [PEERS.find((p) => p.name === "c-reference")];
+// The C epoll reference and Node net: the issue's two peers for CPU per message.
+const servers = [PEERS.find((p) => p.name === "c-reference"), PEERS.find((p) => p.name === "node-net")];
 for (const m of modes) servers.push(fdreactor("epoll", m), fdreactor("io_uring", m));
 
 /**
@@ -161,13 +162,14 @@ async function main() {
   }
   const ref = raw.get("c-reference");
   const refCpu = median(ref.map((m) => m.cpuUsPerMsg));
-  console.log("\n| server | syscalls/msg (median, min–max) | server CPU µs/msg (median, min–max) | CPU vs C epoll reference | msg/s (median) |");
-  console.log("| --- | --- | --- | --- | --- |");
+  const nodeCpu = median(raw.get("node-net").map((m) => m.cpuUsPerMsg));
+  console.log("\n| server | syscalls/msg (median, min–max) | server CPU µs/msg (median, min–max) | CPU vs C epoll reference | CPU vs Node net | msg/s (median) |");
+  console.log("| --- | --- | --- | --- | --- | --- |");
   for (const [name, ms] of raw) {
     const sc = ms.map((m) => m.syscallsPerMsg);
     const cpu = ms.map((m) => m.cpuUsPerMsg);
     const span = (a, d) => `${median(a).toFixed(d)} (${Math.min(...a).toFixed(d)}–${Math.max(...a).toFixed(d)})`;
-    console.log(`| ${name} | ${span(sc, 3)} | ${span(cpu, 2)} | ×${(median(cpu) / refCpu).toFixed(2)} | ${Math.round(median(ms.map((m) => m.rate)))} |`);
+    console.log(`| ${name} | ${span(sc, 3)} | ${span(cpu, 2)} | ×${(median(cpu) / refCpu).toFixed(2)} | ×${(median(cpu) / nodeCpu).toFixed(2)} | ${Math.round(median(ms.map((m) => m.rate)))} |`);
   }
   console.log(`\nload generator: ${ref[0].command}; load average after: ${os.loadavg().map((l) => l.toFixed(1)).join(" ")}`);
   if (values["no-strace"]) return;
