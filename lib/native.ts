@@ -276,7 +276,7 @@ export interface Poller {
   /** As the addon's {@link NativeAddon.readBatch}, done by the poller (only when `completesIo`). */
   readBatch(fds: Int32Array, count: number, slab: Uint8Array, offset: number, maxPerFd: number, out: Int32Array): number;
   /** As the addon's {@link NativeAddon.writevBatch}, done by the poller (only when `completesIo`). */
-  writevBatch(fds: Int32Array, count: number, counts: Int32Array, bufs: Uint8Array[], out: Int32Array): void;
+  writevBatch(fds: Int32Array, count: number, counts: Int32Array, bufs: Uint8Array[], out: Int32Array, notSocket?: Uint8Array): void;
   /** The backend's own pollable fd (epoll, io_uring, kqueue) or -1. A getter: it changes nothing. */
   fd(): number;
   /**

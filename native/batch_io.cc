@@ -53,15 +53,8 @@ Napi::Value WritevBatch(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   WriteBatchArgs a;
   if (!ArgWriteBatch(info, "fds", 1, &a)) return Napi::Value();
-  uint8_t* notSocket = nullptr;
-  if (info.Length() > 5 && !info[5].IsUndefined()) {
-    size_t len;
-    if (!ArgBytes(info, 5, "notSocket", &notSocket, &len)) return Napi::Value();
-    if (len < static_cast<size_t>(a.count)) {
-      ThrowRange(env, "notSocket", "must hold count entries");
-      return Napi::Value();
-    }
-  }
+  const uint8_t* notSocket = nullptr;
+  if (!ArgNotSocket(info, 5, a.count, &notSocket)) return Napi::Value();
   const int32_t* fds = a.keys;
   const int32_t* counts = a.counts;
   int32_t* out = a.out;
@@ -109,6 +102,20 @@ bool ArgReadBatch(const Napi::CallbackInfo& info, const char* keysName, size_t o
   }
   a->offset = static_cast<size_t>(offset);
   a->maxPerFd = static_cast<size_t>(maxPerFd);
+  return true;
+}
+
+bool ArgNotSocket(const Napi::CallbackInfo& info, size_t index, int64_t count, const uint8_t** notSocket) {
+  *notSocket = nullptr;
+  if (info.Length() <= index || info[index].IsUndefined()) return true;
+  uint8_t* bytes;
+  size_t len;
+  if (!ArgBytes(info, index, "notSocket", &bytes, &len)) return false;
+  if (len < static_cast<size_t>(count)) {
+    ThrowRange(info.Env(), "notSocket", "must hold count entries");
+    return false;
+  }
+  *notSocket = bytes;
   return true;
 }
 

@@ -84,6 +84,9 @@ struct WriteBatchArgs {
   const iovec* iov = nullptr;
 };
 bool ArgWriteBatch(const Napi::CallbackInfo& info, const char* keysName, size_t outStride, WriteBatchArgs* a);
+// writevBatch's optional notSocket argument at `index` (a Uint8Array of at least `count`
+// flags, RangeError naming it otherwise): nullptr when absent.
+bool ArgNotSocket(const Napi::CallbackInfo& info, size_t index, int64_t count, const uint8_t** notSocket);
 
 // write/writev that never raise SIGPIPE on sockets (send/sendmsg with MSG_NOSIGNAL) and
 // still work on pipes and other fds (plain write/writev after ENOTSOCK). EINTR retried.

@@ -27,7 +27,8 @@
 // that enter; the call still waits for any that did not, and returns only when none is in
 // flight: no buffer is referenced by the kernel after it, and results are the same words
 // as batch_io.cc's (bytes, AGAIN, -errno). Poll completions that arrive meanwhile are kept
-// (stash_) for the next wait. A fd that is not a socket (ENOTSOCK) gets the plain syscall.
+// (stash_) for the next wait. A fd that is not a socket (ENOTSOCK, or flagged notSocket
+// by the caller) gets the plain syscall.
 #include "io_uring_ring.h"  // defines FDR_HAVE_IO_URING where the headers allow
 #include "batch_io.h"
 #include "poller.h"
@@ -216,7 +217,7 @@ class IoUringPoller final : public Poller {
     return k;
   }
 
-  int64_t writevBatch(const WriteBatchArgs& a) override {
+  int64_t writevBatch(const WriteBatchArgs& a, const uint8_t* notSocket) override {
     const size_t count = static_cast<size_t>(a.count);
     if (msgs_.size() < count) msgs_.resize(count);
     int64_t queued = 0;
@@ -229,6 +230,10 @@ class IoUringPoller final : public Poller {
       k += static_cast<size_t>(n);
       if (fd < 0 || n == 0 || err) {
         a.out[i] = fd < 0 ? -EBADF : n == 0 ? 0 : -err;
+        continue;
+      }
+      if (notSocket != nullptr && notSocket[i] != 0) {
+        a.out[i] = -ENOTSOCK;  // known: written with the plain writev below, no request
         continue;
       }
       io_uring_sqe* sqe = ring_.nextSqe(&err);
@@ -263,7 +268,13 @@ class IoUringPoller final : public Poller {
     for (size_t i = 0; i < count; i++) {
       int n = a.counts[i];
       if (a.out[i] == kInFlight) a.out[i] = Unsent();
-      if (a.out[i] == -ENOTSOCK) a.out[i] = ResultWord(WritevNoSignal(a.keys[i], a.iov + k, std::min(n, kIovMax)));
+      if (a.out[i] == -ENOTSOCK) {
+        const iovec* iov = a.iov + k;
+        const int m = std::min(n, kIovMax);
+        a.out[i] = notSocket != nullptr && notSocket[i] != 0
+                       ? ResultWord(RetryOnEintr([&] { return writev(a.keys[i], iov, m); }))
+                       : ResultWord(WritevNoSignal(a.keys[i], iov, m));
+      }
       k += static_cast<size_t>(n);
     }
     return 0;

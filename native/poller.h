@@ -94,7 +94,8 @@ class Poller {
   // -errno when the poller itself failed. Every operation has completed on return, so no
   // buffer is referenced by the kernel afterwards.
   virtual int64_t readBatch(const ReadBatchArgs&) { return -ENOTSUP; }
-  virtual int64_t writevBatch(const WriteBatchArgs&) { return -ENOTSUP; }
+  // `notSocket` (may be null): flags of the fds known not to be sockets (plain writev).
+  virtual int64_t writevBatch(const WriteBatchArgs&, const uint8_t* /*notSocket*/) { return -ENOTSUP; }
   // Completions the poller has read from the kernel but not yet reported (io_uring: poll
   // completions reaped while a batch waited for its own): the next wait returns them
   // without blocking, but the backend's fd does not show them to another loop.

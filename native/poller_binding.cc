@@ -145,11 +145,13 @@ class PollerWrap : public Napi::ObjectWrap<PollerWrap> {
     return Napi::Number::New(info.Env(), static_cast<double>(r));
   }
 
-  // writevBatch(fds, count, counts, bufs, out), as the addon's writevBatch.
+  // writevBatch(fds, count, counts, bufs, out[, notSocket]), as the addon's writevBatch.
   Napi::Value WritevBatch(const Napi::CallbackInfo& info) {
     WriteBatchArgs a;
-    if (!BatchUsable(info) || !ArgWriteBatch(info, "fds", 1, &a)) return Napi::Value();
-    int64_t r = poller_->writevBatch(a);
+    const uint8_t* notSocket;
+    if (!BatchUsable(info) || !ArgWriteBatch(info, "fds", 1, &a) || !ArgNotSocket(info, 5, a.count, &notSocket))
+      return Napi::Value();
+    int64_t r = poller_->writevBatch(a, notSocket);
     if (r < 0) ThrowErrno(info.Env(), static_cast<int>(-r), waitSyscall_.c_str());
     return Napi::Value();
   }

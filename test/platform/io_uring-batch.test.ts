@@ -112,6 +112,22 @@ describeOnKernel("io_uring")("the io_uring backend's batched I/O", () => {
     expect(slab.toString("latin1", out[1], out[1] + out[2])).toBe("through a pipe");
   });
 
+  test("a writer flagged notSocket gets a plain writev beside the sockets' sends in the same batch", () => {
+    const [r, w] = native.pipe();
+    fds.track(r);
+    fds.track(w);
+    const [client, server] = fds.socketpair();
+    const out = new Int32Array(2);
+    const notSocket = Uint8Array.of(1, 0);
+    poller.writevBatch(Int32Array.of(w, server), 2, Int32Array.of(2, 1), [Buffer.from("pipe "), Buffer.from("bytes"), Buffer.from("socket bytes")], out, notSocket);
+    expect(Array.from(out)).toEqual([10, 12]);
+    expect(drain(r)).toBe("pipe bytes");
+    expect(drain(client)).toBe("socket bytes");
+    expect(() => poller.writevBatch(Int32Array.of(w), 1, Int32Array.of(1), [Buffer.from("x")], out, new Uint8Array(0))).toThrow(
+      expect.objectContaining({ code: "ERR_OUT_OF_RANGE", message: expect.stringContaining("notSocket") }),
+    );
+  });
+
   test("writes many connections in one call; each peer gets its buffers whole and in order", () => {
     const pairs = Array.from({ length: 30 }, () => fds.tcpPair());
     const keys = Int32Array.from(pairs.map(([, server]) => server));
