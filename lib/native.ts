@@ -437,6 +437,12 @@ export interface NativeAddon {
    * it). Only a bad argument throws. At most 0x7ffff000 bytes move per call.
    */
   sendfile(socketFd: number, fileFd: number, offset: number, length: number): number;
+  /**
+   * stat(2) of path `pathOrFd` (or fstat(2) of an fd) into `out` (a Float64Array of at least
+   * 8): device, inode, size, mode, mtime seconds and nanoseconds, ctime seconds and
+   * nanoseconds. Returns 0 or -errno (a path with a NUL: -ENOENT); a bad `out` or fd throws.
+   */
+  fileIdentity(pathOrFd: string | number, out: Float64Array): number;
 
   // -- descriptors made elsewhere (native/fd_control.cc) ------------------------------------
   /** fcntl(F_DUPFD_CLOEXEC): a close-on-exec duplicate of `fd` (same open file description); throws EBADF, EMFILE... */

@@ -4,6 +4,11 @@
 // a bad argument throws. Linux and the BSDs/macOS differ in signature and in how a partial
 // send is reported, so each has its branch here; elsewhere the call returns -ENOSYS and the
 // caller reads the file itself.
+//
+// fileIdentity: stat(2) of a path or fstat(2) of an fd as eight numbers in a caller's
+// Float64Array, for the static-file cache's check that a path still names the file it
+// opened (lib/web/open-file-cache.ts) without building a fs.Stats per request.
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <unistd.h>
 
@@ -17,6 +22,7 @@
 
 #include <cerrno>
 #include <cstdint>
+#include <string>
 
 #include "batch_io.h"
 #include "errors.h"
@@ -70,11 +76,56 @@ Napi::Value SendFile(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(SendFileOnce(out, in, offset, length)));
 }
 
+// Fields of fileIdentity's answer, in order.
+constexpr size_t kIdentityFields = 8;
+
+// fileIdentity(pathOrFd, out) -> 0 or -errno; out[0..7] = dev, ino, size, mode,
+// mtime seconds, mtime nanoseconds, ctime seconds, ctime nanoseconds.
+Napi::Value FileIdentity(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[1].IsTypedArray() || info[1].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array ||
+      info[1].As<Napi::Float64Array>().ElementLength() < kIdentityFields) {
+    ThrowType(env, "out", "a Float64Array of at least 8 elements");
+    return Napi::Value();
+  }
+  struct stat st;
+  int r;
+  if (info.Length() > 0 && info[0].IsString()) {
+    std::string path = info[0].As<Napi::String>().Utf8Value();
+    // A NUL would end the path early and stat another name: no file has it.
+    if (path.find('\0') != std::string::npos) return Napi::Number::New(env, -ENOENT);
+    r = stat(path.c_str(), &st);
+  } else {
+    int fd;
+    if (!ArgFd(info, 0, "pathOrFd", &fd)) return Napi::Value();
+    r = fstat(fd, &st);
+  }
+  if (r != 0) return Napi::Number::New(env, -errno);
+#if defined(__APPLE__)
+  const struct timespec& mtime = st.st_mtimespec;
+  const struct timespec& ctime = st.st_ctimespec;
+#else
+  const struct timespec& mtime = st.st_mtim;
+  const struct timespec& ctime = st.st_ctim;
+#endif
+  double* out = info[1].As<Napi::Float64Array>().Data();
+  out[0] = static_cast<double>(st.st_dev);
+  out[1] = static_cast<double>(st.st_ino);
+  out[2] = static_cast<double>(st.st_size);
+  out[3] = static_cast<double>(st.st_mode);
+  out[4] = static_cast<double>(mtime.tv_sec);
+  out[5] = static_cast<double>(mtime.tv_nsec);
+  out[6] = static_cast<double>(ctime.tv_sec);
+  out[7] = static_cast<double>(ctime.tv_nsec);
+  return Napi::Number::New(env, 0);
+}
+
 }  // namespace
 
 void InitSendFile(Napi::Env env, Napi::Object exports) {
   static const ExportEntry kEntries[] = {
       {"sendfile", SendFile},
+      {"fileIdentity", FileIdentity},
   };
   ExportAll(env, exports, kEntries);
 }

@@ -1,7 +1,8 @@
 /**
  * The open-file cache of static.File (nginx's open_file_cache idea): the fds of recently
  * served regular files, keyed by the path they were opened at, so a hit costs one stat(2)
- * instead of open + the containment check + fstat + close.
+ * (native.fileIdentity into one reused array, no fs.Stats) instead of open + the
+ * containment check + fstat + close.
  *
  * A hit is revalidated on every use: stat(path) must name the same file (device and inode)
  * unchanged (size, mtime and ctime). A file replaced or renamed over, deleted, modified,
@@ -14,6 +15,7 @@
  * is closed once its last send ends (`OpenFile.refs`).
  */
 import * as fs from "node:fs";
+import { native } from "../native";
 
 /** An open regular file, cached or not, shared by the sends that use it. */
 export class OpenFile {
@@ -25,6 +27,8 @@ export class OpenFile {
   lastUsed = 0;
   /** The response headers that follow from the file alone, made at its first use (static.ts). */
   headers: FileHeaders | null = null;
+  /** fstat of the fd as native.fileIdentity gives it, taken when the cache keeps the file. */
+  identity: Float64Array | null = null;
 
   /** Wraps open `fd`, opened at `path`, whose fstat is `stat`. */
   constructor(
@@ -48,21 +52,24 @@ export interface FileHeaders {
   contentType: string;
 }
 
-/** True when `now` (a stat of the path) still names the file `then` describes, unchanged. */
-function same(now: fs.Stats, then: fs.Stats): boolean {
-  return (
-    now.ino === then.ino &&
-    now.dev === then.dev &&
-    now.size === then.size &&
-    now.mtimeMs === then.mtimeMs &&
-    now.ctimeMs === then.ctimeMs &&
-    now.isFile()
-  );
+/** The file type bits of a mode, and a regular file's. */
+const S_IFMT = 0o170000;
+const S_IFREG = 0o100000;
+/** native.fileIdentity's fields: device, inode, size, mode, mtime s and ns, ctime s and ns. */
+const IDENTITY_FIELDS = 8;
+const MODE = 3;
+
+/** True when `now` (a stat of the path) still names the regular file `then` describes, unchanged (every field equal). */
+function same(now: Float64Array, then: Float64Array): boolean {
+  for (let i = 0; i < IDENTITY_FIELDS; i++) if (now[i] !== then[i]) return false;
+  return (now[MODE] & S_IFMT) === S_IFREG;
 }
 
 /** Recently served files by path (see the file comment). */
 export class OpenFileCache {
   private readonly entries = new Map<string, OpenFile>();
+  /** Where each lookup's stat lands (one array for every lookup: no fs.Stats per request). */
+  private readonly scratch = new Float64Array(IDENTITY_FIELDS);
 
   /** At most `max` files (0: nothing is cached), each closed after `inactiveMs` unused. */
   constructor(
@@ -80,14 +87,10 @@ export class OpenFileCache {
     this.expire(now);
     const f = this.entries.get(p);
     if (f === undefined) return null;
-    let st: fs.Stats | undefined;
-    try {
-      st = fs.statSync(p, { throwIfNoEntry: false });
-    } catch {
-      st = undefined; // EACCES and the like: the fresh open answers with the right status
-    }
+    // Any error (ENOENT, EACCES and the like) misses: the fresh open answers with the right status.
+    const r = native.fileIdentity(p, this.scratch);
     this.entries.delete(p);
-    if (st === undefined || !same(st, f.stat)) {
+    if (r !== 0 || f.identity === null || !same(this.scratch, f.identity)) {
       this.drop(f);
       return null;
     }
@@ -104,6 +107,9 @@ export class OpenFileCache {
       this.entries.delete(p);
       this.drop(old);
     }
+    const identity = new Float64Array(IDENTITY_FIELDS);
+    if (native.fileIdentity(f.fd, identity) !== 0) return; // not kept: its sends still close it
+    f.identity = identity;
     while (this.entries.size >= this.max) this.dropOldest();
     f.cached = true;
     f.lastUsed = now;

@@ -127,3 +127,49 @@ test("wrong arguments throw typed errors naming the argument", () => {
   expect(() => native.sendfile(w, f, -1, 1)).toThrow(/offset/);
   expect(() => native.sendfile(w, f, 0, 1.5)).toThrow(/length/);
 });
+
+describe("fileIdentity", () => {
+  test("a path's stat and the open fd's fstat give the same eight fields, the ones fs.statSync sees", () => {
+    const p = path.join(dir, "identity");
+    fs.writeFileSync(p, Buffer.alloc(1234, 7));
+    const fd = fs.openSync(p, "r");
+    open.push(fd);
+    const byPath = new Float64Array(8);
+    const byFd = new Float64Array(8);
+    expect(native.fileIdentity(p, byPath)).toBe(0);
+    expect(native.fileIdentity(fd, byFd)).toBe(0);
+    expect(Array.from(byPath)).toEqual(Array.from(byFd));
+    const st = fs.statSync(p, { bigint: true });
+    expect(byPath[0]).toBe(Number(st.dev));
+    expect(byPath[1]).toBe(Number(st.ino));
+    expect(byPath[2]).toBe(1234);
+    expect(byPath[3]).toBe(Number(st.mode));
+    expect(BigInt(byPath[4]) * 1000000000n + BigInt(byPath[5])).toBe(st.mtimeNs);
+    expect(BigInt(byPath[6]) * 1000000000n + BigInt(byPath[7])).toBe(st.ctimeNs);
+  });
+
+  test("a change to the file shows in its fields; a missing path or one with a NUL is -ENOENT, a bad fd -EBADF", () => {
+    const p = path.join(dir, "identity-change");
+    fs.writeFileSync(p, "one");
+    const before = new Float64Array(8);
+    const after = new Float64Array(8);
+    expect(native.fileIdentity(p, before)).toBe(0);
+    fs.appendFileSync(p, "two");
+    expect(native.fileIdentity(p, after)).toBe(0);
+    expect(after[2]).toBe(6);
+    expect(after[1]).toBe(before[1]);
+    const ENOENT = os.constants.errno.ENOENT;
+    expect(native.fileIdentity(path.join(dir, "no-such-file"), after)).toBe(-ENOENT);
+    expect(native.fileIdentity(`${p}\0x`, after)).toBe(-ENOENT);
+    const [a] = pair();
+    native.close(a);
+    open.splice(open.indexOf(a), 1);
+    expect(native.fileIdentity(a, after)).toBe(-os.constants.errno.EBADF);
+  });
+
+  test("a wrong out array or first argument throws a TypeError naming it", () => {
+    expect(() => native.fileIdentity(dir, new Float64Array(7))).toThrow(/out/);
+    expect(() => native.fileIdentity(dir, new Int32Array(8) as unknown as Float64Array)).toThrow(/out/);
+    expect(() => native.fileIdentity({} as unknown as string, new Float64Array(8))).toThrow(/pathOrFd/);
+  });
+});
