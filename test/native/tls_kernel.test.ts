@@ -125,6 +125,18 @@ describeWithPeer("openssl")("kernel TLS handoff of a server session, against Nod
     throw new Error(`no whole record arrived (${have} bytes)`);
   }
 
+  /** Does the kernel's part with `k` on `fd`: Node's next record decrypts with the rx key, iv and number; ours, sealed with the tx ones, is what Node reads. */
+  async function asTheKernel(k: KernelTlsKeys, sock: tls.TLSSocket, fd: number): Promise<void> {
+    sock.write("three");
+    const opened = openRecord(k, await rawRecord(fd));
+    expect(opened.type).toBe(23);
+    expect(opened.data.toString()).toBe("three");
+    const four = new Promise<string>((r) => sock.once("data", (d: Buffer) => r(d.toString())));
+    const sealed = sealRecord(k, Buffer.from("four"));
+    expect(native.write(fd, sealed, 0, sealed.length)).toBe(sealed.length);
+    expect(await four).toBe("four");
+  }
+
   test.each([
     ["TLS_AES_128_GCM_SHA256", 0x1301],
     ["TLS_AES_256_GCM_SHA384", 0x1302],
@@ -144,16 +156,19 @@ describeWithPeer("openssl")("kernel TLS handoff of a server session, against Nod
     expect(k.rxSeq).toBe(1); // Node's "one"
     expect(k.txSeq).toBeGreaterThanOrEqual(2); // the session tickets, then "two"
 
-    // The kernel's receive side: Node's next record decrypts with rx key, iv and number.
-    sock.write("three");
-    const opened = openRecord(k, await rawRecord(fd));
-    expect(opened.type).toBe(23);
-    expect(opened.data.toString()).toBe("three");
-    // The kernel's send side: our record under tx key, iv and number is what Node reads.
-    const four = new Promise<string>((r) => sock.once("data", (d: Buffer) => r(d.toString())));
-    const sealed = sealRecord(k, Buffer.from("four"));
-    expect(native.write(fd, sealed, 0, sealed.length)).toBe(sealed.length);
-    expect(await four).toBe("four");
+    await asTheKernel(k, sock, fd);
+    p.session.close();
+  });
+
+  test("SNI: the secrets come from the context the client's name picked (its key log is watched too)", async () => {
+    const ctx = new native.TlsContext({ server: true, privateKey: certs.leaf.key, certificate: certs.leaf.cert, kernelTls: true });
+    ctx.addServerName("other.example", new native.TlsContext({ server: true, privateKey: certs.other.key, certificate: certs.other.cert }));
+    const { sock, p, fd } = await connected(ctx, { servername: "other.example" });
+    expect(p.session.serverName()).toBe("other.example");
+    const k = p.session.kernelKeys();
+    if (typeof k === "string") throw new Error(`no keys: ${k}`);
+    expect(k.rxSeq).toBe(0);
+    await asTheKernel(k, sock, fd);
     p.session.close();
   });
 
