@@ -149,6 +149,16 @@ describeOnKernel("io_uring")("the io_uring backend's batched I/O", () => {
     expect(pairs.map(([client]) => drain(client))).toEqual(expected);
   });
 
+  test("more writers than the submission ring holds (1,100 > 1,024): one call writes them all, in order", () => {
+    const pairs = Array.from({ length: 1100 }, () => fds.socketpair());
+    const keys = Int32Array.from(pairs.map(([, server]) => server));
+    const bufs = pairs.map((_, i) => Buffer.from(`writer ${i}`));
+    const out = new Int32Array(keys.length);
+    poller.writevBatch(keys, keys.length, new Int32Array(keys.length).fill(1), bufs, out);
+    expect(Array.from(out)).toEqual(bufs.map((b) => b.length));
+    expect(pairs.map(([client]) => drain(client))).toEqual(bufs.map((b) => b.toString()));
+  });
+
   test("a full socket takes part of a send (a short count) and then AGAIN, never parking the request", () => {
     const [client, server] = fds.socketpair();
     const big = Buffer.alloc(4 * 1024 * 1024, 0x5a);
