@@ -438,6 +438,13 @@ export interface NativeAddon {
    */
   sendfile(socketFd: number, fileFd: number, offset: number, length: number): number;
   /**
+   * A response's head and body in one call: `bufs` with one sendmsg (MSG_NOSIGNAL; skipped
+   * when empty), then, only if the kernel took all of them, `sendfile` of the range. Writes
+   * the head's result word (bytes, AGAIN or -errno) into `out[0]` and sendfile's into
+   * `out[1]` (AGAIN when it was not tried). Only a bad argument throws.
+   */
+  writevSendfile(socketFd: number, bufs: Uint8Array[], fileFd: number, offset: number, length: number, out: Int32Array): void;
+  /**
    * stat(2) of path `pathOrFd` (or fstat(2) of an fd) into `out` (a Float64Array of at least
    * 8): device, inode, size, mode, mtime seconds and nanoseconds, ctime seconds and
    * nanoseconds. Returns 0 or -errno (a path with a NUL: -ENOENT); a bad `out` or fd throws.

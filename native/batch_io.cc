@@ -195,6 +195,15 @@ bool BufsToIovecs(Napi::Env env, const napi_value* vals, uint32_t n, const char*
   return true;
 }
 
+bool ArgIovecs(const Napi::CallbackInfo& info, size_t i, iovec* iov, int* n) {
+  static thread_local std::vector<napi_value> vals;
+  if (!FetchBufs(info.Env(), info[i], "bufs", kIovMax, &vals)) return false;
+  if (!BufsToIovecs(info.Env(), vals.data(), static_cast<uint32_t>(vals.size()), "bufs", iov))
+    return false;
+  *n = static_cast<int>(vals.size());
+  return true;
+}
+
 ssize_t WriteNoSignal(int fd, const void* data, size_t len) {
   ssize_t n = RetryOnEintr([&] { return send(fd, data, len, kNoSignal); });
   if (n < 0 && errno == ENOTSOCK) n = RetryOnEintr([&] { return write(fd, data, len); });

@@ -57,6 +57,9 @@ bool FetchBufs(Napi::Env env, Napi::Value bufs, const char* name, uint32_t limit
 // iov[j] from vals[j], j < n; each must be a Uint8Array (TypeError naming `name[j]`).
 // Runs no JavaScript.
 bool BufsToIovecs(Napi::Env env, const napi_value* vals, uint32_t n, const char* name, iovec* iov);
+// Collects info[i] (an Array of at most kIovMax Uint8Array, named "bufs") into iov; false
+// after throwing.
+bool ArgIovecs(const Napi::CallbackInfo& info, size_t i, iovec* iov, int* n);
 
 // The arguments of a batched read, (keys, count, slab, offset, maxPerFd, out): keys are fds
 // or TLS session ids, out holds outStride words per key. Checked, each error naming its

@@ -38,16 +38,6 @@ Napi::Value Read(const Napi::CallbackInfo& info) {
   return IoResult(info.Env(), n, "read");
 }
 
-// Collects bufs (at most IOV_MAX of them) into iov; false after throwing.
-bool ArgIovecs(const Napi::CallbackInfo& info, size_t i, iovec* iov, int* n) {
-  static thread_local std::vector<napi_value> vals;
-  if (!FetchBufs(info.Env(), info[i], "bufs", kIovMax, &vals)) return false;
-  if (!BufsToIovecs(info.Env(), vals.data(), static_cast<uint32_t>(vals.size()), "bufs", iov))
-    return false;
-  *n = static_cast<int>(vals.size());
-  return true;
-}
-
 Napi::Value Readv(const Napi::CallbackInfo& info) {
   int fd;
   iovec iov[kIovMax];

@@ -76,6 +76,40 @@ Napi::Value SendFile(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(SendFileOnce(out, in, offset, length)));
 }
 
+// writevSendfile(socketFd, bufs, fileFd, offset, length, out): a response's head and body in
+// one call. bufs go out first (one sendmsg, MSG_NOSIGNAL; none when bufs is empty); only when
+// the kernel took all of them is the file range tried with one sendfile. out[0] = the head's
+// result word, out[1] = sendfile's, or AGAIN when it was not tried. No MSG_MORE on the head:
+// nginx's defaults (tcp_nopush off) do not cork either, and a corked head with a body that
+// then meets EAGAIN would wait in the socket. Only a bad argument throws.
+Napi::Value WritevSendFile(const Napi::CallbackInfo& info) {
+  int out, in, n;
+  int64_t offset, length;
+  iovec iov[kIovMax];
+  int32_t* res;
+  size_t resLen;
+  if (!ArgIovecs(info, 1, iov, &n) || !ArgFd(info, 0, "socketFd", &out) || !ArgFd(info, 2, "fileFd", &in))
+    return Napi::Value();
+  if (!ArgInt(info, 3, "offset", 0, INT64_C(9007199254740991), &offset)) return Napi::Value();
+  if (!ArgInt(info, 4, "length", 0, INT64_C(9007199254740991), &length)) return Napi::Value();
+  if (!ArgInt32Array(info, 5, "out", &res, &resLen)) return Napi::Value();
+  if (resLen < 2) {
+    ThrowType(info.Env(), "out", "an Int32Array of at least 2 elements");
+    return Napi::Value();
+  }
+  size_t head = 0;
+  for (int i = 0; i < n; i++) head += iov[i].iov_len;
+  res[0] = 0;
+  res[1] = kAgain;
+  if (head > 0) {
+    res[0] = ResultWord(WritevNoSignal(out, iov, n));
+    if (res[0] < 0 || static_cast<size_t>(res[0]) < head) return info.Env().Undefined();
+  }
+  if (length > kMaxPerCall) length = kMaxPerCall;
+  res[1] = length == 0 ? 0 : static_cast<int32_t>(SendFileOnce(out, in, offset, length));
+  return info.Env().Undefined();
+}
+
 // Fields of fileIdentity's answer, in order.
 constexpr size_t kIdentityFields = 8;
 
@@ -125,6 +159,7 @@ Napi::Value FileIdentity(const Napi::CallbackInfo& info) {
 void InitSendFile(Napi::Env env, Napi::Object exports) {
   static const ExportEntry kEntries[] = {
       {"sendfile", SendFile},
+      {"writevSendfile", WritevSendFile},
       {"fileIdentity", FileIdentity},
   };
   ExportAll(env, exports, kEntries);

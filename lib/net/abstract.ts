@@ -25,8 +25,9 @@
  * meets them before those bytes (Twisted's order). Until bytes follow they wait; a
  * connection that closes first closes them unsent.
  *
- * A range queued with nothing to wait for is tried at once (`sendEagerly`), and only
- * what the kernel did not take stays counted; any failure is still `wrote`'s to handle.
+ * A range queued with nothing to wait for is tried at once (`sendEagerly`: the bytes before
+ * it and the range in one native call), and only what the kernel did not take stays
+ * counted; any failure is still `wrote`'s to handle.
  */
 import * as fs from "node:fs";
 import { types } from "node:util";
@@ -63,6 +64,9 @@ export interface IFileSource {
 class QueuedDescriptors {
   constructor(readonly fds: number[]) {}
 }
+
+/** sendEagerly's two result words (head, range), reused: no allocation per response. */
+const eagerResults = new Int32Array(2);
 
 /** A file range in a transport's queue: what remains to send of it. */
 class QueuedFile {
@@ -241,18 +245,16 @@ export abstract class FileDescriptor implements IBatchReadDescriptor, IWriteDesc
    */
   private sendEagerly(f: QueuedFile): void {
     const q = this.queue;
+    const out = eagerResults;
+    // One native call for both (the head, and the range only if the head all left).
+    native.writevSendfile(this.fd, q, f.file.fd, f.offset, f.length, out);
+    const head = out[0];
+    const n = out[1];
     if (q.length > 0) {
-      let n: number;
-      try {
-        n = native.writev(this.fd, q);
-      } catch {
-        return; // the flush meets the same error and loses the connection there
-      }
-      if (n === AGAIN || n <= 0) return;
-      this.consume(n);
-      if (q.length > 0) return;
+      if (head <= 0) return; // AGAIN or an error: the flush meets it and reacts there
+      this.consume(head);
+      if (q.length > 0) return; // a short head: the range was not tried
     }
-    const n = native.sendfile(this.fd, f.file.fd, f.offset, f.length);
     if (n > 0) {
       this.queued -= n;
       this.advance(f, n);

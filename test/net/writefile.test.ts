@@ -9,6 +9,7 @@ import * as fs from "node:fs";
 import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
+import { native } from "../../lib/native";
 import { listenTCP, type FileDescriptor, type IFileSource } from "../../lib/net";
 import { Factory, Protocol } from "../../lib/protocols";
 import type { Reactor } from "../../lib/reactor";
@@ -155,4 +156,36 @@ test("a range the socket buffer takes at once is sent inside writeFile: nothing 
   expect(pauses).toEqual([]);
   expect(f.closes).toBe(1);
   expect(got.equals(Buffer.concat([Buffer.from("head|"), big.subarray(0, 4096)]))).toBe(true);
+});
+
+test("a head the socket takes only part of, with a range behind it: the range waits, and head, range and tail arrive exact and in order", async () => {
+  const f = source(bigPath);
+  const seen: number[] = [];
+  const head = big.subarray(0, 1024 * 1024); // far more than the small send buffer below takes at once
+  const got = await withReactor((r) =>
+    exchange(r, (t) => {
+      native.setsockopt(t.fileno(), "SO_SNDBUF", 4096);
+      t.write(head);
+      t.writeFile(f, 17, 100_000);
+      seen.push(t.bufferedBytes());
+      t.write("|tail");
+      t.loseConnection();
+    }),
+  );
+  // Part of the head stayed queued, so the range was not tried: all of it still counts.
+  expect(seen[0]).toBeGreaterThan(100_000);
+  expect(seen[0]).toBeLessThan(head.length + 100_000);
+  expect(f.closes).toBe(1);
+  expect(got.equals(Buffer.concat([head, big.subarray(17, 100_017), Buffer.from("|tail")]))).toBe(true);
+});
+
+test("writevSendfile names its bad arguments", () => {
+  const fd = fs.openSync(bigPath, "r");
+  try {
+    expect(() => native.writevSendfile(fd, [], fd, 0, 1, new Int32Array(1))).toThrow(/out/);
+    expect(() => native.writevSendfile(fd, [], fd, -1, 1, new Int32Array(2))).toThrow(/offset/);
+    expect(() => native.writevSendfile(fd, "x" as unknown as Uint8Array[], fd, 0, 1, new Int32Array(2))).toThrow(/bufs/);
+  } finally {
+    fs.closeSync(fd);
+  }
 });
