@@ -252,7 +252,9 @@ describe("the load generator against real servers", () => {
           .readFileSync(`/proc/${pid}/cmdline`, "utf8")
           .split("\0")
           .filter((a) => a === "--no-memory-reducer" || a === "--single-threaded-gc");
-      expect(load.children.map((c: { pid: number }) => niceOf(c.pid))).toEqual([0, 0]);
+      // The harness's own priority (CI may run the whole suite under nice).
+      const ours = os.getPriority();
+      expect(load.children.map((c: { pid: number }) => niceOf(c.pid))).toEqual([ours, ours]);
       expect(load.children.map((c: { pid: number }) => flagsOf(c.pid))).toEqual([[], ["--no-memory-reducer", "--single-threaded-gc"]]);
       load.tell("run");
       load.tell("measure");
@@ -379,8 +381,11 @@ describe("tiny real runs (100 connections)", () => {
       expect(round.latencyUs.p99).toBeGreaterThanOrEqual(round.latencyUs.p50);
       // Then the same 10 connections at 500 messages/s in all.
       expect(round.paced).toMatchObject({ target: 500 });
+      // Paced, not closed-loop (which runs thousands a second here): messages that fell due
+      // while the generator was held up go out when it runs again, timed from when they were
+      // due, so a stall just before the window is made up inside it (573/s seen on a loaded run).
       expect(round.paced.rate).toBeGreaterThan(300);
-      expect(round.paced.rate).toBeLessThan(560);
+      expect(round.paced.rate).toBeLessThan(750);
       expect(round.paced.latencyUs.p99).toBeGreaterThanOrEqual(round.paced.latencyUs.p50);
     }
     expect(r.out).toMatch(/C epoll reference\s+100\s+1×2\s+100\s/);
