@@ -67,9 +67,18 @@ describe("wakers", () => {
          parentPort.postMessage("woke");`,
         { eval: true, workerData: { addon: addonPath(), fd: waker[1], times: 2 } },
       );
+      // A worker that ends without its message, or never starts (seen once in 30 s under the
+      // sanitizer build, not reproduced), fails here saying which, not by jest's timeout.
+      let online = false;
+      worker.once("online", () => (online = true));
       const msg = await new Promise((resolve, reject) => {
-        worker.once("message", resolve);
-        worker.once("error", reject);
+        const timer = setTimeout(() => {
+          void worker.terminate();
+          reject(new Error(`the worker sent nothing in 20 s (${online ? "it had started" : "it never started"})`));
+        }, 20000);
+        worker.once("message", (m) => (clearTimeout(timer), resolve(m)));
+        worker.once("error", (e) => (clearTimeout(timer), reject(e)));
+        worker.once("exit", (code) => (clearTimeout(timer), reject(new Error(`the worker exited (${code}) before its message`))));
       });
       expect(msg).toBe("woke");
       await new Promise((r) => worker.once("exit", r));
