@@ -13,6 +13,18 @@ const path = require("node:path");
 const net = require("node:net");
 const { median } = require("../lib/stats");
 
+const USAGE = "usage: node bench/names/run.js [rounds=5] [lookups=20000] [concurrency=32] [warm-up=500]";
+if (process.argv.slice(2).some((a) => a === "--help" || a === "-h")) {
+  console.log(USAGE);
+  process.exit(0);
+}
+for (const [i, name] of ["rounds", "lookups", "concurrency", "warm-up"].entries()) {
+  const a = process.argv[2 + i];
+  if (a !== undefined && !(/^\d+$/.test(a) && (Number(a) > 0 || name === "warm-up"))) {
+    console.error(`${name}: expected a whole number${name === "warm-up" ? "" : " above 0"}, got ${JSON.stringify(a)}\n${USAGE}`);
+    process.exit(2);
+  }
+}
 const ROUNDS = Number(process.argv[2] ?? 5);
 const N = Number(process.argv[3] ?? 20000);
 const C = Number(process.argv[4] ?? 32);

@@ -28,6 +28,17 @@ const { cleanupNginx, nginxBinary, prepareNginx } = require("../peers/nginx");
 const { OUT_DIR } = require("../lib/build");
 const { numberArg } = require("../lib/options");
 
+const USAGE = "usage: node bench/static/run.js [--rounds 3] [--duration 3] [--conns 50] [--sizes 65536,1048576] [--warm-requests 5000]";
+if (process.argv.includes("--help") || process.argv.includes("-h")) {
+  console.log(USAGE);
+  process.exit(0);
+}
+for (let i = 2; i < process.argv.length; i += 2) {
+  if (!["--rounds", "--duration", "--conns", "--sizes", "--warm-requests"].includes(process.argv[i])) {
+    console.error(`unknown option ${JSON.stringify(process.argv[i])}\n${USAGE}`);
+    process.exit(2);
+  }
+}
 const arg = numberArg;
 const ROUNDS = arg("rounds", 3);
 const DURATION = arg("duration", 3);
