@@ -11,7 +11,7 @@ import { native } from "../../lib/native";
 import { ServerFactory } from "../../lib/protocols";
 import { expectNoFdLeaks } from "../support/fds";
 import { describeWithPeer } from "../support/peers";
-import { makeCertificates, type Certificates } from "../support/tls";
+import { expectNoTlsSessionLeaks, makeCertificates, type Certificates } from "../support/tls";
 import { MODES, portOf, Recorder, RecordingClientFactory, runReactor } from "./helpers";
 
 const transportOf = (p: Recorder): Connection => p.transport as unknown as Connection;
@@ -34,13 +34,7 @@ describeWithPeer("openssl")("kernel TLS through listenSSL / connectSSL", () => {
     client = optionsForClientTLS("localhost", { trustRoot: certs.ca.cert });
   });
   afterAll(() => certs.remove());
-  let sessionsBefore = 0;
-  beforeEach(() => {
-    sessionsBefore = native.tlsSessionCount();
-  });
-  afterEach(() => {
-    expect(native.tlsSessionCount()).toBe(sessionsBefore);
-  });
+  expectNoTlsSessionLeaks();
 
   /** `count` echo connections to a listenSSL on `server`: what each end saw, in connection order. */
   async function echoes(mode: (typeof MODES)[number], server: CertificateOptions, count: number): Promise<{ c: Recorder; s: Recorder; cPath: Path; sPath: Path }[]> {

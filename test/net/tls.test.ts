@@ -8,11 +8,10 @@
 import { TLSError, TLSHandshakeTimeout, ConnectionDone } from "../../lib/error";
 import { CertificateOptions, optionsForClientTLS, listenSSL, connectSSL, connectTCP, type Connection, type ITLSContextFactory, type TLSPort } from "../../lib/net";
 import type { IPushProducer } from "../../lib/net/interfaces";
-import { native } from "../../lib/native";
 import { ServerFactory } from "../../lib/protocols";
 import { expectNoFdLeaks } from "../support/fds";
 import { describeWithPeer } from "../support/peers";
-import { makeCertificates, type Certificates } from "../support/tls";
+import { expectNoTlsSessionLeaks, makeCertificates, type Certificates } from "../support/tls";
 import { HalfRecorder, MODES, portOf, Recorder, RecordingClientFactory, runReactor, type TestReactor } from "./helpers";
 
 /** A Recorder that also records the TLS handshake. */
@@ -68,13 +67,7 @@ describeWithPeer("openssl")("TLS transport", () => {
     client = optionsForClientTLS("localhost", { trustRoot: certs.ca.cert, acceptableProtocols: ["http/1.1"] });
   });
   afterAll(() => certs.remove());
-  let sessionsBefore = 0;
-  beforeEach(() => {
-    sessionsBefore = native.tlsSessionCount();
-  });
-  afterEach(() => {
-    expect(native.tlsSessionCount()).toBe(sessionsBefore);
-  });
+  expectNoTlsSessionLeaks();
 
   describe.each(MODES)("%s mode", (mode) => {
     test("an echo over listenSSL/connectSSL: bytes written before the handshake, ALPN, certificate, close_notify ends both cleanly", async () => {

@@ -111,6 +111,17 @@ export function suitePki(): SuitePki {
   return pki;
 }
 
+/** Checks after each test of the calling suite that no native TLS session outlives it (the count before the test comes back). */
+export function expectNoTlsSessionLeaks(): void {
+  let before = 0;
+  beforeEach(() => {
+    before = native.tlsSessionCount();
+  });
+  afterEach(() => {
+    expect(native.tlsSessionCount()).toBe(before);
+  });
+}
+
 /** A running `openssl` peer with its output collected. */
 export interface Peer {
   proc: ChildProcess;
