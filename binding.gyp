@@ -18,6 +18,7 @@
         "native/fd_control.cc",
         "native/process.cc",
         "native/datagram_batch.cc",
+        "native/dns_codec.cc",
         "native/sockaddr.cc",
         "native/uv_watch.cc",
         "native/tls_context.cc",

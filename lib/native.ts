@@ -44,6 +44,21 @@ export const RECV_TRUNCATED = 1;
 /** Words of one sendBatch record: [offset, length, result, address block]. */
 export const SEND_RECORD_WORDS = 3 + ADDRESS_WORDS;
 
+/** Words of the head of a dnsRecvBatch channel table: the server's ADDRESS_WORDS block (family 0: read with getpeername), then the slot count. */
+export const DNS_TABLE_HEAD = ADDRESS_WORDS + 1;
+/** Words of one channel table slot: [id (-1: nothing in flight), offset, length] of its query in `queries`. */
+export const DNS_SLOT_WORDS = 3;
+/** Words of one dnsRecvBatch/dnsParse answer record: [slot, kind (DNS_*), offset, length, rcode | TC << 4, ttl, negative ttl, addresses offset, address count]. */
+export const DNS_RECORD_WORDS = 9;
+/** Answer kind: not an answer to the query (dnsParse only; dnsRecvBatch keeps no record of it). */
+export const DNS_REJECTED = 0;
+/** Answer kind: NOERROR with addresses of the query's type owned by the name asked (4 or 16 bytes each, distinct, ttl the least). */
+export const DNS_ADDRESSES = 1;
+/** Answer kind: NXDOMAIN, or NOERROR with no address and no CNAME for the name asked (negative ttl: RFC 2308's, 0 without SOA). */
+export const DNS_NEGATIVE = 2;
+/** Answer kind: accepted, to be decoded in JavaScript (TC, another rcode, a CNAME chain, names that are not plain ASCII). */
+export const DNS_DECODE = 3;
+
 /** Backends a build may contain; {@link backends} says which this one has. */
 export type Backend = "epoll" | "io_uring" | "kqueue" | "poll" | "select";
 
@@ -527,6 +542,18 @@ export interface NativeAddon {
   addressWords(host: string, port: number, words: Int32Array, index: number): void;
   /** The text of the ADDRESS_WORDS block at words[index] ("127.0.0.1", "::1", "fe80::1%eth0"), as getsockname gives it. */
   addressText(words: Int32Array, index: number): string;
+  /**
+   * Receives up to `max` datagrams of a resolver channel (a connected UDP socket) into
+   * `slab` (slot i at i * maxPerDatagram rounded up to 8) and keeps only the answers: from
+   * the server's address (`table`'s head), with the id of a slot in flight, answering that
+   * slot's query in `queries` by lib/names/packet.ts's rules (the native parser mirrors
+   * decodeResponse's). records[0] gets how many were kept, their DNS_RECORD_WORDS records
+   * follow; address bytes go to `addresses`. Returns the datagrams received, 0 on EAGAIN;
+   * throws (code, errno) only when none was.
+   */
+  dnsRecvBatch(fd: number, slab: Uint8Array, maxPerDatagram: number, max: number, table: Int32Array, queries: Uint8Array, records: Int32Array, addresses: Uint8Array): number;
+  /** dnsRecvBatch's check of one `datagram` against one `query`: writes its record (slot 0) and returns its kind (DNS_REJECTED when not accepted). */
+  dnsParse(datagram: Uint8Array, query: Uint8Array, record: Int32Array, addresses: Uint8Array): number;
   /** Most datagrams one recvBatch/sendBatch call handles. */
   readonly DATAGRAM_BATCH: number;
   /**

@@ -18,6 +18,7 @@
 #include <cstring>
 
 #include "batch_io.h"
+#include "dns_codec.h"
 #include "errors.h"
 #include "sockaddr.h"
 
@@ -340,6 +341,141 @@ Napi::Value AddressWords(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// -- the resolver's channels (lib/names/channels.ts) --------------------------------------
+
+// Words of the channel table before its slots: the server's address block, then the slot count.
+constexpr int kDnsTableHead = kAddrWords + 1;
+// Words of one table slot: [id (-1: none in flight), offset, length] of its query in `queries`.
+constexpr int kDnsSlotWords = 3;
+// Words of one answer record: [slot, kind, offset, length, rcode | TC << 4, ttl, negative
+// ttl, addresses offset, address count].
+constexpr int kDnsRecordWords = 9;
+
+// The summary `s` of the datagram at [offset, offset + length) as answer record r.
+void DnsRecordWords(const DnsSummary& s, int32_t slot, size_t offset, size_t length,
+                    size_t addrOffset, int32_t* r) {
+  r[0] = slot;
+  r[1] = s.kind;
+  r[2] = static_cast<int32_t>(offset);
+  r[3] = static_cast<int32_t>(length);
+  r[4] = s.rcode | (s.truncated ? 16 : 0);
+  r[5] = static_cast<int32_t>(s.ttl);
+  r[6] = static_cast<int32_t>(s.negativeTtl);
+  r[7] = static_cast<int32_t>(addrOffset);
+  r[8] = s.addresses;
+}
+
+// dnsRecvBatch(fd, slab, maxPerDatagram, max, table, queries, records, addresses) ->
+// datagrams received (0: EAGAIN). Receives up to `max` datagrams on a resolver channel (a
+// connected UDP socket) and keeps the answers: a datagram from the server's address whose
+// id is a slot's in flight and that answers that slot's query (ParseDnsAnswer). records[0]
+// is how many were kept, their records follow; the address bytes of all of them go to
+// `addresses`. Everything else (another source, an unknown id, a cut or malformed
+// datagram) is dropped here, as channels.ts dropped it. The table's address block, when
+// its family is 0, is filled from getpeername once.
+Napi::Value DnsRecvBatch(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd;
+  uint8_t *slab, *queries, *addrs;
+  size_t slabSize, queriesSize, addrsSize, tableWords, recordWords;
+  int64_t per, max;
+  int32_t *table, *rec;
+  if (!ArgFd(info, 0, "fd", &fd) || !ArgBytes(info, 1, "slab", &slab, &slabSize) ||
+      !ArgInt(info, 2, "maxPerDatagram", 12, 65536, &per) ||
+      !ArgInt(info, 3, "max", 1, kMaxBatch, &max) ||
+      !ArgInt32Array(info, 4, "table", &table, &tableWords) ||
+      !ArgBytes(info, 5, "queries", &queries, &queriesSize) ||
+      !ArgInt32Array(info, 6, "records", &rec, &recordWords) ||
+      !ArgBytes(info, 7, "addresses", &addrs, &addrsSize))
+    return Napi::Value();
+  const size_t slot = (static_cast<size_t>(per) + 7) & ~size_t{7};
+  if (tableWords < kDnsTableHead || table[kAddrWords] < 0 ||
+      tableWords < kDnsTableHead + static_cast<size_t>(table[kAddrWords]) * kDnsSlotWords) {
+    ThrowRange(env, "table", "is shorter than its slot count says");
+    return Napi::Value();
+  }
+  if (recordWords < 1 + static_cast<size_t>(max) * kDnsRecordWords) {
+    ThrowRange(env, "records", "is too short for the records asked for");
+    return Napi::Value();
+  }
+  const int want = static_cast<int>(slabSize / slot < static_cast<size_t>(max) ? slabSize / slot : max);
+  if (want < 1) {
+    ThrowRange(env, "slab", "must have room for one datagram of maxPerDatagram bytes");
+    return Napi::Value();
+  }
+  if (table[0] == 0) {
+    sockaddr_storage peer;
+    socklen_t len = sizeof peer;
+    if (getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &len) != 0) {
+      ThrowErrno(env, errno, "getpeername");
+      return Napi::Value();
+    }
+    WordsFromSockAddr(peer, table);
+  }
+  for (int i = 0; i < want; i++) {
+    msghdr& h = PrepareHeader(i, slab + i * slot, static_cast<size_t>(per));
+    h.msg_name = &scratch.addrs[i];
+    h.msg_namelen = sizeof(sockaddr_storage);
+  }
+  size_t sizes[kMaxBatch];
+  const int n = ReceiveMany(fd, want, sizes);
+  if (n < 0) {
+    if (IsAgain(errno)) return Napi::Number::New(env, 0);
+    ThrowErrno(env, errno, "recvmmsg");
+    return Napi::Value();
+  }
+  const int32_t slots = table[kAddrWords];
+  int32_t kept = 0;
+  size_t addrAt = 0;
+  for (int i = 0; i < n; i++) {
+    // A cut datagram is no answer (a server sends TC instead); the query waits on.
+    if (sizes[i] > static_cast<size_t>(per) || (Header(i).msg_flags & MSG_TRUNC) != 0) continue;
+    int32_t from[kAddrWords];
+    WordsFromSockAddr(scratch.addrs[i], from);
+    if (memcmp(from, table, 6 * sizeof(int32_t)) != 0) continue;
+    const uint8_t* d = slab + i * slot;
+    if (sizes[i] < 2) continue;
+    const int32_t id = (d[0] << 8) | d[1];
+    int32_t k = 0;
+    const int32_t* s = table + kDnsTableHead;
+    while (k < slots && s[k * kDnsSlotWords] != id) k++;
+    if (k == slots) continue;
+    const size_t qOffset = static_cast<size_t>(s[k * kDnsSlotWords + 1]);
+    const size_t qLength = static_cast<size_t>(s[k * kDnsSlotWords + 2]);
+    if (s[k * kDnsSlotWords + 1] < 0 || s[k * kDnsSlotWords + 2] < 0 || qOffset + qLength > queriesSize) {
+      ThrowRange(env, "table", "names a query outside `queries`");
+      return Napi::Value();
+    }
+    const DnsSummary sum = ParseDnsAnswer(d, sizes[i], queries + qOffset, qLength, addrs + addrAt, addrsSize - addrAt);
+    if (sum.kind == kDnsRejected) continue;
+    DnsRecordWords(sum, k, i * slot, sizes[i], addrAt, rec + 1 + kept * kDnsRecordWords);
+    addrAt += static_cast<size_t>(sum.addresses) * (queries[qOffset + qLength - 3] == 28 && queries[qOffset + qLength - 4] == 0 ? 16 : 4);
+    kept++;
+  }
+  rec[0] = kept;
+  return Napi::Number::New(env, n);
+}
+
+// dnsParse(datagram, query, record, addresses) -> kind: ParseDnsAnswer of one datagram
+// against one query, its answer record (as dnsRecvBatch's, slot 0) written to `record`.
+Napi::Value DnsParse(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint8_t *d, *q, *addrs;
+  size_t len, qlen, addrsSize, recordWords;
+  int32_t* rec;
+  if (!ArgBytes(info, 0, "datagram", &d, &len) || !ArgBytes(info, 1, "query", &q, &qlen) ||
+      !ArgInt32Array(info, 2, "record", &rec, &recordWords) ||
+      !ArgBytes(info, 3, "addresses", &addrs, &addrsSize))
+    return Napi::Value();
+  if (recordWords < kDnsRecordWords) {
+    ThrowRange(env, "record", "is too short for one record");
+    return Napi::Value();
+  }
+  const DnsSummary sum = ParseDnsAnswer(d, len, q, qlen, addrs, addrsSize);
+  DnsRecordWords(sum, 0, 0, len, 0, rec);
+  return Napi::Number::New(env, sum.kind);
+}
+
 // addressText(words, index): the text of an address block, as getsockname would give it.
 Napi::Value AddressText(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -365,6 +501,8 @@ void InitDatagramBatch(Napi::Env env, Napi::Object exports) {
   exports.Set("sendBatch", Napi::Function::New(env, SendBatch, "sendBatch"));
   exports.Set("addressWords", Napi::Function::New(env, AddressWords, "addressWords"));
   exports.Set("addressText", Napi::Function::New(env, AddressText, "addressText"));
+  exports.Set("dnsRecvBatch", Napi::Function::New(env, DnsRecvBatch, "dnsRecvBatch"));
+  exports.Set("dnsParse", Napi::Function::New(env, DnsParse, "dnsParse"));
   exports.Set("DATAGRAM_BATCH", Napi::Number::New(env, kMaxBatch));
   exports.Set("UNIX_NAME_BYTES", Napi::Number::New(env, static_cast<double>(kNameBytes)));
 }

@@ -11,8 +11,9 @@
  *   flight closes after IDLE seconds; the reactor's shutdown closes the rest.
  * - Ids are random (from a buffer of crypto bytes) and unique among a channel's queries in
  *   flight. The socket is connected, so the kernel drops datagrams from any other address
- *   or port; the source is checked again here, and an answer must carry a live id and
- *   echo the question exactly (packet.ts) or it is ignored: the query keeps waiting.
+ *   or port; the source is checked again, and an answer must carry a live id and echo the
+ *   question exactly (packet.ts's rules, applied natively by dnsRecvBatch with the
+ *   channel's table of ids and query bytes) or it is ignored: the query keeps waiting.
  * - One timer per pool, not one per query: queries are kept in the order they were sent,
  *   and the timer wakes for the oldest unsettled one (a timeout shortened meanwhile is
  *   honoured once the queries sent before it are due).
@@ -21,11 +22,11 @@
  */
 import { randomFillSync } from "node:crypto";
 import type { IDelayedCall } from "../defer";
-import { listenUDP, type UDPPort } from "../net";
-import type { Address } from "../net/interfaces";
+import { native, DNS_ADDRESSES, DNS_DECODE, DNS_RECORD_WORDS, DNS_SLOT_WORDS, DNS_TABLE_HEAD, ADDRESS_WORDS } from "../native";
+import { UDPPort, type ListenUDPOptions } from "../net/udp";
 import { DatagramProtocol } from "../protocols";
 import { DNSQueryError } from "./errors";
-import { decodeResponse, responseId, writeQuery, type AddressType, type DNSResponse } from "./packet";
+import { decodeResponse, ipv4Text, ipv6Text, writeQueryAt, type AddressType, type DNSResponse } from "./packet";
 import { canonicalAddress, describeServer, type QueryReactor } from "./query";
 import type { NameServer } from "./resolvconf";
 
@@ -39,6 +40,19 @@ export const MAX_AGE = 10;
 export const IDLE = 0.5;
 /** Largest UDP response read (EDNS0 is not advertised, so 512 is what servers send; room for more). */
 const MAX_UDP_RESPONSE = 4096;
+/** Datagrams one dnsRecvBatch call reads at most, and batches one readable event reads at most. */
+const RECV_BATCH = 32;
+const MAX_BATCHES = 8;
+/** Bytes of a channel's query buffer at first (it grows when names are long). */
+const FIRST_QUERIES_SIZE = MAX_QUERIES * 40;
+
+/**
+ * dnsRecvBatch's buffers, shared by every channel (a batch is dealt with before the next
+ * is read): the datagrams, the answer records and the address bytes they point into.
+ */
+let recvSlab: Buffer | null = null;
+const answerRecords = new Int32Array(1 + RECV_BATCH * DNS_RECORD_WORDS);
+const answerAddresses = new Uint8Array(RECV_BATCH * 64 * 4);
 
 /** Random 16-bit words, refilled from the kernel's CSPRNG when used up. */
 const random = new Uint16Array(1024);
@@ -51,10 +65,14 @@ function random16(): number {
   return random[randomAt++];
 }
 
-/** Who hears how a query ended: called once, with the accepted response or the failure. */
+/** Who hears how a query ended: called once, with the accepted response (or its gist) or the failure. */
 export interface QueryWaiter {
-  /** The server's accepted response. */
+  /** The server's accepted response, decoded (a truncated one, another rcode, a CNAME chain, ...). */
   answered(r: DNSResponse): void;
+  /** An accepted NOERROR response with `addresses` (distinct, in answer order) of the query's type for the name asked; `ttl` the least of theirs. */
+  found(addresses: string[], ttl: number): void;
+  /** An accepted NXDOMAIN (`nxdomain`), or NOERROR with no address and no CNAME for the name asked; `ttl` the negative TTL (RFC 2308; 0 without SOA). */
+  negative(nxdomain: boolean, ttl: number): void;
   /** TIMEOUT after the query's timeout, CONNECT when refused or when no socket could be made. */
   failed(e: DNSQueryError): void;
 }
@@ -64,6 +82,8 @@ export class PendingQuery {
   settled = false;
   constructor(
     readonly channel: Channel,
+    /** Its slot in the channel's table. */
+    readonly slot: number,
     readonly id: number,
     readonly bytes: Uint8Array,
     readonly name: string,
@@ -74,9 +94,51 @@ export class PendingQuery {
   ) {}
 }
 
+/**
+ * A channel's socket: its datagrams are read and checked by one native call per batch
+ * (dnsRecvBatch), which keeps only the answers to the queries in the channel's table.
+ */
+class ChannelPort extends UDPPort {
+  constructor(
+    reactor: QueryReactor,
+    private readonly channel: Channel,
+    options: ListenUDPOptions,
+  ) {
+    super(reactor, 0, channel, options);
+  }
+
+  /** Reads batches of datagrams until the socket is empty (a bounded number per event); the pool settles the answers. */
+  override doRead(): Error | void {
+    const c = this.channel;
+    const slab = (recvSlab ??= Buffer.allocUnsafeSlow(RECV_BATCH * MAX_UDP_RESPONSE));
+    for (let i = 0; i < MAX_BATCHES && this.connected; i++) {
+      let n: number;
+      try {
+        n = native.dnsRecvBatch(this.fileno(), slab, MAX_UDP_RESPONSE, RECV_BATCH, c.table, c.queries, answerRecords, answerAddresses);
+      } catch (e) {
+        return this.readFailed(e);
+      }
+      if (answerRecords[0] > 0) c.pool.answers(c, slab);
+      // A short batch emptied the queue: asking again would only meet EAGAIN.
+      if (n < RECV_BATCH) return;
+    }
+  }
+}
+
 /** One connected socket to one server and the queries in flight on it. */
 class Channel extends DatagramProtocol {
   readonly live = new Map<number, PendingQuery>();
+  /** The queries sent, by slot (a channel sends at most MAX_QUERIES). */
+  readonly slots: PendingQuery[] = [];
+  /**
+   * What dnsRecvBatch checks answers against: the server's address block (read by the
+   * native side), the slot count, then per slot [id (-1: settled), offset, length] of its
+   * query in `queries`.
+   */
+  readonly table = new Int32Array(DNS_TABLE_HEAD + MAX_QUERIES * DNS_SLOT_WORDS);
+  /** The bytes of the channel's queries, one after another (a query's bytes are a view of it). */
+  queries = new Uint8Array(FIRST_QUERIES_SIZE);
+  private queriesUsed = 0;
   port: UDPPort | null = null;
   sent = 0;
   retired = false;
@@ -98,17 +160,29 @@ class Channel extends DatagramProtocol {
     this.idleSince = opened;
   }
 
-  /** Settles the live query this datagram answers; anything else is ignored. */
-  override datagramReceived(data: Buffer, addr: Address): void {
-    const q = this.live.get(responseId(data));
-    if (q === undefined) return;
-    if (addr.type !== "UDP" || addr.port !== this.server.port || (addr.host !== this.host && canonicalAddress(addr.host) !== this.host)) return;
-    const r = decodeResponse(data, q.bytes, q.name);
-    if (r !== null) this.pool.settle(q, r);
+  /** Writes the query for `name`/`type` with `id` into the next slot; returns its bytes. */
+  addQuery(id: number, name: string, type: AddressType): Uint8Array {
+    let at = this.queriesUsed;
+    let size = writeQueryAt(this.queries, at, id, name, type);
+    if (size < 0) {
+      // A long name: a larger buffer, the queries written so far copied (their views stay valid).
+      const grown = new Uint8Array(Math.max(this.queries.length * 2, at - size));
+      grown.set(this.queries.subarray(0, at));
+      this.queries = grown;
+      size = writeQueryAt(grown, at, id, name, type);
+    }
+    this.queriesUsed = at + size;
+    const t = this.table;
+    const b = DNS_TABLE_HEAD + this.sent * DNS_SLOT_WORDS;
+    t[b] = id;
+    t[b + 1] = at;
+    t[b + 2] = size;
+    t[ADDRESS_WORDS] = this.sent + 1;
+    return this.queries.subarray(at, at + size);
   }
 
-  /** A cut answer is no answer: the query waits on (a server sends TC, not a cut datagram). */
-  override datagramTruncated(): void {}
+  /** Never called: ChannelPort reads the datagrams itself. */
+  override datagramReceived(): void {}
 
   /** The server's port is closed (ICMP): every query on this channel has failed. */
   override connectionRefused(): void {
@@ -167,8 +241,10 @@ export class ChannelPool {
     let id: number;
     do id = random16();
     while (channel.live.has(id));
-    const bytes = writeQuery(id, name, type);
-    const q = new PendingQuery(channel, id, bytes, name, type, now + timeout, timeout, waiter);
+    const slot = channel.sent;
+    const bytes = channel.addQuery(id, name, type);
+    const q = new PendingQuery(channel, slot, id, bytes, name, type, now + timeout, timeout, waiter);
+    channel.slots.push(q);
     channel.live.set(id, q);
     this.inFlight++;
     channel.sent++;
@@ -249,7 +325,8 @@ export class ChannelPool {
   private open(server: NameServer, now: number): Channel {
     const host = canonicalAddress(server.host);
     const c = new Channel(this, server, host, now);
-    const port = listenUDP(this.reactor, 0, c, { interface: host.includes(":") ? "::" : "0.0.0.0", maxPacketSize: MAX_UDP_RESPONSE });
+    const port = new ChannelPort(this.reactor, c, { interface: host.includes(":") ? "::" : "0.0.0.0", maxPacketSize: MAX_UDP_RESPONSE });
+    port.startListening();
     c.port = port;
     try {
       port.connect(host, server.port);
@@ -279,10 +356,32 @@ export class ChannelPool {
     if (port !== null) port.stopListening();
   }
 
-  /** The answer `r` for `q`. */
-  settle(q: PendingQuery, r: DNSResponse): void {
-    this.done(q);
-    q.waiter.answered(r);
+  /**
+   * The answers dnsRecvBatch kept from `c`'s last batch (answerRecords, the datagrams in
+   * `slab`): each settles its query, unless an earlier one of the batch did.
+   */
+  answers(c: Channel, slab: Buffer): void {
+    const rec = answerRecords;
+    const n = rec[0];
+    for (let i = 0; i < n; i++) {
+      const b = 1 + i * DNS_RECORD_WORDS;
+      const q = c.slots[rec[b]];
+      if (q.settled) continue;
+      const kind = rec[b + 1];
+      // The native side compares names as the wire has them, packet.ts as text: a name
+      // asked with a trailing dot (a search domain written so) is left to packet.ts.
+      if (kind === DNS_DECODE || q.name.charCodeAt(q.name.length - 1) === 0x2e) {
+        const r = decodeResponse(slab.subarray(rec[b + 2], rec[b + 2] + rec[b + 3]), q.bytes, q.name);
+        if (r !== null) {
+          this.done(q);
+          q.waiter.answered(r);
+        }
+        continue;
+      }
+      this.done(q);
+      if (kind === DNS_ADDRESSES) q.waiter.found(addressTexts(q.type, rec[b + 7], rec[b + 8]), rec[b + 5] >>> 0);
+      else q.waiter.negative((rec[b + 4] & 0x0f) === 3, rec[b + 6] >>> 0);
+    }
   }
 
   /** `q` failed with `e`. */
@@ -301,6 +400,7 @@ export class ChannelPool {
       this.head = 0;
     }
     const c = q.channel;
+    c.table[DNS_TABLE_HEAD + q.slot * DNS_SLOT_WORDS] = -1;
     c.live.delete(q.id);
     this.inFlight--;
     if (c.live.size > 0) return;
@@ -387,4 +487,13 @@ export class ChannelPool {
     }
     if (next !== Infinity) this.schedule(next);
   }
+}
+
+/** The texts of `count` addresses of `type` at answerAddresses[at..]. */
+function addressTexts(type: AddressType, at: number, count: number): string[] {
+  const bytes = answerAddresses;
+  const v4 = type === "A";
+  const out = [v4 ? ipv4Text(bytes, at) : ipv6Text(bytes, at)];
+  for (let i = 1; i < count; i++) out.push(v4 ? ipv4Text(bytes, at + 4 * i) : ipv6Text(bytes, at + 16 * i));
+  return out;
 }

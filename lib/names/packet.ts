@@ -13,6 +13,9 @@
  *   parse as a whole is null (dropped), never half-trusted.
  * - The question is compared with the query's own bytes (ASCII case folded), so accepting
  *   an answer decodes no question name at all.
+ * - native/dns_codec.cc applies these same rules to a channel's UDP answers (and hands
+ *   decodeResponse the ones it does not read itself): a rule changed here is changed there
+ *   too, and test/native/dns-codec.test.ts checks that the two agree.
  */
 
 /** The record types the resolver asks for. */
@@ -52,36 +55,23 @@ const HEADER = 12;
 /** Labels followed in one name at most (a name has at most 127 labels). */
 const MAX_LABELS = 128;
 
-/**
- * Queries are written into a shared slab and handed out as views (never written over).
- * The slab is a plain Uint8Array: its `subarray` is a V8 builtin, where Buffer's runs
- * JavaScript (adjustOffset, the FastBuffer constructor) that V8 would interpret, then
- * compile, during a process's first lookups.
- */
-const QUERY_SLAB_SIZE = 16 * 1024;
-/**
- * The first slab holds a dozen queries, so that the branch that starts a new slab runs
- * within a process's first lookups, while V8 still records what the code does: taken
- * first in optimized code (at query ~400), it threw that code away and had it compiled
- * again inside bench/names' measured lookups.
- */
-const FIRST_QUERY_SLAB_SIZE = 512;
-let querySlab = new Uint8Array(FIRST_QUERY_SLAB_SIZE);
-let querySlabUsed = 0;
 const utf8 = new TextEncoder();
+const NO_ROOM = new Uint8Array(0);
 
-/** encodeQuery's bytes as a Buffer (for the TCP path and the tests; the UDP pool sends writeQuery's view). */
+/** encodeQuery's bytes as a Buffer (for the TCP path and the tests; a UDP channel writes with writeQueryAt). */
 export function encodeQuery(id: number, name: string, type: AddressType): Buffer {
-  const view = writeQuery(id, name, type);
-  return Buffer.from(view.buffer, view.byteOffset, view.length);
+  const buf = Buffer.alloc(-writeQueryAt(NO_ROOM, 0, id, name, type));
+  writeQueryAt(buf, 0, id, name, type);
+  return buf;
 }
 
 /**
- * The wire bytes of a recursive query with `id` for `name` (a trailing dot ignored) and
- * `type`, as a view of the query slab. The bytes are written with plain stores: Buffer's
+ * Writes the wire bytes of a recursive query with `id` for `name` (a trailing dot ignored)
+ * and `type` into buf[at..] and returns their length; when they do not fit, writes
+ * nothing and returns minus their length. The bytes are written with plain stores: Buffer's
  * write helpers would be more JavaScript for V8 to compile while the first lookups run.
  */
-export function writeQuery(id: number, name: string, type: AddressType): Uint8Array {
+export function writeQueryAt(buf: Uint8Array, at: number, id: number, name: string, type: AddressType): number {
   const n = name.endsWith(".") ? name.slice(0, -1) : name;
   let nameBytes = n.length;
   for (let i = 0; i < n.length; i++) {
@@ -90,20 +80,16 @@ export function writeQuery(id: number, name: string, type: AddressType): Uint8Ar
     break;
   }
   const size = HEADER + (nameBytes === 0 ? 1 : nameBytes + 2) + 4;
-  if (querySlab.length - querySlabUsed < size) {
-    querySlab = new Uint8Array(size > QUERY_SLAB_SIZE ? size : QUERY_SLAB_SIZE);
-    querySlabUsed = 0;
-  }
-  const buf = querySlab.subarray(querySlabUsed, querySlabUsed + size);
-  querySlabUsed = (querySlabUsed + size + 7) & ~7;
-  buf[0] = id >>> 8;
-  buf[1] = id & 0xff;
-  buf[2] = FLAGS_RD >>> 8;
-  buf[3] = FLAGS_RD & 0xff;
-  buf[4] = 0; // QDCOUNT 1
-  buf[5] = 1;
-  for (let i = 6; i < HEADER; i++) buf[i] = 0; // ANCOUNT, NSCOUNT, ARCOUNT 0
-  let at = HEADER;
+  if (buf.length - at < size) return -size;
+  const start = at;
+  buf[start] = id >>> 8;
+  buf[start + 1] = id & 0xff;
+  buf[start + 2] = FLAGS_RD >>> 8;
+  buf[start + 3] = FLAGS_RD & 0xff;
+  buf[start + 4] = 0; // QDCOUNT 1
+  buf[start + 5] = 1;
+  for (let i = 6; i < HEADER; i++) buf[start + i] = 0; // ANCOUNT, NSCOUNT, ARCOUNT 0
+  at = start + HEADER;
   if (nameBytes > 0) {
     // The name's text one byte further on; each dot then becomes the next label's length.
     if (nameBytes === n.length) {
@@ -126,12 +112,7 @@ export function writeQuery(id: number, name: string, type: AddressType): Uint8Ar
   buf[at + 2] = code & 0xff;
   buf[at + 3] = 0; // class IN
   buf[at + 4] = 1;
-  return buf;
-}
-
-/** The query id of a datagram, or -1 when it is too short to have a header. */
-export function responseId(bytes: Buffer): number {
-  return bytes.length < HEADER ? -1 : (bytes[0] << 8) | bytes[1];
+  return size;
 }
 
 /**
@@ -221,7 +202,7 @@ const ipv4Texts = new Map<number, string>();
 const MAX_IPV4_TEXTS = 1024;
 
 /** The dotted text of the IPv4 address at bytes[at..at+4), made once per address. */
-function ipv4Text(bytes: Uint8Array, at: number): string {
+export function ipv4Text(bytes: Uint8Array, at: number): string {
   const key = ((bytes[at] << 24) | (bytes[at + 1] << 16) | (bytes[at + 2] << 8) | bytes[at + 3]) | 0; // a small integer key, no boxed number
   let text = ipv4Texts.get(key);
   if (text === undefined) {

@@ -312,11 +312,7 @@ export class Resolver {
    */
   _interpret(response: DNSResponse, qname: string, type: AddressType, hopsLeft: number, chain: ReadonlySet<string> | null): Found | Deferred<Found> {
     const rcode = response.rcode ?? "NOERROR";
-    if (rcode === "NXDOMAIN") {
-      const failure = new DNSQueryError("NXDOMAIN", qname, type, "no such domain");
-      this.cache.put(qname, type, { failure }, negativeTTL(response));
-      throw failure;
-    }
+    if (rcode === "NXDOMAIN") throw this._negative(qname, type, true, negativeTTL(response));
     const answers = response.answers ?? [];
     let current = qname.toLowerCase();
     let ttl = Infinity;
@@ -333,10 +329,7 @@ export class Resolver {
         else if (!addresses.includes(data)) addresses.push(data);
         ttl = Math.min(ttl, ttlOf(a));
       }
-      if (addresses !== null) {
-        this.cache.put(qname, type, { addresses }, ttl);
-        return { addresses, ttl }; // a value, not a Deferred: the chain goes on without pausing
-      }
+      if (addresses !== null) return this._found(qname, type, addresses, ttl); // a value, not a Deferred: the chain goes on without pausing
       const cname = answers.find((a) => a.type === "CNAME" && sameName(a.name, current) && isInClass(a));
       if (cname === undefined || typeof cname.data !== "string") break;
       if (hopsLeft <= 0) throw new DNSQueryError("CNAME_LOOP", qname, type, `more than ${this.maxCNAMEHops} CNAME links`);
@@ -363,9 +356,20 @@ export class Resolver {
       );
       return d;
     }
-    const failure = new DNSQueryError("NODATA", qname, type, "the name has no such record");
-    this.cache.put(qname, type, { failure }, negativeTTL(response));
-    throw failure;
+    throw this._negative(qname, type, false, negativeTTL(response));
+  }
+
+  /** `addresses` found for `qname` with `ttl`, cached. For SharedQuery only. @internal */
+  _found(qname: string, type: AddressType, addresses: string[], ttl: number): Found {
+    this.cache.put(qname, type, { addresses }, ttl);
+    return { addresses, ttl };
+  }
+
+  /** The NXDOMAIN (`nxdomain`) or NODATA failure for `qname`, cached for `ttl`. For SharedQuery only. @internal */
+  _negative(qname: string, type: AddressType, nxdomain: boolean, ttl: number): DNSQueryError {
+    const failure = nxdomain ? new DNSQueryError("NXDOMAIN", qname, type, "no such domain") : new DNSQueryError("NODATA", qname, type, "the name has no such record");
+    this.cache.put(qname, type, { failure }, ttl);
+    return failure;
   }
 
   /** For SharedQuery only: its query ended (answered, failed or cancelled). @internal */
@@ -482,6 +486,18 @@ class SharedQuery implements QueryWaiter {
   answered(r: DNSResponse): void {
     this.pending = null;
     this.response(r, false);
+  }
+
+  /** A UDP answer with addresses for the name asked, checked and read natively. */
+  found(addresses: string[], ttl: number): void {
+    this.pending = null;
+    if (!this.settled) this.finish(this.resolver._found(this.qname, this.type, addresses, ttl), null);
+  }
+
+  /** A UDP answer of NXDOMAIN or NODATA, checked and read natively. */
+  negative(nxdomain: boolean, ttl: number): void {
+    this.pending = null;
+    if (!this.settled) this.finish(null, this.resolver._negative(this.qname, this.type, nxdomain, ttl));
   }
 
   /** The UDP try failed (timeout, refusal, no socket). */

@@ -321,7 +321,8 @@ export class UDPPort implements IReadDescriptor, IUDPTransport {
     }
   }
 
-  private readFailed(e: unknown): Error | void {
+  /** What a failed read means: a refusal goes to the protocol, ICMP reports are logged, anything else is returned (it closes the port). */
+  protected readFailed(e: unknown): Error | void {
     if (errnoCode(e) === "ECONNREFUSED") {
       // Twisted reports a refusal only on a connected port (elsewhere it means nothing reliable).
       if (this.peer !== null) this.refused();

@@ -112,6 +112,20 @@ describe("forged answers are ignored", () => {
     expect(await lookup("garbage.test")).toEqual([REAL]);
   });
 
+  test("malformed answers with the right id and question (native check): a pointer loop, a forward pointer, RDATA past the end, a record cut short, an A cut short", async () => {
+    forgeThenAnswer((q) => {
+      const full = encodeReply(q, { answers: [a(q.name, FORGED)] });
+      const at = 12 + q.name.length + 2 + 4; // the answer's owner (dns-packet writes it whole)
+      // The same answer with its owner as a pointer: [0xc0, pointer] then type, class, TTL, RDATA.
+      const withOwner = (pointer: number) => Buffer.concat([full.subarray(0, at), Buffer.from([0xc0, pointer]), full.subarray(at + q.name.length + 2)]);
+      const reply = withOwner(12); // well formed: the question's name
+      const pastEnd = Buffer.from(reply);
+      pastEnd.writeUInt16BE(0xff, at + 10); // RDLENGTH 255 of 4 bytes
+      return [withOwner(at), withOwner(at + 2), pastEnd, reply.subarray(0, at + 6), reply.subarray(0, reply.length - 1)];
+    });
+    expect(await lookup("malformed.test")).toEqual([REAL]);
+  });
+
   test("a lookup answered only by forgeries times out rather than trusting one", async () => {
     server.respond = (q, s) => {
       s.sendRaw(forged(q, { id: (q.id + 7) & 0xffff }), lastRinfo!);
