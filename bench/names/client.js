@@ -15,6 +15,7 @@ const nextName = () => `q${serial++}.bench.test`;
 /** Runs `total` lookups with `C` in flight through `lookup()` (a promise of addresses); resolves when done. */
 function drive(lookup, total) {
   return new Promise((resolve, reject) => {
+    if (total === 0) return resolve(); // a warm-up of 0 lookups
     let started = 0;
     let done = 0;
     const next = () => {
