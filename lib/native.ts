@@ -44,8 +44,14 @@ export const RECV_TRUNCATED = 1;
 /** Words of one sendBatch record: [offset, length, result, address block]. */
 export const SEND_RECORD_WORDS = 3 + ADDRESS_WORDS;
 
-/** Words of the head of a dnsRecvBatch channel table: the server's ADDRESS_WORDS block (family 0: read with getpeername), then the slot count. */
-export const DNS_TABLE_HEAD = ADDRESS_WORDS + 1;
+/** Word of a channel table (dnsRecvBatch, dnsSendQueries) holding its slot count; the words before it are the server's ADDRESS_WORDS block (family 0: read with getpeername). */
+export const DNS_SLOT_COUNT = ADDRESS_WORDS;
+/** Word of a channel table holding how many bytes of its `queries` buffer are written (dnsSendQueries appends after them). */
+export const DNS_QUERIES_USED = ADDRESS_WORDS + 1;
+/** Words of the head of a channel table, before its slots. */
+export const DNS_TABLE_HEAD = ADDRESS_WORDS + 2;
+/** Words of one dnsSendQueries record: [slot, type code (1 A, 28 AAAA), result (as sendBatch's)]. */
+export const DNS_SEND_WORDS = 3;
 /** Words of one channel table slot: [id (-1: nothing in flight), offset, length] of its query in `queries`. */
 export const DNS_SLOT_WORDS = 3;
 /** Words of one dnsRecvBatch/dnsParse answer record: [slot, kind (DNS_*), offset, length, rcode | TC << 4, ttl, negative ttl, addresses offset, address count]. */
@@ -552,6 +558,16 @@ export interface NativeAddon {
    * throws (code, errno) only when none was.
    */
   dnsRecvBatch(fd: number, slab: Uint8Array, maxPerDatagram: number, max: number, table: Int32Array, queries: Uint8Array, records: Int32Array, addresses: Uint8Array): number;
+  /**
+   * Writes the queries of `records` [from, count) ([slot, type code, result]; `names[i]`
+   * the name of record i, a trailing dot dropped) into `queries` after the table's
+   * DNS_QUERIES_USED bytes, with the ids the table's slots hold (the bytes writeQueryAt
+   * makes), records each query's offset and length in its slot, and sends them on the
+   * connected socket `fd`, at most DATAGRAM_BATCH per call; each result word gets the
+   * bytes sent, AGAIN or -errno as with sendBatch. Returns the record reached: less than
+   * `count` when `queries` ran out of room (call again from there with a larger one).
+   */
+  dnsSendQueries(fd: number, table: Int32Array, queries: Uint8Array, names: readonly string[], records: Int32Array, from: number, count: number): number;
   /** dnsRecvBatch's check of one `datagram` against one `query`: writes its record (slot 0) and returns its kind (DNS_REJECTED when not accepted). */
   dnsParse(datagram: Uint8Array, query: Uint8Array, record: Int32Array, addresses: Uint8Array): number;
   /** Most datagrams one recvBatch/sendBatch call handles. */

@@ -16,6 +16,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <string>
 
 #include "batch_io.h"
 #include "dns_codec.h"
@@ -263,6 +264,30 @@ int SendMany(int fd, int from, int count) {
 #endif
 }
 
+// Sends the `total` prepared headers; result word i (results[i * stride]) gets the bytes
+// sent, AGAIN (the rest of the batch is dropped with it) or -errno (that one datagram
+// failed; the others are still sent). Returns how many were sent.
+int SendPrepared(int fd, int total, int32_t* results, int stride) {
+  int sent = 0;
+  int i = 0;
+  while (i < total) {
+    int n = SendMany(fd, i, total);
+    if (n < 0) {
+      int err = errno;
+      if (IsAgain(err)) {
+        for (; i < total; i++) results[i * stride] = kAgain;
+        break;
+      }
+      results[i * stride] = -err;  // this datagram failed: skip it, send the rest
+      i++;
+      continue;
+    }
+    for (int k = 0; k < n; k++, i++) results[i * stride] = static_cast<int32_t>(scratch.iov[i].iov_len);
+    sent += n;
+  }
+  return sent;
+}
+
 // sendBatch(fd, slab, records, count, names?) -> datagrams sent. A Unix destination (family
 // 1) names its bytes in `names`. Each record's result word gets
 // the bytes sent, AGAIN (the rest of the batch is dropped with it), or -errno (that one
@@ -302,24 +327,7 @@ Napi::Value SendBatch(const Napi::CallbackInfo& info) {
       return Napi::Value();
     }
   }
-  int sent = 0;
-  int i = 0;
-  while (i < total) {
-    int n = SendMany(fd, i, total);
-    if (n < 0) {
-      int err = errno;
-      if (IsAgain(err)) {
-        for (; i < total; i++) rec[i * kSendStride + 2] = kAgain;
-        break;
-      }
-      rec[i * kSendStride + 2] = -err;  // this datagram failed: skip it, send the rest
-      i++;
-      continue;
-    }
-    for (int k = 0; k < n; k++, i++) rec[i * kSendStride + 2] = rec[i * kSendStride + 1];
-    sent += n;
-  }
-  return Napi::Number::New(env, sent);
+  return Napi::Number::New(env, SendPrepared(fd, total, rec + 2, kSendStride));
 }
 
 // addressWords(host, port, words, index): the address block of an IP literal (TypeError
@@ -343,13 +351,31 @@ Napi::Value AddressWords(const Napi::CallbackInfo& info) {
 
 // -- the resolver's channels (lib/names/channels.ts) --------------------------------------
 
-// Words of the channel table before its slots: the server's address block, then the slot count.
-constexpr int kDnsTableHead = kAddrWords + 1;
+// Words of the channel table before its slots: the server's address block, the slot
+// count, and the bytes of `queries` in use.
+constexpr int kDnsSlotCount = kAddrWords;
+constexpr int kDnsQueriesUsed = kAddrWords + 1;
+constexpr int kDnsTableHead = kAddrWords + 2;
+// Words of one dnsSendQueries record: [slot, type code, result].
+constexpr int kDnsSendWords = 3;
+// Longest name dnsSendQueries writes, in UTF-8 bytes (a name's text is at most 1,024
+// UTF-16 units in lib/names: three bytes each at most).
+constexpr size_t kDnsMaxName = 3 * 1024;
 // Words of one table slot: [id (-1: none in flight), offset, length] of its query in `queries`.
 constexpr int kDnsSlotWords = 3;
 // Words of one answer record: [slot, kind, offset, length, rcode | TC << 4, ttl, negative
 // ttl, addresses offset, address count].
 constexpr int kDnsRecordWords = 9;
+
+// The table's slot count, checked against its length (RangeError naming `table`); -1 after throwing.
+int32_t DnsSlots(Napi::Env env, const int32_t* table, size_t tableWords) {
+  if (tableWords < kDnsTableHead || table[kDnsSlotCount] < 0 ||
+      tableWords < kDnsTableHead + static_cast<size_t>(table[kDnsSlotCount]) * kDnsSlotWords) {
+    ThrowRange(env, "table", "is shorter than its slot count says");
+    return -1;
+  }
+  return table[kDnsSlotCount];
+}
 
 // The summary `s` of the datagram at [offset, offset + length) as answer record r.
 void DnsRecordWords(const DnsSummary& s, int32_t slot, size_t offset, size_t length,
@@ -389,11 +415,8 @@ Napi::Value DnsRecvBatch(const Napi::CallbackInfo& info) {
       !ArgBytes(info, 7, "addresses", &addrs, &addrsSize))
     return Napi::Value();
   const size_t slot = (static_cast<size_t>(per) + 7) & ~size_t{7};
-  if (tableWords < kDnsTableHead || table[kAddrWords] < 0 ||
-      tableWords < kDnsTableHead + static_cast<size_t>(table[kAddrWords]) * kDnsSlotWords) {
-    ThrowRange(env, "table", "is shorter than its slot count says");
-    return Napi::Value();
-  }
+  const int32_t slots = DnsSlots(env, table, tableWords);
+  if (slots < 0) return Napi::Value();
   if (recordWords < 1 + static_cast<size_t>(max) * kDnsRecordWords) {
     ThrowRange(env, "records", "is too short for the records asked for");
     return Napi::Value();
@@ -424,7 +447,6 @@ Napi::Value DnsRecvBatch(const Napi::CallbackInfo& info) {
     ThrowErrno(env, errno, "recvmmsg");
     return Napi::Value();
   }
-  const int32_t slots = table[kAddrWords];
   int32_t kept = 0;
   size_t addrAt = 0;
   for (int i = 0; i < n; i++) {
@@ -454,6 +476,113 @@ Napi::Value DnsRecvBatch(const Napi::CallbackInfo& info) {
   }
   rec[0] = kept;
   return Napi::Number::New(env, n);
+}
+
+// Writes the recursive query of slot `slot` (its id from the table) for the UTF-8 name
+// [name, name + len) and type `type` at q; returns its length. The bytes are those of
+// lib/names/packet.ts's writeQueryAt: one trailing dot dropped, every other dot the next
+// label's length byte (kept to 8 bits, as a Uint8Array store keeps it).
+size_t WriteDnsQuery(uint8_t* q, int32_t id, const char* name, size_t len, uint16_t type) {
+  if (len > 0 && name[len - 1] == '.') len--;
+  q[0] = static_cast<uint8_t>((id >> 8) & 0xff);
+  q[1] = static_cast<uint8_t>(id & 0xff);
+  q[2] = 0x01;  // RD
+  q[3] = 0;
+  q[4] = 0;
+  q[5] = 1;  // QDCOUNT 1
+  memset(q + 6, 0, 6);
+  size_t at = 12;
+  if (len > 0) {
+    memcpy(q + at + 1, name, len);
+    size_t lengthAt = at;
+    for (size_t i = at + 1; i <= at + len; i++) {
+      if (q[i] != '.') continue;
+      q[lengthAt] = static_cast<uint8_t>(i - lengthAt - 1);
+      lengthAt = i;
+    }
+    q[lengthAt] = static_cast<uint8_t>(at + len - lengthAt);
+    at += len + 1;
+  }
+  q[at] = 0;
+  q[at + 1] = static_cast<uint8_t>(type >> 8);
+  q[at + 2] = static_cast<uint8_t>(type & 0xff);
+  q[at + 3] = 0;
+  q[at + 4] = 1;  // class IN
+  return at + 5;
+}
+
+// dnsSendQueries(fd, table, queries, names, records, from, count) -> the record reached.
+// Writes the queries of records [from, count) ([slot, type code 1|28, result]; names[i]
+// the name of record i) into `queries` after the table's used bytes, records each one's
+// offset and length in its slot (whose id the table holds), and sends them on the
+// connected socket with as few syscalls as the kernel allows; result words as sendBatch's.
+// Stops early when `queries` is full: the caller gives a larger one and calls again from
+// the record returned.
+Napi::Value DnsSendQueries(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd;
+  uint8_t* queries;
+  size_t queriesSize, tableWords, recordWords;
+  int32_t *table, *rec;
+  int64_t from, count;
+  if (!ArgFd(info, 0, "fd", &fd) || !ArgInt32Array(info, 1, "table", &table, &tableWords) ||
+      !ArgBytes(info, 2, "queries", &queries, &queriesSize) ||
+      !ArgInt32Array(info, 4, "records", &rec, &recordWords) ||
+      !ArgInt(info, 6, "count", 0, static_cast<int64_t>(recordWords / kDnsSendWords), &count) ||
+      !ArgInt(info, 5, "from", 0, count, &from))
+    return Napi::Value();
+  if (!info[3].IsArray()) {
+    ThrowType(env, "names", "an Array of strings");
+    return Napi::Value();
+  }
+  Napi::Array names = info[3].As<Napi::Array>();
+  const int32_t slots = DnsSlots(env, table, tableWords);
+  if (slots < 0) return Napi::Value();
+  if (count - from > kMaxBatch) {
+    ThrowRange(env, "count", "asks for more queries than one batch sends");
+    return Napi::Value();
+  }
+  size_t used = static_cast<size_t>(table[kDnsQueriesUsed]);
+  if (table[kDnsQueriesUsed] < 0 || used > queriesSize) {
+    ThrowRange(env, "table", "says more bytes of queries are used than `queries` has");
+    return Napi::Value();
+  }
+  // The names are read first (reading an array element can run JavaScript); then the bytes.
+  thread_local std::string text;
+  int total = 0;
+  int64_t i = from;
+  for (; i < count; i++) {
+    int32_t* r = rec + i * kDnsSendWords;
+    if (r[0] < 0 || r[0] >= slots || (r[1] != 1 && r[1] != 28)) {
+      ThrowRange(env, "records", "name a slot outside the table or a type that is not 1 or 28");
+      return Napi::Value();
+    }
+    Napi::Value v = names.Get(static_cast<uint32_t>(i));
+    if (!v.IsString()) {
+      ThrowType(env, "names", "an Array of strings");
+      return Napi::Value();
+    }
+    size_t len = 0;
+    napi_get_value_string_utf8(env, v, nullptr, 0, &len);
+    if (len > kDnsMaxName) {
+      ThrowRange(env, "names", "hold a name longer than a DNS query can carry");
+      return Napi::Value();
+    }
+    // Header, length byte, name, terminator, type and class: at most len + 18 bytes.
+    if (queriesSize - used < len + 18) break;
+    text.resize(len + 1);
+    napi_get_value_string_utf8(env, v, &text[0], len + 1, &len);
+    uint8_t* q = queries + used;
+    int32_t* slot = table + kDnsTableHead + r[0] * kDnsSlotWords;
+    const size_t size = WriteDnsQuery(q, slot[0], text.data(), len, static_cast<uint16_t>(r[1]));
+    slot[1] = static_cast<int32_t>(used);
+    slot[2] = static_cast<int32_t>(size);
+    PrepareHeader(total++, q, size);
+    used += size;
+  }
+  table[kDnsQueriesUsed] = static_cast<int32_t>(used);
+  if (total > 0) SendPrepared(fd, total, rec + from * kDnsSendWords + 2, kDnsSendWords);
+  return Napi::Number::New(env, static_cast<double>(i));
 }
 
 // dnsParse(datagram, query, record, addresses) -> kind: ParseDnsAnswer of one datagram
@@ -502,6 +631,7 @@ void InitDatagramBatch(Napi::Env env, Napi::Object exports) {
   exports.Set("addressWords", Napi::Function::New(env, AddressWords, "addressWords"));
   exports.Set("addressText", Napi::Function::New(env, AddressText, "addressText"));
   exports.Set("dnsRecvBatch", Napi::Function::New(env, DnsRecvBatch, "dnsRecvBatch"));
+  exports.Set("dnsSendQueries", Napi::Function::New(env, DnsSendQueries, "dnsSendQueries"));
   exports.Set("dnsParse", Napi::Function::New(env, DnsParse, "dnsParse"));
   exports.Set("DATAGRAM_BATCH", Napi::Number::New(env, kMaxBatch));
   exports.Set("UNIX_NAME_BYTES", Napi::Number::New(env, static_cast<double>(kNameBytes)));

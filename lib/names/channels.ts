@@ -22,11 +22,13 @@
  */
 import { randomFillSync } from "node:crypto";
 import type { IDelayedCall } from "../defer";
-import { native, DNS_ADDRESSES, DNS_DECODE, DNS_RECORD_WORDS, DNS_SLOT_WORDS, DNS_TABLE_HEAD, ADDRESS_WORDS } from "../native";
+import { log } from "../log";
+import { native, AGAIN, DNS_ADDRESSES, DNS_DECODE, DNS_QUERIES_USED, DNS_RECORD_WORDS, DNS_SEND_WORDS, DNS_SLOT_COUNT, DNS_SLOT_WORDS, DNS_TABLE_HEAD } from "../native";
+import { errnoName } from "../net/oserror";
 import { UDPPort, type ListenUDPOptions } from "../net/udp";
 import { DatagramProtocol } from "../protocols";
 import { DNSQueryError } from "./errors";
-import { decodeResponse, ipv4Text, ipv6Text, writeQueryAt, type AddressType, type DNSResponse } from "./packet";
+import { decodeResponse, ipv4Text, ipv6Text, type AddressType, type DNSResponse } from "./packet";
 import { canonicalAddress, describeServer, type QueryReactor } from "./query";
 import type { NameServer } from "./resolvconf";
 
@@ -53,6 +55,9 @@ const FIRST_QUERIES_SIZE = MAX_QUERIES * 40;
 let recvSlab: Buffer | null = null;
 const answerRecords = new Int32Array(1 + RECV_BATCH * DNS_RECORD_WORDS);
 const answerAddresses = new Uint8Array(RECV_BATCH * 64 * 4);
+/** dnsSendQueries's records (shared: a send is done before the next starts) and the queries one call sends at most. */
+const SEND_BATCH = native.DATAGRAM_BATCH;
+const sendRecords = new Int32Array(SEND_BATCH * DNS_SEND_WORDS);
 
 /** Random 16-bit words, refilled from the kernel's CSPRNG when used up. */
 const random = new Uint16Array(1024);
@@ -85,7 +90,6 @@ export class PendingQuery {
     /** Its slot in the channel's table. */
     readonly slot: number,
     readonly id: number,
-    readonly bytes: Uint8Array,
     readonly name: string,
     readonly type: AddressType,
     readonly deadline: number,
@@ -138,7 +142,6 @@ class Channel extends DatagramProtocol {
   readonly table = new Int32Array(DNS_TABLE_HEAD + MAX_QUERIES * DNS_SLOT_WORDS);
   /** The bytes of the channel's queries, one after another (a query's bytes are a view of it). */
   queries = new Uint8Array(FIRST_QUERIES_SIZE);
-  private queriesUsed = 0;
   port: UDPPort | null = null;
   sent = 0;
   retired = false;
@@ -160,25 +163,50 @@ class Channel extends DatagramProtocol {
     this.idleSince = opened;
   }
 
-  /** Writes the query for `name`/`type` with `id` into the next slot; returns its bytes. */
-  addQuery(id: number, name: string, type: AddressType): Uint8Array {
-    let at = this.queriesUsed;
-    let size = writeQueryAt(this.queries, at, id, name, type);
-    if (size < 0) {
-      // A long name: a larger buffer, the queries written so far copied (their views stay valid).
-      const grown = new Uint8Array(Math.max(this.queries.length * 2, at - size));
-      grown.set(this.queries.subarray(0, at));
-      this.queries = grown;
-      size = writeQueryAt(grown, at, id, name, type);
-    }
-    this.queriesUsed = at + size;
+  /** Takes the next slot for a query with `id` (its bytes are written when it is sent). */
+  reserve(id: number): number {
+    const slot = this.sent++;
     const t = this.table;
-    const b = DNS_TABLE_HEAD + this.sent * DNS_SLOT_WORDS;
+    const b = DNS_TABLE_HEAD + slot * DNS_SLOT_WORDS;
     t[b] = id;
-    t[b + 1] = at;
-    t[b + 2] = size;
-    t[ADDRESS_WORDS] = this.sent + 1;
-    return this.queries.subarray(at, at + size);
+    t[b + 1] = 0;
+    t[b + 2] = 0;
+    t[DNS_SLOT_COUNT] = slot + 1;
+    return slot;
+  }
+
+  /** The bytes of the query sent from `slot`. */
+  queryBytes(slot: number): Uint8Array {
+    const b = DNS_TABLE_HEAD + slot * DNS_SLOT_WORDS;
+    return this.queries.subarray(this.table[b + 1], this.table[b + 1] + this.table[b + 2]);
+  }
+
+  /**
+   * Writes and sends the first `count` queries of sendRecords (`names` theirs), growing
+   * the query buffer when they do not fit; a send error is reported as UDPPort reports
+   * one of a batch (a refusal fails the channel's queries, anything else is logged).
+   */
+  send(names: readonly string[], count: number): void {
+    const fd = this.port!.fileno();
+    let from = 0;
+    for (;;) {
+      from = native.dnsSendQueries(fd, this.table, this.queries, names, sendRecords, from, count);
+      if (from === count) break;
+      // Long names: a larger buffer, the queries written so far copied (their slots keep their offsets).
+      const grown = new Uint8Array(this.queries.length * 2);
+      grown.set(this.queries.subarray(0, this.table[DNS_QUERIES_USED]));
+      this.queries = grown;
+    }
+    for (let i = 0; i < count; i++) {
+      const result = sendRecords[i * DNS_SEND_WORDS + 2];
+      if (result >= 0 || result === AGAIN) continue; // AGAIN: dropped, as a full buffer drops any datagram; the query times out
+      const code = errnoName(-result);
+      if (code === "ECONNREFUSED") {
+        this.pool.refused(this);
+        return;
+      }
+      log("warn", `a DNS query to ${describeServer(this.server)} was not sent: ${code}`);
+    }
   }
 
   /** Never called: ChannelPort reads the datagrams itself. */
@@ -209,8 +237,8 @@ export class ChannelPool {
   private inFlight = 0;
   /** Channels with queries in their outbox; the flush microtask is queued while non-empty. */
   private sending: Channel[] = [];
-  /** The datagrams of one channel's flush (reused: emptied after each send). */
-  private readonly datagrams: Uint8Array[] = [];
+  /** The names of one dnsSendQueries call (reused: emptied after each flush). */
+  private readonly names: string[] = [];
   /** The server object last asked for and its list of channels: no key is built per query. */
   private lastServer: NameServer | null = null;
   private lastList: Channel[] | null = null;
@@ -241,13 +269,10 @@ export class ChannelPool {
     let id: number;
     do id = random16();
     while (channel.live.has(id));
-    const slot = channel.sent;
-    const bytes = channel.addQuery(id, name, type);
-    const q = new PendingQuery(channel, slot, id, bytes, name, type, now + timeout, timeout, waiter);
+    const q = new PendingQuery(channel, channel.reserve(id), id, name, type, now + timeout, timeout, waiter);
     channel.slots.push(q);
     channel.live.set(id, q);
     this.inFlight++;
-    channel.sent++;
     this.order.push(q);
     if (q.deadline < this.timerAt) this.schedule(q.deadline);
     // Sent at the end of this turn with the others made meanwhile: lookups started by the
@@ -265,29 +290,37 @@ export class ChannelPool {
     if (!q.settled) this.done(q);
   }
 
-  /** Sends every channel's outbox, one native call per channel. */
+  /** Sends every channel's outbox, one native call per channel (per DATAGRAM_BATCH queries). */
   private flush(): void {
     const channels = this.sending;
     this.sending = [];
-    const datagrams = this.datagrams;
+    const names = this.names;
     for (const c of channels) {
       const queries = c.outbox;
       c.outbox = [];
-      for (const q of queries) if (!q.settled) datagrams.push(q.bytes);
-      if (datagrams.length === 0 || c.port === null) {
-        datagrams.length = 0;
-        continue;
-      }
-      try {
-        c.port.writeBatch(datagrams);
-      } catch (e) {
-        for (const q of queries) {
-          if (!q.settled) this.fail(q, new DNSQueryError("CONNECT", q.name, q.type, `could not send to ${describeServer(c.server)}: ${e instanceof Error ? e.message : String(e)}`, { cause: e }));
+      let i = 0;
+      while (i < queries.length && c.port !== null) {
+        let count = 0;
+        for (; i < queries.length && count < SEND_BATCH; i++) {
+          const q = queries[i];
+          if (q.settled) continue;
+          names[count] = q.name;
+          sendRecords[count * DNS_SEND_WORDS] = q.slot;
+          sendRecords[count * DNS_SEND_WORDS + 1] = q.type === "A" ? 1 : 28;
+          count++;
         }
-      } finally {
-        datagrams.length = 0;
+        if (count === 0) break;
+        try {
+          c.send(names, count);
+        } catch (e) {
+          for (const q of queries) {
+            if (!q.settled) this.fail(q, new DNSQueryError("CONNECT", q.name, q.type, `could not send to ${describeServer(c.server)}: ${e instanceof Error ? e.message : String(e)}`, { cause: e }));
+          }
+          break;
+        }
       }
     }
+    names.length = 0;
   }
 
   /** Open channels (sockets) of this pool, retiring ones included. */
@@ -371,7 +404,7 @@ export class ChannelPool {
       // The native side compares names as the wire has them, packet.ts as text: a name
       // asked with a trailing dot (a search domain written so) is left to packet.ts.
       if (kind === DNS_DECODE || q.name.charCodeAt(q.name.length - 1) === 0x2e) {
-        const r = decodeResponse(slab.subarray(rec[b + 2], rec[b + 2] + rec[b + 3]), q.bytes, q.name);
+        const r = decodeResponse(slab.subarray(rec[b + 2], rec[b + 2] + rec[b + 3]), c.queryBytes(q.slot), q.name);
         if (r !== null) {
           this.done(q);
           q.waiter.answered(r);

@@ -9,7 +9,7 @@
 import * as dgram from "node:dgram";
 import * as dnsPacket from "dns-packet";
 import fc from "fast-check";
-import { DNS_ADDRESSES, DNS_DECODE, DNS_NEGATIVE, DNS_RECORD_WORDS, DNS_REJECTED, DNS_SLOT_WORDS, DNS_TABLE_HEAD, ADDRESS_WORDS, native } from "../../lib/native";
+import { AGAIN, DNS_ADDRESSES, DNS_DECODE, DNS_NEGATIVE, DNS_QUERIES_USED, DNS_RECORD_WORDS, DNS_REJECTED, DNS_SEND_WORDS, DNS_SLOT_COUNT, DNS_SLOT_WORDS, DNS_TABLE_HEAD, native } from "../../lib/native";
 import { decodeResponse, encodeQuery, ipv4Text, ipv6Text, type DNSResponse } from "../../lib/names/packet";
 import { expectNoFdLeaks } from "../support/fds";
 
@@ -245,9 +245,9 @@ test("wrong arguments throw errors naming the argument", () => {
     const slab = new Uint8Array(4096);
     expect(() => native.dnsRecvBatch(fd, slab, 512, 4, new Int32Array(4), query, new Int32Array(64), addresses)).toThrow(/table/);
     const table = new Int32Array(DNS_TABLE_HEAD + DNS_SLOT_WORDS);
-    table[ADDRESS_WORDS] = 2; // says 2 slots, holds 1
+    table[DNS_SLOT_COUNT] = 2; // says 2 slots, holds 1
     expect(() => native.dnsRecvBatch(fd, slab, 512, 4, table, query, new Int32Array(64), addresses)).toThrow(/table/);
-    table[ADDRESS_WORDS] = 1;
+    table[DNS_SLOT_COUNT] = 1;
     expect(() => native.dnsRecvBatch(fd, slab, 512, 4, table, query, new Int32Array(8), addresses)).toThrow(/records/);
     expect(() => native.dnsRecvBatch(fd, slab, 8192, 4, table, query, new Int32Array(64), addresses)).toThrow(/slab/);
   } finally {
@@ -269,7 +269,7 @@ test("dnsRecvBatch keeps only answers to the table's queries in flight, from one
     queries.set(q1, 0);
     queries.set(encodeQuery(0x4321, "q.test", "A"), 32);
     const table = new Int32Array(DNS_TABLE_HEAD + 2 * DNS_SLOT_WORDS);
-    table[ADDRESS_WORDS] = 2;
+    table[DNS_SLOT_COUNT] = 2;
     table.set([0x1234, 0, q1.length, -1, 32, q1.length], DNS_TABLE_HEAD);
     const good = handMade(1, [0xc0, 12, ...A([127, 0, 0, 7])]);
     const settled = Uint8Array.from(good);
@@ -299,5 +299,96 @@ test("dnsRecvBatch keeps only answers to the table's queries in flight, from one
   } finally {
     native.close(fd);
     await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+});
+
+/** A UDP server on 127.0.0.1 and a native socket connected to it; `received` collects what the server gets. */
+async function connectedPair() {
+  const server = dgram.createSocket("udp4");
+  const received: Buffer[] = [];
+  server.on("message", (m) => received.push(m));
+  await new Promise<void>((resolve) => server.bind(0, "127.0.0.1", () => resolve()));
+  const fd = native.socket("IPv4", "udp");
+  native.bind(fd, "127.0.0.1", 0);
+  native.connect(fd, "127.0.0.1", server.address().port);
+  const close = async () => {
+    native.close(fd);
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  };
+  return { server, fd, received, close };
+}
+
+test("dnsSendQueries writes and sends the bytes encodeQuery writes, for any name, resuming when the buffer fills", async () => {
+  const names = fc.sample(
+    fc.oneof(
+      zone,
+      zone.map((n) => `${n}.`),
+      fc.string({ maxLength: 40 }),
+      fc.string({ unit: "binary", maxLength: 20 }),
+      fc.constantFrom("", ".", "a..b", "bücher.example", "x".repeat(70) + ".test", "\ud800.test"),
+    ),
+    { numRuns: 150, seed: 20261205 },
+  );
+  const { fd, received, close } = await connectedPair();
+  try {
+    const table = new Int32Array(DNS_TABLE_HEAD + names.length * DNS_SLOT_WORDS);
+    table[DNS_SLOT_COUNT] = names.length;
+    const ids = names.map((_, i) => (i * 7919 + 13) & 0xffff);
+    ids.forEach((id, i) => (table[DNS_TABLE_HEAD + i * DNS_SLOT_WORDS] = id));
+    let queries = new Uint8Array(256);
+    const records = new Int32Array(64 * DNS_SEND_WORDS);
+    let grew = 0;
+    for (let start = 0; start < names.length; start += 50) {
+      const chunk = names.slice(start, start + 50);
+      chunk.forEach((_, k) => {
+        records[k * DNS_SEND_WORDS] = start + k;
+        records[k * DNS_SEND_WORDS + 1] = (start + k) % 3 === 0 ? 28 : 1;
+      });
+      let from = 0;
+      while ((from = native.dnsSendQueries(fd, table, queries, chunk, records, from, chunk.length)) < chunk.length) {
+        const grown = new Uint8Array(queries.length * 2);
+        grown.set(queries.subarray(0, table[DNS_QUERIES_USED]));
+        queries = grown;
+        grew++;
+      }
+      chunk.forEach((_, k) => expect(records[k * DNS_SEND_WORDS + 2]).not.toBe(AGAIN));
+    }
+    expect(grew).toBeGreaterThan(2);
+    for (let tries = 0; received.length < names.length && tries < 200; tries++) await new Promise((r) => setTimeout(r, 5));
+    expect(received.length).toBe(names.length);
+    names.forEach((name, i) => {
+      const want = encodeQuery(ids[i], name, i % 3 === 0 ? "AAAA" : "A").toString("hex");
+      const b = DNS_TABLE_HEAD + i * DNS_SLOT_WORDS;
+      expect([name, Buffer.from(queries.subarray(table[b + 1], table[b + 1] + table[b + 2])).toString("hex")]).toEqual([name, want]);
+      expect([name, received[i].toString("hex")]).toEqual([name, want]);
+    });
+  } finally {
+    await close();
+  }
+});
+
+test("dnsSendQueries: wrong arguments throw errors naming the argument", async () => {
+  const { fd, close } = await connectedPair();
+  try {
+    const table = new Int32Array(DNS_TABLE_HEAD + DNS_SLOT_WORDS);
+    table[DNS_SLOT_COUNT] = 1;
+    const q = new Uint8Array(512);
+    const records = new Int32Array(100 * DNS_SEND_WORDS);
+    records.set([0, 1]);
+    expect(() => native.dnsSendQueries(fd, table, q, "a.test" as never, records, 0, 1)).toThrow(/names/);
+    expect(() => native.dnsSendQueries(fd, table, q, [7 as never], records, 0, 1)).toThrow(/names/);
+    expect(() => native.dnsSendQueries(fd, table, q, ["x".repeat(4000)], records, 0, 1)).toThrow(/names/);
+    expect(() => native.dnsSendQueries(fd, table, q, ["a.test"], records, 0, 2)).toThrow(/records/); // slot 0, then slot 0 type 0
+    records.set([1, 1]);
+    expect(() => native.dnsSendQueries(fd, table, q, ["a.test"], records, 0, 1)).toThrow(/records/); // slot 1 of 1
+    records.set([0, 5]);
+    expect(() => native.dnsSendQueries(fd, table, q, ["a.test"], records, 0, 1)).toThrow(/records/); // type 5
+    expect(() => native.dnsSendQueries(fd, table, q, [], records, 0, 65)).toThrow(/count/);
+    expect(() => native.dnsSendQueries(fd, table, q, ["a.test"], records, 2, 1)).toThrow(/from/);
+    table[DNS_QUERIES_USED] = 600;
+    records.set([0, 1]);
+    expect(() => native.dnsSendQueries(fd, table, q, ["a.test"], records, 0, 1)).toThrow(/table/);
+  } finally {
+    await close();
   }
 });
