@@ -16,6 +16,7 @@
  */
 import * as fs from "node:fs";
 import { native } from "../native";
+import { SharedHead } from "./request";
 
 /** An open regular file, cached or not, shared by the sends that use it. */
 export class OpenFile {
@@ -27,6 +28,8 @@ export class OpenFile {
   lastUsed = 0;
   /** The response headers that follow from the file alone, made at its first use (static.ts). */
   headers: FileHeaders | null = null;
+  /** The head of its responses, rendered once a second while they stay alike (Request.writeSharedHead). */
+  readonly sharedHead = new SharedHead();
   /** fstat of the fd as native.fileIdentity gives it, taken when the cache keeps the file. */
   identity: Float64Array | null = null;
 
@@ -50,6 +53,8 @@ export interface FileHeaders {
   /** The modification time, whole seconds, in ms (what If-Modified-Since compares). */
   modifiedMs: number;
   contentType: string;
+  /** The size as the Content-Length of the whole file. */
+  sizeText: string;
 }
 
 /** The file type bits of a mode, and a regular file's. */
@@ -70,6 +75,10 @@ export class OpenFileCache {
   private readonly entries = new Map<string, OpenFile>();
   /** Where each lookup's stat lands (one array for every lookup: no fs.Stats per request). */
   private readonly scratch = new Float64Array(IDENTITY_FIELDS);
+  /** The entry last in the Map's order (the most recently used), when known; null otherwise. */
+  private newest: OpenFile | null = null;
+  /** No entry can have expired before this Date.now() (Infinity when the cache is empty). */
+  private expireAt = Infinity;
 
   /** At most `max` files (0: nothing is cached), each closed after `inactiveMs` unused. */
   constructor(
@@ -84,17 +93,25 @@ export class OpenFileCache {
 
   /** The cached file at `p` when stat(p) says it is still that file, else null (a stale entry is dropped). */
   lookup(p: string, now: number): OpenFile | null {
-    this.expire(now);
+    if (now >= this.expireAt) this.expire(now);
     const f = this.entries.get(p);
     if (f === undefined) return null;
     // Any error (ENOENT, EACCES and the like) misses: the fresh open answers with the right status.
     const r = native.fileIdentity(p, this.scratch);
-    this.entries.delete(p);
     if (r !== 0 || f.identity === null || !same(this.scratch, f.identity)) {
+      this.entries.delete(p);
+      if (this.newest === f) this.newest = null;
       this.drop(f);
       return null;
     }
-    this.entries.set(p, f); // most recently used last
+    if (this.newest !== f) {
+      // Most recently used last. The file already there (one hot file) is not moved: a
+      // delete and set per request grew the Map's table until V8 rebuilt it, garbage
+      // that costs page faults at low request rates (docs/web.md, "Static files").
+      this.entries.delete(p);
+      this.entries.set(p, f);
+      this.newest = f;
+    }
     f.lastUsed = now;
     return f;
   }
@@ -105,6 +122,7 @@ export class OpenFileCache {
     const old = this.entries.get(p);
     if (old !== undefined) {
       this.entries.delete(p);
+      if (this.newest === old) this.newest = null;
       this.drop(old);
     }
     const identity = new Float64Array(IDENTITY_FIELDS);
@@ -114,18 +132,29 @@ export class OpenFileCache {
     f.cached = true;
     f.lastUsed = now;
     this.entries.set(p, f);
+    this.newest = f;
+    if (now + this.inactiveMs < this.expireAt) this.expireAt = now + this.inactiveMs;
   }
 
   /** Closes every cached file (those still being sent close when their sends end). */
   clear(): void {
     for (const f of this.entries.values()) this.drop(f);
     this.entries.clear();
+    this.newest = null;
+    this.expireAt = Infinity;
   }
 
-  /** Closes the entries unused for inactiveMs (the oldest come first in the Map). */
+  /**
+   * Closes the entries unused for inactiveMs (the oldest come first in the Map), and notes
+   * when the next one can expire: lookups before then skip the walk (no iterator per request).
+   */
   private expire(now: number): void {
+    this.expireAt = Infinity;
     for (const f of this.entries.values()) {
-      if (now - f.lastUsed < this.inactiveMs) return;
+      if (now - f.lastUsed < this.inactiveMs) {
+        this.expireAt = f.lastUsed + this.inactiveMs;
+        return;
+      }
       this.dropOldest();
     }
   }
@@ -135,6 +164,7 @@ export class OpenFileCache {
     if (first.done === true) return;
     const f = this.entries.get(first.value) as OpenFile;
     this.entries.delete(first.value);
+    if (this.newest === f) this.newest = null;
     this.drop(f);
   }
 

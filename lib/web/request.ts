@@ -58,6 +58,30 @@ const NO_SEGMENTS: string[] = [];
 
 const EMPTY = Buffer.alloc(0);
 
+/**
+ * A response head rendered once and reused (`Request.writeSharedHead`): by every request
+ * that answers with the same status, the same header fields in the same order, on the same
+ * kind of connection (HTTP/1.1 keep-alive or not), within the same second of the Date
+ * header. A static File keeps one per open file, so a hot file's 200 costs no string
+ * building and no encoding per response. The bytes are only ever read once handed out.
+ */
+export class SharedHead {
+  /** @internal The head last rendered (null before the first). */
+  bytes: Uint8Array | null = null;
+  /** @internal What it was rendered for: the Date line, status, connection, fields. */
+  dateLine = "";
+  /** @internal */
+  code = 0;
+  /** @internal */
+  keepAlive = false;
+  /** @internal */
+  minor = -1;
+  /** @internal The channel's default Content-Type (the head names it when no Content-Type is set). */
+  defaultType = "";
+  /** @internal [name, value, ...] as set on the request that rendered it. */
+  fields: string[] = [];
+}
+
 /** A request and its response (see the file comment). */
 export class Request {
   /** The method ("GET"). */
@@ -150,8 +174,11 @@ export class Request {
 
   /** The first value of request header `name`, or undefined. */
   getHeader(name: string): string | undefined {
-    const n = name.toLowerCase();
     const r = this.rawHeaders;
+    // Names are stored lowercased: a lowercase name (the usual call) needs no new string.
+    for (let i = 0; i < r.length; i += 2) if (r[i] === name) return r[i + 1];
+    const n = name.toLowerCase();
+    if (n === name) return undefined;
     for (let i = 0; i < r.length; i += 2) if (r[i] === n) return r[i + 1];
     return undefined;
   }
@@ -231,6 +258,50 @@ export class Request {
     this.sentLength += buf.length;
     if (this.chunked) writeChunk(t, buf);
     else t.write(buf);
+  }
+
+  /**
+   * Writes the response head now, before a body that the caller sends itself (a File's
+   * range on the transport): the same bytes `write` would send first, taken from `shared`
+   * when it holds a head rendered for this status, these header fields and this connection
+   * in the current second, and otherwise rendered and kept there. Needs a Content-Length
+   * set (the body's framing cannot depend on the head being shared).
+   */
+  writeSharedHead(shared: SharedHead): void {
+    if (!(shared instanceof SharedHead)) throw new TypeError("writeSharedHead: shared must be a SharedHead");
+    if (this.finished) throw new Error("writeSharedHead: the request has already finished");
+    if (this.startedWriting) throw new Error("writeSharedHead: the response head has already been written");
+    if (!this.hasLength) throw new Error("writeSharedHead: set a Content-Length first");
+    if (this.lost) return;
+    const t = this.channel.transport;
+    if (t === null) return;
+    const date = currentDateLine(this.channel.now);
+    if (shared.bytes !== null && shared.dateLine === date && this.sameHead(shared)) {
+      this.startedWriting = true;
+      t.write(shared.bytes);
+      return;
+    }
+    // Encoded as `write` sends a head (the transport's string write: UTF-8).
+    const bytes = Buffer.from(this.head(-1), "utf8");
+    shared.bytes = bytes;
+    shared.dateLine = date;
+    shared.code = this.code;
+    shared.keepAlive = this.keepAlive;
+    shared.minor = this.minor;
+    shared.defaultType = this.channel.defaultContentType;
+    shared.fields = this.responseHeaders.slice();
+    t.write(bytes);
+  }
+
+  /** True when `shared` was rendered for this status, connection and header fields (the Date line is the caller's check). */
+  private sameHead(shared: SharedHead): boolean {
+    if (shared.code !== this.code || this.codeMessage !== "" || shared.keepAlive !== this.keepAlive || shared.minor !== this.minor) return false;
+    if (shared.defaultType !== this.channel.defaultContentType) return false;
+    const a = shared.fields;
+    const b = this.responseHeaders;
+    if (a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+    return true;
   }
 
   /**

@@ -47,7 +47,6 @@ interface IFileTransport {
 }
 
 const OPEN_FLAGS = fs.constants.O_RDONLY | (fs.constants.O_NONBLOCK ?? 0);
-const EMPTY = Buffer.alloc(0);
 
 /** What a request resolved to: an open regular file, or an HTTP status to answer with. */
 type Opened = OpenFile | { status: number; location?: string };
@@ -124,41 +123,49 @@ export class File implements IResource {
   }
 
   /** The decoded path segments below this resource, or null when one is unsafe. A trailing "/" gives no segment. */
-  private segments(request: Request): string[] | null {
+  private segments(request: Request): readonly string[] | null {
     const p = request.path;
     if (!p.startsWith("/")) return null;
-    const raw = p.split("/");
-    raw.shift();
-    const below = raw.slice(request.prepath.length);
-    const out: string[] = [];
-    for (let i = 0; i < below.length; i++) {
-      const r = below[i];
-      if (r === "") {
-        if (i === below.length - 1) break; // "dir/": the directory itself
-        return null; // "a//b": no such path, and no "//host" redirect later
+    // The "/"-separated segments after the leading "/", the first prepath.length of them
+    // skipped; walked in place (no split and slices per request; "/" allocates nothing).
+    const skip = request.prepath.length;
+    let out: string[] | null = null;
+    let pos = 1;
+    for (let k = 0; ; k++) {
+      const slash = p.indexOf("/", pos);
+      const end = slash < 0 ? p.length : slash;
+      if (k >= skip) {
+        if (end === pos) {
+          if (slash < 0) break; // "dir/": the directory itself
+          return null; // "a//b": no such path, and no "//host" redirect later
+        }
+        let s: string;
+        try {
+          s = decodeURIComponent(p.slice(pos, end));
+        } catch {
+          return null;
+        }
+        if (!safeSegment(s)) return null;
+        (out ??= []).push(s);
       }
-      let s: string;
-      try {
-        s = decodeURIComponent(r);
-      } catch {
-        return null;
-      }
-      if (!safeSegment(s)) return null;
-      out.push(s);
+      if (slash < 0) break;
+      pos = slash + 1;
     }
-    return out;
+    return out ?? NO_SEGMENTS;
   }
 
   /** Opens what `segs` names (a directory's index file for a directory), checked to lie inside the root. */
-  private resolve(segs: string[], trailingSlash: boolean, request: Request): Opened {
+  private resolve(segs: readonly string[], trailingSlash: boolean, request: Request): Opened {
     // The segments are checked plain names (safeSegment): joining them needs no normalising.
     const target = segs.length === 0 ? this.root : this.below + segs.join(path.sep);
     const dir = trailingSlash || segs.length === 0;
-    const cached = this.cache.max > 0 ? this.cached(target, dir) : null;
+    // The clock reading of the request's latest read (the Site takes one per read), else now.
+    const now = request.channel.now > 0 ? request.channel.now : Date.now();
+    const cached = this.cache.max > 0 ? this.cached(target, dir, now) : null;
     if (cached !== null) return cached;
     const opened = this.openInside(target);
     if (!(opened instanceof OpenFile)) return opened;
-    if (opened.stat.isFile()) return this.keep(target, opened);
+    if (opened.stat.isFile()) return this.keep(target, opened, now);
     fs.closeSync(opened.fd);
     if (!opened.stat.isDirectory()) return { status: 404 };
     if (!trailingSlash && segs.length > 0) {
@@ -173,7 +180,7 @@ export class File implements IResource {
         if (index.status === 404) continue;
         return index;
       }
-      if (index.stat.isFile()) return this.keep(p, index);
+      if (index.stat.isFile()) return this.keep(p, index, now);
       fs.closeSync(index.fd);
     }
     return { status: 403 }; // listings are off
@@ -184,8 +191,7 @@ export class File implements IResource {
    * A hit was checked to lie inside the root when it was opened at that very path, and the
    * cache's stat says the path still names that file unchanged.
    */
-  private cached(target: string, dir: boolean): OpenFile | null {
-    const now = Date.now();
+  private cached(target: string, dir: boolean, now: number): OpenFile | null {
     if (!dir) return this.cache.lookup(target, now);
     for (const name of this.indexNames) {
       const hit = this.cache.lookup(target + path.sep + name, now);
@@ -195,8 +201,8 @@ export class File implements IResource {
   }
 
   /** A regular file just opened at `p` and checked: into the cache when it is on. */
-  private keep(p: string, f: OpenFile): OpenFile {
-    if (this.cache.max > 0) this.cache.insert(p, f, Date.now());
+  private keep(p: string, f: OpenFile, now: number): OpenFile {
+    if (this.cache.max > 0) this.cache.insert(p, f, now);
     return f;
   }
 
@@ -236,6 +242,7 @@ export class File implements IResource {
       lastModified: new Date(modifiedMs).toUTCString(),
       modifiedMs,
       contentType: contentType(name) || this.defaultType,
+      sizeText: String(st.size),
     };
     return file.headers;
   }
@@ -270,14 +277,14 @@ export class File implements IResource {
         request.setHeader("Content-Range", `bytes ${start}-${range[1]}/${size}`);
       }
       request.setHeader("Content-Type", h.contentType);
-      request.setHeader("Content-Length", length);
+      request.setHeader("Content-Length", length === size ? h.sizeText : length);
       const t = request.transport as unknown as IFileTransport | null;
       if (request.method === "HEAD" || length === 0 || t === null || request.lost) {
         request.finish();
         return NOT_DONE_YET;
       }
       if (typeof t.writeFile !== "function") throw new TypeError("File: the connection's transport cannot send files (no writeFile)");
-      request.write(EMPTY); // the head, in the transport's queue before the range
+      request.writeSharedHead(file.sharedHead); // the head, in the transport's queue before the range
       handed = true;
       t.writeFile(this.source(file), start, length);
       request.sentLength += length;
@@ -291,21 +298,34 @@ export class File implements IResource {
   /** `file` as the transport's IFileSource, holding serve's use of it: closing it (once) releases that and the slot. */
   private source(file: OpenFile): IFileSource {
     this.openFiles++;
-    let open = true;
-    const owner = this;
-    return {
-      fd: file.fd,
-      close(): void {
-        if (!open) return;
-        open = false;
-        owner.openFiles--;
-        file.release();
-      },
-    };
+    return new FileSend(this, file);
+  }
+}
+
+/** One send of an OpenFile, as the transport's IFileSource (a class: no closures per response). */
+class FileSend implements IFileSource {
+  readonly fd: number;
+  private open = true;
+
+  constructor(
+    private readonly owner: File,
+    private readonly file: OpenFile,
+  ) {
+    this.fd = file.fd;
+  }
+
+  /** The send is over: releases its use of the file and its slot (once). */
+  close(): void {
+    if (!this.open) return;
+    this.open = false;
+    this.owner.openFiles--;
+    this.file.release();
   }
 }
 
 const SEP = path.sep.charCodeAt(0);
+/** segments() of a path naming the File itself (never changed). */
+const NO_SEGMENTS: readonly string[] = Object.freeze([]);
 /** parseRange's answer for a range that lies wholly past the end. */
 const UNSATISFIABLE: [number, number] = [-1, -1];
 

@@ -218,3 +218,34 @@ test("cache options are checked", () => {
   expect(() => new File(root, { cachedFileInactiveMs: 0 })).toThrow(/cachedFileInactiveMs/);
   expect(() => new File(root, { cachedFileInactiveMs: Number.NaN })).toThrow(/cachedFileInactiveMs/);
 });
+
+test("a cached file's shared head follows each request: the same bytes while alike, re-rendered for a range, HTTP/1.0 and a close", async () => {
+  await withCachingFile({ maxCachedFiles: 8 }, async (port) => {
+    const get11 = "GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n";
+    const requests = [get11, get11, "GET /a.txt HTTP/1.1\r\nHost: x\r\nRange: bytes=0-4\r\n\r\n", get11, "GET /a.txt HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", "GET /a.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"];
+    const { data, closed } = await rawExchange(port, [requests.join("")], { idleMs: 5000 });
+    expect(closed).toBe(true);
+    const st = fs.statSync(path.join(root, "a.txt"));
+    const fields = `ETag: "${Math.floor(st.mtimeMs).toString(16)}-${st.size.toString(16)}"\r\nLast-Modified: ${new Date(Math.floor(st.mtimeMs / 1000) * 1000).toUTCString()}\r\nAccept-Ranges: bytes\r\n`;
+    const whole = `${fields}Content-Type: text/plain; charset=utf-8\r\nContent-Length: 14\r\n`;
+    // Each response's head with its Date line taken out (the second may change between them), then its body.
+    const responses = data.split(/(?=HTTP\/1\.1 )/).map((r) => r.replace(/\r\nDate: [^\r]+\r\n/, "\r\n"));
+    expect(responses).toEqual([
+      `HTTP/1.1 200 OK\r\n${whole}\r\nfirst version\n`,
+      `HTTP/1.1 200 OK\r\n${whole}\r\nfirst version\n`,
+      `HTTP/1.1 206 Partial Content\r\n${fields}Content-Range: bytes 0-4/14\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 5\r\n\r\nfirst`,
+      `HTTP/1.1 200 OK\r\n${whole}\r\nfirst version\n`,
+      `HTTP/1.1 200 OK\r\n${whole}Connection: keep-alive\r\n\r\nfirst version\n`,
+      `HTTP/1.1 200 OK\r\n${whole}Connection: close\r\n\r\nfirst version\n`,
+    ]);
+  });
+});
+
+test("Request.writeSharedHead wants a SharedHead", async () => {
+  const { Request } = await import("../../lib/web");
+  const channel = { transport: null, defaultContentType: "", now: 0, requestDone: (): void => undefined };
+  const request = new Request(channel, "GET", "/", 1, [], true);
+  request.setHeader("Content-Length", 0);
+  expect(() => request.writeSharedHead({} as never)).toThrow(TypeError);
+  expect(() => request.writeSharedHead({} as never)).toThrow(/shared/);
+});
