@@ -254,8 +254,14 @@ describe("timeouts and 1xx", () => {
     }
   });
 
-  test("a long upload is not idle: the server says nothing while it reads a 16 MiB body slowly, and the request succeeds", async () => {
-    const SIZE = 16 * 1024 * 1024;
+  test("a long upload is not idle: the server says nothing while it reads a 20 MiB body slowly, and the request succeeds", async () => {
+    const SIZE = 20 * 1024 * 1024;
+    // The client sees its upload move only when the kernel wakes it to write again, after
+    // ~1.5 MB of its send buffer freed: every ~0.3 s at this server's pace on an idle
+    // machine, slower under load. The idle timeout must stay well above that step (with
+    // 0.5 s a loaded machine timed the upload out), and the slow part of the upload above
+    // the idle timeout: 12 MiB at <= 64 KiB per 10 ms is >= 1.9 s.
+    const IDLE = 1.5;
     const srv = await rawServer((s) => {
       let got = 0;
       s.on("data", (d: Buffer) => {
@@ -272,9 +278,9 @@ describe("timeouts and 1xx", () => {
     try {
       await withReactor(async (r: Reactor) => {
         const t0 = Date.now();
-        const body = await getPage(`http://127.0.0.1:${srv.port}/up`, { reactor: r, method: "PUT", body: Buffer.alloc(SIZE, 7), idleTimeout: 0.5 });
+        const body = await getPage(`http://127.0.0.1:${srv.port}/up`, { reactor: r, method: "PUT", body: Buffer.alloc(SIZE, 7), idleTimeout: IDLE });
         expect(body.toString()).toBe("ok");
-        expect((Date.now() - t0) / 1000).toBeGreaterThan(0.5); // longer than idleTimeout, yet not idle
+        expect((Date.now() - t0) / 1000).toBeGreaterThan(IDLE); // longer than idleTimeout, yet not idle
       });
     } finally {
       await srv.close();
