@@ -163,18 +163,6 @@ class Channel extends DatagramProtocol {
     this.idleSince = opened;
   }
 
-  /** Takes the next slot for a query with `id` (its bytes are written when it is sent). */
-  reserve(id: number): number {
-    const slot = this.sent++;
-    const t = this.table;
-    const b = DNS_TABLE_HEAD + slot * DNS_SLOT_WORDS;
-    t[b] = id;
-    t[b + 1] = 0;
-    t[b + 2] = 0;
-    t[DNS_SLOT_COUNT] = slot + 1;
-    return slot;
-  }
-
   /** The bytes of the query sent from `slot`. */
   queryBytes(slot: number): Uint8Array {
     const b = DNS_TABLE_HEAD + slot * DNS_SLOT_WORDS;
@@ -256,20 +244,39 @@ export class ChannelPool {
    * reactor's time when the caller has just read it.
    */
   query(server: NameServer, name: string, type: AddressType, timeout: number, waiter: QueryWaiter, now = this.reactor.seconds()): PendingQuery | null {
-    let channel: Channel;
-    try {
-      channel = this.channelFor(server, now);
-    } catch (e) {
-      waiter.failed(new DNSQueryError("CONNECT", name, type, `could not send to ${describeServer(server)}: ${e instanceof Error ? e.message : String(e)}`, { cause: e }));
-      return null;
+    // The channel, the id and the slot are chosen here, in one function that no caller
+    // inlines, so that V8 compiles this path once (docs/names.md, "What a lookup costs").
+    let list = server === this.lastServer ? this.lastList : null;
+    if (list === null) list = this.listFor(server);
+    for (let i = list.length - 1; i >= 0; i--) {
+      const c = list[i];
+      if (c.sent >= MAX_QUERIES || now - c.opened >= MAX_AGE) this.retire(c, list, i);
     }
+    let channel: Channel;
+    if (list.length < CHANNELS_PER_SERVER) {
+      try {
+        channel = this.open(server, now);
+      } catch (e) {
+        waiter.failed(new DNSQueryError("CONNECT", name, type, `could not send to ${describeServer(server)}: ${e instanceof Error ? e.message : String(e)}`, { cause: e }));
+        return null;
+      }
+      list.push(channel);
+    } else channel = list[random16() % list.length];
     // One call site that runs for every query: a retry-only call (a clash of ids, about one
     // query in 8,000) would be code V8 optimized without feedback, and its first use would
     // throw away the optimized lookup path.
     let id: number;
     do id = random16();
     while (channel.live.has(id));
-    const q = new PendingQuery(channel, channel.reserve(id), id, name, type, now + timeout, timeout, waiter);
+    // The next slot of the channel's table (the query's bytes are written when it is sent).
+    const slot = channel.sent++;
+    const t = channel.table;
+    const b = DNS_TABLE_HEAD + slot * DNS_SLOT_WORDS;
+    t[b] = id;
+    t[b + 1] = 0;
+    t[b + 2] = 0;
+    t[DNS_SLOT_COUNT] = slot + 1;
+    const q = new PendingQuery(channel, slot, id, name, type, now + timeout, timeout, waiter);
     channel.slots.push(q);
     channel.live.set(id, q);
     this.inFlight++;
@@ -330,29 +337,17 @@ export class ChannelPool {
     return n;
   }
 
-  /** An open channel to `server` that takes queries at `now`: a random one of up to CHANNELS_PER_SERVER. */
-  private channelFor(server: NameServer, now: number): Channel {
-    let list = server === this.lastServer ? this.lastList : null;
-    if (list === null) {
-      const key = `${server.host}|${server.port}`;
-      list = this.byServer.get(key) ?? null;
-      if (list === null) {
-        list = [];
-        this.byServer.set(key, list);
-      }
-      this.lastServer = server;
-      this.lastList = list;
+  /** The list of `server`'s channels (made empty the first time), remembered as the last asked for. */
+  private listFor(server: NameServer): Channel[] {
+    const key = `${server.host}|${server.port}`;
+    let list = this.byServer.get(key);
+    if (list === undefined) {
+      list = [];
+      this.byServer.set(key, list);
     }
-    for (let i = list.length - 1; i >= 0; i--) {
-      const c = list[i];
-      if (c.sent >= MAX_QUERIES || now - c.opened >= MAX_AGE) this.retire(c, list, i);
-    }
-    if (list.length < CHANNELS_PER_SERVER) {
-      const c = this.open(server, now);
-      list.push(c);
-      return c;
-    }
-    return list[random16() % list.length];
+    this.lastServer = server;
+    this.lastList = list;
+    return list;
   }
 
   private open(server: NameServer, now: number): Channel {

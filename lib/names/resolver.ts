@@ -220,19 +220,18 @@ export class Resolver {
     }
     const bad = badNameReason(name);
     if (bad !== null) return failWith(name, new DNSQueryError("BAD_NAME", name, type, bad));
-    return this.searchList(name, type);
-  }
-
-  /** Tries each candidate of the search list in turn; the first with addresses wins. */
-  private searchList(name: string, type: AddressType): Deferred<string[]> {
     // One reading of the clock serves the file check and the query's deadline.
     const now = this.reactor.seconds();
     const config = this.configAt(now);
-    if (config.search.length === 0 || name.endsWith(".")) {
-      // One candidate: its query fires the lookup's Deferred itself (addresses, or the
-      // DNSLookupError naming `name`), with no link added to map one to the other.
-      return this.query(name.endsWith(".") ? name.slice(0, -1) : name, type, this.maxCNAMEHops, null, name, config, now) as Deferred<string[]>;
-    }
+    if (config.search.length !== 0 && !name.endsWith(".")) return this.searchList(name, type, config);
+    // One candidate: its query fires the lookup's Deferred itself (addresses, or the
+    // DNSLookupError naming `name`), with no link added to map one to the other. The
+    // common case ends here, in this one function (docs/names.md, "What a lookup costs").
+    return this.query(name.endsWith(".") ? name.slice(0, -1) : name, type, this.maxCNAMEHops, null, name, config, now) as Deferred<string[]>;
+  }
+
+  /** Tries each candidate of the search list in turn; the first with addresses wins. */
+  private searchList(name: string, type: AddressType, config: ResolverConfig): Deferred<string[]> {
     const candidates = searchCandidates(name, config);
     let current: Deferred<Found> | null = null;
     const d = new Deferred<string[]>(() => current?.cancel());
