@@ -208,7 +208,25 @@ export class Resolver {
   lookup(name: string, type: AddressType): Deferred<string[]> {
     checkName(name);
     if (type !== "A" && type !== "AAAA") throw new TypeError(`type must be "A" or "AAAA", received ${String(type)}`);
-    const family = mayBeLiteral(name) ? isIP(name) : 0;
+    // One pass over the name, in this function (the lookup path is compiled as one unit,
+    // too large for a caller to inline: docs/names.md, "What a lookup costs"): whether it
+    // could be an address literal (only digits and dots, or a colon somewhere; isIP's
+    // regexes cost more than the scan), and whether DNS can carry it (1 to 253 characters
+    // without the trailing dot, labels of 1 to 63).
+    const n = name.charCodeAt(name.length - 1) === 0x2e ? name.length - 1 : name.length;
+    let digitsAndDots = true;
+    let colon = false;
+    let labelsFit = true;
+    let labelStart = 0;
+    for (let i = 0; i <= n; i++) {
+      const c = i < n ? name.charCodeAt(i) : 0x2e;
+      if (c === 0x2e) {
+        if (i === labelStart || i - labelStart > 63) labelsFit = false;
+        labelStart = i + 1;
+      } else if (c === 0x3a) colon = true;
+      else if (c < 0x30 || c > 0x39) digitsAndDots = false;
+    }
+    const family = digitsAndDots || colon ? isIP(name) : 0;
     if (family !== 0) {
       if ((family === 4) === (type === "A")) return succeed([name]);
       return failWith(name, new DNSQueryError("NODATA", name, type, "an address literal of the other family"));
@@ -218,8 +236,8 @@ export class Resolver {
       const fromHosts = type === "A" ? hosts.lookupIPv4(name) : hosts.lookupIPv6(name);
       if (fromHosts.length > 0) return succeed(fromHosts);
     }
-    const bad = badNameReason(name);
-    if (bad !== null) return failWith(name, new DNSQueryError("BAD_NAME", name, type, bad));
+    if (n === 0 || n > 253) return failWith(name, new DNSQueryError("BAD_NAME", name, type, "a name must have 1 to 253 characters"));
+    if (!labelsFit) return failWith(name, new DNSQueryError("BAD_NAME", name, type, "each label must have 1 to 63 characters"));
     // One reading of the clock serves the file check and the query's deadline.
     const now = this.reactor.seconds();
     const config = this.configAt(now);
@@ -602,29 +620,6 @@ export function searchCandidates(name: string, config: Pick<ResolverConfig, "sea
 
 function checkName(name: unknown): asserts name is string {
   if (typeof name !== "string" || name === "") throw new TypeError(`name must be a non-empty host name, received ${JSON.stringify(name)}`);
-}
-
-/** Whether `name` could be an IP literal: only digits and dots, or a colon somewhere (isIP's regexes cost more than a scan). */
-function mayBeLiteral(name: string): boolean {
-  for (let i = 0; i < name.length; i++) {
-    const c = name.charCodeAt(i);
-    if (c === 0x3a) return true;
-    if (c !== 0x2e && (c < 0x30 || c > 0x39)) return name.includes(":");
-  }
-  return true;
-}
-
-/** Why `name` cannot be asked for in DNS, or null when it can. */
-function badNameReason(name: string): string | null {
-  const n = name.endsWith(".") ? name.length - 1 : name.length;
-  if (n === 0 || n > 253) return "a name must have 1 to 253 characters";
-  let labelStart = 0;
-  for (let i = 0; i <= n; i++) {
-    if (i < n && name.charCodeAt(i) !== 0x2e) continue;
-    if (i === labelStart || i - labelStart > 63) return "each label must have 1 to 63 characters";
-    labelStart = i + 1;
-  }
-  return null;
 }
 
 function serverFailureReason(rcode: string): "SERVFAIL" | "REFUSED" | "NOTIMP" | "FORMERR" {

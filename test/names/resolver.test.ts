@@ -576,6 +576,26 @@ describe("arguments", () => {
     expect(server.queries).toEqual([]);
   });
 
+  test("empty labels and over-long names fail with BAD_NAME saying which, without a query", async () => {
+    const cases: [string, RegExp][] = [
+      ["a..test", /each label must have 1 to 63 characters/],
+      [".test", /each label must have 1 to 63 characters/],
+      ["a.test..", /each label must have 1 to 63 characters/],
+      [".", /a name must have 1 to 253 characters/],
+      [`${"x.".repeat(127)}t`, /a name must have 1 to 253 characters/],
+      [`${"1.".repeat(127)}1`, /a name must have 1 to 253 characters/],
+    ];
+    await withReactor(async (reactor) => {
+      const r = resolverOn(reactor);
+      for (const [name, message] of cases) {
+        const err = await failureOf(r.lookupAddress(name));
+        expect([name, (err.cause as DNSQueryError).reason]).toEqual([name, "BAD_NAME"]);
+        expect((err.cause as DNSQueryError).message).toMatch(message);
+      }
+    });
+    expect(server.queries).toEqual([]);
+  });
+
   test("an injected config with no nameservers throws TypeError naming the field", async () => {
     await withReactor(async (reactor) => {
       expect(() => new Resolver(reactor, { resolvConfPath: noConf, config: { nameservers: [] } })).toThrow(/config\.nameservers/);
