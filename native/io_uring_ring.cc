@@ -59,7 +59,20 @@ int Ring::setup(unsigned sqEntries, unsigned cqEntries, std::string* why) {
   // post many completions between two waits.
   p.flags = IORING_SETUP_CQSIZE | IORING_SETUP_CLAMP;
   p.cq_entries = cqEntries;
-  long fd = syscall(__NR_io_uring_setup, sqEntries, &p);
+  long fd = -1;
+#if defined(IORING_SETUP_COOP_TASKRUN) && defined(IORING_SETUP_TASKRUN_FLAG)
+  // Completions of poll requests are posted by task work on this thread. By default the
+  // kernel interrupts the thread for it (an IPI when it runs on another CPU, which costs a
+  // VM dearly); cooperative task work runs at our next io_uring_enter instead, and the
+  // TASKRUN flag tells needsEnter() that some is waiting. A thread asleep (in epoll_wait
+  // on the ring's fd, integrated mode) is still woken. Linux 5.19+; older kernels refuse
+  // the flags and get the ring without them.
+  io_uring_params coop = p;
+  coop.flags |= IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG;
+  fd = syscall(__NR_io_uring_setup, sqEntries, &coop);
+  if (fd >= 0) p = coop;
+#endif
+  if (fd < 0) fd = syscall(__NR_io_uring_setup, sqEntries, &p);
   if (fd < 0) {
     int err = errno;
     *why = SetupHint(err);
