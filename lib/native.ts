@@ -298,6 +298,22 @@ export interface Poller {
   readBatch(fds: Int32Array, count: number, slab: Uint8Array, offset: number, maxPerFd: number, out: Int32Array): number;
   /** As the addon's {@link NativeAddon.writevBatch}, done by the poller (only when `completesIo`). */
   writevBatch(fds: Int32Array, count: number, counts: Int32Array, bufs: Uint8Array[], out: Int32Array, notSocket?: Uint8Array): void;
+  /**
+   * writevBatch deferred (only when `completesIo`): the sends are queued, and reach the
+   * kernel with the next call that enters it (wait, readBatch, finishWrites, or the addon's
+   * close() of any fd), so a busy loop pays one io_uring_enter per iteration. `bufs` must
+   * stay alive until finishWrites returns; `out` is only checked here. One batch at a time:
+   * throws ERR_BATCH_PENDING while one is unfinished.
+   */
+  queueWrites(fds: Int32Array, count: number, counts: Int32Array, bufs: Uint8Array[], out: Int32Array, notSocket?: Uint8Array): void;
+  /**
+   * The queued batch's results (writevBatch's words) into `out`: returns how many writers it
+   * had, 0 when none is queued, or -1 when `mayEnter` is false and a send has yet to
+   * complete (then no syscall was made and nothing written).
+   */
+  finishWrites(out: Int32Array, mayEnter: boolean): number;
+  /** io_uring_enter calls this poller has made (0 on the backends that do not count): for tests and benchmarks. */
+  readonly enterCount: number;
   /** The backend's own pollable fd (epoll, io_uring, kqueue) or -1. A getter: it changes nothing. */
   fd(): number;
   /**

@@ -59,6 +59,16 @@ constexpr unsigned kCqEntries = 16384;
 constexpr size_t kMinRecv = 4096;
 // An operation's result while it is in flight (never a result word: -errno is > -4096).
 constexpr int32_t kInFlight = INT32_MIN;
+// user_data of a deferred send (queueWrites): this tag plus its index. Poll requests never
+// use this seq (NextSeq skips it).
+constexpr uint64_t kWriteTag = 0xFFFFFFFFull << 32;
+
+class IoUringPoller;
+// This thread's pollers with sends queued and perhaps not yet submitted (SubmitQueuedSends).
+std::vector<IoUringPoller*>& QueuedSends() {
+  static thread_local std::vector<IoUringPoller*> list;
+  return list;
+}
 
 uint32_t ToPoll(uint32_t interest) {
   // POLLRDHUP only with READABLE, as epoll's EPOLLRDHUP (epoll_poller.cc says why);
@@ -137,9 +147,17 @@ class IoUringPoller final : public Poller {
     if (capacity <= 0) return 0;
     int err = QueueRearms();
     if (err) return -err;
-    if (hasPending()) timeoutMs = 0;  // stashed completions are ready now
+    if (hasPending()) {
+      // Stashed completions are ready now. When all that waits to be submitted is the
+      // deferred sends (and their re-arms), they go with the next enter (a readBatch's):
+      // one io_uring_enter per busy iteration.
+      timeoutMs = 0;
+      if (d_.left > 0 && ring_.tail() == d_.tail) return Reap(out, capacity);
+    }
     if (timeoutMs != 0 || ring_.needsEnter()) {
-      err = ring_.enter(timeoutMs);
+      // With sends queued, return once they have completed (they do inside this very
+      // call): their writers hear the results and may have more to do before we block.
+      err = ring_.enter(timeoutMs, d_.left > 0 ? static_cast<unsigned>(d_.left) : 1);
       if (err) return -err;
     }
     return Reap(out, capacity);
@@ -154,6 +172,9 @@ class IoUringPoller final : public Poller {
   int fd() const override { return ring_.fd(); }
 
   void close() override {
+    Unlist();
+    d_.count = 0;
+    d_.left = 0;
     ring_.close();
     std::vector<Registration>().swap(regs_);
     std::vector<int>().swap(rearms_);
@@ -220,36 +241,110 @@ class IoUringPoller final : public Poller {
   int64_t writevBatch(const WriteBatchArgs& a, const uint8_t* notSocket) override {
     const size_t count = static_cast<size_t>(a.count);
     if (msgs_.size() < count) msgs_.resize(count);
-    int64_t queued = 0;
     int err = 0;
+    int64_t queued = QueueSends(a.keys, count, a.counts, a.iov, notSocket, a.out, 1, msgs_.data(), &err);
+    // The iteration's re-arms ride along, so integrated mode's flush() has nothing to send.
+    if (!err) err = QueueRearms();
+    int failed = Complete(a.out, 1, 0, queued);
+    if (failed) return -failed;
+    SendResults(a.keys, count, a.counts, a.iov, notSocket, a.out);
+    return 0;
+  }
+
+  int64_t queueWrites(const WriteBatchArgs& a, const uint8_t* notSocket) override {
+    if (d_.count != 0) return -EBUSY;
+    const size_t count = static_cast<size_t>(a.count);
+    size_t iovs = 0;
+    for (size_t i = 0; i < count; i++) iovs += static_cast<size_t>(a.counts[i]);
+    // Copies: the caller's arrays and the binding's iovecs are reused before the sends go.
+    d_.keys.assign(a.keys, a.keys + count);
+    d_.counts.assign(a.counts, a.counts + count);
+    d_.iov.assign(a.iov, a.iov + iovs);
+    d_.notSocket.assign(count, 0);
+    if (notSocket != nullptr) d_.notSocket.assign(notSocket, notSocket + count);
+    d_.out.assign(count, 0);
+    if (d_.msgs.size() < count) d_.msgs.resize(count);
+    int err = 0;
+    d_.left = QueueSends(d_.keys.data(), count, d_.counts.data(), d_.iov.data(), d_.notSocket.data(), d_.out.data(),
+                         kWriteTag, d_.msgs.data(), &err);
+    d_.count = count;
+    if (!err) err = QueueRearms();
+    d_.tail = ring_.tail();
+    if (d_.left > 0 && !listed_) {
+      QueuedSends().push_back(this);
+      listed_ = true;
+    }
+    // A full ring handed part of the batch to the kernel already; the rest failed with err
+    // (their result words say so) and is reported by finishWrites like any other result.
+    return 0;
+  }
+
+  int64_t finishWrites(int32_t* out, size_t capacity, bool mayEnter) override {
+    if (d_.count == 0) return 0;
+    if (capacity < d_.count) return -EINVAL;
+    if (d_.left > 0) {
+      if (!mayEnter) {
+        // Reap what the kernel has posted: the sends may all be done without a syscall.
+        TakeWrites();
+        if (d_.left > 0) return -1;
+      } else {
+        int failed = DrainWrites();
+        if (failed) return -failed;
+      }
+    }
+    Unlist();
+    const size_t count = d_.count;
+    d_.count = 0;
+    SendResults(d_.keys.data(), count, d_.counts.data(), d_.iov.data(), d_.notSocket.data(), d_.out.data());
+    std::copy(d_.out.begin(), d_.out.begin() + static_cast<long>(count), out);
+    return static_cast<int64_t>(count);
+  }
+
+  uint64_t enterCount() const override { return ring_.enters(); }
+
+  // SubmitQueuedSends: the queued sends go to the kernel now (their completions are read later).
+  void SubmitNow() {
+    listed_ = false;
+    if (ring_.unsubmitted() != 0) ring_.enter(0);
+  }
+
+ private:
+  // Queues one SEND (one buffer) or SENDMSG per writer i of keys[0..count), tagged
+  // tagBase + i, its header in msgs[i]; out[i] becomes kInFlight, or the result decided
+  // without a request (-EBADF, 0 for nothing to write, -ENOTSOCK for a known non-socket,
+  // written by SendResults with the plain writev). Returns how many it queued; *err is set
+  // when the ring could take no more (the rest then fail with it).
+  int64_t QueueSends(const int32_t* keys, size_t count, const int32_t* counts, const iovec* iovs,
+                     const uint8_t* notSocket, int32_t* out, uint64_t tagBase, msghdr* msgs, int* err) {
+    int64_t queued = 0;
     size_t k = 0;
     for (size_t i = 0; i < count; i++) {
-      int fd = a.keys[i];
-      int n = a.counts[i];
-      const iovec* iov = a.iov + k;
+      int fd = keys[i];
+      int n = counts[i];
+      const iovec* iov = iovs + k;
       k += static_cast<size_t>(n);
-      if (fd < 0 || n == 0 || err) {
-        a.out[i] = fd < 0 ? -EBADF : n == 0 ? 0 : -err;
+      if (fd < 0 || n == 0 || *err) {
+        out[i] = fd < 0 ? -EBADF : n == 0 ? 0 : -*err;
         continue;
       }
       if (notSocket != nullptr && notSocket[i] != 0) {
-        a.out[i] = -ENOTSOCK;  // known: written with the plain writev below, no request
+        out[i] = -ENOTSOCK;  // known: written with the plain writev by SendResults, no request
         continue;
       }
-      io_uring_sqe* sqe = ring_.nextSqe(&err);
+      io_uring_sqe* sqe = ring_.nextSqe(err);
       if (!sqe) {
-        a.out[i] = -err;
+        out[i] = -*err;
         continue;
       }
       sqe->fd = fd;
       sqe->msg_flags = MSG_DONTWAIT | kNoSignal;
-      sqe->user_data = static_cast<uint64_t>(i) + 1;
+      sqe->user_data = tagBase + i;
       if (n == 1) {
         sqe->opcode = IORING_OP_SEND;
         sqe->addr = reinterpret_cast<uint64_t>(iov->iov_base);
         sqe->len = static_cast<uint32_t>(iov->iov_len);
       } else {
-        msghdr& m = msgs_[i];
+        msghdr& m = msgs[i];
         m = msghdr{};
         m.msg_iov = const_cast<iovec*>(iov);
         m.msg_iovlen = static_cast<size_t>(std::min(n, kIovMax));
@@ -257,37 +352,86 @@ class IoUringPoller final : public Poller {
         sqe->addr = reinterpret_cast<uint64_t>(&m);
         sqe->len = 1;
       }
-      a.out[i] = kInFlight;
+      out[i] = kInFlight;
       queued++;
     }
-    // The iteration's re-arms ride along, so integrated mode's flush() has nothing to send.
-    if (!err) err = QueueRearms();
-    int failed = Complete(a.out, 1, 0, queued);
-    if (failed) return -failed;
-    k = 0;
+    return queued;
+  }
+
+  // After the sends of QueueSends completed: a send never sent gets Unsent(), and the
+  // non-sockets (ENOTSOCK from the kernel, or flagged) get the plain writev.
+  void SendResults(const int32_t* keys, size_t count, const int32_t* counts, const iovec* iovs,
+                   const uint8_t* notSocket, int32_t* out) {
+    size_t k = 0;
     for (size_t i = 0; i < count; i++) {
-      int n = a.counts[i];
-      if (a.out[i] == kInFlight) a.out[i] = Unsent();
-      if (a.out[i] == -ENOTSOCK) {
-        const iovec* iov = a.iov + k;
+      int n = counts[i];
+      if (out[i] == kInFlight) out[i] = Unsent();
+      if (out[i] == -ENOTSOCK) {
+        const iovec* iov = iovs + k;
         const int m = std::min(n, kIovMax);
-        a.out[i] = notSocket != nullptr && notSocket[i] != 0
-                       ? ResultWord(RetryOnEintr([&] { return writev(a.keys[i], iov, m); }))
-                       : ResultWord(WritevNoSignal(a.keys[i], iov, m));
+        out[i] = notSocket != nullptr && notSocket[i] != 0
+                     ? ResultWord(RetryOnEintr([&] { return writev(keys[i], iov, m); }))
+                     : ResultWord(WritevNoSignal(keys[i], iov, m));
       }
       k += static_cast<size_t>(n);
+    }
+  }
+
+  // A deferred send's completion: its result goes to d_.out. False for any other.
+  bool TakeWrite(const io_uring_cqe& c) {
+    if ((c.user_data >> 32) != (kWriteTag >> 32)) return false;
+    size_t i = static_cast<uint32_t>(c.user_data);
+    if (i < d_.count && d_.out[i] == kInFlight) {
+      d_.out[i] = c.res == -EAGAIN || c.res == -EWOULDBLOCK ? kAgain : c.res;
+      d_.left--;
+    }
+    return true;
+  }
+
+  // Reads every posted completion: deferred sends' results to d_.out, the rest to stash_.
+  void TakeWrites() {
+    unsigned n = ring_.ready();
+    for (unsigned i = 0; i < n; i++) {
+      const io_uring_cqe& c = ring_.cqe(i);
+      if (!TakeWrite(c) && c.user_data != 0) stash_.push_back(c);
+    }
+    ring_.consume(n);
+  }
+
+  // Submits and waits until every deferred send has completed (Complete's loop for them).
+  int DrainWrites() {
+    int lastErr = 0;
+    bool waitNext = false;
+    while (d_.left > 0) {
+      int err = ring_.enter(waitNext ? -1 : 0);
+      if (err) {
+        d_.left -= ring_.neuterUnsubmitted(IsWriteTag);
+        unsentErr_ = err;
+        if (lastErr) return err;
+      }
+      lastErr = err;
+      TakeWrites();
+      waitNext = true;
     }
     return 0;
   }
 
- private:
+  static bool IsWriteTag(uint64_t userData) { return (userData >> 32) == (kWriteTag >> 32); }
+
+  void Unlist() {
+    if (!listed_) return;
+    auto& list = QueuedSends();
+    list.erase(std::remove(list.begin(), list.end(), this), list.end());
+    listed_ = false;
+  }
+
   Registration* Find(int fd) {
     if (fd < 0 || static_cast<size_t>(fd) >= regs_.size() || !regs_[fd].registered) return nullptr;
     return &regs_[fd];
   }
 
   uint32_t NextSeq() {
-    if (++seq_ == 0) seq_ = 1;
+    if (++seq_ == 0 || seq_ == (kWriteTag >> 32)) seq_ = 1;
     return seq_;
   }
 
@@ -375,6 +519,7 @@ class IoUringPoller final : public Poller {
       unsigned n = ring_.ready();
       for (unsigned i = 0; i < n; i++) {
         const io_uring_cqe& c = ring_.cqe(i);
+        if (TakeWrite(c)) continue;
         if (!IsBatchTag(c.user_data)) {
           if (c.user_data != 0) stash_.push_back(c);  // 0: a cancel's own completion
           continue;
@@ -435,7 +580,8 @@ class IoUringPoller final : public Poller {
     stashHead_ = 0;
     unsigned n = ring_.ready(), i = 0;
     for (; i < n; i++) {
-      if (!Report(ring_.cqe(i), wait, out, capacity, &count)) break;
+      const io_uring_cqe& c = ring_.cqe(i);
+      if (!TakeWrite(c) && !Report(c, wait, out, capacity, &count)) break;
     }
     ring_.consume(i);
     return count;
@@ -447,6 +593,17 @@ class IoUringPoller final : public Poller {
   std::vector<io_uring_cqe> stash_;  // poll completions reaped by a batch, for the next wait
   size_t stashHead_ = 0;             // stash_[stashHead_..] not reported yet
   std::vector<msghdr> msgs_;         // writevBatch's SENDMSG headers, by index
+  // The deferred write batch (queueWrites): copies of its arguments, and its results.
+  struct DeferredWrites {
+    std::vector<int32_t> keys, counts, out;
+    std::vector<uint8_t> notSocket;
+    std::vector<iovec> iov;
+    std::vector<msghdr> msgs;
+    size_t count = 0;   // writers in the batch; 0 when none is queued
+    int64_t left = 0;   // sends whose completion is not read yet
+    unsigned tail = 0;  // the ring's tail() right after the batch was queued
+  } d_;
+  bool listed_ = false;  // in QueuedSends()
   int unsentErr_ = 0;                // why the last batch SQEs left unsent were dropped
   uint32_t seq_ = 0;
   uint32_t waits_ = 0;
@@ -454,6 +611,13 @@ class IoUringPoller final : public Poller {
 };
 
 }  // namespace
+
+void SubmitQueuedSends() {
+  auto& list = QueuedSends();
+  if (list.empty()) return;
+  for (IoUringPoller* p : list) p->SubmitNow();
+  list.clear();
+}
 
 std::unique_ptr<Poller> MakeIoUringPoller(Status* status) {
   auto p = std::make_unique<IoUringPoller>();

@@ -152,16 +152,16 @@ io_uring_sqe* Ring::nextSqe(int* err) {
   return sqe;
 }
 
-int Ring::enter(int waitMs) {
+int Ring::enter(int waitMs, unsigned minComplete) {
   __atomic_store_n(sqTail_, sqTailLocal_, __ATOMIC_RELEASE);
   unsigned flags = IORING_ENTER_GETEVENTS;
-  unsigned minComplete = 0;
   io_uring_getevents_arg arg = {};
   __kernel_timespec ts = {};
   const void* argp = nullptr;
   size_t argSize = 0;
-  if (waitMs != 0 && ready() == 0) {
-    minComplete = 1;
+  if (waitMs == 0 || ready() != 0) {
+    minComplete = 0;
+  } else {
     if (waitMs > 0) {
       ts.tv_sec = waitMs / 1000;
       ts.tv_nsec = static_cast<long long>(waitMs % 1000) * 1000000;
@@ -171,6 +171,7 @@ int Ring::enter(int waitMs) {
       flags |= IORING_ENTER_EXT_ARG;
     }
   }
+  enters_++;
   long r = syscall(__NR_io_uring_enter, fd_, unsubmitted(), minComplete, flags, argp, argSize);
   if (r >= 0) return 0;
   int err = errno;

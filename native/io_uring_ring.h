@@ -43,10 +43,10 @@ class Ring {
   // what it holds to the kernel (then `*err` is that call's errno).
   io_uring_sqe* nextSqe(int* err);
 
-  // Hands the queued SQEs to the kernel; with `waitMs` != 0 also waits for a completion
-  // when none is ready (-1: no time limit). Returns 0 or an errno (EINTR and ETIME are
-  // not errors: the caller reads what completed).
-  int enter(int waitMs);
+  // Hands the queued SQEs to the kernel; with `waitMs` != 0 also waits, when no completion
+  // is ready, until `minComplete` are (-1: no time limit). Returns 0 or an errno (EINTR
+  // and ETIME are not errors: the caller reads what completed).
+  int enter(int waitMs, unsigned minComplete = 1);
 
   // Turns every SQE not yet taken by the kernel whose user_data satisfies `mine` into a
   // no-op with user_data 0 (after a failed enter, so that a later one cannot start an
@@ -55,6 +55,11 @@ class Ring {
 
   // SQEs written but not yet taken by the kernel.
   unsigned unsubmitted() const;
+  // How many SQEs were ever written (wraps): unchanged between two calls means none was
+  // queued in between.
+  unsigned tail() const { return sqTailLocal_; }
+  // io_uring_enter calls made so far (a diagnostic: tests count syscalls per iteration).
+  uint64_t enters() const { return enters_; }
   // Whether a no-wait enter() is needed to see every completion: SQEs to submit, or
   // completions the kernel holds back (overflow list, pending task work).
   bool needsEnter() const;
@@ -86,6 +91,7 @@ class Ring {
   unsigned cqMask_ = 0;
   unsigned cqHeadLocal_ = 0;
   io_uring_cqe* cqes_ = nullptr;
+  uint64_t enters_ = 0;
 };
 
 }  // namespace fdr

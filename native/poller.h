@@ -96,6 +96,21 @@ class Poller {
   virtual int64_t readBatch(const ReadBatchArgs&) { return -ENOTSUP; }
   // `notSocket` (may be null): flags of the fds known not to be sockets (plain writev).
   virtual int64_t writevBatch(const WriteBatchArgs&, const uint8_t* /*notSocket*/) { return -ENOTSUP; }
+  // writevBatch deferred (io_uring): the sends are queued, not submitted; they reach the
+  // kernel with the next call that enters it (a wait, a readBatch, finishWrites, or a
+  // close() of any fd on this thread: SubmitQueuedSends), so a busy loop pays one
+  // io_uring_enter per iteration. The buffers must stay alive until finishWrites has
+  // returned their results; the iovecs are copied. One deferred batch at a time: returns
+  // 0, -EBUSY while one is unfinished, or -errno.
+  virtual int64_t queueWrites(const WriteBatchArgs&, const uint8_t* /*notSocket*/) { return -ENOTSUP; }
+  // The deferred batch's results, writevBatch's words, into out[0..count): returns count,
+  // 0 when no batch is queued, or -1 when `mayEnter` is false and some send has not
+  // completed yet (nothing written, no syscall made). With `mayEnter`, submits and waits as
+  // needed; -errno when the ring failed.
+  virtual int64_t finishWrites(int32_t* /*out*/, size_t /*capacity*/, bool /*mayEnter*/) { return 0; }
+  // Syscalls this poller made to wait or to do batched I/O (io_uring: io_uring_enter),
+  // counted for tests and benchmarks; 0 for the backends that do not count them.
+  virtual uint64_t enterCount() const { return 0; }
   // Completions the poller has read from the kernel but not yet reported (io_uring: poll
   // completions reaped while a batch waited for its own): the next wait returns them
   // without blocking, but the backend's fd does not show them to another loop.
@@ -116,6 +131,11 @@ std::unique_ptr<Poller> MakeIoUringPoller(Status* status);
 std::unique_ptr<Poller> MakePollPoller(Status* status);
 std::unique_ptr<Poller> MakeSelectPoller(Status* status);
 std::unique_ptr<Poller> MakePoller(const std::string& backend, Status* status);
+// Hands the kernel every send queued by queueWrites on this thread's pollers. A queued send
+// names its fd by number, so the socket bindings call this before closing any fd: the
+// number could otherwise be reused and the bytes go to the new file. A no-op when none is
+// queued (and on builds without io_uring).
+void SubmitQueuedSends();
 const char* const* BackendNames();  // nullptr-terminated
 // Why a backend this project has is absent from this build ("" when it is built or unknown).
 const char* MissingBackendReason(const std::string& backend);

@@ -50,6 +50,9 @@ class PollerWrap : public Napi::ObjectWrap<PollerWrap> {
                         CheckedMethod<W, &W::Flush>("flush"),
                         CheckedMethod<W, &W::ReadBatch>("readBatch"),
                         CheckedMethod<W, &W::WritevBatch>("writevBatch"),
+                        CheckedMethod<W, &W::QueueWrites>("queueWrites"),
+                        CheckedMethod<W, &W::FinishWrites>("finishWrites"),
+                        CheckedGetter<W, &W::EnterCount>("enterCount"),
                         CheckedMethod<W, &W::Fd>("fd"),
                         CheckedMethod<W, &W::EnterIntegratedMode>("enterIntegratedMode"),
                         CheckedMethod<W, &W::Close>("close")});
@@ -154,6 +157,46 @@ class PollerWrap : public Napi::ObjectWrap<PollerWrap> {
     int64_t r = poller_->writevBatch(a, notSocket);
     if (r < 0) ThrowErrno(info.Env(), static_cast<int>(-r), waitSyscall_.c_str());
     return Napi::Value();
+  }
+
+  // queueWrites(fds, count, counts, bufs, out[, notSocket]): writevBatch's arguments (out
+  // is checked, and written later by finishWrites); the sends wait for the next enter.
+  Napi::Value QueueWrites(const Napi::CallbackInfo& info) {
+    WriteBatchArgs a;
+    const uint8_t* notSocket;
+    if (!BatchUsable(info) || !ArgWriteBatch(info, "fds", 1, &a) || !ArgNotSocket(info, 5, a.count, &notSocket))
+      return Napi::Value();
+    int64_t r = poller_->queueWrites(a, notSocket);
+    if (r == -EBUSY) {
+      ThrowCoded(info.Env(), false, "queueWrites: the previous deferred batch is not finished; call finishWrites first",
+                 "ERR_BATCH_PENDING");
+    } else if (r < 0) {
+      ThrowErrno(info.Env(), static_cast<int>(-r), waitSyscall_.c_str());
+    }
+    return Napi::Value();
+  }
+
+  // finishWrites(out, mayEnter) -> results written (0: no batch), or -1 when !mayEnter and
+  // a send is still to complete.
+  Napi::Value FinishWrites(const Napi::CallbackInfo& info) {
+    int32_t* out;
+    size_t nout;
+    if (!BatchUsable(info) || !ArgInt32Array(info, 0, "out", &out, &nout)) return Napi::Value();
+    bool mayEnter = info.Length() > 1 && info[1].ToBoolean().Value();
+    int64_t r = poller_->finishWrites(out, nout, mayEnter);
+    if (r == -EINVAL) {
+      ThrowRange(info.Env(), "out", "must hold one word per writer of the queued batch");
+      return Napi::Value();
+    }
+    if (r < -1) {
+      ThrowErrno(info.Env(), static_cast<int>(-r), waitSyscall_.c_str());
+      return Napi::Value();
+    }
+    return Napi::Number::New(info.Env(), static_cast<double>(r));
+  }
+
+  Napi::Value EnterCount(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), closed_ ? 0.0 : static_cast<double>(poller_->enterCount()));
   }
 
   // Reads (fd, slot, generation, interest) and refuses unsupported options.

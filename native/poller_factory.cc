@@ -53,6 +53,10 @@ std::unique_ptr<Poller> MakePoller(const std::string& backend, Status* status) {
 
 const char* const* BackendNames() { return kNames; }
 
+#if !defined(FDR_HAVE_IO_URING)
+void SubmitQueuedSends() {}
+#endif
+
 const char* MissingBackendReason(const std::string& backend) {
 #if !defined(FDR_HAVE_IO_URING)
   if (backend == "io_uring") {

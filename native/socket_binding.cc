@@ -15,6 +15,7 @@
 
 #include "batch_io.h"
 #include "errors.h"
+#include "poller.h"
 #include "fd_setup.h"
 #include "sockaddr.h"
 
@@ -287,6 +288,9 @@ Napi::Value Shutdown(const Napi::CallbackInfo& info) {
 Napi::Value Close(const Napi::CallbackInfo& info) {
   int fd;
   if (!ArgFd(info, 0, "fd", &fd)) return Napi::Value();
+  // A send an io_uring poller queued for this number must reach the kernel before the
+  // number can be reused (poller.h, SubmitQueuedSends).
+  SubmitQueuedSends();
   // Not retried on EINTR: Linux has released the fd already, and a retry could close a
   // number another thread just reused.
   if (close(fd) < 0 && errno != EINTR) ThrowErrno(info.Env(), errno, "close");

@@ -10,7 +10,7 @@
  * one `tlsWriteBatch`, and they hear the session's status bits with each result.
  */
 import { native, AGAIN } from "../native";
-import type { NativeAddon } from "../native";
+import type { NativeAddon, Poller } from "../native";
 import { log } from "../log";
 import { asError, describe } from "./failures";
 import type { Registry } from "./registry";
@@ -21,6 +21,13 @@ import type { IBatchReadDescriptor, IBatchWriter, IFileDescriptor, ITLSBatchDesc
  * or a poller that completes I/O itself (io_uring: one io_uring_enter for the batch).
  */
 export type BatchIo = Pick<NativeAddon, "readBatch" | "writevBatch">;
+
+/**
+ * A poller that can defer a write batch to its next io_uring_enter (io_uring): the sends
+ * are queued at the end of one iteration and submitted by the next iteration's first
+ * enter, which the writers then hear the results of.
+ */
+export type DeferredBatchIo = Pick<Poller, "queueWrites" | "finishWrites">;
 
 /** Where the batches hand their results (the reactor, which drops a descriptor that fails). */
 export interface BatchSink {
@@ -193,7 +200,7 @@ export class WriteBatch {
   private counts = new Int32Array(64);
   private notSocket = new Uint8Array(64);
   private out = new Int32Array(128);
-  private readonly bufs: Uint8Array[] = [];
+  private bufs: Uint8Array[] = [];
   // The TLS lane: writers with a session on, flushed with one tlsWriteBatch.
   private readonly tlsWriters: IBatchWriter[] = [];
   private tlsIds = new Int32Array(64);
@@ -201,6 +208,50 @@ export class WriteBatch {
   private readonly tlsBufs: Uint8Array[] = [];
   /** Who writes the plain lane (the reactor sets its poller when that completes I/O). */
   io: BatchIo = native;
+  /**
+   * Set while the reactor runs its own loop on a poller that defers writes (exclusive mode
+   * on io_uring): the plain lane is then queued with `queueWrites` and its writers hear
+   * `wrote` in a later iteration, from finish(); null: written at once.
+   */
+  deferTo: DeferredBatchIo | null = null;
+  // The deferred batch: its writers (in order), its buffers (kept alive until the kernel
+  // has sent them) and the poller that holds it.
+  private deferred: IBatchWriter[] = [];
+  private deferredBufs: Uint8Array[] = [];
+  private deferredBy: DeferredBatchIo | null = null;
+
+  /** True while a deferred batch waits for finish(). */
+  get unfinished(): boolean {
+    return this.deferredBy !== null;
+  }
+
+  /**
+   * Tells the writers of the deferred batch their results (as flush does), when its sends
+   * have completed: without `mayEnter` only if they already have (no syscall; false when
+   * not yet), with it after submitting and waiting as needed.
+   */
+  finish(sink: BatchSink, mayEnter: boolean): boolean {
+    const by = this.deferredBy;
+    if (by === null) return true;
+    const writers = this.deferred;
+    const n = writers.length;
+    let failure: unknown = null;
+    try {
+      if (by.finishWrites(this.out, mayEnter) < 0) return false;
+    } catch (e) {
+      failure = e; // the ring itself failed: no result can be trusted
+    }
+    this.deferredBy = null;
+    this.deferredBufs.length = 0;
+    const out = this.out;
+    for (let i = 0; i < n; i++) {
+      const w = writers[i];
+      if (failure !== null) sink.drop(w, asError(failure));
+      else sink.wrote(w, out[i]);
+    }
+    writers.length = 0;
+    return true;
+  }
 
   /** True when a flush has been asked for. */
   get pending(): boolean {
@@ -231,6 +282,9 @@ export class WriteBatch {
    * `wrote` go to the next flush.
    */
   flush(sink: BatchSink): void {
+    // The previous deferred batch first: its writers' queues must be up to date before any
+    // of them is written again (requests they make from `wrote` join this flush).
+    if (this.deferredBy !== null) this.finish(sink, true);
     const queue = this.queue;
     if (queue.length === 0) return;
     this.queue = this.spare;
@@ -270,7 +324,8 @@ export class WriteBatch {
         queue[m++] = w;
       }
     }
-    if (m > 0) this.send(queue, m, false, sink);
+    if (m > 0 && this.deferTo !== null) this.defer(this.deferTo, queue, m, sink);
+    else if (m > 0) this.send(queue, m, false, sink);
     if (t > 0) this.send(tlsWriters, t, true, sink);
     queue.length = 0;
     tlsWriters.length = 0;
@@ -291,6 +346,22 @@ export class WriteBatch {
     if (refused !== null) this.eachAlone(writers, n, tls, refused, sink);
     else if (tls) for (let i = 0; i < n; i++) sink.tlsWrote(writers[i] as ITLSBatchDescriptor, out[2 * i], out[2 * i + 1]);
     else for (let i = 0; i < n; i++) sink.wrote(writers[i], out[i]);
+  }
+
+  /** Queues the plain lane's `writers[0..n)` on `io` (queueWrites); finish() tells them the results. */
+  private defer(io: DeferredBatchIo, writers: IBatchWriter[], n: number, sink: BatchSink): void {
+    try {
+      io.queueWrites(this.fds, n, this.counts, this.bufs, this.out, this.notSocket);
+    } catch (e) {
+      this.bufs.length = 0;
+      this.eachAlone(writers, n, false, e, sink);
+      return;
+    }
+    const bufs = this.deferredBufs;
+    this.deferredBufs = this.bufs;
+    this.bufs = bufs;
+    for (let i = 0; i < n; i++) this.deferred.push(writers[i]);
+    this.deferredBy = io;
   }
 
   /**

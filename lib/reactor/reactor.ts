@@ -238,8 +238,15 @@ export class Reactor implements IReactorTime {
     }
     if (options.installSignalHandlers ?? this.defaultSignals) this.installSignals();
     this.triggers.fire("startup", () => undefined);
-    if (this.mode === "integrated") this.arm();
-    else void runExclusive(this.loopHost, this.yieldIntervalMs, this.blockCapMs);
+    if (this.mode === "integrated") {
+      this.arm();
+    } else {
+      // The reactor's own loop waits right after each iteration: the write batch can wait
+      // for that enter (or the next read batch's) instead of making its own.
+      const poller = this.poller as Poller;
+      if (poller.completesIo) this.writes.deferTo = poller;
+      void runExclusive(this.loopHost, this.yieldIntervalMs, this.blockCapMs);
+    }
     return this.runPromise;
   }
 
@@ -441,6 +448,8 @@ export class Reactor implements IReactorTime {
       if (wait) n = (this.poller as Poller).wait(timeoutMs);
       if (n > 0) this.dispatch(n);
       if (this.reads.pending) this.reads.run(this.registry as Registry, this.sink);
+      // The deferred writes went with the wait's or the read batch's enter: their results.
+      if (this.writes.unfinished) this.writes.finish(this.sink, false);
       if (this.threadFns.length > 0 || this.inboxReady || this.inboxBacklog) this.runThreadCalls();
       if (this.timers.size > 0) this.runTimers();
       if (this.writes.pending) this.writes.flush(this.sink);
@@ -663,6 +672,9 @@ export class Reactor implements IReactorTime {
     this.inbox = null;
     // Only once the channel is closed: a worker killed mid-call would hold it open (threadpool.ts).
     if (this.threadPool !== null) this.threadPool.terminateWorkers();
+    // Sends still queued go out before the ring closes (their writers, disconnected, ignore the results).
+    if (this.writes.unfinished) this.writes.finish(this.sink, true);
+    this.writes.deferTo = null;
     if (this.poller !== null) this.poller.close();
     this.poller = null;
     this.pollerHolds = false;

@@ -3,7 +3,10 @@
  * RECV/SEND/SENDMSG requests in one io_uring_enter. Same contract as the addon's syscall
  * batches (test/native): bytes packed in order in the slab, EOF as 0, errors as -errno,
  * AGAIN for a socket with nothing to read or no room, short sends reported as such, and
- * no request left in flight when the call returns. docs/platforms.md cites these.
+ * no request left in flight when the call returns. Then the deferred write batch
+ * (queueWrites / finishWrites): its sends wait in the ring for the next call that enters
+ * it (a wait, a readBatch, finishWrites, or the addon's close() of any fd), counted with
+ * enterCount. docs/platforms.md cites these.
  */
 import { AGAIN, EVENT_STRIDE, READABLE, native, type Poller } from "../../lib/native";
 import { describeOnKernel } from "../support/backends";
@@ -216,5 +219,154 @@ describeOnKernel("io_uring")("the io_uring backend's batched I/O", () => {
     slab.fill(0);
     expect(poller.wait(0)).toBe(0); // no completion arrives later for a freed buffer or a closed fd
     expect(slab.every((b) => b === 0)).toBe(true);
+  });
+
+  describe("the deferred write batch", () => {
+    /** Queues one buffer per server side of `pairs`: `tag i|`. Returns the buffers. */
+    function queue(servers: number[], tag: string): Buffer[] {
+      const bufs = servers.map((_, i) => Buffer.from(`${tag} ${i}|`));
+      const keys = Int32Array.from(servers);
+      poller.queueWrites(keys, keys.length, new Int32Array(keys.length).fill(1), bufs, new Int32Array(keys.length));
+      return bufs;
+    }
+
+    test("queued sends stay in the ring, then go with the next wait's own io_uring_enter", () => {
+      const pairs = Array.from({ length: 20 }, () => fds.tcpPair());
+      const before = poller.enterCount;
+      const bufs = queue(
+        pairs.map(([, s]) => s),
+        "wait",
+      );
+      expect(poller.enterCount).toBe(before); // nothing submitted yet
+      expect(pairs.map(([client]) => drain(client))).toEqual(pairs.map(() => ""));
+      expect(poller.wait(0)).toBe(0);
+      expect(poller.enterCount).toBe(before + 1);
+      const out = new Int32Array(pairs.length);
+      expect(poller.finishWrites(out, false)).toBe(pairs.length); // already complete: no syscall
+      expect(poller.enterCount).toBe(before + 1);
+      expect(Array.from(out)).toEqual(bufs.map((b) => b.length));
+      expect(pairs.map(([client]) => drain(client))).toEqual(bufs.map((b) => b.toString()));
+      expect(poller.finishWrites(out, true)).toBe(0); // no batch left
+    });
+
+    test("queued sends ride the next readBatch's enter: one io_uring_enter for the writes and the reads", () => {
+      const writers = Array.from({ length: 10 }, () => fds.tcpPair());
+      const readers = Array.from({ length: 10 }, () => fds.tcpPair());
+      readers.forEach(([client], i) => send(client, `request ${i}`));
+      const before = poller.enterCount;
+      const bufs = queue(
+        writers.map(([, s]) => s),
+        "reply",
+      );
+      const keys = Int32Array.from(readers.map(([, s]) => s));
+      const rout = new Int32Array(3 * keys.length);
+      const slab = Buffer.alloc(64 * 1024);
+      expect(poller.readBatch(keys, keys.length, slab, 0, 4096, rout)).toBe(keys.length);
+      expect(poller.enterCount).toBe(before + 1);
+      for (let i = 0; i < keys.length; i++) {
+        expect(slab.toString("latin1", rout[3 * i + 1], rout[3 * i + 1] + rout[3 * i + 2])).toBe(`request ${i}`);
+      }
+      const out = new Int32Array(writers.length);
+      expect(poller.finishWrites(out, false)).toBe(writers.length);
+      expect(poller.enterCount).toBe(before + 1);
+      expect(writers.map(([client]) => drain(client))).toEqual(bufs.map((b) => b.toString()));
+    });
+
+    test("finishWrites without mayEnter makes no syscall while the sends are unsubmitted; with it, submits them", () => {
+      const [client, server] = fds.tcpPair();
+      queue([server], "late");
+      const before = poller.enterCount;
+      const out = new Int32Array(1);
+      expect(poller.finishWrites(out, false)).toBe(-1);
+      expect(poller.enterCount).toBe(before);
+      expect(poller.finishWrites(out, true)).toBe(1);
+      expect(out[0]).toBe("late 0|".length);
+      expect(drain(client)).toBe("late 0|");
+    });
+
+    test("a blocking wait with sends queued returns once they complete: their writers must hear it", () => {
+      const [client, server] = fds.tcpPair();
+      queue([server], "now");
+      const t0 = Date.now();
+      expect(poller.wait(10_000)).toBe(0);
+      expect(Date.now() - t0).toBeLessThan(5_000); // not the 10 s timeout
+      const out = new Int32Array(1);
+      expect(poller.finishWrites(out, false)).toBe(1);
+      expect(drain(client)).toBe("now 0|");
+    });
+
+    test("closing any fd submits the queued sends first: a reused fd number never gets another's bytes", () => {
+      const [client, server] = fds.tcpPair();
+      queue([server], "first owner");
+      fds.close(server); // the addon's close(): the send reaches the kernel before the number is freed
+      const [client2, server2] = fds.tcpPair(); // most likely reuses the number
+      const out = new Int32Array(1);
+      expect(poller.finishWrites(out, false)).toBe(1);
+      expect(out[0]).toBe("first owner 0|".length);
+      expect(drain(client)).toBe("first owner 0|");
+      send(client2, "x");
+      expect(drain(server2)).toBe("x");
+      expect(drain(client2)).toBe(""); // nothing meant for the old owner
+    });
+
+    test("results are writevBatch's words: short counts, AGAIN, errors, and plain writev for a pipe", () => {
+      const [full, fullServer] = fds.socketpair();
+      const [reset, resetServer] = fds.tcpPair();
+      native.setsockopt(reset, "SO_LINGER", 0);
+      fds.close(reset);
+      const [pr, pw] = native.pipe();
+      fds.track(pr);
+      fds.track(pw);
+      const big = Buffer.alloc(4 * 1024 * 1024, 0x41);
+      const keys = Int32Array.of(fullServer, resetServer, pw, -1);
+      const out = new Int32Array(4);
+      poller.queueWrites(keys, 4, Int32Array.of(1, 1, 1, 1), [big, Buffer.from("gone"), Buffer.from("pipe"), Buffer.from("bad")], out);
+      expect(poller.finishWrites(out, true)).toBe(4);
+      expect(out[0]).toBeGreaterThan(0);
+      expect(out[0]).toBeLessThan(big.length); // short: the socket took what it could
+      expect([ECONNRESET, -32]).toContain(out[1]); // or EPIPE; no SIGPIPE
+      expect(out[2]).toBe(4);
+      expect(out[3]).toBe(EBADF);
+      poller.queueWrites(Int32Array.of(fullServer), 1, Int32Array.of(1), [big], out);
+      expect(poller.finishWrites(out, true)).toBe(1);
+      expect(out[0]).toBe(AGAIN);
+      let seen = 0;
+      for (let round = 0; round < 1000 && seen < 4 * 1024 * 1024; round++) {
+        const got = drain(full).length;
+        if (got === 0) break;
+        seen += got;
+      }
+      expect(drain(pr)).toBe("pipe");
+    });
+
+    test("one batch at a time: a second queueWrites before finishWrites is refused, the first kept", () => {
+      const [client, server] = fds.tcpPair();
+      queue([server], "one");
+      expect(() => queue([server], "two")).toThrow(expect.objectContaining({ code: "ERR_BATCH_PENDING" }));
+      const out = new Int32Array(1);
+      expect(poller.finishWrites(out, true)).toBe(1);
+      expect(drain(client)).toBe("one 0|");
+    });
+
+    test("a readiness event reaped with the sends is reported by the next wait, once", () => {
+      const [watchedClient, watched] = fds.tcpPair();
+      const [client, server] = fds.tcpPair();
+      poller.add(watched, 3, 9, READABLE);
+      send(watchedClient, "ping");
+      queue([server], "pong");
+      expect(eventsOf(events, poller.wait(1000))).toEqual([[3, 9, READABLE]]);
+      const out = new Int32Array(1);
+      expect(poller.finishWrites(out, false)).toBe(1);
+      expect(drain(client)).toBe("pong 0|");
+      expect(drain(watched)).toBe("ping");
+    });
+
+    test("closing the poller with sends queued leaves nothing in flight", () => {
+      const [client, server] = fds.tcpPair();
+      queue([server], "dropped");
+      poller.close();
+      expect(drain(client)).toBe(""); // never submitted: the ring went with them
+      expect(poller.enterCount).toBe(0);
+    });
   });
 });
