@@ -270,7 +270,8 @@ export abstract class FileDescriptor implements IBatchReadDescriptor, IWriteDesc
    * The one write routine: what the kernel made of the writev of `queue` that the reactor's
    * batch did for us (after `write()` and after WRITABLE alike).
    * - `result` > 0: that many bytes left the head of the queue. What remains (a partial
-   *   write) waits for WRITABLE.
+   *   write) waits for WRITABLE, unless a flush is already asked for (bytes written since
+   *   the batch), which tries it at once.
    * - AGAIN: the socket buffer is full; wait for WRITABLE, whose `doWrite` asks for the next
    *   flush.
    * - 0: nothing was queued (a flush asked for by loseConnection and friends; no syscall).
@@ -289,7 +290,11 @@ export abstract class FileDescriptor implements IBatchReadDescriptor, IWriteDesc
     }
     if (this.later !== null && this.queue.length === 0 && !this.sendLater()) return;
     if (this.queued > 0 || this.cipherPending) {
-      this.startWriting();
+      // A flush already asked for (bytes written after the batch this result is for: a
+      // deferred batch's writers hear it an iteration later) tries the rest at once, and
+      // its own result decides; registering for WRITABLE here would cost a syscall for
+      // bytes the socket may well take.
+      if (!this.flushQueued) this.startWriting();
       return;
     }
     this.stopWriting();
