@@ -146,6 +146,40 @@ describe("the write routine", () => {
     }
   });
 
+  test("a result that leaves bytes queued behind a flush already asked for registers no WRITABLE: that flush writes them", () => {
+    // The shape of io_uring's deferred write batch in exclusive mode: the writer hears the
+    // result for "old " only after it queued "new bytes" (and asked for a flush).
+    const r = new Reactor();
+    const [a, b] = native.socketpair("stream");
+    const { conn } = connect(r, a);
+    const addWriter = jest.spyOn(r, "addWriter");
+    try {
+      r.callLater(0, () => {
+        conn.write("old ");
+        conn.write("new bytes");
+        expect(conn.flushQueued).toBe(true);
+        conn.wrote(4); // "old " taken by an earlier batch (not really sent here)
+        expect(addWriter).not.toHaveBeenCalled();
+      });
+      r.iterate(0); // the flush asked for writes what is left
+      const got: Buffer[] = [];
+      drain(b, got);
+      expect(Buffer.concat(got).toString()).toBe("new bytes");
+      expect(addWriter).not.toHaveBeenCalled();
+      expect(r.getWriters()).toEqual([]);
+      // Without a flush asked for, the rest is a partial write: WRITABLE is watched for it.
+      conn.write("tail");
+      conn.flushQueued = false; // as if the reactor's flush had just run
+      conn.wrote(2);
+      expect(r.getWriters()).toEqual([conn]);
+    } finally {
+      addWriter.mockRestore();
+      conn.connectionLost(new Failure(new ConnectionDone()));
+      r.close();
+      native.close(b);
+    }
+  });
+
   test("loseConnection on an idle connection closes in the same iteration, without a WRITABLE registration", () => {
     const r = new Reactor();
     const [a, b] = native.socketpair("stream");
