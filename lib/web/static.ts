@@ -62,6 +62,8 @@ export class File implements IResource {
   /** Files opened for bodies and not closed yet. */
   openFiles = 0;
   private readonly indexNames: string[];
+  /** The root's index file paths, joined once (a request for "/" then builds no string). */
+  private readonly rootIndexPaths: string[];
   private readonly maxOpenFiles: number;
   private readonly defaultType: string;
   private readonly cache: OpenFileCache;
@@ -83,6 +85,7 @@ export class File implements IResource {
     if (typeof cachedFileInactiveMs !== "number" || !(cachedFileInactiveMs > 0)) throw new RangeError("File: options.cachedFileInactiveMs must be a number > 0");
     this.cache = new OpenFileCache(maxCachedFiles, cachedFileInactiveMs);
     this.indexNames = indexNames.slice();
+    this.rootIndexPaths = this.indexNames.map((name) => real + path.sep + name);
     this.maxOpenFiles = maxOpenFiles;
     this.defaultType = defaultType;
   }
@@ -193,6 +196,13 @@ export class File implements IResource {
    */
   private cached(target: string, dir: boolean, now: number): OpenFile | null {
     if (!dir) return this.cache.lookup(target, now);
+    if (target === this.root) {
+      for (const p of this.rootIndexPaths) {
+        const hit = this.cache.lookup(p, now);
+        if (hit !== null) return hit;
+      }
+      return null;
+    }
     for (const name of this.indexNames) {
       const hit = this.cache.lookup(target + path.sep + name, now);
       if (hit !== null) return hit;
