@@ -242,14 +242,14 @@ export class WriteBatch {
       failure = e; // the ring itself failed: no result can be trusted
     }
     this.deferredBy = null;
-    this.deferredBufs.length = 0;
+    emptyKeepingStore(this.deferredBufs);
     const out = this.out;
     for (let i = 0; i < n; i++) {
       const w = writers[i];
       if (failure !== null) sink.drop(w, asError(failure));
       else sink.wrote(w, out[i]);
     }
-    writers.length = 0;
+    emptyKeepingStore(writers);
     return true;
   }
 
@@ -353,7 +353,7 @@ export class WriteBatch {
     try {
       io.queueWrites(this.fds, n, this.counts, this.bufs, this.out, this.notSocket);
     } catch (e) {
-      this.bufs.length = 0;
+      emptyKeepingStore(this.bufs);
       this.eachAlone(writers, n, false, e, sink);
       return;
     }
