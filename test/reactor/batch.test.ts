@@ -146,7 +146,10 @@ describe.each(configTable())("batch readers (%s)", (_label, config) => {
       await r.run();
       expect(eof.results).toEqual([0]);
       expect(eof.lost?.getErrorMessage()).toBe("EOF");
-      expect(thrower.results).toEqual([1]);
+      // One read, then dropped. It holds 1 byte, or more when a stall let a second feed run
+      // before the reactor read (a loaded machine); a second read would be the bug.
+      expect(thrower.results).toHaveLength(1);
+      expect(thrower.results[0]).toBeGreaterThanOrEqual(1);
       expect(thrower.lost?.getErrorMessage()).toBe("bad protocol");
       expect(good.text()).toBe("123");
       expect(records).toEqual([`error: Unhandled error in readResult of SlabReader(fd ${a2})`]);
