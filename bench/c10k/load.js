@@ -91,6 +91,9 @@ class Load {
     this.procs = this.plan.length;
     this.children = [];
     this.reports = new Map(); // id -> { limits, progress, connected, result }
+    // Processes whose stdout has closed: every line they printed has been read. Their exit
+    // alone does not say so: Node may see a child's exit before the last of its output.
+    this.drained = new Set();
     this.stderr = "";
     this.waiters = [];
   }
@@ -151,6 +154,10 @@ class Load {
       child.stderr.on("data", (d) => {
         this.stderr = (this.stderr + d).slice(-4000);
       });
+      child.stdout.on("close", () => {
+        this.drained.add(i);
+        this.wake();
+      });
       child.exited.then(() => this.wake());
       child.stdin.on("error", () => {}); // a process that already exited: its exit says why
       this.children.push(child);
@@ -169,7 +176,7 @@ class Load {
     for (;;) {
       const all = [...this.reports.values()];
       if (all.every((r) => r[type])) return all.map((r) => r[type]);
-      const dead = this.children.find((c, i) => (c.exitCode !== null || c.signalCode !== null) && !this.reports.get(i)[type]);
+      const dead = this.children.find((c, i) => (c.exitCode !== null || c.signalCode !== null) && this.drained.has(i) && !this.reports.get(i)[type]);
       if (dead) throw new LoadError(`a load process exited (code ${dead.exitCode}, signal ${dead.signalCode}) before it reported ${type}`, this.stderr);
       if (Date.now() > deadline) {
         const per = [...this.reports.values()].map((r, i) => `#${i} ${r.sources.join(",")}: ${JSON.stringify(r.connected || r.progress || null)}`).join("; ");
