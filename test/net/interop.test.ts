@@ -38,8 +38,17 @@ interface Peer {
   closed: Promise<number | null>;
 }
 
+/** Peers still running when their test ended (a test that failed on its guard): ended after it. */
+const running = new Set<ChildProcess>();
+afterEach(() => {
+  for (const child of running) child.kill("SIGKILL");
+  running.clear();
+});
+
 function startPeer(args: string[]): Peer {
   const child = spawn(PYTHON, [PEER, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+  running.add(child);
+  child.on("exit", () => running.delete(child));
   const lines: string[] = [];
   const waiters: { re: RegExp; resolve: (l: string) => void }[] = [];
   let buf = "";
@@ -118,7 +127,7 @@ async function twistedClientAgainst(mode: (typeof MODES)[number], make: () => Pr
         finish({ code, lines: peer.lines });
       });
     },
-    90,
+    25,
   );
 }
 
@@ -153,7 +162,7 @@ describeWithPeer("python3-twisted").each(MODES)("interop with Twisted (%s mode)"
         }
       }
       connectTCP(reactor, "127.0.0.1", Number(ready.split(" ")[1]), new RecordingClientFactory(() => new Client()));
-    }, 60);
+    }, 25);
     const code = await peer.closed;
     expect(out.answers).toEqual(Array.from({ length: LINES }, (_, i) => `twisted:line ${i}`));
     expect(out.reason.value).toBeInstanceOf(ConnectionDone);
@@ -182,7 +191,7 @@ describeWithPeer("python3-twisted").each(MODES)("interop with Twisted (%s mode)"
         }
       }
       connectTCP(reactor, "127.0.0.1", Number(ready.split(" ")[1]), new RecordingClientFactory(() => new Client()));
-    }, 60);
+    }, 25);
     const code = await peer.closed;
     expect(out).toEqual({ received: BULK, ok: true, reason: expect.any(ConnectionDone) });
     expect(peer.lines).toEqual([ready, `OK server bulk ${BULK}`]);
