@@ -471,7 +471,7 @@ Napi::Value DnsRecvBatch(const Napi::CallbackInfo& info) {
     const DnsSummary sum = ParseDnsAnswer(d, sizes[i], queries + qOffset, qLength, addrs + addrAt, addrsSize - addrAt);
     if (sum.kind == kDnsRejected) continue;
     DnsRecordWords(sum, k, i * slot, sizes[i], addrAt, rec + 1 + kept * kDnsRecordWords);
-    addrAt += static_cast<size_t>(sum.addresses) * (queries[qOffset + qLength - 3] == 28 && queries[qOffset + qLength - 4] == 0 ? 16 : 4);
+    addrAt += static_cast<size_t>(sum.addresses) * static_cast<size_t>(sum.addressBytes);
     kept++;
   }
   rec[0] = kept;

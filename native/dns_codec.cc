@@ -100,7 +100,7 @@ NameResult ReadName(const uint8_t* d, size_t len, size_t at, const uint8_t* ques
 
 DnsSummary ParseDnsAnswer(const uint8_t* d, size_t len, const uint8_t* query, size_t qlen,
                           uint8_t* out, size_t outSize) {
-  DnsSummary s{kDnsRejected, 0, false, 0, 0, 0};
+  DnsSummary s{kDnsRejected, 0, false, 0, 0, 0, 4};
   if (len < kHeader || qlen < kHeader + 5) return s;
   if (d[0] != query[0] || d[1] != query[1] || (d[2] & 0x80) == 0) return s;
   if (U16(d + 4) != 1) return s;
@@ -119,6 +119,7 @@ DnsSummary ParseDnsAnswer(const uint8_t* d, size_t len, const uint8_t* query, si
   }
   const uint16_t qtype = U16(query + qlen - 4);
   const size_t addrBytes = qtype == kTypeAAAA ? 16 : 4;
+  s.addressBytes = static_cast<int32_t>(addrBytes);
   const size_t counts[2] = {U16(d + 6), U16(d + 8)};
   size_t cursor = qlen;
   bool decode = !asciiQuestion;  // true: JavaScript must read it (still checked whole here)

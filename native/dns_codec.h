@@ -25,9 +25,9 @@ struct DnsSummary {
   uint32_t ttl;        // kDnsAddresses: the smallest TTL of the address records
   uint32_t negativeTtl;  // kDnsNegative: min(SOA TTL, SOA MINIMUM) of the first SOA, else 0
   int32_t addresses;   // kDnsAddresses: how many (distinct) were written to `out`
+  int32_t addressBytes;  // bytes of one address in `out`: 4 for a query of type A, 16 for AAAA
 };
 
-// Bytes of one address in `out`: 4 for a query of type A, 16 for AAAA.
 // Checks `d` (len bytes) against `query` (qlen bytes, as the resolver sent it) and sums it
 // up; address bytes go to out[0..outSize), distinct, in answer order (kDnsDecode when they
 // do not fit). Never reads outside the two buffers.

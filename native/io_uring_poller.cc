@@ -379,7 +379,7 @@ class IoUringPoller final : public Poller {
 
   // A deferred send's completion: its result goes to d_.out. False for any other.
   bool TakeWrite(const io_uring_cqe& c) {
-    if ((c.user_data >> 32) != (kWriteTag >> 32)) return false;
+    if (!IsWriteTag(c.user_data)) return false;
     size_t i = static_cast<uint32_t>(c.user_data);
     if (i < d_.count && d_.out[i] == kInFlight) {
       d_.out[i] = c.res == -EAGAIN || c.res == -EWOULDBLOCK ? kAgain : c.res;

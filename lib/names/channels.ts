@@ -197,9 +197,6 @@ class Channel extends DatagramProtocol {
     }
   }
 
-  /** Never called: ChannelPort reads the datagrams itself. */
-  override datagramReceived(): void {}
-
   /** The server's port is closed (ICMP): every query on this channel has failed. */
   override connectionRefused(): void {
     this.pool.refused(this);
