@@ -393,9 +393,7 @@ export class ChannelPool {
       const q = c.slots[rec[b]];
       if (q.settled) continue;
       const kind = rec[b + 1];
-      // The native side compares names as the wire has them, packet.ts as text: a name
-      // asked with a trailing dot (a search domain written so) is left to packet.ts.
-      if (kind === DNS_DECODE || q.name.charCodeAt(q.name.length - 1) === 0x2e) {
+      if (kind === DNS_DECODE) {
         const r = decodeResponse(slab.subarray(rec[b + 2], rec[b + 2] + rec[b + 3]), c.queryBytes(q.slot), q.name);
         if (r !== null) {
           this.done(q);

@@ -55,10 +55,10 @@ export function parseResolvConf(text: string): ResolverConfig {
         break;
       }
       case "domain":
-        if (args.length > 0) config.search = [args[0].replace(/\.$/, "").toLowerCase()];
+        if (args.length > 0) config.search = [searchDomain(args[0])];
         break;
       case "search":
-        config.search = args.map((d) => d.replace(/\.$/, "").toLowerCase()).filter((d) => d !== "");
+        config.search = args.map(searchDomain).filter((d) => d !== "");
         break;
       case "options":
         for (const opt of args) applyOption(config, opt);
@@ -91,6 +91,11 @@ function applyOption(config: ResolverConfig, opt: string): void {
   if (m[1] === "ndots") config.ndots = Math.min(n, 15);
   else if (m[1] === "timeout") config.timeout = Math.min(Math.max(n, 1), 30);
   else config.attempts = Math.min(Math.max(n, 1), 5);
+}
+
+/** A search domain as names are built from it: without its trailing dot, in lower case ("" for the root). */
+export function searchDomain(d: string): string {
+  return d.replace(/\.$/, "").toLowerCase();
 }
 
 /** Checks an injected configuration; throws TypeError/RangeError naming the bad field. */

@@ -27,7 +27,7 @@ import { DNSCache, type CacheClock } from "./cache";
 import { DNSQueryError } from "./errors";
 import { ChannelPool, type PendingQuery, type QueryWaiter } from "./channels";
 import { describeServer, queryTCP, type AddressType, type DNSRecord, type DNSResponse, type QueryReactor } from "./query";
-import { checkConfig, ResolvConfFile, type ResolverConfig } from "./resolvconf";
+import { checkConfig, ResolvConfFile, searchDomain, type ResolverConfig } from "./resolvconf";
 
 /** Options of a Resolver; every file and setting can be injected for tests. */
 export interface ResolverOptions {
@@ -89,7 +89,12 @@ export class Resolver {
     this.hosts = options.hostsPath === null ? null : new HostsFile(options.hostsPath ?? "/etc/hosts", reactor, interval);
     this.resolvConf = new ResolvConfFile(options.resolvConfPath ?? "/etc/resolv.conf", reactor, interval);
     this.overrides = { ...(options.config ?? {}) };
-    if (options.config !== undefined) checkConfig({ ...this.resolvConf.current(), ...this.overrides });
+    if (options.config !== undefined) {
+      checkConfig({ ...this.resolvConf.current(), ...this.overrides });
+      // Written as resolv.conf's parser leaves them: no trailing dot, lower case, so
+      // every name put on the wire ends without a dot.
+      if (this.overrides.search !== undefined) this.overrides.search = this.overrides.search.map(searchDomain);
+    }
     this.cache = new DNSCache(options.clock ?? reactor, options.cacheSize);
     const hops = options.maxCNAMEHops ?? DEFAULT_MAX_CNAME_HOPS;
     if (!Number.isInteger(hops) || hops < 0) throw new RangeError(`maxCNAMEHops must be an integer >= 0, received ${hops}`);

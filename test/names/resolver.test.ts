@@ -172,6 +172,15 @@ describe("search list and ndots", () => {
     expect(server.queries.map((q) => q.name)).toEqual(["host.nowhere.test", "host.corp.test"]);
   });
 
+  test("search domains given with a trailing dot or in capitals are used as resolv.conf's parser would leave them", async () => {
+    const out = await withReactor(async (reactor) => {
+      const r = resolverOn(reactor, { config: { search: ["Nowhere.Test.", "CORP.test."], ndots: 1 } });
+      return { search: r.config().search, addresses: await r.lookupAddress("host") };
+    });
+    expect(out).toEqual({ search: ["nowhere.test", "corp.test"], addresses: ["127.0.0.20"] });
+    expect(server.queries.map((q) => q.name)).toEqual(["host.nowhere.test", "host.corp.test"]);
+  });
+
   test("a name with at least ndots dots is tried as it is first", async () => {
     const out = await withReactor(async (reactor) => resolverOn(reactor, { config: { search: ["corp.test"], ndots: 2 } }).lookupAddress("a.b.test"));
     expect(out).toEqual(["127.0.0.22"]);
