@@ -419,6 +419,8 @@ export interface NativeAddon {
   getsockopt(fd: number, option: SockOpt): number;
   /** Joins (`join` true) or leaves a multicast group on an interface address ("" = any). */
   setMembership(fd: number, group: string, iface: string, join: boolean): void;
+  /** Bytes of a stream socket's send queue not yet acknowledged by the peer (SIOCOUTQ; SO_NWRITE on BSD), -1 where the platform cannot say. */
+  unsentBytes(fd: number): number;
   /** The local address of `fd` (getsockname(2)). */
   getsockname(fd: number): SockAddr;
   /** The peer address of connected `fd` (getpeername(2)); throws ENOTCONN when not connected. */

@@ -5,7 +5,11 @@
 #include <net/if.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
+#if defined(__linux__)
+#include <linux/sockios.h>
+#endif
 
 #include <cerrno>
 #include <cstdlib>
@@ -211,6 +215,29 @@ Napi::Value SetMembership(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// unsentBytes(fd) -> the bytes of a stream socket's send queue the peer has not yet
+// acknowledged (SIOCOUTQ on Linux, SO_NWRITE where BSD has it), or -1 where the platform
+// cannot say. A writer whose own queue is empty can see its bytes leave the kernel.
+Napi::Value UnsentBytes(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd;
+  if (!ArgFd(info, 0, "fd", &fd)) return Napi::Value();
+  int value = -1;
+#if defined(__linux__)
+  if (ioctl(fd, SIOCOUTQ, &value) < 0) {
+    ThrowErrno(env, errno, "ioctl");
+    return Napi::Value();
+  }
+#elif defined(SO_NWRITE)
+  socklen_t len = sizeof value;
+  if (getsockopt(fd, SOL_SOCKET, SO_NWRITE, &value, &len) < 0) {
+    ThrowErrno(env, errno, "getsockopt");
+    return Napi::Value();
+  }
+#endif
+  return Napi::Number::New(env, value);
+}
+
 }  // namespace
 
 void InitSockopt(Napi::Env env, Napi::Object exports) {
@@ -218,6 +245,7 @@ void InitSockopt(Napi::Env env, Napi::Object exports) {
       {"setsockopt", SetSockOpt},
       {"getsockopt", GetSockOpt},
       {"setMembership", SetMembership},
+      {"unsentBytes", UnsentBytes},
   };
   ExportAll(env, exports, kEntries);
 }

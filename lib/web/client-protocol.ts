@@ -15,6 +15,7 @@
 import { Deferred, Failure, fail, succeed } from "../defer";
 import type { IDelayedCall, IReactorTime } from "../defer/interfaces";
 import { ConnectionDone } from "../error";
+import { native } from "../native";
 import type { IPushProducer } from "../net/interfaces";
 import { Protocol } from "../protocols/protocol";
 import {
@@ -324,7 +325,7 @@ export class HTTP11ClientProtocol extends Protocol implements IHTTPParserHandler
     if (req.responseTimeout > 0) this.deadline = req.clock.callLater(req.responseTimeout, responseTimedOut, this);
     if (req.idleTimeout > 0) {
       this.lastByteAt = req.clock.seconds();
-      this.lastQueued = this.queuedBytes();
+      this.lastQueued = this.queuedBytes(req);
       this.idleTimer = req.clock.callLater(req.idleTimeout, idleCheck, this);
     }
   }
@@ -358,23 +359,41 @@ export class HTTP11ClientProtocol extends Protocol implements IHTTPParserHandler
     this.timedOut(new ResponseTimeout("response", req.responseTimeout, `${req.method} ${req.url.href}`));
   }
 
-  /** Bytes of the request still queued on the transport (0 when it cannot say). */
-  private queuedBytes(): number {
-    const t = this.transport as { bufferedBytes?: () => number } | null;
-    return t !== null && typeof t.bufferedBytes === "function" ? t.bufferedBytes() : 0;
+  /**
+   * Bytes of the request not yet acknowledged by the server: queued on the transport, plus,
+   * for a request with a body, what the kernel holds in the socket's send queue, so an
+   * upload whose last megabytes sit in the kernel is seen moving as the server reads them
+   * (a request without one costs no syscall: its bytes are acknowledged at once). 0 where
+   * neither can say.
+   */
+  private queuedBytes(req: OutgoingRequest): number {
+    const t = this.transport as { bufferedBytes?: () => number; fileno?: () => number } | null;
+    if (t === null) return 0;
+    let q = typeof t.bufferedBytes === "function" ? t.bufferedBytes() : 0;
+    const fd = req.body !== null && typeof t.fileno === "function" ? t.fileno() : -1;
+    if (fd >= 0) {
+      try {
+        const k = native.unsentBytes(fd);
+        if (k > 0) q += k;
+      } catch {
+        // Not a socket this platform can say this of: the transport's own queue it is.
+      }
+    }
+    return q;
   }
 
   /**
    * @internal The idle timer fired: fail when nothing moved either way for idleTimeout
    * (no byte from the server, and none of a request body still queued taken by the
-   * kernel: a long upload is not idle), else wait for the rest of it.
+   * kernel or acknowledged by the server: a long upload is not idle), else wait for the
+   * rest of it.
    */
   idleCheck(): void {
     this.idleTimer = null;
     const req = this.outgoing;
     if (req === null) return;
     const now = req.clock.seconds();
-    const q = this.queuedBytes();
+    const q = this.queuedBytes(req);
     if (q !== this.lastQueued) {
       this.lastQueued = q;
       this.lastByteAt = now;

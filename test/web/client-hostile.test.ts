@@ -256,11 +256,10 @@ describe("timeouts and 1xx", () => {
 
   test("a long upload is not idle: the server says nothing while it reads a 20 MiB body slowly, and the request succeeds", async () => {
     const SIZE = 20 * 1024 * 1024;
-    // The client sees its upload move only when the kernel wakes it to write again, after
-    // ~1.5 MB of its send buffer freed: every ~0.3 s at this server's pace on an idle
-    // machine, slower under load. The idle timeout must stay well above that step (with
-    // 0.5 s a loaded machine timed the upload out), and the slow part of the upload above
-    // the idle timeout: 12 MiB at <= 64 KiB per 10 ms is >= 1.9 s.
+    // The client sees its upload move as its own queue shrinks (when the kernel wakes it to
+    // write again, after ~1.5 MB of send buffer freed) and as the socket's send queue does.
+    // The slow part of the upload stays above the idle timeout: 12 MiB at <= 64 KiB per
+    // 10 ms is >= 1.9 s.
     const IDLE = 1.5;
     const srv = await rawServer((s) => {
       let got = 0;
@@ -281,6 +280,51 @@ describe("timeouts and 1xx", () => {
         const body = await getPage(`http://127.0.0.1:${srv.port}/up`, { reactor: r, method: "PUT", body: Buffer.alloc(SIZE, 7), idleTimeout: IDLE });
         expect(body.toString()).toBe("ok");
         expect((Date.now() - t0) / 1000).toBeGreaterThan(IDLE); // longer than idleTimeout, yet not idle
+      });
+    } finally {
+      await srv.close();
+    }
+  });
+
+  test("an upload whose last megabytes sit in the kernel is not idle while the server reads them slowly", async () => {
+    // The whole body is soon taken by the kernel (the client's own queue stays empty), and
+    // the server drains it at ~64 KiB per 20 ms: seconds with nothing new in the client's
+    // queue, yet the server is reading. The idle check sees the socket's send queue shrink.
+    const SIZE = 8 * 1024 * 1024;
+    const IDLE = 0.5;
+    const srv = await rawServer((s) => {
+      let got = 0;
+      s.on("data", (d: Buffer) => {
+        got += d.length;
+        if (got >= SIZE) {
+          s.end("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
+          return;
+        }
+        s.pause();
+        setTimeout(() => s.resume(), 20);
+      });
+    });
+    try {
+      await withReactor(async (r: Reactor) => {
+        const t0 = Date.now();
+        const body = await getPage(`http://127.0.0.1:${srv.port}/up`, { reactor: r, method: "PUT", body: Buffer.alloc(SIZE, 9), idleTimeout: IDLE });
+        expect(body.toString()).toBe("ok");
+        expect((Date.now() - t0) / 1000).toBeGreaterThan(3 * IDLE);
+      });
+    } finally {
+      await srv.close();
+    }
+  });
+
+  test("an upload to a server that never reads: once the socket buffers are full nothing moves, and the idle timeout fires", async () => {
+    const srv = await rawServer(() => undefined);
+    try {
+      await withReactor(async (r: Reactor) => {
+        const t0 = Date.now();
+        const e = await rejection(getPage(`http://127.0.0.1:${srv.port}/up`, { reactor: r, method: "PUT", body: Buffer.alloc(32 * 1024 * 1024, 5), idleTimeout: 0.5 }));
+        expect(e).toBeInstanceOf(ResponseTimeout);
+        expect((e as ResponseTimeout).which).toBe("idle");
+        expect((Date.now() - t0) / 1000).toBeLessThan(5);
       });
     } finally {
       await srv.close();
