@@ -573,6 +573,31 @@ describe("socket options", () => {
     closeAll(t, u);
   });
 
+  test("unsentBytes: the send queue's bytes the peer has not acknowledged, 0 once it has read them; a bad fd throws", async () => {
+    const [c, s, l] = await tcpPair();
+    expect(native.unsentBytes(c)).toBe(0);
+    // Fill both sides' buffers: what does not fit in the peer's receive window stays unacknowledged.
+    const chunk = pattern(256 * 1024);
+    let sent = 0;
+    for (let k = 0; k < 400; k++) {
+      const n = native.write(c, chunk, 0, chunk.length);
+      if (n === AGAIN) break;
+      sent += n;
+    }
+    const unacked = native.unsentBytes(c);
+    expect(unacked).toBeGreaterThan(0);
+    expect(unacked).toBeLessThanOrEqual(sent);
+    let read = 0;
+    await until(() => {
+      const got = drain(s, 1 << 22).bytes.length;
+      read += got;
+      return read === sent && native.unsentBytes(c) === 0 ? true : undefined;
+    }, "the peer reading everything");
+    expect(read).toBe(sent);
+    expect(thrownBy(() => native.unsentBytes(-1))).toMatchObject({ name: "RangeError", message: expect.stringMatching(/fd/) });
+    closeAll(c, s, l);
+  });
+
   test("SO_LINGER: off by default, reads back the seconds set, false turns it off; true and negatives are refused", () => {
     const t = track(native.socket("IPv4", "tcp"));
     expect(native.getsockopt(t, "SO_LINGER")).toBe(-1);
