@@ -28,8 +28,18 @@ export const HANGUP = 8;
 export const EDGE = 16;
 /** Registration option: disarm after one event until `modify` re-arms (EPOLLONESHOT / EV_ONESHOT). */
 export const ONESHOT = 32;
+/**
+ * Registration option, with READABLE on a socket (io_uring after `enableRecv`): the poller
+ * receives for the fd itself, into its buffer ring, and reports receive records instead of
+ * READABLE.
+ */
+export const RECV = 128;
 /** Words per event in a poller's event array: `[slot, generation, bits]`. */
 export const EVENT_STRIDE = 3;
+/** Words before the first receive record: `[records, free ring buffers]`. */
+export const RECV_HEADER = 2;
+/** Words per receive record: `[slot, generation, slab id, offset, result]` (bytes, 0 for EOF, or -errno). */
+export const RECV_STRIDE = 5;
 /** Sentinel returned by non-blocking calls instead of throwing EAGAIN/EWOULDBLOCK. */
 export const AGAIN = -1;
 
@@ -322,6 +332,20 @@ export interface Poller {
    * batching them). Returns the fd to watch, or -1 for a backend without one (poll, select).
    */
   enterIntegratedMode(): number;
+  /**
+   * Completion-based receive (io_uring, Linux 6.12+): registers a provided buffer ring of
+   * `entries` buffers of `regionSize` bytes, consumed incrementally, and makes RECV an
+   * option. Each later wait writes its receive records into `records` (RECV_HEADER, then
+   * RECV_STRIDE words each). Returns null, or why not (the caller keeps reading through
+   * readiness).
+   */
+  enableRecv(records: Int32Array, entries: number, regionSize: number): string | null;
+  /**
+   * Lends `slab` to the buffer ring, cut into buffers of the region size: returns the id
+   * records name it by, or -1 when the ring has no room. The poller keeps it alive while
+   * the kernel may write into it; its bytes are never written over.
+   */
+  addRecvSlab(slab: Uint8Array): number;
   /** Releases the kernel object; idempotent. */
   close(): void;
 }

@@ -37,6 +37,9 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -63,6 +66,33 @@ constexpr int32_t kInFlight = INT32_MIN;
 // use this seq (NextSeq skips it).
 constexpr uint64_t kWriteTag = 0xFFFFFFFFull << 32;
 
+// Completion-based receive (enableRecv). A multishot receive's user_data is
+// (seq << 32 | kRecvBit | fd): fds stay below 2^31, so the bit tells it from a poll.
+constexpr uint64_t kRecvBit = 0x80000000ull;
+constexpr uint16_t kBufGroup = 1;
+// The kernel's values (include/uapi/linux/io_uring.h, Linux 6.12), for older headers.
+#ifndef IOU_PBUF_RING_INC
+#define IOU_PBUF_RING_INC 2
+#endif
+#ifndef IORING_CQE_F_BUF_MORE
+#define IORING_CQE_F_BUF_MORE (1U << 4)
+#endif
+// The provided buffer ring's layout and registration argument, as the kernel reads them
+// (spelled here: headers before 6.12 name the flags field `pad`).
+struct RingBuf {
+  uint64_t addr;
+  uint32_t len;
+  uint16_t bid;
+  uint16_t resv;  // the ring's tail overlays entry 0's
+};
+struct RingBufReg {
+  uint64_t ringAddr;
+  uint32_t ringEntries;
+  uint16_t bgid;
+  uint16_t flags;
+  uint64_t resv[3];
+};
+
 class IoUringPoller;
 // This thread's pollers with sends queued and perhaps not yet submitted (SubmitQueuedSends).
 std::vector<IoUringPoller*>& QueuedSends() {
@@ -88,6 +118,38 @@ uint32_t FromPoll(uint32_t rev) {
   return bits;
 }
 
+// Completion-based receive (enableRecv): a buffer of the ring, cut from a slab.
+struct Region {
+  int32_t slab = -1;  // -1: the buffer id is free
+  uint32_t base = 0;  // its offset in the slab
+  uint32_t size = 0;
+  uint32_t fill = 0;  // bytes the kernel has put in it
+};
+// A slab lent to the ring; refs counts its buffers not used up and the held records in it.
+struct Slab {
+  uint8_t* data = nullptr;
+  int32_t refs = 0;
+};
+// A receive record: bytes at (slab, offset), or EOF (0) or -errno.
+struct Rec {
+  int32_t slab;
+  int32_t offset;
+  int32_t res;
+};
+struct RecvState {
+  uint32_t seq = 0;        // the armed receive's seq, 0 when none is armed
+  uint32_t from = 0;       // receives from this seq on are the current socket's
+  bool active = false;     // registered with READABLE | kRecv: records are reported
+  bool parked = false;     // removed while its receive was armed (held for a re-add)
+  bool ended = false;      // EOF or an error came: never re-armed
+  bool fallback = false;   // the receive was refused: readiness (a poll) instead
+  bool starved = false;    // ended with ENOBUFS: re-armed by the next addRecvSlab
+  bool releasing = false;  // in releasing_
+  ino_t ino = 0;           // parked: the socket's inode
+  std::vector<Rec> held;   // records not reported yet, in order (from heldHead)
+  size_t heldHead = 0;
+};
+
 struct Registration {
   Token token{0, 0};
   uint32_t interest = 0;    // interest and option bits as given
@@ -105,7 +167,7 @@ class IoUringPoller final : public Poller {
   ~IoUringPoller() override { close(); }
 
   const char* name() const override { return "io_uring"; }
-  uint32_t supportedOptions() const override { return kEdge | kOneshot; }
+  uint32_t supportedOptions() const override { return kEdge | kOneshot | (bufRing_ != nullptr ? static_cast<uint32_t>(kRecv) : 0u); }
 
   Status add(int fd, Token token, uint32_t interest) override {
     if (fd < 0) return Status::Errno(EBADF, "io_uring_poll_add");
@@ -116,6 +178,7 @@ class IoUringPoller final : public Poller {
     r.registered = true;
     r.token = token;
     r.interest = interest;
+    RecvAdded(fd);
     return ArmNow(fd, r);
   }
 
@@ -136,14 +199,16 @@ class IoUringPoller final : public Poller {
     uint32_t seq = r->seq;
     r->registered = false;
     r->seq = 0;
-    if (seq == 0) return Status::Ok();
     // The fd itself is not needed (it may be closed already): the cancel names the request.
-    if (!QueueCancel(fd, seq)) return Status::Errno(sqErr_, "io_uring_enter");
+    if (seq != 0 && !QueueCancel(fd, seq)) return Status::Errno(sqErr_, "io_uring_enter");
+    if (!RecvRemoved(fd)) return Status::Errno(sqErr_, "io_uring_enter");
+    if (ring_.unsubmitted() == 0) return Status::Ok();
     int err = ring_.enter(0);
     return err ? Status::Errno(err, "io_uring_enter") : Status::Ok();
   }
 
   int wait(int timeoutMs, uint32_t* out, int capacity) override {
+    BeginRecords();
     if (capacity <= 0) return 0;
     int err = QueueRearms();
     if (err) return -err;
@@ -172,6 +237,7 @@ class IoUringPoller final : public Poller {
   int fd() const override { return ring_.fd(); }
 
   void close() override {
+    CloseRecv();
     Unlist();
     d_.count = 0;
     d_.left = 0;
@@ -183,7 +249,7 @@ class IoUringPoller final : public Poller {
   }
 
   bool completesIo() const override { return true; }
-  bool hasPending() const override { return stashHead_ < stash_.size(); }
+  bool hasPending() const override { return stashHead_ < stash_.size() || !releasing_.empty(); }
 
   int64_t readBatch(const ReadBatchArgs& a) override {
     const size_t rem = a.slabSize - a.offset;
@@ -306,6 +372,93 @@ class IoUringPoller final : public Poller {
   void SubmitNow() {
     listed_ = false;
     if (ring_.unsubmitted() != 0) ring_.enter(0);
+  }
+
+  // ---- Completion-based receive: the provided buffer ring and its slabs (poller.h).
+
+  int enableRecv(unsigned entries, size_t regionSize, std::string* why) override {
+    if (bufRing_ != nullptr) return EALREADY;
+    if (entries == 0 || (entries & (entries - 1)) != 0 || entries > 32768 || regionSize == 0 ||
+        regionSize > UINT32_MAX) {
+      *why = "the ring takes a power of two of at most 32768 buffers, each of 1 byte to 4 GiB";
+      return EINVAL;
+    }
+    const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+    const size_t bytes = (entries * sizeof(RingBuf) + page - 1) / page * page;
+    void* m = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED) {
+      int err = errno;
+      *why = "no memory for the buffer ring";
+      return err;
+    }
+    RingBufReg reg = {};
+    reg.ringAddr = reinterpret_cast<uint64_t>(m);
+    reg.ringEntries = entries;
+    reg.bgid = kBufGroup;
+    // Incremental consumption: the kernel fills a buffer across receives, as the readiness
+    // path fills a slab, so no byte handed to a protocol is ever written over.
+    reg.flags = IOU_PBUF_RING_INC;
+    if (syscall(__NR_io_uring_register, ring_.fd(), IORING_REGISTER_PBUF_RING, &reg, 1) < 0) {
+      int err = errno;
+      munmap(m, bytes);
+      *why = err == EINVAL ? "this kernel has no incrementally consumed buffer rings (IOU_PBUF_RING_INC: Linux 6.12 or later)"
+                           : "registering the provided buffer ring failed";
+      return err;
+    }
+    bufRing_ = static_cast<RingBuf*>(m);
+    bufRingBytes_ = bytes;
+    bufEntries_ = entries;
+    regionSize_ = regionSize;
+    return 0;
+  }
+
+  int64_t addRecvSlab(uint8_t* data, size_t size) override {
+    if (bufRing_ == nullptr) return -ENOTSUP;
+    const size_t n = std::min<size_t>(size / regionSize_, bufEntries_ - inRing_);
+    if (n == 0) return -1;
+    int32_t id;
+    if (!freeSlabs_.empty()) {
+      id = freeSlabs_.back();
+      freeSlabs_.pop_back();
+    } else {
+      id = static_cast<int32_t>(slabs_.size());
+      slabs_.emplace_back();
+    }
+    slabs_[id] = Slab{data, static_cast<int32_t>(n)};
+    for (size_t i = 0; i < n; i++) {
+      uint16_t bid;
+      if (!freeBids_.empty()) {
+        bid = freeBids_.back();
+        freeBids_.pop_back();
+      } else {
+        bid = static_cast<uint16_t>(regions_.size());
+        regions_.emplace_back();
+      }
+      const uint32_t base = static_cast<uint32_t>(i * regionSize_);
+      regions_[bid] = Region{id, base, static_cast<uint32_t>(regionSize_), 0};
+      // Field by field: entry 0's resv is the ring's tail.
+      RingBuf& b = bufRing_[bufTail_ & (bufEntries_ - 1)];
+      b.addr = reinterpret_cast<uint64_t>(data + base);
+      b.len = static_cast<uint32_t>(regionSize_);
+      b.bid = bid;
+      bufTail_++;
+    }
+    inRing_ += n;
+    __atomic_store_n(&bufRing_[0].resv, bufTail_, __ATOMIC_RELEASE);
+    RearmStarved();
+    return id;
+  }
+
+  void setRecvOut(int32_t* out, size_t capacity) override {
+    recvOut_ = out;
+    recvCap_ = capacity;
+  }
+
+  size_t takeReleasedSlabs(int32_t* ids, size_t max) override {
+    const size_t n = std::min(max, released_.size());
+    std::copy(released_.end() - static_cast<long>(n), released_.end(), ids);
+    released_.resize(released_.size() - n);
+    return n;
   }
 
  private:
@@ -436,12 +589,17 @@ class IoUringPoller final : public Poller {
   }
 
   bool QueueArm(int fd, Registration& r) {
+    const uint32_t interest = PollInterest(fd, r);
+    if (interest != r.interest && (interest & kInterestMask) == 0) {
+      r.seq = 0;  // the receive alone serves this registration
+      return true;
+    }
     io_uring_sqe* sqe = ring_.nextSqe(&sqErr_);
     if (!sqe) return false;
     r.seq = NextSeq();
     sqe->opcode = IORING_OP_POLL_ADD;
     sqe->fd = fd;
-    sqe->poll32_events = ToPoll(r.interest);
+    sqe->poll32_events = ToPoll(interest);
     if ((r.interest & (kEdge | kOneshot)) == kEdge) sqe->len = IORING_POLL_ADD_MULTI;
     sqe->user_data = (static_cast<uint64_t>(r.seq) << 32) | static_cast<uint32_t>(fd);
     return true;
@@ -460,22 +618,28 @@ class IoUringPoller final : public Poller {
   // Arms `r` and submits at once, as epoll_ctl would. A bad fd fails inside that very
   // submission: its completion is found in the ring and thrown, like epoll_ctl's EBADF.
   Status ArmNow(int fd, Registration& r) {
-    if (!QueueArm(fd, r)) {
+    if (!QueueArm(fd, r) || !SyncRecv(fd, r)) {
       r.registered = false;
+      SyncRecv(fd, r);
       return Status::Errno(sqErr_, "io_uring_enter");
     }
     int err = ring_.enter(0);
     if (err) {
       r.registered = false;
+      SyncRecv(fd, r);
       return Status::Errno(err, "io_uring_enter");
     }
     uint64_t mine = (static_cast<uint64_t>(r.seq) << 32) | static_cast<uint32_t>(fd);
+    uint64_t recv = RecvArmed(fd) ? RecvTag(fd, recv_[fd].seq) : 0;
     for (unsigned i = 0, n = ring_.ready(); i < n; i++) {
       const io_uring_cqe& c = ring_.cqe(i);
-      if (c.user_data == mine && c.res < 0) {
+      bool failed = (r.seq != 0 && c.user_data == mine && c.res < 0) || (recv != 0 && c.user_data == recv && c.res == -EBADF);
+      if (failed) {
         r.registered = false;  // the completion, read later, no longer matches anything
         r.seq = 0;
-        return Status::Errno(-c.res, "io_uring_poll_add");
+        SyncRecv(fd, r);
+        if (fd < static_cast<int>(recv_.size())) recv_[fd].from = seq_ + 1;  // nor the receive's
+        return Status::Errno(-c.res, recv != 0 && c.user_data == recv ? "io_uring_recv" : "io_uring_poll_add");
       }
     }
     return Status::Ok();
@@ -557,6 +721,12 @@ class IoUringPoller final : public Poller {
       }
     }
     uint32_t bits = c.res < 0 ? kError : FromPoll(static_cast<uint32_t>(c.res));
+    if (PollInterest(static_cast<int>(fd), r) != r.interest) {
+      // Its receive reports the reading side (bytes, EOF, errors); a read of READABLE here
+      // would race it.
+      bits &= ~(kReadable | kHangup | kError);
+      if (bits == 0) return true;
+    }
     if (merge) {
       out[r.outIndex * kEventStride + 2] |= bits;
       return true;
@@ -573,18 +743,303 @@ class IoUringPoller final : public Poller {
   int Reap(uint32_t* out, int capacity) {
     uint32_t wait = ++waits_ == 0 ? ++waits_ : waits_;
     int count = 0;
+    ReleaseHeld();
     for (; stashHead_ < stash_.size(); stashHead_++) {
-      if (!Report(stash_[stashHead_], wait, out, capacity, &count)) return count;
+      const io_uring_cqe& c = stash_[stashHead_];
+      if (IsRecvTag(c.user_data) ? !TakeRecv(c) : !Report(c, wait, out, capacity, &count)) return EndRecords(count);
     }
     stash_.clear();
     stashHead_ = 0;
     unsigned n = ring_.ready(), i = 0;
     for (; i < n; i++) {
       const io_uring_cqe& c = ring_.cqe(i);
-      if (!TakeWrite(c) && !Report(c, wait, out, capacity, &count)) break;
+      if (TakeWrite(c)) continue;
+      if (IsRecvTag(c.user_data) ? !TakeRecv(c) : !Report(c, wait, out, capacity, &count)) break;
     }
     ring_.consume(i);
+    return EndRecords(count);
+  }
+
+
+  // ---- Completion-based receive: one multishot IORING_OP_RECV per reading socket.
+  //
+  // A receive completion names a buffer (bid) and a byte count: with incremental
+  // consumption the bytes sit at that buffer's fill offset, which only we track (the kernel
+  // moves on to the next buffer once one is full). A record (slab, offset, result) is
+  // reported by the next wait, or held, in order, while its registration is not reading
+  // (removed, or READABLE dropped by modify): held records are reported, before any later
+  // one, once it reads again. A socket removed with its receive armed is parked: its
+  // receive is cancelled, and what completed meanwhile is held for a re-add of the same
+  // socket (same inode) or dropped when the number comes back as another file.
+
+  static uint64_t RecvTag(int fd, uint32_t seq) { return (static_cast<uint64_t>(seq) << 32) | kRecvBit | static_cast<uint32_t>(fd); }
+  static bool IsRecvTag(uint64_t userData) { return (userData & kRecvBit) != 0 && (userData >> 32) != 0 && !IsWriteTag(userData); }
+
+  RecvState& RecvOf(int fd) {
+    if (static_cast<size_t>(fd) >= recv_.size()) recv_.resize(static_cast<size_t>(fd) + 1);
+    return recv_[fd];
+  }
+
+  bool RecvArmed(int fd) const { return fd < static_cast<int>(recv_.size()) && recv_[fd].seq != 0; }
+
+  // The poll interest of `r`: without READABLE while its receive reads for it.
+  uint32_t PollInterest(int fd, const Registration& r) const {
+    const bool recv = bufRing_ != nullptr && (r.interest & (kReadable | kRecv)) == (kReadable | kRecv) &&
+                      !(static_cast<size_t>(fd) < recv_.size() && recv_[fd].fallback);
+    return recv ? r.interest & ~kReadable : r.interest;
+  }
+
+  // add(): a parked receive of the same socket carries on; anything else starts afresh.
+  void RecvAdded(int fd) {
+    if (bufRing_ == nullptr) return;
+    RecvState& s = RecvOf(fd);
+    if (s.parked) {
+      s.parked = false;
+      struct stat st;
+      if (fstat(fd, &st) == 0 && st.st_ino == s.ino) return;
+    }
+    DropHeld(s);
+    s.from = seq_ + 1;  // completions of earlier receives of this number are another file's
+    s.ended = s.fallback = s.starved = false;
+  }
+
+  // remove(): cancels the receive; parks the socket when completions may still come.
+  bool RecvRemoved(int fd) {
+    if (bufRing_ == nullptr || static_cast<size_t>(fd) >= recv_.size()) return true;
+    RecvState& s = recv_[fd];
+    const bool mayPost = s.seq != 0;
+    s.active = false;
+    if (s.seq != 0 && !CancelRecv(fd, s)) return false;
+    if (!mayPost && s.heldHead == s.held.size()) return true;
+    struct stat st;
+    s.parked = fstat(fd, &st) == 0;
+    if (s.parked) s.ino = st.st_ino;
+    else DropHeld(s);
+    return true;
+  }
+
+  // Arms or cancels `r`'s receive to match its interest; false when the ring is full.
+  bool SyncRecv(int fd, const Registration& r) {
+    if (bufRing_ == nullptr) return true;
+    const bool want = r.registered && PollInterest(fd, r) != r.interest;
+    if (!want && static_cast<size_t>(fd) >= recv_.size()) return true;
+    RecvState& s = RecvOf(fd);
+    if (want && !s.active && s.heldHead < s.held.size() && !s.releasing) {
+      s.releasing = true;
+      releasing_.push_back(fd);
+    }
+    s.active = want;
+    if (!want && s.seq != 0) return CancelRecv(fd, s);
+    if (want && s.seq == 0 && !s.ended && !s.starved) return QueueRecv(fd, s);
+    return true;
+  }
+
+  bool QueueRecv(int fd, RecvState& s) {
+    io_uring_sqe* sqe = ring_.nextSqe(&sqErr_);
+    if (!sqe) return false;
+    s.seq = NextSeq();
+    sqe->opcode = IORING_OP_RECV;
+    sqe->fd = fd;
+    sqe->flags = IOSQE_BUFFER_SELECT;
+    sqe->buf_group = kBufGroup;
+    sqe->ioprio = IORING_RECV_MULTISHOT;
+    sqe->user_data = RecvTag(fd, s.seq);
+    liveRecvs_++;
+    return true;
+  }
+
+  bool CancelRecv(int fd, RecvState& s) {
+    io_uring_sqe* sqe = ring_.nextSqe(&sqErr_);
+    if (!sqe) return false;
+    sqe->opcode = IORING_OP_ASYNC_CANCEL;
+    sqe->fd = -1;
+    sqe->addr = RecvTag(fd, s.seq);
+    sqe->user_data = 0;  // its own completion is dropped
+    s.seq = 0;
+    return true;
+  }
+
+  // addRecvSlab: receives that ran out of buffers (ENOBUFS) start again.
+  void RearmStarved() {
+    size_t i = 0;
+    for (; i < starved_.size(); i++) {
+      RecvState& s = recv_[starved_[i]];
+      if (!s.starved) continue;
+      if (s.active && s.seq == 0 && !s.ended && !QueueRecv(starved_[i], s)) break;
+      s.starved = false;
+    }
+    starved_.erase(starved_.begin(), starved_.begin() + static_cast<long>(i));
+  }
+
+  // One receive completion; false (nothing consumed) when its record finds no room.
+  bool TakeRecv(const io_uring_cqe& c) {
+    const int fd = static_cast<int>(c.user_data & (kRecvBit - 1));
+    const uint32_t seq = static_cast<uint32_t>(c.user_data >> 32);
+    const bool more = (c.flags & IORING_CQE_F_MORE) != 0;
+    RecvState& s = RecvOf(fd);
+    const bool current = seq == s.seq;
+    const bool belongs = seq - s.from < 0x80000000u;
+    // Not a socket, or multishot receive refused: this fd goes back to readiness.
+    const bool refused = !more && current && (c.res == -ENOTSOCK || c.res == -EINVAL || c.res == -EOPNOTSUPP);
+    const bool terminal = c.res == 0 || (c.res < 0 && c.res != -ECANCELED && c.res != -ENOBUFS);
+    const bool deliver = belongs && !refused && (c.res > 0 || terminal);
+    const bool direct = deliver && s.active && s.heldHead == s.held.size() && !s.releasing;
+    if (direct && recvCount_ == recvCap_) return false;
+    if (!more) liveRecvs_--;
+    Rec rec{-1, 0, c.res};
+    if (c.flags & IORING_CQE_F_BUFFER) {
+      Region& g = regions_[c.flags >> IORING_CQE_BUFFER_SHIFT];
+      rec.slab = g.slab;
+      rec.offset = static_cast<int32_t>(g.base + g.fill);
+      if (deliver && !direct) slabs_[g.slab].refs++;  // the held record keeps the slab
+      if (c.res > 0) g.fill += static_cast<uint32_t>(c.res);
+      if (g.fill >= g.size) RetireRegion(c.flags >> IORING_CQE_BUFFER_SHIFT);
+    }
+    if (belongs && terminal) s.ended = true;
+    if (!more && current) {
+      s.seq = 0;
+      if (refused) {
+        FallBack(fd, s);
+      } else if (c.res == -ENOBUFS) {
+        if (!s.starved) starved_.push_back(fd);
+        s.starved = true;
+      } else if (c.res > 0 && s.active && !QueueRecv(fd, s)) {
+        s.starved = true;  // the ring is full: retried with the next buffers
+        starved_.push_back(fd);
+      }
+    }
+    if (!deliver) return true;
+    if (direct) {
+      PutRecord(fd, rec);
+    } else {
+      s.held.push_back(rec);
+      if (s.active && !s.releasing) {
+        s.releasing = true;
+        releasing_.push_back(fd);
+      }
+    }
+    return true;
+  }
+
+  // The receive was refused: a poll with READABLE serves the registration from now on.
+  void FallBack(int fd, RecvState& s) {
+    s.fallback = true;
+    Registration* r = Find(fd);
+    if (r == nullptr) return;
+    if (r->seq != 0 && QueueCancel(fd, r->seq)) r->seq = 0;
+    if (r->seq == 0 && !r->rearmQueued) {
+      r->rearmQueued = true;
+      rearms_.push_back(fd);
+    }
+  }
+
+  void RetireRegion(unsigned bid) {
+    Region& g = regions_[bid];
+    const int32_t slab = g.slab;
+    g.slab = -1;
+    freeBids_.push_back(static_cast<uint16_t>(bid));
+    inRing_--;
+    Unref(slab);
+  }
+
+  void Unref(int32_t slab) {
+    if (slab < 0 || --slabs_[slab].refs > 0) return;
+    slabs_[slab].data = nullptr;
+    freeSlabs_.push_back(slab);
+    released_.push_back(slab);
+  }
+
+  void DropHeld(RecvState& s) {
+    for (size_t i = s.heldHead; i < s.held.size(); i++) Unref(s.held[i].slab);
+    s.held.clear();
+    s.heldHead = 0;
+  }
+
+  // Reports the held records of the registrations reading again, as far as room allows.
+  void ReleaseHeld() {
+    size_t k = 0;
+    for (size_t i = 0; i < releasing_.size(); i++) {
+      const int fd = releasing_[i];
+      RecvState& s = recv_[fd];
+      while (s.active && s.heldHead < s.held.size() && PutRecord(fd, s.held[s.heldHead])) {
+        Unref(s.held[s.heldHead].slab);
+        s.heldHead++;
+      }
+      if (s.heldHead == s.held.size()) {
+        s.held.clear();
+        s.heldHead = 0;
+      }
+      if (s.active && s.heldHead < s.held.size()) {
+        releasing_[k++] = fd;  // no room left: the next wait goes on
+      } else {
+        s.releasing = false;
+      }
+    }
+    releasing_.resize(k);
+  }
+
+  bool PutRecord(int fd, const Rec& rec) {
+    if (recvCount_ >= recvCap_) return false;
+    const Registration& r = regs_[fd];
+    int32_t* w = recvOut_ + kRecvHeader + recvCount_ * kRecvStride;
+    w[0] = static_cast<int32_t>(r.token.slot);
+    w[1] = static_cast<int32_t>(r.token.generation);
+    w[2] = rec.slab;
+    w[3] = rec.offset;
+    w[4] = rec.res;
+    recvCount_++;
+    return true;
+  }
+
+  void BeginRecords() {
+    recvCount_ = 0;
+    if (recvOut_ != nullptr) EndRecords(0);
+  }
+
+  int EndRecords(int count) {
+    if (recvOut_ != nullptr) {
+      recvOut_[0] = static_cast<int32_t>(recvCount_);
+      recvOut_[1] = static_cast<int32_t>(bufEntries_ - inRing_);
+    }
     return count;
+  }
+
+  // close(): the kernel may write into the slabs until every receive has posted its last
+  // completion, so cancel them all and wait for that before the ring goes.
+  void CloseRecv() {
+    if (bufRing_ == nullptr) return;
+    for (size_t fd = 0; fd < recv_.size(); fd++) {
+      if (recv_[fd].seq != 0 && !CancelRecv(static_cast<int>(fd), recv_[fd])) break;
+    }
+    for (size_t i = stashHead_; i < stash_.size(); i++) {
+      if (IsRecvTag(stash_[i].user_data) && !(stash_[i].flags & IORING_CQE_F_MORE)) liveRecvs_--;
+    }
+    for (int rounds = 0; liveRecvs_ > 0 && rounds < 100; rounds++) {
+      if (ring_.enter(100, 1) != 0) break;
+      unsigned n = ring_.ready();
+      for (unsigned i = 0; i < n; i++) {
+        const io_uring_cqe& c = ring_.cqe(i);
+        if (IsRecvTag(c.user_data) && !(c.flags & IORING_CQE_F_MORE)) liveRecvs_--;
+      }
+      ring_.consume(n);
+    }
+    RingBufReg reg = {};
+    reg.bgid = kBufGroup;
+    syscall(__NR_io_uring_register, ring_.fd(), IORING_UNREGISTER_PBUF_RING, &reg, 1);
+    munmap(bufRing_, bufRingBytes_);
+    bufRing_ = nullptr;
+    std::vector<RecvState>().swap(recv_);
+    std::vector<Region>().swap(regions_);
+    std::vector<Slab>().swap(slabs_);
+    freeBids_.clear();
+    freeSlabs_.clear();
+    released_.clear();
+    releasing_.clear();
+    starved_.clear();
+    inRing_ = 0;
+    liveRecvs_ = 0;
+    recvOut_ = nullptr;
+    recvCap_ = recvCount_ = 0;
   }
 
   Ring ring_;
@@ -608,6 +1063,25 @@ class IoUringPoller final : public Poller {
   uint32_t seq_ = 0;
   uint32_t waits_ = 0;
   int sqErr_ = 0;
+  // Completion-based receive (enableRecv).
+  RingBuf* bufRing_ = nullptr;  // the provided buffer ring, nullptr until enableRecv
+  size_t bufRingBytes_ = 0;
+  unsigned bufEntries_ = 0;
+  size_t regionSize_ = 0;
+  uint16_t bufTail_ = 0;
+  size_t inRing_ = 0;                // buffers lent to the kernel and not used up
+  std::vector<Region> regions_;      // by buffer id
+  std::vector<uint16_t> freeBids_;
+  std::vector<Slab> slabs_;          // by slab id
+  std::vector<int32_t> freeSlabs_;
+  std::vector<int32_t> released_;    // for takeReleasedSlabs
+  std::vector<RecvState> recv_;      // by fd
+  std::vector<int> releasing_;       // fds whose held records go out with the next waits
+  std::vector<int> starved_;         // fds whose receive ended with ENOBUFS
+  int64_t liveRecvs_ = 0;            // receives submitted whose last completion is unread
+  int32_t* recvOut_ = nullptr;       // setRecvOut
+  size_t recvCap_ = 0;
+  size_t recvCount_ = 0;
 };
 
 }  // namespace

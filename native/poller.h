@@ -29,9 +29,13 @@ enum : uint32_t {
   kHangup = 1u << 3,  // readiness only: peer closed (EPOLLHUP/EPOLLRDHUP, POLLHUP, EV_EOF)
   kEdge = 1u << 4,    // option: edge-triggered (EPOLLET, EV_CLEAR)
   kOneshot = 1u << 5, // option: disarm after one event (EPOLLONESHOT, EV_ONESHOT)
+  // option, with READABLE on a socket: the poller receives for it itself (io_uring: a
+  // multishot receive into the provided buffer ring, see enableRecv) and reports the bytes
+  // as receive records instead of READABLE. Offered only once enableRecv succeeded.
+  kRecv = 1u << 7,
 };
 constexpr uint32_t kInterestMask = kReadable | kWritable;
-constexpr uint32_t kOptionMask = kEdge | kOneshot;
+constexpr uint32_t kOptionMask = kEdge | kOneshot | kRecv;
 
 // A token is the reactor's slot index plus the slot's generation. The kernel hands it
 // back untouched, so a stale event for a closed-and-reused fd can be told apart.
@@ -45,6 +49,10 @@ struct Token {
 
 // One event as written into the shared array: three uint32 words.
 constexpr int kEventStride = 3;  // [slot, generation, bits]
+// One receive record (kRecv): [slot, generation, slab id, offset, result], after a
+// two-word header [records, free ring slots].
+constexpr int kRecvStride = 5;
+constexpr int kRecvHeader = 2;
 
 // Result of a poller operation: 0 on success, else an errno value (the caller throws it),
 // or a message for a refusal of a value out of the backend's range (an fd past
@@ -115,6 +123,21 @@ class Poller {
   // completions reaped while a batch waited for its own): the next wait returns them
   // without blocking, but the backend's fd does not show them to another loop.
   virtual bool hasPending() const { return false; }
+  // Completion-based receive (io_uring; the others return ENOTSUP). enableRecv registers a
+  // provided buffer ring of `entries` buffers, consumed incrementally (Linux 6.12+), into
+  // which kRecv registrations receive; returns 0 or an errno (then `why` says why), and
+  // kRecv joins supportedOptions(). addRecvSlab lends the ring `size` bytes at `data`, cut
+  // into buffers of the region size, and returns the slab's id (records name it), or -1
+  // when the ring has no room for even one buffer. The memory must stay valid until the id
+  // comes back from takeReleasedSlabs (or the poller is closed).
+  virtual int enableRecv(unsigned /*entries*/, size_t /*regionSize*/, std::string* /*why*/) { return ENOTSUP; }
+  virtual int64_t addRecvSlab(uint8_t* /*data*/, size_t /*size*/) { return -ENOTSUP; }
+  // Where the next wait writes its receive records: out[0] = how many, out[1] = free
+  // buffer slots of the ring, then kRecvStride words per record (slot, generation, slab
+  // id, offset, result: bytes, 0 for EOF or -errno), at most `capacity` records.
+  virtual void setRecvOut(int32_t* /*out*/, size_t /*capacity*/) {}
+  // Ids of slabs the kernel no longer writes into and no record still names; at most max.
+  virtual size_t takeReleasedSlabs(int32_t* /*ids*/, size_t /*max*/) { return 0; }
   // Releases kernel resources; idempotent.
   virtual void close() = 0;
 };

@@ -5,6 +5,8 @@
 #include <sys/select.h>
 
 #include <cmath>
+#include <cstring>
+#include <vector>
 #include <string>
 
 #include "batch_io.h"
@@ -28,6 +30,7 @@ std::string OptionNames(uint32_t opts) {
   std::string s;
   if (opts & kEdge) s += "EDGE";
   if (opts & kOneshot) s += s.empty() ? "ONESHOT" : ", ONESHOT";
+  if (opts & kRecv) s += s.empty() ? "RECV" : ", RECV";
   return s.empty() ? "none" : s;
 }
 
@@ -55,6 +58,8 @@ class PollerWrap : public Napi::ObjectWrap<PollerWrap> {
                         CheckedGetter<W, &W::EnterCount>("enterCount"),
                         CheckedMethod<W, &W::Fd>("fd"),
                         CheckedMethod<W, &W::EnterIntegratedMode>("enterIntegratedMode"),
+                        CheckedMethod<W, &W::EnableRecv>("enableRecv"),
+                        CheckedMethod<W, &W::AddRecvSlab>("addRecvSlab"),
                         CheckedMethod<W, &W::Close>("close")});
   }
 
@@ -286,7 +291,9 @@ class PollerWrap : public Napi::ObjectWrap<PollerWrap> {
                  "ERR_EVENTS_DETACHED");
       return Napi::Value();
     }
+    if (!RecvOut(env)) return Napi::Value();
     int n = poller_->wait(timeout, data, static_cast<int>(capacity));
+    if (recvEnabled_) ForgetReleasedSlabs();
     if (n < 0) {
       ThrowErrno(env, -n, waitSyscall_.c_str());
       return Napi::Value();
@@ -319,11 +326,85 @@ class PollerWrap : public Napi::ObjectWrap<PollerWrap> {
     closed_ = true;
     poller_->close();
     events_.Reset();
+    records_.Reset();
+    slabs_.clear();  // the ring is gone: the kernel writes into none of them any more
     return Napi::Value();
+  }
+
+  // ---- Completion-based receive (poller.h, enableRecv).
+
+  // enableRecv(records, entries, regionSize) -> null, or why the ring could not be set up
+  // (the caller then reads through readiness). `records` receives each wait's records.
+  Napi::Value EnableRecv(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    int32_t* out;
+    size_t words;
+    int64_t entries, regionSize;
+    if (!Usable(info) || !ArgInt32Array(info, 0, "records", &out, &words) ||
+        !ArgInt(info, 1, "entries", 1, 32768, &entries) || !ArgInt(info, 2, "regionSize", 1, 0xffffffffLL, &regionSize))
+      return Napi::Value();
+    if (words < static_cast<size_t>(kRecvHeader + kRecvStride)) {
+      ThrowRange(env, "records", "must hold the header and at least one record (2 + 5 words)");
+      return Napi::Value();
+    }
+    std::string why;
+    int err = poller_->enableRecv(static_cast<unsigned>(entries), static_cast<size_t>(regionSize), &why);
+    if (err == ENOTSUP) return Napi::String::New(env, "the " + backend_ + " backend does not receive by completion");
+    if (err) return Napi::String::New(env, why + " (" + strerror(err) + ")");
+    recvEnabled_ = true;
+    options_ = poller_->supportedOptions();
+    records_ = Napi::Reference<Napi::Int32Array>::New(info[0].As<Napi::Int32Array>(), 1);
+    return env.Null();
+  }
+
+  // addRecvSlab(slab) -> the slab's id in records, or -1 when the ring has no room. The
+  // slab is referenced until the kernel and every record are done with it.
+  Napi::Value AddRecvSlab(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!Usable(info)) return Napi::Value();
+    if (!recvEnabled_) {
+      ThrowCoded(env, false, "addRecvSlab: enableRecv has not succeeded on this poller", "ERR_UNSUPPORTED_OPERATION");
+      return Napi::Value();
+    }
+    if (info.Length() < 1 || !info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+      ThrowType(env, "slab", "a Uint8Array (a Buffer)");
+      return Napi::Value();
+    }
+    Napi::Uint8Array slab = info[0].As<Napi::Uint8Array>();
+    int64_t id = poller_->addRecvSlab(slab.Data(), slab.ByteLength());
+    if (id >= 0) {
+      if (static_cast<size_t>(id) >= slabs_.size()) slabs_.resize(static_cast<size_t>(id) + 1);
+      slabs_[id] = Napi::Reference<Napi::Uint8Array>::New(slab, 1);
+    }
+    return Napi::Number::New(env, static_cast<double>(id));
+  }
+
+  // Hands the poller the records array for this wait (re-read: JS may detach it).
+  bool RecvOut(Napi::Env env) {
+    if (!recvEnabled_) return true;
+    Napi::Int32Array records = records_.Value();
+    size_t words = records.ElementLength();
+    if (records.Data() == nullptr || words < static_cast<size_t>(kRecvHeader + kRecvStride)) {
+      ThrowCoded(env, false, "The receive records array was detached or shrunk", "ERR_EVENTS_DETACHED");
+      return false;
+    }
+    poller_->setRecvOut(records.Data(), (words - kRecvHeader) / kRecvStride);
+    return true;
+  }
+
+  void ForgetReleasedSlabs() {
+    int32_t ids[64];
+    size_t n;
+    while ((n = poller_->takeReleasedSlabs(ids, 64)) > 0) {
+      for (size_t i = 0; i < n; i++) slabs_[ids[i]].Reset();
+    }
   }
 
   std::unique_ptr<Poller> poller_;
   Napi::Reference<Napi::Uint32Array> events_;
+  Napi::Reference<Napi::Int32Array> records_;
+  std::vector<Napi::Reference<Napi::Uint8Array>> slabs_;  // by slab id, while the poller may use them
+  bool recvEnabled_ = false;
   std::string backend_;
   std::string waitSyscall_;
   uint32_t options_ = 0;
