@@ -29,6 +29,12 @@ export const EDGE = 16;
 /** Registration option: disarm after one event until `modify` re-arms (EPOLLONESHOT / EV_ONESHOT). */
 export const ONESHOT = 32;
 /**
+ * Registration option, with READABLE alone, for a listening socket: the poller accepts its
+ * connections itself (io_uring: a multishot accept request, Linux 5.19+) and reports
+ * READABLE while some wait for {@link Poller.accept}. Only where `supportedOptions` has it.
+ */
+export const ACCEPT = 64;
+/**
  * Registration option, with READABLE on a socket (io_uring after `enableRecv`): the poller
  * receives for the fd itself, into its buffer ring, and reports receive records instead of
  * READABLE.
@@ -322,6 +328,14 @@ export interface Poller {
    * complete (then no syscall was made and nothing written).
    */
   finishWrites(out: Int32Array, mayEnter: boolean): number;
+  /**
+   * The connections accepted for listening socket `fd` registered with `ACCEPT`, at most
+   * `max`, as the addon's `accept` returns them (non-blocking, close-on-exec fds; the peer
+   * address read with getpeername). Throws the errno that ended the accept request
+   * (EMFILE...) only when none waits, then re-arms it at the next wait; ENOENT for an fd
+   * not registered with `ACCEPT`.
+   */
+  accept(fd: number, max: number): Accepted[];
   /** io_uring_enter calls this poller has made (0 on the backends that do not count): for tests and benchmarks. */
   readonly enterCount: number;
   /** The backend's own pollable fd (epoll, io_uring, kqueue) or -1. A getter: it changes nothing. */

@@ -29,6 +29,18 @@
 // as batch_io.cc's (bytes, AGAIN, -errno). Poll completions that arrive meanwhile are kept
 // (stash_) for the next wait. A fd that is not a socket (ENOTSOCK, or flagged notSocket
 // by the caller) gets the plain syscall.
+//
+// Multishot accept (kAccept, Linux 5.19+: offered when the ring got COOP_TASKRUN, the same
+// release): a listening socket registered with kAccept holds one IORING_OP_ACCEPT request
+// with IORING_ACCEPT_MULTISHOT instead of a poll, its user_data tagged kAcceptBit. The
+// kernel accepts each connection inside whichever io_uring_enter runs its task work (with
+// SOCK_NONBLOCK | SOCK_CLOEXEC, as accept4 here) and posts the new fd; Report queues it on
+// the registration, and every wait reports READABLE for a listener with connections (or an
+// error) queued, until takeAccepted has moved them all out. A completion without
+// IORING_CQE_F_MORE ends the request: the next wait re-arms it, except after an error such
+// as EMFILE, which takeAccepted hands out first (the port then pauses, as on epoll). An fd
+// posted by a request since cancelled (remove, modify, close) is closed when its
+// completion is read, and remove() closes the ones queued: none is left open unseen.
 #include "io_uring_ring.h"  // defines FDR_HAVE_IO_URING where the headers allow
 #include "batch_io.h"
 #include "poller.h"
@@ -38,6 +50,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -65,6 +78,9 @@ constexpr int32_t kInFlight = INT32_MIN;
 // user_data of a deferred send (queueWrites): this tag plus its index. Poll requests never
 // use this seq (NextSeq skips it).
 constexpr uint64_t kWriteTag = 0xFFFFFFFFull << 32;
+// Low-word bit of an accept request's user_data (kAccept is refused for fds at or above it;
+// the receive's bit, kRecvBit, is the one above).
+constexpr uint32_t kAcceptBit = 1u << 30;
 
 // Completion-based receive (enableRecv). A multishot receive's user_data is
 // (seq << 32 | kRecvBit | fd): fds stay below 2^31, so the bit tells it from a poll.
@@ -158,26 +174,42 @@ struct Registration {
   uint32_t outIndex = 0;    // its event's index in that wait's array
   bool registered = false;
   bool rearmQueued = false;
+  // kAccept: a multishot accept instead of a poll, the fds it accepted not yet taken, and
+  // the errno that ended it, for takeAccepted to hand out.
+  bool accept = false;
+  int acceptErr = 0;
+  std::vector<int> accepted;
 };
 
 class IoUringPoller final : public Poller {
  public:
   // Sets up the ring; an errno, with `why` saying what it means here.
-  int Setup(std::string* why) { return ring_.setup(kSqEntries, kCqEntries, why); }
+  int Setup(std::string* why) {
+    int err = ring_.setup(kSqEntries, kCqEntries, why);
+#if defined(IORING_ACCEPT_MULTISHOT) && defined(IORING_SETUP_COOP_TASKRUN)
+    // Multishot accept and cooperative task work both came with Linux 5.19.
+    if (!err && (ring_.setupFlags() & IORING_SETUP_COOP_TASKRUN)) acceptOption_ = kAccept;
+#endif
+    return err;
+  }
   ~IoUringPoller() override { close(); }
 
   const char* name() const override { return "io_uring"; }
-  uint32_t supportedOptions() const override { return kEdge | kOneshot | (bufRing_ != nullptr ? static_cast<uint32_t>(kRecv) : 0u); }
+  uint32_t supportedOptions() const override {
+    return kEdge | kOneshot | acceptOption_ | (bufRing_ != nullptr ? static_cast<uint32_t>(kRecv) : 0u);
+  }
 
   Status add(int fd, Token token, uint32_t interest) override {
     if (fd < 0) return Status::Errno(EBADF, "io_uring_poll_add");
     if (static_cast<size_t>(fd) >= regs_.size()) regs_.resize(static_cast<size_t>(fd) + 1);
     Registration& r = regs_[fd];
     if (r.registered) return Status::Errno(EEXIST, "io_uring_poll_add");
+    if (!AcceptValid(fd, interest)) return Status::Errno(EINVAL, "io_uring_accept");
     r = Registration{};
     r.registered = true;
     r.token = token;
     r.interest = interest;
+    r.accept = (interest & kAccept) != 0;
     RecvAdded(fd);
     return ArmNow(fd, r);
   }
@@ -185,10 +217,13 @@ class IoUringPoller final : public Poller {
   Status modify(int fd, Token token, uint32_t interest) override {
     Registration* r = Find(fd);
     if (!r) return Status::Errno(ENOENT, "io_uring_poll_update");
-    if (r->seq != 0 && !QueueCancel(fd, r->seq)) return Status::Errno(sqErr_, "io_uring_enter");
+    if (!AcceptValid(fd, interest)) return Status::Errno(EINVAL, "io_uring_accept");
+    if (r->seq != 0 && !QueueCancel(fd, r->seq, r->accept)) return Status::Errno(sqErr_, "io_uring_enter");
     r->seq = 0;
     r->token = token;
     r->interest = interest;
+    if (r->accept && !(interest & kAccept)) DropAccepted(fd, *r);
+    r->accept = (interest & kAccept) != 0;
     r->reportedIn = 0;  // a completion of this wait's array was the old token's
     return ArmNow(fd, *r);
   }
@@ -197,10 +232,11 @@ class IoUringPoller final : public Poller {
     Registration* r = Find(fd);
     if (!r) return Status::Errno(ENOENT, "io_uring_poll_remove");
     uint32_t seq = r->seq;
+    if (r->accept) DropAccepted(fd, *r);
     r->registered = false;
     r->seq = 0;
     // The fd itself is not needed (it may be closed already): the cancel names the request.
-    if (seq != 0 && !QueueCancel(fd, seq)) return Status::Errno(sqErr_, "io_uring_enter");
+    if (seq != 0 && !QueueCancel(fd, seq, r->accept)) return Status::Errno(sqErr_, "io_uring_enter");
     if (!RecvRemoved(fd)) return Status::Errno(sqErr_, "io_uring_enter");
     if (ring_.unsubmitted() == 0) return Status::Ok();
     int err = ring_.enter(0);
@@ -237,6 +273,7 @@ class IoUringPoller final : public Poller {
   int fd() const override { return ring_.fd(); }
 
   void close() override {
+    CloseAccepted();  // first: its drain keeps the receives' completions for CloseRecv
     CloseRecv();
     Unlist();
     d_.count = 0;
@@ -249,7 +286,9 @@ class IoUringPoller final : public Poller {
   }
 
   bool completesIo() const override { return true; }
-  bool hasPending() const override { return stashHead_ < stash_.size() || !releasing_.empty(); }
+  bool hasPending() const override {
+    return stashHead_ < stash_.size() || !releasing_.empty() || !acceptReady_.empty();
+  }
 
   int64_t readBatch(const ReadBatchArgs& a) override {
     const size_t rem = a.slabSize - a.offset;
@@ -367,6 +406,23 @@ class IoUringPoller final : public Poller {
   }
 
   uint64_t enterCount() const override { return ring_.enters(); }
+
+  int64_t takeAccepted(int fd, int32_t* out, size_t max) override {
+    Registration* r = Find(fd);
+    if (!r || !r->accept) return -ENOENT;
+    const size_t n = std::min(max, r->accepted.size());
+    std::copy(r->accepted.begin(), r->accepted.begin() + static_cast<long>(n), out);
+    r->accepted.erase(r->accepted.begin(), r->accepted.begin() + static_cast<long>(n));
+    if (n == 0 && r->acceptErr != 0) {
+      int err = r->acceptErr;
+      r->acceptErr = 0;
+      QueueRearm(fd, *r);
+      UnlistAccept(fd);
+      return -err;
+    }
+    if (r->accepted.empty() && r->acceptErr == 0) UnlistAccept(fd);
+    return static_cast<int64_t>(n);
+  }
 
   // SubmitQueuedSends: the queued sends go to the kernel now (their completions are read later).
   void SubmitNow() {
@@ -589,6 +645,7 @@ class IoUringPoller final : public Poller {
   }
 
   bool QueueArm(int fd, Registration& r) {
+    if (r.accept) return QueueAccept(fd, r);
     const uint32_t interest = PollInterest(fd, r);
     if (interest != r.interest && (interest & kInterestMask) == 0) {
       r.seq = 0;  // the receive alone serves this registration
@@ -605,12 +662,13 @@ class IoUringPoller final : public Poller {
     return true;
   }
 
-  bool QueueCancel(int fd, uint32_t seq) {
+  // Cancels request `seq` of fd: a poll, or with `accept` its multishot accept.
+  bool QueueCancel(int fd, uint32_t seq, bool accept = false) {
     io_uring_sqe* sqe = ring_.nextSqe(&sqErr_);
     if (!sqe) return false;
-    sqe->opcode = IORING_OP_POLL_REMOVE;
+    sqe->opcode = accept ? IORING_OP_ASYNC_CANCEL : IORING_OP_POLL_REMOVE;
     sqe->fd = -1;
-    sqe->addr = (static_cast<uint64_t>(seq) << 32) | static_cast<uint32_t>(fd);
+    sqe->addr = (static_cast<uint64_t>(seq) << 32) | static_cast<uint32_t>(fd) | (accept ? kAcceptBit : 0);
     sqe->user_data = 0;  // seq 0: its own completion is dropped
     return true;
   }
@@ -629,11 +687,13 @@ class IoUringPoller final : public Poller {
       SyncRecv(fd, r);
       return Status::Errno(err, "io_uring_enter");
     }
-    uint64_t mine = (static_cast<uint64_t>(r.seq) << 32) | static_cast<uint32_t>(fd);
+    uint64_t mine = (static_cast<uint64_t>(r.seq) << 32) | static_cast<uint32_t>(fd) | (r.accept ? kAcceptBit : 0);
     uint64_t recv = RecvArmed(fd) ? RecvTag(fd, recv_[fd].seq) : 0;
     for (unsigned i = 0, n = ring_.ready(); i < n; i++) {
       const io_uring_cqe& c = ring_.cqe(i);
-      bool failed = (r.seq != 0 && c.user_data == mine && c.res < 0) || (recv != 0 && c.user_data == recv && c.res == -EBADF);
+      // An accept's EMFILE and the like are the listener's, reported by a wait (Report).
+      bool failed = (r.seq != 0 && c.user_data == mine && c.res < 0 && !(r.accept && AcceptRetryLater(-c.res))) ||
+                    (recv != 0 && c.user_data == recv && c.res == -EBADF);
       if (failed) {
         r.registered = false;  // the completion, read later, no longer matches anything
         r.seq = 0;
@@ -704,6 +764,10 @@ class IoUringPoller final : public Poller {
 
   // Reports one completion into out; false (nothing consumed) when out is full.
   bool Report(const io_uring_cqe& c, uint32_t wait, uint32_t* out, int capacity, int* count) {
+    if (IsAcceptTag(c.user_data)) {
+      TakeAcceptCompletion(c);
+      return true;
+    }
     uint32_t seq = static_cast<uint32_t>(c.user_data >> 32);
     uint32_t fd = static_cast<uint32_t>(c.user_data);
     if (seq == 0 || fd >= regs_.size()) return true;
@@ -757,7 +821,159 @@ class IoUringPoller final : public Poller {
       if (IsRecvTag(c.user_data) ? !TakeRecv(c) : !Report(c, wait, out, capacity, &count)) break;
     }
     ring_.consume(i);
+    ReportAccepts(wait, out, capacity, &count);
     return EndRecords(count);
+  }
+
+  // ---- Multishot accept (kAccept): one IORING_OP_ACCEPT per listening socket.
+
+  static bool IsAcceptTag(uint64_t userData) {
+    return (static_cast<uint32_t>(userData) & (kAcceptBit | static_cast<uint32_t>(kRecvBit))) == kAcceptBit &&
+           (userData >> 32) != 0 && !IsWriteTag(userData);
+  }
+
+  // kAccept goes with READABLE alone (a listener has nothing to write, and one request),
+  // on an fd below kAcceptBit.
+  static bool AcceptValid(int fd, uint32_t interest) {
+    if (!(interest & kAccept)) return true;
+    return (interest & (kInterestMask | kEdge | kOneshot | kRecv)) == kReadable && static_cast<uint32_t>(fd) < kAcceptBit;
+  }
+
+  // Errors that end an accept request but not the listener: a connection reset while
+  // queued (skipped, as accept(2) advises), or a resource the process lacks for now.
+  static bool AcceptRetryLater(int err) {
+    switch (err) {
+      case ECONNABORTED:
+      case EPROTO:
+      case EINTR:
+      case EAGAIN:
+      case EMFILE:
+      case ENFILE:
+      case ENOBUFS:
+      case ENOMEM:
+        return true;
+      default:
+        return false;
+    }
+  }
+
+  bool QueueAccept(int fd, Registration& r) {
+#if defined(IORING_ACCEPT_MULTISHOT)
+    io_uring_sqe* sqe = ring_.nextSqe(&sqErr_);
+    if (!sqe) return false;
+    r.seq = NextSeq();
+    sqe->opcode = IORING_OP_ACCEPT;
+    sqe->fd = fd;
+    sqe->ioprio = IORING_ACCEPT_MULTISHOT;
+    // No address: every completion would write the same buffer. The binding asks
+    // getpeername when the connection is taken.
+    sqe->accept_flags = SOCK_NONBLOCK | SOCK_CLOEXEC;
+    sqe->user_data = (static_cast<uint64_t>(r.seq) << 32) | static_cast<uint32_t>(fd) | kAcceptBit;
+    acceptsArmed_++;
+    return true;
+#else
+    (void)fd, (void)r;
+    sqErr_ = EINVAL;
+    return false;
+#endif
+  }
+
+  void QueueRearm(int fd, Registration& r) {
+    if (r.rearmQueued || r.seq != 0) return;
+    r.rearmQueued = true;
+    rearms_.push_back(fd);
+  }
+
+  // One accept request's completion: a new connection, or its end.
+  void TakeAcceptCompletion(const io_uring_cqe& c) {
+    const uint32_t seq = static_cast<uint32_t>(c.user_data >> 32);
+    const uint32_t fd = static_cast<uint32_t>(c.user_data) & ~kAcceptBit;
+    const bool more = (c.flags & IORING_CQE_F_MORE) != 0;
+    if (!more && acceptsArmed_ > 0) acceptsArmed_--;
+    Registration* r = fd < regs_.size() ? &regs_[fd] : nullptr;
+    if (!r || !r->registered || !r->accept || r->seq != seq) {
+      // Accepted in flight while its request was being cancelled: nobody will take it.
+      if (c.res >= 0) ::close(c.res);
+      return;
+    }
+    if (!more) r->seq = 0;
+    if (c.res >= 0) {
+      r->accepted.push_back(c.res);
+      ListAccept(static_cast<int>(fd));
+      if (!more) QueueRearm(static_cast<int>(fd), *r);
+      return;
+    }
+    const int err = -c.res;
+    if (err == ECONNABORTED || err == EPROTO || err == EINTR || err == EAGAIN || err == ECANCELED) {
+      if (!more && err != ECANCELED) QueueRearm(static_cast<int>(fd), *r);
+      return;
+    }
+    // EMFILE and the rest: takeAccepted hands it out once the queue is empty, and re-arms.
+    r->acceptErr = err;
+    ListAccept(static_cast<int>(fd));
+  }
+
+  // READABLE for each listener with connections or an error queued (a level report: a port
+  // that took part of them hears it again at the next wait).
+  void ReportAccepts(uint32_t wait, uint32_t* out, int capacity, int* count) {
+    for (int fd : acceptReady_) {
+      if (*count == capacity) return;
+      Registration& r = regs_[fd];
+      if (r.reportedIn == wait) continue;
+      r.reportedIn = wait;
+      out[*count * kEventStride + 0] = r.token.slot;
+      out[*count * kEventStride + 1] = r.token.generation;
+      out[*count * kEventStride + 2] = r.acceptErr != 0 ? kReadable | kError : kReadable;
+      ++*count;
+    }
+  }
+
+  void ListAccept(int fd) {
+    if (std::find(acceptReady_.begin(), acceptReady_.end(), fd) == acceptReady_.end()) acceptReady_.push_back(fd);
+  }
+
+  void UnlistAccept(int fd) { acceptReady_.erase(std::remove(acceptReady_.begin(), acceptReady_.end(), fd), acceptReady_.end()); }
+
+  // Closes the connections accepted for `fd` and not taken (the listener goes away).
+  void DropAccepted(int fd, Registration& r) {
+    for (int c : r.accepted) ::close(c);
+    r.accepted.clear();
+    r.acceptErr = 0;
+    UnlistAccept(fd);
+  }
+
+  // close(): cancels every armed accept and reads completions until each has ended, closing
+  // the fds they posted, so that none outlives the ring unseen. Other completions read
+  // meanwhile go to stash_, where CloseRecv counts its receives' last ones.
+  void CloseAccepted() {
+    if (ring_.fd() < 0 || (acceptsArmed_ == 0 && acceptReady_.empty())) return;
+    // The deferred sends die with the poller: they must not reach the kernel with the cancels.
+    ring_.neuterUnsubmitted(IsWriteTag);
+    for (size_t fd = 0; fd < regs_.size(); fd++) {
+      Registration& r = regs_[fd];
+      if (!r.registered || !r.accept) continue;
+      DropAccepted(static_cast<int>(fd), r);
+      if (r.seq != 0) QueueCancel(static_cast<int>(fd), r.seq, true);
+      r.registered = false;
+    }
+    for (size_t i = stashHead_; i < stash_.size(); i++) {
+      if (IsAcceptTag(stash_[i].user_data)) TakeAcceptCompletion(stash_[i]);
+    }
+    // Bounded: a cancel completes within the enter that submits it or soon after.
+    for (int round = 0; round < 100 && (round == 0 || acceptsArmed_ > 0); round++) {
+      ring_.enter(round == 0 ? 0 : 10);
+      unsigned n = ring_.ready();
+      for (unsigned i = 0; i < n; i++) {
+        const io_uring_cqe& c = ring_.cqe(i);
+        if (IsAcceptTag(c.user_data)) {
+          TakeAcceptCompletion(c);
+        } else if (c.user_data != 0 && !IsWriteTag(c.user_data)) {
+          stash_.push_back(c);
+        }
+      }
+      ring_.consume(n);
+    }
+    acceptReady_.clear();
   }
 
 
@@ -1059,6 +1275,9 @@ class IoUringPoller final : public Poller {
     unsigned tail = 0;  // the ring's tail() right after the batch was queued
   } d_;
   bool listed_ = false;  // in QueuedSends()
+  uint32_t acceptOption_ = 0;     // kAccept where the kernel has multishot accept
+  std::vector<int> acceptReady_;  // kAccept listeners with connections or an error queued
+  size_t acceptsArmed_ = 0;       // accept requests whose last completion is not read yet
   int unsentErr_ = 0;                // why the last batch SQEs left unsent were dropped
   uint32_t seq_ = 0;
   uint32_t waits_ = 0;

@@ -79,6 +79,7 @@ int Ring::setup(unsigned sqEntries, unsigned cqEntries, std::string* why) {
     return err;
   }
   fd_ = static_cast<int>(fd);
+  setupFlags_ = p.flags;
   if ((p.features & kNeededFeatures) != kNeededFeatures) {
     close();
     *why = "this kernel's io_uring lacks multishot poll or timed waits (Linux 5.13 or later is needed)";

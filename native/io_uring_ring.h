@@ -70,10 +70,13 @@ class Ring {
   void consume(unsigned n);
 
   int fd() const { return fd_; }
+  // The IORING_SETUP_* flags the kernel accepted (COOP_TASKRUN there means Linux 5.19+).
+  unsigned setupFlags() const { return setupFlags_; }
   void close();
 
  private:
   int fd_ = -1;
+  unsigned setupFlags_ = 0;
   void* rings_ = nullptr;  // SQ and CQ rings in one mapping (IORING_FEAT_SINGLE_MMAP)
   size_t ringsSize_ = 0;
   io_uring_sqe* sqes_ = nullptr;

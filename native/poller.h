@@ -29,13 +29,17 @@ enum : uint32_t {
   kHangup = 1u << 3,  // readiness only: peer closed (EPOLLHUP/EPOLLRDHUP, POLLHUP, EV_EOF)
   kEdge = 1u << 4,    // option: edge-triggered (EPOLLET, EV_CLEAR)
   kOneshot = 1u << 5, // option: disarm after one event (EPOLLONESHOT, EV_ONESHOT)
+  // option, with READABLE alone, on a listening socket: the poller accepts its connections
+  // itself (io_uring: a multishot accept request) and reports READABLE while some wait in
+  // takeAccepted. Only backends listing it in supportedOptions() take it.
+  kAccept = 1u << 6,
   // option, with READABLE on a socket: the poller receives for it itself (io_uring: a
   // multishot receive into the provided buffer ring, see enableRecv) and reports the bytes
   // as receive records instead of READABLE. Offered only once enableRecv succeeded.
   kRecv = 1u << 7,
 };
 constexpr uint32_t kInterestMask = kReadable | kWritable;
-constexpr uint32_t kOptionMask = kEdge | kOneshot | kRecv;
+constexpr uint32_t kOptionMask = kEdge | kOneshot | kAccept | kRecv;
 
 // A token is the reactor's slot index plus the slot's generation. The kernel hands it
 // back untouched, so a stale event for a closed-and-reused fd can be told apart.
@@ -116,6 +120,12 @@ class Poller {
   // completed yet (nothing written, no syscall made). With `mayEnter`, submits and waits as
   // needed; -errno when the ring failed.
   virtual int64_t finishWrites(int32_t* /*out*/, size_t /*capacity*/, bool /*mayEnter*/) { return 0; }
+  // kAccept registrations: moves at most `max` connections accepted for listening socket
+  // `fd` (non-blocking, close-on-exec fds, now the caller's) into out and returns how many.
+  // When none waits and the accept request ended with an error (EMFILE...), returns
+  // -errno once and re-arms the request at the next wait (unless the fd is removed first).
+  // -ENOENT when `fd` is not registered with kAccept.
+  virtual int64_t takeAccepted(int /*fd*/, int32_t* /*out*/, size_t /*max*/) { return -ENOENT; }
   // Syscalls this poller made to wait or to do batched I/O (io_uring: io_uring_enter),
   // counted for tests and benchmarks; 0 for the backends that do not count them.
   virtual uint64_t enterCount() const { return 0; }

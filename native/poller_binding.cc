@@ -3,16 +3,20 @@
 // calls) because JS can detach or shrink its buffer between calls.
 #include <napi.h>
 #include <sys/select.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
-#include <vector>
 #include <string>
+#include <vector>
 
 #include "batch_io.h"
 #include "checked_method.h"
 #include "errors.h"
 #include "poller.h"
+#include "sockaddr.h"
 
 namespace fdr {
 namespace {
@@ -30,6 +34,7 @@ std::string OptionNames(uint32_t opts) {
   std::string s;
   if (opts & kEdge) s += "EDGE";
   if (opts & kOneshot) s += s.empty() ? "ONESHOT" : ", ONESHOT";
+  if (opts & kAccept) s += s.empty() ? "ACCEPT" : ", ACCEPT";
   if (opts & kRecv) s += s.empty() ? "RECV" : ", RECV";
   return s.empty() ? "none" : s;
 }
@@ -55,6 +60,7 @@ class PollerWrap : public Napi::ObjectWrap<PollerWrap> {
                         CheckedMethod<W, &W::WritevBatch>("writevBatch"),
                         CheckedMethod<W, &W::QueueWrites>("queueWrites"),
                         CheckedMethod<W, &W::FinishWrites>("finishWrites"),
+                        CheckedMethod<W, &W::Accept>("accept"),
                         CheckedGetter<W, &W::EnterCount>("enterCount"),
                         CheckedMethod<W, &W::Fd>("fd"),
                         CheckedMethod<W, &W::EnterIntegratedMode>("enterIntegratedMode"),
@@ -200,6 +206,42 @@ class PollerWrap : public Napi::ObjectWrap<PollerWrap> {
     return Napi::Number::New(info.Env(), static_cast<double>(r));
   }
 
+  // accept(fd, max) -> [{fd, address}]: the connections a kAccept registration accepted, as
+  // the addon's accept returns them, the peer's address read with getpeername (the
+  // completion carries none). One reset before this (ENOTCONN) is closed and skipped, as
+  // accept skips ECONNABORTED. Throws the errno that ended the request (EMFILE...) only
+  // when no connection waits, and ENOENT for an fd not registered with ACCEPT.
+  Napi::Value Accept(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    int fd;
+    int64_t max;
+    if (!Usable(info) || !ArgFd(info, 0, "fd", &fd) || !ArgInt(info, 1, "max", 1, 0x7fffffff, &max))
+      return Napi::Value();
+    const size_t cap = static_cast<size_t>(std::min<int64_t>(max, 4096));
+    if (accepted_.size() < cap) accepted_.resize(cap);
+    int64_t n = poller_->takeAccepted(fd, accepted_.data(), cap);
+    if (n < 0) {
+      ThrowErrno(env, static_cast<int>(-n), "accept");
+      return Napi::Value();
+    }
+    Napi::Array result = Napi::Array::New(env);
+    uint32_t k = 0;
+    for (int64_t i = 0; i < n; i++) {
+      int c = accepted_[static_cast<size_t>(i)];
+      sockaddr_storage ss{};
+      socklen_t len = sizeof ss;
+      if (getpeername(c, reinterpret_cast<sockaddr*>(&ss), &len) < 0) {
+        close(c);
+        continue;
+      }
+      Napi::Object item = Napi::Object::New(env);
+      item.Set("fd", Napi::Number::New(env, c));
+      item.Set("address", FormatSockAddr(env, ss, len));
+      result.Set(k++, item);
+    }
+    return result;
+  }
+
   Napi::Value EnterCount(const Napi::CallbackInfo& info) {
     return Napi::Number::New(info.Env(), closed_ ? 0.0 : static_cast<double>(poller_->enterCount()));
   }
@@ -214,8 +256,8 @@ class PollerWrap : public Napi::ObjectWrap<PollerWrap> {
     uint32_t b = static_cast<uint32_t>(bits);
     if (b & ~(kInterestMask | kOptionMask)) {
       ThrowRange(info.Env(), "interest",
-                 "only READABLE, WRITABLE, EDGE and ONESHOT may be set (ERROR and HANGUP are "
-                 "always reported)");
+                 "only READABLE, WRITABLE, EDGE, ONESHOT, ACCEPT and RECV may be set (ERROR and HANGUP "
+                 "are always reported)");
       return false;
     }
     if (b & kOptionMask & ~options_) {
@@ -401,6 +443,7 @@ class PollerWrap : public Napi::ObjectWrap<PollerWrap> {
   }
 
   std::unique_ptr<Poller> poller_;
+  std::vector<int32_t> accepted_;  // Accept's buffer, reused
   Napi::Reference<Napi::Uint32Array> events_;
   Napi::Reference<Napi::Int32Array> records_;
   std::vector<Napi::Reference<Napi::Uint8Array>> slabs_;  // by slab id, while the poller may use them

@@ -5,6 +5,7 @@
  * these methods can carry TCP and Unix transports.
  */
 import type { IReactorTime } from "../defer/interfaces";
+import type { Accepted } from "../native";
 import type { IBatchWriter, IReadDescriptor, ITLSBatchDescriptor, IWriteDescriptor } from "../reactor/interfaces";
 
 /** A host name resolver: the address (IPv4 or IPv6 literal) for `name`, as a Deferred or promise. */
@@ -32,6 +33,12 @@ export interface IReactorFDSet extends IReactorTime {
    * (its session holds plaintext already); the Reactor has it, and TLS transports need it.
    */
   requestRead?(r: ITLSBatchDescriptor): void;
+  /**
+   * The connections the poller accepted for listening reader fd `fd`, at most `max`, or
+   * null when it does not accept for it (io_uring's multishot accept does; the caller then
+   * accepts with native.accept). Throws the errno that stopped the accepting (EMFILE...).
+   */
+  takeAccepted?(fd: number, max: number): Accepted[] | null;
   /**
    * Resolves a host name (the DNS layer installs it; Twisted's IReactorPluggableResolver).
    * When absent, connectors use the hosts-file resolver of lib/net/resolve.ts.

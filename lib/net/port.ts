@@ -12,7 +12,7 @@ import type { IDelayedCall } from "../defer/interfaces";
 import { CannotListenError } from "../error";
 import { log } from "../log";
 import { native, type SockAddr } from "../native";
-import type { IReadDescriptor } from "../reactor/interfaces";
+import type { IAcceptDescriptor } from "../reactor/interfaces";
 import { Connection, type AddressOf } from "./connection";
 import type { IReactorFDSet } from "./fdset";
 import type { Address, IProtocol, IProtocolFactory } from "./interfaces";
@@ -28,7 +28,9 @@ const ACCEPT_PAUSE_MAX = 1;
 const RESOURCE_ERRORS = new Set(["EMFILE", "ENFILE", "ENOBUFS", "ENOMEM"]);
 
 /** A listening port: `getHost()`, `stopListening()`. */
-export abstract class Port implements IReadDescriptor {
+export abstract class Port implements IAcceptDescriptor {
+  /** A listening socket: the poller may accept its connections itself (io_uring). */
+  readonly acceptsConnections = true;
   /** True while listening. */
   connected = false;
   /** The factory building a protocol per accepted connection. */
@@ -96,7 +98,8 @@ export abstract class Port implements IReadDescriptor {
   doRead(): Error | void {
     let batch;
     try {
-      batch = native.accept(this.fd, ACCEPT_BATCH);
+      // io_uring: the kernel accepted them already (multishot accept); else accept4 here.
+      batch = this.reactor.takeAccepted?.(this.fd, ACCEPT_BATCH) ?? native.accept(this.fd, ACCEPT_BATCH);
     } catch (e) {
       this.acceptFailed(e);
       return;

@@ -25,6 +25,16 @@ export interface IReadDescriptor extends IFileDescriptor {
   doRead(): Error | void;
 }
 
+/**
+ * A listening socket's reader whose connections the poller may accept itself (io_uring's
+ * multishot accept): registered with the `ACCEPT` option where the poller has it, it then
+ * takes them with the reactor's `takeAccepted` in `doRead` instead of calling accept.
+ */
+export interface IAcceptDescriptor extends IReadDescriptor {
+  /** Marks the descriptor as a listening socket (checked once, at addReader). */
+  readonly acceptsConnections: true;
+}
+
 /** Twisted's IWriteDescriptor: `doWrite` runs when the fd is writable. */
 export interface IWriteDescriptor extends IFileDescriptor {
   /** Writes what is pending; returning (or throwing) an Error drops the descriptor with that reason. */

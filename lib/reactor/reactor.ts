@@ -12,7 +12,7 @@
  */
 import { performance } from "node:perf_hooks";
 import { native, kernelRefusal, READABLE, WRITABLE, ERROR, HANGUP, EVENT_STRIDE } from "../native";
-import type { Backend, Poller } from "../native";
+import type { Accepted, Backend, Poller } from "../native";
 import { ConnectionLost, ReactorAlreadyRunning, ReactorNotRunning, UnknownBackendError, outOfRange } from "../error";
 import { log } from "../log";
 import type { IReactorTime } from "../defer";
@@ -54,6 +54,11 @@ export interface ReactorOptions {
   yieldIntervalMs?: number;
   /** Exclusive mode: longest blocking wait (bounds Node timer and signal latency). Default 50 ms. */
   blockCapMs?: number;
+  /**
+   * Listening ports' connections accepted by the poller itself where it can (io_uring's
+   * multishot accept, Linux 5.19+) instead of readiness and accept4. Default true.
+   */
+  acceptByPoller?: boolean;
 }
 
 /** Options of `run()`. */
@@ -107,6 +112,7 @@ export class Reactor implements IReactorTime {
   private readonly yieldIntervalMs: number;
   private readonly blockCapMs: number;
   private readonly defaultSignals: boolean;
+  private readonly acceptByPoller: boolean;
 
   private poller: Poller | null = null;
   private registry: Registry | null = null;
@@ -193,6 +199,8 @@ export class Reactor implements IReactorTime {
     this.yieldIntervalMs = nonNegative("yieldIntervalMs", options.yieldIntervalMs ?? 10);
     this.blockCapMs = positiveInt("blockCapMs", options.blockCapMs ?? 50);
     this.defaultSignals = options.installSignalHandlers ?? false;
+    this.acceptByPoller = options.acceptByPoller ?? true;
+    if (typeof this.acceptByPoller !== "boolean") throw new TypeError(`acceptByPoller must be a boolean, got ${typeof this.acceptByPoller}`);
     this.events = new Uint32Array(maxEvents * EVENT_STRIDE);
     this.reads = new ReadBatch(maxEvents, slabSize, maxReadPerFd);
     this.timers = new TimerQueue(() => this.seconds(), { onEarlier: () => this.deadlineMoved() });
@@ -310,6 +318,17 @@ export class Reactor implements IReactorTime {
   /** Starts calling `w.doWrite()` whenever its fd is writable. */
   addWriter(w: IWriteDescriptor): void {
     this.ensureRegistry().addWriter(w);
+  }
+
+  /**
+   * The connections the poller accepted for listening reader fd `fd` (at most `max`), or
+   * null when the poller does not accept for it (the caller then accepts: native.accept).
+   * Throws the errno (EMFILE...) that stopped the poller's accepting, once.
+   */
+  takeAccepted(fd: number, max: number): Accepted[] | null {
+    const reg = this.registry;
+    if (reg === null || !reg.acceptsFor(fd)) return null;
+    return (this.poller as Poller).accept(fd, max);
   }
 
   /** Stops reading for `r` (a no-op when it is not a reader). */
@@ -721,7 +740,7 @@ export class Reactor implements IReactorTime {
     if (this.registry === null) {
       if (this.state === ENDED) throw new ReactorNotRestartable("This reactor has stopped");
       this.poller = new native.Poller(this.backend, this.events);
-      this.registry = new Registry(this.poller);
+      this.registry = new Registry(this.poller, this.acceptByPoller);
       // io_uring: the batches' reads and writes go to its ring as SQEs, one enter per batch.
       if (this.poller.completesIo) this.reads.io = this.writes.io = this.poller;
     }

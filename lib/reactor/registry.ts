@@ -8,11 +8,13 @@
  * registered before the stale event is dispatched).
  */
 import { invalidArgType, outOfRange } from "../error";
-import { isSyscallError, READABLE, WRITABLE } from "../native";
+import { ACCEPT, isSyscallError, READABLE, WRITABLE } from "../native";
 import type { Poller } from "../native";
-import type { IBatchReadDescriptor, IFileDescriptor, IReadDescriptor, ITLSBatchDescriptor, IWriteDescriptor } from "./interfaces";
+import type { IAcceptDescriptor, IBatchReadDescriptor, IFileDescriptor, IReadDescriptor, ITLSBatchDescriptor, IWriteDescriptor } from "./interfaces";
 
 const INITIAL_SLOTS = 64;
+/** Read lane of a listener whose connections the poller accepts (ACCEPT). */
+const ACCEPT_LANE = 3;
 
 /** Registered readers and writers of one reactor, keyed by fd and by slot. */
 export class Registry {
@@ -22,7 +24,7 @@ export class Registry {
   gens = new Uint32Array(INITIAL_SLOTS);
   /** Registered interest (READABLE | WRITABLE) of each slot. */
   interest = new Uint8Array(INITIAL_SLOTS);
-  /** The slot's read lane: 0 doRead, 1 an IBatchReadDescriptor (readBatch), 2 one with a TLS session (tlsReadBatch). */
+  /** The slot's read lane: 0 doRead, 1 an IBatchReadDescriptor (readBatch), 2 one with a TLS session (tlsReadBatch), 3 a listener the poller accepts for (doRead, ACCEPT). */
   batch = new Uint8Array(INITIAL_SLOTS);
   /** 1 when the slot belongs to the reactor itself (its waker): removeAll skips it. */
   internal = new Uint8Array(INITIAL_SLOTS);
@@ -35,8 +37,14 @@ export class Registry {
   /** Slot each descriptor was last registered in: finds it when its fileno() changed (closed: -1). */
   private readonly lastSlot = new WeakMap<IFileDescriptor, number>();
   private freeSlots: number[] = [];
+  private readonly acceptOption: boolean;
 
-  constructor(private readonly poller: Poller) {
+  /** `acceptByPoller`: listeners (IAcceptDescriptor) get the ACCEPT option where the poller has it. */
+  constructor(
+    private readonly poller: Poller,
+    acceptByPoller = true,
+  ) {
+    this.acceptOption = acceptByPoller && (poller.supportedOptions & ACCEPT) !== 0;
     for (let s = INITIAL_SLOTS - 1; s >= 0; s--) this.freeSlots.push(s);
   }
 
@@ -53,16 +61,17 @@ export class Registry {
       slot = this.allocate(fd);
       this.readers[slot] = r;
       this.lastSlot.set(r, slot);
-      this.batch[slot] = readLane(r);
+      this.batch[slot] = this.readLane(r);
       this.internal[slot] = internal ? 1 : 0;
-      this.register(slot, READABLE, false);
+      this.register(slot, this.batch[slot] === ACCEPT_LANE ? READABLE | ACCEPT : READABLE, false);
       return;
     }
     if (this.readers[slot] === r) return;
     const newcomer = this.writers[slot] !== (r as unknown);
     this.readers[slot] = r;
     if (newcomer) this.lastSlot.set(r, slot);
-    this.batch[slot] = readLane(r);
+    // ACCEPT goes with READABLE alone: a listener sharing its fd with a writer is polled.
+    this.batch[slot] = this.readLane(r) === ACCEPT_LANE ? 0 : this.readLane(r);
     if (newcomer) this.gens[slot] = (this.gens[slot] + 1) >>> 0;
     this.register(slot, this.interest[slot] | READABLE, true);
   }
@@ -83,7 +92,8 @@ export class Registry {
     this.writers[slot] = w;
     if (newcomer) this.lastSlot.set(w, slot);
     if (newcomer) this.gens[slot] = (this.gens[slot] + 1) >>> 0;
-    this.register(slot, this.interest[slot] | WRITABLE, true);
+    if (this.batch[slot] === ACCEPT_LANE) this.batch[slot] = 0;
+    this.register(slot, (this.interest[slot] & ~ACCEPT) | WRITABLE, true);
   }
 
   /** Removes read interest of `r`; false when it was not registered. */
@@ -103,6 +113,19 @@ export class Registry {
     this.writers[slot] = null;
     this.narrow(slot, READABLE);
     return true;
+  }
+
+  /** Whether the poller accepts the connections of listening socket `fd` (lane 3, ACCEPT). */
+  acceptsFor(fd: number): boolean {
+    const slot = this.slotOf(fd);
+    return slot >= 0 && this.batch[slot] === ACCEPT_LANE;
+  }
+
+  /** Which lane reads `r`: 0 none (doRead), 1 readBatch, 2 tlsReadBatch (a TLS session is on), 3 ACCEPT. */
+  private readLane(r: IReadDescriptor): number {
+    if ((r as IAcceptDescriptor).acceptsConnections === true) return this.acceptOption ? ACCEPT_LANE : 0;
+    if ((r as IBatchReadDescriptor).batchRead !== true) return 0;
+    return (r as ITLSBatchDescriptor).tlsId >= 0 ? 2 : 1;
   }
 
   /** Every registered reader (internal ones excluded). */
@@ -242,12 +265,6 @@ export class Registry {
     }
     for (let s = n - 1; s >= old; s--) this.freeSlots.push(s);
   }
-}
-
-/** Which batch reads `r`: 0 none (doRead), 1 readBatch, 2 tlsReadBatch (a TLS session is on). */
-function readLane(r: IReadDescriptor): number {
-  if ((r as IBatchReadDescriptor).batchRead !== true) return 0;
-  return (r as ITLSBatchDescriptor).tlsId >= 0 ? 2 : 1;
 }
 
 /** The fd of a descriptor being added, checked. */

@@ -3,6 +3,7 @@
  * tokens, level/edge/oneshot, stale tokens after fd reuse, registration errors, closing.
  */
 import {
+  ACCEPT,
   EDGE,
   ERROR,
   EVENT_STRIDE,
@@ -73,7 +74,7 @@ describe.each(native.backends())("the %s poller", (backend) => {
 
   test("names its backend and the options it supports", () => {
     expect(poller.backend).toBe(backend);
-    const options: Record<Backend, number> = { epoll: EDGE | ONESHOT, io_uring: EDGE | ONESHOT, kqueue: EDGE | ONESHOT, poll: 0, select: 0 };
+    const options: Record<Backend, number> = { epoll: EDGE | ONESHOT, io_uring: EDGE | ONESHOT | ACCEPT, kqueue: EDGE | ONESHOT, poll: 0, select: 0 };
     expect(poller.supportedOptions).toBe(options[backend]);
   });
 

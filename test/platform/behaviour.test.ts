@@ -5,6 +5,7 @@
  * docs/platforms.md's differences table quotes the test that backs each row.
  */
 import {
+  ACCEPT,
   EDGE,
   ERROR,
   EVENT_STRIDE,
@@ -82,7 +83,7 @@ const expected = {
   /** The syscall named by remove()'s ENOENT for an fd never added. */
   removeUnknownSyscall: { epoll: "epoll_ctl", io_uring: "io_uring_poll_remove", kqueue: "kevent", poll: "poll_remove", select: "select_remove" },
   /** Options (EDGE, ONESHOT) supported. */
-  options: { epoll: EDGE | ONESHOT, io_uring: EDGE | ONESHOT, kqueue: EDGE | ONESHOT, poll: 0, select: 0 },
+  options: { epoll: EDGE | ONESHOT, io_uring: EDGE | ONESHOT | ACCEPT, kqueue: EDGE | ONESHOT, poll: 0, select: 0 },
   /** Is the poller's own fd pollable (integrated mode)? */
   ownFd: { epoll: true, io_uring: true, kqueue: true, poll: false, select: false },
 } satisfies Record<string, Record<Backend, unknown>>;
