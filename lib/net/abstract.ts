@@ -68,14 +68,55 @@ class QueuedDescriptors {
 /** sendEagerly's two result words (head, range), reused: no allocation per response. */
 const eagerResults = new Int32Array(2);
 
-/** A file range in a transport's queue: what remains to send of it. */
+/** A file range in a transport's queue: what remains to send of it (pooled: see takeQueuedFile). */
 class QueuedFile {
   constructor(
-    readonly file: IFileSource,
+    public file: IFileSource,
     public offset: number,
     public length: number,
   ) {}
 }
+
+/** A `later` queue: what follows a queued file range or descriptors. */
+type Later = Array<Uint8Array | QueuedFile | QueuedDescriptors>;
+
+/**
+ * Free `later` arrays (empty, their backing stores kept) and QueuedFile entries, shared by
+ * every transport of this thread: a connection that sends a file per response (a static
+ * File) then allocates neither per response, and an idle connection holds neither. Both
+ * are private to this module and reach the pool only once nothing refers to them.
+ */
+const freeLater: Later[] = [];
+const freeQueuedFiles: QueuedFile[] = [];
+/** Most entries each pool keeps (beyond this many, a released one is left to the GC). */
+const MAX_POOLED = 256;
+
+function takeLater(): Later {
+  return freeLater.pop() ?? [];
+}
+
+function giveBackLater(later: Later): void {
+  for (let i = later.length; i > 0; i--) later.pop(); // pop keeps the backing store
+  if (freeLater.length < MAX_POOLED) freeLater.push(later);
+}
+
+function takeQueuedFile(file: IFileSource, offset: number, length: number): QueuedFile {
+  const f = freeQueuedFiles.pop();
+  if (f === undefined) return new QueuedFile(file, offset, length);
+  f.file = file;
+  f.offset = offset;
+  f.length = length;
+  return f;
+}
+
+/** `f` left its queue and is done with: no reference to its file is kept. */
+function giveBackQueuedFile(f: QueuedFile): void {
+  f.file = NO_FILE;
+  if (freeQueuedFiles.length < MAX_POOLED) freeQueuedFiles.push(f);
+}
+
+/** What a pooled QueuedFile refers to (never sent). */
+const NO_FILE: IFileSource = Object.freeze({ fd: -1, close(): void {} });
 
 /**
  * A registered socket with a write queue and producer support. Subclasses implement
@@ -114,7 +155,7 @@ export abstract class FileDescriptor implements IBatchReadDescriptor, IWriteDesc
 
   private readonly queue: Uint8Array[] = [];
   /** What follows a queued file range or descriptors, in order (its head is always one of them); null (the prototype's) when none is queued. */
-  declare private later: Array<Uint8Array | QueuedFile | QueuedDescriptors> | null;
+  declare private later: Later | null;
   /** The kernel may send file ranges straight to this fd (sendfile); false (a TLS transport) copies them through the byte queue. */
   declare protected kernelSendsFiles: boolean;
   /** The native TLS session id while TLS is on (the reactor's TLS lanes read and flush it), -1 otherwise (prototype default). */
@@ -223,10 +264,11 @@ export abstract class FileDescriptor implements IBatchReadDescriptor, IWriteDesc
       file.close();
       return;
     }
-    const entry = new QueuedFile(file, offset, length);
-    const first = this.later === null;
-    if (first) this.later = [entry];
-    else (this.later as Array<Uint8Array | QueuedFile | QueuedDescriptors>).push(entry);
+    const entry = takeQueuedFile(file, offset, length);
+    let later = this.later;
+    const first = later === null;
+    if (later === null) later = this.later = takeLater();
+    later.push(entry);
     this.queued += length;
     this.scheduleFlush();
     if (first && !this.writing && this.kernelSendsFiles) this.sendEagerly(entry);
@@ -344,14 +386,14 @@ export abstract class FileDescriptor implements IBatchReadDescriptor, IWriteDesc
         throw new RangeError(`sendFileDescriptor: at most ${native.MAX_PASSED_FDS} descriptors can ride on one byte; write a byte before passing more`);
       }
       last.fds.push(fd);
-    } else if (later === null) this.later = [new QueuedDescriptors([fd])];
+    } else if (later === null) (this.later = takeLater()).push(new QueuedDescriptors([fd]));
     else later.push(new QueuedDescriptors([fd]));
     this.scheduleFlush();
   }
 
   /** The byte queue is empty and `later` has a head: sends it (false when the connection was lost). */
   private sendLater(): boolean {
-    const later = this.later as Array<Uint8Array | QueuedFile | QueuedDescriptors>;
+    const later = this.later as Later;
     return later[0] instanceof QueuedDescriptors ? this.sendDescriptors(later, later[0]) : this.sendFiles();
   }
 
@@ -360,7 +402,7 @@ export abstract class FileDescriptor implements IBatchReadDescriptor, IWriteDesc
    * follows gives a chunk read for it), in one sendmsg. No bytes yet: they wait for a write.
    * False when the connection was lost.
    */
-  private sendDescriptors(later: Array<Uint8Array | QueuedFile | QueuedDescriptors>, d: QueuedDescriptors): boolean {
+  private sendDescriptors(later: Later, d: QueuedDescriptors): boolean {
     let next = later[1];
     if (next === undefined) return true;
     if (next instanceof QueuedFile) {
@@ -375,6 +417,7 @@ export abstract class FileDescriptor implements IBatchReadDescriptor, IWriteDesc
       if (f.length === 0) {
         later.splice(2, 1);
         closeQuietly(f.file);
+        giveBackQueuedFile(f);
       }
       next = later[1];
     }
@@ -396,9 +439,12 @@ export abstract class FileDescriptor implements IBatchReadDescriptor, IWriteDesc
   }
 
   /** Moves the bytes heading `later` into the byte queue, up to its next file range or descriptors. */
-  private releaseBytes(later: Array<Uint8Array | QueuedFile | QueuedDescriptors>): void {
+  private releaseBytes(later: Later): void {
     while (later.length > 0 && later[0] instanceof Uint8Array) this.queue.push(later.shift() as Uint8Array);
-    if (later.length === 0) this.later = null;
+    if (later.length === 0 && this.later === later) {
+      this.later = null;
+      giveBackLater(later);
+    }
   }
 
   /**
@@ -408,7 +454,7 @@ export abstract class FileDescriptor implements IBatchReadDescriptor, IWriteDesc
    * WRITABLE follows, since bytes remain queued). False when the connection was lost.
    */
   private sendFiles(): boolean {
-    const later = this.later as Array<Uint8Array | QueuedFile | QueuedDescriptors>;
+    const later = this.later as Later;
     const f = later[0] as QueuedFile;
     let n = this.kernelSendsFiles ? native.sendfile(this.fd, f.file.fd, f.offset, f.length) : -ENOSYS;
     if (n === AGAIN) return true;
@@ -433,16 +479,17 @@ export abstract class FileDescriptor implements IBatchReadDescriptor, IWriteDesc
     f.offset += n;
     f.length -= n;
     if (f.length === 0) {
-      const later = this.later as Array<Uint8Array | QueuedFile | QueuedDescriptors>;
+      const later = this.later as Later;
       later.shift();
       closeQuietly(f.file);
+      giveBackQueuedFile(f);
       this.releaseBytes(later);
     }
     if (this.producerPaused && this.queued <= this.writeLowWaterMark) this.resumeProducer();
   }
 
   /** Copies the next chunk of `f` into `into` at `at` (where sendfile cannot serve, or to carry descriptors): bytes read, 0 at the file's end, -1 once lost. */
-  private readChunk(f: QueuedFile, into: Array<Uint8Array | QueuedFile | QueuedDescriptors>, at: number): number {
+  private readChunk(f: QueuedFile, into: Later, at: number): number {
     const buf = Buffer.allocUnsafe(Math.min(FILE_CHUNK_SIZE, f.length));
     let n: number;
     try {
@@ -476,7 +523,10 @@ export abstract class FileDescriptor implements IBatchReadDescriptor, IWriteDesc
           n = 0;
         }
       }
-      if (i > 0) q.splice(0, i);
+      // The bytes left are all in later's file ranges: pop (no splice result, and the
+      // store stays); else shift the few sent ones off (in place, nothing allocated).
+      if (i === q.length) for (; i > 0; i--) q.pop();
+      else for (; i > 0; i--) q.shift();
     }
     if (this.producerPaused && this.queued <= this.writeLowWaterMark) this.resumeProducer();
   }
@@ -551,6 +601,7 @@ export abstract class FileDescriptor implements IBatchReadDescriptor, IWriteDesc
     if (later !== null) {
       this.later = null;
       for (const e of later) {
+        // Not pooled here: a caller up the stack (sendFiles...) may still hold the entry.
         if (e instanceof QueuedFile) closeQuietly(e.file);
         else if (e instanceof QueuedDescriptors) {
           log("warn", `${e.fds.length} file descriptor(s) queued for sending were closed unsent: no byte was written after them before the connection closed`);

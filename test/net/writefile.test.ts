@@ -179,6 +179,65 @@ test("a head the socket takes only part of, with a range behind it: the range wa
   expect(got.equals(Buffer.concat([head, big.subarray(17, 100_017), Buffer.from("|tail")]))).toBe(true);
 });
 
+test("many ranges in turn on one connection while another's range waits on a full socket: each stream arrives exact and in order, each file closed once", async () => {
+  // The queue entries of finished ranges are reused by the next ones (a pool shared by
+  // every transport): the waiting connection's entries must stay its own meanwhile.
+  const small = path.join(dir, "small-many");
+  fs.writeFileSync(small, big.subarray(0, 64 * 1024));
+  const waiting = source(bigPath);
+  const many = Array.from({ length: 40 }, () => source(small));
+  const got = await withReactor(async (r) => {
+    let made = 0;
+    const f = Factory.forProtocol(
+      class extends Protocol {
+        override connectionMade(): void {
+          const t = this.transport as unknown as FileDescriptor;
+          if (made++ === 0) {
+            native.setsockopt(t.fileno(), "SO_SNDBUF", 4096);
+            t.write("a|");
+            t.write(big.subarray(0, 300_000)); // more than the socket takes: the range below waits
+            t.write("|b|");
+            t.writeFile(waiting, 5, 200_000);
+            t.write("|end");
+          } else {
+            many.forEach((m, i) => {
+              t.write(`${i}:`);
+              t.writeFile(m, i * 100, 1000 + i);
+            });
+          }
+          t.loseConnection();
+        }
+      },
+    );
+    const port = listenTCP(r, 0, f, { interface: "127.0.0.1" });
+    const h = port.getHost() as { port: number };
+    const read = (pause: boolean): Promise<Buffer> =>
+      new Promise((resolve, reject) => {
+        const chunks: Buffer[] = [];
+        const s = net.connect(h.port, "127.0.0.1");
+        // The first client starts reading only after the second is done: its range waits.
+        if (pause) s.pause();
+        s.on("data", (d) => chunks.push(d));
+        s.on("close", () => resolve(Buffer.concat(chunks)));
+        s.on("error", reject);
+        if (pause) setTimeout(() => s.resume(), 300);
+      });
+    const first = read(true);
+    await new Promise((res) => setTimeout(res, 50));
+    const second = await read(false);
+    const out = [await first, second];
+    await port.stopListening();
+    return out;
+  });
+  const wantFirst = Buffer.concat([Buffer.from("a|"), big.subarray(0, 300_000), Buffer.from("|b|"), big.subarray(5, 200_005), Buffer.from("|end")]);
+  const wantSecond = Buffer.concat(many.flatMap((_m, i) => [Buffer.from(`${i}:`), big.subarray(i * 100, i * 100 + 1000 + i)]));
+  expect(got[0].length).toBe(wantFirst.length);
+  expect(got[0].equals(wantFirst)).toBe(true);
+  expect(got[1].length).toBe(wantSecond.length);
+  expect(got[1].equals(wantSecond)).toBe(true);
+  expect([waiting.closes, ...many.map((m) => m.closes)]).toEqual(new Array(41).fill(1));
+});
+
 test("writevSendfile names its bad arguments", () => {
   const fd = fs.openSync(bigPath, "r");
   try {
