@@ -127,7 +127,10 @@ export class HTTPParser {
   status = 0;
   /** Response reason phrase. */
   reason = "";
-  /** Header fields, flat: [lowercased name, value, ...]. */
+  /**
+   * Header fields, flat: [lowercased name, value, ...]; a new array for each message (from
+   * headComplete on), sized to its fields, that the parser never changes afterwards.
+   */
   headers: string[] = [];
   /** Trailer fields of a chunked message (flat, like headers), or null. */
   trailers: string[] | null = null;
@@ -153,6 +156,8 @@ export class HTTPParser {
   private digits = 0;
   private lineLen = 0;
   private headParts: Buffer[] = [];
+  /** The fields of the head being parsed (emptied after each head: its backing store stays). */
+  private readonly fields: string[] = [];
   private trailerParts: Buffer[] = [];
   private trailerStart = -1;
   private trailerLen = 0;
@@ -367,7 +372,6 @@ export class HTTPParser {
       i += 2;
     }
     if (i >= limit) return INCOMPLETE;
-    this.headers = [];
     this.trailers = null;
     this.contentLength = -1;
     this.chunked = false;
@@ -378,7 +382,11 @@ export class HTTPParser {
     this.hosts = 0;
     i = this.kind === REQUEST ? this.requestLine(buf, i, limit) : this.statusLine(buf, i, limit);
     if (i < 0) return i;
-    i = this.fieldLines(buf, i, limit, this.headers);
+    // The fields gather in `fields` and are copied out once, sized: no array grown per message.
+    const fields = this.fields;
+    i = this.fieldLines(buf, i, limit, fields, this.headers);
+    if (i !== INCOMPLETE) this.headers = fields.slice();
+    for (let k = fields.length; k > 0; k--) fields.pop();
     if (i < 0) return i;
     const ok = this.kind === REQUEST ? this.requestFraming() : this.responseFraming();
     return ok ? i : -1;
@@ -449,9 +457,12 @@ export class HTTPParser {
 
   /**
    * Field lines from i up to and including the empty line that ends them, into `out`;
-   * returns the index after that empty line, -1 after failing, or INCOMPLETE.
+   * returns the index after that empty line, -1 after failing, or INCOMPLETE. `prev`: a
+   * head's fields are being parsed (they shape framing), and these were the previous
+   * message's: a value whose bytes equal the one at the same place there is that string
+   * again, not a new one (a keep-alive client repeats its Host, User-Agent, Accept...).
    */
-  private fieldLines(buf: Buffer, i: number, limit: number, out: string[]): number {
+  private fieldLines(buf: Buffer, i: number, limit: number, out: string[], prev: string[] | null): number {
     for (;;) {
       if (i >= limit) return INCOMPLETE;
       const n0 = i;
@@ -479,10 +490,12 @@ export class HTTPParser {
       }
       if (i >= limit || (c === CR && i + 1 >= limit)) return INCOMPLETE;
       if (c !== CR || buf[i + 1] !== LF) return this.bad(400, c === CR ? "bare CR in header field" : c === LF ? "bare LF in header field" : "invalid character in header field");
-      const value = v1 === v0 ? "" : buf.latin1Slice(v0, v1);
+      const k = out.length;
+      const value =
+        v1 === v0 ? "" : prev !== null && k + 1 < prev.length && prev[k] === name && sameLatin1(prev[k + 1], buf, v0, v1) ? prev[k + 1] : buf.latin1Slice(v0, v1);
       i += 2;
       out.push(name, value);
-      if (out === this.headers && !this.special(name, value)) return -1;
+      if (prev !== null && !this.special(name, value)) return -1;
     }
   }
 
@@ -716,7 +729,7 @@ export class HTTPParser {
             const all = this.trailerParts.length === 1 ? this.trailerParts[0] : Buffer.concat(this.trailerParts);
             this.trailerParts.length = 0;
             const t: string[] = [];
-            if (this.fieldLines(all, 0, all.length, t) < 0) return -1;
+            if (this.fieldLines(all, 0, all.length, t, null) < 0) return -1;
             this.trailers = t;
           }
           this.trailerParts.length = 0;
@@ -819,6 +832,13 @@ function internMethod(buf: Buffer, start: number, end: number): string {
     if (j === m.length) return m;
   }
   return buf.latin1Slice(start, end);
+}
+
+/** True when string `s` is buf[start, end) read as latin1. */
+function sameLatin1(s: string, buf: Buffer, start: number, end: number): boolean {
+  if (s.length !== end - start) return false;
+  for (let j = 0; j < s.length; j++) if (s.charCodeAt(j) !== buf[start + j]) return false;
+  return true;
 }
 
 /** Whether buf[from..] holds an LF not preceded by CR (`prev`: the byte before `from`, or -1). */

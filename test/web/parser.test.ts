@@ -128,6 +128,38 @@ describe("request heads", () => {
       "/1", "complete", "/2", "body:abc", "complete", "/3", "complete",
     ]);
   });
+
+  test("each message's headers are its own array, sized to its fields and never changed by the messages after it", () => {
+    // A handler that keeps the parser's arrays themselves, as the server's Request does.
+    const kept: string[][] = [];
+    const p = new HTTPParser(REQUEST, {
+      headComplete: (q) => void kept.push(q.headers),
+      bodyData: () => undefined,
+      messageComplete: () => undefined,
+      parseError: (e) => {
+        throw e;
+      },
+    });
+    const msgs = [
+      "GET /1 HTTP/1.1\r\nHost: same\r\nX-V: one\r\n\r\n",
+      "GET /2 HTTP/1.1\r\nHost: same\r\nX-V: two\r\nX-Extra: e\r\n\r\n",
+      "GET /3 HTTP/1.1\r\nHost: same\r\nX-V: ONE\r\n\r\n",
+      "GET /4 HTTP/1.1\r\nHost: sbme\r\nX-V: one\r\n\r\n",
+    ];
+    p.feed(Buffer.from(msgs[0], "latin1"));
+    p.feed(Buffer.from(msgs[1] + msgs[2], "latin1")); // two in one read
+    // The last one split inside the repeated value: parsed again from its parts.
+    p.feed(Buffer.from(msgs[3].slice(0, 22), "latin1"));
+    p.feed(Buffer.from(msgs[3].slice(22), "latin1"));
+    expect(kept).toEqual([
+      ["host", "same", "x-v", "one"],
+      ["host", "same", "x-v", "two", "x-extra", "e"],
+      ["host", "same", "x-v", "ONE"],
+      ["host", "sbme", "x-v", "one"],
+    ]);
+    expect(new Set(kept).size).toBe(4);
+    expect(kept.map((h) => h.length)).toEqual([4, 6, 4, 4]);
+  });
 });
 
 describe("request framing", () => {
