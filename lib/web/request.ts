@@ -53,6 +53,15 @@ function checkFieldCached(name: string, value: string): void {
   }
 }
 
+/** True when `s` holds an ASCII capital (a header name that lowercasing changes). */
+function hasUpperAscii(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 65 && c <= 90) return true;
+  }
+  return false;
+}
+
 /** Shared empty segment list of requests routed to a leaf root (never mutated: traversal assigns new arrays). */
 const NO_SEGMENTS: string[] = [];
 
@@ -177,8 +186,9 @@ export class Request {
     const r = this.rawHeaders;
     // Names are stored lowercased: a lowercase name (the usual call) needs no new string.
     for (let i = 0; i < r.length; i += 2) if (r[i] === name) return r[i + 1];
+    // toLowerCase makes a new string even when nothing changes: only when it would.
+    if (!hasUpperAscii(name)) return undefined;
     const n = name.toLowerCase();
-    if (n === name) return undefined;
     for (let i = 0; i < r.length; i += 2) if (r[i] === n) return r[i + 1];
     return undefined;
   }

@@ -246,6 +246,33 @@ describe("raw connections", () => {
     });
   });
 
+  test("requests a handler keeps stay as they arrived after later requests on the same connection (the parser's arrays are not shared)", async () => {
+    await withReactor(async (r) => {
+      const held: Request[] = [];
+      const { port, listening } = serve(r, (req: Request) => {
+        held.push(req);
+        return `[${req.getHeader("Host")}|${req.getHeader("x-v")}]`;
+      });
+      const req = (p: string, v: string, extra = ""): string => `GET ${p} HTTP/1.1\r\nHost: same\r\nX-V: ${v}\r\n${extra}\r\n`;
+      // One request per read (a gap between the writes), then two pipelined in one read.
+      const got = await rawExchange(port, [req("/1", "one"), req("/2", "two", "X-Extra: e\r\n"), req("/3", "one") + req("/4", "oNe")], {
+        gapMs: 50,
+        until: (d) => d.endsWith("[same|oNe]"),
+      });
+      expect(got.data.match(/\[[^\]]*\]/g)).toEqual(["[same|one]", "[same|two]", "[same|one]", "[same|oNe]"]);
+      expect(held.map((q) => [q.path, q.rawHeaders])).toEqual([
+        ["/1", ["host", "same", "x-v", "one"]],
+        ["/2", ["host", "same", "x-v", "two", "x-extra", "e"]],
+        ["/3", ["host", "same", "x-v", "one"]],
+        ["/4", ["host", "same", "x-v", "oNe"]],
+      ]);
+      expect(new Set(held.map((q) => q.rawHeaders)).size).toBe(4);
+      expect(held.map((q) => q.getHeader("X-V"))).toEqual(["one", "two", "one", "oNe"]);
+      expect(held.every((q) => q.finished)).toBe(true);
+      await listening.stopListening();
+    });
+  });
+
   test("HTTP/1.0 is closed after the response unless it asks for keep-alive", async () => {
     await withReactor(async (r) => {
       const { port, listening } = serve(r, testSite(r));
