@@ -40,7 +40,9 @@
 // IORING_CQE_F_MORE ends the request: the next wait re-arms it, except after an error such
 // as EMFILE, which takeAccepted hands out first (the port then pauses, as on epoll). An fd
 // posted by a request since cancelled (remove, modify, close) is closed when its
-// completion is read, and remove() closes the ones queued: none is left open unseen.
+// completion is read, and remove() closes the ones queued: none is left open unseen. A
+// listener whose queue reaches kAcceptQueueMax has its request cancelled (the kernel's
+// backlog holds the next connections, as on epoll) until the port has taken half.
 #include "io_uring_ring.h"  // defines FDR_HAVE_IO_URING where the headers allow
 #include "batch_io.h"
 #include "poller.h"
@@ -81,6 +83,10 @@ constexpr uint64_t kWriteTag = 0xFFFFFFFFull << 32;
 // Low-word bit of an accept request's user_data (kAccept is refused for fds at or above it;
 // the receive's bit, kRecvBit, is the one above).
 constexpr uint32_t kAcceptBit = 1u << 30;
+// Connections a listener may hold accepted and not taken: past it its accept request is
+// cancelled, and the kernel's backlog holds the next ones (as for a port on epoll whose
+// loop is busy), until takeAccepted has brought the queue down to half of it.
+constexpr size_t kAcceptQueueMax = 1024;
 
 // Completion-based receive (enableRecv). A multishot receive's user_data is
 // (seq << 32 | kRecvBit | fd): fds stay below 2^31, so the bit tells it from a poll.
@@ -179,6 +185,8 @@ struct Registration {
   bool accept = false;
   int acceptErr = 0;
   std::vector<int> accepted;
+  uint32_t fullSeq = 0;  // the request cancelled when the queue filled; its last fds still count
+  bool full = false;     // not re-armed until the queue is down to half
 };
 
 class IoUringPoller final : public Poller {
@@ -421,6 +429,10 @@ class IoUringPoller final : public Poller {
       return -err;
     }
     if (r->accepted.empty() && r->acceptErr == 0) UnlistAccept(fd);
+    if (r->full && r->accepted.size() <= kAcceptQueueMax / 2) {
+      r->full = false;
+      QueueRearm(fd, *r);
+    }
     return static_cast<int64_t>(n);
   }
 
@@ -879,7 +891,7 @@ class IoUringPoller final : public Poller {
   }
 
   void QueueRearm(int fd, Registration& r) {
-    if (r.rearmQueued || r.seq != 0) return;
+    if (r.rearmQueued || r.seq != 0 || r.full) return;
     r.rearmQueued = true;
     rearms_.push_back(fd);
   }
@@ -891,16 +903,35 @@ class IoUringPoller final : public Poller {
     const bool more = (c.flags & IORING_CQE_F_MORE) != 0;
     if (!more && acceptsArmed_ > 0) acceptsArmed_--;
     Registration* r = fd < regs_.size() ? &regs_[fd] : nullptr;
-    if (!r || !r->registered || !r->accept || r->seq != seq) {
+    const bool filled = r && r->fullSeq == seq && seq != 0;  // cancelled by the cap, not by remove
+    if (!r || !r->registered || !r->accept || (r->seq != seq && !filled)) {
       // Accepted in flight while its request was being cancelled: nobody will take it.
       if (c.res >= 0) ::close(c.res);
+      return;
+    }
+    if (filled) {
+      if (!more) r->fullSeq = 0;
+      if (c.res >= 0) {
+        r->accepted.push_back(c.res);
+        ListAccept(static_cast<int>(fd));
+      }
       return;
     }
     if (!more) r->seq = 0;
     if (c.res >= 0) {
       r->accepted.push_back(c.res);
       ListAccept(static_cast<int>(fd));
-      if (!more) QueueRearm(static_cast<int>(fd), *r);
+      if (r->accepted.size() >= kAcceptQueueMax) {
+        r->full = true;
+        if (more && QueueCancel(static_cast<int>(fd), r->seq, true)) {
+          r->fullSeq = r->seq;
+          r->seq = 0;
+          // At once: until the cancel reaches the kernel, every connection is accepted.
+          ring_.enter(0);
+        }
+      } else if (!more) {
+        QueueRearm(static_cast<int>(fd), *r);
+      }
       return;
     }
     const int err = -c.res;
@@ -939,6 +970,7 @@ class IoUringPoller final : public Poller {
     for (int c : r.accepted) ::close(c);
     r.accepted.clear();
     r.acceptErr = 0;
+    r.full = false;
     UnlistAccept(fd);
   }
 

@@ -11,7 +11,7 @@ import * as path from "node:path";
 import { listenTCP, listenUNIX } from "../../lib/net";
 import { tcpAddress, unixAddress } from "../../lib/net/address";
 import type { Address } from "../../lib/net/interfaces";
-import { ACCEPT, AGAIN, native } from "../../lib/native";
+import { ACCEPT, AGAIN, native, READABLE } from "../../lib/native";
 import { ServerFactory } from "../../lib/protocols";
 import { Reactor, type ReactorOptions } from "../../lib/reactor";
 import { describeOnKernel } from "../support/backends";
@@ -314,6 +314,49 @@ describeOnKernel("io_uring")("multishot accept on the io_uring backend", () => {
       expect(ended).toBe(clients.length);
       expect(openFds()).toBe(before);
     });
+  });
+
+  test("the poller holds at most 1,024 connections accepted and not taken; the rest wait in the kernel's backlog and all come once it drains", () => {
+    const before = openFds();
+    const p = new native.Poller("io_uring", new Uint32Array(64 * 3));
+    const l = native.socket("IPv4", "tcp");
+    const clients: number[] = [];
+    try {
+      native.bind(l, "127.0.0.1", 0);
+      native.listen(l, 2048);
+      const target = (native.getsockname(l) as { port: number }).port;
+      p.add(l, 1, 1, READABLE | ACCEPT);
+      let most = 0;
+      for (let i = 0; i < 15; i++) {
+        for (let j = 0; j < 100; j++) {
+          const fd = native.socket("IPv4", "tcp");
+          clients.push(fd);
+          native.connect(fd, "127.0.0.1", target);
+        }
+        p.wait(0);
+        most = Math.max(most, openFds() - before - clients.length - 2); // the ring and the listener
+      }
+      p.wait(20);
+      most = Math.max(most, openFds() - before - clients.length - 2);
+      expect(most).toBeGreaterThanOrEqual(1024);
+      expect(most).toBeLessThanOrEqual(1024 + 100);
+      const got: number[] = [];
+      for (let k = 0; k < 500 && got.length < clients.length; k++) {
+        if (p.wait(20) === 0) continue;
+        for (const a of p.accept(l, 128)) {
+          got.push((a.address as { port: number }).port);
+          native.close(a.fd);
+        }
+      }
+      const expected = clients.map((fd) => (native.getsockname(fd) as { port: number }).port);
+      expect(got.length).toBe(clients.length);
+      expect([...got].sort()).toEqual(expected.sort());
+    } finally {
+      for (const fd of clients) native.close(fd);
+      p.close();
+      native.close(l);
+    }
+    expect(openFds()).toBe(before);
   });
 
   test("a reactor stopped with connections accepted and not yet taken closes them: no fd is left", async () => {
