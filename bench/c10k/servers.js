@@ -81,6 +81,12 @@ function fdreactorSpec(backend, mode) {
   };
 }
 
+/** An io_uring entry whose port accepts with readiness and accept4 (acceptByPoller: false): "fdreactor-io_uring-accept4[-exclusive]". */
+function accept4Spec(spec) {
+  const name = spec.name.replace("io_uring", "io_uring-accept4");
+  return { ...spec, name, label: spec.label.replace(", ", ", accept4, "), env: { ...spec.env, FDREACTOR_ACCEPT_BY_POLLER: "0" } };
+}
+
 /**
  * The spec to start for `serverSpec` at `procs` processes of about `perProcess`
  * connections: SO_REUSEPORT specs (started `procs` times) get "--reuseport" when procs > 1;
@@ -141,6 +147,8 @@ function c10kServers(scenario, { backends = ["epoll"], runModes = ["integrated",
     .map((p) => ({ scaling: null, ...p, ...(SCALING[p.name] || {}), optional: !DEFAULT_PEERS[scenario].includes(p.name) }));
   const ours = [];
   for (const b of backends) for (const m of runModes) ours.push({ ...fdreactorSpec(b, m), optional: false });
+  // io_uring with readiness + accept4 instead of multishot accept: run when named in --peers.
+  if (backends.includes("io_uring")) for (const m of runModes) ours.push({ ...accept4Spec(fdreactorSpec("io_uring", m)), optional: true });
   return [...peers, ...ours];
 }
 

@@ -64,6 +64,8 @@ function serve(listen) {
   const reactor = new Reactor({
     backend: process.env.FDREACTOR_BACKEND || undefined,
     mode: process.env.FDREACTOR_MODE || undefined,
+    // "0": io_uring ports accept with readiness and accept4, not multishot accept (a bench variant).
+    acceptByPoller: process.env.FDREACTOR_ACCEPT_BY_POLLER !== "0",
   });
   reactor.callWhenRunning(() => {
     const port = listen(reactor);
