@@ -711,7 +711,7 @@ class IoUringPoller final : public Poller {
         r.seq = 0;
         SyncRecv(fd, r);
         if (fd < static_cast<int>(recv_.size())) recv_[fd].from = seq_ + 1;  // nor the receive's
-        return Status::Errno(-c.res, recv != 0 && c.user_data == recv ? "io_uring_recv" : "io_uring_poll_add");
+        return Status::Errno(-c.res, recv != 0 && c.user_data == recv ? "io_uring_recv" : r.accept ? "io_uring_accept" : "io_uring_poll_add");
       }
     }
     return Status::Ok();

@@ -8,6 +8,7 @@
  * registered before the stale event is dispatched).
  */
 import { invalidArgType, outOfRange } from "../error";
+import { log } from "../log";
 import { ACCEPT, isSyscallError, READABLE, WRITABLE } from "../native";
 import type { Poller } from "../native";
 import type { IAcceptDescriptor, IBatchReadDescriptor, IFileDescriptor, IReadDescriptor, ITLSBatchDescriptor, IWriteDescriptor } from "./interfaces";
@@ -38,6 +39,7 @@ export class Registry {
   private readonly lastSlot = new WeakMap<IFileDescriptor, number>();
   private freeSlots: number[] = [];
   private readonly acceptOption: boolean;
+  private warnedAccept = false;
 
   /** `acceptByPoller`: listeners (IAcceptDescriptor) get the ACCEPT option where the poller has it. */
   constructor(
@@ -119,6 +121,12 @@ export class Registry {
   acceptsFor(fd: number): boolean {
     const slot = this.slotOf(fd);
     return slot >= 0 && this.batch[slot] === ACCEPT_LANE;
+  }
+
+  private refusedAccept(e: unknown): void {
+    if (this.warnedAccept) return;
+    this.warnedAccept = true;
+    log("warn", "the poller refused multishot accept (EINVAL): this listener accepts with readiness and accept4", e);
   }
 
   /** Which lane reads `r`: 0 none (doRead), 1 readBatch, 2 tlsReadBatch (a TLS session is on), 3 ACCEPT. */
@@ -207,6 +215,14 @@ export class Registry {
         this.poller.add(fd, slot, this.gens[slot], interest);
       }
     } catch (e) {
+      if ((interest & ACCEPT) !== 0 && isSyscallError(e, "EINVAL")) {
+        // The kernel refused the accept request (no multishot accept, or not a listening
+        // socket): this listener is polled and accepts with accept4, as on epoll.
+        this.refusedAccept(e);
+        this.batch[slot] = 0;
+        this.register(slot, interest & ~ACCEPT, existing);
+        return;
+      }
       if (!existing) {
         this.readers[slot] = null;
         this.writers[slot] = null;

@@ -11,7 +11,8 @@ import * as path from "node:path";
 import { listenTCP, listenUNIX } from "../../lib/net";
 import { tcpAddress, unixAddress } from "../../lib/net/address";
 import type { Address } from "../../lib/net/interfaces";
-import { ACCEPT, AGAIN, native, READABLE } from "../../lib/native";
+import { ACCEPT, AGAIN, native, READABLE, WRITABLE } from "../../lib/native";
+import { setLogObservers } from "../../lib/log";
 import { ServerFactory } from "../../lib/protocols";
 import { Reactor, type ReactorOptions } from "../../lib/reactor";
 import { describeOnKernel } from "../support/backends";
@@ -357,6 +358,53 @@ describeOnKernel("io_uring")("multishot accept on the io_uring backend", () => {
       native.close(l);
     }
     expect(openFds()).toBe(before);
+  });
+
+  test("the poller: ACCEPT on a socket that is not listening throws the kernel's EINVAL naming io_uring_accept; ACCEPT with WRITABLE is refused", () => {
+    const p = new native.Poller("io_uring", new Uint32Array(3));
+    const fd = native.socket("IPv4", "tcp");
+    try {
+      native.bind(fd, "127.0.0.1", 0);
+      expect(() => p.add(fd, 1, 1, READABLE | ACCEPT)).toThrow(expect.objectContaining({ code: "EINVAL", syscall: "io_uring_accept" }));
+      native.listen(fd, 8);
+      expect(() => p.add(fd, 1, 1, READABLE | WRITABLE | ACCEPT)).toThrow(expect.objectContaining({ code: "EINVAL", syscall: "io_uring_accept" }));
+      p.add(fd, 1, 1, READABLE | ACCEPT);
+      expect(p.accept(fd, 4)).toEqual([]);
+      p.remove(fd);
+      expect(() => p.accept(fd, 4)).toThrow(expect.objectContaining({ code: "ENOENT" }));
+    } finally {
+      p.close();
+      native.close(fd);
+    }
+  });
+
+  test("a listener whose accept request the kernel refuses (EINVAL: bound, not listening) is polled instead, with a warning", async () => {
+    const logged: string[] = [];
+    const restoreLog = setLogObservers([(level, message) => logged.push(`${level}: ${message}`)]);
+    const fd = native.socket("IPv4", "tcp");
+    try {
+      native.bind(fd, "127.0.0.1", 0);
+      const out = await runReactor<{ taken: unknown; reads: number }>(
+        "exclusive",
+        (reactor, finish) => {
+          let reads = 0;
+          const listener = { acceptsConnections: true as const, fileno: () => fd, doRead: () => void reads++, connectionLost: () => undefined };
+          reactor.addReader(listener); // no throw: registered as a plain reader
+          const taken = reactor.takeAccepted(fd, 8); // null: the caller accepts with accept4
+          reactor.removeReader(listener);
+          finish({ taken, reads });
+        },
+        10,
+        URING,
+      );
+      expect(out.taken).toBeNull();
+      expect(logged.filter((l) => l.includes("refused multishot accept"))).toEqual([
+        "warn: the poller refused multishot accept (EINVAL): this listener accepts with readiness and accept4",
+      ]);
+    } finally {
+      restoreLog();
+      native.close(fd);
+    }
   });
 
   test("a reactor stopped with connections accepted and not yet taken closes them: no fd is left", async () => {
