@@ -4,7 +4,7 @@
  */
 export * from "./error";
 export * from "./log";
-export { native, isSyscallError, kernelRefusal, READABLE, WRITABLE, ERROR, HANGUP, EDGE, ONESHOT, ACCEPT, EVENT_STRIDE, AGAIN } from "./native";
+export { native, isSyscallError, kernelRefusal, READABLE, WRITABLE, ERROR, HANGUP, EDGE, ONESHOT, ACCEPT, RECV, EVENT_STRIDE, AGAIN } from "./native";
 export { TLS_HANDSHAKE_DONE, TLS_WANT_WRITE, TLS_PEER_CLOSED, TLS_EOF, TLS_BUFFERED, TLS_ERROR } from "./native";
 export type { Backend, SockAddr, SockOpt, Poller, FdWatcher, NativeAddon, SyscallError } from "./native";
 export type { TlsContext, TlsContextOptions, TlsSession, TlsErrorInfo, PeerCertificate } from "./native";

@@ -11,7 +11,7 @@
  * exclusive.ts (the reactor blocks in the kernel wait itself).
  */
 import { performance } from "node:perf_hooks";
-import { native, kernelRefusal, READABLE, WRITABLE, ERROR, HANGUP, EVENT_STRIDE } from "../native";
+import { native, kernelRefusal, READABLE, WRITABLE, ERROR, HANGUP, EVENT_STRIDE, RECV } from "../native";
 import type { Accepted, Backend, Poller } from "../native";
 import { ConnectionLost, ReactorAlreadyRunning, ReactorNotRunning, UnknownBackendError, outOfRange } from "../error";
 import { log } from "../log";
@@ -28,6 +28,7 @@ import type { ThreadFunction } from "./threadpool-protocol";
 import type { ThreadChannelHandle } from "./thread-caller";
 import type { IBatchReadDescriptor, IBatchWriter, IFileDescriptor, IReadDescriptor, ITLSBatchDescriptor, IWriteDescriptor } from "./interfaces";
 import { ReadBatch, WriteBatch, type BatchSink } from "./batch-io";
+import { Receives } from "./receives";
 import { asError, describe, isError } from "./failures";
 import { IntegratedLoop } from "./integrated";
 import { runExclusive } from "./exclusive";
@@ -50,6 +51,13 @@ export interface ReactorOptions {
   slabSize?: number;
   /** Most bytes a batch read takes from one fd per iteration. Default 64 KiB. */
   maxReadPerFd?: number;
+  /**
+   * io_uring: buffers in the ring that socket reads complete into (a power of two, at least
+   * slabSize / maxReadPerFd), each maxReadPerFd bytes cut from a read slab; 0 reads through
+   * readiness instead. Default 64. A kernel without incrementally consumed buffer rings
+   * (before Linux 6.12) reads through readiness whatever this says (see `readPath`).
+   */
+  recvRing?: number;
   /** Exclusive mode: longest run of busy iterations before Node's loop gets a turn. Default 10 ms. */
   yieldIntervalMs?: number;
   /** Exclusive mode: longest blocking wait (bounds Node timer and signal latency). Default 50 ms. */
@@ -109,6 +117,13 @@ export class Reactor implements IReactorTime {
   readonly mode: RunMode;
 
   private readonly events: Uint32Array;
+  private readonly maxReadPerFd: number;
+  private readonly slabSize: number;
+  private readonly recvRing: number;
+  // io_uring's completion path: the records of each wait (null: reads go through readiness).
+  private recv: Receives | null = null;
+  private recvPath: "completion" | "readiness" = "readiness";
+  private recvRefusal: string | null = null;
   private readonly yieldIntervalMs: number;
   private readonly blockCapMs: number;
   private readonly defaultSignals: boolean;
@@ -196,6 +211,14 @@ export class Reactor implements IReactorTime {
     const maxReadPerFd = positiveInt("maxReadPerFd", options.maxReadPerFd ?? 64 * 1024);
     const slabSize = positiveInt("slabSize", options.slabSize ?? 256 * 1024);
     if (slabSize < maxReadPerFd) throw new RangeError("slabSize must be at least maxReadPerFd");
+    const recvRing = options.recvRing ?? 64;
+    const perSlab = Math.floor(slabSize / maxReadPerFd);
+    if (!Number.isInteger(recvRing) || recvRing < 0 || recvRing > 32768 || (recvRing & (recvRing - 1)) !== 0 || (recvRing > 0 && recvRing < perSlab)) {
+      throw new RangeError(`recvRing must be 0 or a power of two from slabSize / maxReadPerFd (${perSlab}) to 32768, got ${String(recvRing)}`);
+    }
+    this.recvRing = recvRing;
+    this.maxReadPerFd = maxReadPerFd;
+    this.slabSize = slabSize;
     this.yieldIntervalMs = nonNegative("yieldIntervalMs", options.yieldIntervalMs ?? 10);
     this.blockCapMs = positiveInt("blockCapMs", options.blockCapMs ?? 50);
     this.defaultSignals = options.installSignalHandlers ?? false;
@@ -211,6 +234,21 @@ export class Reactor implements IReactorTime {
   }
 
   // ---------------------------------------------------------------- lifecycle
+
+  /**
+   * How socket reads happen once the poller exists (the first reader, or run()):
+   * "completion" (io_uring receives into its buffer ring; the wait reports the bytes) or
+   * "readiness" (the wait reports READABLE, a read batch reads). `readPathRefusal` says why
+   * io_uring fell back to readiness, when it did.
+   */
+  get readPath(): "completion" | "readiness" {
+    return this.recvPath;
+  }
+
+  /** Why the kernel refused the completion path (null when it was not refused, or not asked for). */
+  get readPathRefusal(): string | null {
+    return this.recvRefusal;
+  }
 
   /** True from startup until the "during shutdown" phase (Twisted's `running`). */
   get running(): boolean {
@@ -313,6 +351,8 @@ export class Reactor implements IReactorTime {
   /** Starts calling `r.doRead()` (or, for a batch reader, reading for it) whenever its fd is readable. */
   addReader(r: IReadDescriptor): void {
     this.ensureRegistry().addReader(r);
+    // Records held while it was not reading go out next iteration, before any newer one.
+    if (this.recv !== null && this.recv.resume(r)) this.arm();
   }
 
   /** Starts calling `w.doWrite()` whenever its fd is writable. */
@@ -465,6 +505,8 @@ export class Reactor implements IReactorTime {
     let n = 0;
     try {
       if (wait) n = (this.poller as Poller).wait(timeoutMs);
+      // Receive records first: the bytes a wait completed, straight to their readers.
+      if (this.recv !== null) this.recv.run(this.registry as Registry, this.sink, this.poller as Poller);
       if (n > 0) this.dispatch(n);
       if (this.reads.pending) this.reads.run(this.registry as Registry, this.sink);
       // The deferred writes went with the wait's or the read batch's enter: their results.
@@ -696,6 +738,7 @@ export class Reactor implements IReactorTime {
     this.writes.deferTo = null;
     if (this.poller !== null) this.poller.close();
     this.poller = null;
+    this.recv = null;
     this.pollerHolds = false;
     // A write after the end (a transport flushing late) goes to the syscalls again.
     this.reads.io = this.writes.io = native;
@@ -727,6 +770,7 @@ export class Reactor implements IReactorTime {
   /** Milliseconds the next wait may block: 0 when work is due, -1 for "until an event". */
   private computeTimeout(): number {
     if (this.stopRequested || this.threadFns.length > 0 || this.inboxBacklog || this.writes.pending || this.reads.pending || this.pollerHolds) return 0;
+    if (this.recv !== null && this.recv.pending) return 0;
     const top = this.timers.peek();
     if (top === undefined) return -1;
     const ms = (top.time - this.seconds()) * 1000;
@@ -740,11 +784,26 @@ export class Reactor implements IReactorTime {
     if (this.registry === null) {
       if (this.state === ENDED) throw new ReactorNotRestartable("This reactor has stopped");
       this.poller = new native.Poller(this.backend, this.events);
-      this.registry = new Registry(this.poller, this.acceptByPoller);
+      this.registry = new Registry(this.poller, this.acceptByPoller, this.enableReceives(this.poller));
       // io_uring: the batches' reads and writes go to its ring as SQEs, one enter per batch.
       if (this.poller.completesIo) this.reads.io = this.writes.io = this.poller;
     }
     return this.registry;
+  }
+
+  /** io_uring: sets up the completion path (recvRing); returns the RECV option when it runs, else 0. */
+  private enableReceives(poller: Poller): number {
+    if (!poller.completesIo || this.recvRing === 0) return 0;
+    const receives = new Receives(this.events.length / EVENT_STRIDE, this.slabSize, this.maxReadPerFd);
+    this.recvRefusal = poller.enableRecv(receives.records, this.recvRing, this.maxReadPerFd);
+    if (this.recvRefusal !== null) {
+      log("info", `io_uring reads through readiness: ${this.recvRefusal}`);
+      return 0;
+    }
+    receives.lend(poller, this.recvRing);
+    this.recv = receives;
+    this.recvPath = "completion";
+    return RECV;
   }
 
   private ensureInbox(): ThreadInbox {

@@ -41,10 +41,15 @@ export class Registry {
   private readonly acceptOption: boolean;
   private warnedAccept = false;
 
-  /** `acceptByPoller`: listeners (IAcceptDescriptor) get the ACCEPT option where the poller has it. */
+  /**
+   * `acceptByPoller`: listeners (IAcceptDescriptor) get the ACCEPT option where the poller
+   * has it. `recv`: the poller's RECV option when it receives for plain batch readers on
+   * sockets itself (io_uring's completion path, receives.ts), else 0.
+   */
   constructor(
     private readonly poller: Poller,
     acceptByPoller = true,
+    private readonly recv = 0,
   ) {
     this.acceptOption = acceptByPoller && (poller.supportedOptions & ACCEPT) !== 0;
     for (let s = INITIAL_SLOTS - 1; s >= 0; s--) this.freeSlots.push(s);
@@ -201,18 +206,19 @@ export class Registry {
   /** Registers (or re-registers) the slot's fd with `interest` under its current token. */
   private register(slot: number, interest: number, existing: boolean): void {
     const fd = this.fds[slot];
+    const bits = interest | this.recvOption(slot, interest);
     try {
       if (existing) {
         try {
-          this.poller.modify(fd, slot, this.gens[slot], interest);
+          this.poller.modify(fd, slot, this.gens[slot], bits);
         } catch (e) {
           // Closed and reopened under the same number without being removed: the kernel
           // dropped the old registration, so register afresh.
           if (!isSyscallError(e, "ENOENT")) throw e;
-          this.poller.add(fd, slot, this.gens[slot], interest);
+          this.poller.add(fd, slot, this.gens[slot], bits);
         }
       } else {
-        this.poller.add(fd, slot, this.gens[slot], interest);
+        this.poller.add(fd, slot, this.gens[slot], bits);
       }
     } catch (e) {
       if ((interest & ACCEPT) !== 0 && isSyscallError(e, "EINVAL")) {
@@ -231,6 +237,12 @@ export class Registry {
       throw e;
     }
     this.interest[slot] = interest;
+  }
+
+  /** RECV for a plain batch reader's socket on a poller that receives itself, else 0. */
+  private recvOption(slot: number, interest: number): number {
+    if (this.recv === 0 || (interest & READABLE) === 0 || this.batch[slot] !== 1) return 0;
+    return (this.readers[slot] as IBatchReadDescriptor & { notSocket?: boolean }).notSocket === true ? 0 : this.recv;
   }
 
   private allocate(fd: number): number {
