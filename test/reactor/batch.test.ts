@@ -170,13 +170,21 @@ describe.each(configTable())("batch writers (%s)", (_label, config) => {
     const received: Buffer[] = [];
     let total = 0;
     let writerDone = false;
+    let stopped = false;
+    // Once both are done, whichever hears it last (on io_uring's completion path the reader
+    // may hear its last bytes in the same iteration as the writer its last result).
+    const stopWhenDone = (): void => {
+      if (total !== data.length || !writerDone || stopped) return;
+      stopped = true;
+      r.stop();
+    };
     const reader = new SlabReader(b, (x) => {
       total = x.bytes();
-      if (total === data.length && writerDone) r.stop();
+      stopWhenDone();
     });
     const writer = new QueueWriter(a, data, r, () => {
       writerDone = true;
-      if (total === data.length) r.stop();
+      stopWhenDone();
     });
     r.addReader(reader);
     r.callWhenRunning(() => r.requestFlush(writer));
