@@ -43,6 +43,13 @@
 // completion is read, and remove() closes the ones queued: none is left open unseen. A
 // listener whose queue reaches kAcceptQueueMax has its request cancelled (the kernel's
 // backlog holds the next connections, as on epoll) until the port has taken half.
+//
+// Completion-based receive (enableRecv, the RECV option; Linux 6.12+): a provided buffer
+// ring consumed incrementally (IOU_PBUF_RING_INC), its buffers cut from slabs the caller
+// lends; each RECV registration keeps one IORING_OP_RECV with buffer selection armed, and
+// the wait reports its completions as records (slab, offset, bytes | 0 | -errno) beside
+// the events, so the reads ride on the wait's own io_uring_enter. Its section below says
+// how pausing, ENOBUFS and close() are handled.
 #include "io_uring_ring.h"  // defines FDR_HAVE_IO_URING where the headers allow
 #include "batch_io.h"
 #include "poller.h"
