@@ -55,7 +55,8 @@ function staticSite(reactor, dir, idleTimeout) {
 }
 
 /**
- * Runs a reactor of the backend and mode the environment names; once it runs, `listen(reactor)`
+ * Runs a reactor of the backend and mode the environment names (FDREACTOR_RECV_RING, when
+ * set, is the io_uring recvRing option: 0 reads through readiness); once it runs, `listen(reactor)`
  * returns the listening port and "READY <port>" is printed. SIGTERM stops the reactor (or exits
  * when it is not running); the process exits 0 when the reactor has stopped.
  */
@@ -66,6 +67,7 @@ function serve(listen) {
     mode: process.env.FDREACTOR_MODE || undefined,
     // "0": io_uring ports accept with readiness and accept4, not multishot accept (a bench variant).
     acceptByPoller: process.env.FDREACTOR_ACCEPT_BY_POLLER !== "0",
+    recvRing: process.env.FDREACTOR_RECV_RING ? Number(process.env.FDREACTOR_RECV_RING) : undefined,
   });
   reactor.callWhenRunning(() => {
     const port = listen(reactor);
