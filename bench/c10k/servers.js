@@ -81,10 +81,20 @@ function fdreactorSpec(backend, mode) {
   };
 }
 
+/** An io_uring entry run with `env` on top, named "fdreactor-io_uring-<tag>[-exclusive]". */
+function variantSpec(spec, tag, env) {
+  const name = spec.name.replace("io_uring", `io_uring-${tag}`);
+  return { ...spec, name, label: spec.label.replace(", ", `, ${tag}, `), env: { ...spec.env, ...env } };
+}
+
 /** An io_uring entry whose port accepts with readiness and accept4 (acceptByPoller: false): "fdreactor-io_uring-accept4[-exclusive]". */
 function accept4Spec(spec) {
-  const name = spec.name.replace("io_uring", "io_uring-accept4");
-  return { ...spec, name, label: spec.label.replace(", ", ", accept4, "), env: { ...spec.env, FDREACTOR_ACCEPT_BY_POLLER: "0" } };
+  return variantSpec(spec, "accept4", { FDREACTOR_ACCEPT_BY_POLLER: "0" });
+}
+
+/** An io_uring entry whose connections read through readiness, not the buffer ring (recvRing: 0): "fdreactor-io_uring-readiness[-exclusive]". */
+function readinessSpec(spec) {
+  return variantSpec(spec, "readiness", { FDREACTOR_RECV_RING: "0" });
 }
 
 /**
@@ -149,6 +159,8 @@ function c10kServers(scenario, { backends = ["epoll"], runModes = ["integrated",
   for (const b of backends) for (const m of runModes) ours.push({ ...fdreactorSpec(b, m), optional: false });
   // io_uring with readiness + accept4 instead of multishot accept: run when named in --peers.
   if (backends.includes("io_uring")) for (const m of runModes) ours.push({ ...accept4Spec(fdreactorSpec("io_uring", m)), optional: true });
+  // io_uring reading through readiness instead of the buffer ring: run when named in --peers.
+  if (backends.includes("io_uring")) for (const m of runModes) ours.push({ ...readinessSpec(fdreactorSpec("io_uring", m)), optional: true });
   return [...peers, ...ours];
 }
 

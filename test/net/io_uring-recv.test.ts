@@ -68,6 +68,8 @@ describeOnKernel("io_uring")("TCP on io_uring's completion path", () => {
         (reactor, finish) => {
           const sf = new ServerFactory();
           sf.buildProtocol = () => {
+            // Only once the server has its connection: a port stopped earlier drops it.
+            port.stopListening();
             const p = new Recorder();
             p.onLost = () => finish({ digest: digest(p.bytes()), events: p.events.filter((e) => !e.startsWith("data:")), path: reactor.readPath });
             return p;
@@ -78,7 +80,6 @@ describeOnKernel("io_uring")("TCP on io_uring's completion path", () => {
             p.onMade = () => {
               for (let at = 0; at < SIZE; at += 524) p.transport!.write(payload.subarray(at, Math.min(SIZE, at + 524)));
               p.transport!.loseConnection();
-              port.stopListening();
             };
             return p;
           });
@@ -102,6 +103,8 @@ describeOnKernel("io_uring")("TCP on io_uring's completion path", () => {
           let pauses = 0;
           const sf = new ServerFactory();
           sf.buildProtocol = () => {
+            // Only once the server has its connection: a port stopped earlier drops it.
+            port.stopListening();
             const p = new Recorder();
             let paused = false;
             let chunks = 0;
@@ -127,7 +130,6 @@ describeOnKernel("io_uring")("TCP on io_uring's completion path", () => {
             p.onMade = () => {
               for (let at = 0; at < SIZE; at += 4000) p.transport!.write(payload.subarray(at, Math.min(SIZE, at + 4000)));
               p.transport!.loseConnection();
-              port.stopListening();
             };
             return p;
           });
