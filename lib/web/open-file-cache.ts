@@ -55,6 +55,8 @@ export interface FileHeaders {
   contentType: string;
   /** The size as the Content-Length of the whole file. */
   sizeText: string;
+  /** A 200's header fields for the whole file, [name, value, ...], checked and frozen (Request.adoptHeaders). */
+  whole: readonly string[];
 }
 
 /** The file type bits of a mode, and a regular file's. */

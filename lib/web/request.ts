@@ -67,6 +67,9 @@ const NO_SEGMENTS: string[] = [];
 
 const EMPTY = Buffer.alloc(0);
 
+/** The header list of a request that has set none (never changed). */
+const NO_FIELDS: readonly string[] = Object.freeze([]);
+
 /**
  * A response head rendered once and reused (`Request.writeSharedHead`): by every request
  * that answers with the same status, the same header fields in the same order, on the same
@@ -114,8 +117,14 @@ export class Request {
   code = 200;
   /** The response reason phrase. */
   codeMessage = "";
-  /** Response header fields, flat [name, value, ...] with the caller's casing. */
-  readonly responseHeaders: string[] = [];
+  /**
+   * The response header fields (flat [name, value, ...], the caller's casing), made on first
+   * use; or, after `adoptHeaders`, a list shared with other requests and never changed,
+   * copied before anything could change it or see it (responseHeaders, setHeader, addHeader).
+   */
+  private fields: string[] | null = null;
+  /** `fields` is a shared list (adoptHeaders): copy it before a change or handing it out. */
+  private fieldsShared = false;
   /** True once the head has been written. */
   startedWriting = false;
   /** True once finish() was called. */
@@ -146,6 +155,38 @@ export class Request {
     this.clientproto = versionMinor === 1 ? "HTTP/1.1" : "HTTP/1.0";
     this.rawHeaders = headers;
     this.keepAlive = keepAlive;
+  }
+
+  /** Response header fields, flat [name, value, ...] with the caller's casing. */
+  get responseHeaders(): string[] {
+    return this.ownFields();
+  }
+
+  /** `fields` as this request's own array (made, or copied from a shared list, now). */
+  private ownFields(): string[] {
+    const f = this.fields;
+    if (f === null) return (this.fields = []);
+    if (!this.fieldsShared) return f;
+    this.fieldsShared = false;
+    return (this.fields = f.slice());
+  }
+
+  /**
+   * @internal Sets the header fields of `fields` ([name, value, ...], checked by the caller
+   * with checkField, none repeated, never changed afterwards), as setHeader of each pair in
+   * order would: a request that has no response header yet shares the list itself (a static
+   * File's 200 then makes no array per response) until something changes or reads it.
+   */
+  adoptHeaders(fields: readonly string[]): void {
+    if (this.startedWriting) throw new Error("adoptHeaders: the response head has already been written");
+    if (this.fields !== null) {
+      // Fields set, or the array handed out (a caller may hold it): setHeader, pair by pair.
+      for (let i = 0; i < fields.length; i += 2) this.setHeader(fields[i], fields[i + 1]);
+      return;
+    }
+    for (let i = 0; i < fields.length; i += 2) this.noteHeader(lowerName(fields[i]), fields[i + 1]);
+    this.fields = fields as string[];
+    this.fieldsShared = true;
   }
 
   /** The request's header fields (made on first use). */
@@ -218,7 +259,7 @@ export class Request {
     const v = typeof value === "number" ? String(value) : value;
     checkFieldCached(name, v);
     if (this.startedWriting) throw new Error(`setHeader(${name}): the response head has already been written`);
-    const h = this.responseHeaders;
+    const h = this.ownFields();
     const lower = lowerName(name);
     for (let i = 0; i < h.length; i += 2) {
       if (lowerName(h[i]) === lower) {
@@ -235,7 +276,7 @@ export class Request {
     checkField(name, value);
     if (this.startedWriting) throw new Error(`addHeader(${name}): the response head has already been written`);
     this.noteHeader(name.toLowerCase(), value);
-    this.responseHeaders.push(name, value);
+    this.ownFields().push(name, value);
   }
 
   private noteHeader(lower: string, value: string): void {
@@ -299,7 +340,8 @@ export class Request {
     shared.keepAlive = this.keepAlive;
     shared.minor = this.minor;
     shared.defaultType = this.channel.defaultContentType;
-    shared.fields = this.responseHeaders.slice();
+    // A shared list is never changed: kept as it is; a request's own array is copied.
+    shared.fields = this.fieldsShared ? (this.fields as string[]) : this.headerList().slice();
     t.write(bytes);
   }
 
@@ -308,7 +350,8 @@ export class Request {
     if (shared.code !== this.code || this.codeMessage !== "" || shared.keepAlive !== this.keepAlive || shared.minor !== this.minor) return false;
     if (shared.defaultType !== this.channel.defaultContentType) return false;
     const a = shared.fields;
-    const b = this.responseHeaders;
+    const b = this.headerList();
+    if (a === b) return true;
     if (a.length !== b.length) return false;
     for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
     return true;
@@ -397,6 +440,11 @@ export class Request {
     if (w !== null) for (const d of w) d.errback(reason);
   }
 
+  /** The response header fields as they stand, for reading here (no copy of a shared list). */
+  private headerList(): readonly string[] {
+    return this.fields ?? NO_FIELDS;
+  }
+
   private bodyAllowed(): boolean {
     const c = this.code;
     return !(c === 204 || c === 304 || (c >= 100 && c < 200));
@@ -408,7 +456,7 @@ export class Request {
     const code = this.code;
     let h = this.codeMessage === "" ? STATUS_LINES[code] ?? `HTTP/1.1 ${code} ${reasonPhrase(code)}\r\n` : `HTTP/1.1 ${code} ${this.codeMessage}\r\n`;
     h += currentDateLine(this.channel.now);
-    const rh = this.responseHeaders;
+    const rh = this.headerList();
     for (let i = 0; i < rh.length; i += 2) h += `${rh[i]}: ${rh[i + 1]}\r\n`;
     const allowed = this.bodyAllowed();
     if (!this.hasType && allowed && this.channel.defaultContentType !== "") h += `Content-Type: ${this.channel.defaultContentType}\r\n`;

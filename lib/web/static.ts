@@ -23,6 +23,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { contentType } from "mime-types";
 import type { IFileSource } from "../net/abstract";
+import { checkField } from "./headers";
 import { OpenFile, OpenFileCache, type FileHeaders } from "./open-file-cache";
 import { NOT_DONE_YET, type IResource, type RenderResult } from "./resource";
 import type { Request } from "./request";
@@ -247,13 +248,14 @@ export class File implements IResource {
     const st = file.stat;
     const modifiedMs = Math.floor(st.mtimeMs / 1000) * 1000;
     const name = file.path.slice(file.path.lastIndexOf(path.sep) + 1);
-    file.headers = {
-      etag: `"${Math.floor(st.mtimeMs).toString(16)}-${st.size.toString(16)}"`,
-      lastModified: new Date(modifiedMs).toUTCString(),
-      modifiedMs,
-      contentType: contentType(name) || this.defaultType,
-      sizeText: String(st.size),
-    };
+    const etag = `"${Math.floor(st.mtimeMs).toString(16)}-${st.size.toString(16)}"`;
+    const lastModified = new Date(modifiedMs).toUTCString();
+    const type = contentType(name) || this.defaultType;
+    const sizeText = String(st.size);
+    // The whole file's 200 (and HEAD) header fields, in the order serve sets them one by one otherwise.
+    const whole = ["ETag", etag, "Last-Modified", lastModified, "Accept-Ranges", "bytes", "Content-Type", type, "Content-Length", sizeText];
+    for (let i = 0; i < whole.length; i += 2) checkField(whole[i], whole[i + 1]);
+    file.headers = { etag, lastModified, modifiedMs, contentType: type, sizeText, whole: Object.freeze(whole) };
     return file.headers;
   }
 
@@ -265,10 +267,8 @@ export class File implements IResource {
       const size = file.stat.size;
       const h = this.headersOf(file);
       const etag = h.etag;
-      request.setHeader("ETag", etag);
-      request.setHeader("Last-Modified", h.lastModified);
-      request.setHeader("Accept-Ranges", "bytes");
       if (notModified(request, etag, h.modifiedMs)) {
+        setValidators(request, h);
         request.setResponseCode(304);
         request.finish();
         return NOT_DONE_YET;
@@ -276,18 +276,21 @@ export class File implements IResource {
       let start = 0;
       let length = size;
       const range = request.method === "GET" && rangeApplies(request, etag, h.modifiedMs) ? parseRange(request.getHeader("range"), size) : null;
-      if (range === UNSATISFIABLE) {
-        request.setHeader("Content-Range", `bytes */${size}`);
-        return status(request, 416);
-      }
-      if (range !== null) {
+      if (range === null) {
+        request.adoptHeaders(h.whole); // the whole file: the fields made once for it
+      } else {
+        setValidators(request, h);
+        if (range === UNSATISFIABLE) {
+          request.setHeader("Content-Range", `bytes */${size}`);
+          return status(request, 416);
+        }
         start = range[0];
         length = range[1] - range[0] + 1;
         request.setResponseCode(206);
         request.setHeader("Content-Range", `bytes ${start}-${range[1]}/${size}`);
+        request.setHeader("Content-Type", h.contentType);
+        request.setHeader("Content-Length", length);
       }
-      request.setHeader("Content-Type", h.contentType);
-      request.setHeader("Content-Length", length === size ? h.sizeText : length);
       const t = request.transport as unknown as IFileTransport | null;
       if (request.method === "HEAD" || length === 0 || t === null || request.lost) {
         request.finish();
@@ -366,6 +369,13 @@ function statusForOpenError(e: unknown): number {
     default:
       return 500;
   }
+}
+
+/** ETag, Last-Modified and Accept-Ranges: what every answer about a file carries. */
+function setValidators(request: Request, h: FileHeaders): void {
+  request.setHeader("ETag", h.etag);
+  request.setHeader("Last-Modified", h.lastModified);
+  request.setHeader("Accept-Ranges", "bytes");
 }
 
 /** Finishes `request` with `code` and a short text body. */

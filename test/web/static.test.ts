@@ -10,7 +10,7 @@ import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import type { Reactor } from "../../lib/reactor";
-import { File } from "../../lib/web";
+import { File, type IResource, type Request } from "../../lib/web";
 import { parseRange } from "../../lib/web/static";
 import { expectNoFdLeaks, openFds } from "../support/fds";
 import { rawExchange, serve, withReactor } from "./helpers";
@@ -165,6 +165,54 @@ describe("bodies", () => {
       const res = await get(port, "/notes.txt", { "Content-Length": "0" }, "POST");
       expect(res.status).toBe(405);
       expect(res.headers.allow).toBe("GET, HEAD");
+    });
+  });
+});
+
+describe("the header fields a Request holds", () => {
+  test("after a File's 200 each request has its own list, in the order sent; one a wrapper set or took first keeps it; changing one changes no other", async () => {
+    await withReactor(async (r) => {
+      const file = new File(root, { maxCachedFiles: 4 }); // one open file for every request: one list made for it
+      const held: Request[] = [];
+      let taken: string[] | null = null;
+      const wrap: IResource = {
+        isLeaf: true,
+        getChildWithDefault: () => wrap,
+        render(req: Request) {
+          held.push(req);
+          if (req.uri.endsWith("?set")) req.setHeader("X-Before", "1");
+          if (req.uri.endsWith("?take")) taken = req.responseHeaders;
+          return file.render(req);
+        },
+      };
+      const { port } = serve(r, wrap);
+      const req = (q: string): string => `GET /notes.txt${q} HTTP/1.1\r\nHost: x\r\n\r\n`;
+      const exchange = async (qs: string[]): Promise<Reply[]> => {
+        const { data } = await rawExchange(port, qs.map(req), { gapMs: 20, until: (d) => d.split("plain text\n").length === qs.length + 1 });
+        return parse(Buffer.from(data, "latin1"));
+      };
+      const rs = await exchange(["", "", "?set", "?take"]);
+      expect(rs.map((x) => [x.status, x.body.toString()])).toEqual(new Array(4).fill([200, "plain text\n"]));
+      const { etag, "last-modified": lm } = rs[0].headers;
+      const fields = ["ETag", etag, "Last-Modified", lm, "Accept-Ranges", "bytes", "Content-Type", "text/plain; charset=utf-8", "Content-Length", "11"];
+      const names = (x: Reply): string[] => Object.keys(x.headers);
+      expect(names(rs[0])).toEqual(["date", "etag", "last-modified", "accept-ranges", "content-type", "content-length"]);
+      expect(names(rs[1])).toEqual(names(rs[0]));
+      expect(names(rs[2])).toEqual(["date", "x-before", ...names(rs[0]).slice(1)]);
+      expect(names(rs[3])).toEqual(names(rs[0]));
+      expect(held.map((q) => q.responseHeaders)).toEqual([fields, fields, ["X-Before", "1", ...fields], fields]);
+      expect(taken).toBe(held[3].responseHeaders);
+      expect(new Set(held.map((q) => q.responseHeaders)).size).toBe(4);
+      // A change to one request's list reaches no other request, earlier or later.
+      held[0].responseHeaders.push("X-Late", "1");
+      held[0].responseHeaders[1] = '"changed"';
+      expect(held[1].responseHeaders).toEqual(fields);
+      const again = await exchange([""]);
+      expect(names(again[0])).toEqual(names(rs[0]));
+      expect(again[0].headers.etag).toBe(etag);
+      expect(held[4].responseHeaders).toEqual(fields);
+      expect(file.openFiles).toBe(0);
+      file.closeCachedFiles();
     });
   });
 });
