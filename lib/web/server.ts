@@ -107,6 +107,8 @@ class RequestReader implements IHTTPParserHandler {
   sendMark = 0;
   /** The header timeout of a request head that has begun and not fully arrived, or null. */
   headTimer: IDelayedCall | null = null;
+  /** While pooled: the next free reader of the site (a list through the readers: no array that grows and shrinks with the pool). */
+  nextFree: RequestReader | null = null;
 
   /** A reader parsing with `site`'s limits. */
   constructor(site: Site) {
@@ -567,8 +569,10 @@ export class Site extends ServerFactory {
   private sweepTimer: IDelayedCall | null = null;
   /** True inside sweepIdle (which re-arms the timer itself, once, at the end). */
   private sweeping = false;
-  /** Free RequestReaders (idle parsers) for the next request on any connection. */
-  private readonly readers: RequestReader[] = [];
+  /** Free RequestReaders (idle parsers) for the next request on any connection: the top of their list. */
+  private freeReaders: RequestReader | null = null;
+  /** Readers in that list. */
+  private freeCount = 0;
   /** Wall-clock ms where this site's idle clock reads 0. */
   private clockBase = Date.now();
 
@@ -607,13 +611,21 @@ export class Site extends ServerFactory {
 
   /** @internal A RequestReader for `channel` (pooled, else new). */
   takeReader(channel: HTTPChannel): RequestReader {
-    const r = this.readers.pop() ?? new RequestReader(this);
+    let r = this.freeReaders;
+    if (r !== null) {
+      this.freeReaders = r.nextFree;
+      r.nextFree = null;
+      this.freeCount--;
+    } else {
+      r = new RequestReader(this);
+    }
     r.channel = channel;
     return r;
   }
 
   /** @internal Takes back an idle RequestReader (its parser between messages, not paused). */
   giveBackReader(r: RequestReader): void {
+    if (r.channel === null) return; // pooled or dropped already: never listed twice
     r.channel = null;
     r.incoming = null;
     r.bodyParts = null;
@@ -621,12 +633,16 @@ export class Site extends ServerFactory {
     r.readingPaused = false;
     r.heldForPeer = false;
     r.sendTimer = null;
-    if (this.readers.length < MAX_POOLED_READERS) this.readers.push(r);
+    if (this.freeCount < MAX_POOLED_READERS) {
+      r.nextFree = this.freeReaders;
+      this.freeReaders = r;
+      this.freeCount++;
+    }
   }
 
   /** Free RequestReaders pooled for reuse. */
   get pooledReaders(): number {
-    return this.readers.length;
+    return this.freeCount;
   }
 
   /**

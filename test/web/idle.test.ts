@@ -104,6 +104,29 @@ test("one reader serves many connections in turn: the pool does not grow with th
   for (const { ch } of conns) ch.connectionLost(new Failure(new Error("done")));
 });
 
+test("readers held by responses in flight on several connections come back once each and serve again, in any order", () => {
+  const pending: Request[] = [];
+  const site = new Site(
+    (req: Request) => {
+      pending.push(req);
+      return NOT_DONE_YET;
+    },
+    { reactor: recordingReactor() },
+  );
+  const conns = Array.from({ length: 5 }, () => connectInMemory(site));
+  for (let round = 0; round < 3; round++) {
+    conns.forEach(({ ch }, i) => ch.dataReceived(Buffer.from(`GET /${round}-${i} HTTP/1.1\r\nHost: x\r\n\r\n`, "latin1")));
+    expect(site.pooledReaders).toBe(0);
+    // Finished out of order: 3, 1, 4, 0, 2.
+    for (const k of [3, 1, 4, 0, 2]) pending[round * 5 + k].finish(pending[round * 5 + k].uri);
+    expect(site.pooledReaders).toBe(5);
+    expect(conns.filter(({ ch }) => ch.holdsRequestState).length).toBe(0);
+  }
+  expect(conns.map(({ t }) => t.written.map((w) => w.slice(w.indexOf("\r\n\r\n") + 4)))).toEqual(conns.map((_c, i) => [0, 1, 2].map((round) => `/${round}-${i}`)));
+  for (const { ch } of conns) ch.connectionLost(new Failure(new Error("done")));
+  expect(site.pooledReaders).toBe(5);
+});
+
 test("a thousand idle connections share one idle timer, which closes those idle past idleTimeout and re-arms for the rest", () => {
   let now = 1_700_000_000_000;
   const spy = jest.spyOn(Date, "now").mockImplementation(() => now);
