@@ -273,6 +273,32 @@ describe("raw connections", () => {
     });
   });
 
+  test("what one request sets (body, reason phrase, traversal) is its own: the next requests see the defaults", async () => {
+    await withReactor(async (r) => {
+      const held: Request[] = [];
+      const root = new Resource();
+      class Leaf extends Resource {
+        override isLeaf = true;
+        override render(req: Request): string {
+          held.push(req);
+          if (req.method === "POST") req.setResponseCode(200, "Fine");
+          return `${req.method} ${req.content.length}`;
+        }
+      }
+      root.putChild("a", new Leaf());
+      const { port, listening } = serve(r, root);
+      const post = "POST /a/x/y HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc";
+      const get = "GET /a HTTP/1.0\r\nHost: x\r\nConnection: keep-alive\r\n\r\n";
+      const got = await rawExchange(port, [post, get], { gapMs: 30, until: (d) => d.endsWith("GET 0") });
+      expect(got.data).toMatch(/^HTTP\/1\.1 200 Fine\r\n[^]*POST 3HTTP\/1\.1 200 OK\r\n[^]*GET 0$/);
+      const [a, b] = held;
+      expect([a.content.toString(), a.codeMessage, a.clientproto, a.prepath, a.postpath]).toEqual(["abc", "Fine", "HTTP/1.1", ["a"], ["x", "y"]]);
+      expect([b.content.length, b.codeMessage, b.clientproto, b.prepath, b.postpath, b.lost]).toEqual([0, "", "HTTP/1.0", ["a"], [], false]);
+      expect(Object.keys(b)).not.toContain("content");
+      await listening.stopListening();
+    });
+  });
+
   test("HTTP/1.0 is closed after the response unless it asks for keep-alive", async () => {
     await withReactor(async (r) => {
       const { port, listening } = serve(r, testSite(r));
