@@ -41,6 +41,19 @@ function recordingReactor(): { seconds(): number; callLater(delay: number, f: (.
 
 const HELLO = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
 
+/** A site whose requests wait (NOT_DONE_YET) in `pending` for the test to finish them. */
+function deferringSite(): { pending: Request[]; site: Site } {
+  const pending: Request[] = [];
+  const site = new Site(
+    (req: Request) => {
+      pending.push(req);
+      return NOT_DONE_YET;
+    },
+    { reactor: recordingReactor() },
+  );
+  return { pending, site };
+}
+
 test("a connection holds no parser or request state before its first request and after each response", () => {
   const clock = recordingReactor();
   const site = new Site(() => "hi", { reactor: clock });
@@ -72,14 +85,7 @@ test("a request head arriving in pieces holds the state (and a header timer) unt
 });
 
 test("a response finished later holds the state until then; pipelined requests wait and are answered in order", () => {
-  const pending: Request[] = [];
-  const site = new Site(
-    (req: Request) => {
-      pending.push(req);
-      return NOT_DONE_YET;
-    },
-    { reactor: recordingReactor() },
-  );
+  const { pending, site } = deferringSite();
   const { ch, t } = connectInMemory(site);
   ch.dataReceived(Buffer.from("GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n", "latin1"));
   expect(pending.map((r) => r.uri)).toEqual(["/a"]);
@@ -105,14 +111,7 @@ test("one reader serves many connections in turn: the pool does not grow with th
 });
 
 test("readers held by responses in flight on several connections come back once each and serve again, in any order", () => {
-  const pending: Request[] = [];
-  const site = new Site(
-    (req: Request) => {
-      pending.push(req);
-      return NOT_DONE_YET;
-    },
-    { reactor: recordingReactor() },
-  );
+  const { pending, site } = deferringSite();
   const conns = Array.from({ length: 5 }, () => connectInMemory(site));
   for (let round = 0; round < 3; round++) {
     conns.forEach(({ ch }, i) => ch.dataReceived(Buffer.from(`GET /${round}-${i} HTTP/1.1\r\nHost: x\r\n\r\n`, "latin1")));
