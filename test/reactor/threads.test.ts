@@ -113,7 +113,11 @@ describe("thread channels", () => {
     try {
       const r = new Reactor();
       const got: unknown[] = [];
-      r.exposeToThreads("add", (a: number, b: number) => got.push(a + b));
+      // Stops at the last call's arrival (a fixed 10 ms let a loaded machine stop first);
+      // the guard only ends a run whose calls never come.
+      r.exposeToThreads("add", (a: number, b: number) => {
+        if (got.push(a + b) === 2) r.stop();
+      });
       const handle = r.threadChannel();
       const caller = new ThreadCaller(handle);
       r.callWhenRunning(() => {
@@ -121,7 +125,7 @@ describe("thread channels", () => {
         caller.callFromThread("missing");
         expect(() => caller.callFromThread("add", () => 1)).toThrow(/could not be cloned/);
         caller.callFromThread("add", 10, 20);
-        r.callLater(0.01, () => r.stop());
+        r.callLater(10, () => r.stop());
       });
       await r.run();
       expect(got).toEqual([5, 30]);
