@@ -52,9 +52,10 @@ export interface ReactorOptions {
   /** Most bytes a batch read takes from one fd per iteration. Default 64 KiB. */
   maxReadPerFd?: number;
   /**
-   * io_uring: buffers in the ring that socket reads complete into (a power of two, at least
-   * slabSize / maxReadPerFd), each maxReadPerFd bytes cut from a read slab; 0 reads through
-   * readiness instead. Default 64. A kernel without incrementally consumed buffer rings
+   * io_uring: buffers in a ring that socket reads complete into (a power of two, at least
+   * slabSize / maxReadPerFd; 64 is a good size), each maxReadPerFd bytes cut from a read
+   * slab. Default 0: reads go through readiness and read batches, measured cheaper in CPU
+   * per message (docs/platforms.md). A kernel without incrementally consumed buffer rings
    * (before Linux 6.12) reads through readiness whatever this says (see `readPath`).
    */
   recvRing?: number;
@@ -211,7 +212,7 @@ export class Reactor implements IReactorTime {
     const maxReadPerFd = positiveInt("maxReadPerFd", options.maxReadPerFd ?? 64 * 1024);
     const slabSize = positiveInt("slabSize", options.slabSize ?? 256 * 1024);
     if (slabSize < maxReadPerFd) throw new RangeError("slabSize must be at least maxReadPerFd");
-    const recvRing = options.recvRing ?? 64;
+    const recvRing = options.recvRing ?? 0;
     const perSlab = Math.floor(slabSize / maxReadPerFd);
     if (!Number.isInteger(recvRing) || recvRing < 0 || recvRing > 32768 || (recvRing & (recvRing - 1)) !== 0 || (recvRing > 0 && recvRing < perSlab)) {
       throw new RangeError(`recvRing must be 0 or a power of two from slabSize / maxReadPerFd (${perSlab}) to 32768, got ${String(recvRing)}`);
