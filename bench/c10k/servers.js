@@ -92,9 +92,9 @@ function accept4Spec(spec) {
   return variantSpec(spec, "accept4", { FDREACTOR_ACCEPT_BY_POLLER: "0" });
 }
 
-/** An io_uring entry whose connections read through readiness, not the buffer ring (recvRing: 0): "fdreactor-io_uring-readiness[-exclusive]". */
-function readinessSpec(spec) {
-  return variantSpec(spec, "readiness", { FDREACTOR_RECV_RING: "0" });
+/** An io_uring entry whose connections read through its buffer ring (recvRing: 64), not readiness: "fdreactor-io_uring-completion[-exclusive]". */
+function completionSpec(spec) {
+  return variantSpec(spec, "completion", { FDREACTOR_RECV_RING: "64" });
 }
 
 /**
@@ -159,8 +159,8 @@ function c10kServers(scenario, { backends = ["epoll"], runModes = ["integrated",
   for (const b of backends) for (const m of runModes) ours.push({ ...fdreactorSpec(b, m), optional: false });
   // io_uring with readiness + accept4 instead of multishot accept: run when named in --peers.
   if (backends.includes("io_uring")) for (const m of runModes) ours.push({ ...accept4Spec(fdreactorSpec("io_uring", m)), optional: true });
-  // io_uring reading through readiness instead of the buffer ring: run when named in --peers.
-  if (backends.includes("io_uring")) for (const m of runModes) ours.push({ ...readinessSpec(fdreactorSpec("io_uring", m)), optional: true });
+  // io_uring reading through its buffer ring instead of readiness: run when named in --peers.
+  if (backends.includes("io_uring")) for (const m of runModes) ours.push({ ...completionSpec(fdreactorSpec("io_uring", m)), optional: true });
   return [...peers, ...ours];
 }
 

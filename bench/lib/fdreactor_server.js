@@ -56,7 +56,7 @@ function staticSite(reactor, dir, idleTimeout) {
 
 /**
  * Runs a reactor of the backend and mode the environment names (FDREACTOR_RECV_RING, when
- * set, is the io_uring recvRing option: 0 reads through readiness); once it runs, `listen(reactor)`
+ * set, is the io_uring recvRing option: 64 reads through the buffer ring, 0 readiness); once it runs, `listen(reactor)`
  * returns the listening port and "READY <port>" is printed. SIGTERM stops the reactor (or exits
  * when it is not running); the process exits 0 when the reactor has stopped.
  */

@@ -2,7 +2,8 @@
 "use strict";
 /**
  * Syscalls and server CPU per echoed message: the C epoll reference, Node net, fdreactor on
- * epoll and fdreactor on io_uring (each run mode given), the same C echo load (bench/peers/echo_client.c)
+ * epoll and fdreactor on io_uring (each run mode given; io_uring both through readiness
+ * and through its buffer ring), the same C echo load (bench/peers/echo_client.c)
  * against each, interleaved over rounds. Over the client's measured interval only, the
  * server's syscalls are counted with `perf stat -I 50 -e raw_syscalls:sys_enter -p PID`
  * (cheap; exact but for the 50 ms lines at the interval's edges) and its CPU read from
@@ -44,21 +45,25 @@ for (const [k, v] of Object.entries({ conns, size, duration, rounds })) {
 }
 for (const m of modes) if (m !== "integrated" && m !== "exclusive") throw new RangeError(`--modes: ${m} is not a run mode`);
 
-/** A spec for fdreactor's C10K echo server on `backend` in `mode`. */
-function fdreactor(backend, mode) {
+/**
+ * A spec for fdreactor's C10K echo server on `backend` in `mode`; `completion`: io_uring
+ * reading through its buffer ring (recvRing 64) instead of readiness and read batches.
+ */
+function fdreactor(backend, mode, completion = false) {
   return {
-    name: `fdreactor-${backend}-${mode}`,
+    name: `fdreactor-${backend}${completion ? "-completion" : ""}-${mode}`,
     modes: ["echo"],
     cmd: process.execPath,
     args: [path.join(__dirname, "..", "c10k", "fdreactor_server.js"), "{mode}", "{port}"],
-    env: { FDREACTOR_BACKEND: backend, FDREACTOR_MODE: mode },
+    env: { FDREACTOR_BACKEND: backend, FDREACTOR_MODE: mode, ...(completion ? { FDREACTOR_RECV_RING: "64" } : {}) },
     ready: "stdout",
   };
 }
 
-// The C epoll reference and Node net: the issue's two peers for CPU per message.
+// The C epoll reference and Node net: the issue's two peers for CPU per message; io_uring
+// with both read paths, compared in the same run.
 const servers = [PEERS.find((p) => p.name === "c-reference"), PEERS.find((p) => p.name === "node-net")];
-for (const m of modes) servers.push(fdreactor("epoll", m), fdreactor("io_uring", m));
+for (const m of modes) servers.push(fdreactor("epoll", m), fdreactor("io_uring", m), fdreactor("io_uring", m, true));
 
 /**
  * Starts `perf stat -I 50` on pid, before the load: a perf started at MEASURE_START would
