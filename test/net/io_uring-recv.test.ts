@@ -93,6 +93,45 @@ describeOnKernel("io_uring")("TCP on io_uring's completion path", () => {
       expect(out.events).toEqual(["made", "lost:ConnectionDone"]);
     });
 
+    test("a protocol that transfers the buffer of the bytes it got detaches nothing the ring still fills: the transfer copies", async () => {
+      const SIZE = 256 * 1024;
+      const payload = pattern(3, SIZE);
+      const out = await runReactor<{ digest: string; detached: number; path: string }>(
+        mode,
+        (reactor, finish) => {
+          let detached = 0;
+          const sf = new ServerFactory();
+          sf.buildProtocol = () => {
+            port.stopListening();
+            const p = new Recorder();
+            p.onData = (data: Buffer) => {
+              // What a protocol handing bytes to a worker does; a detached slab would
+              // empty this view and every other view of it, the recorded ones too.
+              structuredClone(data.buffer, { transfer: [data.buffer as ArrayBuffer] });
+              if (data.buffer.byteLength === 0) detached++;
+            };
+            p.onLost = () => finish({ digest: digest(p.bytes()), detached, path: reactor.readPath });
+            return p;
+          };
+          const port = listenTCP(reactor, 0, sf, { interface: "127.0.0.1" });
+          const cf = new RecordingClientFactory(() => {
+            const p = new Recorder();
+            p.onMade = () => {
+              for (let at = 0; at < SIZE; at += 4000) p.transport!.write(payload.subarray(at, Math.min(SIZE, at + 4000)));
+              p.transport!.loseConnection();
+            };
+            return p;
+          });
+          connectTCP(reactor, "127.0.0.1", portOf(port.getHost()), cf);
+        },
+        20,
+        TINY_RING,
+      );
+      expect(out.path).toBe(HAS_INC_RINGS ? "completion" : "readiness");
+      expect(out.detached).toBe(0);
+      expect(out.digest).toBe(digest(payload));
+    });
+
     test("pauseProducing stops deliveries at once; resumeProducing delivers what came meanwhile, nothing lost or reordered", async () => {
       const SIZE = 512 * 1024;
       const payload = pattern(2, SIZE);
