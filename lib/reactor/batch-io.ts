@@ -9,6 +9,7 @@
  * both: their reads go through one `tlsReadBatch` into the same slab, their flushes through
  * one `tlsWriteBatch`, and they hear the session's status bits with each result.
  */
+import { markAsUntransferable } from "node:worker_threads";
 import { native, AGAIN } from "../native";
 import type { NativeAddon, Poller } from "../native";
 import { log } from "../log";
@@ -43,6 +44,17 @@ export interface BatchSink {
   drop(d: IFileDescriptor, reason: Error): void;
 }
 
+/**
+ * A slab that reads fill and protocols get views of. Marked untransferable: many
+ * connections' bytes share its ArrayBuffer, so a protocol that passes a view's buffer in a
+ * transfer list (postMessage, structuredClone) sends a copy and empties no other view.
+ */
+export function readSlab(size: number): Buffer {
+  const slab = Buffer.allocUnsafeSlow(size);
+  markAsUntransferable(slab.buffer);
+  return slab;
+}
+
 /** Batch readers collected during dispatch, read with one readBatch (and one tlsReadBatch for TLS sessions) per slab. */
 export class ReadBatch {
   private fds: Int32Array;
@@ -68,7 +80,7 @@ export class ReadBatch {
     this.fds = new Int32Array(capacity);
     this.readers = new Array<IBatchReadDescriptor | null>(capacity).fill(null);
     this.out = new Int32Array(capacity * 4);
-    this.slab = Buffer.allocUnsafeSlow(slabSize);
+    this.slab = readSlab(slabSize);
   }
 
   /** True when dispatch collected readers this iteration (or a TLS read was asked for). */
@@ -187,7 +199,7 @@ export class ReadBatch {
   }
 
   private newSlab(): void {
-    this.slab = Buffer.allocUnsafeSlow(this.slabSize);
+    this.slab = readSlab(this.slabSize);
     this.slabOffset = 0;
   }
 }

@@ -9,10 +9,9 @@
  * half-close) hears none of the rest: they are held, in order, with what the poller holds
  * for it, and handed over once it reads again (addReader), before anything newer.
  */
-import { markAsUntransferable } from "node:worker_threads";
 import { RECV_HEADER, RECV_STRIDE } from "../native";
 import type { Poller } from "../native";
-import type { BatchSink } from "./batch-io";
+import { readSlab, type BatchSink } from "./batch-io";
 import type { Registry } from "./registry";
 import type { IBatchReadDescriptor, IReadDescriptor } from "./interfaces";
 
@@ -53,11 +52,9 @@ export class Receives {
   /** Lends `poller` slabs until its ring has no room for a whole one (`room` free buffers). */
   lend(poller: Poller, room: number): void {
     while (room >= this.perSlab) {
-      const slab = Buffer.allocUnsafeSlow(this.slabSize);
-      // The kernel writes into a lent slab after this call returns: a protocol that
-      // transfers a view's buffer (postMessage, structuredClone) must get a copy, not
-      // detach memory the ring still fills.
-      markAsUntransferable(slab.buffer);
+      // Untransferable (readSlab): the kernel also writes into a lent slab after this call
+      // returns, so a detached one would be memory the ring still fills.
+      const slab = readSlab(this.slabSize);
       const id = poller.addRecvSlab(slab);
       if (id < 0) return;
       this.slabs[id] = slab;

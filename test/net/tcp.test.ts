@@ -78,6 +78,45 @@ describe.each(MODES)("TCP (%s mode)", (mode) => {
     expect(out.server.events).toEqual(["made", "data:ping", "lost:ConnectionDone"]);
   });
 
+  test("a protocol that transfers the buffer of its bytes (postMessage, structuredClone) empties no other connection's bytes: the transfer copies", async () => {
+    const SIZE = 64 * 1024;
+    const out = await runReactor<{ a: number; b: string; emptied: number }>(mode, (reactor, finish) => {
+      // Both connections' reads land in the reactor's shared read slab.
+      const servers: Recorder[] = [];
+      let emptied = 0;
+      const sf = new ServerFactory();
+      sf.buildProtocol = () => {
+        const p = new Recorder();
+        if (servers.length === 0) {
+          p.onData = (data: Buffer) => {
+            structuredClone(data.buffer, { transfer: [data.buffer as ArrayBuffer] });
+            if (data.length === 0) emptied++;
+          };
+        }
+        servers.push(p);
+        p.onLost = () => {
+          if (servers.length === 2 && servers.every((s) => s.reason !== null)) finish({ a: servers[0].bytes().length, b: servers[1].bytes().toString("latin1"), emptied });
+        };
+        return p;
+      };
+      const port = listenTCP(reactor, 0, sf, { interface: "127.0.0.1" });
+      for (const fill of ["a", "b"]) {
+        const cf = new RecordingClientFactory(() => {
+          const p = new Recorder();
+          p.onMade = () => {
+            p.transport!.write(Buffer.alloc(SIZE, fill));
+            p.transport!.loseConnection();
+          };
+          return p;
+        });
+        connectTCP(reactor, "127.0.0.1", portOf(port.getHost()), cf);
+      }
+    });
+    expect(out.emptied).toBe(0);
+    expect(out.a).toBe(SIZE);
+    expect(out.b).toBe("b".repeat(SIZE));
+  });
+
   test("getPeer and getHost of the two ends mirror each other", async () => {
     const out = await runReactor<Address[]>(mode, (reactor, finish) => {
       const sf = new KeepingFactory();
