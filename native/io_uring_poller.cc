@@ -129,6 +129,18 @@ std::vector<IoUringPoller*>& QueuedSends() {
   return list;
 }
 
+// An index of `items` to fill: the last one freed (`free`), else a new element at the end.
+template <typename Index, typename Item>
+Index TakeIndex(std::vector<Index>& free, std::vector<Item>& items) {
+  if (!free.empty()) {
+    Index i = free.back();
+    free.pop_back();
+    return i;
+  }
+  items.emplace_back();
+  return static_cast<Index>(items.size() - 1);
+}
+
 uint32_t ToPoll(uint32_t interest) {
   // POLLRDHUP only with READABLE, as epoll's EPOLLRDHUP (epoll_poller.cc says why);
   // the kernel adds POLLERR and POLLHUP to every poll request.
@@ -491,24 +503,10 @@ class IoUringPoller final : public Poller {
     if (bufRing_ == nullptr) return -ENOTSUP;
     const size_t n = std::min<size_t>(size / regionSize_, bufEntries_ - inRing_);
     if (n == 0) return -1;
-    int32_t id;
-    if (!freeSlabs_.empty()) {
-      id = freeSlabs_.back();
-      freeSlabs_.pop_back();
-    } else {
-      id = static_cast<int32_t>(slabs_.size());
-      slabs_.emplace_back();
-    }
+    const int32_t id = TakeIndex(freeSlabs_, slabs_);
     slabs_[id] = Slab{data, static_cast<int32_t>(n)};
     for (size_t i = 0; i < n; i++) {
-      uint16_t bid;
-      if (!freeBids_.empty()) {
-        bid = freeBids_.back();
-        freeBids_.pop_back();
-      } else {
-        bid = static_cast<uint16_t>(regions_.size());
-        regions_.emplace_back();
-      }
+      const uint16_t bid = TakeIndex(freeBids_, regions_);
       const uint32_t base = static_cast<uint32_t>(i * regionSize_);
       regions_[bid] = Region{id, base, static_cast<uint32_t>(regionSize_), 0};
       // Field by field: entry 0's resv is the ring's tail.

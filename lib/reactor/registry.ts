@@ -78,7 +78,8 @@ export class Registry {
     this.readers[slot] = r;
     if (newcomer) this.lastSlot.set(r, slot);
     // ACCEPT goes with READABLE alone: a listener sharing its fd with a writer is polled.
-    this.batch[slot] = this.readLane(r) === ACCEPT_LANE ? 0 : this.readLane(r);
+    const lane = this.readLane(r);
+    this.batch[slot] = lane === ACCEPT_LANE ? 0 : lane;
     if (newcomer) this.gens[slot] = (this.gens[slot] + 1) >>> 0;
     this.register(slot, this.interest[slot] | READABLE, true);
   }
