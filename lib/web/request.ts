@@ -104,6 +104,38 @@ export class SharedHead {
   fields: string[] = [];
 }
 
+/**
+ * A whole response (head, or head and a short string body) encoded once and written again
+ * by every later request that would render the very same bytes: same status, header
+ * fields, connection, framing and body, in the same second of the Date header. The key
+ * is everything `Request.head` reads, so a hit writes byte for byte what rendering would
+ * have; the bytes are never changed once handed to a transport (a new entry is made when
+ * anything differs).
+ */
+class CachedResponse extends SharedHead {
+  /** The length given to `head` (-1: none, Content-Length not added by it). */
+  length = -2;
+  /** True when the head is chunked (a streamed HTTP/1.1 body of unknown length). */
+  chunked = false;
+  /** The request had set a Content-Length / Content-Type of its own (noteHeader). */
+  hasLength = false;
+  /** @internal */
+  hasType = false;
+  /** The body that follows the head in `bytes` ("" for none). */
+  body = "";
+  /** The head is encoded as latin1 (to be joined with a byte body), else as UTF-8 (the transport's string write). */
+  latin1 = false;
+}
+
+/** Strings longer than this are not kept in the response cache (the encoding is cheap next to them, and an entry holds its bytes). */
+const MAX_CACHED_BODY = 1024;
+/** Entries of the response cache (a site usually answers with a handful of distinct responses). */
+const CACHED_RESPONSES = 4;
+/** The response cache, shared by every Site of the process; replaced round-robin. */
+const responseCache: CachedResponse[] = [];
+for (let i = 0; i < CACHED_RESPONSES; i++) responseCache.push(new CachedResponse());
+let nextCached = 0;
+
 /** A request and its response (see the file comment). */
 export class Request {
   /** The method ("GET"). */
@@ -318,7 +350,7 @@ export class Request {
         if (this.minor === 1) this.chunked = true;
         else this.keepAlive = false; // HTTP/1.0: the body ends with the connection
       }
-      t.write(this.head(-1));
+      t.write(this.response(-1, "", false));
     }
     if (buf.length === 0 || !this.bodyAllowed() || this.method === "HEAD") return;
     this.sentLength += buf.length;
@@ -349,6 +381,12 @@ export class Request {
     }
     // Encoded as `write` sends a head (the transport's string write: UTF-8).
     const bytes = Buffer.from(this.head(-1), "utf8");
+    this.keepHead(shared, bytes, date);
+    t.write(bytes);
+  }
+
+  /** Records in `shared` that `bytes` is this request's head (status, connection, fields) in the second of `date`. */
+  private keepHead(shared: SharedHead, bytes: Uint8Array, date: string): void {
     shared.bytes = bytes;
     shared.dateLine = date;
     shared.code = this.code;
@@ -357,7 +395,51 @@ export class Request {
     shared.defaultType = this.channel.defaultContentType;
     // A shared list is never changed: kept as it is; a request's own array is copied.
     shared.fields = this.fieldsShared ? (this.fields as string[]) : this.headerList().slice();
-    t.write(bytes);
+  }
+
+  /**
+   * The bytes of `head(length)` followed by `body` ("" for none), the head encoded as
+   * latin1 (`latin1`: to be joined with a byte body) or as UTF-8 (as the transport encodes
+   * a string): taken from the response cache when an entry was rendered for the same
+   * response in the current second (nothing built, nothing encoded), else rendered and
+   * kept there. A response with a reason phrase of its own or a long body is not cached:
+   * it comes back as the string (the transport encodes it) unless `latin1` asks for bytes.
+   */
+  private response(length: number, body: string, latin1: boolean): Uint8Array | string {
+    if (this.codeMessage !== "" || body.length > MAX_CACHED_BODY) {
+      const s = this.head(length) + body;
+      return latin1 ? Buffer.from(s, "latin1") : s;
+    }
+    const date = currentDateLine(this.channel.now);
+    const chunked = this.chunked;
+    for (let i = 0; i < CACHED_RESPONSES; i++) {
+      const e = responseCache[i];
+      if (
+        e.dateLine === date &&
+        e.length === length &&
+        e.body === body &&
+        e.latin1 === latin1 &&
+        e.chunked === chunked &&
+        e.hasLength === this.hasLength &&
+        e.hasType === this.hasType &&
+        e.bytes !== null &&
+        this.sameHead(e)
+      ) {
+        this.startedWriting = true;
+        return e.bytes;
+      }
+    }
+    const bytes = Buffer.from(this.head(length) + body, latin1 ? "latin1" : "utf8");
+    const e = responseCache[nextCached];
+    nextCached = nextCached === CACHED_RESPONSES - 1 ? 0 : nextCached + 1;
+    this.keepHead(e, bytes, date);
+    e.length = length;
+    e.body = body;
+    e.latin1 = latin1;
+    e.chunked = chunked;
+    e.hasLength = this.hasLength;
+    e.hasType = this.hasType;
+    return bytes;
   }
 
   /** True when `shared` was rendered for this status, connection and header fields (the Date line is the caller's check). */
@@ -407,19 +489,19 @@ export class Request {
     if (!this.startedWriting && !this.lost && t !== null) {
       const allowed = this.bodyAllowed();
       if (body === undefined || body.length === 0) {
-        t.write(this.head(allowed ? 0 : -1));
+        t.write(this.response(allowed ? 0 : -1, "", false));
       } else if (typeof body === "string") {
         const n = Buffer.byteLength(body, "utf8");
         this.sentLength = n;
-        t.write(this.method === "HEAD" || !allowed ? this.head(n) : this.head(n) + body);
+        t.write(this.response(n, this.method === "HEAD" || !allowed ? "" : body, false));
       } else {
         this.sentLength = body.length;
-        const head = this.head(body.length);
         if (this.method === "HEAD" || !allowed) {
-          t.write(head);
+          t.write(this.response(body.length, "", false));
         } else {
+          const head = this.response(body.length, "", true) as Uint8Array;
           const out = Buffer.allocUnsafe(head.length + body.length);
-          out.latin1Write(head, 0, head.length);
+          out.set(head, 0);
           out.set(body, head.length);
           t.write(out);
         }
@@ -499,11 +581,4 @@ for (const [name, value] of [
   ["headersCache", null],
 ] as const) {
   Object.defineProperty(Request.prototype, name, { value, writable: true, enumerable: false, configurable: false });
-}
-
-declare module "node:buffer" {
-  interface Buffer {
-    /** Node's fast latin1 encoder (undocumented, stable). */
-    latin1Write(s: string, offset: number, length: number): number;
-  }
 }
