@@ -210,11 +210,11 @@ ssize_t WriteNoSignal(int fd, const void* data, size_t len) {
   return n;
 }
 
-ssize_t WritevNoSignal(int fd, const iovec* iov, int n) {
+ssize_t WritevNoSignal(int fd, const iovec* iov, int n, int flags) {
   msghdr msg = {};
   msg.msg_iov = const_cast<iovec*>(iov);
   msg.msg_iovlen = n;
-  ssize_t r = RetryOnEintr([&] { return sendmsg(fd, &msg, kNoSignal); });
+  ssize_t r = RetryOnEintr([&] { return sendmsg(fd, &msg, kNoSignal | flags); });
   if (r < 0 && errno == ENOTSOCK) r = RetryOnEintr([&] { return writev(fd, iov, n); });
   return r;
 }

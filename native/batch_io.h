@@ -93,7 +93,8 @@ bool ArgNotSocket(const Napi::CallbackInfo& info, size_t index, int64_t count, c
 
 // write/writev that never raise SIGPIPE on sockets (send/sendmsg with MSG_NOSIGNAL) and
 // still work on pipes and other fds (plain write/writev after ENOTSOCK). EINTR retried.
+// `flags` adds to sendmsg's (MSG_MORE from writevSendfile); a non-socket ignores them.
 ssize_t WriteNoSignal(int fd, const void* data, size_t len);
-ssize_t WritevNoSignal(int fd, const iovec* iov, int n);
+ssize_t WritevNoSignal(int fd, const iovec* iov, int n, int flags = 0);
 
 }  // namespace fdr
