@@ -12,7 +12,10 @@
  * server is warmed by request count, not by time (`--warm-requests`, default 5,000, at most
  * 20 s): at 1 MiB a second of load is ~300 requests, too few for V8 to finish compiling the
  * request path, and the compiler's own threads were then counted as CPU per request.
- *   node bench/static/run.js [--rounds 3] [--duration 3] [--conns 50] [--sizes 65536,1048576] [--warm-requests 5000]
+ * `--base DIR` adds "fdreactor-base": the same File server from another checkout's dist/ and
+ * addon (DIR/dist, DIR/build/Release/fdreactor.node), an A/B of two builds in the same run;
+ * `--servers a,b` measures only those (fdreactor always).
+ *   node bench/static/run.js [--rounds 3] [--duration 3] [--conns 50] [--sizes 65536,1048576] [--warm-requests 5000] [--base DIR] [--servers LIST]
  * Needs dist/ (npx tsc -p tsconfig.json), wrk and nginx-light.
  */
 const crypto = require("node:crypto");
@@ -28,13 +31,13 @@ const { cleanupNginx, nginxBinary, prepareNginx } = require("../peers/nginx");
 const { OUT_DIR } = require("../lib/build");
 const { numberArg } = require("../lib/options");
 
-const USAGE = "usage: node bench/static/run.js [--rounds 3] [--duration 3] [--conns 50] [--sizes 65536,1048576] [--warm-requests 5000]";
+const USAGE = "usage: node bench/static/run.js [--rounds 3] [--duration 3] [--conns 50] [--sizes 65536,1048576] [--warm-requests 5000] [--base DIR] [--servers fdreactor-nocache,nginx,nginx-open-file-cache,node-stream,fdreactor-base]";
 if (process.argv.includes("--help") || process.argv.includes("-h")) {
   console.log(USAGE);
   process.exit(0);
 }
 for (let i = 2; i < process.argv.length; i += 2) {
-  if (!["--rounds", "--duration", "--conns", "--sizes", "--warm-requests"].includes(process.argv[i])) {
+  if (!["--rounds", "--duration", "--conns", "--sizes", "--warm-requests", "--base", "--servers"].includes(process.argv[i])) {
     console.error(`unknown option ${JSON.stringify(process.argv[i])}\n${USAGE}`);
     process.exit(2);
   }
@@ -52,7 +55,23 @@ const SIZES = (() => {
   if (sizes.some((n) => !Number.isInteger(n) || n < 1 || n > 64 * 1024 * 1024)) throw new RangeError("--sizes: byte counts from 1 to 67108864, comma-separated");
   return sizes;
 })();
-const SERVERS = ["fdreactor", "fdreactor-nocache", "nginx", "nginx-open-file-cache", "node-stream"];
+const BASE = (() => {
+  const i = process.argv.indexOf("--base");
+  if (i < 0) return null;
+  const dir = path.resolve(process.argv[i + 1] ?? "");
+  if (!fs.existsSync(path.join(dir, "dist", "lib", "web", "index.js"))) throw new Error(`--base: ${dir} has no dist/ (run npx tsc -p tsconfig.json there)`);
+  const addon = path.join(dir, "build", "Release", "fdreactor.node");
+  return { dist: path.join(dir, "dist"), addon: fs.existsSync(addon) ? addon : null };
+})();
+const ALL_SERVERS = ["fdreactor", "fdreactor-nocache", "nginx", "nginx-open-file-cache", "node-stream", ...(BASE ? ["fdreactor-base"] : [])];
+const SERVERS = (() => {
+  const i = process.argv.indexOf("--servers");
+  if (i < 0) return ALL_SERVERS;
+  const want = (process.argv[i + 1] ?? "").split(",").filter((x) => x !== "");
+  const unknown = want.filter((n) => !ALL_SERVERS.includes(n));
+  if (unknown.length > 0) throw new RangeError(`--servers: unknown ${unknown.join(", ")} (known: ${ALL_SERVERS.join(", ")}; fdreactor-base needs --base)`);
+  return ALL_SERVERS.filter((n) => n === "fdreactor" || want.includes(n));
+})();
 
 function freePort() {
   return new Promise((resolve) => {
@@ -113,6 +132,9 @@ async function measureSize(size) {
         const nginx = prepareNginx({ port, staticRoot: www, openFileCache: name === "nginx-open-file-cache" });
         nginxDirs.push(nginx);
         child = spawnTracked(name, bin, ["-p", nginx.dir, "-c", nginx.conf, "-e", path.join(nginx.dir, "error.log")], { cpu: 0 });
+      } else if (name === "fdreactor-base") {
+        const env = BASE.addon ? { FDREACTOR_ADDON: BASE.addon } : undefined;
+        child = spawnTracked(name, process.execPath, [path.join(__dirname, "servers.js"), "fdreactor", www, String(port), "", BASE.dist], { cpu: 0, env });
       } else {
         child = spawnTracked(name, process.execPath, [path.join(__dirname, "servers.js"), name, www, String(port)], { cpu: 0 });
       }
