@@ -48,12 +48,23 @@ function checkedLowerName(name: string): string {
   return lower;
 }
 
-/** checkField, with the name's check remembered (bounded) and the value checked by a loop. */
-function checkFieldCached(name: string, value: string): void {
-  if (typeof name !== "string" || typeof value !== "string" || !checkedNames.has(name)) {
-    checkField(name, value);
-    if (checkedNames.size < 1024) checkedNames.set(name, name.toLowerCase());
-    return;
+/** No name: what `lastName` holds before the first setHeader (no string is equal to it). */
+const NOT_A_NAME = {};
+/** The name setHeader checked last, and its lowercase: a handler sets the same names per request, and this spares the Map lookups. */
+let lastName: string | object = NOT_A_NAME;
+let lastLower = "";
+
+/** checkField, with the name's check remembered (bounded) and the value checked by a loop; returns the name's lowercase. */
+function checkFieldCached(name: string, value: string): string {
+  if (name !== lastName) {
+    if (typeof name !== "string" || typeof value !== "string" || !checkedNames.has(name)) {
+      checkField(name, value);
+      if (checkedNames.size < 1024) checkedNames.set(name, name.toLowerCase());
+    }
+    lastLower = lowerName(name);
+    lastName = name;
+  } else if (typeof value !== "string") {
+    checkField(name, value); // throws with the message
   }
   for (let i = 0; i < value.length; i++) {
     const c = value.charCodeAt(i);
@@ -61,6 +72,22 @@ function checkFieldCached(name: string, value: string): void {
       checkField(name, value); // throws with the message
     }
   }
+  return lastLower;
+}
+
+/** The string utf8Length measured last (a short one) and its UTF-8 length: a handler answering with one constant body is not measured again. */
+let lastBody = "";
+let lastBodyLength = 0;
+
+/** Buffer.byteLength(s, "utf8"), remembered for the last short string measured. */
+function utf8Length(s: string): number {
+  if (s === lastBody) return lastBodyLength;
+  const n = Buffer.byteLength(s, "utf8");
+  if (s.length <= MAX_CACHED_BODY) {
+    lastBody = s;
+    lastBodyLength = n;
+  }
+  return n;
 }
 
 /** True when `s` holds an ASCII capital (a header name that lowercasing changes). */
@@ -304,12 +331,13 @@ export class Request {
   /** Sets response header `name` to `value` (replacing earlier values of it). */
   setHeader(name: string, value: string | number): void {
     const v = typeof value === "number" ? String(value) : value;
-    checkFieldCached(name, v);
+    const lower = checkFieldCached(name, v);
     if (this.startedWriting) throw new Error(`setHeader(${name}): the response head has already been written`);
     const h = this.ownFields();
-    const lower = lowerName(name);
     for (let i = 0; i < h.length; i += 2) {
-      if (lowerName(h[i]) === lower) {
+      const n = h[i];
+      // Lowercasing keeps a token's length: a name of another length is another name.
+      if (n.length === name.length && (n === name || lowerName(n) === lower)) {
         h.splice(i, 2);
         i -= 2;
       }
@@ -491,7 +519,7 @@ export class Request {
       if (body === undefined || body.length === 0) {
         t.write(this.response(allowed ? 0 : -1, "", false));
       } else if (typeof body === "string") {
-        const n = Buffer.byteLength(body, "utf8");
+        const n = utf8Length(body);
         this.sentLength = n;
         t.write(this.response(n, this.method === "HEAD" || !allowed ? "" : body, false));
       } else {

@@ -70,8 +70,9 @@ export class Resource implements IResource {
 
 const RENDER_NAMES = new Map<string, string>();
 
-/** "render_GET" for "GET", cached (bounded) so that routing allocates nothing. */
+/** "render_GET" for "GET", cached (bounded) so that routing allocates nothing; GET (the parser's own string) without a Map lookup. */
 function renderName(method: string): string {
+  if (method === "GET") return "render_GET";
   let n = RENDER_NAMES.get(method);
   if (n === undefined) {
     n = `render_${method}`;

@@ -210,3 +210,34 @@ describe("the response cache", () => {
     );
   });
 });
+
+describe("setHeader with the name it checked last", () => {
+  const channel: IRequestChannel = { transport: null, defaultContentType: "", now: 0, requestDone: () => undefined };
+  const fresh = (): Request => new Request(channel, "GET", "/", 1, [], true);
+
+  test("a bad value, a value of no string type and a bad name still throw, whatever name came before", () => {
+    const q = fresh();
+    q.setHeader("X-A", "1");
+    expect(() => q.setHeader("X-A", "bad\r\nX-Evil: 1")).toThrow(/header value of X-A must be a string without CR, LF/);
+    expect(() => q.setHeader("X-A", undefined as unknown as string)).toThrow(TypeError);
+    expect(() => q.setHeader("X-A", { toString: () => "1" } as unknown as string)).toThrow(TypeError);
+    expect(() => q.setHeader("Bad Name", "1")).toThrow(/header name must be a token/);
+    expect(() => q.setHeader("", "1")).toThrow(/header name must be a token/);
+    expect(() => q.setHeader(null as unknown as string, "1")).toThrow(/header name must be a token/);
+    expect(() => q.setHeader("X-A", "\x7f")).toThrow(TypeError);
+    expect(() => q.setHeader("X-A", "\u0100")).toThrow(TypeError);
+    expect(q.responseHeaders).toEqual(["X-A", "1"]);
+  });
+
+  test("the same name in another casing replaces every earlier value; a name of another length or another name does not", () => {
+    const q = fresh();
+    q.setHeader("X-A", "1");
+    q.addHeader("x-a", "2");
+    q.setHeader("X-Ab", "3");
+    q.setHeader("X-B", "4");
+    q.setHeader("x-A", "5");
+    expect(q.responseHeaders).toEqual(["X-Ab", "3", "X-B", "4", "x-A", "5"]);
+    q.setHeader("X-A", 6);
+    expect(q.responseHeaders).toEqual(["X-Ab", "3", "X-B", "4", "X-A", "6"]);
+  });
+});
