@@ -100,7 +100,7 @@ function completionSpec(spec) {
 /**
  * An entry run from another checkout's fdreactor (its bench/c10k/fdreactor_server.js, so its
  * dist/ and its addon): "fdreactor[-<backend>]-base[-exclusive]", for an old build measured
- * in the same run as this one. FDREACTOR_C10K_BASE names the checkout (built: npm ci, tsc).
+ * in the same run as this one. FDREACTOR_BENCH_BASE names the checkout (built: npm ci, tsc).
  */
 function baseSpec(spec, checkout) {
   const name = spec.name.endsWith("-exclusive") ? `${spec.name.slice(0, -"-exclusive".length)}-base-exclusive` : `${spec.name}-base`;
@@ -172,8 +172,8 @@ function c10kServers(scenario, { backends = ["epoll"], runModes = ["integrated",
   if (backends.includes("io_uring")) for (const m of runModes) ours.push({ ...accept4Spec(fdreactorSpec("io_uring", m)), optional: true });
   // io_uring reading through its buffer ring instead of readiness: run when named in --peers.
   if (backends.includes("io_uring")) for (const m of runModes) ours.push({ ...completionSpec(fdreactorSpec("io_uring", m)), optional: true });
-  // The same entries from an older checkout (FDREACTOR_C10K_BASE): run when named in --peers.
-  const base = process.env.FDREACTOR_C10K_BASE;
+  // The same entries from an older checkout (FDREACTOR_BENCH_BASE): run when named in --peers.
+  const base = process.env.FDREACTOR_BENCH_BASE;
   if (base) for (const b of backends) for (const m of runModes) ours.push({ ...baseSpec(fdreactorSpec(b, m), base), optional: true });
   return [...peers, ...ours];
 }

@@ -165,14 +165,19 @@ const DIST_NEEDS = {
   http: distCheck(["dist/lib/web/index.js"]),
 };
 
-/** An fdreactor server entry: bench/<workload>/fdreactor_server.js in one run mode, on one backend. */
-function fdreactorServer({ name, label, workload, runMode, backend = "epoll" }) {
+/**
+ * An fdreactor server entry: bench/<workload>/fdreactor_server.js in one run mode, on one
+ * backend; from the checkout `root` (default this one: another one's script loads its own
+ * dist/ and addon). `optional`: runs only when named in --peers.
+ */
+function fdreactorServer({ name, label, workload, runMode, backend = "epoll", root = ROOT, optional = false }) {
   return {
     name,
     label,
     modes: [workload],
+    ...(optional ? { optionalIn: [workload] } : {}),
     cmd: process.execPath,
-    args: [path.join(ROOT, "bench", workload, "fdreactor_server.js"), "{mode}", "{port}"],
+    args: [path.join(root, "bench", workload, "fdreactor_server.js"), "{mode}", "{port}"],
     env: { FDREACTOR_BACKEND: backend, FDREACTOR_MODE: runMode },
     ready: "stdout",
     check: DIST_NEEDS[workload],
@@ -186,7 +191,19 @@ const FDREACTOR = [
   // lib/web Site (issue 6): bench/http/fdreactor_server.js in each run mode, on epoll.
   fdreactorServer({ name: "fdreactor-web", label: "fdreactor web Site (epoll, integrated)", workload: "http", runMode: "integrated" }),
   fdreactorServer({ name: "fdreactor-web-exclusive", label: "fdreactor web Site (epoll, exclusive)", workload: "http", runMode: "exclusive" }),
+  // The web Site on io_uring (issue 18), when named in --peers.
+  fdreactorServer({ name: "fdreactor-web-io_uring", label: "fdreactor web Site (io_uring, integrated)", workload: "http", runMode: "integrated", backend: "io_uring", optional: true }),
 ];
+// An older build measured in the same run (FDREACTOR_BENCH_BASE: another built checkout), when named in --peers.
+const BASE = process.env.FDREACTOR_BENCH_BASE;
+if (BASE) {
+  for (const backend of ["epoll", "io_uring"]) {
+    const tag = backend === "epoll" ? "" : `-${backend}`;
+    FDREACTOR.push(
+      fdreactorServer({ name: `fdreactor-web${tag}-base`, label: `fdreactor web Site (base build, ${backend}, integrated)`, workload: "http", runMode: "integrated", backend, root: BASE, optional: true }),
+    );
+  }
+}
 // ────────────────────────────────────────────────────────────────────────────────────────────────
 
 /** Every known server, peers first, then fdreactor's entries. */
