@@ -355,6 +355,15 @@ export interface Poller {
    */
   enableRecv(records: Int32Array, entries: number, regionSize: number): string | null;
   /**
+   * Registered files (io_uring, Linux 5.19+): a sparse file table sized from RLIMIT_NOFILE
+   * whose slot n holds fd n's file while fd n is watched, so per-fd requests skip the
+   * kernel's file lookup. Only before the first `add`. Returns null, or why not (fds are
+   * then named by number).
+   */
+  enableFixedFiles(): string | null;
+  /** Whether `enableFixedFiles` succeeded (false once closed). */
+  readonly fixedFiles: boolean;
+  /**
    * Lends `slab` to the buffer ring, cut into buffers of the region size: returns the id
    * records name it by, or -1 when the ring has no room. The poller keeps it alive while
    * the kernel may write into it; its bytes are never written over.

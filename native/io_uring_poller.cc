@@ -44,6 +44,17 @@
 // listener whose queue reaches kAcceptQueueMax has its request cancelled (the kernel's
 // backlog holds the next connections, as on epoll) until the port has taken half.
 //
+// Registered files (enableFixedFiles; Linux 5.19+): a sparse file table as large as
+// RLIMIT_NOFILE whose slot n holds fd n's file from add() to remove(). The per-fd SQEs
+// (poll, receive, the batches' RECV/SEND/SENDMSG) then name the slot with IOSQE_FIXED_FILE,
+// so the kernel skips its fget/fput per request. Slots change by IORING_OP_FILES_UPDATE
+// SQEs that ride on the enter add() and remove() make anyway (no syscall of their own;
+// success posts no completion). A slot holds the file like an armed request does: remove()
+// empties it before the caller closes the fd, so the peer sees the close, and an fd number
+// reused by a new file gets that file at its add(); an fd never added (or above the table)
+// is named by number. A fill the kernel refuses (another io_uring's fd, say) makes that
+// registration use the number instead.
+//
 // Completion-based receive (enableRecv, the RECV option; Linux 6.12+): a provided buffer
 // ring consumed incrementally (IOU_PBUF_RING_INC), its buffers cut from slabs the caller
 // lends; each RECV registration keeps one IORING_OP_RECV with buffer selection armed, and
@@ -59,6 +70,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -87,6 +99,11 @@ constexpr int32_t kInFlight = INT32_MIN;
 // user_data of a deferred send (queueWrites): this tag plus its index. Poll requests never
 // use this seq (NextSeq skips it).
 constexpr uint64_t kWriteTag = 0xFFFFFFFFull << 32;
+// user_data of a registered-file slot's fill: this tag plus the fd (posted only on failure;
+// NextSeq skips its seq too, so every other reader drops it).
+constexpr uint64_t kSlotTag = 0xFFFFFFFEull << 32;
+// Largest file table the kernel takes (IORING_MAX_FIXED_FILES, Linux 5.19's).
+constexpr size_t kMaxFixedFiles = 1u << 20;
 // Low-word bit of an accept request's user_data (kAccept is refused for fds at or above it;
 // the receive's bit, kRecvBit, is the one above).
 constexpr uint32_t kAcceptBit = 1u << 30;
@@ -238,6 +255,11 @@ class IoUringPoller final : public Poller {
     r.interest = interest;
     r.accept = (interest & kAccept) != 0;
     RecvAdded(fd);
+    // A listener's accept names it by number (one request for its lifetime): no slot.
+    if (static_cast<size_t>(fd) < slotFd_.size() && !r.accept && !QueueSlot(fd, true)) {
+      r.registered = false;
+      return Status::Errno(sqErr_, "io_uring_enter");
+    }
     return ArmNow(fd, r);
   }
 
@@ -265,6 +287,8 @@ class IoUringPoller final : public Poller {
     // The fd itself is not needed (it may be closed already): the cancel names the request.
     if (seq != 0 && !QueueCancel(fd, seq, r->accept)) return Status::Errno(sqErr_, "io_uring_enter");
     if (!RecvRemoved(fd)) return Status::Errno(sqErr_, "io_uring_enter");
+    // After the cancels, before the caller may close the fd: the slot lets the file go.
+    if (Fixed(fd) && !QueueSlot(fd, false)) return Status::Errno(sqErr_, "io_uring_enter");
     if (ring_.unsubmitted() == 0) return Status::Ok();
     int err = ring_.enter(0);
     return err ? Status::Errno(err, "io_uring_enter") : Status::Ok();
@@ -305,7 +329,8 @@ class IoUringPoller final : public Poller {
     Unlist();
     d_.count = 0;
     d_.left = 0;
-    ring_.close();
+    ring_.close();  // the file table goes with it
+    std::vector<int32_t>().swap(slotFd_);
     std::vector<Registration>().swap(regs_);
     std::vector<int>().swap(rearms_);
     std::vector<io_uring_cqe>().swap(stash_);
@@ -339,7 +364,7 @@ class IoUringPoller final : public Poller {
         continue;
       }
       sqe->opcode = IORING_OP_RECV;
-      sqe->fd = fd;
+      SetFile(sqe, fd);
       sqe->addr = reinterpret_cast<uint64_t>(a.slab + triple[1]);
       sqe->len = static_cast<uint32_t>(chunk);
       sqe->msg_flags = MSG_DONTWAIT;
@@ -461,6 +486,47 @@ class IoUringPoller final : public Poller {
     if (ring_.unsubmitted() != 0) ring_.enter(0);
   }
 
+  // ---- Registered files (poller.h, enableFixedFiles).
+
+  int enableFixedFiles(std::string* why) override {
+    if (!slotFd_.empty()) return EALREADY;
+    for (const Registration& r : regs_) {
+      if (r.registered) {
+        *why = "the file table must be registered before the first fd is watched";
+        return EBUSY;
+      }
+    }
+#if !defined(IORING_RSRC_REGISTER_SPARSE) || !defined(IOSQE_CQE_SKIP_SUCCESS)
+    *why = "this build's kernel headers predate sparse registered-file tables (Linux 5.19)";
+    return EINVAL;
+#else
+    rlimit rl = {};
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) {
+      int err = errno;
+      *why = "reading RLIMIT_NOFILE failed";
+      return err;
+    }
+    // The kernel refuses a table larger than RLIMIT_NOFILE: every fd this process can
+    // have gets its slot.
+    const size_t n = std::min<size_t>(rl.rlim_cur == RLIM_INFINITY ? kMaxFixedFiles : rl.rlim_cur, kMaxFixedFiles);
+    io_uring_rsrc_register reg = {};
+    reg.nr = static_cast<uint32_t>(n);
+    reg.flags = IORING_RSRC_REGISTER_SPARSE;
+    if (n == 0 || syscall(__NR_io_uring_register, ring_.fd(), IORING_REGISTER_FILES2, &reg, sizeof reg) < 0) {
+      int err = n == 0 ? EINVAL : errno;
+      *why = err == EINVAL ? "this kernel has no sparse registered-file tables (Linux 5.19 or later)"
+             : err == EMFILE ? "RLIMIT_NOFILE is below the file table's size"
+             : err == ENOMEM ? "no memory for the registered-file table"
+                             : "registering the file table failed";
+      return err;
+    }
+    slotFd_.assign(n, -1);
+    return 0;
+#endif
+  }
+
+  bool fixedFiles() const override { return !slotFd_.empty(); }
+
   // ---- Completion-based receive: the provided buffer ring and its slabs (poller.h).
 
   int enableRecv(unsigned entries, size_t regionSize, std::string* why) override {
@@ -535,6 +601,37 @@ class IoUringPoller final : public Poller {
   }
 
  private:
+  // Whether fd's registered-file slot holds its file (add() filled it).
+  bool Fixed(int fd) const { return fd >= 0 && static_cast<size_t>(fd) < slotFd_.size() && slotFd_[fd] >= 0; }
+
+  // Names fd in `sqe`: by its slot when it has one, else by number.
+  void SetFile(io_uring_sqe* sqe, int fd) const {
+    sqe->fd = fd;
+    if (Fixed(fd)) sqe->flags |= IOSQE_FIXED_FILE;
+  }
+
+  // Queues the FILES_UPDATE that puts fd's file in its slot (`fill`) or empties the slot.
+  // The kernel reads the value from slotFd_ when it takes the SQE (within this add's or
+  // remove's own enter); only a failure posts a completion (kSlotTag | fd, ArmNow reads it).
+  bool QueueSlot(int fd, bool fill) {
+#if defined(IOSQE_CQE_SKIP_SUCCESS)
+    io_uring_sqe* sqe = ring_.nextSqe(&sqErr_);
+    if (!sqe) return false;
+    slotFd_[fd] = fill ? fd : -1;
+    sqe->opcode = IORING_OP_FILES_UPDATE;
+    sqe->fd = -1;
+    sqe->addr = reinterpret_cast<uint64_t>(&slotFd_[fd]);
+    sqe->len = 1;
+    sqe->off = static_cast<uint64_t>(fd);
+    sqe->flags = IOSQE_CQE_SKIP_SUCCESS;
+    sqe->user_data = fill ? kSlotTag | static_cast<uint32_t>(fd) : 0;
+    return true;
+#else
+    (void)fd, (void)fill;
+    return true;  // never reached: enableFixedFiles refuses without these headers
+#endif
+  }
+
   // Queues one SEND (one buffer) or SENDMSG per writer i of keys[0..count), tagged
   // tagBase + i, its header in msgs[i]; out[i] becomes kInFlight, or the result decided
   // without a request (-EBADF, 0 for nothing to write, -ENOTSOCK for a known non-socket,
@@ -562,7 +659,7 @@ class IoUringPoller final : public Poller {
         out[i] = -*err;
         continue;
       }
-      sqe->fd = fd;
+      SetFile(sqe, fd);
       sqe->msg_flags = MSG_DONTWAIT | kNoSignal;
       sqe->user_data = tagBase + i;
       if (n == 1) {
@@ -657,7 +754,7 @@ class IoUringPoller final : public Poller {
   }
 
   uint32_t NextSeq() {
-    if (++seq_ == 0 || seq_ == (kWriteTag >> 32)) seq_ = 1;
+    if (++seq_ == 0 || seq_ >= (kSlotTag >> 32)) seq_ = 1;
     return seq_;
   }
 
@@ -672,7 +769,7 @@ class IoUringPoller final : public Poller {
     if (!sqe) return false;
     r.seq = NextSeq();
     sqe->opcode = IORING_OP_POLL_ADD;
-    sqe->fd = fd;
+    SetFile(sqe, fd);
     sqe->poll32_events = ToPoll(interest);
     if ((r.interest & (kEdge | kOneshot)) == kEdge) sqe->len = IORING_POLL_ADD_MULTI;
     sqe->user_data = (static_cast<uint64_t>(r.seq) << 32) | static_cast<uint32_t>(fd);
@@ -692,7 +789,14 @@ class IoUringPoller final : public Poller {
 
   // Arms `r` and submits at once, as epoll_ctl would. A bad fd fails inside that very
   // submission: its completion is found in the ring and thrown, like epoll_ctl's EBADF.
+  // A registration that ends here unregistered also lets its slot's file go.
   Status ArmNow(int fd, Registration& r) {
+    Status st = ArmAndCheck(fd, r);
+    if (!r.registered && Fixed(fd) && QueueSlot(fd, false)) ring_.enter(0);
+    return st;
+  }
+
+  Status ArmAndCheck(int fd, Registration& r) {
     if (!QueueArm(fd, r) || !SyncRecv(fd, r)) {
       r.registered = false;
       SyncRecv(fd, r);
@@ -704,6 +808,7 @@ class IoUringPoller final : public Poller {
       SyncRecv(fd, r);
       return Status::Errno(err, "io_uring_enter");
     }
+    if (Fixed(fd) && SlotRefused(fd, r)) return ArmAndCheck(fd, r);  // now by number
     uint64_t mine = (static_cast<uint64_t>(r.seq) << 32) | static_cast<uint32_t>(fd) | (r.accept ? kAcceptBit : 0);
     uint64_t recv = RecvArmed(fd) ? RecvTag(fd, recv_[fd].seq) : 0;
     for (unsigned i = 0, n = ring_.ready(); i < n; i++) {
@@ -720,6 +825,38 @@ class IoUringPoller final : public Poller {
       }
     }
     return Status::Ok();
+  }
+
+  // After add()'s enter: whether the kernel refused fd's file a slot (io_uring's own fds,
+  // say). Then the slot is empty, the poll and receive just queued on it have failed
+  // inside that enter (EBADF), and their completions, like the refusal's, are forgotten
+  // here: `r` is left unarmed for a re-arm by number.
+  bool SlotRefused(int fd, Registration& r) {
+    const uint64_t slot = kSlotTag | static_cast<uint32_t>(fd);
+    const unsigned n = ring_.ready();
+    unsigned at = 0;
+    while (at < n && ring_.cqe(at).user_data != slot) at++;
+    if (at == n) return false;
+    ring_.forget(at);
+    slotFd_[fd] = -1;
+    const uint64_t poll = r.seq != 0 ? (static_cast<uint64_t>(r.seq) << 32) | static_cast<uint32_t>(fd) : 0;
+    const uint64_t recv = RecvArmed(fd) ? RecvTag(fd, recv_[fd].seq) : 0;
+    for (unsigned i = 0; i < n; i++) {
+      const uint64_t u = ring_.cqe(i).user_data;
+      if (u == 0 || (u != poll && u != recv)) continue;
+      ring_.forget(i);
+      if (u == recv) {
+        liveRecvs_--;
+        recv_[fd].seq = 0;
+      } else {
+        r.seq = 0;
+      }
+    }
+    // One that did not fail at once (never seen here) is cancelled; its completion matches nothing.
+    if (r.seq != 0) QueueCancel(fd, r.seq);
+    if (RecvArmed(fd)) CancelRecv(fd, recv_[fd]);
+    r.seq = 0;
+    return true;
   }
 
   // Re-arms the registrations whose request ended at a reported completion.
@@ -1097,8 +1234,8 @@ class IoUringPoller final : public Poller {
     if (!sqe) return false;
     s.seq = NextSeq();
     sqe->opcode = IORING_OP_RECV;
-    sqe->fd = fd;
     sqe->flags = IOSQE_BUFFER_SELECT;
+    SetFile(sqe, fd);
     sqe->buf_group = kBufGroup;
     sqe->user_data = RecvTag(fd, s.seq);
     liveRecvs_++;
@@ -1301,6 +1438,9 @@ class IoUringPoller final : public Poller {
   }
 
   Ring ring_;
+  // Registered files: by fd, the value its slot's last FILES_UPDATE read (fd: filled, -1:
+  // empty); empty when there is no file table.
+  std::vector<int32_t> slotFd_;
   std::vector<Registration> regs_;  // by fd
   std::vector<int> rearms_;         // fds whose request ended at a reported completion
   std::vector<io_uring_cqe> stash_;  // poll completions reaped by a batch, for the next wait

@@ -68,6 +68,8 @@ class Ring {
   unsigned ready() const;
   const io_uring_cqe& cqe(unsigned i) const { return cqes_[(cqHeadLocal_ + i) & cqMask_]; }
   void consume(unsigned n);
+  // Makes cqe(i) read as user_data 0, which every reader drops (a completion already dealt with).
+  void forget(unsigned i) { cqes_[(cqHeadLocal_ + i) & cqMask_].user_data = 0; }
 
   int fd() const { return fd_; }
   // The IORING_SETUP_* flags the kernel accepted (COOP_TASKRUN there means Linux 5.19+).

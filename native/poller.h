@@ -148,6 +148,13 @@ class Poller {
   virtual void setRecvOut(int32_t* /*out*/, size_t /*capacity*/) {}
   // Ids of slabs the kernel no longer writes into and no record still names; at most max.
   virtual size_t takeReleasedSlabs(int32_t* /*ids*/, size_t /*max*/) { return 0; }
+  // Registered files (io_uring, Linux 5.19+; the others return ENOTSUP): a sparse file
+  // table sized from RLIMIT_NOFILE, whose slot n holds fd n's file from add() to remove(),
+  // so the per-fd requests skip the kernel's file lookup. Only before the first add();
+  // returns 0 or an errno (then `why` says why, and fds are named by number as before).
+  virtual int enableFixedFiles(std::string* /*why*/) { return ENOTSUP; }
+  // Whether enableFixedFiles succeeded.
+  virtual bool fixedFiles() const { return false; }
   // Releases kernel resources; idempotent.
   virtual void close() = 0;
 };

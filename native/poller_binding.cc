@@ -65,6 +65,8 @@ class PollerWrap : public Napi::ObjectWrap<PollerWrap> {
                         CheckedMethod<W, &W::Fd>("fd"),
                         CheckedMethod<W, &W::EnterIntegratedMode>("enterIntegratedMode"),
                         CheckedMethod<W, &W::EnableRecv>("enableRecv"),
+                        CheckedMethod<W, &W::EnableFixedFiles>("enableFixedFiles"),
+                        CheckedGetter<W, &W::FixedFiles>("fixedFiles"),
                         CheckedMethod<W, &W::AddRecvSlab>("addRecvSlab"),
                         CheckedMethod<W, &W::Close>("close")});
   }
@@ -371,6 +373,24 @@ class PollerWrap : public Napi::ObjectWrap<PollerWrap> {
     records_.Reset();
     slabs_.clear();  // the ring is gone: the kernel writes into none of them any more
     return Napi::Value();
+  }
+
+  // ---- Registered files (poller.h, enableFixedFiles).
+
+  // enableFixedFiles() -> null, or why the kernel refused the file table (fds are then
+  // named by number, as before).
+  Napi::Value EnableFixedFiles(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!Usable(info)) return Napi::Value();
+    std::string why;
+    int err = poller_->enableFixedFiles(&why);
+    if (err == ENOTSUP) return Napi::String::New(env, "the " + backend_ + " backend has no registered files");
+    if (err) return Napi::String::New(env, why + " (" + strerror(err) + ")");
+    return env.Null();
+  }
+
+  Napi::Value FixedFiles(const Napi::CallbackInfo& info) {
+    return Napi::Boolean::New(info.Env(), !closed_ && poller_->fixedFiles());
   }
 
   // ---- Completion-based receive (poller.h, enableRecv).

@@ -59,6 +59,12 @@ export interface ReactorOptions {
    * (before Linux 6.12) reads through readiness whatever this says (see `readPath`).
    */
   recvRing?: number;
+  /**
+   * io_uring: watched fds go in a registered-file table (slot = fd number, Linux 5.19+),
+   * so the kernel skips its file lookup on each of their requests. Default true; a kernel
+   * that refuses the table names fds by number (`fixedFilesRefusal` says why).
+   */
+  fixedFiles?: boolean;
   /** Exclusive mode: longest run of busy iterations before Node's loop gets a turn. Default 10 ms. */
   yieldIntervalMs?: number;
   /** Exclusive mode: longest blocking wait (bounds Node timer and signal latency). Default 50 ms. */
@@ -125,6 +131,8 @@ export class Reactor implements IReactorTime {
   private recv: Receives | null = null;
   private recvPath: "completion" | "readiness" = "readiness";
   private recvRefusal: string | null = null;
+  private readonly wantFixedFiles: boolean;
+  private fixedRefusal: string | null = null;
   private readonly yieldIntervalMs: number;
   private readonly blockCapMs: number;
   private readonly defaultSignals: boolean;
@@ -224,6 +232,8 @@ export class Reactor implements IReactorTime {
     this.blockCapMs = positiveInt("blockCapMs", options.blockCapMs ?? 50);
     this.defaultSignals = options.installSignalHandlers ?? false;
     this.acceptByPoller = options.acceptByPoller ?? true;
+    this.wantFixedFiles = options.fixedFiles ?? true;
+    if (typeof this.wantFixedFiles !== "boolean") throw new TypeError(`fixedFiles must be a boolean, got ${typeof this.wantFixedFiles}`);
     if (typeof this.acceptByPoller !== "boolean") throw new TypeError(`acceptByPoller must be a boolean, got ${typeof this.acceptByPoller}`);
     this.events = new Uint32Array(maxEvents * EVENT_STRIDE);
     this.reads = new ReadBatch(maxEvents, slabSize, maxReadPerFd);
@@ -249,6 +259,19 @@ export class Reactor implements IReactorTime {
   /** Why the kernel refused the completion path (null when it was not refused, or not asked for). */
   get readPathRefusal(): string | null {
     return this.recvRefusal;
+  }
+
+  /**
+   * Whether this reactor's poller names watched fds through a registered-file table
+   * (io_uring, once the poller exists); `fixedFilesRefusal` says why not, when the kernel refused.
+   */
+  get fixedFiles(): boolean {
+    return this.poller?.fixedFiles ?? false;
+  }
+
+  /** Why the kernel refused the registered-file table (null when it was not refused, or not asked for). */
+  get fixedFilesRefusal(): string | null {
+    return this.fixedRefusal;
   }
 
   /** True from startup until the "during shutdown" phase (Twisted's `running`). */
@@ -785,6 +808,10 @@ export class Reactor implements IReactorTime {
     if (this.registry === null) {
       if (this.state === ENDED) throw new ReactorNotRestartable("This reactor has stopped");
       this.poller = new native.Poller(this.backend, this.events);
+      if (this.poller.completesIo && this.wantFixedFiles) {
+        this.fixedRefusal = this.poller.enableFixedFiles();
+        if (this.fixedRefusal !== null) log("info", `io_uring names fds by number: ${this.fixedRefusal}`);
+      }
       this.registry = new Registry(this.poller, this.acceptByPoller, this.enableReceives(this.poller));
       // io_uring: the batches' reads and writes go to its ring as SQEs, one enter per batch.
       if (this.poller.completesIo) this.reads.io = this.writes.io = this.poller;
