@@ -9,6 +9,7 @@
  * line on stdin with "HEAP <json>": the V8 heap's used bytes summed over its spaces, and
  * the count of garbage collections so far (by kind), so the caller can tell the bytes a
  * run of requests allocated. A 5th argument names another build's dist/ directory (A/B).
+ * FDREACTOR_MODE ("integrated", "exclusive") and FDREACTOR_BACKEND pick the reactor's.
  */
 const fs = require("node:fs");
 const path = require("node:path");
@@ -23,7 +24,8 @@ if (kind === "fdreactor" || kind === "fdreactor-nocache") {
   const { Reactor } = dist("reactor/index.js");
   const { listenTCP } = dist("net/index.js");
   const { Site, File } = dist("web/index.js");
-  const r = new Reactor();
+  // FDREACTOR_MODE / FDREACTOR_BACKEND as in the C10K harness's server (default: integrated, the best backend).
+  const r = new Reactor({ mode: process.env.FDREACTOR_MODE || undefined, backend: process.env.FDREACTOR_BACKEND || undefined });
   r.callWhenRunning(() => ready(listenTCP(r, port, new Site(new File(dir, { maxCachedFiles: kind === "fdreactor" ? 64 : 0 }), { reactor: r }), { interface: "127.0.0.1", backlog: 4096 }).getHost().port));
   process.on("SIGTERM", () => r.stop());
   if (probe === "probe") answerHeapQueries();
