@@ -97,9 +97,9 @@ function completionSpec(spec) {
   return variantSpec(spec, "completion", { FDREACTOR_RECV_RING: "64" });
 }
 
-/** An io_uring entry that names fds by number, without the registered-file table (fixedFiles: false): "fdreactor-io_uring-nofixed[-exclusive]". */
-function noFixedSpec(spec) {
-  return variantSpec(spec, "nofixed", { FDREACTOR_FIXED_FILES: "0" });
+/** An io_uring entry that names watched fds by registered-file slot (fixedFiles: true): "fdreactor-io_uring-fixed[-exclusive]". */
+function fixedSpec(spec) {
+  return variantSpec(spec, "fixed", { FDREACTOR_FIXED_FILES: "1" });
 }
 
 /**
@@ -177,8 +177,8 @@ function c10kServers(scenario, { backends = ["epoll"], runModes = ["integrated",
   if (backends.includes("io_uring")) for (const m of runModes) ours.push({ ...accept4Spec(fdreactorSpec("io_uring", m)), optional: true });
   // io_uring reading through its buffer ring instead of readiness: run when named in --peers.
   if (backends.includes("io_uring")) for (const m of runModes) ours.push({ ...completionSpec(fdreactorSpec("io_uring", m)), optional: true });
-  // io_uring naming fds by number, without the registered-file table: run when named in --peers.
-  if (backends.includes("io_uring")) for (const m of runModes) ours.push({ ...noFixedSpec(fdreactorSpec("io_uring", m)), optional: true });
+  // io_uring naming watched fds through its registered-file table: run when named in --peers.
+  if (backends.includes("io_uring")) for (const m of runModes) ours.push({ ...fixedSpec(fdreactorSpec("io_uring", m)), optional: true });
   // The same entries from an older checkout (FDREACTOR_BENCH_BASE): run when named in --peers.
   const base = process.env.FDREACTOR_BENCH_BASE;
   if (base) for (const b of backends) for (const m of runModes) ours.push({ ...baseSpec(fdreactorSpec(b, m), base), optional: true });

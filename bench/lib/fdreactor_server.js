@@ -57,7 +57,7 @@ function staticSite(reactor, dir, idleTimeout) {
 /**
  * Runs a reactor of the backend and mode the environment names (FDREACTOR_RECV_RING, when
  * set, is the io_uring recvRing option: 64 reads through the buffer ring, 0 readiness;
- * FDREACTOR_FIXED_FILES=0 turns io_uring's registered files off); once it runs, `listen(reactor)`
+ * FDREACTOR_FIXED_FILES=1 turns io_uring's registered files on); once it runs, `listen(reactor)`
  * returns the listening port and "READY <port>" is printed. SIGTERM stops the reactor (or exits
  * when it is not running); the process exits 0 when the reactor has stopped.
  */
@@ -69,8 +69,8 @@ function serve(listen) {
     // "0": io_uring ports accept with readiness and accept4, not multishot accept (a bench variant).
     acceptByPoller: process.env.FDREACTOR_ACCEPT_BY_POLLER !== "0",
     recvRing: process.env.FDREACTOR_RECV_RING ? Number(process.env.FDREACTOR_RECV_RING) : undefined,
-    // "0": io_uring names fds by number, without the registered-file table (a bench variant).
-    fixedFiles: process.env.FDREACTOR_FIXED_FILES !== "0",
+    // "1": io_uring names watched fds by registered-file slot (a bench variant).
+    fixedFiles: process.env.FDREACTOR_FIXED_FILES === "1",
   });
   reactor.callWhenRunning(() => {
     const port = listen(reactor);

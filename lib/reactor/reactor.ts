@@ -61,8 +61,9 @@ export interface ReactorOptions {
   recvRing?: number;
   /**
    * io_uring: watched fds go in a registered-file table (slot = fd number, Linux 5.19+),
-   * so the kernel skips its file lookup on each of their requests. Default true; a kernel
-   * that refuses the table names fds by number (`fixedFilesRefusal` says why).
+   * so the kernel skips its file lookup on each of their requests. Default false: not
+   * measured cheaper per request (docs/platforms.md); a kernel that refuses the table names
+   * fds by number (`fixedFilesRefusal` says why).
    */
   fixedFiles?: boolean;
   /** Exclusive mode: longest run of busy iterations before Node's loop gets a turn. Default 10 ms. */
@@ -232,7 +233,7 @@ export class Reactor implements IReactorTime {
     this.blockCapMs = positiveInt("blockCapMs", options.blockCapMs ?? 50);
     this.defaultSignals = options.installSignalHandlers ?? false;
     this.acceptByPoller = options.acceptByPoller ?? true;
-    this.wantFixedFiles = options.fixedFiles ?? true;
+    this.wantFixedFiles = options.fixedFiles ?? false;
     if (typeof this.wantFixedFiles !== "boolean") throw new TypeError(`fixedFiles must be a boolean, got ${typeof this.wantFixedFiles}`);
     if (typeof this.acceptByPoller !== "boolean") throw new TypeError(`acceptByPoller must be a boolean, got ${typeof this.acceptByPoller}`);
     this.events = new Uint32Array(maxEvents * EVENT_STRIDE);

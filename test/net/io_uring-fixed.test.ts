@@ -17,7 +17,7 @@ import { MODES, Recorder, RecordingClientFactory, portOf, runReactor } from "./h
 
 expectNoFdLeaks();
 
-const IO_URING = { backend: "io_uring" as const };
+const IO_URING = { backend: "io_uring" as const, fixedFiles: true };
 
 /** A reader of `fd` that records each doRead's bytes as text ("EAGAIN", "EOF" or the bytes). */
 function recordingReader(fd: number, reads: string[], onRead: () => void) {
@@ -37,9 +37,9 @@ function recordingReader(fd: number, reads: string[], onRead: () => void) {
 const send = (fd: number, s: string): number => native.write(fd, Buffer.from(s), 0, s.length);
 
 describeOnKernel("io_uring")("io_uring registered files", () => {
-  test("on by default where the kernel has sparse file tables (Linux 5.19+); fixedFiles: false names fds by number", () => {
+  test("fixedFiles: true uses them where the kernel has sparse file tables (Linux 5.19+); by default fds are named by number", () => {
     const on = new Reactor({ ...IO_URING, mode: "exclusive" });
-    const off = new Reactor({ ...IO_URING, mode: "exclusive", fixedFiles: false });
+    const off = new Reactor({ backend: "io_uring", mode: "exclusive" });
     const [a, b] = native.socketpair("stream");
     const reader = { fileno: () => a, doRead: () => undefined, connectionLost: () => undefined };
     try {
@@ -57,7 +57,7 @@ describeOnKernel("io_uring")("io_uring registered files", () => {
       off.close();
     }
     expect(() => new Reactor({ ...IO_URING, fixedFiles: "yes" as unknown as boolean })).toThrow(TypeError);
-    const epoll = new Reactor({ backend: "epoll", mode: "exclusive" });
+    const epoll = new Reactor({ backend: "epoll", mode: "exclusive", fixedFiles: true });
     expect(epoll.fixedFiles).toBe(false);
     epoll.close();
   });
