@@ -164,10 +164,36 @@ function readSteal() {
   }
 }
 
+/**
+ * Busy time per CPU from the text of /proc/stat, in clock ticks: user, nice, system, irq,
+ * softirq and steal of each "cpuN" line (not idle, not iowait). Returns { [cpu]: ticks }.
+ * Softirq work the kernel does for one process in another's context (loopback TCP does
+ * much of it) is in these, whoever it was charged to.
+ */
+function parseBusy(statText) {
+  const out = {};
+  for (const line of statText.split("\n")) {
+    const m = /^cpu(\d+)\s+(.*)$/.exec(line);
+    if (!m) continue;
+    const f = m[2].trim().split(/\s+/).map(Number);
+    out[Number(m[1])] = f[0] + f[1] + f[2] + f[5] + f[6] + (Number.isFinite(f[7]) ? f[7] : 0);
+  }
+  return out;
+}
+
+/** Busy ticks per CPU now ({} where /proc/stat cannot be read). */
+function readBusy() {
+  try {
+    return parseBusy(fs.readFileSync("/proc/stat", "utf8"));
+  } catch {
+    return {};
+  }
+}
+
 /** Milliseconds of steal on `cpu` between two readSteal() results (NaN when unknown). */
 function stealMsBetween(a, b, cpu) {
   if (cpu === null || cpu === undefined || !(cpu in a) || !(cpu in b)) return NaN;
   return ((b[cpu] - a[cpu]) * 1000) / clockTicksPerSecond();
 }
 
-module.exports = { clockTicksPerSecond, parseStat, parseRssKb, readCpuTicks, readRssKb, descendants, sampleTree, sampleTrees, cpuBetween, parseSteal, readSteal, stealMsBetween };
+module.exports = { clockTicksPerSecond, parseStat, parseRssKb, readCpuTicks, readRssKb, descendants, sampleTree, sampleTrees, cpuBetween, parseSteal, readSteal, stealMsBetween, parseBusy, readBusy };

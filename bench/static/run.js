@@ -7,7 +7,10 @@
  * with `open_file_cache`; master and worker both counted) and Node http +
  * fs.createReadStream. Each server pinned to CPU 0, wrk -t1 on CPU 1; rounds interleaved
  * (A,B,C,A,B,C,...). Primary figure: server CPU µs per request (/proc/PID/stat), and its
- * ratio against every other server in the same round. Every server's answer is checked
+ * ratio against every other server in the same round. Beside it, both CPUs' busy time per
+ * request (/proc/stat): loopback TCP runs a transfer's kernel work in the sender's or the
+ * receiver's context depending on who is waiting for whom, so at 1 MiB a server that keeps
+ * wrk busier is charged more of the transfer; the machine's total is what the request cost. Every server's answer is checked
  * once (status 200, the size in bytes, sha256) before measuring. Before the first round each
  * server is warmed by request count, not by time (`--warm-requests`, default 5,000, at most
  * 20 s): at 1 MiB a second of load is ~300 requests, too few for V8 to finish compiling the
@@ -25,7 +28,7 @@ const net = require("node:net");
 const os = require("node:os");
 const path = require("node:path");
 const { installCleanup, spawnTracked, stopTracked } = require("../lib/children");
-const { sampleTree, cpuBetween } = require("../lib/proc");
+const { sampleTree, cpuBetween, readBusy, clockTicksPerSecond } = require("../lib/proc");
 const { runWrk } = require("../lib/wrk");
 const { cleanupNginx, nginxBinary, prepareNginx } = require("../peers/nginx");
 const { OUT_DIR } = require("../lib/build");
@@ -149,14 +152,20 @@ async function measureSize(size) {
     for (let round = 0; round < ROUNDS; round++) {
       for (const s of servers) {
         await runWrk({ port: s.port, conns: CONNS, seconds: 1, cpu: 1 });
+        const busyA = readBusy();
         const a = sampleTree(s.child.pid);
         const r = await runWrk({ port: s.port, conns: CONNS, seconds: DURATION, cpu: 1 });
         const b = sampleTree(s.child.pid);
+        const busyB = readBusy();
         const { cpuSeconds } = cpuBetween(a, b);
+        // Both CPUs' busy time (server, wrk, and the loopback TCP work charged to either or to
+        // neither): what a request cost the machine, however the kernel split it between them.
+        const bothSeconds = [0, 1].reduce((sum, c) => sum + (busyB[c] ?? NaN) - (busyA[c] ?? NaN), 0) / clockTicksPerSecond();
         // No request in the interval (the machine stalled wrk or the server): no figure, not Infinity.
-        const m = { requests: r.requests, rps: r.rps, cpuUs: r.requests > 0 ? (cpuSeconds * 1e6) / r.requests : NaN, p99: r.latencyUs.p99, errors: r.errors.total };
+        const per = (sec) => (r.requests > 0 ? (sec * 1e6) / r.requests : NaN);
+        const m = { requests: r.requests, rps: r.rps, cpuUs: per(cpuSeconds), bothUs: per(bothSeconds), p99: r.latencyUs.p99, errors: r.errors.total };
         s.rounds.push(m);
-        process.stdout.write(`round ${round + 1} ${s.name}: ${m.requests} req, ${m.rps.toFixed(0)} req/s, CPU ${m.cpuUs.toFixed(1)} µs/req, p99 ${(m.p99 / 1000).toFixed(2)} ms, errors ${m.errors}\n`);
+        process.stdout.write(`round ${round + 1} ${s.name}: ${m.requests} req, ${m.rps.toFixed(0)} req/s, CPU ${m.cpuUs.toFixed(1)} µs/req, both CPUs ${m.bothUs.toFixed(1)} µs/req, p99 ${(m.p99 / 1000).toFixed(2)} ms, errors ${m.errors}\n`);
       }
     }
     const med = (all) => {
@@ -165,12 +174,14 @@ async function measureSize(size) {
     };
     const f = servers.find((s) => s.name === "fdreactor");
     process.stdout.write(`\nload average before: ${load}; after: ${os.loadavg().map((x) => x.toFixed(2)).join(" ")}\n`);
-    process.stdout.write(`| server (${size} bytes) | CPU µs/req median (min–max) | req/s median | fdreactor ÷ server, per round (median) |\n| --- | --- | --- | --- |\n`);
+    process.stdout.write(`| server (${size} bytes) | CPU µs/req median (min–max) | req/s median | fdreactor ÷ server, per round (median) | both CPUs µs/req median | fdreactor ÷ server, both CPUs (median) |\n| --- | --- | --- | --- | --- | --- |\n`);
+    const listed = (xs) => `${xs.map((x) => (Number.isFinite(x) ? x.toFixed(2) : "–")).join(", ")} (${med(xs).toFixed(2)})`;
     for (const s of servers) {
       const cpu = s.rounds.map((m) => m.cpuUs);
       const ok = cpu.filter(Number.isFinite);
       const ratios = s.rounds.map((m, i) => f.rounds[i].cpuUs / m.cpuUs);
-      process.stdout.write(`| ${s.name} | ${med(cpu).toFixed(1)} (${Math.min(...ok).toFixed(1)}–${Math.max(...ok).toFixed(1)}) | ${med(s.rounds.map((m) => m.rps)).toFixed(0)} | ${ratios.map((x) => (Number.isFinite(x) ? x.toFixed(2) : "–")).join(", ")} (${med(ratios).toFixed(2)}) |\n`);
+      const both = s.rounds.map((m, i) => f.rounds[i].bothUs / m.bothUs);
+      process.stdout.write(`| ${s.name} | ${med(cpu).toFixed(1)} (${Math.min(...ok).toFixed(1)}–${Math.max(...ok).toFixed(1)}) | ${med(s.rounds.map((m) => m.rps)).toFixed(0)} | ${listed(ratios)} | ${med(s.rounds.map((m) => m.bothUs)).toFixed(1)} | ${listed(both)} |\n`);
     }
   } finally {
     for (const s of servers) await stopTracked(s.child);

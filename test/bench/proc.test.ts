@@ -27,6 +27,22 @@ function lineMatching(child: { stdout: NodeJS.ReadableStream }, re: RegExp): Pro
   });
 }
 
+describe("busy time per CPU (/proc/stat)", () => {
+  test("user + nice + system + irq + softirq + steal of each cpuN line; idle and iowait left out", () => {
+    const text = "cpu  10 1 20 300 4 2 5 66 0 0\ncpu0 5 1 10 150 2 1 3 41 0 0\ncpu1 5 0 10 150 2 1 2 25 0 0\nintr 123\n";
+    expect(proc.parseBusy(text)).toEqual({ 0: 5 + 1 + 10 + 1 + 3 + 41, 1: 5 + 10 + 1 + 2 + 25 });
+  });
+
+  test("300 ms of this process spinning shows as at least 200 ms of busy ticks summed over the CPUs", () => {
+    const before = proc.readBusy();
+    const end = Date.now() + 300;
+    while (Date.now() < end); // busy for 300 ms on whichever CPU runs us
+    const after = proc.readBusy();
+    const gained = Object.keys(after).reduce((sum, c) => sum + after[c] - before[c], 0);
+    expect(gained).toBeGreaterThanOrEqual(Math.floor((0.2 * proc.clockTicksPerSecond())));
+  });
+});
+
 describe("steal time (/proc/stat)", () => {
   test("the 8th figure of each cpuN line, per CPU; the all-CPU line is left out", () => {
     const text = "cpu  10 0 20 300 4 0 5 66 0 0\ncpu0 5 0 10 150 2 0 3 41 0 0\ncpu1 5 0 10 150 2 0 2 25 0 0\nintr 123\n";
