@@ -139,20 +139,23 @@ function cpuBetween(a, b) {
   };
 }
 
+/** One figure per CPU of /proc/stat's text: `pick(figures)` of each "cpuN" line (the all-CPU line left out). */
+function perCpu(statText, pick) {
+  const out = {};
+  for (const line of statText.split("\n")) {
+    const m = /^cpu(\d+)\s+(.*)$/.exec(line);
+    if (m) out[Number(m[1])] = pick(m[2].trim().split(/\s+/).map(Number));
+  }
+  return out;
+}
+
 /**
  * Steal time per CPU from the text of /proc/stat (the 8th figure of each "cpuN" line, in
  * clock ticks): time the hypervisor ran something else while this virtual CPU wanted to
  * run. Returns { [cpu]: ticks }.
  */
 function parseSteal(statText) {
-  const out = {};
-  for (const line of statText.split("\n")) {
-    const m = /^cpu(\d+)\s+(.*)$/.exec(line);
-    if (!m) continue;
-    const f = m[2].trim().split(/\s+/).map(Number);
-    out[Number(m[1])] = Number.isFinite(f[7]) ? f[7] : 0;
-  }
-  return out;
+  return perCpu(statText, (f) => (Number.isFinite(f[7]) ? f[7] : 0));
 }
 
 /** Steal ticks per CPU now ({} where /proc/stat cannot be read). */
@@ -171,14 +174,7 @@ function readSteal() {
  * much of it) is in these, whoever it was charged to.
  */
 function parseBusy(statText) {
-  const out = {};
-  for (const line of statText.split("\n")) {
-    const m = /^cpu(\d+)\s+(.*)$/.exec(line);
-    if (!m) continue;
-    const f = m[2].trim().split(/\s+/).map(Number);
-    out[Number(m[1])] = f[0] + f[1] + f[2] + f[5] + f[6] + (Number.isFinite(f[7]) ? f[7] : 0);
-  }
-  return out;
+  return perCpu(statText, (f) => f[0] + f[1] + f[2] + f[5] + f[6] + (Number.isFinite(f[7]) ? f[7] : 0));
 }
 
 /** Busy ticks per CPU now ({} where /proc/stat cannot be read). */
