@@ -15,8 +15,9 @@
  * server is warmed by request count, not by time (`--warm-requests`, default 5,000, at most
  * 20 s): at 1 MiB a second of load is ~300 requests, too few for V8 to finish compiling the
  * request path, and the compiler's own threads were then counted as CPU per request.
- * `--base DIR` adds "fdreactor-base": the same File server from another checkout's dist/ and
- * addon (DIR/dist, DIR/build/Release/fdreactor.node), an A/B of two builds in the same run;
+ * `--base DIR` (or FDREACTOR_BENCH_BASE=DIR, as the C10K and HTTP harnesses take it) adds
+ * "fdreactor-base": the same File server run from another built checkout (its servers.js,
+ * dist/ and addon), an A/B of two builds in the same run;
  * `--servers a,b` measures only those (fdreactor always).
  *   node bench/static/run.js [--rounds 3] [--duration 3] [--conns 50] [--sizes 65536,1048576] [--warm-requests 5000] [--base DIR] [--servers LIST]
  * Needs dist/ (npx tsc -p tsconfig.json), wrk and nginx-light.
@@ -60,11 +61,15 @@ const SIZES = (() => {
 })();
 const BASE = (() => {
   const i = process.argv.indexOf("--base");
-  if (i < 0) return null;
-  const dir = path.resolve(process.argv[i + 1] ?? "");
-  if (!fs.existsSync(path.join(dir, "dist", "lib", "web", "index.js"))) throw new Error(`--base: ${dir} has no dist/ (run npx tsc -p tsconfig.json there)`);
-  const addon = path.join(dir, "build", "Release", "fdreactor.node");
-  return { dist: path.join(dir, "dist"), addon: fs.existsSync(addon) ? addon : null };
+  const dir = i >= 0 ? process.argv[i + 1] ?? "" : process.env.FDREACTOR_BENCH_BASE;
+  if (dir === undefined || dir === "") return null;
+  // Run as the C10K and HTTP harnesses run a base build: its own servers.js, so its dist/ and its addon.
+  const script = path.join(path.resolve(dir), "bench", "static", "servers.js");
+  const has = (...p) => fs.existsSync(path.join(path.resolve(dir), ...p));
+  if (!fs.existsSync(script) || !has("dist", "lib", "web", "index.js") || !(has("build", "Release", "fdreactor.node") || (has("prebuilds", `${process.platform}-${process.arch}`) && fs.readdirSync(path.join(path.resolve(dir), "prebuilds", `${process.platform}-${process.arch}`)).some((f) => f.endsWith(".node"))))) {
+    throw new Error(`--base: ${dir} is not a built fdreactor checkout (bench/static/servers.js, dist/ and the addon: npm ci, npx tsc -p tsconfig.json)`);
+  }
+  return script;
 })();
 const ALL_SERVERS = ["fdreactor", "fdreactor-nocache", "nginx", "nginx-open-file-cache", "node-stream", ...(BASE ? ["fdreactor-base"] : [])];
 const SERVERS = (() => {
@@ -136,8 +141,7 @@ async function measureSize(size) {
         nginxDirs.push(nginx);
         child = spawnTracked(name, bin, ["-p", nginx.dir, "-c", nginx.conf, "-e", path.join(nginx.dir, "error.log")], { cpu: 0 });
       } else if (name === "fdreactor-base") {
-        const env = BASE.addon ? { FDREACTOR_ADDON: BASE.addon } : undefined;
-        child = spawnTracked(name, process.execPath, [path.join(__dirname, "servers.js"), "fdreactor", www, String(port), "", BASE.dist], { cpu: 0, env });
+        child = spawnTracked(name, process.execPath, [BASE, "fdreactor", www, String(port)], { cpu: 0 });
       } else {
         child = spawnTracked(name, process.execPath, [path.join(__dirname, "servers.js"), name, www, String(port)], { cpu: 0 });
       }
