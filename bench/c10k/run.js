@@ -237,6 +237,7 @@ function summarise(rounds, servers, connsList, baseline, fallback = null) {
     const base = measured(ratioAgainst);
     const baseCpu = base.length ? summarize(base.map((r) => r.cpuUsPer)).median : NaN;
     const baseMem = base.length ? summarize(base.map((r) => r.rssPerConnKb)).median : NaN;
+    const basePacedCpu = base.some((r) => r.paced) ? summarize(base.map((r) => (r.paced ? r.paced.cpuUsPer : NaN))).median : NaN;
     // No round to compare with: name the failure of the peer that should have stood in.
     const standIn = fallback !== null && rounds.some((r) => r.server === baseline && r.conns === conns && r.skipped);
     const noRatio = base.length ? null : whyUnmeasured(rounds, standIn ? fallback : baseline, conns);
@@ -249,6 +250,7 @@ function summarise(rounds, servers, connsList, baseline, fallback = null) {
       const pick = (f) => summarize(ok.map(f));
       const cpu = pick((r) => r.cpuUsPer);
       const mem = pick((r) => r.rssPerConnKb);
+      const pacedCpu = pick((r) => (r.paced ? r.paced.cpuUsPer : NaN));
       rows.push({
         conns,
         server: s.name,
@@ -275,7 +277,11 @@ function summarise(rounds, servers, connsList, baseline, fallback = null) {
         p99Closed: pick((r) => r.latencyUs.p99),
         pacedRate: pick((r) => (r.paced ? r.paced.rate : NaN)),
         pacedTarget: ok.find((r) => r.paced)?.paced.target ?? null,
-        pacedCpuUsPer: pick((r) => (r.paced ? r.paced.cpuUsPer : NaN)),
+        pacedCpuUsPer: pacedCpu,
+        // At the fixed rate both servers serve the same requests at the same pace, and the load
+        // generator keeps up with either: on loopback the receiver's TCP work then no longer
+        // moves between server and client with how fast the client is (docs/benchmarks.md).
+        pacedRatio: ratio(pacedCpu.median, basePacedCpu),
         rssPerConnKb: mem,
         memRatio: ratio(mem.median, baseMem),
         ratioAgainst,
@@ -302,7 +308,8 @@ function whyUnmeasured(rounds, name, conns) {
 /** The summary table (terminal and Markdown share it). */
 function summaryTable(rows, { unit, baselineLabel, paced = 0, baseline = null, labels = {} }) {
   const at = paced > 0 ? ` @${shortRate(paced)}/s` : "";
-  const headers = ["server", "conns", "procs srv×load", "held", "setup/s", "setup CPU µs/conn", `CPU µs/${unit}`, "spread", `× ${baselineLabel}`, `${unit}s/s`, "server CPU", "load CPU", "p99 closed", `p50${at}`, `p90${at}`, `p99${at}`, `p99.9${at}`, "KiB/conn", `mem × ${baselineLabel}`, "errors", "note"];
+  const pacedCols = paced > 0 ? [`CPU µs/${unit}${at}`, `× ${baselineLabel}${at}`] : [];
+  const headers = ["server", "conns", "procs srv×load", "held", "setup/s", "setup CPU µs/conn", `CPU µs/${unit}`, "spread", `× ${baselineLabel}`, `${unit}s/s`, "server CPU", "load CPU", ...pacedCols, "p99 closed", `p50${at}`, `p90${at}`, `p99${at}`, `p99.9${at}`, "KiB/conn", `mem × ${baselineLabel}`, "errors", "note"];
   const body = rows.map((r) => {
     if (r.skipped) return [r.label, fmt(r.conns), ...headers.slice(2, -1).map(() => "–"), `skipped: ${r.skipped}`];
     const notes = [];
@@ -328,6 +335,7 @@ function summaryTable(rows, { unit, baselineLabel, paced = 0, baseline = null, l
       fmt(r.rate.median),
       Number.isFinite(r.cpuPercent.median) ? `${fmt(r.cpuPercent.median, 0)}%` : "–",
       Number.isFinite(r.loadCpuPercent.median) ? `${fmt(r.loadCpuPercent.median, 0)}%` : "–",
+      ...(paced > 0 ? [fmt(r.pacedCpuUsPer.median), Number.isFinite(r.pacedRatio) ? `${r.pacedRatio.toFixed(2)}×` : "–"] : []),
       fmtUs(r.p99Closed.median),
       fmtUs(r.p50.median),
       fmtUs(r.p90.median),
@@ -556,7 +564,7 @@ async function runC10k(argv, { out = process.stdout, err: errOut = process.stder
       `setup/s: connections established per second (bounded by --rate ${opts.rate}, so the load generator's pace more than the server's); setup CPU: server CPU while they were opened, per connection; ` +
       `${unit}s/s, CPU and "p99 closed": the ${opts.active} active connections in a closed loop (the next ${unit} as soon as the answer is back: the most the pair can do, latency mostly queueing); ` +
       (opts.paced > 0
-        ? `p50–p99.9: the same connections at a fixed ${fmt(opts.paced)} ${unit}s/s in all, each ${unit} timed from when it was due (no coordinated omission); `
+        ? `CPU µs/${unit} @${shortRate(opts.paced)}/s and p50–p99.9: the same connections at a fixed ${fmt(opts.paced)} ${unit}s/s in all, each ${unit} timed from when it was due (no coordinated omission); at that rate every server serves the same ${unit}s at the same pace, so its CPU per ${unit} does not depend on how fast the load generator takes its answers (on loopback the receiver's TCP work is charged to whichever side moves the bytes: see docs/benchmarks.md); `
         : "p50–p99.9: the closed loop's (--paced 0); ") +
       `medians of ${opts.rounds} interleaved round(s), spread = (max−min)/median.\n`,
   );

@@ -133,6 +133,22 @@ describe("ratios past one process", () => {
     expect(fd10[fd10.length - 1]).not.toContain("against");
   });
 
+  test("with a paced phase the table gives each server's CPU per request at that rate and its ratio there, beside the closed loop's", () => {
+    const paced = (r: ReturnType<typeof round>, cpu: number) => ({ ...r, paced: { target: 600, rate: 600, cpuUsPer: cpu, latencyUs: { p50: 1, p90: 1, p99: 1, p999: 1 } } });
+    // Closed loop: fdreactor dearer (3 ÷ 2); at the fixed rate: cheaper (130 ÷ 260).
+    const rounds = [paced(round("node-net", 100, 2), 260), paced(round("fdreactor", 100, 3), 130)];
+    const rows = summarise(rounds, servers, [100], "node-net");
+    expect(rows.find((r: { server: string }) => r.server === "fdreactor")).toMatchObject({ ratio: 1.5, pacedRatio: 0.5 });
+    const table = summaryTable(rows, { unit: "req", baselineLabel: "nginx", paced: 600, baseline: "node-net" });
+    const fd = table.body.find((b: string[]) => b[0] === "fdreactor");
+    expect(fd[table.headers.indexOf("× nginx")]).toBe("1.50×");
+    expect(fd[table.headers.indexOf("CPU µs/req @600/s")]).toBe("130");
+    expect(fd[table.headers.indexOf("× nginx @600/s")]).toBe("0.50×");
+    expect(table.headers.length).toBe(fd.length);
+    // Without a paced phase there are no such columns.
+    expect(summaryTable(rows, { unit: "req", baselineLabel: "nginx", baseline: "node-net" }).headers.some((h: string) => h.includes("@"))).toBe(false);
+  });
+
   test("without a fallback there is no ratio at that count, and the row says why", () => {
     const rows = summarise([{ server: "node-net", conns: 50000, round: 1, skipped: "one process" }, round("fdreactor", 50000, 4)], servers, [50000], "node-net");
     expect(Number.isNaN(rows.find((r: { server: string }) => r.server === "fdreactor").ratio)).toBe(true);
