@@ -210,6 +210,23 @@ class Load {
     return sampleTrees(this.children.map((c) => c.pid));
   }
 
+  /**
+   * static: the smallest receive buffer the kernel granted a driven connection (SO_RCVBUF
+   * read back, which Linux doubles) and the room a whole answer needs; null when no driver
+   * reported one (echo, http).
+   */
+  answerBuffer() {
+    let granted = null;
+    let room = 0;
+    for (const r of this.reports.values()) {
+      const d = r.driving;
+      if (!d || typeof d.rcvbuf !== "number") continue;
+      if (granted === null || d.rcvbuf < granted) granted = d.rcvbuf;
+      room = Math.max(room, d.answerRoom || 0);
+    }
+    return granted === null ? null : { granted, room, capped: granted < 2 * room };
+  }
+
   /** The fd limits each process reported (for the notes). */
   limits() {
     return [...this.reports.values()].map((r) => r.limits).filter(Boolean);

@@ -22,7 +22,9 @@
  *     timed from when it was due, not from when it went out, if its connection was still
  *     waiting for the previous answer then (no coordinated omission, as wrk2); one that
  *     went out late only because this process' timer fired late is timed from its sending.
- *     Between messages less than 2 ms apart this process polls rather than sleeps.
+ *     Between messages less than 2 ms apart this process polls rather than sleeps (echo
+ *     and http; not static files, see POLL_PACED). Static: each driven connection gets a
+ *     receive buffer that holds a whole answer (holdWholeAnswers).
  *
  * Control, one line each on stdin:  run · pace R A · measure (reset the answer count and the
  * histogram, start counting; errors count from the start) · report (print the result of
@@ -93,6 +95,19 @@ const FILE_REQUESTS = FILES.map((f) => Buffer.from(`GET ${f.path} HTTP/1.1\r\nHo
 const HEAD_END = Buffer.from("\r\n\r\n", "latin1");
 /** A response head longer than this is wrong (and would otherwise grow without bound). */
 const MAX_HEAD = 8192;
+/**
+ * static: SO_RCVBUF asked for on each driven connection, room for the largest answer (see
+ * holdWholeAnswers). Only the driven ones: the idle connections of a 100,000 run keep the
+ * kernel's default, and a receive buffer takes memory only for the bytes queued in it.
+ */
+const ANSWER_ROOM = STATIC ? Math.max(...FILES.map((f) => f.size)) + MAX_HEAD : 0;
+/**
+ * Whether the paced phase polls between messages less than 2 ms apart (see paceTick). Not
+ * for static files: an answer there takes the driver many reads, and a driver spinning
+ * between them saw 5-10 times the server's tail-loss-probe retransmissions and a p90 of
+ * 60-220 ms where the same nginx measured 5-12 ms with the driver asleep (docs/benchmarks.md).
+ */
+const POLL_PACED = !STATIC;
 
 // ─── counters (reset by "measure") ───
 const hist = newHistogram();
@@ -349,8 +364,33 @@ function activeSet() {
     const step = n > 0 ? open.length / n : 1;
     actives = [];
     for (let i = 0; i < n; i++) actives.push(open[Math.floor(i * step)]);
+    if (STATIC) holdWholeAnswers(actives);
   }
   return actives;
+}
+
+/** The smallest receive buffer of the driven connections (getsockopt SO_RCVBUF), or null. */
+let answerRcvbuf = null;
+
+/**
+ * static: asks for a receive buffer that holds a whole answer on each driven connection.
+ * With the kernel's default (128 KiB growing by autotuning) against loopback's 64 KiB
+ * segments, a 1 MiB answer kept the window at one or two segments: hundreds of
+ * zero-window adverts a second and tail-loss-probe retransmissions, so the latency
+ * measured this process' reading, not the server. The kernel caps the buffer at
+ * net.core.rmem_max; the smallest one granted goes in the reports (rcvbuf).
+ */
+function holdWholeAnswers(list) {
+  for (const d of list) {
+    try {
+      const fd = d.transport.fileno();
+      native.setsockopt(fd, "SO_RCVBUF", ANSWER_ROOM);
+      const got = native.getsockopt(fd, "SO_RCVBUF");
+      if (answerRcvbuf === null || got < answerRcvbuf) answerRcvbuf = got;
+    } catch {
+      // Closed since it connected: its loss is counted as an error already.
+    }
+  }
 }
 
 /** Starts the closed loop on the active connections (those still waiting for an answer go on when it comes). */
@@ -358,14 +398,14 @@ function startClosedLoop() {
   phase = "closed";
   const now = performance.now();
   for (const d of activeSet()) if (!d.inFlight) d.send(now);
-  emit({ type: "driving", phase, active: actives.length });
+  emit({ type: "driving", phase, active: actives.length, rcvbuf: answerRcvbuf, answerRoom: ANSWER_ROOM });
 }
 
 /**
  * Paced sending: message k of this process is due at t0 + k/rate, on connection k mod n,
  * so each connection sends every n/rate seconds, the connections evenly staggered.
  */
-const pacer = { rateHz: 0, periodMs: 0, t0: 0, k: 0, due: 0 };
+const pacer = { rateHz: 0, periodMs: 0, t0: 0, k: 0, due: 0, wakeups: 0 };
 
 /** Starts paced sending of this process' share of `total` messages/s over `allActive` active connections. */
 function startPaced(total, allActive) {
@@ -380,14 +420,16 @@ function startPaced(total, allActive) {
   pacer.t0 = performance.now();
   pacer.k = 0;
   pacer.due = pacer.t0;
+  pacer.wakeups = 0;
   for (const d of list) d.owed = 0;
-  emit({ type: "driving", phase, active: list.length, rate: pacer.rateHz });
+  emit({ type: "driving", phase, active: list.length, rate: pacer.rateHz, polls: POLL_PACED, rcvbuf: answerRcvbuf, answerRoom: ANSWER_ROOM });
   paceTick();
 }
 
 /** Sends every message due by now, then sleeps until the next one is due. */
 function paceTick() {
   if (phase !== "paced") return;
+  pacer.wakeups++;
   const list = actives;
   const n = list.length;
   const now = performance.now();
@@ -404,15 +446,18 @@ function paceTick() {
   }
   // A wait rounds up to whole milliseconds: closer than 2 ms to the next message, poll
   // instead (this process has the load CPU to itself), so that messages go one by one
-  // when they fall due rather than in bursts a millisecond apart.
+  // when they fall due rather than in bursts a millisecond apart. Static files do not
+  // poll (POLL_PACED): a message that goes out up to 1 ms late is timed from its sending.
   const ahead = pacer.due - performance.now();
-  reactor.callLater(ahead > 2 ? (ahead - 1) / 1000 : 0, paceTick);
+  if (!POLL_PACED) reactor.callLater(ahead > 0 ? ahead / 1000 : 0, paceTick);
+  else reactor.callLater(ahead > 2 ? (ahead - 1) / 1000 : 0, paceTick);
 }
 
 /** Starts counting answers and latency; errors count over the whole round (a reset in the warm-up is still a reset). */
 function startMeasuring() {
   hist.reset();
   completed = 0;
+  pacer.wakeups = 0;
   counting = true;
   measureStart = performance.now();
 }
@@ -429,6 +474,7 @@ function report() {
     type: "result",
     phase: was,
     target: was === "paced" ? pacer.rateHz : null,
+    paceWakeups: was === "paced" ? pacer.wakeups : null,
     measured: wasCounting,
     count: completed,
     seconds,

@@ -203,6 +203,7 @@ async function runRound(spec, conns, opts, { serverCpu, loadCpu, status }) {
       loadProcs: load.procs,
       serverAlive: alive,
       limits: load.limits(),
+      answerBuffer: load.answerBuffer(),
       connectedReports: connected,
       answer: opts.scenario === "http" ? { headers: answer.headers, body: answer.body } : undefined,
     };
@@ -529,6 +530,8 @@ async function runC10k(argv, { out = process.stdout, err: errOut = process.stder
           if (!l.enough) fdNotes.add(`a load process could not raise RLIMIT_NOFILE to ${l.need} (soft ${l.soft}, hard ${l.hard}): lower --per-process`);
           else if (l.raised) fdNotes.add(`load processes raised RLIMIT_NOFILE to ${l.soft} (hard ${l.hard})`);
         }
+        if (r.answerBuffer && r.answerBuffer.capped)
+          fdNotes.add(`the kernel capped the load generator's receive buffer at ${fmt(r.answerBuffer.granted)} bytes (net.core.rmem_max; a whole answer needs ${fmt(r.answerBuffer.room)}): the paced latency of the largest file includes the load generator's reading (docs/benchmarks.md)`);
         rounds.push({ ...base, ...r });
       } catch (e) {
         rounds.push({ ...base, error: e.message });

@@ -21,6 +21,8 @@ const { parseC10kOptions, UsageError } = require("../../bench/c10k/options");
 const { liveCount } = require("../../bench/lib/children");
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { ensureStaticTree, seededBytes } = require("../../bench/peers/static_tree");
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { Load } = require("../../bench/c10k/load");
 
 expectNoFdLeaks();
 
@@ -81,35 +83,83 @@ describe("the static files", () => {
   });
 });
 
+/**
+ * A server that hands each GET of one of `files` (whose contents are `bytes`) to `send`
+ * with that file's bytes. No Nagle: the last partial segment of a body would otherwise
+ * wait for the load generator's delayed ACK (40 ms and more).
+ */
+function fileServer(files: { path: string }[], bytes: Buffer[], send: (s: net.Socket, body: Buffer) => void): net.Server {
+  return net.createServer({ noDelay: true }, (s) => {
+    let pending = "";
+    s.on("data", (d) => {
+      pending += d.toString("latin1");
+      let end: number;
+      while ((end = pending.indexOf("\r\n\r\n")) >= 0) {
+        const target = pending.slice(4, pending.indexOf(" ", 4));
+        pending = pending.slice(end + 4);
+        send(s, bytes[files.findIndex((f) => f.path === target)]);
+      }
+    });
+    s.on("error", () => s.destroy());
+  });
+}
+
 describe("the load generator's file check", () => {
   test("a body with one byte changed is a mismatch, a right one is counted; the Content-Length must be the file's", async () => {
     const files = ensureStaticTree([3000, 70000], path.join(dir, "check"));
     const bytes = files.map((f: { path: string }) => fs.readFileSync(path.join(dir, "check", f.path.slice(1))));
     let served = 0;
     // Every fourth answer has one body byte flipped; the others are right, split into two writes.
-    const server = net.createServer((s) => {
-      let pending = "";
-      s.on("data", (d) => {
-        pending += d.toString("latin1");
-        let end: number;
-        while ((end = pending.indexOf("\r\n\r\n")) >= 0) {
-          const target = pending.slice(4, pending.indexOf(" ", 4));
-          pending = pending.slice(end + 4);
-          const i = files.findIndex((f: { path: string }) => f.path === target);
-          const body = Buffer.from(bytes[i]);
-          if (++served % 4 === 0) body[body.length >> 1] ^= 1;
-          s.write(`HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\n\r\n`);
-          s.write(body.subarray(0, 1000));
-          s.write(body.subarray(1000));
-        }
-      });
-      s.on("error", () => s.destroy());
+    const server = fileServer(files, bytes, (s, right) => {
+      const body = Buffer.from(right);
+      if (++served % 4 === 0) body[body.length >> 1] ^= 1;
+      s.write(`HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\n\r\n`);
+      s.write(body.subarray(0, 1000));
+      s.write(body.subarray(1000));
     });
     const m = await measureAgainst(server, { conns: 3, active: 2, scenario: "static", files }, 400);
     expect(m.count).toBeGreaterThan(0);
     expect(m.errors.mismatch).toBeGreaterThan(0);
     expect(m.errors.mismatch).toBeLessThanOrEqual(Math.ceil((m.count + m.errors.mismatch) / 4) + 2);
     expect({ ...m.errors, mismatch: 0 }).toEqual({ mismatch: 0, extra: 0, reset: 0, closed: 0, connectFailed: 0, connectTimeout: 0 });
+    expect(liveCount()).toBe(0);
+  }, 30000);
+});
+
+describe("the load generator's paced phase on files", () => {
+  test("each driven connection can hold a whole answer, and the driver sleeps between messages instead of spinning", async () => {
+    // 800 requests/s over 2 connections: 1.25 ms apart, where echo and http poll. Static
+    // files must not: one wakeup per message at most, where a spinning driver counts one
+    // per turn of its loop (thousands in half a second).
+    const files = ensureStaticTree([4096, 200000], path.join(dir, "paced"));
+    const bytes = files.map((f: { path: string }) => fs.readFileSync(path.join(dir, "paced", f.path.slice(1))));
+    const server = fileServer(files, bytes, (s, body) => {
+      s.write(`HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\n\r\n`);
+      s.write(body);
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+    const load = new Load({ port: (server.address() as net.AddressInfo).port, conns: 3, active: 2, scenario: "static", files, size: 0, rate: 1000, perProcess: 18000, cpu: null, deadlineS: 30 });
+    try {
+      load.start();
+      await load.waitFor("connected", 15000);
+      load.tell("pace 800 2");
+      await new Promise((r) => setTimeout(r, 200));
+      load.tell("measure");
+      await new Promise((r) => setTimeout(r, 500));
+      const merged = await load.collect("stop");
+      const { driving, result } = load.reports.get(0);
+      // 200,000 bytes + 8,192 of head room, doubled by Linux (below the default rmem_max of 212,992).
+      const rmemMax = Number(fs.readFileSync("/proc/sys/net/core/rmem_max", "utf8"));
+      expect(driving).toMatchObject({ phase: "paced", polls: false, answerRoom: 208192, rcvbuf: 2 * Math.min(208192, rmemMax) });
+      expect(load.answerBuffer()).toEqual({ granted: 2 * Math.min(208192, rmemMax), room: 208192, capped: rmemMax < 208192 });
+      expect(merged.count).toBeGreaterThan(100);
+      expect(merged.errorTotal).toBe(0);
+      expect(result.paceWakeups).toBeGreaterThan(0);
+      expect(result.paceWakeups).toBeLessThanOrEqual(Math.ceil(800 * result.seconds) + 2);
+    } finally {
+      await load.stop();
+      await new Promise((r) => server.close(r));
+    }
     expect(liveCount()).toBe(0);
   }, 30000);
 });
