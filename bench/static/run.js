@@ -19,8 +19,12 @@
  * "fdreactor-base": the same File server run from another built checkout (its servers.js,
  * dist/ and addon), an A/B of two builds in the same run;
  * `--servers a,b` measures only those (fdreactor always).
- *   node bench/static/run.js [--rounds 3] [--duration 3] [--conns 50] [--sizes 65536,1048576] [--warm-requests 5000] [--base DIR] [--servers LIST]
- * Needs dist/ (npx tsc -p tsconfig.json), wrk and nginx-light.
+ * `--windows` also samples, halfway through each measured round, the connections' TCP state
+ * (`ss`, bench/lib/sockets.js): wrk's receive buffers, and how many of the server's sockets
+ * hold unsent bytes. A client whose window stays small leaves most of a large answer queued
+ * at the server, sent later by the client's own ACKs and charged to the client.
+ *   node bench/static/run.js [--rounds 3] [--duration 3] [--conns 50] [--sizes 65536,1048576] [--warm-requests 5000] [--base DIR] [--servers LIST] [--windows]
+ * Needs dist/ (npx tsc -p tsconfig.json), wrk and nginx-light (and iproute2 for --windows).
  */
 const crypto = require("node:crypto");
 const fs = require("node:fs");
@@ -34,13 +38,19 @@ const { runWrk } = require("../lib/wrk");
 const { cleanupNginx, nginxBinary, prepareNginx } = require("../peers/nginx");
 const { OUT_DIR } = require("../lib/build");
 const { numberArg } = require("../lib/options");
+const { sampleSockets, summariseSockets } = require("../lib/sockets");
 
-const USAGE = "usage: node bench/static/run.js [--rounds 3] [--duration 3] [--conns 50] [--sizes 65536,1048576] [--warm-requests 5000] [--base DIR] [--servers fdreactor-nocache,nginx,nginx-open-file-cache,node-stream,fdreactor-base]";
+const USAGE = "usage: node bench/static/run.js [--rounds 3] [--duration 3] [--conns 50] [--sizes 65536,1048576] [--warm-requests 5000] [--base DIR] [--servers fdreactor-nocache,nginx,nginx-open-file-cache,node-stream,fdreactor-base] [--windows]";
 if (process.argv.includes("--help") || process.argv.includes("-h")) {
   console.log(USAGE);
   process.exit(0);
 }
+const WINDOWS = process.argv.includes("--windows");
 for (let i = 2; i < process.argv.length; i += 2) {
+  if (process.argv[i] === "--windows") {
+    i--;
+    continue;
+  }
   if (!["--rounds", "--duration", "--conns", "--sizes", "--warm-requests", "--base", "--servers"].includes(process.argv[i])) {
     console.error(`unknown option ${JSON.stringify(process.argv[i])}\n${USAGE}`);
     process.exit(2);
@@ -158,6 +168,7 @@ async function measureSize(size) {
         await runWrk({ port: s.port, conns: CONNS, seconds: 1, cpu: 1 });
         const busyA = readBusy();
         const a = sampleTree(s.child.pid);
+        const sockets = WINDOWS ? sampleSocketsLater(s.port, (DURATION * 1000) / 2) : null;
         const r = await runWrk({ port: s.port, conns: CONNS, seconds: DURATION, cpu: 1 });
         const b = sampleTree(s.child.pid);
         const busyB = readBusy();
@@ -170,6 +181,12 @@ async function measureSize(size) {
         const m = { requests: r.requests, rps: r.rps, cpuUs: per(cpuSeconds), bothUs: per(bothSeconds), p99: r.latencyUs.p99, errors: r.errors.total };
         s.rounds.push(m);
         process.stdout.write(`round ${round + 1} ${s.name}: ${m.requests} req, ${m.rps.toFixed(0)} req/s, CPU ${m.cpuUs.toFixed(1)} µs/req, both CPUs ${m.bothUs.toFixed(1)} µs/req, p99 ${(m.p99 / 1000).toFixed(2)} ms, errors ${m.errors}\n`);
+        if (sockets !== null) {
+          const sample = await sockets;
+          if (sample instanceof Error) throw sample;
+          const w = summariseSockets(sample);
+          process.stdout.write(`  sockets mid-round: wrk's receive buffer median ${kib(w.clientRbMedian)} KiB; ${w.serverUnsent} of ${w.connections} server sockets hold unsent bytes (median ${kib(w.serverUnsentMedian)} KiB); window offered to the server, median ${kib(w.sndWndMedian)} KiB\n`);
+        }
       }
     }
     const med = (all) => {
@@ -192,6 +209,18 @@ async function measureSize(size) {
     for (const n of nginxDirs) cleanupNginx(n);
     fs.rmSync(work, { recursive: true, force: true });
   }
+}
+
+/** KiB with no decimals, "–" for none. */
+function kib(bytes) {
+  return Number.isFinite(bytes) ? (bytes / 1024).toFixed(0) : "–";
+}
+
+/** sampleSockets(port) after `ms`, while wrk runs; an Error in place of the sample when ss failed (awaited only after wrk). */
+function sampleSocketsLater(port, ms) {
+  return new Promise((resolve) => setTimeout(resolve, ms))
+    .then(() => sampleSockets(port))
+    .catch((e) => e);
 }
 
 /** Load on `port` in 1 s steps until WARM_REQUESTS were served or WARM_LIMIT_S passed (the same for every server). */

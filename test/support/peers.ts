@@ -31,6 +31,8 @@ const PEERS = {
   openssl: { command: "openssl", args: ["version"], works: exitsZero, install: "apt-get install -y openssl" },
   // Counts the syscalls a child makes (which write call reaches a pipe or a socket).
   strace: { command: "strace", args: ["-V"], works: exitsZero, install: "apt-get install -y strace" },
+  // `ss`: a connection's TCP state (unsent bytes, receive buffer) for bench/static --windows.
+  iproute2: { command: "ss", args: ["-V"], works: exitsZero, install: "apt-get install -y iproute2" },
 } satisfies Record<string, Peer>;
 
 /** A peer's Debian package name. */
