@@ -24,7 +24,7 @@
  *     went out late only because this process' timer fired late is timed from its sending.
  *     Between messages less than 2 ms apart this process polls rather than sleeps (echo
  *     and http; not static files, see POLL_PACED). Static: each driven connection gets a
- *     receive buffer that holds a whole answer (holdWholeAnswers).
+ *     receive buffer that holds a whole answer from then on (holdWholeAnswers).
  *
  * Control, one line each on stdin:  run · pace R A · measure (reset the answer count and the
  * histogram, start counting; errors count from the start) · report (print the result of
@@ -96,8 +96,8 @@ const HEAD_END = Buffer.from("\r\n\r\n", "latin1");
 /** A response head longer than this is wrong (and would otherwise grow without bound). */
 const MAX_HEAD = 8192;
 /**
- * static: SO_RCVBUF asked for on each driven connection, room for the largest answer (see
- * holdWholeAnswers). Only the driven ones: the idle connections of a 100,000 run keep the
+ * static: SO_RCVBUF asked for on each driven connection in the paced phase, room for the
+ * largest answer (see holdWholeAnswers). Only the driven ones: the idle connections of a 100,000 run keep the
  * kernel's default, and a receive buffer takes memory only for the bytes queued in it.
  */
 const ANSWER_ROOM = STATIC ? Math.max(...FILES.map((f) => f.size)) + MAX_HEAD : 0;
@@ -364,7 +364,6 @@ function activeSet() {
     const step = n > 0 ? open.length / n : 1;
     actives = [];
     for (let i = 0; i < n; i++) actives.push(open[Math.floor(i * step)]);
-    if (STATIC) holdWholeAnswers(actives);
   }
   return actives;
 }
@@ -373,11 +372,13 @@ function activeSet() {
 let answerRcvbuf = null;
 
 /**
- * static: asks for a receive buffer that holds a whole answer on each driven connection.
- * With the kernel's default (128 KiB growing by autotuning) against loopback's 64 KiB
- * segments, a 1 MiB answer kept the window at one or two segments: hundreds of
+ * static, paced phase: asks for a receive buffer that holds a whole answer on each driven
+ * connection. With the kernel's default (128 KiB growing by autotuning) against loopback's
+ * 64 KiB segments, a 1 MiB answer kept the window at one or two segments: hundreds of
  * zero-window adverts a second and tail-loss-probe retransmissions, so the latency
- * measured this process' reading, not the server. The kernel caps the buffer at
+ * measured this process' reading, not the server. The closed loop before it keeps the
+ * default, so that its CPU per request stays comparable with earlier runs (the buffer
+ * moves kernel work between the two processes' accounts). The kernel caps the buffer at
  * net.core.rmem_max; the smallest one granted goes in the reports (rcvbuf).
  */
 function holdWholeAnswers(list) {
@@ -415,6 +416,7 @@ function startPaced(total, allActive) {
     return;
   }
   phase = "paced";
+  if (STATIC && answerRcvbuf === null) holdWholeAnswers(list);
   pacer.rateHz = (total * list.length) / Math.max(allActive, list.length);
   pacer.periodMs = (list.length * 1000) / pacer.rateHz;
   pacer.t0 = performance.now();
