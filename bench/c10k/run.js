@@ -23,7 +23,7 @@ const path = require("node:path");
 const { execFileSync } = require("node:child_process");
 const { installCleanup, killAllNow } = require("../lib/children");
 const { startServer, freePort } = require("../lib/server");
-const { sampleTrees, cpuBetween, readSteal, stealMsBetween } = require("../lib/proc");
+const { sampleTrees, cpuBetween, waitMsBetween, readSteal, stealMsBetween } = require("../lib/proc");
 const { summarize, ratio, interleave } = require("../lib/stats");
 const { machineInfo, machineLine } = require("../lib/machine");
 const { fmt, fmtUs, formatTable, formatMarkdownTable } = require("../lib/table");
@@ -175,7 +175,9 @@ async function runRound(spec, conns, opts, { serverCpu, loadCpu, status }) {
       await sleep(opts.duration * 1000);
       const s1 = { server: sampleAll(servers), load: load.sample(), steal: readSteal() };
       const stealMs = { server: stealMsBetween(s0.steal, s1.steal, serverCpu), load: stealMsBetween(s0.steal, s1.steal, loadCpu) };
-      return { start: s0.server, end: s1.server, loadUse: cpuBetween(s0.load, s1.load), stealMs };
+      // Runnable but not running: other work on the same CPU (the main threads, /proc/PID/schedstat).
+      const waitMs = { server: waitMsBetween(s0.server, s1.server), load: waitMsBetween(s0.load, s1.load) };
+      return { start: s0.server, end: s1.server, loadUse: cpuBetween(s0.load, s1.load), stealMs, waitMs };
     };
     const closed = await measure(`measuring ${opts.duration} s`);
     let merged = await load.collect(opts.paced > 0 ? "report" : "stop");
@@ -186,7 +188,7 @@ async function runRound(spec, conns, opts, { serverCpu, loadCpu, status }) {
       await sleep(PACED_SETTLE_MS);
       const p = await measure(`paced at ${opts.paced.toLocaleString("en-US")}/s`);
       merged = await load.collect("stop");
-      paced = { ...derivePaced(merged, p, { cpuBetween, target: opts.paced }), stealMs: p.stealMs };
+      paced = { ...derivePaced(merged, p, { cpuBetween, target: opts.paced }), stealMs: p.stealMs, waitMs: p.waitMs };
     }
     const alive = servers.every((s) => s.alive());
     return {
@@ -198,6 +200,8 @@ async function runRound(spec, conns, opts, { serverCpu, loadCpu, status }) {
       paced,
       // Hypervisor steal on the server's and the load generator's CPU while measuring.
       stealMs: closed.stealMs,
+      // Time the server's and the load generator's processes waited on a run queue while measuring.
+      waitMs: closed.waitMs,
       loadCpuPercent: (closed.loadUse.cpuSeconds / closed.loadUse.wallSeconds) * 100,
       serverProcs: procs,
       loadProcs: load.procs,
@@ -351,21 +355,34 @@ function summaryTable(rows, { unit, baselineLabel, paced = 0, baseline = null, l
   return { headers, body };
 }
 
-/** Steal while measuring, server CPU / load CPU, closed loop then paced: "0/10; 0/0". */
-function stealText(r) {
+/** A round's `key` ("stealMs", "waitMs") while measuring, server / load, closed loop then paced: "0/10; 0/0". */
+function pairText(r, key) {
   const one = (s) => (s ? `${fmt(s.server, 0)}/${fmt(s.load, 0)}` : "–");
-  return r.paced ? `${one(r.stealMs)}; ${one(r.paced.stealMs)}` : one(r.stealMs);
+  return r.paced ? `${one(r[key])}; ${one(r.paced[key])}` : one(r[key]);
+}
+
+/** Rounds whose `key` ({ server, load } ms), closed loop and paced phase together, is over `ms`. */
+function roundsOver(rounds, key, ms) {
+  const total = (s) => (s ? (Number.isFinite(s.server) ? s.server : 0) + (Number.isFinite(s.load) ? s.load : 0) : 0);
+  return rounds.filter((r) => !r.error && !r.skipped && total(r[key]) + total(r.paced && r.paced[key]) > ms).map((r) => `${r.server}@${r.conns} round ${r.round}`);
 }
 
 /** Rounds during which the hypervisor took more than `ms` from the server's or the load generator's CPU. */
 function stolenRounds(rounds, ms = 20) {
-  const total = (s) => (s ? (Number.isFinite(s.server) ? s.server : 0) + (Number.isFinite(s.load) ? s.load : 0) : 0);
-  return rounds.filter((r) => !r.error && !r.skipped && total(r.stealMs) + total(r.paced && r.paced.stealMs) > ms).map((r) => `${r.server}@${r.conns} round ${r.round}`);
+  return roundsOver(rounds, "stealMs", ms);
+}
+
+/**
+ * Rounds whose server and load processes waited more than `ms` in all on a run queue while
+ * measuring: other work had their CPU (on this shared machine, mostly other people's).
+ */
+function waitedRounds(rounds, ms = 100) {
+  return roundsOver(rounds, "waitMs", ms);
 }
 
 /** Raw per-round figures as a table. */
 function roundsTable(rounds, unit) {
-  const headers = ["conns", "round", "server", "procs", "held", "setup/s", "setup CPU µs/conn", `${unit}s`, `${unit}s/s`, "server CPU s", `CPU µs/${unit}`, "load CPU %", "closed p50/p99/p99.9 µs", `paced ${unit}s/s`, `paced CPU µs/${unit}`, "paced p50/p90/p99/p99.9 µs", "steal ms srv/load", "RSS base/idle/end KiB", "KiB/conn", "errors"];
+  const headers = ["conns", "round", "server", "procs", "held", "setup/s", "setup CPU µs/conn", `${unit}s`, `${unit}s/s`, "server CPU s", `CPU µs/${unit}`, "load CPU %", "closed p50/p99/p99.9 µs", `paced ${unit}s/s`, `paced CPU µs/${unit}`, "paced p50/p90/p99/p99.9 µs", "steal ms srv/load", "run-queue wait ms srv/load", "RSS base/idle/end KiB", "KiB/conn", "errors"];
   const body = rounds
     .filter((r) => !r.skipped)
     .map((r) =>
@@ -388,7 +405,8 @@ function roundsTable(rounds, unit) {
             r.paced ? r.paced.rate.toFixed(0) : "–",
             r.paced ? r.paced.cpuUsPer.toFixed(2) : "–",
             r.paced ? [r.paced.latencyUs.p50, r.paced.latencyUs.p90, r.paced.latencyUs.p99, r.paced.latencyUs.p999].map((v) => fmt(v, 0)).join("/") : "–",
-            stealText(r),
+            pairText(r, "stealMs"),
+            pairText(r, "waitMs"),
             `${r.rssBaseKb}/${r.rssIdleKb}/${r.rssKb}`,
             r.rssPerConnKb.toFixed(2),
             `${r.errorTotal}${r.errorTotal ? ` ${JSON.stringify(Object.fromEntries(Object.entries(r.errors).filter(([, v]) => v > 0)))}` : ""}`,
@@ -558,6 +576,8 @@ async function runC10k(argv, { out = process.stdout, err: errOut = process.stder
   if (noisy.length) notes.push(`noisy (CPU per ${unit} spread > 15%): ${noisy.join(", ")}`);
   const stolen = stolenRounds(rounds);
   if (stolen.length) notes.push(`the hypervisor took over 20 ms of CPU 0 or 1 while measuring (steal, /proc/stat) in: ${stolen.join(", ")} (see the raw figures): their latency tails include it`);
+  const waited = waitedRounds(rounds);
+  if (waited.length) notes.push(`the server and load processes waited over 100 ms in all on a run queue while measuring (other work on their CPUs; /proc/PID/schedstat) in: ${waited.join(", ")} (see the raw figures): their latency tails include it`);
   const blank = opts.conns.filter((c) => !rows.some((r) => r.conns === c && r.server === r.ratioAgainst && r.rounds > 0));
   if (blank.length) notes.push(`baseline ${opts.baseline} not measured at ${blank.join(", ")} connections: no ratios there (each row's note says why)`);
 
@@ -623,4 +643,4 @@ function main() {
 
 if (require.main === module) main();
 
-module.exports = { runC10k, summarise, summaryTable, roundsTable, bar, clock, withNodeFlags, stolenRounds };
+module.exports = { runC10k, summarise, summaryTable, roundsTable, bar, clock, withNodeFlags, stolenRounds, waitedRounds };

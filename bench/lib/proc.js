@@ -1,8 +1,9 @@
 "use strict";
 /**
  * Reading a process's cost from /proc: CPU time (utime+stime, fields 14 and 15 of
- * /proc/PID/stat, in clock ticks) and resident memory (VmRSS of /proc/PID/status), for
- * one process or for a process and all its descendants (nginx's master and worker).
+ * /proc/PID/stat, in clock ticks), resident memory (VmRSS of /proc/PID/status) and the
+ * time its main thread waited on a run queue (/proc/PID/schedstat), for one process or
+ * for a process and all its descendants (nginx's master and worker).
  */
 const fs = require("node:fs");
 const { execFileSync } = require("node:child_process");
@@ -98,10 +99,28 @@ function descendants(pid) {
   return below(childrenMap(), pid);
 }
 
-/** CPU ticks and RSS summed over `pids` (each counted once); the gone ones are skipped. */
+/**
+ * Nanoseconds the main thread of `pid` has spent runnable but waiting for a CPU (the
+ * second field of /proc/PID/schedstat), or null when it is gone or the kernel keeps no
+ * such count.
+ */
+function readRunDelayNs(pid) {
+  try {
+    const v = Number(fs.readFileSync(`/proc/${pid}/schedstat`, "utf8").split(" ")[1]);
+    return Number.isFinite(v) ? v : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * CPU ticks, RSS and run-queue wait (ns; null when no process has the count) summed over
+ * `pids` (each counted once); the gone ones are skipped.
+ */
 function sumPids(pids) {
   let ticks = 0;
   let rssKb = 0;
+  let waitNs = null;
   let alive = 0;
   for (const p of new Set(pids)) {
     const t = readCpuTicks(p);
@@ -110,8 +129,16 @@ function sumPids(pids) {
     alive++;
     ticks += t;
     rssKb += r || 0;
+    const w = readRunDelayNs(p);
+    if (w !== null) waitNs = (waitNs || 0) + w;
   }
-  return { at: process.hrtime.bigint(), ticks, rssKb, pids: alive };
+  return { at: process.hrtime.bigint(), ticks, rssKb, waitNs, pids: alive };
+}
+
+/** Milliseconds waited on a run queue between two samples of the same processes (NaN when unknown). */
+function waitMsBetween(a, b) {
+  if (a.waitNs === null || b.waitNs === null || a.waitNs === undefined || b.waitNs === undefined) return NaN;
+  return Math.max(0, b.waitNs - a.waitNs) / 1e6;
 }
 
 /**
@@ -192,4 +219,4 @@ function stealMsBetween(a, b, cpu) {
   return ((b[cpu] - a[cpu]) * 1000) / clockTicksPerSecond();
 }
 
-module.exports = { clockTicksPerSecond, parseStat, parseRssKb, readCpuTicks, readRssKb, descendants, sampleTree, sampleTrees, cpuBetween, parseSteal, readSteal, stealMsBetween, parseBusy, readBusy };
+module.exports = { clockTicksPerSecond, parseStat, parseRssKb, readCpuTicks, readRssKb, readRunDelayNs, descendants, sampleTree, sampleTrees, cpuBetween, waitMsBetween, parseSteal, readSteal, stealMsBetween, parseBusy, readBusy };

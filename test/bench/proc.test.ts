@@ -119,6 +119,32 @@ test("a child that burned 0.3 s of CPU and holds 64 MiB shows both in its /proc 
   expect(children.liveCount()).toBe(0);
 });
 
+test("two processes spinning on one CPU wait on its run queue, and the sample of both counts it", async () => {
+  // Each spins until it has used 250 ms of CPU. On one CPU each runs only while the other
+  // waits: together they wait about as long as one of them ran (a lone one, ~0).
+  const script = `
+    const start = process.cpuUsage();
+    let used = 0;
+    while (used < 250000) { const u = process.cpuUsage(start); used = u.user + u.system; }
+    process.stdout.write("SPUN\\n");
+    setInterval(() => {}, 1000);`;
+  const a = children.spawnTracked("spinner-a", process.execPath, ["-e", script], { cpu: 0 });
+  const b = children.spawnTracked("spinner-b", process.execPath, ["-e", script], { cpu: 0 });
+  try {
+    await Promise.all([lineMatching(a, /SPUN\n/), lineMatching(b, /SPUN\n/)]);
+    const s = proc.sampleTrees([a.pid, b.pid]);
+    expect(s.pids).toBe(2);
+    expect(proc.readRunDelayNs(a.pid)).toBeGreaterThanOrEqual(0);
+    expect(proc.waitMsBetween({ waitNs: 0 }, s)).toBeGreaterThan(100);
+    expect(proc.waitMsBetween({ waitNs: null }, s)).toBeNaN();
+  } finally {
+    await children.stopTracked(a);
+    await children.stopTracked(b);
+  }
+  expect(proc.readRunDelayNs(a.pid)).toBeNull();
+  expect(children.liveCount()).toBe(0);
+});
+
 test("a process tree is sampled with its grandchild, and stopping it ends the grandchild by PID", async () => {
   const child = children.spawnTracked("tree", "/bin/sh", ["-c", "sleep 60 & echo SLEEPER $!; wait"], { cpu: null });
   let sleeper = 0;

@@ -15,7 +15,7 @@ import { measureAgainst } from "./support";
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const hdr = require("hdr-histogram-js");
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const { runC10k, withNodeFlags, stolenRounds } = require("../../bench/c10k/run");
+const { runC10k, withNodeFlags, stolenRounds, waitedRounds } = require("../../bench/c10k/run");
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { parseC10kOptions, UsageError, DEFAULTS } = require("../../bench/c10k/options");
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -66,6 +66,11 @@ describe("command line", () => {
   test("rounds the hypervisor took more than 20 ms from while measuring are named, closed loop and paced phase together", () => {
     const round = (server: number, load: number, paced: number | null) => ({ server: "s", conns: 10, round: 1, stealMs: { server, load }, paced: paced === null ? null : { stealMs: { server: paced, load: 0 } } });
     expect(stolenRounds([round(0, 0, 0), round(10, 5, null), round(10, 5, 10), { ...round(NaN, NaN, null), round: 4 }])).toEqual(["s@10 round 1"]);
+  });
+
+  test("rounds whose server and load processes waited more than 100 ms on a run queue while measuring are named, both phases together", () => {
+    const round = (server: number, load: number, paced: number | null, n = 1) => ({ server: "s", conns: 10, round: n, waitMs: { server, load }, paced: paced === null ? null : { waitMs: { server: 0, load: paced } } });
+    expect(waitedRounds([round(50, 40, null), round(60, 30, 20, 2), round(NaN, 101, null, 3), { ...round(500, 0, null, 4), error: "failed" }])).toEqual(["s@10 round 2", "s@10 round 3"]);
   });
 
   test("lists and numbers are read as given", () => {
