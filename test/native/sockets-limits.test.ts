@@ -3,19 +3,11 @@
  * of fds (EMFILE thrown only when a call accepted nothing).
  */
 import { spawnSync } from "node:child_process";
-import * as path from "node:path";
 import { native } from "../../lib/native";
 import { expectNoFdLeaks } from "../support/fds";
+import { addonPath } from "../support/addon-path";
 
 expectNoFdLeaks();
-
-/** The .node file lib/native.ts loads, for child processes to require. */
-function addonPath(): string {
-  if (process.env.FDREACTOR_ADDON) return path.resolve(process.env.FDREACTOR_ADDON);
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const ngb = require("node-gyp-build") as { path(dir: string): string };
-  return ngb.path(path.resolve(__dirname, "../.."));
-}
 
 describe("RLIMIT_NOFILE", () => {
   test("getNofileLimit returns soft and hard with soft <= hard", () => {

@@ -2,19 +2,12 @@
  * Wakers: an eventfd (or pipe) that any thread can write to wake the reactor's wait.
  */
 import * as fs from "node:fs";
-import * as path from "node:path";
 import { Worker } from "node:worker_threads";
 import { AGAIN, native } from "../../lib/native";
 import { expectNoFdLeaks } from "../support/fds";
+import { addonPath } from "../support/addon-path";
 
 expectNoFdLeaks();
-
-function addonPath(): string {
-  if (process.env.FDREACTOR_ADDON) return path.resolve(process.env.FDREACTOR_ADDON);
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const ngb = require("node-gyp-build") as { path(dir: string): string };
-  return ngb.path(path.resolve(__dirname, "../.."));
-}
 
 function closeWaker([r, w]: [number, number]): void {
   native.close(r);
