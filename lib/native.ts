@@ -708,8 +708,10 @@ function load(): NativeAddon {
   const nodeGypBuild = require("node-gyp-build") as (dir: string) => unknown;
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const addon = (override ? require(path.resolve(override)) : nodeGypBuild(findPackageRoot())) as NativeAddon;
-  addon.Poller = withUnknownBackendError(addon.Poller);
-  return addon;
+  // A copy, not the addon's own exports: those are one object per process (require caches
+  // the .node), and a second load of this module (jest's per-file registry, a cleared
+  // require cache) would wrap the previous wrapper, each keeping its module graph alive.
+  return { ...addon, Poller: withUnknownBackendError(addon.Poller) };
 }
 
 /**
