@@ -118,6 +118,7 @@ class Load {
         sources: nextSources(Math.ceil(conns[i] / PER_SOURCE)),
         response: o.response || null,
         files: o.files || null,
+        wholeAnswers: o.wholeAnswers === true,
         connectTimeoutS: o.connectTimeoutS ?? 20,
         deadlineS: o.deadlineS,
         backend: o.backend || "epoll",

@@ -24,7 +24,8 @@
  *     went out late only because this process' timer fired late is timed from its sending.
  *     Between messages less than 2 ms apart this process polls rather than sleeps (echo
  *     and http; not static files, see POLL_PACED). Static: each driven connection gets a
- *     receive buffer that holds a whole answer from then on (holdWholeAnswers).
+ *     receive buffer that holds a whole answer from then on (holdWholeAnswers), and from
+ *     the closed loop on when the harness asks (cfg.wholeAnswers, --client-rcvbuf whole).
  *
  * Control, one line each on stdin:  run · pace R A · measure (reset the answer count and the
  * histogram, start counting; errors count from the start) · report (print the result of
@@ -108,6 +109,8 @@ const ANSWER_ROOM = STATIC ? Math.max(...FILES.map((f) => f.size)) + MAX_HEAD : 
  * 60-220 ms where the same nginx measured 5-12 ms with the driver asleep (docs/benchmarks.md).
  */
 const POLL_PACED = !STATIC;
+/** static: the closed loop's driven connections get the whole-answer buffer too (see holdWholeAnswers). */
+const WHOLE_ANSWERS_CLOSED = STATIC && cfg.wholeAnswers === true;
 
 // ─── counters (reset by "measure") ───
 const hist = newHistogram();
@@ -372,13 +375,15 @@ function activeSet() {
 let answerRcvbuf = null;
 
 /**
- * static, paced phase: asks for a receive buffer that holds a whole answer on each driven
- * connection. With the kernel's default (128 KiB growing by autotuning) against loopback's
- * 64 KiB segments, a 1 MiB answer kept the window at one or two segments: hundreds of
- * zero-window adverts a second and tail-loss-probe retransmissions, so the latency
- * measured this process' reading, not the server. The closed loop before it keeps the
- * default, so that its CPU per request stays comparable with earlier runs (the buffer
- * moves kernel work between the two processes' accounts). The kernel caps the buffer at
+ * static: asks for a receive buffer that holds a whole answer on each driven connection,
+ * for the paced phase always and for the closed loop when WHOLE_ANSWERS_CLOSED. With the
+ * kernel's default (128 KiB growing by autotuning) against loopback's 64 KiB segments, a
+ * 1 MiB answer kept the window at one or two segments: hundreds of zero-window adverts a
+ * second and tail-loss-probe retransmissions, so the latency measured this process'
+ * reading, not the server. In the closed loop the buffer decides whose CPU a transfer is
+ * charged to: bytes the window holds back wait at the server and are sent later by this
+ * process' ACKs, in its context, and how far autotuning grows the window depends on how
+ * the server packs its answers (docs/benchmarks.md). The kernel caps the buffer at
  * net.core.rmem_max; the smallest one granted goes in the reports (rcvbuf).
  */
 function holdWholeAnswers(list) {
@@ -397,6 +402,7 @@ function holdWholeAnswers(list) {
 /** Starts the closed loop on the active connections (those still waiting for an answer go on when it comes). */
 function startClosedLoop() {
   phase = "closed";
+  if (WHOLE_ANSWERS_CLOSED && answerRcvbuf === null) holdWholeAnswers(activeSet());
   const now = performance.now();
   for (const d of activeSet()) if (!d.inFlight) d.send(now);
   emit({ type: "driving", phase, active: actives.length, rcvbuf: answerRcvbuf, answerRoom: ANSWER_ROOM });

@@ -19,6 +19,7 @@ const DEFAULTS = {
   fdModes: ["integrated", "exclusive"],
   fdBackends: ["epoll"],
   fileSizes: STATIC_SIZES,
+  clientRcvbuf: "whole",
 };
 
 /** The --help text. */
@@ -45,6 +46,13 @@ to CPU 1. Everything stays on loopback and stops by itself.
   --size BYTES         echo message size, 1..65536 (default ${d.size})
   --file-sizes LIST    static: the files' sizes in bytes, 1..16777216, comma-separated
                        (default ${d.fileSizes.join(",")})
+  --client-rcvbuf KIND static: the driven connections' receive buffers in the closed loop:
+                       "whole" (room for the largest answer, as the paced phase always has)
+                       or "default" (the kernel's, grown by autotuning). On loopback the
+                       bytes a small window holds back wait at the server and go out in
+                       the load generator's context, so "default" charges part of each
+                       large answer to the client, more for a server whose answers keep
+                       the window small (default ${d.clientRcvbuf})
   --rate N             new connections per second, at most (default ${d.rate})
   --paced N            after the closed loop, drive the active connections at a fixed N
                        messages (requests) per second in all, each on its own schedule, and
@@ -91,6 +99,7 @@ function parseC10kOptions(argv) {
     warmup: { type: "string" },
     size: { type: "string" },
     "file-sizes": { type: "string" },
+    "client-rcvbuf": { type: "string" },
     rate: { type: "string" },
     paced: { type: "string" },
     "per-process": { type: "string" },
@@ -122,6 +131,9 @@ function parseC10kOptions(argv) {
     if (fileSizes.length === 0 || fileSizes.some((n) => !Number.isInteger(n) || n < 1 || n > 16777216) || new Set(fileSizes).size !== fileSizes.length)
       throw new UsageError(`--file-sizes must be distinct integers from 1 to 16777216, comma-separated, got ${JSON.stringify(values["file-sizes"])}`);
   }
+  const clientRcvbuf = values["client-rcvbuf"] ?? DEFAULTS.clientRcvbuf;
+  if (values["client-rcvbuf"] !== undefined && scenario !== "static") throw new UsageError("--client-rcvbuf is for --scenario static");
+  if (clientRcvbuf !== "whole" && clientRcvbuf !== "default") throw new UsageError(`--client-rcvbuf must be whole or default, got ${JSON.stringify(clientRcvbuf)}`);
   let conns = DEFAULTS.conns;
   if (values.conns !== undefined) {
     conns = list(values.conns).map(Number);
@@ -145,6 +157,7 @@ function parseC10kOptions(argv) {
     warmup: num("warmup", 0, 600, false, DEFAULTS.warmup),
     size: num("size", 1, 65536, true, DEFAULTS.size),
     fileSizes,
+    clientRcvbuf,
     rate: num("rate", 10, 1000000, true, DEFAULTS.rate),
     paced: num("paced", 0, 10000000, true, DEFAULTS.paced),
     perProcess: num("per-process", 100, 19500, true, DEFAULTS.perProcess),

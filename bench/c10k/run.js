@@ -155,6 +155,7 @@ async function runRound(spec, conns, opts, { serverCpu, loadCpu, status }) {
       perProcess: opts.perProcess,
       response,
       files: opts.files,
+      wholeAnswers: opts.scenario === "static" && opts.clientRcvbuf === "whole",
       cpu: loadCpu,
       connectTimeoutS: 20,
       // Both phases, then a minute of slack: the load processes exit by themselves after it.
@@ -593,7 +594,7 @@ async function runC10k(argv, { out = process.stdout, err: errOut = process.stder
   );
   for (const n of notes) out.write(`note: ${n}\n`);
 
-  const settings = `${opts.scenario}, ${opts.active} active of each count (all driven by the first load process)${opts.scenario === "echo" ? `, ${opts.size}-byte messages` : ""}${opts.scenario === "static" ? `, files of ${opts.fileSizes.join(", ")} bytes asked for in turn (status, length and CRC-32 of every answer checked)` : ""}, ${opts.rounds} interleaved rounds, ${opts.warmup} s warm-up + ${opts.duration} s measured in a closed loop${opts.paced > 0 ? `, then ${PACED_SETTLE_MS / 1000} s + ${opts.duration} s measured at ${opts.paced} ${unit}s/s paced` : ""}, connect rate ≤ ${opts.rate}/s, ≤ ${opts.perProcess} connections per process; load generator: bench/c10k/loadgen.js (fdreactor, epoll, exclusive mode${pinned ? ", CPU 1" : ""})`;
+  const settings = `${opts.scenario}, ${opts.active} active of each count (all driven by the first load process)${opts.scenario === "echo" ? `, ${opts.size}-byte messages` : ""}${opts.scenario === "static" ? `, files of ${opts.fileSizes.join(", ")} bytes asked for in turn (status, length and CRC-32 of every answer checked), the driven connections' receive buffers ${opts.clientRcvbuf === "whole" ? "holding a whole answer in both phases" : "the kernel's default in the closed loop, a whole answer when paced"}` : ""}, ${opts.rounds} interleaved rounds, ${opts.warmup} s warm-up + ${opts.duration} s measured in a closed loop${opts.paced > 0 ? `, then ${PACED_SETTLE_MS / 1000} s + ${opts.duration} s measured at ${opts.paced} ${unit}s/s paced` : ""}, connect rate ≤ ${opts.rate}/s, ≤ ${opts.perProcess} connections per process; load generator: bench/c10k/loadgen.js (fdreactor, epoll, exclusive mode${pinned ? ", CPU 1" : ""})`;
   const jsonPath = opts.json || path.join(OUT_DIR, `c10k-${opts.scenario}-${date.replace(/[:]/g, "")}.json`);
   fs.mkdirSync(path.dirname(jsonPath), { recursive: true });
   fs.writeFileSync(jsonPath, JSON.stringify({ kind: "c10k", command, date, machine: { ...info, pinned, line: machine }, options: opts, settings, notes, rounds, summary: rows }, null, 2));

@@ -42,6 +42,8 @@ describe("command line", () => {
     expect(parseC10kOptions(["--scenario", "static"])).toMatchObject({ scenario: "static", fileSizes: [4096, 65536, 1048576], baseline: "node-http-static" });
     expect(parseC10kOptions(["--scenario", "static", "--file-sizes", "65536, 1048576", "--baseline", "nginx"])).toMatchObject({ fileSizes: [65536, 1048576], baseline: "nginx" });
     expect(parseC10kOptions([]).baseline).toBe("node-net");
+    expect(parseC10kOptions(["--scenario", "static"]).clientRcvbuf).toBe("whole");
+    expect(parseC10kOptions(["--scenario", "static", "--client-rcvbuf", "default"]).clientRcvbuf).toBe("default");
   });
 
   test.each([
@@ -51,6 +53,8 @@ describe("command line", () => {
     [["--scenario", "static", "--file-sizes", "4096,4096"], /--file-sizes must be distinct integers/],
     [["--scenario", "static", "--file-sizes", "16777217"], /--file-sizes must be distinct integers from 1 to 16777216/],
     [["--scenario", "static", "--file-sizes", ""], /--file-sizes must be distinct integers/],
+    [["--client-rcvbuf", "whole"], /--client-rcvbuf is for --scenario static/],
+    [["--scenario", "static", "--client-rcvbuf", "big"], /--client-rcvbuf must be whole or default/],
   ])("%j is refused with a message naming the option", (argv, message) => {
     expect(() => parseC10kOptions(argv)).toThrow(UsageError);
     expect(() => parseC10kOptions(argv)).toThrow(message);
@@ -162,6 +166,35 @@ describe("the load generator's paced phase on files", () => {
       expect(merged.errorTotal).toBe(0);
       expect(result.paceWakeups).toBeGreaterThan(0);
       expect(result.paceWakeups).toBeLessThanOrEqual(Math.ceil(800 * result.seconds) + 2);
+    } finally {
+      await load.stop();
+      await new Promise((r) => server.close(r));
+    }
+    expect(liveCount()).toBe(0);
+  }, 30000);
+
+  test("with wholeAnswers (--client-rcvbuf whole) the closed loop's driven connections get the whole-answer buffer too", async () => {
+    const files = ensureStaticTree([4096, 200000], path.join(dir, "paced"));
+    const bytes = files.map((f: { path: string }) => fs.readFileSync(path.join(dir, "paced", f.path.slice(1))));
+    const server = fileServer(files, bytes, (s, body) => {
+      s.write(`HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\n\r\n`);
+      s.write(body);
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+    const load = new Load({ port: (server.address() as net.AddressInfo).port, conns: 3, active: 2, scenario: "static", files, size: 0, rate: 1000, perProcess: 18000, cpu: null, deadlineS: 30, wholeAnswers: true });
+    try {
+      load.start();
+      await load.waitFor("connected", 15000);
+      load.tell("run");
+      await load.waitFor("driving", 5000);
+      const rmemMax = Number(fs.readFileSync("/proc/sys/net/core/rmem_max", "utf8"));
+      expect(load.reports.get(0).driving).toMatchObject({ phase: "closed", answerRoom: 208192, rcvbuf: 2 * Math.min(208192, rmemMax) });
+      await new Promise((r) => setTimeout(r, 300));
+      load.tell("measure");
+      await new Promise((r) => setTimeout(r, 300));
+      const merged = await load.collect("stop");
+      expect(merged.count).toBeGreaterThan(10);
+      expect(merged.errorTotal).toBe(0);
     } finally {
       await load.stop();
       await new Promise((r) => server.close(r));
