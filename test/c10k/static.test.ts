@@ -131,10 +131,8 @@ describe("the load generator's file check", () => {
 });
 
 describe("the load generator's paced phase on files", () => {
-  test("from the paced phase on, each driven connection can hold a whole answer, and the driver sleeps between messages instead of spinning", async () => {
-    // 800 requests/s over 2 connections: 1.25 ms apart, where echo and http poll. Static
-    // files must not: one wakeup per message at most, where a spinning driver counts one
-    // per turn of its loop (thousands in half a second).
+  /** A server on 127.0.0.1 answering GETs of a 4 KiB and a 200,000-byte file, and a Load (3 connections, 2 driven) on it with `extra` options. */
+  async function filesAndLoad(extra: Record<string, unknown> = {}) {
     const files = ensureStaticTree([4096, 200000], path.join(dir, "paced"));
     const bytes = files.map((f: { path: string }) => fs.readFileSync(path.join(dir, "paced", f.path.slice(1))));
     const server = fileServer(files, bytes, (s, body) => {
@@ -142,11 +140,19 @@ describe("the load generator's paced phase on files", () => {
       s.write(body);
     });
     await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
-    const load = new Load({ port: (server.address() as net.AddressInfo).port, conns: 3, active: 2, scenario: "static", files, size: 0, rate: 1000, perProcess: 18000, cpu: null, deadlineS: 30 });
+    const load = new Load({ port: (server.address() as net.AddressInfo).port, conns: 3, active: 2, scenario: "static", files, size: 0, rate: 1000, perProcess: 18000, cpu: null, deadlineS: 30, ...extra });
+    return { server, load };
+  }
+
+  test("from the paced phase on, each driven connection can hold a whole answer, and the driver sleeps between messages instead of spinning", async () => {
+    // 800 requests/s over 2 connections: 1.25 ms apart, where echo and http poll. Static
+    // files must not: one wakeup per message at most, where a spinning driver counts one
+    // per turn of its loop (thousands in half a second).
+    const { server, load } = await filesAndLoad();
     try {
       load.start();
       await load.waitFor("connected", 15000);
-      // The closed loop keeps the kernel's default buffer (its CPU figures stay comparable).
+      // Without wholeAnswers (--client-rcvbuf default) the closed loop keeps the kernel's buffer.
       load.tell("run");
       await load.waitFor("driving", 5000);
       expect(load.reports.get(0).driving).toMatchObject({ phase: "closed", rcvbuf: null });
@@ -174,14 +180,7 @@ describe("the load generator's paced phase on files", () => {
   }, 30000);
 
   test("with wholeAnswers (--client-rcvbuf whole) the closed loop's driven connections get the whole-answer buffer too", async () => {
-    const files = ensureStaticTree([4096, 200000], path.join(dir, "paced"));
-    const bytes = files.map((f: { path: string }) => fs.readFileSync(path.join(dir, "paced", f.path.slice(1))));
-    const server = fileServer(files, bytes, (s, body) => {
-      s.write(`HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\n\r\n`);
-      s.write(body);
-    });
-    await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
-    const load = new Load({ port: (server.address() as net.AddressInfo).port, conns: 3, active: 2, scenario: "static", files, size: 0, rate: 1000, perProcess: 18000, cpu: null, deadlineS: 30, wholeAnswers: true });
+    const { server, load } = await filesAndLoad({ wholeAnswers: true });
     try {
       load.start();
       await load.waitFor("connected", 15000);
