@@ -9,7 +9,7 @@
  */
 const { execFile } = require("node:child_process");
 
-/** `n`'s middle value (the upper one of an even count), NaN for none. */
+/** The middle value of `xs` (the upper one of an even count), NaN for none. */
 function median(xs) {
   if (xs.length === 0) return NaN;
   const s = [...xs].sort((a, b) => a - b);
