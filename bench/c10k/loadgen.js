@@ -97,9 +97,10 @@ const HEAD_END = Buffer.from("\r\n\r\n", "latin1");
 /** A response head longer than this is wrong (and would otherwise grow without bound). */
 const MAX_HEAD = 8192;
 /**
- * static: SO_RCVBUF asked for on each driven connection in the paced phase, room for the
- * largest answer (see holdWholeAnswers). Only the driven ones: the idle connections of a 100,000 run keep the
- * kernel's default, and a receive buffer takes memory only for the bytes queued in it.
+ * static: SO_RCVBUF asked for on each driven connection (paced phase, and closed loop with
+ * cfg.wholeAnswers), room for the largest answer (see holdWholeAnswers). Only the driven
+ * ones: the idle connections of a 100,000 run keep the kernel's default, and a receive
+ * buffer takes memory only for the bytes queued in it.
  */
 const ANSWER_ROOM = STATIC ? Math.max(...FILES.map((f) => f.size)) + MAX_HEAD : 0;
 /**
