@@ -29,7 +29,6 @@
 const crypto = require("node:crypto");
 const fs = require("node:fs");
 const http = require("node:http");
-const net = require("node:net");
 const os = require("node:os");
 const path = require("node:path");
 const { installCleanup, spawnTracked, stopTracked } = require("../lib/children");
@@ -37,26 +36,36 @@ const { sampleTree, cpuBetween, readBusy, clockTicksPerSecond } = require("../li
 const { runWrk } = require("../lib/wrk");
 const { cleanupNginx, nginxBinary, prepareNginx } = require("../peers/nginx");
 const { OUT_DIR } = require("../lib/build");
-const { numberArg } = require("../lib/options");
+const { parseStrict, list, UsageError } = require("../lib/options");
+const { freePort } = require("../lib/server");
 const { sampleSockets, summariseSockets } = require("../lib/sockets");
 
 const USAGE = "usage: node bench/static/run.js [--rounds 3] [--duration 3] [--conns 50] [--sizes 65536,1048576] [--warm-requests 5000] [--base DIR] [--servers fdreactor-nocache,nginx,nginx-open-file-cache,node-stream,fdreactor-base] [--windows]";
-if (process.argv.includes("--help") || process.argv.includes("-h")) {
+const values = (() => {
+  try {
+    return parseStrict(process.argv.slice(2), {
+      rounds: { type: "string" },
+      duration: { type: "string" },
+      conns: { type: "string" },
+      sizes: { type: "string" },
+      "warm-requests": { type: "string" },
+      base: { type: "string" },
+      servers: { type: "string" },
+      windows: { type: "boolean" },
+      help: { type: "boolean", short: "h" },
+    });
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    console.error(`${e.message}\n${USAGE}`);
+    process.exit(2);
+  }
+})();
+if (values.help) {
   console.log(USAGE);
   process.exit(0);
 }
-const WINDOWS = process.argv.includes("--windows");
-for (let i = 2; i < process.argv.length; i += 2) {
-  if (process.argv[i] === "--windows") {
-    i--;
-    continue;
-  }
-  if (!["--rounds", "--duration", "--conns", "--sizes", "--warm-requests", "--base", "--servers"].includes(process.argv[i])) {
-    console.error(`unknown option ${JSON.stringify(process.argv[i])}\n${USAGE}`);
-    process.exit(2);
-  }
-}
-const arg = numberArg;
+const WINDOWS = values.windows === true;
+const arg = (name, dflt) => (values[name] === undefined ? dflt : Number(values[name]));
 const ROUNDS = arg("rounds", 3);
 const DURATION = arg("duration", 3);
 const CONNS = arg("conns", 50);
@@ -64,41 +73,31 @@ const WARM_REQUESTS = arg("warm-requests", 5000);
 /** The longest the first warm-up of one server may take, whatever it has served by then. */
 const WARM_LIMIT_S = 20;
 const SIZES = (() => {
-  const i = process.argv.indexOf("--sizes");
-  const sizes = i < 0 ? [64 * 1024, 1024 * 1024] : process.argv[i + 1].split(",").map(Number);
+  const sizes = values.sizes === undefined ? [64 * 1024, 1024 * 1024] : values.sizes.split(",").map(Number);
   if (sizes.some((n) => !Number.isInteger(n) || n < 1 || n > 64 * 1024 * 1024)) throw new RangeError("--sizes: byte counts from 1 to 67108864, comma-separated");
   return sizes;
 })();
 const BASE = (() => {
-  const i = process.argv.indexOf("--base");
-  const dir = i >= 0 ? process.argv[i + 1] ?? "" : process.env.FDREACTOR_BENCH_BASE;
+  const dir = values.base ?? process.env.FDREACTOR_BENCH_BASE;
   if (dir === undefined || dir === "") return null;
   // Run as the C10K and HTTP harnesses run a base build: its own servers.js, so its dist/ and its addon.
-  const script = path.join(path.resolve(dir), "bench", "static", "servers.js");
-  const has = (...p) => fs.existsSync(path.join(path.resolve(dir), ...p));
-  if (!fs.existsSync(script) || !has("dist", "lib", "web", "index.js") || !(has("build", "Release", "fdreactor.node") || (has("prebuilds", `${process.platform}-${process.arch}`) && fs.readdirSync(path.join(path.resolve(dir), "prebuilds", `${process.platform}-${process.arch}`)).some((f) => f.endsWith(".node"))))) {
+  const root = path.resolve(dir);
+  const has = (...p) => fs.existsSync(path.join(root, ...p));
+  const prebuilds = path.join(root, "prebuilds", `${process.platform}-${process.arch}`);
+  const addon = has("build", "Release", "fdreactor.node") || (fs.existsSync(prebuilds) && fs.readdirSync(prebuilds).some((f) => f.endsWith(".node")));
+  if (!has("bench", "static", "servers.js") || !has("dist", "lib", "web", "index.js") || !addon) {
     throw new Error(`--base: ${dir} is not a built fdreactor checkout (bench/static/servers.js, dist/ and the addon: npm ci, npx tsc -p tsconfig.json)`);
   }
-  return script;
+  return path.join(root, "bench", "static", "servers.js");
 })();
 const ALL_SERVERS = ["fdreactor", "fdreactor-nocache", "nginx", "nginx-open-file-cache", "node-stream", ...(BASE ? ["fdreactor-base"] : [])];
 const SERVERS = (() => {
-  const i = process.argv.indexOf("--servers");
-  if (i < 0) return ALL_SERVERS;
-  const want = (process.argv[i + 1] ?? "").split(",").filter((x) => x !== "");
+  if (values.servers === undefined) return ALL_SERVERS;
+  const want = list(values.servers);
   const unknown = want.filter((n) => !ALL_SERVERS.includes(n));
   if (unknown.length > 0) throw new RangeError(`--servers: unknown ${unknown.join(", ")} (known: ${ALL_SERVERS.join(", ")}; fdreactor-base needs --base)`);
   return ALL_SERVERS.filter((n) => n === "fdreactor" || want.includes(n));
 })();
-
-function freePort() {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, "127.0.0.1", () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** GET / once: resolves with the body (rejects on anything but 200). */
 function fetchOnce(port) {
