@@ -16,6 +16,7 @@
  */
 const { execFileSync, spawnSync } = require("node:child_process");
 const path = require("node:path");
+const { median } = require("../lib/stats");
 
 const ROOT = path.resolve(__dirname, "..", "..");
 
@@ -59,11 +60,6 @@ function child(root, n) {
   const perResponse = (bytes - before) / n;
   if (!(perResponse > 100)) throw new Error(`responses missing: ${perResponse} bytes per request`);
   process.stdout.write(`${((t.user + t.system) / n).toFixed(4)}\n`);
-}
-
-function median(a) {
-  const s = [...a].sort((x, y) => x - y);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
 
 function main(argv) {
