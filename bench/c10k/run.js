@@ -155,7 +155,8 @@ async function runRound(spec, conns, opts, { serverCpu, loadCpu, status }) {
       perProcess: opts.perProcess,
       response,
       files: opts.files,
-      wholeAnswers: opts.scenario === "static" && opts.clientRcvbuf === "whole",
+      // Only static load generators act on it (loadgen.js).
+      wholeAnswers: opts.clientRcvbuf === "whole",
       cpu: loadCpu,
       connectTimeoutS: 20,
       // Both phases, then a minute of slack: the load processes exit by themselves after it.
@@ -284,9 +285,8 @@ function summarise(rounds, servers, connsList, baseline, fallback = null) {
         pacedRate: pick((r) => (r.paced ? r.paced.rate : NaN)),
         pacedTarget: ok.find((r) => r.paced)?.paced.target ?? null,
         pacedCpuUsPer: pacedCpu,
-        // At the fixed rate both servers serve the same requests at the same pace, and the load
-        // generator keeps up with either: on loopback the receiver's TCP work then no longer
-        // moves between server and client with how fast the client is (docs/benchmarks.md).
+        // At the fixed rate every server serves the same requests at the same pace, the load
+        // generator not its bottleneck (at a low rate, each request wakes an idle server).
         pacedRatio: ratio(pacedCpu.median, basePacedCpu),
         rssPerConnKb: mem,
         memRatio: ratio(mem.median, baseMem),
@@ -550,7 +550,7 @@ async function runC10k(argv, { out = process.stdout, err: errOut = process.stder
           else if (l.raised) fdNotes.add(`load processes raised RLIMIT_NOFILE to ${l.soft} (hard ${l.hard})`);
         }
         if (r.answerBuffer && r.answerBuffer.capped)
-          fdNotes.add(`the kernel capped the load generator's receive buffer at ${fmt(r.answerBuffer.granted)} bytes (net.core.rmem_max; a whole answer needs ${fmt(r.answerBuffer.room)}): the paced latency of the largest file includes the load generator's reading (docs/benchmarks.md)`);
+          fdNotes.add(`the kernel capped the load generator's receive buffer at ${fmt(r.answerBuffer.granted)} bytes (net.core.rmem_max; a whole answer needs ${fmt(r.answerBuffer.room)}): the largest file's figures include the load generator's reading, and part of its transfer is charged to the load generator (docs/benchmarks.md)`);
         rounds.push({ ...base, ...r });
       } catch (e) {
         rounds.push({ ...base, error: e.message });
@@ -588,7 +588,7 @@ async function runC10k(argv, { out = process.stdout, err: errOut = process.stder
       `setup/s: connections established per second (bounded by --rate ${opts.rate}, so the load generator's pace more than the server's); setup CPU: server CPU while they were opened, per connection; ` +
       `${unit}s/s, CPU and "p99 closed": the ${opts.active} active connections in a closed loop (the next ${unit} as soon as the answer is back: the most the pair can do, latency mostly queueing); ` +
       (opts.paced > 0
-        ? `CPU µs/${unit} @${shortRate(opts.paced)}/s and p50–p99.9: the same connections at a fixed ${fmt(opts.paced)} ${unit}s/s in all, each ${unit} timed from when it was due (no coordinated omission); at that rate every server serves the same ${unit}s at the same pace, so its CPU per ${unit} does not depend on how fast the load generator takes its answers (on loopback the receiver's TCP work is charged to whichever side moves the bytes: see docs/benchmarks.md); `
+        ? `CPU µs/${unit} @${shortRate(opts.paced)}/s and p50–p99.9: the same connections at a fixed ${fmt(opts.paced)} ${unit}s/s in all, each ${unit} timed from when it was due (no coordinated omission); at that rate every server serves the same ${unit}s at the same pace, the load generator not its bottleneck (at a low rate each ${unit} wakes an idle server: see docs/benchmarks.md); `
         : "p50–p99.9: the closed loop's (--paced 0); ") +
       `medians of ${opts.rounds} interleaved round(s), spread = (max−min)/median.\n`,
   );

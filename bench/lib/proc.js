@@ -137,7 +137,7 @@ function sumPids(pids) {
 
 /** Milliseconds waited on a run queue between two samples of the same processes (NaN when unknown). */
 function waitMsBetween(a, b) {
-  if (a.waitNs === null || b.waitNs === null || a.waitNs === undefined || b.waitNs === undefined) return NaN;
+  if (!Number.isFinite(a.waitNs) || !Number.isFinite(b.waitNs)) return NaN;
   return Math.max(0, b.waitNs - a.waitNs) / 1e6;
 }
 
